@@ -1,0 +1,45 @@
+/* cli/cli.h - what every `clipsearch COMMAND` shares.
+ *
+ * A command is a file cli/cmd_NAME.c that defines
+ *     const cs_cli_command cs_cmd_NAME = {"NAME", "summary", "usage", run};
+ * The build collects them into the command table (see CMakeLists.txt). */
+#ifndef CS_CLI_H
+#define CS_CLI_H
+
+#include <stdio.h>
+
+#include "clipsearch.h"
+
+/* Exit statuses of the program. */
+enum {
+    CLI_OK = 0,
+    CLI_FAIL = 1,    /* the command failed */
+    CLI_USAGE = 2,   /* bad command line */
+    CLI_PARTIAL = 3  /* done, but some inputs were skipped (e.g. broken images) */
+};
+
+typedef struct cs_cli_command {
+    const char *name;
+    const char *summary; /* one line, for `clipsearch help` */
+    const char *usage;   /* the full help text, printed by --help */
+    int (*run)(int argc, char **argv); /* argv[0] is the command's name */
+} cs_cli_command;
+
+/* "clipsearch: " + message + newline on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints a library error as "clipsearch: <message>". Returns CLI_FAIL. */
+int cli_fail(const cs_error *err);
+
+/* Prints "usage" of a command and returns CLI_USAGE. */
+int cli_usage(const cs_cli_command *cmd);
+
+/* A cs_log_fn writing "clipsearch: warning: ..." lines to stderr;
+ * user points to an int verbosity (NULL: warnings and errors only). */
+void cli_log_stderr(void *user, cs_log_level level, const char *message);
+
+/* The model folder: the --model value if given, else $CLIPSEARCH_MODEL,
+ * else NULL (the caller then resolves the default model by name). */
+const char *cli_model_arg(const char *opt);
+
+#endif

@@ -1,0 +1,87 @@
+/* cli/main.c - `clipsearch COMMAND [ARGS]`: finds the command and runs it. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#include "cli_commands.inc" /* cs_cli_commands[], generated from cli/cmd_*.c */
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("clipsearch: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_fail(const cs_error *err) {
+    cli_error("%s", err->message[0] ? err->message : cs_status_name(err->status));
+    return CLI_FAIL;
+}
+
+int cli_usage(const cs_cli_command *cmd) {
+    fprintf(stderr, "%s", cmd->usage);
+    return CLI_USAGE;
+}
+
+void cli_log_stderr(void *user, cs_log_level level, const char *message) {
+    int verbosity = user ? *(const int *)user : CS_LOG_WARN;
+    if ((int)level > verbosity) return;
+    static const char *const names[] = {"error: ", "warning: ", "", ""};
+    fprintf(stderr, "clipsearch: %s%s\n", names[level], message);
+}
+
+const char *cli_model_arg(const char *opt) {
+    if (opt && *opt) return opt;
+    const char *env = getenv("CLIPSEARCH_MODEL");
+    return env && *env ? env : NULL;
+}
+
+static void print_help(FILE *f) {
+    fprintf(f, "clipsearch %s - find images by what they look like\n\n"
+               "usage: clipsearch COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
+            cs_version());
+    for (int i = 0; cs_cli_commands[i]; i++)
+        fprintf(f, "  %-10s %s\n", cs_cli_commands[i]->name, cs_cli_commands[i]->summary);
+    fprintf(f, "\n`clipsearch COMMAND --help` describes a command.\n"
+               "Environment: CLIPSEARCH_MODEL (model folder), CLIPSEARCH_DB (database).\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+        if (argc > 2) name = argv[2];
+        else {
+            print_help(stdout);
+            return CLI_OK;
+        }
+        for (int i = 0; cs_cli_commands[i]; i++)
+            if (!strcmp(cs_cli_commands[i]->name, name)) {
+                fputs(cs_cli_commands[i]->usage, stdout);
+                return CLI_OK;
+            }
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        printf("clipsearch %s\n", cs_version());
+        return CLI_OK;
+    }
+    for (int i = 0; cs_cli_commands[i]; i++) {
+        const cs_cli_command *c = cs_cli_commands[i];
+        if (strcmp(c->name, name) != 0) continue;
+        for (int a = 2; a < argc && strcmp(argv[a], "--") != 0; a++)
+            if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+                fputs(c->usage, stdout);
+                return CLI_OK;
+            }
+        return c->run(argc - 1, argv + 1);
+    }
+    cli_error("unknown command '%s' (see `clipsearch help`)", name);
+    return CLI_USAGE;
+}

@@ -1,0 +1,28 @@
+# Every third-party library comes from Debian (scripts/install-deps.sh).
+# They are gathered into one INTERFACE target, cs_deps, that the library links.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(JPEG REQUIRED)   # libjpeg62-turbo-dev
+find_package(GIF REQUIRED)    # libgif-dev (no .pc in Debian 12)
+pkg_check_modules(CS_PKG REQUIRED IMPORTED_TARGET
+    jansson libutf8proc libpng libwebp libwebpdemux libtiff-4 libheif sqlite3
+    libcurl libmicrohttpd)
+
+# FAISS: Debian ships only the static C++ library. It needs OpenMP and a
+# BLAS/LAPACK (OpenBLAS). We reach it through our own extern "C" bridge.
+find_library(FAISS_LIBRARY NAMES libfaiss.a faiss REQUIRED)
+find_path(FAISS_INCLUDE_DIR faiss/IndexFlat.h REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(BLAS REQUIRED)
+find_package(LAPACK REQUIRED)
+
+add_library(cs_deps INTERFACE)
+target_link_libraries(cs_deps INTERFACE
+    PkgConfig::CS_PKG JPEG::JPEG GIF::GIF
+    ${FAISS_LIBRARY} OpenMP::OpenMP_CXX ${LAPACK_LIBRARIES} ${BLAS_LIBRARIES}
+    Threads::Threads m)
+target_include_directories(cs_deps INTERFACE ${FAISS_INCLUDE_DIR})
+
+# for clipsearch.pc
+set(CS_PC_REQUIRES "jansson libutf8proc libjpeg libpng libwebp libwebpdemux libtiff-4 libheif sqlite3 libcurl libmicrohttpd")
+set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -lgomp -llapack -lblas -lstdc++ -lpthread -lm")

@@ -1,0 +1,40 @@
+/*
+ * clipsearch.h - the public C API of clipsearch.
+ *
+ * clipsearch embeds images and texts with a CLIP model into one vector space
+ * and finds the images nearest to a text or an image. The API is split by
+ * stage, in the order data flows:
+ *
+ *   clipsearch/common.h     status codes, cs_error, the log hook
+ *   clipsearch/tokenizer.h  text -> token ids (identical to Hugging Face)
+ *   clipsearch/image.h      file bytes -> RGB pixels -> model input (Pillow-exact)
+ *   clipsearch/model.h      ids / pixels -> embeddings (the CLIP engine)
+ *   clipsearch/index.h      embeddings -> catalogue, search, FAISS export
+ *
+ * Link with -lclipsearch (pkg-config: clipsearch).
+ */
+#ifndef CLIPSEARCH_H
+#define CLIPSEARCH_H
+
+#include "clipsearch/common.h"
+
+#if __has_include("clipsearch/tokenizer.h")
+#include "clipsearch/tokenizer.h"
+#endif
+#if __has_include("clipsearch/image.h")
+#include "clipsearch/image.h"
+#endif
+#if __has_include("clipsearch/model.h")
+#include "clipsearch/model.h"
+#endif
+#if __has_include("clipsearch/index.h")
+#include "clipsearch/index.h"
+#endif
+#if __has_include("clipsearch/download.h")
+#include "clipsearch/download.h"
+#endif
+#if __has_include("clipsearch/server.h")
+#include "clipsearch/server.h"
+#endif
+
+#endif /* CLIPSEARCH_H */

@@ -1,0 +1,72 @@
+/*
+ * clipsearch/common.h - status codes, errors and the log hook shared by every
+ * part of the public API.
+ *
+ * Conventions, for every function of the library:
+ *  - a function that can fail returns a cs_status and takes a `cs_error *err`
+ *    last; on failure it fills *err (when err is not NULL) with the status and
+ *    a message a person can read, naming the file and the reason;
+ *  - handles are opaque (`cs_model *`, `cs_tokenizer *`, ...) and are freed by
+ *    their own `_free`/`_close` function, which accepts NULL;
+ *  - the library never prints and never exits: it talks only through the
+ *    caller's log hook, and only where the caller gave one.
+ */
+#ifndef CLIPSEARCH_COMMON_H
+#define CLIPSEARCH_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CS_API __attribute__((visibility("default")))
+#else
+#define CS_API
+#endif
+
+typedef enum cs_status {
+    CS_OK = 0,
+    CS_EINVAL,       /* a bad argument from the caller */
+    CS_EIO,          /* a file could not be opened, read or written */
+    CS_EFORMAT,      /* malformed input: image, model file, JSON, database */
+    CS_EUNSUPPORTED, /* well-formed, but a feature we do not implement */
+    CS_ELIMIT,       /* the input exceeds a configured limit (pixels, size) */
+    CS_ENOMEM,       /* an allocation failed */
+    CS_EMISMATCH,    /* e.g. a database opened with another model */
+    CS_ENOTFOUND,    /* a file, tensor, record or model that does not exist */
+    CS_ENETWORK,     /* a download failed */
+    CS_EINTERNAL     /* a bug: please report it */
+} cs_status;
+
+/* Filled by a failing call. `message` is complete on its own, e.g.
+ * "photos/a.jpg: not an image (unknown signature 3c 68 74 6d)". */
+typedef struct cs_error {
+    cs_status status;
+    char message[512];
+} cs_error;
+
+/* A short, stable name for a status: "invalid argument", "I/O error", ... */
+CS_API const char *cs_status_name(cs_status status);
+
+typedef enum cs_log_level {
+    CS_LOG_ERROR = 0,
+    CS_LOG_WARN = 1,
+    CS_LOG_INFO = 2,
+    CS_LOG_DEBUG = 3
+} cs_log_level;
+
+/* The caller's log hook. May be called from any thread of the library's pool;
+ * the message is valid only for the duration of the call. */
+typedef void (*cs_log_fn)(void *user, cs_log_level level, const char *message);
+
+/* "0.1.0" */
+CS_API const char *cs_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLIPSEARCH_COMMON_H */

@@ -1,0 +1,32 @@
+/* core/file.h - read-only memory maps and whole-file reads. */
+#ifndef CS_CORE_FILE_H
+#define CS_CORE_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clipsearch/common.h"
+
+/* A read-only mapping of a whole file. An empty file maps to data == NULL,
+ * size == 0 (mmap refuses zero lengths). */
+typedef struct cs_map {
+    const uint8_t *data;
+    size_t size;
+} cs_map;
+
+cs_status cs_map_file(const char *path, cs_map *out, cs_error *err);
+void cs_unmap(cs_map *map);
+
+/* Reads a whole file into a malloc'd buffer with a NUL after the last byte
+ * (so text parsers may treat it as a string). Files larger than max_bytes are
+ * refused with CS_ELIMIT before anything is allocated. */
+cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *size, cs_error *err);
+
+/* Writes data to path atomically: a temporary file in the same folder, fsync,
+ * rename. A crash leaves either the old file or the new one, never a mix. */
+cs_status cs_write_file_atomic(const char *path, const void *data, size_t size, cs_error *err);
+
+/* "dir/name" into buf; CS_ELIMIT if it does not fit. */
+cs_status cs_path_join(char *buf, size_t cap, const char *dir, const char *name, cs_error *err);
+
+#endif

@@ -1,0 +1,26 @@
+/* core/pool.h - the one thread pool: a blocking parallel-for.
+ *
+ * A pool of N threads is the caller plus N-1 workers. cs_pool_for() hands out
+ * task indices 0..n_tasks-1 dynamically (an atomic counter) and returns when
+ * all have run. Jobs from different caller threads are serialised; a call
+ * made from inside a task runs inline on that thread, so nesting is safe. */
+#ifndef CS_CORE_POOL_H
+#define CS_CORE_POOL_H
+
+typedef struct cs_pool cs_pool;
+
+/* fn(ctx, task, worker): worker is in [0, cs_pool_threads(pool)), unique among
+ * the threads running tasks of this job, so it can index per-thread scratch. */
+typedef void (*cs_task_fn)(void *ctx, int task, int worker);
+
+/* n_threads <= 0 means one per online CPU. Returns NULL when out of memory or
+ * threads could not be created. */
+cs_pool *cs_pool_create(int n_threads);
+void cs_pool_free(cs_pool *pool);
+int cs_pool_threads(const cs_pool *pool);
+void cs_pool_for(cs_pool *pool, int n_tasks, cs_task_fn fn, void *ctx);
+
+/* The number of online CPUs (at least 1). */
+int cs_cpu_count(void);
+
+#endif
