@@ -1,0 +1,83 @@
+/*
+ * clipsearch/model.h - the CLIP engine: a Hugging Face CLIP model folder in,
+ * embeddings out.
+ *
+ * A model folder holds config.json, model.safetensors (or a sharded index, or
+ * pytorch_model.bin), preprocessor_config.json and the tokenizer files.
+ * Weights are memory-mapped; each tower is touched only when first used.
+ * Every embedding call is thread-safe; the work of one call is spread over
+ * the model's thread pool.
+ */
+#ifndef CLIPSEARCH_MODEL_H
+#define CLIPSEARCH_MODEL_H
+
+#include "clipsearch/common.h"
+#include "clipsearch/image.h"
+#include "clipsearch/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cs_model cs_model;
+
+typedef struct cs_model_opts {
+    int n_threads;        /* threads of the model's pool; 0 = one per core */
+    cs_log_fn log;        /* optional log hook */
+    void *log_user;
+    cs_decode_opts decode; /* how image files are decoded (limits, fast path) */
+} cs_model_opts;
+
+/* Opens a model folder. opts may be NULL (defaults). */
+CS_API cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_model **out,
+                               cs_error *err);
+CS_API void cs_model_close(cs_model *model);
+
+typedef struct cs_model_info {
+    int embed_dim;          /* projection_dim: the length of an embedding */
+    int image_size, patch_size;
+    int vision_width, vision_layers, vision_heads;
+    int text_width, text_layers, text_heads;
+    int context_length, vocab_size;
+    const char *dtype;      /* "F32", "F16" or "BF16" */
+    const char *dir;        /* the folder it was opened from */
+    const char *id;         /* stable identity of config + weights, for catalogues */
+} cs_model_info;
+
+CS_API void cs_model_get_info(const cs_model *model, cs_model_info *out);
+CS_API const cs_preprocess *cs_model_preprocess(const cs_model *model);
+/* The model's tokenizer (loaded on first use; NULL with *err filled on failure). */
+CS_API cs_tokenizer *cs_model_tokenizer(cs_model *model, cs_error *err);
+
+/* Flags of the embed calls. */
+enum {
+    CS_EMBED_RAW = 1 /* the projected features as they are, not L2-normalised */
+};
+
+/* Each call writes n embeddings of embed_dim floats, row after row, to out. */
+CS_API cs_status cs_embed_texts(cs_model *model, const char *const *texts, int n, int flags,
+                                float *out, cs_error *err);
+CS_API cs_status cs_embed_tokens(cs_model *model, const int32_t *const *ids, const int *n_ids,
+                                 int n, int flags, float *out, cs_error *err);
+/* n preprocessed images, each 3 x image_size x image_size (cs_image_normalize). */
+CS_API cs_status cs_embed_pixels(cs_model *model, const float *chw, int n, int flags, float *out,
+                                 cs_error *err);
+/* n decoded images of any size: preprocessed (resize, crop, normalise) here. */
+CS_API cs_status cs_embed_images(cs_model *model, const cs_image *images, int n, int flags,
+                                 float *out, cs_error *err);
+CS_API cs_status cs_embed_image_file(cs_model *model, const char *path, int flags, float *out,
+                                     cs_error *err);
+CS_API cs_status cs_embed_image_mem(cs_model *model, const void *data, size_t size, int flags,
+                                    float *out, cs_error *err);
+/* A batch of files that may contain broken ones: statuses[i] (and errs[i],
+ * when errs is not NULL) tells each file's fate; the rows of failed files are
+ * zero. Returns CS_OK unless the whole call failed. */
+CS_API cs_status cs_embed_image_files(cs_model *model, const char *const *paths, int n, int flags,
+                                      float *out, cs_status *statuses, cs_error *errs,
+                                      cs_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
