@@ -9,7 +9,9 @@
  *   clipsearch/tokenizer.h  text -> token ids (identical to Hugging Face)
  *   clipsearch/image.h      file bytes -> RGB pixels -> model input (Pillow-exact)
  *   clipsearch/model.h      ids / pixels -> embeddings (the CLIP engine)
- *   clipsearch/index.h      embeddings -> catalogue, search, FAISS export
+ *   clipsearch/search.h     exact top-k search, FAISS interchange
+ *   clipsearch/index.h      folders -> catalogue (SQLite) -> queries
+ *   clipsearch/hub.h        model download and cache
  *
  * Link with -lclipsearch (pkg-config: clipsearch).
  */
@@ -27,11 +29,14 @@
 #if __has_include("clipsearch/model.h")
 #include "clipsearch/model.h"
 #endif
+#if __has_include("clipsearch/search.h")
+#include "clipsearch/search.h"
+#endif
 #if __has_include("clipsearch/index.h")
 #include "clipsearch/index.h"
 #endif
-#if __has_include("clipsearch/download.h")
-#include "clipsearch/download.h"
+#if __has_include("clipsearch/hub.h")
+#include "clipsearch/hub.h"
 #endif
 #if __has_include("clipsearch/server.h")
 #include "clipsearch/server.h"

@@ -62,6 +62,14 @@ typedef enum cs_log_level {
  * the message is valid only for the duration of the call. */
 typedef void (*cs_log_fn)(void *user, cs_log_level level, const char *message);
 
+/* The thread pool. One pool serves a whole program: create it once and hand
+ * it to the model and the searches (cs_model_opts.pool, cs_search_flat), or
+ * pass NULL and each creates what it needs. n_threads <= 0: one per core. */
+typedef struct cs_pool cs_pool;
+CS_API cs_pool *cs_pool_create(int n_threads);
+CS_API void cs_pool_free(cs_pool *pool);
+CS_API int cs_pool_threads(const cs_pool *pool);
+
 /* "0.1.0" */
 CS_API const char *cs_version(void);
 

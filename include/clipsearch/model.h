@@ -22,7 +22,8 @@ extern "C" {
 typedef struct cs_model cs_model;
 
 typedef struct cs_model_opts {
-    int n_threads;        /* threads of the model's pool; 0 = one per core */
+    cs_pool *pool;        /* the program's pool (not owned); NULL: the model makes one */
+    int n_threads;        /* threads of that pool when the model makes it; 0 = one per core */
     cs_log_fn log;        /* optional log hook */
     void *log_user;
     cs_decode_opts decode; /* how image files are decoded (limits, fast path) */

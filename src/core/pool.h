@@ -7,17 +7,14 @@
 #ifndef CS_CORE_POOL_H
 #define CS_CORE_POOL_H
 
-typedef struct cs_pool cs_pool;
+#include "clipsearch/common.h" /* cs_pool, cs_pool_create/free/threads */
 
 /* fn(ctx, task, worker): worker is in [0, cs_pool_threads(pool)), unique among
  * the threads running tasks of this job, so it can index per-thread scratch. */
 typedef void (*cs_task_fn)(void *ctx, int task, int worker);
 
-/* n_threads <= 0 means one per online CPU. Returns NULL when out of memory or
- * threads could not be created. */
-cs_pool *cs_pool_create(int n_threads);
-void cs_pool_free(cs_pool *pool);
-int cs_pool_threads(const cs_pool *pool);
+/* cs_pool_create (common.h) returns NULL when out of memory or threads could
+ * not be created. cs_pool_for with pool == NULL runs the tasks inline. */
 void cs_pool_for(cs_pool *pool, int n_tasks, cs_task_fn fn, void *ctx);
 
 /* The number of online CPUs (at least 1). */
