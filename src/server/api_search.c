@@ -8,7 +8,7 @@
 #include "server/http.h"
 #include "server/query.h"
 
-#define MAX_OFFSET 100000
+#define MAX_OFFSET 10000
 #define DEFAULT_K  20
 #define MAX_TEXT   2000 /* bytes of query text; CLIP reads 77 tokens anyway */
 
@@ -17,55 +17,46 @@ static const char *base_name(const char *path) {
     return slash ? slash + 1 : path;
 }
 
+/* One result as JSON: the links name the id, never the path. */
+static json_t *hit_json(const srv_hit *h) {
+    char link[64];
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(h->id));
+    json_object_set_new(o, "score", json_real(round(h->score * 1e6) / 1e6));
+    json_object_set_new(o, "path", srv_json_string_lossy(h->path));
+    json_object_set_new(o, "name", srv_json_string_lossy(base_name(h->path)));
+    json_object_set_new(o, "width", json_integer(h->width));
+    json_object_set_new(o, "height", json_integer(h->height));
+    snprintf(link, sizeof link, "/api/thumb/%lld", (long long)h->id);
+    json_object_set_new(o, "thumb", json_string(link));
+    snprintf(link, sizeof link, "/api/image/%lld", (long long)h->id);
+    json_object_set_new(o, "image", json_string(link));
+    return o;
+}
+
 /* Searches with the finished query and replies {"results": [...], ...}.
  * `exclude` (>= 0) leaves one id out: an image is not "similar" to itself. */
 static enum MHD_Result reply_hits(srv_request *r, const float *query, long k, long offset,
                                   int64_t exclude) {
     const srv_backend *be = &r->srv->be;
-    int want = (int)(offset + k + 1 + (exclude >= 0)); /* +1: is there more? */
-    cs_hit *hits = malloc(sizeof(cs_hit) * (size_t)want);
-    srv_item *item = malloc(sizeof *item);
-    json_t *results = json_array();
-    cs_error err = {0};
+    srv_hit *hits = NULL;
     int n = 0;
+    cs_error err = {0};
     double t0 = srv_now();
-    cs_status st = hits && item && results ? CS_OK : CS_ENOMEM;
-    if (st == CS_OK) st = be->search(be->ctx, query, want, hits, &n, &err);
-    int kept = 0, seen = 0;
-    for (int i = 0; st == CS_OK && i < n && kept < k; i++) {
-        if (hits[i].id == exclude) continue;
-        if (seen++ < offset) continue;
-        st = be->item(be->ctx, hits[i].id, item, &err);
-        if (st != CS_OK) break;
-        char link[64];
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(hits[i].id));
-        json_object_set_new(o, "score", json_real(round(hits[i].score * 1e6) / 1e6));
-        json_object_set_new(o, "path", srv_json_string_lossy(item->path));
-        json_object_set_new(o, "name", srv_json_string_lossy(base_name(item->path)));
-        json_object_set_new(o, "width", json_integer(item->width));
-        json_object_set_new(o, "height", json_integer(item->height));
-        snprintf(link, sizeof link, "/api/thumb/%lld", (long long)hits[i].id);
-        json_object_set_new(o, "thumb", json_string(link));
-        snprintf(link, sizeof link, "/api/image/%lld", (long long)hits[i].id);
-        json_object_set_new(o, "image", json_string(link));
-        json_array_append_new(results, o);
-        kept++;
-    }
-    int remaining = n - (exclude >= 0 && n > 0 ? 1 : 0) - (int)offset - kept;
-    free(hits);
-    free(item);
-    if (st != CS_OK) {
-        json_decref(results);
-        if (st == CS_ENOMEM && !err.message[0]) return srv_reply_error(r, 503, "out of memory");
-        return srv_reply_cs_error(r, &err);
-    }
+    /* one more than the page: tells whether there is a next one */
+    cs_status st = be->search(be->ctx, query, (int)(offset + k + 1), exclude, &hits, &n, &err);
+    if (st != CS_OK) return srv_reply_cs_error(r, &err);
+    double took = srv_now() - t0;
+    json_t *results = json_array();
+    for (long i = offset; i < n && i < offset + k; i++)
+        json_array_append_new(results, hit_json(&hits[i]));
+    srv_hits_free(hits, n);
     json_t *obj = json_object();
     json_object_set_new(obj, "results", results);
     json_object_set_new(obj, "k", json_integer(k));
     json_object_set_new(obj, "offset", json_integer(offset));
-    json_object_set_new(obj, "more", json_boolean(remaining > 0));
-    json_object_set_new(obj, "took_ms", json_real(round((srv_now() - t0) * 1e5) / 1e2));
+    json_object_set_new(obj, "more", json_boolean(n > offset + k));
+    json_object_set_new(obj, "took_ms", json_real(round(took * 1e5) / 1e2));
     return srv_reply_json(r, 200, obj);
 }
 

@@ -20,6 +20,17 @@ typedef struct srv_item {
     char path[4096];
 } srv_item;
 
+/* One search result; path is malloc'd. */
+typedef struct srv_hit {
+    int64_t id;
+    float score; /* cosine similarity */
+    int width, height;
+    char *path;
+} srv_hit;
+
+/* Frees hits[0..n) and their paths. */
+void srv_hits_free(srv_hit *hits, int n);
+
 typedef struct srv_backend {
     void *ctx;
     int dim; /* the length of every embedding */
@@ -30,9 +41,11 @@ typedef struct srv_backend {
     cs_status (*embed_image)(void *ctx, const void *data, size_t size, float *out, cs_error *err);
     /* The stored embedding of an indexed image; CS_ENOTFOUND for an unknown id. */
     cs_status (*item_vector)(void *ctx, int64_t id, float *out, cs_error *err);
-    /* The k best images for a query vector, best first; *n_hits <= k. */
-    cs_status (*search)(void *ctx, const float *query, int k, cs_hit *hits, int *n_hits,
-                        cs_error *err);
+    /* The k best images for a unit query vector, best first (equal scores:
+     * lower id first), leaving out `exclude` (-1: none). *hits is a malloc'd
+     * array of *n_hits <= k, freed with srv_hits_free. */
+    cs_status (*search)(void *ctx, const float *query, int k, int64_t exclude, srv_hit **hits,
+                        int *n_hits, cs_error *err);
     /* The record of an indexed image; CS_ENOTFOUND for an unknown id. */
     cs_status (*item)(void *ctx, int64_t id, srv_item *out, cs_error *err);
     /* Adds the collection's figures ("images", "model", ...) to a JSON object. */

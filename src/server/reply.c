@@ -32,6 +32,11 @@ int srv_buf_append(srv_buf *b, const void *data, size_t n, size_t limit) {
     return 1;
 }
 
+void srv_hits_free(srv_hit *hits, int n) {
+    for (int i = 0; hits && i < n; i++) free(hits[i].path);
+    free(hits);
+}
+
 void srv_buf_free(srv_buf *b) {
     free(b->data);
     memset(b, 0, sizeof *b);

@@ -64,6 +64,13 @@ static int is_form(struct MHD_Connection *c) {
                   !strncasecmp(ct, "application/x-www-form-urlencoded", 33));
 }
 
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 /* ---- the request life cycle ----------------------------------------------------- */
 
 /* When bound to loopback, a request must name us by a local name: this stops
@@ -169,6 +176,24 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     cs_log(&srv->log, CS_LOG_DEBUG, "http: %s", msg);
 }
 
+/* %HH decoding of the URL and its arguments, except that "%00" stays as it
+ * is: a decoded NUL would cut "/api/image/1%00.png" short to a valid route. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls, (void)c;
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi | lo)) {
+            *o++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = 0;
+    return (size_t)(o - s);
+}
+
 /* ---- start / stop ------------------------------------------------------------------ */
 
 static cs_status resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,
@@ -211,7 +236,8 @@ static struct MHD_Daemon *start_daemon(cs_server *srv, const struct sockaddr_sto
         (unsigned int)srv->opts.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)srv->opts.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_ARRAY, srv->opts.thread_per_connection ? pool + 1 : pool, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_ARRAY,
+        srv->opts.thread_per_connection ? pool + 1 : pool, MHD_OPTION_END);
 }
 
 cs_status cs_server_start_backend(const srv_backend *backend, const cs_server_opts *opts,

@@ -31,14 +31,14 @@ typedef struct fake {
     int width[FAKE_N], height[FAKE_N];
 } fake;
 
-static int fake_axis(const char *s, size_t n) {
+static inline int fake_axis(const char *s, size_t n) {
     static const char *const names[] = {"red", "green", "blue", "white"};
     for (int i = 0; i < 4; i++)
         if (strlen(names[i]) == n && !memcmp(s, names[i], n)) return i;
     return -1;
 }
 
-static cs_status fake_embed(const char *s, size_t n, float *out, cs_error *err) {
+static inline cs_status fake_embed(const char *s, size_t n, float *out, cs_error *err) {
     int axis = fake_axis(s, n);
     if (axis < 0) {
         snprintf(err->message, sizeof err->message, "fake: cannot embed '%.*s'", (int)n, s);
@@ -50,18 +50,18 @@ static cs_status fake_embed(const char *s, size_t n, float *out, cs_error *err) 
     return CS_OK;
 }
 
-static cs_status fake_embed_text(void *ctx, const char *text, float *out, cs_error *err) {
+static inline cs_status fake_embed_text(void *ctx, const char *text, float *out, cs_error *err) {
     (void)ctx;
     return fake_embed(text, strlen(text), out, err);
 }
 
-static cs_status fake_embed_image(void *ctx, const void *data, size_t size, float *out,
-                                  cs_error *err) {
+static inline cs_status fake_embed_image(void *ctx, const void *data, size_t size, float *out,
+                                         cs_error *err) {
     (void)ctx;
     return fake_embed(data, size, out, err);
 }
 
-static cs_status fake_item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
+static inline cs_status fake_item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     fake *f = ctx;
     if (id < 0 || id >= FAKE_N) {
         err->status = CS_ENOTFOUND;
@@ -72,28 +72,34 @@ static cs_status fake_item_vector(void *ctx, int64_t id, float *out, cs_error *e
     return CS_OK;
 }
 
-static cs_status fake_search(void *ctx, const float *q, int k, cs_hit *hits, int *n,
-                             cs_error *err) {
+static inline cs_status fake_search(void *ctx, const float *q, int k, int64_t exclude,
+                                    srv_hit **hits, int *n, cs_error *err) {
     (void)err;
     fake *f = ctx;
-    cs_hit all[FAKE_N];
+    srv_hit all[FAKE_N];
+    int m = 0;
     for (int i = 0; i < FAKE_N; i++) {
+        if (i == exclude) continue;
         float s = 0;
         for (int d = 0; d < FAKE_DIM; d++) s += q[d] * f->vec[i][d];
-        all[i] = (cs_hit){i, s};
+        all[m++] = (srv_hit){i, s, f->width[i], f->height[i], NULL};
     }
-    for (int i = 1; i < FAKE_N; i++) /* insertion sort: best first, ties by id */
+    for (int i = 1; i < m; i++) /* insertion sort: best first, ties by id */
         for (int j = i; j > 0 && all[j].score > all[j - 1].score; j--) {
-            cs_hit t = all[j];
+            srv_hit t = all[j];
             all[j] = all[j - 1];
             all[j - 1] = t;
         }
-    *n = k < FAKE_N ? k : FAKE_N;
-    memcpy(hits, all, sizeof(cs_hit) * (size_t)*n);
+    *n = k < m ? k : m;
+    *hits = malloc(sizeof(srv_hit) * (size_t)(*n ? *n : 1));
+    for (int i = 0; i < *n; i++) {
+        (*hits)[i] = all[i];
+        (*hits)[i].path = strdup(f->paths[all[i].id]);
+    }
     return CS_OK;
 }
 
-static cs_status fake_item(void *ctx, int64_t id, srv_item *out, cs_error *err) {
+static inline cs_status fake_item(void *ctx, int64_t id, srv_item *out, cs_error *err) {
     fake *f = ctx;
     if (id < 0 || id >= FAKE_N) {
         err->status = CS_ENOTFOUND;
@@ -106,15 +112,15 @@ static cs_status fake_item(void *ctx, int64_t id, srv_item *out, cs_error *err) 
     return CS_OK;
 }
 
-static cs_status fake_stats(void *ctx, json_t *obj, cs_error *err) {
+static inline cs_status fake_stats(void *ctx, json_t *obj, cs_error *err) {
     (void)ctx, (void)err;
     json_object_set_new(obj, "images", json_integer(FAKE_N));
     return CS_OK;
 }
 
 /* A horizontal ramp: red = x * 255 / (w - 1), green = y * 255 / (h - 1), blue 40. */
-static cs_status fake_decode(void *ctx, const srv_item *it, int min_side, cs_image *out,
-                             cs_error *err) {
+static inline cs_status fake_decode(void *ctx, const srv_item *it, int min_side, cs_image *out,
+                                    cs_error *err) {
     (void)ctx, (void)min_side;
     if (it->width <= 0) {
         err->status = CS_EFORMAT;
@@ -135,14 +141,14 @@ static cs_status fake_decode(void *ctx, const srv_item *it, int min_side, cs_ima
     return CS_OK;
 }
 
-static void fake_image_free(void *ctx, cs_image *img) {
+static inline void fake_image_free(void *ctx, cs_image *img) {
     (void)ctx;
     free(img->rgb);
     img->rgb = NULL;
 }
 
 /* Fills f (its files are created in dir) and the backend over it. */
-static void fake_init(fake *f, srv_backend *be, const char *dir) {
+static inline void fake_init(fake *f, srv_backend *be, const char *dir) {
     memset(f, 0, sizeof *f);
     const float r2 = 1.0f / sqrtf(2.0f);
     int axis[FAKE_N][2] = {{0, -1}, {1, -1}, {2, -1}, {0, 1},  {3, -1},
@@ -173,7 +179,7 @@ typedef struct reply {
     size_t body_len;
 } reply;
 
-static int connect_to(int port) {
+static inline int connect_to(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
@@ -188,7 +194,7 @@ static int connect_to(int port) {
     return fd;
 }
 
-static void send_all(int fd, const void *data, size_t n) {
+static inline void send_all(int fd, const void *data, size_t n) {
     const char *p = data;
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -199,7 +205,7 @@ static void send_all(int fd, const void *data, size_t n) {
 }
 
 /* Reads until the server closes; splits head and body. status 0: no reply. */
-static void read_reply(int fd, reply *r) {
+static inline void read_reply(int fd, reply *r) {
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -228,7 +234,7 @@ static void read_reply(int fd, reply *r) {
 }
 
 /* Sends raw bytes on a fresh connection and reads the whole reply. */
-static void raw(int port, const void *req, size_t n, reply *r) {
+static inline void raw(int port, const void *req, size_t n, reply *r) {
     int fd = connect_to(port);
     if (fd < 0) {
         memset(r, 0, sizeof *r);
@@ -241,8 +247,8 @@ static void raw(int port, const void *req, size_t n, reply *r) {
 }
 
 /* METHOD path with an optional body and content type. */
-static void request(int port, const char *method, const char *path, const char *ctype,
-                    const void *body, size_t n, reply *r) {
+static inline void request(int port, const char *method, const char *path, const char *ctype,
+                           const void *body, size_t n, reply *r) {
     size_t cap = strlen(path) + 512;
     char *head = malloc(cap);
     int hl = snprintf(head, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n",
@@ -259,7 +265,7 @@ static void request(int port, const char *method, const char *path, const char *
     free(head);
 }
 
-static void get(int port, const char *path, reply *r) {
+static inline void get(int port, const char *path, reply *r) {
     request(port, "GET", path, NULL, NULL, 0, r);
 }
 
@@ -269,7 +275,7 @@ static json_t *body_json(const reply *r) {
 }
 
 /* The ids of {"results": [...]} in order, as "0,3,5". */
-static void result_ids(const reply *r, char *out, size_t cap) {
+static inline void result_ids(const reply *r, char *out, size_t cap) {
     json_t *doc = body_json(r), *res = json_object_get(doc, "results"), *x;
     size_t i, o = 0;
     out[0] = 0;
@@ -280,7 +286,7 @@ static void result_ids(const reply *r, char *out, size_t cap) {
     json_decref(doc);
 }
 
-static int header_has(const reply *r, const char *needle) {
+static inline int header_has(const reply *r, const char *needle) {
     return strcasestr(r->head, needle) != NULL;
 }
 
