@@ -38,6 +38,8 @@ typedef struct cs_server_opts {
     int thumb_size;            /* longest side of a thumbnail in pixels; 0: 320 */
     size_t thumb_cache_bytes;  /* memory for cached thumbnails; 0: 64 MiB */
     cs_decode_opts decode;     /* limits for uploaded images and thumbnails */
+    cs_pool *search_pool;      /* threads for one search's scan (not owned); NULL: the
+                                  connection's own thread, best when many search at once */
     cs_log_fn log;             /* optional: one line per request at DEBUG */
     void *log_user;
 } cs_server_opts;

@@ -27,6 +27,7 @@ struct cs_server {
     int loopback; /* bound to a loopback address: only local Host names are served */
     srv_thumbs *thumbs;
     cs_logger log;
+    void *owned_ctx; /* the backend's context when the server made it (freed by stop) */
 };
 
 /* A growing byte buffer with a hard cap (the request-size limit). */

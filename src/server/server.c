@@ -288,5 +288,6 @@ void cs_server_stop(cs_server *srv) {
     if (!srv) return;
     MHD_stop_daemon(srv->daemon);
     srv_thumbs_free(srv->thumbs);
+    free(srv->owned_ctx);
     free(srv);
 }
