@@ -102,7 +102,7 @@ enum MHD_Result srv_reply_bytes(srv_request *r, int status, const char *mime, co
 }
 
 enum MHD_Result srv_reply_json(srv_request *r, int status, json_t *obj) {
-    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(obj);
     if (!text) return srv_queue(r, 500, NULL);
     size_t n = strlen(text);

@@ -2,7 +2,11 @@
 // beyond this server's own API.
 'use strict';
 
-const PAGE = 30; // results per page
+// Results per page: 30, or the deep link's k (e.g. /?q=cat&k=12).
+const PAGE = (() => {
+  const k = Number(new URLSearchParams(location.search).get('k'));
+  return Number.isInteger(k) && k >= 1 && k <= 200 ? k : 30;
+})();
 const $ = (id) => document.getElementById(id);
 const els = {
   form: $('search'), q: $('q'), file: $('file'), status: $('status'), grid: $('grid'),
@@ -58,6 +62,7 @@ function syncUrl(q, push) {
   url.search = '';
   if (q && q.kind === 'text') url.searchParams.set('q', q.text);
   if (q && q.kind === 'similar') url.searchParams.set('similar', String(q.id));
+  if (q && PAGE !== 30) url.searchParams.set('k', String(PAGE));
   if (url.href !== location.href) history[push ? 'pushState' : 'replaceState'](null, '', url);
   document.title = q ? `${q.kind === 'text' ? q.text : 'Similar images'} - clipsearch` : 'clipsearch';
 }
