@@ -218,6 +218,7 @@ function setChip(blob, label) {
 }
 
 function clearChip() {
+  els.q.placeholder = 'Describe a picture, or drop one here';
   if (chipUrl) URL.revokeObjectURL(chipUrl);
   chipUrl = null;
   els.chip.hidden = true;
@@ -229,8 +230,11 @@ function searchImage(blob, label) {
     setStatus('That is not an image.', true);
     return;
   }
+  // A new image starts a new query; text typed next refines it (image + text).
   setChip(blob, label || 'image');
-  search({kind: 'image', blob, text: els.q.value.trim()});
+  els.q.value = '';
+  els.q.placeholder = 'Add words to refine, e.g. "at night"';
+  search({kind: 'image', blob, text: ''});
 }
 
 els.file.addEventListener('change', () => {
