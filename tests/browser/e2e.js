@@ -146,7 +146,7 @@ async function main() {
       await page.waitForFunction(() => document.getElementById('status').textContent.includes('your image'));
       await settled(page);
       got = await cards(page);
-      check(got.length > 0 && got[0].name.startsWith(want), `a ${how}ped image runs the same search`);
+      check(got.length > 0 && got[0].name.startsWith(want), `${how === 'drop' ? 'dropping' : 'pasting'} an image runs the same search`);
     }
 
     // 7. "Similar" on a result
@@ -159,8 +159,10 @@ async function main() {
     check(!got.some((c) => c.name === firstName), 'an image is not listed as similar to itself');
     check(/^\d+$/.test(new URL(page.url()).searchParams.get('similar') || ''), 'the URL carries the similar id');
     await page.goBack();
-    await settled(page);
-    check((await cards(page)).length > 0, 'Back returns to the previous results');
+    await page.waitForFunction(() => document.getElementById('status').textContent.includes('your image'));
+    status = await settled(page);
+    got = await cards(page);
+    check(got.length > 0 && got[0].name.startsWith(want), `Back returns to the image query (${status})`);
 
     // 8. errors are shown, not thrown
     await page.goto(base + '/?q=' + encodeURIComponent('cat - cat'));

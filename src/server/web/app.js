@@ -63,7 +63,9 @@ function syncUrl(q, push) {
   if (q && q.kind === 'text') url.searchParams.set('q', q.text);
   if (q && q.kind === 'similar') url.searchParams.set('similar', String(q.id));
   if (q && PAGE !== 30) url.searchParams.set('k', String(PAGE));
-  if (url.href !== location.href) history[push ? 'pushState' : 'replaceState'](null, '', url);
+  // The state keeps the whole query (an image's Blob too), so Back restores it.
+  const state = q ? {kind: q.kind, text: q.text, id: q.id, name: q.name, blob: q.blob} : null;
+  history[push && url.href !== location.href ? 'pushState' : 'replaceState'](state, '', url);
   document.title = q ? `${q.kind === 'text' ? q.text : 'Similar images'} - clipsearch` : 'clipsearch';
 }
 
@@ -234,7 +236,7 @@ function searchImage(blob, label) {
   setChip(blob, label || 'image');
   els.q.value = '';
   els.q.placeholder = 'Add words to refine, e.g. "at night"';
-  search({kind: 'image', blob, text: ''});
+  search({kind: 'image', blob, text: '', name: label || 'image'});
 }
 
 els.file.addEventListener('change', () => {
@@ -279,7 +281,7 @@ els.form.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = els.q.value.trim();
   if (query && query.kind === 'image' && !els.chip.hidden) {
-    search({kind: 'image', blob: query.blob, text});
+    search({kind: 'image', blob: query.blob, text, name: query.name});
   } else if (text) {
     search({kind: 'text', text});
   } else {
@@ -306,7 +308,14 @@ document.addEventListener('keydown', (e) => {
 
 // ---- start: run the query of the URL (a deep link) ----------------------------------
 
-function fromUrl() {
+function fromUrl(e) {
+  const st = e && e.state;
+  if (st && st.kind === 'image' && st.blob) {
+    setChip(st.blob, st.name || 'image');
+    els.q.value = st.text || '';
+    search({kind: 'image', blob: st.blob, text: st.text || '', name: st.name}, {push: false});
+    return;
+  }
   const p = new URLSearchParams(location.search);
   const text = (p.get('q') || '').trim();
   const similar = p.get('similar');
