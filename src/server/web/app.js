@@ -57,14 +57,22 @@ function describe(q) {
   return `“${q.text}”`;
 }
 
+const imageQueries = new Map(); // history key -> image query, for Back/Forward
+let imageKeys = 0;
+
 function syncUrl(q, push) {
   const url = new URL(location.href);
   url.search = '';
   if (q && q.kind === 'text') url.searchParams.set('q', q.text);
   if (q && q.kind === 'similar') url.searchParams.set('similar', String(q.id));
   if (q && PAGE !== 30) url.searchParams.set('k', String(PAGE));
-  // The state keeps the whole query (an image's Blob too), so Back restores it.
-  const state = q ? {kind: q.kind, text: q.text, id: q.id, name: q.name, blob: q.blob} : null;
+  // Image queries cannot live in the URL: the history entry keeps a key to
+  // them (a Blob in the state itself does not survive Back in Chromium).
+  let state = null;
+  if (q && q.kind === 'image') {
+    state = {imageQuery: ++imageKeys};
+    imageQueries.set(imageKeys, q);
+  }
   history[push && url.href !== location.href ? 'pushState' : 'replaceState'](state, '', url);
   document.title = q ? `${q.kind === 'text' ? q.text : 'Similar images'} - clipsearch` : 'clipsearch';
 }
@@ -309,11 +317,11 @@ document.addEventListener('keydown', (e) => {
 // ---- start: run the query of the URL (a deep link) ----------------------------------
 
 function fromUrl(e) {
-  const st = e && e.state;
-  if (st && st.kind === 'image' && st.blob) {
-    setChip(st.blob, st.name || 'image');
-    els.q.value = st.text || '';
-    search({kind: 'image', blob: st.blob, text: st.text || '', name: st.name}, {push: false});
+  const iq = e && e.state && imageQueries.get(e.state.imageQuery);
+  if (iq) {
+    setChip(iq.blob, iq.name || 'image');
+    els.q.value = iq.text || '';
+    search(iq, {push: false});
     return;
   }
   const p = new URLSearchParams(location.search);
