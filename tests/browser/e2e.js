@@ -103,9 +103,9 @@ async function main() {
     check(new Set(names.map((n, i) => n + i)).size === 12, '"More results" appends the next page');
 
     // 4. keyboard: "/" focuses the box, arrows move, Enter opens, Escape closes
-    await page.click('#grid .card');
-    await page.keyboard.press('Escape');
-    await page.focus('#grid .card');
+    await page.focus('#q');
+    await page.keyboard.press('ArrowDown');
+    check(await page.evaluate(() => document.activeElement.dataset.index) === '0', 'ArrowDown goes from the box to the first result');
     await page.keyboard.press('ArrowRight');
     check(await page.evaluate(() => document.activeElement.dataset.index) === '1', 'ArrowRight moves to the next result');
     await page.keyboard.press('Enter');

@@ -104,7 +104,6 @@ async function loadMore(first) {
     const n = results.length;
     setStatus(n ? `${n}${data.more ? '+' : ''} result${n === 1 ? '' : 's'} for ${describe(q)} · ${data.took_ms} ms`
                 : `Nothing found for ${describe(q)}.`);
-    if (first && n) els.grid.firstChild.focus({preventScroll: true});
     if (!first && start < n) els.grid.children[start].focus();
   } catch (e) {
     if (mine === seq) setStatus(e.message, true);
@@ -297,6 +296,13 @@ els.form.addEventListener('submit', (e) => {
   }
 });
 els.more.addEventListener('click', () => loadMore(false));
+// ArrowDown from the box goes into the results.
+els.q.addEventListener('keydown', (e) => {
+  if (e.key === 'ArrowDown' && els.grid.firstChild) {
+    e.preventDefault();
+    els.grid.firstChild.focus();
+  }
+});
 $('examples').addEventListener('click', (e) => {
   const b = e.target.closest('button[data-q]');
   if (!b) return;
