@@ -113,7 +113,8 @@ async function main() {
     await page.waitForFunction(() => document.getElementById('v-img').naturalWidth > 0);
     check(true, 'Enter opens the image in the viewer');
     await page.keyboard.press('Escape');
-    await page.waitForFunction(() => !document.getElementById('viewer').open);
+    await page.waitForFunction(() => !document.getElementById('viewer').open &&
+      document.activeElement.classList.contains('card'));
     await page.keyboard.press('/');
     check(await page.evaluate(() => document.activeElement.id) === 'q', '"/" focuses the search box');
 
