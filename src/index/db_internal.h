@@ -90,6 +90,11 @@ cs_status cs_db_write_vectors(cs_db *db, cs_error *err);
 /* Drops the snapshot (at close). */
 void cs_db_drop_vectors(cs_db *db);
 
+/* cs_query_parse with the test for image files given (is_image_file may be
+ * NULL: then only the flags make image terms). */
+cs_status cs_query_parse_with(cs_query *q, const char *const *words, int n, int flags,
+                              int (*is_image_file)(const char *path), cs_error *err);
+
 /* Scales v (n floats) to unit length; a zero vector stays zero. */
 void cs_l2_normalize(float *v, int n);
 
