@@ -96,6 +96,6 @@ cs_status cs_query_parse_with(cs_query *q, const char *const *words, int n, int 
                               int (*is_image_file)(const char *path), cs_error *err);
 
 /* Scales v (n floats) to unit length; a zero vector stays zero. */
-void cs_l2_normalize(float *v, int n);
+void cs_db_normalize(float *v, int n);
 
 #endif

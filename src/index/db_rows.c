@@ -36,7 +36,7 @@ sqlite3_stmt *cs_db_stmt(cs_db *db, cs_db_sql which, cs_error *err) {
     return *s;
 }
 
-void cs_l2_normalize(float *v, int n) {
+void cs_db_normalize(float *v, int n) {
     double ss = 0;
     for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
     if (ss <= 0) return;
@@ -97,7 +97,7 @@ cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, cs_error *err) {
     float *v = malloc((size_t)db->dim * sizeof *v);
     if (!v) return cs_fail(err, CS_ENOMEM, "%s: out of memory", e->path);
     memcpy(v, e->embedding, (size_t)db->dim * sizeof *v);
-    cs_l2_normalize(v, db->dim);
+    cs_db_normalize(v, db->dim);
     sqlite3_bind_text(s, 1, e->path, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, e->size);
     sqlite3_bind_int64(s, 3, e->mtime_ns);

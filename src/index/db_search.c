@@ -108,7 +108,7 @@ cs_status cs_db_search(cs_db *db, const float *query, const cs_search_opts *opts
     float *q = malloc((size_t)db->dim * sizeof *q);
     if (!q) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
     memcpy(q, query, (size_t)db->dim * sizeof *q);
-    cs_l2_normalize(q, db->dim);
+    cs_db_normalize(q, db->dim);
     cs_status st = collect_excluded(db, &o, &excl, &n_excl, err);
     if (!st) st = cs_db_vectors(db, &v, err);
     /* ask for as many more as could be excluded, so k remain after */

@@ -140,7 +140,7 @@ static int64_t id_of(cs_db *db, const char *rel) {
 static void check_vector(cs_db *db, const char *rel, const char *payload) {
     float want[DIM], got[DIM];
     payload_vector((const uint8_t *)payload, strlen(payload), want);
-    cs_l2_normalize(want, DIM);
+    cs_db_normalize(want, DIM);
     cs_error err;
     int64_t id = id_of(db, rel);
     CHECK_MSG(id >= 0, "%s not indexed", rel);
