@@ -114,6 +114,7 @@ typedef struct cs_index_opts {
     void *progress_user;
     cs_index_error_fn on_error;
     void *error_user;
+    cs_pool *pool; /* threads for reading and decoding (e.g. the model's); NULL: the caller's */
 } cs_index_opts;
 
 typedef struct cs_index_stats {
