@@ -106,6 +106,43 @@ static void draw_caption(cs_image *img, const cs_montage_layout *l, int x0, int 
     cs_font_draw(img, x0 + (l->tile - w) / 2, y, l->scale, TEXT, line);
 }
 
+/* text word-wrapped to the box's width, the lines centred in the box; what
+ * does not fit ends with "..". */
+static void draw_box_text(cs_image *img, const cs_montage_layout *l, int x0, int y0,
+                          const char *text) {
+    char ascii[1024], lines[16][256];
+    cs_font_ascii(text, ascii, sizeof ascii);
+    int max_chars = ((l->tile - 2 * l->pad) / l->scale + 1) / CS_FONT_ADVANCE;
+    int max_lines = (l->tile - 2 * l->pad) / l->line_h;
+    if (max_chars < 1) max_chars = 1;
+    if (max_chars > 255) max_chars = 255;
+    if (max_lines > 16) max_lines = 16;
+    int n = 0;
+    const char *p = ascii;
+    while (*p == ' ') p++;
+    while (*p && n < max_lines) {
+        int len = (int)strlen(p);
+        int take = len <= max_chars ? len : max_chars;
+        if (take < len) { /* break at the last space that fits, if any */
+            int sp = take;
+            while (sp > 0 && p[sp] != ' ') sp--;
+            if (sp > 0) take = sp;
+        }
+        memcpy(lines[n], p, (size_t)take);
+        lines[n][take] = '\0';
+        p += take;
+        while (*p == ' ') p++;
+        n++;
+    }
+    if (*p && n > 0) { /* more text than room: mark the cut */
+        size_t len = strlen(lines[n - 1]);
+        if ((int)len + 2 > max_chars) len = max_chars >= 2 ? (size_t)max_chars - 2 : 0;
+        strcpy(lines[n - 1] + len, "..");
+    }
+    int y = y0 + (l->tile - n * l->line_h) / 2;
+    for (int i = 0; i < n; i++, y += l->line_h) draw_caption(img, l, x0, y, lines[i]);
+}
+
 static void draw_cell(cs_image *img, const cs_montage_layout *l, int i,
                       const cs_montage_cell *cell) {
     int x0, y0;
@@ -118,7 +155,7 @@ static void draw_cell(cs_image *img, const cs_montage_layout *l, int i,
         draw_thumbnail(img, x0, y0, l->tile, cell->image);
     } else {
         fill_rect(img, x0, y0, l->tile, l->tile, PLACEHOLDER);
-        draw_caption(img, l, x0, y0 + (l->tile - CS_FONT_GLYPH_H * l->scale) / 2, "unreadable");
+        draw_box_text(img, l, x0, y0, cell->box_text ? cell->box_text : "unreadable");
     }
     int ty = y0 + l->tile + l->pad / 2 + (l->line_h - CS_FONT_GLYPH_H * l->scale) / 2;
     draw_caption(img, l, x0, ty, cell->line1);

@@ -7,7 +7,8 @@
 #include "clipsearch/image.h"
 
 typedef struct cs_montage_cell {
-    const cs_image *image; /* NULL: a grey "unreadable" placeholder */
+    const cs_image *image; /* NULL: a grey box with box_text in it */
+    const char *box_text;  /* e.g. a text query, word-wrapped; NULL: "unreadable" */
     const char *line1;     /* UTF-8, may be NULL; drawn in ASCII (font.h) */
     const char *line2;
     int highlight; /* 1: framed (the query) */

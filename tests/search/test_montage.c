@@ -77,14 +77,16 @@ static int dark_pixels(const cs_image *img, int x0, int y0, int w, int h) {
 static void check_compose(const char *dir) {
     cs_image red = solid(300, 200, 255, 0, 0); /* landscape */
     cs_image green = solid(40, 80, 0, 255, 0); /* small portrait: enlarged */
-    cs_montage_cell cells[3] = {{&red, "Query", "photo.jpg", 1},
-                                {&green, "Score: 0.8123", "a very long file name indeed.jpg", 0},
-                                {NULL, "Score: 0.5000", "gone.jpg", 0}};
+    cs_montage_cell cells[4] = {
+        {&red, NULL, "Query", "photo.jpg", 1},
+        {&green, NULL, "Score: 0.8123", "a very long file name indeed.jpg", 0},
+        {NULL, NULL, "Score: 0.5000", "gone.jpg", 0},
+        {NULL, "a photo of a golden retriever playing in the grass of a big park", "Query", "", 1}};
     cs_image sheet = {0};
     cs_error err = {0};
-    CHECK_OK(cs_montage_compose(cells, 3, 96, 2, &sheet, &err), &err);
+    CHECK_OK(cs_montage_compose(cells, 4, 96, 2, &sheet, &err), &err);
     cs_montage_layout l;
-    CHECK_OK(cs_montage_plan(3, 96, 2, &l, &err), &err);
+    CHECK_OK(cs_montage_plan(4, 96, 2, &l, &err), &err);
     CHECK_EQ_INT(sheet.width, l.width);
     CHECK_EQ_INT(sheet.height, l.height);
     CHECK_EQ_INT(l.columns, 2);
@@ -114,11 +116,25 @@ static void check_compose(const char *dir) {
     cs_montage_cell_origin(&l, 2, &x, &y);
     CHECK(y > l.cell_h);
     CHECK(near(px(&sheet, x + 2, y + 2), 200, 200, 200, 0));
-    /* "Score: 0.5000" at scale 1: the set pixels of its glyphs, exactly */
+    /* "unreadable" in the box: its glyphs' pixels, exactly */
     int want = 0;
+    for (const char *c = "unreadable"; *c; c++)
+        for (int i = 0; i < 45; i++) want += cs_font_pixel((unsigned char)*c, i % 5, i / 5);
+    CHECK_EQ_INT(dark_pixels(&sheet, x, y, 96, 96), want);
+    /* "Score: 0.5000" at scale 1: the set pixels of its glyphs, exactly */
+    want = 0;
     for (const char *c = "Score: 0.5000"; *c; c++)
         for (int i = 0; i < 45; i++) want += cs_font_pixel((unsigned char)*c, i % 5, i / 5);
     CHECK_EQ_INT(dark_pixels(&sheet, x, y + 96 + l.pad / 2, 96, l.line_h), want);
+
+    /* the text query: wrapped over several lines inside its framed box, the
+     * words kept whole (each line's pixels start at a word) */
+    cs_montage_cell_origin(&l, 3, &x, &y);
+    CHECK(near(px(&sheet, x - 2, y + 48), 31, 119, 180, 0));
+    int text_rows = 0;
+    for (int ty = y; ty < y + 96; ty++) text_rows += dark_pixels(&sheet, x, ty, 96, 1) > 0;
+    CHECK_MSG(text_rows >= 4 * 7, "%d rows with text", text_rows);
+    CHECK_EQ_INT(dark_pixels(&sheet, x, y, 2, 96), 0); /* margins kept */
 
     /* JPEG: libjpeg reads back the same picture, within compression error */
     char path[600];
