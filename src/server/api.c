@@ -35,8 +35,12 @@ static cs_status make_thumb(cs_server *srv, const srv_item *it, unsigned char **
                             cs_error *err) {
     int size = srv->opts.thumb_size;
     int w = it->width > 0 ? it->width : size, h = it->height > 0 ? it->height : size;
-    /* the decoder may shrink (JPEG DCT scaling) while the longer side stays >= size */
-    long min_side = ((long)(w < h ? w : h) * size + (w > h ? w : h) - 1) / (w > h ? w : h);
+    /* The decoder may shrink (JPEG DCT scaling, by M/8) as long as the shorter
+     * side stays >= min_side. Its sizes round up, so asking one pixel more
+     * than size * short / long keeps the longer side >= size:
+     * long * M/8 >= long / short * (min_side - 1) >= size. */
+    long lo = w < h ? w : h, hi = w > h ? w : h;
+    long min_side = (lo * size + hi - 1) / hi + 1;
     cs_image img = {0}, small = {0};
     cs_status st = srv->be.decode(srv->be.ctx, it, (int)(min_side > 0 ? min_side : 1), &img, err);
     if (st != CS_OK) return st;
