@@ -21,26 +21,46 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "clipsearch/tokenizer.h"
 
 /* ---- vocab.c: string -> id ------------------------------------------------ */
 
-typedef struct cs_vocab_entry {
-    uint32_t off, len; /* the token's bytes in the arena */
-    int32_t id;
-} cs_vocab_entry;
+/* Open addressing, linear probing, at most 4/5 full. A slot is 8 bytes: 32
+ * bits of the key's hash and the offset of its record in the arena, where
+ * records {int32 id, uint32 len, bytes} follow one another. The table and
+ * the arena of CLIP's 49408 tokens are ~1 MB together: they stay in the L2
+ * cache while the merges are resolved, which is what keeps loading fast. */
+typedef struct cs_vocab_slot {
+    uint32_t tag, off; /* tag: the hash's low 32 bits; off == UINT32_MAX: empty */
+} cs_vocab_slot;
 
 typedef struct cs_vocab {
+    cs_vocab_slot *slots;
+    size_t n, n_slots; /* n_slots: a power of two */
     char *arena;
     size_t arena_len, arena_cap;
-    cs_vocab_entry *entries;
-    size_t n, cap;
-    uint32_t *slots; /* open addressing: entry index + 1, 0 = empty */
-    size_t n_slots;  /* a power of two */
 } cs_vocab;
 
+/* The record of a full slot. */
+static inline int32_t cs_vocab_slot_id(const cs_vocab *v, const cs_vocab_slot *s) {
+    int32_t id;
+    memcpy(&id, v->arena + s->off, 4);
+    return id;
+}
+static inline uint32_t cs_vocab_slot_len(const cs_vocab *v, const cs_vocab_slot *s) {
+    uint32_t len;
+    memcpy(&len, v->arena + s->off + 4, 4);
+    return len;
+}
+static inline const char *cs_vocab_slot_key(const cs_vocab *v, const cs_vocab_slot *s) {
+    return v->arena + s->off + 8;
+}
+
 void cs_vocab_free(cs_vocab *v);
+/* Room for n entries without growing. Returns false when out of memory. */
+bool cs_vocab_reserve(cs_vocab *v, size_t n);
 /* Adds or replaces (a later duplicate key wins, as in a JSON object read
  * into a hash map). Returns false when out of memory. */
 bool cs_vocab_put(cs_vocab *v, const char *s, size_t len, int32_t id);

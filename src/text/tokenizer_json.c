@@ -31,6 +31,7 @@ typedef struct loader {
     json_t *top;   /* the top-level members other than "model" */
     json_t *model; /* model's members other than vocab and merges */
     pending merges;
+    int32_t n_merges; /* resolved directly, once the vocabulary is complete */
     bool have_vocab, have_merges;
 } loader;
 
@@ -60,6 +61,20 @@ static bool pending_add(pending *p, const char *a, size_t alen, const char *b, s
     return true;
 }
 
+/* A merge pair: straight into the table when the vocabulary was read
+ * already (the usual order), else kept for later. */
+static cs_status add_merge(loader *L, const char *a, size_t alen, const char *b, size_t blen,
+                           cs_error *err) {
+    if (L->have_vocab) {
+        int32_t rank = L->n_merges++;
+        return cs_merges_add_strings(&L->tok->bpe.merges, &L->tok->bpe.vocab, a, alen, b, blen,
+                                     rank, L->path, "merge", (size_t)rank, err);
+    }
+    if (!pending_add(&L->merges, a, alen, b, blen))
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
+    return CS_OK;
+}
+
 /* One merge: ["a", "b"] or the legacy "a b". */
 static cs_status read_merge(cs_jscan *j, loader *L, cs_error *err) {
     cs_status st;
@@ -74,24 +89,23 @@ static cs_status read_merge(cs_jscan *j, loader *L, cs_error *err) {
         if ((st = cs_js_expect(j, ',', err)) || (st = cs_js_string(j, err)) ||
             (st = cs_js_expect(j, ']', err)))
             return st;
-        if (!pending_add(&L->merges, a, alen, j->buf, j->len))
-            return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
-        return CS_OK;
+        return add_merge(L, a, alen, j->buf, j->len, err);
     }
     if ((st = cs_js_string(j, err))) return st;
     if (j->len >= 8 && !memcmp(j->buf, "#version", 8)) return CS_OK;
     const char *sp = memchr(j->buf, ' ', j->len);
     if (!sp || memchr(sp + 1, ' ', j->len - (size_t)(sp + 1 - j->buf)))
         return cs_js_fail(j, err, "a merge must be two tokens separated by one space");
-    if (!pending_add(&L->merges, j->buf, (size_t)(sp - j->buf), sp + 1,
-                     j->len - (size_t)(sp + 1 - j->buf)))
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
-    return CS_OK;
+    return add_merge(L, j->buf, (size_t)(sp - j->buf), sp + 1, j->len - (size_t)(sp + 1 - j->buf),
+                     err);
 }
 
 static cs_status read_merges(cs_jscan *j, loader *L, cs_error *err) {
     cs_status st = cs_js_expect(j, '[', err);
     if (st) return st;
+    /* BPE vocabularies hold about as many merges as tokens: size once. */
+    if (L->have_vocab && !cs_merges_reserve(&L->tok->bpe.merges, L->tok->bpe.vocab.n))
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
     if (cs_js_peek(j) == ']') {
         j->p++;
         return CS_OK;
@@ -121,10 +135,13 @@ static cs_status keep_value(cs_jscan *j, loader *L, json_t *obj, const char *key
 static cs_status model_member(cs_jscan *j, void *ctx, cs_error *err) {
     loader *L = ctx;
     if (!strcmp(j->buf, "vocab")) {
+        if (L->have_vocab) return cs_js_fail(j, err, "a second vocab");
+        cs_status st = cs_vocab_read(j, &L->tok->bpe.vocab, err);
         L->have_vocab = true;
-        return cs_vocab_read(j, &L->tok->bpe.vocab, err);
+        return st;
     }
     if (!strcmp(j->buf, "merges")) {
+        if (L->have_merges) return cs_js_fail(j, err, "a second merges list");
         L->have_merges = true;
         return read_merges(j, L, err);
     }
@@ -264,7 +281,7 @@ static cs_status check_post_processor(loader *L, cs_error *err) {
 
 static cs_status resolve_merges(loader *L, cs_error *err) {
     pending *p = &L->merges;
-    if (!cs_merges_reserve(&L->tok->bpe.merges, p->n))
+    if (!cs_merges_reserve(&L->tok->bpe.merges, p->n + (size_t)L->n_merges))
         return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
     for (size_t i = 0; i < p->n; i++) {
         uint32_t *q = p->pair[i];
@@ -280,7 +297,7 @@ cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *
     cs_map map;
     cs_status st = cs_map_file(path, &map, err);
     if (st) return st;
-    loader L = {path, tok, json_object(), json_object(), {0}, false, false};
+    loader L = {path, tok, json_object(), json_object(), {0}, 0, false, false};
     cs_jscan j = {(const char *)map.data,
                   (const char *)map.data,
                   (const char *)map.data + map.size,

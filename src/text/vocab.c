@@ -15,77 +15,89 @@
 static uint64_t hash_bytes(const char *s, size_t len) {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a: tokens are short */
     for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h ^ (h >> 29);
+    return h ^ (h >> 32);
 }
 
 void cs_vocab_free(cs_vocab *v) {
-    free(v->arena);
-    free(v->entries);
     free(v->slots);
+    free(v->arena);
     memset(v, 0, sizeof *v);
 }
 
-static bool vocab_grow_slots(cs_vocab *v) {
-    size_t n_slots = v->n_slots ? v->n_slots * 2 : 1024;
-    uint32_t *slots = calloc(n_slots, sizeof *slots);
-    if (!slots) return false;
-    for (size_t e = 0; e < v->n; e++) {
-        uint64_t h = hash_bytes(v->arena + v->entries[e].off, v->entries[e].len);
-        size_t i = (size_t)h & (n_slots - 1);
-        while (slots[i]) i = (i + 1) & (n_slots - 1);
-        slots[i] = (uint32_t)e + 1;
+/* The slot holding s, or the empty slot where it would go. */
+static bool same_bytes(const char *a, const char *b, size_t len) {
+    /* Tokens are a few bytes: a loop beats a call to memcmp. */
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+/* The slot holding s, or the empty slot where it would go. The tag is the
+ * hash's low 32 bits, so growing the table needs no key bytes. */
+static cs_vocab_slot *vocab_find(const cs_vocab *v, const char *s, size_t len, uint32_t tag) {
+    size_t mask = v->n_slots - 1;
+    for (size_t i = tag & mask;; i = (i + 1) & mask) {
+        cs_vocab_slot *slot = &v->slots[i];
+        if (slot->off == UINT32_MAX) return slot;
+        if (slot->tag == tag && cs_vocab_slot_len(v, slot) == len &&
+            same_bytes(cs_vocab_slot_key(v, slot), s, len))
+            return slot;
     }
-    free(v->slots);
+}
+
+bool cs_vocab_reserve(cs_vocab *v, size_t n) {
+    size_t n_slots = 1024;
+    while (n_slots * 4 < n * 5) n_slots *= 2;
+    if (n_slots <= v->n_slots) return true;
+    cs_vocab_slot *slots = malloc(n_slots * sizeof *slots);
+    if (!slots) return false;
+    for (size_t i = 0; i < n_slots; i++) slots[i].off = UINT32_MAX;
+    cs_vocab_slot *old = v->slots;
+    size_t old_n = v->n_slots, mask = n_slots - 1;
+    for (size_t k = 0; k < old_n; k++) {
+        if (old[k].off == UINT32_MAX) continue;
+        size_t i = old[k].tag & mask;
+        while (slots[i].off != UINT32_MAX) i = (i + 1) & mask;
+        slots[i] = old[k];
+    }
+    free(old);
     v->slots = slots;
     v->n_slots = n_slots;
     return true;
 }
 
-/* The slot holding s, or the empty slot where it would go. */
-static size_t vocab_find(const cs_vocab *v, const char *s, size_t len) {
-    size_t mask = v->n_slots - 1;
-    for (size_t i = (size_t)hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
-        uint32_t e = v->slots[i];
-        if (!e) return i;
-        const cs_vocab_entry *en = &v->entries[e - 1];
-        if (en->len == len && !memcmp(v->arena + en->off, s, len)) return i;
-    }
-}
-
 bool cs_vocab_put(cs_vocab *v, const char *s, size_t len, int32_t id) {
-    if ((v->n + 1) * 2 > v->n_slots && !vocab_grow_slots(v)) return false;
-    size_t i = vocab_find(v, s, len);
-    if (v->slots[i]) {
-        v->entries[v->slots[i] - 1].id = id;
+    if ((v->n + 1) * 5 > v->n_slots * 4 && !cs_vocab_reserve(v, v->n * 2 + 1)) return false;
+    uint32_t tag = (uint32_t)hash_bytes(s, len);
+    cs_vocab_slot *slot = vocab_find(v, s, len, tag);
+    if (slot->off != UINT32_MAX) {
+        memcpy(v->arena + slot->off, &id, 4); /* a later duplicate key wins */
         return true;
     }
-    if (len > UINT32_MAX || v->arena_len + len > UINT32_MAX) return false;
-    if (v->arena_len + len > v->arena_cap) {
+    size_t rec = 8 + ((len + 3) & ~(size_t)3);
+    if (len > UINT32_MAX || v->arena_len + rec >= UINT32_MAX) return false;
+    if (v->arena_len + rec > v->arena_cap) {
         size_t cap = v->arena_cap ? v->arena_cap : 1 << 16;
-        while (cap < v->arena_len + len) cap *= 2;
+        while (cap < v->arena_len + rec) cap *= 2;
         char *a = realloc(v->arena, cap);
         if (!a) return false;
         v->arena = a;
         v->arena_cap = cap;
     }
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 1024;
-        cs_vocab_entry *e = realloc(v->entries, cap * sizeof *e);
-        if (!e) return false;
-        v->entries = e;
-        v->cap = cap;
-    }
-    memcpy(v->arena + v->arena_len, s, len);
-    v->entries[v->n] = (cs_vocab_entry){(uint32_t)v->arena_len, (uint32_t)len, id};
-    v->arena_len += len;
-    v->slots[i] = (uint32_t)++v->n;
+    uint32_t len32 = (uint32_t)len;
+    memcpy(v->arena + v->arena_len, &id, 4);
+    memcpy(v->arena + v->arena_len + 4, &len32, 4);
+    memcpy(v->arena + v->arena_len + 8, s, len);
+    *slot = (cs_vocab_slot){tag, (uint32_t)v->arena_len};
+    v->arena_len += rec;
+    v->n++;
     return true;
 }
 
 int32_t cs_vocab_get(const cs_vocab *v, const char *s, size_t len) {
     if (!v->n_slots) return -1;
-    uint32_t e = v->slots[vocab_find(v, s, len)];
-    return e ? v->entries[e - 1].id : -1;
+    const cs_vocab_slot *slot = vocab_find(v, s, len, (uint32_t)hash_bytes(s, len));
+    return slot->off == UINT32_MAX ? -1 : cs_vocab_slot_id(v, slot);
 }
 
 /* ---- (left, right) -> (rank, merged id) -------------------------------------- */
@@ -97,7 +109,7 @@ void cs_merges_free(cs_merges *m) {
 
 bool cs_merges_reserve(cs_merges *m, size_t n) {
     size_t n_slots = 1024;
-    while (n_slots < n * 2) n_slots *= 2;
+    while (n_slots * 4 < n * 5) n_slots *= 2;
     if (n_slots <= m->n_slots) return true;
     cs_merge_slot *slots = malloc(n_slots * sizeof *slots);
     if (!slots) return false;
@@ -114,7 +126,7 @@ bool cs_merges_reserve(cs_merges *m, size_t n) {
     return true;
 }
 
-/* The caller reserved room: the table is at most half full. */
+/* The caller reserved room: the table is at most 4/5 full. */
 void cs_merges_put(cs_merges *m, int32_t left, int32_t right, int32_t rank, int32_t id) {
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     uint64_t h = key * 0x9E3779B97F4A7C15ull;
@@ -129,7 +141,7 @@ cs_status cs_merges_add_strings(cs_merges *m, const cs_vocab *v, const char *a, 
                                 const char *unit, size_t index, cs_error *err) {
     char where[256];
 #define WHERE (snprintf(where, sizeof where, "%s %zu", unit, index), where)
-    if ((m->n + 1) * 2 > m->n_slots && !cs_merges_reserve(m, m->n * 2 + 1024))
+    if ((m->n + 1) * 5 > m->n_slots * 4 && !cs_merges_reserve(m, m->n * 2 + 1024))
         return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
     char stack[256], *ab = alen + blen <= sizeof stack ? stack : malloc(alen + blen);
     if (!ab) return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
@@ -183,7 +195,10 @@ cs_status cs_vocab_load_json(const char *path, cs_vocab *v, cs_error *err) {
                   0,
                   0};
     if (!map.data) j.start = j.p = j.end = "";
-    st = cs_vocab_read(&j, v, err);
+    /* About 17 bytes an entry ("token": 12345,): size the table once. */
+    if (!cs_vocab_reserve(v, map.size / 17 + 16))
+        st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
+    if (!st) st = cs_vocab_read(&j, v, err);
     if (!st && cs_js_peek(&j) != -1) st = cs_js_fail(&j, err, "text after the vocabulary object");
     if (!st && v->n == 0) st = cs_fail(err, CS_EFORMAT, "%s: empty vocabulary", path);
     cs_js_release(&j);
@@ -203,8 +218,8 @@ cs_status cs_merges_load_txt(const char *path, const cs_vocab *v, cs_merges *m, 
         st = cs_fail(err, CS_EFORMAT, "%s: invalid UTF-8 at byte %zu", path, bad);
         goto out;
     }
-    /* ~6 bytes a line: reserve once instead of growing. */
-    if (!cs_merges_reserve(m, map.size / 6 + 16)) {
+    /* ~12 bytes a line: reserve once instead of growing. */
+    if (!cs_merges_reserve(m, map.size / 12 + 16)) {
         st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
         goto out;
     }
