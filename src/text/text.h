@@ -93,11 +93,17 @@ static inline const cs_merge_slot *cs_merges_get(const cs_merges *m, int32_t lef
     }
 }
 
-/* Adds the merge "a b" (rank = its index): looks up a, b and a+b in vocab.
- * Errors read "FILE: UNIT INDEX: reason" ("merges.txt: line 7: ..."). */
-cs_status cs_merges_add_strings(cs_merges *m, const cs_vocab *v, const char *a, size_t alen,
-                                const char *b, size_t blen, int32_t rank, const char *file,
-                                const char *unit, size_t index, cs_error *err);
+/* Merge pairs as slices of one buffer: a is base[a_off, a_off + a_len). */
+typedef struct cs_merge_src {
+    uint32_t a_off, a_len, b_off, b_len;
+} cs_merge_src;
+
+/* Adds pairs[0..n) with ranks 0..n-1: looks up a, b and a+b in v (each must
+ * be a token). Errors name the pair: "FILE: line L: ..." when text_lines
+ * (base is merges.txt), else "FILE: merge I: ...". */
+cs_status cs_merges_resolve(cs_merges *m, const cs_vocab *v, const char *base,
+                            const cs_merge_src *pairs, size_t n, bool text_lines, const char *file,
+                            cs_error *err);
 
 /* Reads a JSON object of token -> id at j (tokenizer.json's model.vocab). */
 struct cs_jscan;

@@ -16,12 +16,13 @@
 #define CLIP_SPLIT          "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+"
 #define CLIP_SPLIT_SPECIALS "<\\|startoftext\\|>|<\\|endoftext\\|>|" CLIP_SPLIT
 
-/* Merge pairs are kept as strings until the vocabulary is complete (JSON
- * objects are unordered: "merges" may come before "vocab"). */
+/* Merge pairs are gathered as strings, then resolved in one pass (fast:
+ * see cs_merges_resolve) once the vocabulary is complete: JSON objects are
+ * unordered, "merges" may even come before "vocab". */
 typedef struct pending {
     char *bytes;
     size_t len, cap;
-    uint32_t (*pair)[4]; /* offset a, length a, offset b, length b */
+    cs_merge_src *pair;
     size_t n, cap_pairs;
 } pending;
 
@@ -31,7 +32,6 @@ typedef struct loader {
     json_t *top;   /* the top-level members other than "model" */
     json_t *model; /* model's members other than vocab and merges */
     pending merges;
-    int32_t n_merges; /* resolved directly, once the vocabulary is complete */
     bool have_vocab, have_merges;
 } loader;
 
@@ -46,7 +46,7 @@ static bool pending_add(pending *p, const char *a, size_t alen, const char *b, s
     }
     if (p->n == p->cap_pairs) {
         size_t cap = p->cap_pairs ? p->cap_pairs * 2 : 1 << 14;
-        uint32_t(*np)[4] = realloc(p->pair, cap * sizeof *np);
+        cs_merge_src *np = realloc(p->pair, cap * sizeof *np);
         if (!np) return false;
         p->pair = np;
         p->cap_pairs = cap;
@@ -54,22 +54,14 @@ static bool pending_add(pending *p, const char *a, size_t alen, const char *b, s
     if (p->len + alen + blen > UINT32_MAX) return false;
     memcpy(p->bytes + p->len, a, alen);
     memcpy(p->bytes + p->len + alen, b, blen);
-    uint32_t *q = p->pair[p->n++];
-    q[0] = (uint32_t)p->len, q[1] = (uint32_t)alen;
-    q[2] = (uint32_t)(p->len + alen), q[3] = (uint32_t)blen;
+    p->pair[p->n++] =
+        (cs_merge_src){(uint32_t)p->len, (uint32_t)alen, (uint32_t)(p->len + alen), (uint32_t)blen};
     p->len += alen + blen;
     return true;
 }
 
-/* A merge pair: straight into the table when the vocabulary was read
- * already (the usual order), else kept for later. */
 static cs_status add_merge(loader *L, const char *a, size_t alen, const char *b, size_t blen,
                            cs_error *err) {
-    if (L->have_vocab) {
-        int32_t rank = L->n_merges++;
-        return cs_merges_add_strings(&L->tok->bpe.merges, &L->tok->bpe.vocab, a, alen, b, blen,
-                                     rank, L->path, "merge", (size_t)rank, err);
-    }
     if (!pending_add(&L->merges, a, alen, b, blen))
         return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
     return CS_OK;
@@ -103,9 +95,6 @@ static cs_status read_merge(cs_jscan *j, loader *L, cs_error *err) {
 static cs_status read_merges(cs_jscan *j, loader *L, cs_error *err) {
     cs_status st = cs_js_expect(j, '[', err);
     if (st) return st;
-    /* BPE vocabularies hold about as many merges as tokens: size once. */
-    if (L->have_vocab && !cs_merges_reserve(&L->tok->bpe.merges, L->tok->bpe.vocab.n))
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
     if (cs_js_peek(j) == ']') {
         j->p++;
         return CS_OK;
@@ -280,24 +269,15 @@ static cs_status check_post_processor(loader *L, cs_error *err) {
 }
 
 static cs_status resolve_merges(loader *L, cs_error *err) {
-    pending *p = &L->merges;
-    if (!cs_merges_reserve(&L->tok->bpe.merges, p->n + (size_t)L->n_merges))
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
-    for (size_t i = 0; i < p->n; i++) {
-        uint32_t *q = p->pair[i];
-        cs_status st =
-            cs_merges_add_strings(&L->tok->bpe.merges, &L->tok->bpe.vocab, p->bytes + q[0], q[1],
-                                  p->bytes + q[2], q[3], (int32_t)i, L->path, "merge", i, err);
-        if (st) return st;
-    }
-    return CS_OK;
+    return cs_merges_resolve(&L->tok->bpe.merges, &L->tok->bpe.vocab, L->merges.bytes,
+                             L->merges.pair, L->merges.n, false, L->path, err);
 }
 
 cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err) {
     cs_map map;
     cs_status st = cs_map_file(path, &map, err);
     if (st) return st;
-    loader L = {path, tok, json_object(), json_object(), {0}, 0, false, false};
+    loader L = {path, tok, json_object(), json_object(), {0}, false, false};
     cs_jscan j = {(const char *)map.data,
                   (const char *)map.data,
                   (const char *)map.data + map.size,
