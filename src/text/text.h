@@ -110,7 +110,13 @@ struct cs_jscan;
 cs_status cs_vocab_read(struct cs_jscan *j, cs_vocab *v, cs_error *err);
 /* vocab.json: one JSON object of token -> non-negative integer id. */
 cs_status cs_vocab_load_json(const char *path, cs_vocab *v, cs_error *err);
-/* merges.txt: "#version" lines skipped, then one "a b" per line (LF or CRLF). */
+/* merges.txt, read the way transformers' CLIPTokenizer reads it (that is
+ * what CLIPTokenizerFast converts when a folder has no tokenizer.json): the
+ * first line (the "#version" header) is skipped, each line is split on white
+ * space into two tokens, and only the first CS_CLIP_MAX_MERGES lines count
+ * (49152 - 256 - 2: transformers hard-codes it, so a longer file gives the
+ * same tokenizer). */
+#define CS_CLIP_MAX_MERGES (49152 - 256 - 2)
 cs_status cs_merges_load_txt(const char *path, const cs_vocab *v, cs_merges *m, cs_error *err);
 
 /* ---- jscan.c: a strict JSON scanner over a buffer ----------------------------- */

@@ -286,6 +286,10 @@ cs_status cs_vocab_load_json(const char *path, cs_vocab *v, cs_error *err) {
 
 /* ---- merges.txt ------------------------------------------------------------ */
 
+static bool is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
 cs_status cs_merges_load_txt(const char *path, const cs_vocab *v, cs_merges *m, cs_error *err) {
     cs_map map;
     cs_status st = cs_map_file(path, &map, err);
@@ -308,30 +312,37 @@ cs_status cs_merges_load_txt(const char *path, const cs_vocab *v, cs_merges *m, 
         st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
         goto out;
     }
-    for (size_t line_no = 1; s < end; line_no++) {
+    for (size_t line_no = 1; s < end && n < CS_CLIP_MAX_MERGES; line_no++) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         const char *eol = nl ? nl : end, *next = nl ? nl + 1 : end;
-        if (eol > s && eol[-1] == '\r') eol--;
-        size_t len = (size_t)(eol - s);
-        if (len >= 8 && !memcmp(s, "#version", 8)) {
+        if (line_no == 1) { /* the "#version" header: CLIPTokenizer drops line 1 unread */
             s = next;
             continue;
         }
-        if (len == 0) {
-            /* Blank lines are tolerated at the very end only. */
+        /* Python's str.split(): runs of white space separate, ends ignored. */
+        const char *tok[3];
+        size_t tlen[3], nt = 0;
+        for (const char *q = s; q < eol && nt < 3;) {
+            while (q < eol && is_blank(*q)) q++;
+            if (q == eol) break;
+            const char *t = q;
+            while (q < eol && !is_blank(*q)) q++;
+            tok[nt] = t;
+            tlen[nt++] = (size_t)(q - t);
+        }
+        if (nt == 0) {
+            /* Blank lines are tolerated at the very end only (the file is strip()ped). */
             const char *q = next;
-            while (q < end && (*q == '\n' || *q == '\r')) q++;
+            while (q < end && is_blank(*q)) q++;
             if (q == end) break;
         }
-        const char *sp = memchr(s, ' ', len);
-        if (!sp || memchr(sp + 1, ' ', (size_t)(eol - sp - 1))) {
-            st = cs_fail(err, CS_EFORMAT,
-                         "%s: line %zu: expected two tokens separated by one space", path, line_no);
+        if (nt != 2) {
+            st = cs_fail(err, CS_EFORMAT, "%s: line %zu: expected two tokens", path, line_no);
             goto out;
         }
         const char *base = (const char *)map.data;
-        pairs[n++] = (cs_merge_src){(uint32_t)(s - base), (uint32_t)(sp - s),
-                                    (uint32_t)(sp + 1 - base), (uint32_t)(eol - sp - 1)};
+        pairs[n++] = (cs_merge_src){(uint32_t)(tok[0] - base), (uint32_t)tlen[0],
+                                    (uint32_t)(tok[1] - base), (uint32_t)tlen[1]};
         s = next;
     }
     if (n == 0)
