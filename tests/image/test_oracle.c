@@ -28,8 +28,8 @@ static int compare_crop(const char *image, const cs_image *crop, const char *ref
                 diff += d != 0;
                 maxd = d > maxd ? d : maxd;
             }
-        fprintf(stderr, "%s vs %s: %dx%d vs %dx%d, %ld values differ (max %d)\n", image,
-                ref_path, crop->width, crop->height, ref.width, ref.height, diff, maxd);
+        fprintf(stderr, "%s vs %s: %dx%d vs %dx%d, %ld values differ (max %d)\n", image, ref_path,
+                crop->width, crop->height, ref.width, ref.height, diff, maxd);
     }
     cs_image_free(&ref);
     return same;
