@@ -8,7 +8,7 @@
 #include "test.h"
 
 static int compare_crop(const char *image, const cs_image *crop, const char *ref_dir) {
-    char ref_path[4096];
+    char ref_path[9000];
     const char *base = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
     snprintf(ref_path, sizeof ref_path, "%s/%s/%s.png", cs_test_oracle(), ref_dir, base);
     cs_image ref;
