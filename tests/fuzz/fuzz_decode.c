@@ -6,6 +6,7 @@
  *       -DCMAKE_BUILD_TYPE=RelWithDebInfo
  *   cmake --build build-fuzz -j2 --target fuzz_decode
  *   tests/fuzz/make_seeds.sh /tmp/fuzz-seeds       # small files of every format
+ *   LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp \
  *   build-fuzz/tests/fuzz_decode -runs=1000000 -timeout=10 -rss_limit_mb=2048 \
  *       /tmp/fuzz-corpus /tmp/fuzz-seeds
  *
