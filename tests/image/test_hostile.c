@@ -21,10 +21,11 @@ static void refuse(const void *data, size_t size, const char *name, cs_status wa
 }
 
 static void check_huge_headers(void) {
-    /* PNG IHDR 100000 x 100000, valid CRC, no image data at all */
-    uint8_t png[33] = {0x89, 'P',  'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,    0,
+    /* PNG IHDR 100000 x 100000 (valid CRC), then an empty IDAT's header */
+    uint8_t png[41] = {0x89, 'P',  'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,    0,
                        13,   'I',  'H', 'D', 'R',  0,    1,    0x86, 0xA0, 0,    1,
-                       0x86, 0xA0, 8,   2,   0,    0,    0,    0x27, 0x30, 0x9C, 0x9F};
+                       0x86, 0xA0, 8,   2,   0,    0,    0,    0x27, 0x30, 0x9C, 0x9F,
+                       0,    0,    0,   0,   'I',  'D',  'A',  'T'};
     refuse(png, sizeof png, "huge.png", CS_ELIMIT, "100000x100000 pixels, above the limit");
     png[29] ^= 1; /* a broken CRC is libpng's to report */
     refuse(png, sizeof png, "crc.png", CS_EFORMAT, "bad PNG");
