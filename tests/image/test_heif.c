@@ -4,6 +4,7 @@
  * orientation inside a HEIF file is not applied on top of libheif's own
  * transformations. Skipped when heif-enc or the oracle is missing. */
 #include <math.h>
+#include <png.h>
 
 #include "test.h"
 
@@ -55,6 +56,28 @@ static void check_codec(const char *dir, const char *src_png, const cs_image *re
     remove(path);
 }
 
+/* The image as a 16-bit PNG (each byte doubled), for a 10-bit HEIC. */
+static int write_png16(const char *path, const cs_image *img) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 16,
+                 PNG_COLOR_TYPE_RGB, 0, 0, 0);
+    png_write_info(png, info);
+    uint8_t *row = malloc((size_t)img->width * 6);
+    for (int y = 0; y < img->height; y++) {
+        for (int i = 0; i < img->width * 3; i++)
+            row[2 * i] = row[2 * i + 1] = img->rgb[(size_t)y * img->width * 3 + i];
+        png_write_row(png, row);
+    }
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    return fclose(f);
+}
+
 int main(void) {
     cs_test_oracle();
     if (!have_heif_enc()) {
@@ -70,6 +93,13 @@ int main(void) {
     if (!ref.rgb) return cs_test_done("image.heif");
     check_codec(dir, src, &ref, 0);
     check_codec(dir, src, &ref, 1);
+    /* 10-bit HEVC (heif-enc makes 10 bit from 16-bit PNGs): libheif hands
+     * us 8-bit RGB */
+    char png16[512];
+    snprintf(png16, sizeof png16, "%s/photo16.png", dir);
+    CHECK(write_png16(png16, &ref) == 0);
+    check_codec(dir, png16, &ref, 0);
+    remove(png16);
 
     /* A JPEG with EXIF orientation 6 turned into HEIC: heif-enc copies the
      * EXIF block but writes no irot, so the HEIF shows the stored pixels;
