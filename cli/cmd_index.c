@@ -122,7 +122,8 @@ static void on_error(void *user, const char *path, const cs_error *e) {
     if ((s->lines[s->n] = strdup(e->message))) s->n++;
 }
 
-static void summary(const cs_index_stats *st, double seconds, const skipped *sk, int quiet) {
+static void summary(const cs_index_stats *st, double seconds, const skipped *sk, int quiet,
+                    int verbose) {
     if (!quiet) {
         printf("%lld images: %lld embedded, %lld reused, %lld unchanged, %lld removed, "
                "%lld skipped (%.1f s",
@@ -131,6 +132,11 @@ static void summary(const cs_index_stats *st, double seconds, const skipped *sk,
         if (st->embedded && seconds > 0) printf(", %.1f images/s", (double)st->embedded / seconds);
         printf(")\n");
     }
+    if (verbose)
+        fprintf(stderr,
+                "stages (s): walk %.2f, read+hash %.2f, decode+preprocess %.2f, model %.2f, "
+                "store %.2f\n",
+                st->walk_s, st->hash_s, st->decode_s, st->embed_s, st->store_s);
     if (sk->n) {
         fprintf(stderr, "skipped %d file%s:\n", sk->n, sk->n == 1 ? "" : "s");
         for (int i = 0; i < sk->n; i++) fprintf(stderr, "  %s\n", sk->lines[i]);
@@ -259,7 +265,7 @@ static int run(int argc, char **argv) {
         if (s != CS_OK) {
             rc = cli_fail(&err);
         } else {
-            summary(&st, secs, &sk, d.quiet);
+            summary(&st, secs, &sk, d.quiet, verbosity >= CS_LOG_INFO);
             if (st.stopped) {
                 cli_error("interrupted: the batches done are kept; run again to go on");
                 rc = CLI_FAIL;
