@@ -19,8 +19,8 @@ static int copy_out(char *out, size_t cap, const char *s) {
 static int usable_model_dir(const char *dir, char *out, size_t cap) {
     if (cs_hub_model_usable(dir)) return copy_out(out, cap, dir);
     char sub[4096];
-    int n = cs_hub_join(sub, sizeof sub, dir, CS_HUB_ST_SUBDIR);
-    if (n > 0 && (size_t)n < sizeof sub && cs_hub_model_usable(sub)) return copy_out(out, cap, sub);
+    if (cs_hub_join(sub, sizeof sub, dir, CS_HUB_ST_SUBDIR) && cs_hub_model_usable(sub))
+        return copy_out(out, cap, sub);
     return 0;
 }
 
@@ -75,11 +75,15 @@ static int hf_snapshot(const char *repo_dir, char *out, size_t cap, char *commit
     return found;
 }
 
-/* Our cache: the folder counts once its manifest is written. */
+/* Our cache: the folder counts once its manifest says it is complete. */
 static int ours_complete(const char *dir) {
     char path[4096];
-    int n = cs_hub_join(path, sizeof path, dir, CS_HUB_MANIFEST);
-    return n > 0 && (size_t)n < sizeof path && cs_hub_is_file(path) && cs_hub_model_usable(dir);
+    if (!cs_hub_join(path, sizeof path, dir, CS_HUB_MANIFEST) || !cs_hub_model_usable(dir))
+        return 0;
+    json_t *m = json_load_file(path, 0, NULL);
+    int complete = json_is_true(json_object_get(m, "complete"));
+    json_decref(m);
+    return complete;
 }
 
 cs_status cs_hub_resolve(const char *name, const char *cache_dir, char *out, size_t cap,
