@@ -25,7 +25,8 @@ const cs_cli_command cs_cmd_models = {
     "          the cache, resuming interrupted transfers and checking each file's\n"
     "          size and sha256; prints the model folder.\n"
     "list      the models in our cache and in the Hugging Face cache.\n"
-    "path      the local folder NAME resolves to (what --model NAME uses).\n"
+    "path      the local folder NAME resolves to: what --model NAME uses in the\n"
+    "          other commands (no NAME: $CLIPSEARCH_MODEL, else the default).\n"
     "\n"
     "options:\n"
     "  --revision REV  branch, tag or commit to download (default: main)\n"
@@ -222,12 +223,20 @@ static int run(int argc, char **argv) {
     if (!strcmp(sub, "download"))
         return download(name ? name : cs_hub_default_model(), &o, quiet, verbosity);
     if (!strcmp(sub, "path")) {
+        /* Without --cache, exactly what --model NAME resolves to in the
+         * other commands (no NAME: $CLIPSEARCH_MODEL, else the default). */
+        if (!o.cache_dir) {
+            const char *dir = cli_resolve_model(name);
+            if (!dir) return CLI_FAIL;
+            printf("%s\n", dir);
+            return CLI_OK;
+        }
         char dir[4096];
         cs_error err;
         if (cs_hub_resolve(name, o.cache_dir, dir, sizeof dir, &err) != CS_OK) {
             if (err.status != CS_ENOTFOUND) return cli_fail(&err);
-            cli_error("%s\n  download it with `clipsearch models download %s`", err.message,
-                      name ? name : cs_hub_default_model());
+            cli_error("%s\n  download it with `clipsearch models download %s --cache %s`",
+                      err.message, name ? name : cs_hub_default_model(), o.cache_dir);
             return CLI_FAIL;
         }
         printf("%s\n", dir);

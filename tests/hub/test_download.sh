@@ -253,7 +253,14 @@ HF_HOME=$TMP/hf cs models path fake-org/tiny >/dev/null 2>"$TMP/err" &&
 err=$(cat "$TMP/err")
 contains "$err" "fake-org/tiny is not downloaded" "not-found message"
 contains "$err" "clipsearch models download fake-org/tiny" "not-found message says what to do"
-# A local folder is taken as it is.
+contains "$err" "--model DIR" "not-found message offers a local folder"
+# A local folder is taken as it is; CLIPSEARCH_MODEL is what `path` uses
+# without a NAME, and the default model without either.
 p=$(cs models path "$SRC") || fail "a folder did not resolve"
 [ "$p" = "$SRC" ] || fail "a folder resolves to '$p'"
+p=$(CLIPSEARCH_MODEL=$SRC cs models path) || fail "CLIPSEARCH_MODEL did not resolve"
+[ "$p" = "$SRC" ] || fail "CLIPSEARCH_MODEL resolves to '$p'"
+cs models path >/dev/null 2>"$TMP/err" && fail "the default model resolved from an empty cache"
+contains "$(cat "$TMP/err")" "clipsearch models download openai/clip-vit-base-patch32" \
+    "the default model's message"
 done_test
