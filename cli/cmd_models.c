@@ -92,19 +92,23 @@ static void draw_bar(display *d, const cs_hub_progress *p, double t) {
         }
     }
     char head[128], tail[160];
-    snprintf(head, sizeof head, "[%d/%d] %.40s ", p->file_index + 1, p->n_files, p->file);
+    snprintf(head, sizeof head, "[%d/%d] %.28s ", p->file_index + 1, p->n_files, p->file);
     snprintf(tail, sizeof tail, " %s / %s%s%s", done, total, speed, eta);
-    int width = cols - 1 - (int)strlen(head) - (int)strlen(tail) - 2;
-    if (width > 40) width = 40;
-    fprintf(stderr, "\r\033[K%s", head);
-    if (width >= 10) {
+    /* A fixed width (room kept for the longest tail) so the bar never jumps. */
+    int width = cols - 1 - (int)strlen(head) - 2 - 44;
+    if (width > 30) width = 30;
+    char line[512], bar[40] = "";
+    if (width >= 5) {
         double frac = p->all_total ? (double)p->all_done / (double)p->all_total : 0;
         int fill = (int)(frac * width);
-        fputc('[', stderr);
-        for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
-        fputc(']', stderr);
+        bar[0] = '[';
+        for (int i = 0; i < width; i++) bar[1 + i] = i < fill ? '#' : '.';
+        bar[1 + width] = ']';
+        bar[2 + width] = 0;
     }
-    fputs(tail, stderr);
+    /* Never wider than the terminal: a wrapped line would not be redrawn. */
+    snprintf(line, sizeof line, "%s%s%s", head, bar, tail);
+    fprintf(stderr, "\r\033[K%.*s", cols - 1, line);
     fflush(stderr);
     d->drawn = 1;
 }
