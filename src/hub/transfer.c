@@ -144,8 +144,8 @@ static cs_status fetch_file(hub_dl *d, hub_file *f, char sha_hex[65], cs_error *
     d->progress.file_total = f->size;
     d->progress.skipped = 0;
     for (int attempt = 0;; attempt++) {
-        uint64_t started_at;
-        cs_http_meta meta;
+        uint64_t started_at = 0;
+        cs_http_meta meta = {0};
         d->reported = 0;
         s = try_once(d, f, part, url, &started_at, &meta, err);
         int again = 0;
