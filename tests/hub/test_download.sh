@@ -130,6 +130,20 @@ mkdir -p "$LIGHT"
 cp "$SRC"/*.json "$SRC/merges.txt" "$LIGHT/"
 head -c 2000000 "$SRC/model.safetensors" >"$LIGHT/model.safetensors"
 
+# ---- 3b. a part left by another version of the file: the resume fails its
+# check, and one fresh transfer replaces it ---------------------------------------------------
+if [ -f "$ORACLE/models/tiny-f16/model.safetensors" ]; then
+    start_server "$SRC" test-org/tiny --fail-once model.safetensors:3000000
+    cs models download test-org/tiny --cache "$TMP/c3b" --retries 0 >/dev/null 2>&1 &&
+        fail "download succeeded although the transfer was cut"
+    start_server "$ORACLE/models/tiny-f16" test-org/tiny
+    out=$(cs models download test-org/tiny --cache "$TMP/c3b" 2>"$TMP/err") ||
+        fail "download over a stale part failed: $(cat "$TMP/err")"
+    same_files "$ORACLE/models/tiny-f16" "$out"
+    grep -q '"range": "bytes=3000000-"' "$LOG" || fail "the stale part was not tried"
+    contains "$(cat "$TMP/err")" "sha256 mismatch" "the stale part's failure is reported"
+fi
+
 # ---- 4. a server that ignores Range: the transfer starts over ------------------------------
 start_server "$LIGHT" test-org/tiny --no-range --fail-once model.safetensors:1000000
 out=$(cs models download test-org/tiny --cache "$TMP/c4" 2>"$TMP/err") ||
