@@ -143,6 +143,7 @@ static cs_status fetch_file(hub_dl *d, hub_file *f, char sha_hex[65], cs_error *
     d->progress.file = f->local;
     d->progress.file_total = f->size;
     d->progress.skipped = 0;
+    int restarted = 0; /* a failed resume got its one fresh try */
     for (int attempt = 0;; attempt++) {
         uint64_t started_at = 0;
         cs_http_meta meta = {0};
@@ -152,17 +153,22 @@ static cs_status fetch_file(hub_dl *d, hub_file *f, char sha_hex[65], cs_error *
         if (s == CS_OK) {
             s = verify(d, f, &meta, part, sha_hex, err);
             /* A resumed part may hold bytes of another version of the file:
-             * one fresh try from zero settles it. */
-            again = s == CS_EMISMATCH && started_at > 0;
-        } else if (meta.status == 416 && started_at > 0) {
+             * one fresh try from zero settles it, whatever the retries. */
+            if (s == CS_EMISMATCH && started_at > 0 && !restarted) again = restarted = 1;
+        } else if (meta.status == 416 && started_at > 0 && !restarted) {
             unlink(part); /* the part does not fit the file any more */
-            again = 1;
+            again = restarted = 1;
         } else {
-            again = meta.retryable && !d->cancelled;
+            again = meta.retryable && !d->cancelled && attempt < retries;
         }
-        if (s == CS_OK || !again || attempt >= retries) break;
-        cs_log(&d->log, CS_LOG_WARN, "%s; trying again (%d of %d)", err->message, attempt + 1,
-               retries);
+        if (s == CS_OK || !again) break;
+        if (restarted == 1) {
+            cs_log(&d->log, CS_LOG_WARN, "%s; downloading it again from the start", err->message);
+            restarted = 2;
+        } else {
+            cs_log(&d->log, CS_LOG_WARN, "%s; trying again (%d of %d)", err->message, attempt + 1,
+                   retries);
+        }
         backoff(attempt + 1);
     }
     if (s == CS_EMISMATCH) {
