@@ -22,9 +22,9 @@ extern "C" {
 typedef struct cs_model cs_model;
 
 typedef struct cs_model_opts {
-    cs_pool *pool;        /* the program's pool (not owned); NULL: the model makes one */
-    int n_threads;        /* threads of that pool when the model makes it; 0 = one per core */
-    cs_log_fn log;        /* optional log hook */
+    cs_pool *pool; /* the program's pool (not owned); NULL: the model makes one */
+    int n_threads; /* threads of that pool when the model makes it; 0 = one per core */
+    cs_log_fn log; /* optional log hook */
     void *log_user;
     cs_decode_opts decode; /* how image files are decoded (limits, fast path) */
 } cs_model_opts;
@@ -35,14 +35,14 @@ CS_API cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts,
 CS_API void cs_model_close(cs_model *model);
 
 typedef struct cs_model_info {
-    int embed_dim;          /* projection_dim: the length of an embedding */
+    int embed_dim; /* projection_dim: the length of an embedding */
     int image_size, patch_size;
     int vision_width, vision_layers, vision_heads;
     int text_width, text_layers, text_heads;
     int context_length, vocab_size;
-    const char *dtype;      /* "F32", "F16" or "BF16" */
-    const char *dir;        /* the folder it was opened from */
-    const char *id;         /* stable identity of config + weights, for catalogues */
+    const char *dtype; /* "F32", "F16" or "BF16" */
+    const char *dir;   /* the folder it was opened from */
+    const char *id;    /* stable identity of config + weights, for catalogues */
 } cs_model_info;
 
 CS_API void cs_model_get_info(const cs_model *model, cs_model_info *out);
@@ -76,6 +76,12 @@ CS_API cs_status cs_embed_image_mem(cs_model *model, const void *data, size_t si
 CS_API cs_status cs_embed_image_files(cs_model *model, const char *const *paths, int n, int flags,
                                       float *out, cs_status *statuses, cs_error *errs,
                                       cs_error *err);
+
+/* Converts a folder's pytorch_model.bin to model.safetensors (written
+ * atomically beside it) so later opens memory-map it directly. The names,
+ * shapes and dtypes are checked against config.json first. Does nothing when
+ * model.safetensors exists, unless force is set. */
+CS_API cs_status cs_model_convert(const char *model_dir, int force, cs_error *err);
 
 #ifdef __cplusplus
 }

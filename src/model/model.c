@@ -1,0 +1,223 @@
+/* model/model.c - opening a model folder and the token/pixel embed calls.
+ *
+ * Open reads config.json and the checkpoint's header (names, dtypes, shapes,
+ * offsets) and checks them against each other; the weights themselves are
+ * only mapped. A tower is built (its small vectors copied to F32) the first
+ * time it is used, under the model's lock; after that the forward passes
+ * only read shared state and use per-call scratch, so calls are thread-safe. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/file.h"
+#include "model/model_internal.h"
+
+/* Rows per forward pass: bounds the scratch memory of one call. */
+#define IMAGE_CHUNK 16
+#define TEXT_CHUNK  64
+
+void cs_l2_normalize(float *x, int n, int d) {
+    for (int i = 0; i < n; i++) {
+        float *r = x + (size_t)i * d;
+        double s = 0;
+        for (int j = 0; j < d; j++) s += (double)r[j] * r[j];
+        if (s > 0) {
+            float inv = (float)(1.0 / sqrt(s));
+            for (int j = 0; j < d; j++) r[j] *= inv;
+        }
+    }
+}
+
+/* FNV-1a, 64 bits: the model id needs stability, not strength. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Identity of config + weights without reading the weights: the shapes and
+ * dtypes of every tensor plus the bytes of a few small ones that any two
+ * different trainings (or dtypes) differ in. */
+static void make_id(cs_model *m) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, &m->cfg, sizeof m->cfg);
+    static const char *const names[] = {"vision_model.post_layernorm.weight",
+                                        "text_model.final_layer_norm.weight",
+                                        "vision_model.embeddings.class_embedding"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const cs_tensor *t = cs_tensors_find(&m->tab, names[i]);
+        if (!t) continue;
+        h = fnv(h, &t->dtype, sizeof t->dtype);
+        h = fnv(h, t->data, t->nbytes);
+    }
+    snprintf(m->id, sizeof m->id, "clip-%d-%s-%016llx", m->cfg.embed_dim, m->dtype,
+             (unsigned long long)h);
+}
+
+/* The folder holding config.json: the folder itself, or the CLIP module of a
+ * sentence-transformers folder (0_CLIPModel/). */
+static cs_status resolve_dir(const char *dir, char **out, cs_error *err) {
+    char path[4096];
+    cs_status st;
+    if ((st = cs_path_join(path, sizeof path, dir, "config.json", err))) return st;
+    if (access(path, F_OK) != 0) {
+        char sub[4096];
+        if ((st = cs_path_join(sub, sizeof sub, dir, "0_CLIPModel", err))) return st;
+        if ((st = cs_path_join(path, sizeof path, sub, "config.json", err))) return st;
+        if (access(path, F_OK) == 0) {
+            *out = strdup(sub);
+            return *out ? CS_OK : cs_fail(err, CS_ENOMEM, "out of memory");
+        }
+        return cs_fail(err, CS_ENOTFOUND, "%s: not a model folder (no config.json)", dir);
+    }
+    *out = strdup(dir);
+    return *out ? CS_OK : cs_fail(err, CS_ENOMEM, "out of memory");
+}
+
+cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_model **out,
+                        cs_error *err) {
+    if (!out) return cs_fail(err, CS_EINVAL, "cs_model_open: out is NULL");
+    *out = NULL;
+    if (!model_dir || !*model_dir) return cs_fail(err, CS_EINVAL, "cs_model_open: no folder");
+    cs_model *m = calloc(1, sizeof *m);
+    if (!m) return cs_fail(err, CS_ENOMEM, "out of memory");
+    pthread_mutex_init(&m->lock, NULL);
+    if (opts) {
+        m->log.fn = opts->log;
+        m->log.user = opts->log_user;
+        m->decode = opts->decode;
+        m->pool = opts->pool;
+    }
+    char cfg_path[4096];
+    cs_status st = resolve_dir(model_dir, &m->dir, err);
+    if (!st) st = cs_path_join(cfg_path, sizeof cfg_path, m->dir, "config.json", err);
+    if (!st) st = cs_config_load(cfg_path, &m->cfg, err);
+    if (!st) st = cs_checkpoint_open(m->dir, &m->tab, m->ckpt, sizeof m->ckpt, &m->log, err);
+    if (!st) st = cs_weights_check(&m->cfg, &m->tab, m->ckpt, err);
+    if (!st && !m->pool) {
+        m->pool = cs_pool_create(opts ? opts->n_threads : 0);
+        m->own_pool = 1;
+        if (!m->pool) st = cs_fail(err, CS_ENOMEM, "cannot create the thread pool");
+    }
+    if (st) {
+        cs_model_close(m);
+        return st;
+    }
+    const cs_tensor *pe =
+        cs_tensors_find(&m->tab, "vision_model.embeddings.patch_embedding.weight");
+    m->dtype = cs_dtype_name(pe->dtype);
+    make_id(m);
+    cs_log(&m->log, CS_LOG_DEBUG, "%s: %s, %d tensors, %s", m->ckpt, m->tab.format, m->tab.n,
+           m->id);
+    *out = m;
+    return CS_OK;
+}
+
+void cs_model_close(cs_model *m) {
+    if (!m) return;
+    cs_tower_free(&m->vision);
+    cs_tower_free(&m->text);
+    cs_tensors_free(&m->tab);
+    if (m->own_pool) cs_pool_free(m->pool);
+#ifdef CS_MODEL_HAVE_IO
+    cs_tokenizer_free(m->tok);
+#endif
+    pthread_mutex_destroy(&m->lock);
+    free(m->dir);
+    free(m);
+}
+
+void cs_model_get_info(const cs_model *m, cs_model_info *o) {
+    memset(o, 0, sizeof *o);
+    if (!m) return;
+    const cs_clip_config *c = &m->cfg;
+    o->embed_dim = c->embed_dim;
+    o->image_size = c->image_size;
+    o->patch_size = c->patch_size;
+    o->vision_width = c->vision.width;
+    o->vision_layers = c->vision.layers;
+    o->vision_heads = c->vision.heads;
+    o->text_width = c->text.width;
+    o->text_layers = c->text.layers;
+    o->text_heads = c->text.heads;
+    o->context_length = c->context_length;
+    o->vocab_size = c->vocab_size;
+    o->dtype = m->dtype;
+    o->dir = m->dir;
+    o->id = m->id;
+}
+
+/* Builds a tower on first use. */
+static cs_status need_tower(cs_model *m, int vision, cs_error *err) {
+    cs_status st = CS_OK;
+    pthread_mutex_lock(&m->lock);
+    int *have = vision ? &m->have_vision : &m->have_text;
+    if (!*have) {
+        st = cs_tower_load(&m->cfg, &m->tab, vision, vision ? &m->vision : &m->text, err);
+        if (!st) *have = 1;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return st;
+}
+
+cs_status cs_embed_tokens(cs_model *m, const int32_t *const *ids, const int *n_ids, int n,
+                          int flags, float *out, cs_error *err) {
+    if (!m || n < 0 || (n > 0 && (!ids || !n_ids || !out)))
+        return cs_fail(err, CS_EINVAL, "cs_embed_tokens: bad arguments");
+    for (int i = 0; i < n; i++) {
+        if (!ids[i] || n_ids[i] < 1 || n_ids[i] > m->cfg.context_length)
+            return cs_fail(err, CS_EINVAL, "text %d: %d token ids (1 to %d allowed)", i, n_ids[i],
+                           m->cfg.context_length);
+        for (int t = 0; t < n_ids[i]; t++)
+            if (ids[i][t] < 0 || ids[i][t] >= m->cfg.vocab_size)
+                return cs_fail(err, CS_EINVAL, "text %d: token id %d outside the vocabulary (%d)",
+                               i, (int)ids[i][t], m->cfg.vocab_size);
+    }
+    if (n == 0) return CS_OK;
+    cs_status st = need_tower(m, 0, err);
+    for (int i = 0; i < n && !st; i += TEXT_CHUNK) {
+        int k = n - i < TEXT_CHUNK ? n - i : TEXT_CHUNK;
+        st = cs_text_forward(m->pool, &m->cfg, &m->text, ids + i, n_ids + i, k,
+                             out + (size_t)i * m->cfg.embed_dim, err);
+    }
+    if (!st && !(flags & CS_EMBED_RAW)) cs_l2_normalize(out, n, m->cfg.embed_dim);
+    return st;
+}
+
+cs_status cs_embed_pixels(cs_model *m, const float *chw, int n, int flags, float *out,
+                          cs_error *err) {
+    if (!m || n < 0 || (n > 0 && (!chw || !out)))
+        return cs_fail(err, CS_EINVAL, "cs_embed_pixels: bad arguments");
+    if (n == 0) return CS_OK;
+    cs_status st = need_tower(m, 1, err);
+    size_t per = 3 * (size_t)m->cfg.image_size * m->cfg.image_size;
+    for (int i = 0; i < n && !st; i += IMAGE_CHUNK) {
+        int k = n - i < IMAGE_CHUNK ? n - i : IMAGE_CHUNK;
+        st = cs_vision_forward(m->pool, &m->cfg, &m->vision, chw + (size_t)i * per, k,
+                               out + (size_t)i * m->cfg.embed_dim, err);
+    }
+    if (!st && !(flags & CS_EMBED_RAW)) cs_l2_normalize(out, n, m->cfg.embed_dim);
+    return st;
+}
+
+cs_status cs_model_convert(const char *model_dir, int force, cs_error *err) {
+    char *dir = NULL, cfg_path[4096], src[4096], dst[4096];
+    cs_status st = resolve_dir(model_dir, &dir, err);
+    if (st) return st;
+    cs_clip_config cfg;
+    cs_tensor_table tab = {0};
+    if (!st) st = cs_path_join(dst, sizeof dst, dir, "model.safetensors", err);
+    if (!st && !force && access(dst, F_OK) == 0) goto done; /* nothing to do */
+    if (!st) st = cs_path_join(cfg_path, sizeof cfg_path, dir, "config.json", err);
+    if (!st) st = cs_config_load(cfg_path, &cfg, err);
+    if (!st) st = cs_path_join(src, sizeof src, dir, "pytorch_model.bin", err);
+    if (!st) st = cs_torchzip_load(src, &tab, err);
+    if (!st) st = cs_weights_check(&cfg, &tab, src, err);
+    if (!st) st = cs_safetensors_write(dst, &tab, err);
+done:
+    cs_tensors_free(&tab);
+    free(dir);
+    return st;
+}

@@ -1,0 +1,34 @@
+/* model/model_internal.h - the cs_model handle, shared by model.c (open,
+ * forward calls) and model_io.c (tokenizer, image decoding, files). */
+#ifndef CS_MODEL_INTERNAL_H
+#define CS_MODEL_INTERNAL_H
+
+#include <pthread.h>
+
+#include "clipsearch/model.h"
+#include "core/error.h"
+#include "model/forward.h"
+
+struct cs_model {
+    char *dir; /* the folder holding config.json */
+    char ckpt[4096];
+    cs_clip_config cfg;
+    cs_tensor_table tab;
+    cs_pool *pool;
+    int own_pool;
+    cs_logger log;
+    cs_decode_opts decode;
+    char id[64];
+    const char *dtype;
+    pthread_mutex_t lock; /* guards the lazy parts below */
+    int have_vision, have_text;
+    cs_tower vision, text;
+    int have_pp;
+    cs_preprocess pp;
+    cs_tokenizer *tok;
+};
+
+/* L2-normalises n rows of d floats in place (a zero row stays zero). */
+void cs_l2_normalize(float *x, int n, int d);
+
+#endif

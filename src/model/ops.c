@@ -1,0 +1,154 @@
+/* model/ops.c - layer norm, activations, attention and the encoder layer. */
+#include "model/ops.h"
+
+#include <math.h>
+#include <stdint.h>
+
+void cs_layernorm_row(const float *x, int d, const float *w, const float *b, float eps, float *y) {
+    /* double sums: d is at most a few thousand, and this keeps the result
+     * within float rounding of the float64 reference */
+    double s = 0, ss = 0;
+    for (int i = 0; i < d; i++) s += x[i];
+    double mean = s / d;
+    for (int i = 0; i < d; i++) {
+        double t = x[i] - mean;
+        ss += t * t;
+    }
+    float inv = (float)(1.0 / sqrt(ss / d + eps)), mf = (float)mean;
+    for (int i = 0; i < d; i++) y[i] = (x[i] - mf) * inv * w[i] + b[i];
+}
+
+typedef struct ln_job {
+    float *x, *y;
+    int rows, d;
+    const float *w, *b;
+    float eps;
+} ln_job;
+
+#define ROWS_PER_TASK 16
+
+static void ln_task(void *ctx, int task, int worker) {
+    (void)worker;
+    ln_job *J = ctx;
+    int r1 = (task + 1) * ROWS_PER_TASK < J->rows ? (task + 1) * ROWS_PER_TASK : J->rows;
+    for (int r = task * ROWS_PER_TASK; r < r1; r++)
+        cs_layernorm_row(J->x + (size_t)r * J->d, J->d, J->w, J->b, J->eps,
+                         J->y + (size_t)r * J->d);
+}
+
+void cs_layernorm(cs_pool *pool, float *x, int rows, int d, const float *w, const float *b,
+                  float eps, float *y) {
+    ln_job J = {x, y, rows, d, w, b, eps};
+    cs_pool_for(pool, (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, ln_task, &J);
+}
+
+typedef struct act_job {
+    cs_act act;
+    float *x;
+    size_t n;
+} act_job;
+
+#define ACT_CHUNK 16384
+
+static void act_task(void *ctx, int task, int worker) {
+    (void)worker;
+    act_job *J = ctx;
+    size_t i0 = (size_t)task * ACT_CHUNK, i1 = i0 + ACT_CHUNK < J->n ? i0 + ACT_CHUNK : J->n;
+    float *x = J->x;
+    if (J->act == CS_ACT_QUICK_GELU) {
+        for (size_t i = i0; i < i1; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+    } else {
+        for (size_t i = i0; i < i1; i++)
+            x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+    }
+}
+
+void cs_activation(cs_pool *pool, cs_act act, float *x, size_t n) {
+    act_job J = {act, x, n};
+    cs_pool_for(pool, (int)((n + ACT_CHUNK - 1) / ACT_CHUNK), act_task, &J);
+}
+
+/* ---- attention ---------------------------------------------------------------- */
+
+typedef struct attn_job {
+    const float *q, *k, *v; /* [rows, d]; q already scaled by head_dim^-0.5 */
+    float *out;             /* [rows, d] */
+    const int *start, *len;
+    int d, heads, causal, max_seq;
+    float *scores; /* [threads, max_seq] */
+} attn_job;
+
+/* One (sequence, head): softmax(q k^T) v over that head's hd columns. */
+static void attn_task(void *ctx, int task, int worker) {
+    attn_job *J = ctx;
+    int s = task / J->heads, h = task % J->heads, d = J->d, hd = d / J->heads;
+    size_t base = (size_t)J->start[s] * d + (size_t)h * hd;
+    int n = J->len[s];
+    float *sc = J->scores + (size_t)worker * J->max_seq;
+    for (int i = 0; i < n; i++) {
+        const float *qi = J->q + base + (size_t)i * d;
+        int nj = J->causal ? i + 1 : n;
+        float mx = -INFINITY;
+        for (int j = 0; j < nj; j++) {
+            const float *kj = J->k + base + (size_t)j * d;
+            float t = 0;
+            for (int c = 0; c < hd; c++) t += qi[c] * kj[c];
+            sc[j] = t;
+            if (t > mx) mx = t;
+        }
+        double sum = 0;
+        for (int j = 0; j < nj; j++) {
+            sc[j] = expf(sc[j] - mx);
+            sum += sc[j];
+        }
+        float inv = (float)(1.0 / sum);
+        float *oi = J->out + base + (size_t)i * d;
+        for (int c = 0; c < hd; c++) oi[c] = 0;
+        for (int j = 0; j < nj; j++) {
+            const float *vj = J->v + base + (size_t)j * d;
+            float p = sc[j] * inv;
+            for (int c = 0; c < hd; c++) oi[c] += p * vj[c];
+        }
+    }
+}
+
+/* ---- the encoder layer -------------------------------------------------------- */
+
+size_t cs_encoder_scratch_floats(const cs_tower_config *cfg, int rows, int max_seq, int threads) {
+    return (size_t)rows * (5 * (size_t)cfg->width + (size_t)cfg->mlp) +
+           (size_t)threads * (size_t)max_seq;
+}
+
+static void add_rows(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+void cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_weights *L,
+                      float *x, int rows, const int *start, const int *len, int n_seq, int causal,
+                      float *scratch) {
+    int d = cfg->width, hd = d / cfg->heads, max_seq = 0;
+    size_t rd = (size_t)rows * d;
+    float *h = scratch, *q = h + rd, *k = q + rd, *v = k + rd, *a = v + rd, *m = a + rd;
+    float *scores = m + (size_t)rows * cfg->mlp;
+    for (int s = 0; s < n_seq; s++)
+        if (len[s] > max_seq) max_seq = len[s];
+
+    /* attention block: [rows, d] -> [rows, d] */
+    cs_layernorm(pool, x, rows, d, L->ln1_w, L->ln1_b, cfg->ln_eps, h);
+    cs_linear(pool, h, rows, &L->q, L->q_b, q);
+    cs_linear(pool, h, rows, &L->k, L->k_b, k);
+    cs_linear(pool, h, rows, &L->v, L->v_b, v);
+    float scale = 1.0f / sqrtf((float)hd); /* HF scales q (bias included) */
+    for (size_t i = 0; i < rd; i++) q[i] *= scale;
+    attn_job J = {q, k, v, a, start, len, d, cfg->heads, causal, max_seq, scores};
+    cs_pool_for(pool, n_seq * cfg->heads, attn_task, &J);
+    cs_linear(pool, a, rows, &L->o, L->o_b, h);
+    add_rows(x, h, rd);
+
+    /* MLP block: [rows, d] -> [rows, mlp] -> [rows, d] */
+    cs_layernorm(pool, x, rows, d, L->ln2_w, L->ln2_b, cfg->ln_eps, h);
+    cs_linear(pool, h, rows, &L->fc1, L->fc1_b, m);
+    cs_activation(pool, cfg->act, m, (size_t)rows * cfg->mlp);
+    cs_linear(pool, m, rows, &L->fc2, L->fc2_b, h);
+    add_rows(x, h, rd);
+}

@@ -1,0 +1,37 @@
+/* model/ops.h - the small per-row operations of a transformer, and the
+ * encoder layer built from them and cs_linear. */
+#ifndef CS_MODEL_OPS_H
+#define CS_MODEL_OPS_H
+
+#include "core/pool.h"
+#include "model/config.h"
+#include "model/linear.h"
+
+/* y[d] = (x - mean) / sqrt(var + eps) * w + b over one row of d (y may be x). */
+void cs_layernorm_row(const float *x, int d, const float *w, const float *b, float eps, float *y);
+/* Every row of x[rows, d], in place, spread over the pool. */
+void cs_layernorm(cs_pool *pool, float *x, int rows, int d, const float *w, const float *b,
+                  float eps, float *y);
+/* In place over n values: quick_gelu x * sigmoid(1.702 x), or exact erf gelu. */
+void cs_activation(cs_pool *pool, cs_act act, float *x, size_t n);
+
+/* The weights of one encoder layer (CLIPEncoderLayer). Vectors are F32. */
+typedef struct cs_layer_weights {
+    const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+    cs_weight q, k, v, o, fc1, fc2; /* [d, d] x 4, [mlp, d], [d, mlp] */
+    const float *q_b, *k_b, *v_b, *o_b, *fc1_b, *fc2_b;
+} cs_layer_weights;
+
+/* Scratch for cs_encoder_layer over `rows` rows: see cs_encoder_scratch_floats. */
+size_t cs_encoder_scratch_floats(const cs_tower_config *cfg, int rows, int max_seq, int threads);
+
+/* One pre-LN encoder layer over a batch of sequences packed row after row:
+ * x[rows, d] with sequence s at rows [start[s], start[s] + len[s]).
+ *   x = x + out_proj(attention(ln1(x)))   (causal: a position sees only the past)
+ *   x = x + fc2(act(fc1(ln2(x))))
+ * scratch holds cs_encoder_scratch_floats(...) floats. */
+void cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_weights *L,
+                      float *x, int rows, const int *start, const int *len, int n_seq, int causal,
+                      float *scratch);
+
+#endif

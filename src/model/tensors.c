@@ -1,0 +1,117 @@
+/* model/tensors.c - the tensor table shared by the checkpoint readers. */
+#include "model/tensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static const struct {
+    cs_dtype dt;
+    const char *name;
+    size_t size;
+} dtypes[] = {
+    {CS_DT_F32, "F32", 4}, {CS_DT_F16, "F16", 2},   {CS_DT_BF16, "BF16", 2}, {CS_DT_F64, "F64", 8},
+    {CS_DT_I64, "I64", 8}, {CS_DT_I32, "I32", 4},   {CS_DT_I16, "I16", 2},   {CS_DT_I8, "I8", 1},
+    {CS_DT_U8, "U8", 1},   {CS_DT_BOOL, "BOOL", 1},
+};
+
+size_t cs_dtype_size(cs_dtype dt) {
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (dtypes[i].dt == dt) return dtypes[i].size;
+    return 0;
+}
+
+const char *cs_dtype_name(cs_dtype dt) {
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (dtypes[i].dt == dt) return dtypes[i].name;
+    return "unknown";
+}
+
+cs_dtype cs_dtype_parse(const char *s) {
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (!strcmp(dtypes[i].name, s)) return dtypes[i].dt;
+    return CS_DT_UNKNOWN;
+}
+
+int cs_tensor_nbytes(const int64_t *shape, int ndim, cs_dtype dt, size_t *out) {
+    size_t n = cs_dtype_size(dt);
+    if (n == 0) return -1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) return -1;
+        if (__builtin_mul_overflow(n, (size_t)shape[i], &n)) return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+const cs_tensor *cs_tensors_find(const cs_tensor_table *tab, const char *name) {
+    for (int i = 0; i < tab->n; i++)
+        if (!strcmp(tab->t[i].name, name)) return &tab->t[i];
+    return NULL;
+}
+
+cs_status cs_tensors_add(cs_tensor_table *tab, const char *name, cs_dtype dt, int ndim,
+                         const int64_t *shape, const void *data, size_t nbytes, const char *file,
+                         cs_error *err) {
+    if (ndim < 0 || ndim > CS_MAX_DIMS)
+        return cs_fail(err, CS_EUNSUPPORTED, "%s: tensor '%s' has %d dimensions (at most %d)", file,
+                       name, ndim, CS_MAX_DIMS);
+    if (cs_tensors_find(tab, name))
+        return cs_fail(err, CS_EFORMAT, "%s: tensor '%s' appears twice", file, name);
+    if (tab->n == tab->cap) {
+        int cap = tab->cap ? tab->cap * 2 : 64;
+        cs_tensor *t = realloc(tab->t, (size_t)cap * sizeof *t);
+        if (!t) return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
+        tab->t = t;
+        tab->cap = cap;
+    }
+    cs_tensor *t = &tab->t[tab->n];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    if (!t->name) return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
+    t->dtype = dt;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->data = data;
+    t->nbytes = nbytes;
+    /* The engine reads weights as float/uint16_t arrays: a tensor that is not
+     * aligned to its element size (legal in safetensors) gets an aligned copy. */
+    size_t el = cs_dtype_size(dt);
+    if (el > 1 && nbytes > 0 && ((uintptr_t)data % el) != 0) {
+        t->owned = malloc(nbytes);
+        if (!t->owned) {
+            free(t->name);
+            return cs_fail(err, CS_ENOMEM, "%s: out of memory copying '%s'", file, name);
+        }
+        memcpy(t->owned, data, nbytes);
+        t->data = t->owned;
+    }
+    tab->n++;
+    return CS_OK;
+}
+
+cs_status cs_tensors_keep_map(cs_tensor_table *tab, cs_map *map, cs_error *err) {
+    cs_map *m = realloc(tab->maps, (size_t)(tab->n_maps + 1) * sizeof *m);
+    if (!m) {
+        cs_unmap(map);
+        return cs_fail(err, CS_ENOMEM, "out of memory");
+    }
+    tab->maps = m;
+    tab->maps[tab->n_maps++] = *map;
+    map->data = NULL;
+    map->size = 0;
+    return CS_OK;
+}
+
+void cs_tensors_free(cs_tensor_table *tab) {
+    if (!tab) return;
+    for (int i = 0; i < tab->n; i++) {
+        free(tab->t[i].name);
+        free(tab->t[i].owned);
+    }
+    free(tab->t);
+    for (int i = 0; i < tab->n_maps; i++) cs_unmap(&tab->maps[i]);
+    free(tab->maps);
+    memset(tab, 0, sizeof *tab);
+}

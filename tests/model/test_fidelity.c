@@ -1,0 +1,200 @@
+/* tests/model/test_fidelity.c - the engine against the float64 reference.
+ *
+ * For each oracle model folder, every text (its reference token ids) and
+ * every image (its reference 8-bit crop, normalised here with the folder's
+ * mean/std) must reach cosine >= 0.99999 with the reference embedding, and
+ * the raw norm must match. Batched and single calls, 1 and 2 threads must
+ * give the same floats. */
+#include <jansson.h>
+#include <math.h>
+#include <png.h>
+
+#include "test.h"
+
+#define MIN_COS 0.99999
+
+static double cosine(const float *a, const double *b, int d, double *na, double *nb) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < d; i++) {
+        ab += a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    *na = sqrt(aa);
+    *nb = sqrt(bb);
+    return ab / (*na * *nb);
+}
+
+static double *ref_vec(json_t *arr, int d) {
+    CHECK_EQ_INT(json_array_size(arr), d);
+    double *r = calloc((size_t)d, sizeof *r);
+    for (int i = 0; i < d && i < (int)json_array_size(arr); i++)
+        r[i] = json_number_value(json_array_get(arr, (size_t)i));
+    return r;
+}
+
+/* Reads an RGB PNG crop and normalises it to CHW. */
+static int load_crop(const char *path, int size, const float *mean, const float *std, float *chw) {
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, path)) return -1;
+    img.format = PNG_FORMAT_RGB;
+    if ((int)img.width != size || (int)img.height != size) {
+        png_image_free(&img);
+        return -1;
+    }
+    uint8_t *buf = malloc(PNG_IMAGE_SIZE(img));
+    if (!png_image_finish_read(&img, NULL, buf, 0, NULL)) {
+        free(buf);
+        return -1;
+    }
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < size * size; i++)
+            chw[(size_t)c * size * size + i] =
+                ((float)buf[3 * i + c] * (1.0f / 255.0f) - mean[c]) / std[c];
+    free(buf);
+    return 0;
+}
+
+static void read_mean_std(const char *dir, float *mean, float *std) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    CHECK(j != NULL);
+    for (int c = 0; c < 3; c++) {
+        mean[c] =
+            (float)json_number_value(json_array_get(json_object_get(j, "image_mean"), (size_t)c));
+        std[c] =
+            (float)json_number_value(json_array_get(json_object_get(j, "image_std"), (size_t)c));
+    }
+    json_decref(j);
+}
+
+static void check_texts(cs_model *m, cs_model *m1, json_t *texts, int d, const char *tag) {
+    int n = (int)json_array_size(texts);
+    int32_t **ids = calloc((size_t)n, sizeof *ids);
+    int *n_ids = calloc((size_t)n, sizeof *n_ids);
+    for (int i = 0; i < n; i++) {
+        json_t *a = json_object_get(json_array_get(texts, (size_t)i), "ids");
+        n_ids[i] = (int)json_array_size(a);
+        ids[i] = calloc((size_t)n_ids[i] + 1, sizeof **ids);
+        for (int t = 0; t < n_ids[i]; t++)
+            ids[i][t] = (int32_t)json_integer_value(json_array_get(a, (size_t)t));
+    }
+    float *raw = calloc((size_t)n * d, sizeof *raw), *norm = calloc((size_t)n * d, sizeof *norm);
+    float *one = calloc((size_t)d, sizeof *one);
+    cs_error err = {0};
+    CHECK_OK(cs_embed_tokens(m, (const int32_t *const *)ids, n_ids, n, CS_EMBED_RAW, raw, &err),
+             &err);
+    CHECK_OK(cs_embed_tokens(m, (const int32_t *const *)ids, n_ids, n, 0, norm, &err), &err);
+    double worst = 1;
+    for (int i = 0; i < n; i++) {
+        json_t *t = json_array_get(texts, (size_t)i);
+        double *ref = ref_vec(json_object_get(t, "embedding"), d), na, nb;
+        double c = cosine(raw + (size_t)i * d, ref, d, &na, &nb);
+        if (c < worst) worst = c;
+        CHECK_MSG(c >= MIN_COS, "%s text %d '%s': cosine %.8f", tag, i,
+                  json_string_value(json_object_get(t, "text")), c);
+        CHECK_MSG(fabs(na / nb - 1) < 1e-4, "%s text %d: norm %g vs %g", tag, i, na, nb);
+        double nn = 0;
+        for (int j = 0; j < d; j++) {
+            nn += (double)norm[(size_t)i * d + j] * norm[(size_t)i * d + j];
+        }
+        CHECK_MSG(fabs(nn - 1) < 1e-5, "%s text %d: normalised norm^2 %g", tag, i, nn);
+        double c2 = cosine(norm + (size_t)i * d, ref, d, &na, &nb);
+        CHECK_MSG(c2 >= MIN_COS, "%s text %d: normalised cosine %.8f", tag, i, c2);
+        free(ref);
+    }
+    /* single calls and a one-thread model give the same floats as the batch */
+    for (int i = 0; i < n; i += 7) {
+        const int32_t *p = ids[i];
+        CHECK_OK(cs_embed_tokens(m1, &p, &n_ids[i], 1, CS_EMBED_RAW, one, &err), &err);
+        CHECK_MSG(!memcmp(one, raw + (size_t)i * d, (size_t)d * sizeof(float)),
+                  "%s text %d: single 1-thread call differs from the batch", tag, i);
+    }
+    printf("%s: %d texts, worst cosine 1 - %.2e\n", tag, n, 1 - worst);
+    for (int i = 0; i < n; i++) free(ids[i]);
+    free(ids);
+    free(n_ids);
+    free(raw);
+    free(norm);
+    free(one);
+}
+
+static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *dir, int d,
+                         const char *tag) {
+    cs_model_info info;
+    cs_model_get_info(m, &info);
+    int n = (int)json_object_size(images), S = info.image_size, i = 0;
+    size_t per = 3 * (size_t)S * S;
+    float mean[3], std[3];
+    read_mean_std(dir, mean, std);
+    float *chw = calloc((size_t)n * per, sizeof *chw), *raw = calloc((size_t)n * d, sizeof *raw);
+    float *one = calloc((size_t)d, sizeof *one);
+    double **refs = calloc((size_t)n, sizeof *refs);
+    const char *key;
+    json_t *v;
+    json_object_foreach(images, key, v) {
+        const char *crop = json_string_value(json_object_get(v, "crop"));
+        CHECK_MSG(load_crop(cs_test_oracle_path(crop), S, mean, std, chw + (size_t)i * per) == 0,
+                  "%s: cannot read %s", tag, crop);
+        refs[i++] = ref_vec(json_object_get(v, "embedding"), d);
+    }
+    cs_error err = {0};
+    CHECK_OK(cs_embed_pixels(m, chw, n, CS_EMBED_RAW, raw, &err), &err);
+    double worst = 1;
+    i = 0;
+    json_object_foreach(images, key, v) {
+        double na, nb, c = cosine(raw + (size_t)i * d, refs[i], d, &na, &nb);
+        if (c < worst) worst = c;
+        CHECK_MSG(c >= MIN_COS, "%s image %s: cosine %.8f", tag, key, c);
+        CHECK_MSG(fabs(na / nb - 1) < 1e-4, "%s image %s: norm %g vs %g", tag, key, na, nb);
+        if (i % 5 == 0) {
+            CHECK_OK(cs_embed_pixels(m1, chw + (size_t)i * per, 1, CS_EMBED_RAW, one, &err), &err);
+            CHECK_MSG(!memcmp(one, raw + (size_t)i * d, (size_t)d * sizeof(float)),
+                      "%s image %s: single 1-thread call differs from the batch", tag, key);
+        }
+        i++;
+    }
+    printf("%s: %d images, worst cosine 1 - %.2e\n", tag, n, 1 - worst);
+    for (i = 0; i < n; i++) free(refs[i]);
+    free(refs);
+    free(chw);
+    free(raw);
+    free(one);
+}
+
+static void check_model(const char *folder, const char *expected) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", cs_test_oracle_path(folder));
+    size_t len;
+    char *text = cs_test_read(cs_test_oracle_path(expected), &len);
+    json_t *exp = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+    free(text);
+    CHECK(exp != NULL);
+    cs_model *m = NULL, *m1 = NULL;
+    cs_error err = {0};
+    cs_model_opts o2 = {.n_threads = 2}, o1 = {.n_threads = 1};
+    CHECK_OK(cs_model_open(dir, &o2, &m, &err), &err);
+    CHECK_OK(cs_model_open(dir, &o1, &m1, &err), &err);
+    if (m && m1 && exp) {
+        cs_model_info info;
+        cs_model_get_info(m, &info);
+        check_texts(m, m1, json_object_get(exp, "texts"), info.embed_dim, folder);
+        check_images(m, m1, json_object_get(exp, "images"), dir, info.embed_dim, folder);
+    }
+    cs_model_close(m);
+    cs_model_close(m1);
+    json_decref(exp);
+}
+
+int main(void) {
+    cs_test_oracle();
+    check_model("models/tiny", "expected-tiny.json");
+    check_model("models/tiny-f16", "expected-tiny-f16.json");
+    check_model("models/tiny-bf16", "expected-tiny-bf16.json");
+    check_model("models/tiny-p16", "expected-tiny-p16.json");
+    check_model("models/tiny-bin", "expected-tiny.json");
+    return cs_test_done("model.fidelity");
+}
