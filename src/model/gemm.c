@@ -10,8 +10,11 @@
  *    fight the pool for the two cores unless pinned to one thread, and the
  *    Debian build picks its threading at install time, not ours);
  *  - they fuse the bias and the residual add (CS_GEMM_ACCUMULATE);
- *  - small m (one text query: a few tokens) streams W once with a
- *    dot-product kernel instead of packing it.
+ *  - every element of y is summed in the same order whatever m, the
+ *    threads and the tile it falls in, so an image or a text embedded alone
+ *    is bit-identical to the same one in a batch (the engine tests this).
+ *    That is why there is no separate dot-product path for small m: at one
+ *    query the packing (about 0.5 cycle per weight) is the cost either way.
  *
  * Layout: per call, each task owns a slice of n (a multiple of nr columns),
  * packs its slice of W for kc steps of k at a time into float32 panels
@@ -33,21 +36,20 @@ enum {
     KC = 256,     /* the largest kernel kc */
     MC = 480,     /* rows of x per sweep: MC x KC floats stay in L2 */
     NC_MAX = 512, /* columns per task (scratch: KC x NC_MAX floats) */
-    SMALL_M = 8,  /* up to this many rows, the dot-product path (no packing) */
     MR_MAX = 16,
     NR_MAX = 64
 };
 
-static const cs_gemm_kernel *pick_kernel(void) {
+static const cs_mm_kernel *pick_kernel(void) {
     switch (cs_cpu_level_get()) {
 #if defined(__x86_64__) || defined(_M_X64)
     case CS_CPU_AVX512:
-        return &cs_gemm_avx512;
+        return &cs_mm_avx512;
     case CS_CPU_AVX2:
-        return &cs_gemm_avx2;
+        return &cs_mm_avx2;
 #endif
     default:
-        return &cs_gemm_generic;
+        return &cs_mm_generic;
     }
 }
 
@@ -56,7 +58,7 @@ const char *cs_gemm_kernel_name(void) {
 }
 
 typedef struct job {
-    const cs_gemm_kernel *kern;
+    const cs_mm_kernel *kern;
     int m, n, k, nc, flags;
     const float *x;
     size_t ldx, ldw, ldy;
@@ -79,7 +81,7 @@ static const uint8_t *w_at(const job *jb, int j, int p) {
  * copy (zero rows of x, bias padded), then the valid part back. */
 static void edge_tile(const job *jb, int kc, const float *a, size_t lda, int mv, const float *bp,
                       float *c, int nv, const float *bias, int add, float *ctmp, float *btmp) {
-    const cs_gemm_kernel *kn = jb->kern;
+    const cs_mm_kernel *kn = jb->kern;
     if (add)
         for (int i = 0; i < mv; i++) memcpy(ctmp + i * kn->nr, c + i * jb->ldy, nv * sizeof(float));
     if (bias) {
@@ -93,7 +95,7 @@ static void edge_tile(const job *jb, int kc, const float *a, size_t lda, int mv,
 /* Task: columns [j0, j0 + nc) of y, all rows. */
 static void run_task(void *ctx, int task, int worker) {
     const job *jb = ctx;
-    const cs_gemm_kernel *kn = jb->kern;
+    const cs_mm_kernel *kn = jb->kern;
     const int mr = kn->mr, nr = kn->nr;
     int j0 = task * jb->nc, j1 = j0 + jb->nc < jb->n ? j0 + jb->nc : jb->n;
     float *bp = jb->scratch + (size_t)worker * jb->scratch_floats; /* KC x NC_MAX */
@@ -137,16 +139,6 @@ static void run_task(void *ctx, int task, int worker) {
     }
 }
 
-/* Task of the small-m path: rows [j0, j0 + nc) of W. */
-static void run_rows(void *ctx, int task, int worker) {
-    (void)worker;
-    const job *jb = ctx;
-    int j0 = task * jb->nc, nw = jb->n - j0 < jb->nc ? jb->n - j0 : jb->nc;
-    jb->kern->rows(jb->m, jb->k, jb->x, jb->ldx, w_at(jb, j0, 0), jb->ldw, jb->wt, nw,
-                   jb->b ? jb->b + j0 : NULL, jb->y + j0, jb->ldy,
-                   (jb->flags & CS_GEMM_ACCUMULATE) != 0);
-}
-
 cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
                   size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
                   cs_error *err) {
@@ -174,13 +166,6 @@ cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx
             }
         return CS_OK;
     }
-    if (m <= SMALL_M && !(flags & CS_GEMM_W_KN)) {
-        /* Memory-bound: enough tasks to balance, each a run of W rows. */
-        jb.nc = (n + 4 * threads - 1) / (4 * threads);
-        jb.nc = (jb.nc + 7) & ~7;
-        cs_pool_for(pool, (n + jb.nc - 1) / jb.nc, run_rows, &jb);
-        return CS_OK;
-    }
     /* Two tasks per thread (balance when a core is busy elsewhere), each a
      * multiple of nr columns; more when n is wide. */
     int nr = jb.kern->nr;
@@ -198,8 +183,8 @@ cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx
 
 /* ---- portable kernels (any CPU; the compiler vectorises the inner loops) -- */
 
-void cs_gemm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc,
-                           int nr, float *b) {
+void cs_mm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
+                         float *b) {
     for (int p = 0; p < kc; p++) {
         for (int j = 0; j < nv; j++)
             b[(size_t)p * nr + j] =
@@ -225,28 +210,4 @@ static void generic_micro(int kc, const float *a, size_t lda, const float *b, fl
         }
 }
 
-static void generic_rows(int m, int k, const float *x, size_t ldx, const void *w, size_t ldw,
-                         cs_gemm_type wt, int nw, const float *bias, float *y, size_t ldy,
-                         int add) {
-    float wrow[1024];
-    for (int j = 0; j < nw; j++) {
-        float acc[SMALL_M] = {0};
-        for (int p0 = 0; p0 < k; p0 += 1024) { /* convert a stretch of the row once */
-            int len = k - p0 < 1024 ? k - p0 : 1024;
-            for (int p = 0; p < len; p++) wrow[p] = cs_gemm_load(w, wt, (size_t)j * ldw + p0 + p);
-            for (int i = 0; i < m; i++) {
-                const float *xi = x + (size_t)i * ldx + p0;
-                float s = 0.0f;
-                for (int p = 0; p < len; p++) s += xi[p] * wrow[p];
-                acc[i] += s;
-            }
-        }
-        for (int i = 0; i < m; i++) {
-            float v = acc[i] + (bias ? bias[j] : 0.0f);
-            y[(size_t)i * ldy + j] = add ? y[(size_t)i * ldy + j] + v : v;
-        }
-    }
-}
-
-const cs_gemm_kernel cs_gemm_generic = {
-    "generic", G_MR, G_NR, 256, generic_micro, cs_gemm_pack_b_scalar, generic_rows};
+const cs_mm_kernel cs_mm_generic = {"generic", G_MR, G_NR, 256, generic_micro, cs_mm_pack_b_scalar};

@@ -1,7 +1,6 @@
 /* model/gemm_avx2.c - AVX2 + FMA kernels (F16C for half weights). Built
  * with -mavx2 -mfma -mf16c; reached only through cs_cpu_level_get(). */
 #include <immintrin.h>
-#include <string.h>
 
 #include "model/gemm_kernel.h"
 
@@ -73,12 +72,12 @@ static inline void transpose8(__m256 r[8]) {
 }
 
 /* Any nr that is a multiple of 8 (the AVX-512 kernels use it too). */
-void cs_gemm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                         float *b);
-void cs_gemm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                         float *b) {
+void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
+                       float *b);
+void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
+                       float *b) {
     if (nv < nr) { /* the last panel of a matrix: rare, keep it simple */
-        cs_gemm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, b);
+        cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, b);
         return;
     }
     if (kn) { /* W[k, n]: a row of the panel is contiguous already */
@@ -100,70 +99,4 @@ void cs_gemm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int
             b[(size_t)p * nr + j] = cs_gemm_load(w, wt, (size_t)j * ldw + p);
 }
 
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-enum { CHUNK = 1024 };
-
-/* y[i, j] (+)= x_i . W_j + b_j for a few rows of x: four rows of W at a time,
- * converted to float32 once per stretch of CHUNK steps of k, then dotted with
- * every row of x (which stays in L1). Memory-bound on W, as it should be. */
-void cs_gemm_rows_avx2(int m, int k, const float *x, size_t ldx, const void *w, size_t ldw,
-                       cs_gemm_type wt, int nw, const float *bias, float *y, size_t ldy, int add);
-void cs_gemm_rows_avx2(int m, int k, const float *x, size_t ldx, const void *w, size_t ldw,
-                       cs_gemm_type wt, int nw, const float *bias, float *y, size_t ldy, int add) {
-    float wbuf[4][CHUNK] __attribute__((aligned(32)));
-    float acc[8][4];
-    for (int j = 0; j < nw; j += 4) {
-        int nj = nw - j < 4 ? nw - j : 4;
-        memset(acc, 0, sizeof acc);
-        for (int p0 = 0; p0 < k; p0 += CHUNK) {
-            int len = k - p0 < CHUNK ? k - p0 : CHUNK, len8 = len & ~7;
-            const float *wr[4];
-            for (int r = 0; r < 4; r++) {
-                int jr = j + (r < nj ? r : 0); /* rows past nw repeat row j, unused */
-                size_t at = (size_t)jr * ldw + p0;
-                if (wt == CS_GEMM_F32) {
-                    wr[r] = (const float *)w + at;
-                    continue;
-                }
-                for (int p = 0; p < len8; p += 8)
-                    _mm256_store_ps(wbuf[r] + p, load8(w, wt, at + p));
-                for (int p = len8; p < len; p++) wbuf[r][p] = cs_gemm_load(w, wt, at + p);
-                wr[r] = wbuf[r];
-            }
-            for (int i = 0; i < m; i++) {
-                const float *xi = x + (size_t)i * ldx + p0;
-                __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-                for (int p = 0; p < len8; p += 8) {
-                    __m256 xv = _mm256_loadu_ps(xi + p);
-                    s0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wr[0] + p), s0);
-                    s1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wr[1] + p), s1);
-                    s2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wr[2] + p), s2);
-                    s3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wr[3] + p), s3);
-                }
-                float t0 = hsum(s0), t1 = hsum(s1), t2 = hsum(s2), t3 = hsum(s3);
-                for (int p = len8; p < len; p++) {
-                    t0 += xi[p] * wr[0][p];
-                    t1 += xi[p] * wr[1][p];
-                    t2 += xi[p] * wr[2][p];
-                    t3 += xi[p] * wr[3][p];
-                }
-                acc[i][0] += t0, acc[i][1] += t1, acc[i][2] += t2, acc[i][3] += t3;
-            }
-        }
-        for (int i = 0; i < m; i++)
-            for (int r = 0; r < nj; r++) {
-                float v = acc[i][r] + (bias ? bias[j + r] : 0.0f);
-                float *yo = y + (size_t)i * ldy + j + r;
-                *yo = add ? *yo + v : v;
-            }
-    }
-}
-
-const cs_gemm_kernel cs_gemm_avx2 = {"avx2",           MR, NR, 256, micro_6x16, cs_gemm_pack_b_avx2,
-                                     cs_gemm_rows_avx2};
+const cs_mm_kernel cs_mm_avx2 = {"avx2", MR, NR, 256, micro_6x16, cs_mm_pack_b_avx2};

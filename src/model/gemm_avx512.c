@@ -1,8 +1,8 @@
 /* model/gemm_avx512.c - the AVX-512 micro-kernel. The file is built for
  * plain x86-64 like the rest of the library; only the functions carrying
  * the target attribute use AVX-512, and the driver calls them only when
- * cs_cpu_level_get() reports it. Packing and the small-m path are the AVX2
- * ones (memory-bound, wider vectors do not help them). */
+ * cs_cpu_level_get() reports it. Packing is the AVX2 code (bound by memory,
+ * wider vectors do not help it). */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -45,13 +45,9 @@ AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b
     }
 }
 
-void cs_gemm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                         float *b);
-void cs_gemm_rows_avx2(int m, int k, const float *x, size_t ldx, const void *w, size_t ldw,
-                       cs_gemm_type wt, int nw, const float *bias, float *y, size_t ldy, int add);
-
-const cs_gemm_kernel cs_gemm_avx512 = {
-    "avx512", MR, NR, 128, micro_6x64, cs_gemm_pack_b_avx2, cs_gemm_rows_avx2};
+void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
+                       float *b);
+const cs_mm_kernel cs_mm_avx512 = {"avx512", MR, NR, 128, micro_6x64, cs_mm_pack_b_avx2};
 #else
 typedef int cs_gemm_avx512_unused; /* ISO C wants something in a file */
 #endif

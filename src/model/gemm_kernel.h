@@ -12,7 +12,7 @@
 
 #include "model/gemm.h"
 
-typedef struct cs_gemm_kernel {
+typedef struct cs_mm_kernel {
     const char *name;
     int mr, nr;
     int kc; /* steps of k per packed panel: kc x nr floats fit L1 with room */
@@ -25,16 +25,12 @@ typedef struct cs_gemm_kernel {
      * (or (p0, j0) when kn), in W's own type. */
     void (*pack_b)(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
                    float *b);
-    /* Few rows of x (m small, e.g. one text query): y[i, j] (+)= x_i . W_j + b_j
-     * for j < nw rows of W ([n, k] layout), W read where it lies. */
-    void (*rows)(int m, int k, const float *x, size_t ldx, const void *w, size_t ldw,
-                 cs_gemm_type wt, int nw, const float *bias, float *y, size_t ldy, int add);
-} cs_gemm_kernel;
+} cs_mm_kernel;
 
-extern const cs_gemm_kernel cs_gemm_generic;
+extern const cs_mm_kernel cs_mm_generic;
 #if defined(__x86_64__) || defined(_M_X64)
-extern const cs_gemm_kernel cs_gemm_avx2;
-extern const cs_gemm_kernel cs_gemm_avx512;
+extern const cs_mm_kernel cs_mm_avx2;
+extern const cs_mm_kernel cs_mm_avx512;
 #endif
 
 /* IEEE half and bfloat16 to float (portable). */
@@ -81,7 +77,7 @@ static inline size_t cs_gemm_esize(cs_gemm_type wt) {
 }
 
 /* The portable packer (also the edge case of the vector ones). */
-void cs_gemm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc,
-                           int nr, float *b);
+void cs_mm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
+                         float *b);
 
 #endif
