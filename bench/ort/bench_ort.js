@@ -46,6 +46,7 @@ async function main() {
   const feeds = {pixel_values: new ort.Tensor('float32', px, [batch, 3, size, size])};
   await session.run(feeds); // warm-up: allocations, weight prepacking
   let calls = 0;
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let t = 0;
   while (t < seconds || calls < 2) {
@@ -53,9 +54,12 @@ async function main() {
     calls++;
     t = Number(process.hrtime.bigint() - t0) * 1e-9;
   }
+  const cpu = process.cpuUsage(c0); // microseconds, all threads
+  const cpuSeconds = (cpu.user + cpu.system) * 1e-6;
   console.log(JSON.stringify({
     peer: 'onnxruntime-node ' + require('onnxruntime-node/package.json').version,
     threads, batch, images_per_second: calls * batch / t, ms_per_batch: t / calls * 1e3,
+    cpu_ms_per_image: cpuSeconds / (calls * batch) * 1e3,
   }));
 }
 
