@@ -42,4 +42,12 @@ void cli_log_stderr(void *user, cs_log_level level, const char *message);
  * else NULL (the caller then resolves the default model by name). */
 const char *cli_model_arg(const char *opt);
 
+/* The local model folder for the --model value (opt, may be NULL), else
+ * $CLIPSEARCH_MODEL, else the default model: a folder as is, a hub repo id
+ * looked up in our cache and the Hugging Face cache (cs_hub_resolve). On
+ * failure prints why and what to do (`clipsearch models download`, or
+ * --model DIR) and returns NULL: the caller returns CLI_FAIL. The string
+ * stays valid until the next call. */
+const char *cli_resolve_model(const char *opt);
+
 #endif

@@ -74,6 +74,10 @@ CS_API cs_status cs_image_preprocess(const cs_image *in, const cs_preprocess *pp
 /* Rescale and normalise a crop into planar float: chw[c * h * w + y * w + x]. */
 CS_API void cs_image_normalize(const cs_image *crop, const cs_preprocess *pp, float *chw);
 
+/* Writes an image as an 8-bit RGB PNG (atomically: a temporary file, then a
+ * rename). For `clipsearch pixels` and for looking at what the model sees. */
+CS_API cs_status cs_image_write_png(const cs_image *img, const char *path, cs_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -212,8 +212,12 @@ cs_status cs_safetensors_load_sharded(const char *dir, const char *index_path, c
     return st;
 }
 
-static int cmp_name(const void *a, const void *b) {
+/* Wider elements first, then by name: with no holes allowed between tensors
+ * (the format's rule), this keeps every tensor aligned to its element size. */
+static int cmp_layout(const void *a, const void *b) {
     const cs_tensor *const *x = a, *const *y = b;
+    size_t ex = cs_dtype_size((*x)->dtype), ey = cs_dtype_size((*y)->dtype);
+    if (ex != ey) return ex > ey ? -1 : 1;
     return strcmp((*x)->name, (*y)->name);
 }
 
@@ -232,7 +236,7 @@ cs_status cs_safetensors_write(const char *path, const cs_tensor_table *tab, cs_
         return cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
     }
     for (int i = 0; i < tab->n; i++) order[i] = &tab->t[i];
-    qsort(order, (size_t)tab->n, sizeof *order, cmp_name);
+    qsort(order, (size_t)tab->n, sizeof *order, cmp_layout);
     json_object_set_new(hdr, "__metadata__", json_pack("{s:s}", "format", "pt"));
     uint64_t off = 0;
     for (int i = 0; i < tab->n; i++) {

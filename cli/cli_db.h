@@ -1,0 +1,20 @@
+/* cli/cli_db.h - what the catalogue commands (index, search, similar, info)
+ * share: finding and opening the database, opening the model, the progress
+ * display. */
+#ifndef CS_CLI_DB_H
+#define CS_CLI_DB_H
+
+#include "cli.h"
+
+/* The database path: the --db value if given, else $CLIPSEARCH_DB, else the
+ * per-user default. Prints the error and returns CLI_FAIL if none. */
+int cli_db_path(const char *opt, char *buf, size_t cap);
+
+/* Opens the database with opts (path from --db as above). Prints the error,
+ * with a hint for the usual mistakes, and returns CLI_FAIL on failure. */
+int cli_db_open(const char *opt_db, const cs_db_opts *opts, cs_db **out);
+
+/* "1.5 MB" */
+void cli_format_bytes(int64_t n, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,69 @@
+/* cli/cmd_info.c - `clipsearch info`: what a database holds. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "cli_db.h"
+
+static int run(int argc, char **argv);
+
+const cs_cli_command cs_cmd_info = {
+    "info", "show a database: path, model, image count, dimensions, size",
+    "usage: clipsearch info [--db PATH] [--json]\n"
+    "\n"
+    "Shows the database's path, the model its embeddings come from, the number\n"
+    "of images, the embedding dimensions and the size on disk.\n"
+    "\n"
+    "  --db PATH   the database (default: $CLIPSEARCH_DB, else\n"
+    "              $XDG_DATA_HOME/clipsearch/catalog.db)\n"
+    "  --json      one JSON object instead of lines\n",
+    run};
+
+static int run(int argc, char **argv) {
+    static const struct option longs[] = {
+        {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
+    const char *db_opt = NULL;
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c == 'd')
+            db_opt = optarg;
+        else if (c == 'j')
+            json = 1;
+        else
+            return cli_usage(&cs_cmd_info);
+    }
+    if (optind != argc) return cli_usage(&cs_cmd_info);
+    cs_db_opts o = {.flags = CS_DB_READONLY};
+    cs_db *db = NULL;
+    int rc = cli_db_open(db_opt, &o, &db);
+    if (rc) return rc;
+    cs_db_info info;
+    cs_error err;
+    if (cs_db_get_info(db, &info, &err) != CS_OK) {
+        cs_db_close(db);
+        return cli_fail(&err);
+    }
+    if (json) {
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:I, s:i, s:I}", "path", info.path, "model_id",
+                      info.model_id, "model_name", info.model_name, "count", (json_int_t)info.count,
+                      "dim", info.dim, "size_bytes", (json_int_t)info.size_bytes);
+        char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+        if (s) puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        char size[64];
+        cli_format_bytes(info.size_bytes, size, sizeof size);
+        printf("database:   %s\n", info.path);
+        if (*info.model_name)
+            printf("model:      %s (%s)\n", info.model_name, info.model_id);
+        else
+            printf("model:      %s\n", info.model_id);
+        printf("images:     %lld\n", (long long)info.count);
+        printf("dimensions: %d\n", info.dim);
+        printf("size:       %s\n", size);
+    }
+    cs_db_close(db);
+    return CLI_OK;
+}

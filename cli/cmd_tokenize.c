@@ -1,0 +1,123 @@
+/* cli/cmd_tokenize.c - `clipsearch tokenize`: text -> CLIP token ids. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int run(int argc, char **argv);
+
+const cs_cli_command cs_cmd_tokenize = {
+    "tokenize", "print the CLIP token ids of texts",
+    "usage: clipsearch tokenize [--model DIR] [--context N] [TEXT...]\n"
+    "\n"
+    "Prints the token ids of each TEXT (start and end tokens included,\n"
+    "truncated to the context length), space-separated, one line per TEXT.\n"
+    "Without TEXT, reads JSON Lines from stdin - one JSON string per line -\n"
+    "and writes one JSON array of ids per line, so any text (newlines, NUL)\n"
+    "can be given.\n"
+    "\n"
+    "  --model DIR   the model folder (tokenizer.json, or vocab.json and\n"
+    "                merges.txt); default $CLIPSEARCH_MODEL\n"
+    "  --context N   the context length (default: the model's, else 77)\n",
+    run};
+
+static int encode(cs_tokenizer *tok, const char *text, size_t len, int32_t *ids, int *n,
+                  const char *what) {
+    cs_error err;
+    if (cs_tokenizer_encode(tok, text, len, ids, n, &err) != CS_OK) {
+        cli_error("%s: %s", what, err.message);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+static int from_args(cs_tokenizer *tok, int32_t *ids, char **texts, int n_texts) {
+    for (int t = 0; t < n_texts; t++) {
+        int n;
+        char what[32];
+        snprintf(what, sizeof what, "text %d", t + 1);
+        if (encode(tok, texts[t], strlen(texts[t]), ids, &n, what)) return CLI_FAIL;
+        for (int i = 0; i < n; i++) printf(i ? " %d" : "%d", (int)ids[i]);
+        putchar('\n');
+    }
+    return CLI_OK;
+}
+
+static int from_jsonl(cs_tokenizer *tok, int32_t *ids) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int rc = CLI_OK;
+    for (size_t line_no = 1; rc == CLI_OK && (got = getline(&line, &cap, stdin)) >= 0; line_no++) {
+        char what[48];
+        snprintf(what, sizeof what, "stdin line %zu", line_no);
+        json_error_t je;
+        json_t *v = json_loadb(line, (size_t)got, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        if (!json_is_string(v)) {
+            cli_error("%s: %s", what, v ? "not a JSON string" : je.text);
+            rc = CLI_FAIL;
+        } else {
+            int n;
+            rc = encode(tok, json_string_value(v), json_string_length(v), ids, &n, what);
+            for (int i = 0; rc == CLI_OK && i < n; i++) printf(i ? ",%d" : "[%d", (int)ids[i]);
+            if (rc == CLI_OK) puts("]");
+        }
+        json_decref(v);
+    }
+    free(line);
+    return rc;
+}
+
+static int run(int argc, char **argv) {
+    const char *model = NULL;
+    int context = 0, a = 1;
+    for (; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "--")) {
+            a++;
+            break;
+        }
+        if (!strcmp(arg, "--model") && a + 1 < argc)
+            model = argv[++a];
+        else if (!strncmp(arg, "--model=", 8))
+            model = arg + 8;
+        else if (!strcmp(arg, "--context") && a + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++a], &end, 10);
+            if (*end || v < 2 || v > 1 << 20) {
+                cli_error("--context: '%s' is not a context length (2 or more)", argv[a]);
+                return CLI_USAGE;
+            }
+            context = (int)v;
+        } else if (arg[0] == '-' && arg[1] == '-') {
+            cli_error("tokenize: unknown option '%s'", arg);
+            return cli_usage(&cs_cmd_tokenize);
+        } else {
+            break;
+        }
+    }
+    model = cli_model_arg(model);
+    if (!model) {
+        cli_error("tokenize: no model folder (give --model DIR or set CLIPSEARCH_MODEL)");
+        return CLI_USAGE;
+    }
+    cs_error err;
+    cs_tokenizer *tok;
+    if (cs_tokenizer_load(model, context, &tok, &err) != CS_OK) return cli_fail(&err);
+    int32_t *ids = malloc((size_t)cs_tokenizer_context_length(tok) * sizeof *ids);
+    int rc = CLI_FAIL;
+    if (!ids)
+        cli_error("out of memory");
+    else if (a < argc)
+        rc = from_args(tok, ids, argv + a, argc - a);
+    else
+        rc = from_jsonl(tok, ids);
+    if (fflush(stdout) != 0 && rc == CLI_OK) {
+        cli_error("writing the output failed");
+        rc = CLI_FAIL;
+    }
+    free(ids);
+    cs_tokenizer_free(tok);
+    return rc;
+}

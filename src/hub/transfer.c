@@ -1,0 +1,326 @@
+/* hub/transfer.c - cs_hub_download: each planned file into FILE.part,
+ * resumed after interruptions, checked, renamed into place; the manifest
+ * last. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "hub/download.h"
+#include "hub/hub_internal.h"
+
+static int report(hub_dl *d, int force) {
+    if (!d->opts->progress) return 0;
+    if (!force && d->pos - d->reported < (64u << 10)) return 0;
+    d->reported = d->pos;
+    d->progress.file_done = d->pos;
+    d->progress.all_done = d->done_before + d->pos;
+    if (d->opts->progress(d->opts->progress_user, &d->progress)) d->cancelled = 1;
+    return d->cancelled;
+}
+
+static int sink_begin(void *user, uint64_t start) {
+    hub_dl *d = user;
+    if (start == 0 && d->pos > 0) {
+        /* The server sent the whole file instead of the rest. */
+        cs_log(&d->log, CS_LOG_INFO, "%s: the server does not resume; starting over",
+               d->progress.file);
+        if (ftruncate(d->fd, 0) != 0) {
+            d->write_errno = errno;
+            return 1;
+        }
+        cs_sha256_init(&d->sha);
+        d->pos = 0;
+        d->progress.resumed = 0;
+    }
+    if (!d->progress.file_total && d->meta->total) {
+        d->progress.all_total += d->meta->total;
+        d->progress.file_total = d->meta->total;
+    }
+    return report(d, 1);
+}
+
+static int sink_data(void *user, const void *bytes, size_t size) {
+    hub_dl *d = user;
+    const char *p = bytes;
+    size_t left = size;
+    while (left) {
+        ssize_t w = pwrite(d->fd, p, left, (off_t)d->pos);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            d->write_errno = w < 0 ? errno : EIO;
+            return 1;
+        }
+        cs_sha256_update(&d->sha, p, (size_t)w);
+        p += w;
+        left -= (size_t)w;
+        d->pos += (uint64_t)w;
+    }
+    return report(d, 0);
+}
+
+/* One GET of the file into part, from where an earlier try stopped. */
+static cs_status try_once(hub_dl *d, const hub_file *f, const char *part, const char *url,
+                          uint64_t *started_at, cs_http_meta *meta, cs_error *err) {
+    d->fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (d->fd < 0) return cs_fail(err, CS_EIO, "%s: %s", part, strerror(errno));
+    struct stat st;
+    cs_status s = fstat(d->fd, &st) == 0 ? CS_OK : cs_fail(err, CS_EIO, "%s: stat failed", part);
+    uint64_t have = s == CS_OK ? (uint64_t)st.st_size : 0;
+    if (s == CS_OK && f->size && have > f->size) {
+        if (ftruncate(d->fd, 0) != 0) s = cs_fail(err, CS_EIO, "%s: %s", part, strerror(errno));
+        have = 0;
+    }
+    cs_sha256_init(&d->sha);
+    if (s == CS_OK) s = cs_sha256_fd(&d->sha, d->fd, have, part, err);
+    d->pos = have;
+    d->write_errno = 0;
+    d->progress.resumed = have > 0;
+    *started_at = have;
+    memset(meta, 0, sizeof *meta);
+    d->meta = meta;
+    if (s == CS_OK && have > 0)
+        cs_log(&d->log, CS_LOG_INFO, "%s: resuming at byte %llu", f->local,
+               (unsigned long long)have);
+    if (s == CS_OK && !(f->size && have == f->size)) {
+        cs_http_sink sink = {sink_begin, sink_data, d};
+        s = cs_http_get(d->http, url, have, &sink, meta, err);
+        if (d->write_errno)
+            s = cs_fail(err, CS_EIO, "%s: write: %s", part, strerror(d->write_errno));
+        else if (d->cancelled)
+            s = cs_fail(err, CS_ENETWORK, "%s: download cancelled (kept %s to resume)", f->local,
+                        part);
+    }
+    if (s == CS_OK && fsync(d->fd) != 0)
+        s = cs_fail(err, CS_EIO, "%s: fsync: %s", part, strerror(errno));
+    close(d->fd);
+    d->fd = -1;
+    if (s != CS_OK && d->pos == 0) unlink(part); /* nothing worth resuming */
+    return s;
+}
+
+/* Size and sha256 of a finished part against what the hub announced. */
+static cs_status verify(hub_dl *d, const hub_file *f, const cs_http_meta *meta, const char *part,
+                        char sha_hex[65], cs_error *err) {
+    uint8_t digest[32];
+    cs_sha256_final(&d->sha, digest);
+    cs_sha256_hex(digest, sha_hex);
+    uint64_t want = f->size ? f->size : meta->linked_size ? meta->linked_size : meta->total;
+    const char *want_sha = f->sha256;
+    /* Without the API's sum, an LFS file's X-Linked-Etag is its sha256. */
+    if (!want_sha[0] && strlen(meta->etag) == 64 && strspn(meta->etag, "0123456789abcdef") == 64)
+        want_sha = meta->etag;
+    cs_status s = CS_OK;
+    if (want && d->pos != want)
+        s = cs_fail(err, CS_EMISMATCH, "%s: size mismatch: got %llu bytes, expected %llu", f->local,
+                    (unsigned long long)d->pos, (unsigned long long)want);
+    else if (want_sha[0] && strcmp(want_sha, sha_hex) != 0)
+        s = cs_fail(err, CS_EMISMATCH, "%s: sha256 mismatch: got %s, expected %s", f->local,
+                    sha_hex, want_sha);
+    if (s != CS_OK) unlink(part);
+    return s;
+}
+
+static void backoff(int attempt) {
+    struct timespec ts = {attempt / 2, (attempt % 2) * 500000000L};
+    nanosleep(&ts, NULL);
+}
+
+static cs_status fetch_file(hub_dl *d, hub_file *f, char sha_hex[65], cs_error *err) {
+    char final[4600], part[4700], url[2048], commit[400];
+    cs_hub_join(final, sizeof final, d->dir, f->local);
+    snprintf(part, sizeof part, "%s.part", final);
+    cs_status s = cs_http_escape(d->http, d->commit, commit, sizeof commit, err);
+    if (s != CS_OK) return s;
+    snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", d->endpoint, d->repo, commit, f->name);
+    int retries = d->opts->retries < 0 ? 0 : d->opts->retries == 0 ? 3 : d->opts->retries;
+    d->progress.file = f->local;
+    d->progress.file_total = f->size;
+    d->progress.skipped = 0;
+    for (int attempt = 0;; attempt++) {
+        uint64_t started_at;
+        cs_http_meta meta;
+        d->reported = 0;
+        s = try_once(d, f, part, url, &started_at, &meta, err);
+        int again = 0;
+        if (s == CS_OK) {
+            s = verify(d, f, &meta, part, sha_hex, err);
+            /* A resumed part may hold bytes of another version of the file:
+             * one fresh try from zero settles it. */
+            again = s == CS_EMISMATCH && started_at > 0;
+        } else if (meta.status == 416 && started_at > 0) {
+            unlink(part); /* the part does not fit the file any more */
+            again = 1;
+        } else {
+            again = meta.retryable && !d->cancelled;
+        }
+        if (s == CS_OK || !again || attempt >= retries) break;
+        cs_log(&d->log, CS_LOG_WARN, "%s; trying again (%d of %d)", err->message, attempt + 1,
+               retries);
+        backoff(attempt + 1);
+    }
+    if (s == CS_EMISMATCH) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        return cs_fail(err, CS_EMISMATCH, "%s (%s): the download was deleted", why, url);
+    }
+    if (s != CS_OK) return s;
+    if (rename(part, final) != 0)
+        return cs_fail(err, CS_EIO, "%s: rename: %s", final, strerror(errno));
+    d->progress.file_done = d->pos;
+    report(d, 1);
+    return CS_OK;
+}
+
+/* ---- the manifest --------------------------------------------------------- */
+
+/* A file of the old manifest that is on disk with the size and sum the hub
+ * announces now needs no new download. Files without a sum count only for
+ * the same commit. */
+static int already_have(const hub_dl *d, const hub_file *f, char sha_hex[65]) {
+    if (d->opts->force || !d->old_manifest) return 0;
+    const char *old_commit = json_string_value(json_object_get(d->old_manifest, "commit"));
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(d->old_manifest, "files"), i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (!name || strcmp(name, f->local) != 0) continue;
+        uint64_t size = (uint64_t)json_integer_value(json_object_get(e, "size"));
+        const char *sha = json_string_value(json_object_get(e, "sha256"));
+        if (f->size && size != f->size) return 0;
+        if (f->sha256[0] ? !sha || strcmp(sha, f->sha256) != 0
+                         : !old_commit || strcmp(old_commit, d->commit) != 0)
+            return 0;
+        char path[4600];
+        struct stat st;
+        cs_hub_join(path, sizeof path, d->dir, f->local);
+        if (stat(path, &st) != 0 || (uint64_t)st.st_size != size) return 0;
+        snprintf(sha_hex, 65, "%s", sha ? sha : "");
+        return 1;
+    }
+    return 0;
+}
+
+static cs_status write_manifest(hub_dl *d, json_t *files, cs_error *err) {
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:O, s:I}", "repo", d->repo, "revision",
+                          d->revision, "commit", d->commit, "endpoint", d->endpoint, "files", files,
+                          "downloaded_at", (json_int_t)time(NULL));
+    char *text = m ? json_dumps(m, JSON_INDENT(2)) : NULL;
+    json_decref(m);
+    if (!text) return cs_fail(err, CS_ENOMEM, "out of memory");
+    char path[4200];
+    cs_hub_join(path, sizeof path, d->dir, CS_HUB_MANIFEST);
+    cs_status s = cs_write_file_atomic(path, text, strlen(text), err);
+    free(text);
+    return s;
+}
+
+/* Files of the previous download that this revision no longer has (e.g.
+ * pytorch_model.bin once the branch has model.safetensors). */
+static void remove_stale(hub_dl *d) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(d->old_manifest, "files"), i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (!name || !cs_hub_safe_name(name)) continue;
+        int kept = 0;
+        for (int k = 0; k < d->plan.n && !kept; k++) kept = !strcmp(d->plan.files[k].local, name);
+        if (kept) continue;
+        char path[4600];
+        cs_hub_join(path, sizeof path, d->dir, name);
+        if (unlink(path) == 0)
+            cs_log(&d->log, CS_LOG_INFO, "removed %s (not in this revision)", name);
+    }
+}
+
+static cs_status run(hub_dl *d, cs_error *err) {
+    cs_status s = cs_hub_lock(d, err);
+    if (s == CS_OK) s = cs_hub_fetch_info(d, err);
+    if (s == CS_OK) s = cs_hub_plan_files(d->siblings, &d->plan, d->prefix, sizeof d->prefix, err);
+    if (s != CS_OK) return s;
+    cs_log(&d->log, CS_LOG_INFO, "%s at %s (commit %s) into %s", d->repo, d->revision, d->commit,
+           d->dir);
+    char path[4300];
+    cs_hub_join(path, sizeof path, d->dir, CS_HUB_MANIFEST);
+    d->old_manifest = json_load_file(path, 0, NULL);
+    /* Until the new manifest is written, the folder is an unfinished
+     * download that cs_hub_resolve does not return. */
+    if (unlink(path) != 0 && errno != ENOENT)
+        return cs_fail(err, CS_EIO, "%s: %s", path, strerror(errno));
+    json_t *files = json_array();
+    if (!files) return cs_fail(err, CS_ENOMEM, "out of memory");
+    for (int i = 0; i < d->plan.n; i++) d->progress.all_total += d->plan.files[i].size;
+    for (int i = 0; i < d->plan.n && s == CS_OK; i++) {
+        hub_file *f = &d->plan.files[i];
+        char sha_hex[65] = "";
+        d->progress.file_index = i;
+        d->progress.n_files = d->plan.n;
+        if (already_have(d, f, sha_hex)) {
+            d->progress.file = f->local;
+            d->progress.file_total = f->size;
+            d->progress.skipped = 1;
+            d->progress.resumed = 0;
+            d->pos = f->size;
+            report(d, 1);
+        } else {
+            s = fetch_file(d, f, sha_hex, err);
+        }
+        if (s != CS_OK) break;
+        d->done_before += d->pos;
+        d->pos = 0;
+        /* Record the sum we computed: a later run skips what it vouches for
+         * (only LFS files carry a sum from the hub to compare with). */
+        json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "name", f->local, "size",
+                                               (json_int_t)f->size, "sha256",
+                                               f->sha256[0] ? f->sha256 : sha_hex));
+        size_t len = strlen(f->local);
+        if (len > 11 && !strcmp(f->local + len - 11, ".index.json")) {
+            cs_hub_join(path, sizeof path, d->dir, f->local);
+            int before = d->plan.n;
+            s = cs_hub_plan_shards(path, d->siblings, d->prefix, &d->plan, err);
+            for (int k = before; k < d->plan.n; k++) d->progress.all_total += d->plan.files[k].size;
+        }
+    }
+    if (s == CS_OK) {
+        /* Sizes the API did not give are those on disk now. */
+        size_t i;
+        json_t *e;
+        json_array_foreach(files, i, e) {
+            struct stat st;
+            cs_hub_join(path, sizeof path, d->dir, json_string_value(json_object_get(e, "name")));
+            if (stat(path, &st) == 0)
+                json_object_set_new(e, "size", json_integer((json_int_t)st.st_size));
+        }
+        remove_stale(d);
+        s = write_manifest(d, files, err);
+    }
+    json_decref(files);
+    return s;
+}
+
+cs_status cs_hub_download(const char *repo_id, const cs_hub_opts *opts, char *out, size_t cap,
+                          cs_error *err) {
+    static const cs_hub_opts defaults = {0};
+    hub_dl *d = calloc(1, sizeof *d);
+    if (!d) return cs_fail(err, CS_ENOMEM, "out of memory");
+    /* The steps below read back the message of a failure: they always get
+     * an error to fill, whatever the caller passed. */
+    cs_error e;
+    cs_error_clear(&e);
+    cs_status s = cs_hub_setup(repo_id, opts ? opts : &defaults, d, &e);
+    if (s == CS_OK) s = run(d, &e);
+    if (s == CS_OK) {
+        int n = snprintf(out, cap, "%s", d->dir);
+        if (n < 0 || (size_t)n >= cap) s = cs_fail(&e, CS_ELIMIT, "%s: path too long", d->dir);
+    }
+    cs_hub_teardown(d);
+    free(d);
+    if (err) *err = e;
+    return s;
+}

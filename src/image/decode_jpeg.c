@@ -1,0 +1,128 @@
+/* image/decode_jpeg.c - JPEG through libjpeg-turbo, with Pillow's settings:
+ * islow IDCT and fancy upsampling (libjpeg's defaults, which Pillow keeps),
+ * 1 component -> L (replicated), 3 -> RGB (libjpeg's YCbCr conversion),
+ * 4 -> CMYK with Adobe polarity (Pillow's "CMYK;I", whatever the markers
+ * say) then Pillow's CMYK -> RGB rule. The orientation comes from the first
+ * APP1 "Exif\0" segment, as Pillow takes it.
+ *
+ * Errors longjmp out of libjpeg; everything allocated is reachable from the
+ * context struct, so the landing site frees it. A file that ends early is
+ * refused (Pillow: "image file is truncated"), although libjpeg itself would
+ * pad it with grey and only warn. */
+#include <setjmp.h>
+#include <stdio.h> /* before jpeglib.h, which needs FILE and size_t */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+#include "image/image_internal.h"
+
+typedef struct jpeg_ctx {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+    uint8_t *row; /* scratch row for grey/CMYK, freed on every path */
+} jpeg_ctx;
+
+static void on_error(j_common_ptr cinfo) {
+    jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
+    cinfo->err->format_message(cinfo, c->message);
+    longjmp(c->jump, 1);
+}
+
+/* Warnings do not stop Pillow (it decodes corrupt data as libjpeg does),
+ * except running out of data, which Pillow reports as a truncated file. */
+static void on_message(j_common_ptr cinfo, int level) {
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
+        snprintf(c->message, sizeof c->message, "truncated JPEG data");
+        longjmp(c->jump, 1);
+    }
+}
+
+static int exif_orientation(j_decompress_ptr cinfo) {
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 1 && m->data_length >= 5 && !memcmp(m->data, "Exif\0", 5))
+            return cs_exif_orientation(m->data, m->data_length); /* the first one only */
+    return 0;
+}
+
+/* The smallest libjpeg scale n/8 whose shorter output side is >= min_side. */
+static void choose_scale(j_decompress_ptr cinfo, int min_side) {
+    unsigned short_side =
+        cinfo->image_width < cinfo->image_height ? cinfo->image_width : cinfo->image_height;
+    for (unsigned n = 1; n < 8; n++) {
+        if ((short_side * n + 7) / 8 >= (unsigned)min_side) {
+            cinfo->scale_num = n;
+            cinfo->scale_denom = 8;
+            return;
+        }
+    }
+}
+
+cs_status cs_decode_jpeg(const cs_decode_ctx *ctx, cs_image *out, int *orientation, cs_error *err) {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_ctx jc;
+    memset(&jc, 0, sizeof jc);
+    cinfo.err = jpeg_std_error(&jc.pub);
+    jc.pub.error_exit = on_error;
+    jc.pub.emit_message = on_message;
+    jc.pub.output_message = NULL;
+    /* out and jc.row are only touched through pointers after setjmp, so
+     * their values are well defined when longjmp lands here */
+    if (setjmp(jc.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(jc.row);
+        cs_image_free(out);
+        return cs_fail(err, CS_EFORMAT, "%s: bad JPEG: %s", ctx->name, jc.message);
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, ctx->data, (unsigned long)ctx->size);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+    jpeg_read_header(&cinfo, TRUE);
+
+    cs_status st = cs_image_check_size(ctx, cinfo.image_width, cinfo.image_height, err);
+    if (st) {
+        jpeg_destroy_decompress(&cinfo);
+        return st;
+    }
+    int comps = cinfo.num_components, cmyk = 0;
+    if (comps == 1)
+        cinfo.out_color_space = JCS_GRAYSCALE;
+    else if (comps == 3)
+        cinfo.out_color_space = JCS_RGB;
+    else if (comps == 4)
+        cinfo.out_color_space = JCS_CMYK, cmyk = 1;
+    else {
+        jpeg_destroy_decompress(&cinfo);
+        return cs_fail(err, CS_EUNSUPPORTED, "%s: JPEG with %d components", ctx->name, comps);
+    }
+    *orientation = exif_orientation(&cinfo);
+    if (ctx->jpeg_min_side > 0) choose_scale(&cinfo, ctx->jpeg_min_side);
+    jpeg_start_decompress(&cinfo);
+
+    st = cs_image_alloc(ctx, cinfo.output_width, cinfo.output_height, out, err);
+    if (!st && comps != 3 && !(jc.row = malloc((size_t)cinfo.output_width * (size_t)comps)))
+        st = cs_fail(err, CS_ENOMEM, "%s: out of memory", ctx->name);
+    if (st) {
+        jpeg_destroy_decompress(&cinfo);
+        cs_image_free(out);
+        return st;
+    }
+    const int w = out->width;
+    while (cinfo.output_scanline < cinfo.output_height) {
+        uint8_t *dst = out->rgb + (size_t)cinfo.output_scanline * w * 3;
+        JSAMPROW row = comps == 3 ? dst : jc.row;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+        if (comps == 1)
+            cs_row_l_to_rgb(jc.row, dst, w);
+        else if (cmyk)
+            cs_row_cmyk_to_rgb(jc.row, 1, dst, w);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(jc.row);
+    return CS_OK;
+}

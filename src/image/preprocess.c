@@ -1,0 +1,192 @@
+/* image/preprocess.c - transformers' CLIPImageProcessor after convert("RGB"):
+ * resize the shortest edge (Pillow BICUBIC), centre crop, rescale, normalise.
+ * The settings come from the model folder's preprocessor_config.json. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image_internal.h"
+
+/* transformers' defaults for CLIPImageProcessor (OPENAI_CLIP_MEAN / _STD) */
+static void preprocess_defaults(cs_preprocess *pp) {
+    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    memset(pp, 0, sizeof *pp);
+    pp->shortest_edge = 224;
+    pp->crop_width = pp->crop_height = 224;
+    pp->do_resize = pp->do_center_crop = pp->do_normalize = pp->do_rescale = 1;
+    pp->rescale_factor = (float)(1.0 / 255.0);
+    memcpy(pp->mean, mean, sizeof mean);
+    memcpy(pp->std, std, sizeof std);
+}
+
+static int get_bool(const json_t *root, const char *key, int def) {
+    const json_t *v = json_object_get(root, key);
+    return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+static cs_status get_triple(const json_t *root, const char *key, float out[3], const char *path,
+                            cs_error *err) {
+    const json_t *v = json_object_get(root, key);
+    if (!v) return CS_OK;
+    if (!json_is_array(v) || json_array_size(v) != 3)
+        return cs_fail(err, CS_EFORMAT, "%s: %s must be a list of 3 numbers", path, key);
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *x = json_array_get(v, i);
+        if (!json_is_number(x))
+            return cs_fail(err, CS_EFORMAT, "%s: %s must be a list of 3 numbers", path, key);
+        out[i] = (float)json_number_value(x);
+    }
+    return CS_OK;
+}
+
+static cs_status parse_config(const json_t *root, cs_preprocess *pp, const char *path,
+                              cs_error *err) {
+    pp->do_resize = get_bool(root, "do_resize", pp->do_resize);
+    pp->do_center_crop = get_bool(root, "do_center_crop", pp->do_center_crop);
+    pp->do_rescale = get_bool(root, "do_rescale", pp->do_rescale);
+    pp->do_normalize = get_bool(root, "do_normalize", pp->do_normalize);
+    const json_t *size = json_object_get(root, "size");
+    if (json_is_integer(size))
+        pp->shortest_edge = (int)json_integer_value(size);
+    else if (json_is_object(size)) {
+        const json_t *se = json_object_get(size, "shortest_edge");
+        if (!json_is_integer(se))
+            return cs_fail(err, CS_EUNSUPPORTED,
+                           "%s: only size.shortest_edge resizing is supported", path);
+        pp->shortest_edge = (int)json_integer_value(se);
+    } else if (size && !json_is_null(size))
+        return cs_fail(err, CS_EFORMAT, "%s: size must be a number or an object", path);
+    const json_t *crop = json_object_get(root, "crop_size");
+    if (json_is_integer(crop))
+        pp->crop_width = pp->crop_height = (int)json_integer_value(crop);
+    else if (json_is_object(crop)) {
+        const json_t *h = json_object_get(crop, "height"), *w = json_object_get(crop, "width");
+        if (!json_is_integer(h) || !json_is_integer(w))
+            return cs_fail(err, CS_EFORMAT, "%s: crop_size needs height and width", path);
+        pp->crop_height = (int)json_integer_value(h);
+        pp->crop_width = (int)json_integer_value(w);
+    } else if (crop && !json_is_null(crop))
+        return cs_fail(err, CS_EFORMAT, "%s: crop_size must be a number or an object", path);
+    const json_t *rs = json_object_get(root, "resample");
+    if (pp->do_resize && rs && (!json_is_integer(rs) || json_integer_value(rs) != 3))
+        return cs_fail(err, CS_EUNSUPPORTED, "%s: only resample 3 (bicubic) is supported", path);
+    const json_t *rf = json_object_get(root, "rescale_factor");
+    if (json_is_number(rf)) pp->rescale_factor = (float)json_number_value(rf);
+    cs_status st = get_triple(root, "image_mean", pp->mean, path, err);
+    if (!st) st = get_triple(root, "image_std", pp->std, path, err);
+    if (st) return st;
+    if (pp->shortest_edge <= 0 || pp->shortest_edge > 65536 || pp->crop_width <= 0 ||
+        pp->crop_height <= 0 || pp->crop_width > 65536 || pp->crop_height > 65536)
+        return cs_fail(err, CS_EFORMAT, "%s: size or crop_size out of range", path);
+    for (int c = 0; c < 3; c++)
+        if (!(pp->std[c] != 0.0f)) return cs_fail(err, CS_EFORMAT, "%s: image_std is zero", path);
+    return CS_OK;
+}
+
+cs_status cs_preprocess_load(const char *model_dir, cs_preprocess *out, cs_error *err) {
+    if (!model_dir || !out) return cs_fail(err, CS_EINVAL, "cs_preprocess_load: NULL argument");
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/preprocessor_config.json", model_dir) >= (int)sizeof path)
+        return cs_fail(err, CS_ELIMIT, "%s: path too long", model_dir);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root) {
+        FILE *f = fopen(path, "rb");
+        if (!f) return cs_fail(err, CS_ENOTFOUND, "%s: cannot open", path);
+        fclose(f);
+        return cs_fail(err, CS_EFORMAT, "%s:%d: %s", path, jerr.line, jerr.text);
+    }
+    cs_preprocess pp;
+    preprocess_defaults(&pp);
+    cs_status st = json_is_object(root) ? parse_config(root, &pp, path, err)
+                                        : cs_fail(err, CS_EFORMAT, "%s: not a JSON object", path);
+    json_decref(root);
+    if (!st) *out = pp;
+    return st;
+}
+
+/* transformers' get_resize_output_image_size(default_to_square=False):
+ * short side -> shortest_edge, long side int(shortest_edge * long / short). */
+static void resized_size(int w, int h, int edge, int *ow, int *oh) {
+    int s = w <= h ? w : h, l = w <= h ? h : w;
+    int nl = (int)((double)edge * l / s);
+    *ow = w <= h ? edge : nl;
+    *oh = w <= h ? nl : edge;
+}
+
+/* Python's floor division, for negative offsets when the image is smaller
+ * than the crop (transformers then pads with zeros). */
+static int floordiv2(int v) {
+    return v >= 0 ? v / 2 : -((-v + 1) / 2);
+}
+
+cs_status cs_image_preprocess(const cs_image *in, const cs_preprocess *pp, cs_image *out,
+                              cs_error *err) {
+    if (!in || !pp || !out || !in->rgb || in->width <= 0 || in->height <= 0)
+        return cs_fail(err, CS_EINVAL, "cs_image_preprocess: no image");
+    out->rgb = NULL;
+    cs_image resized = *in;
+    int owned = 0;
+    if (pp->do_resize) {
+        int rw, rh;
+        resized_size(in->width, in->height, pp->shortest_edge, &rw, &rh);
+        cs_status st = cs_resize_bicubic(in, rw, rh, &resized, err);
+        if (st) return st;
+        owned = 1;
+    }
+    if (!pp->do_center_crop) {
+        if (owned)
+            *out = resized;
+        else {
+            size_t n = (size_t)in->width * in->height * 3;
+            out->rgb = malloc(n);
+            if (!out->rgb) return cs_fail(err, CS_ENOMEM, "out of memory copying the image");
+            memcpy(out->rgb, in->rgb, n);
+            out->width = in->width;
+            out->height = in->height;
+        }
+        return CS_OK;
+    }
+    const int cw = pp->crop_width, ch = pp->crop_height;
+    uint8_t *crop = calloc((size_t)cw * ch, 3);
+    if (!crop) {
+        if (owned) cs_image_free(&resized);
+        return cs_fail(err, CS_ENOMEM, "out of memory for the crop");
+    }
+    const int top = floordiv2(resized.height - ch), left = floordiv2(resized.width - cw);
+    for (int y = 0; y < ch; y++) {
+        int sy = top + y;
+        if (sy < 0 || sy >= resized.height) continue;
+        int x0 = left < 0 ? -left : 0;
+        int x1 = resized.width - left < cw ? resized.width - left : cw;
+        if (x1 > x0)
+            memcpy(crop + ((size_t)y * cw + x0) * 3,
+                   resized.rgb + ((size_t)sy * resized.width + left + x0) * 3,
+                   (size_t)(x1 - x0) * 3);
+    }
+    if (owned) cs_image_free(&resized);
+    out->rgb = crop;
+    out->width = cw;
+    out->height = ch;
+    return CS_OK;
+}
+
+void cs_image_normalize(const cs_image *crop, const cs_preprocess *pp, float *chw) {
+    /* transformers: x.astype(float64) * rescale_factor -> float32, then
+     * (x - mean) / std in float32. The config's 1/255 is a double there; our
+     * struct keeps a float, so the exact double is recovered for that value. */
+    double rf = pp->do_rescale ? pp->rescale_factor : 1.0;
+    if (pp->do_rescale && pp->rescale_factor == (float)(1.0 / 255.0)) rf = 1.0 / 255.0;
+    const size_t plane = (size_t)crop->width * crop->height;
+    for (int c = 0; c < 3; c++) {
+        float m = pp->do_normalize ? pp->mean[c] : 0.0f;
+        float s = pp->do_normalize ? pp->std[c] : 1.0f;
+        float lut[256];
+        for (int v = 0; v < 256; v++) lut[v] = ((float)(v * rf) - m) / s;
+        float *o = chw + c * plane;
+        const uint8_t *p = crop->rgb + c;
+        for (size_t i = 0; i < plane; i++, p += 3) o[i] = lut[*p];
+    }
+}

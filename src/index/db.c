@@ -1,0 +1,371 @@
+/* index/db.c - opening the catalogue: schema, model binding, locking,
+ * transactions, info.
+ *
+ * Schema (one database = one model):
+ *   meta(key, value): schema, model_id, model_name, dim, uuid, generation
+ *   images(id INTEGER PRIMARY KEY, path UNIQUE, size, mtime_ns, hash BLOB(16),
+ *          width, height, embedding BLOB(dim float32, L2-normalised))
+ * `generation` moves with every write transaction; the vector file beside
+ * the database records the generation it was made from. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "index/db_internal.h"
+
+#define SCHEMA_VERSION 1
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS images("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL UNIQUE,"
+    "  size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL,"
+    "  hash BLOB NOT NULL,"
+    "  width INTEGER NOT NULL DEFAULT 0,"
+    "  height INTEGER NOT NULL DEFAULT 0,"
+    "  embedding BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS images_hash ON images(hash);";
+
+void cs_db_lock(cs_db *db) {
+    pthread_mutex_lock(&db->lock);
+}
+
+void cs_db_unlock(cs_db *db) {
+    pthread_mutex_unlock(&db->lock);
+}
+
+cs_status cs_db_sql_fail(cs_db *db, cs_error *err, const char *what) {
+    int code = sqlite3_extended_errcode(db->sql);
+    cs_status st = CS_EIO;
+    if ((code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_CORRUPT) st = CS_EFORMAT;
+    if ((code & 0xff) == SQLITE_NOMEM) st = CS_ENOMEM;
+    return cs_fail(err, st, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->sql));
+}
+
+cs_status cs_db_exec(cs_db *db, const char *sql, cs_error *err) {
+    if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return cs_db_sql_fail(db, err, "SQL");
+    return CS_OK;
+}
+
+cs_status cs_db_begin(cs_db *db, cs_error *err) {
+    if (db->readonly) return cs_fail(err, CS_EINVAL, "%s: opened read-only", db->path);
+    cs_db_lock(db);
+    cs_status st = cs_db_exec(db, "BEGIN IMMEDIATE", err);
+    if (st != CS_OK) cs_db_unlock(db);
+    return st;
+}
+
+cs_status cs_db_commit(cs_db *db, cs_error *err) {
+    cs_status st =
+        cs_db_exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'generation'; COMMIT", err);
+    if (st != CS_OK) sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    cs_db_unlock(db);
+    return st;
+}
+
+void cs_db_rollback(cs_db *db) {
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    cs_db_unlock(db);
+}
+
+/* One value of meta as text (malloc'd) or NULL when absent. */
+static cs_status meta_get(cs_db *db, const char *key, char **out, cs_error *err) {
+    *out = NULL;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db->sql, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL))
+        return cs_db_sql_fail(db, err, "reading meta");
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        *out = strdup(v ? v : "");
+        if (!*out) rc = SQLITE_NOMEM;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return cs_db_sql_fail(db, err, "reading meta");
+    return CS_OK;
+}
+
+static cs_status meta_set(cs_db *db, const char *key, const char *text, int64_t num,
+                          cs_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db->sql, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &s,
+                           NULL))
+        return cs_db_sql_fail(db, err, "writing meta");
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    if (text)
+        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 2, num);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? CS_OK : cs_db_sql_fail(db, err, "writing meta");
+}
+
+cs_status cs_db_generation(cs_db *db, uint64_t *gen, cs_error *err) {
+    char *v = NULL;
+    cs_status st = meta_get(db, "generation", &v, err);
+    if (st != CS_OK) return st;
+    *gen = v ? strtoull(v, NULL, 10) : 0;
+    free(v);
+    return CS_OK;
+}
+
+static void make_uuid(char out[33]) {
+    uint8_t b[16] = {0};
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        /* no entropy source: time and pid still tell databases apart */
+        uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+        memcpy(b, &t, sizeof t);
+    }
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Writes the identity of a new (or reset) database. Inside a transaction. */
+static cs_status bind_model(cs_db *db, const cs_db_opts *o, cs_error *err) {
+    char uuid[33];
+    make_uuid(uuid);
+    cs_status st = CS_OK;
+    if (!st) st = meta_set(db, "schema", NULL, SCHEMA_VERSION, err);
+    if (!st) st = meta_set(db, "model_id", o->model_id, 0, err);
+    if (!st) st = meta_set(db, "model_name", o->model_name ? o->model_name : "", 0, err);
+    if (!st) st = meta_set(db, "dim", NULL, o->dim, err);
+    if (!st) st = meta_set(db, "uuid", uuid, 0, err);
+    if (!st) {
+        char *g = NULL;
+        st = meta_get(db, "generation", &g, err);
+        if (!st && !g) st = meta_set(db, "generation", NULL, 0, err);
+        free(g);
+    }
+    return st;
+}
+
+/* Creates the folders above a new database file (mkdir -p of its parent). */
+static cs_status make_parent_dirs(const char *path, cs_error *err) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return cs_fail(err, CS_ELIMIT, "%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return cs_fail(err, CS_EIO, "%s: cannot create folder %s: %s", path, buf,
+                           strerror(errno));
+        *p = '/';
+    }
+    return CS_OK;
+}
+
+/* Reads the identity from meta and checks it against what the caller wants;
+ * binds (or re-binds, with CS_DB_RESET) the model when needed. */
+static cs_status check_model(cs_db *db, const cs_db_opts *o, int fresh, cs_error *err) {
+    char *mid = NULL, *mname = NULL, *dim = NULL, *uuid = NULL;
+    cs_status st = meta_get(db, "model_id", &mid, err);
+    int reset = (o->flags & CS_DB_RESET) != 0;
+    if (!st && (!mid || reset || fresh)) {
+        if (!o->model_id || o->dim <= 0) {
+            st = mid ? cs_fail(err, CS_EINVAL, "%s: resetting needs a model", db->path)
+                     : cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (no model)",
+                               db->path);
+        } else if (db->readonly) {
+            st = cs_fail(err, CS_EINVAL, "%s: cannot reset a database opened read-only", db->path);
+        } else {
+            st = cs_db_exec(db, "BEGIN IMMEDIATE", err);
+            if (!st && reset) st = cs_db_exec(db, "DELETE FROM images", err);
+            if (!st) st = bind_model(db, o, err);
+            if (!st)
+                st = cs_db_exec(db,
+                                "UPDATE meta SET value = value + 1 "
+                                "WHERE key = 'generation'; COMMIT",
+                                err);
+            else
+                sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+            free(mid);
+            mid = NULL;
+            if (!st) st = meta_get(db, "model_id", &mid, err);
+        }
+    }
+    if (!st) st = meta_get(db, "model_name", &mname, err);
+    if (!st) st = meta_get(db, "dim", &dim, err);
+    if (!st) st = meta_get(db, "uuid", &uuid, err);
+    if (!st && (!mid || !dim || !uuid || strlen(uuid) != 32))
+        st = cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (incomplete meta)", db->path);
+    if (!st && o->model_id && (strcmp(mid, o->model_id) != 0 || atoi(dim) != o->dim)) {
+        st = cs_fail(err, CS_EMISMATCH,
+                     "%s: this database holds embeddings of model %s%s%s(id %s, %s dims), not "
+                     "of the model in use %s%s%s(id %s, %d dims); re-index it for this model "
+                     "(reset) or use another database",
+                     db->path, mname && *mname ? "'" : "", mname ? mname : "",
+                     mname && *mname ? "' " : "", mid, dim, o->model_name ? "'" : "",
+                     o->model_name ? o->model_name : "", o->model_name ? "' " : "", o->model_id,
+                     o->dim);
+    }
+    if (!st) {
+        db->model_id = mid;
+        db->model_name = mname;
+        db->dim = atoi(dim);
+        memcpy(db->uuid, uuid, 33);
+        mid = mname = NULL;
+        if (db->dim <= 0 || db->dim > 65536)
+            st = cs_fail(err, CS_EFORMAT, "%s: bad dimension %d", db->path, db->dim);
+    }
+    free(mid);
+    free(mname);
+    free(dim);
+    free(uuid);
+    return st;
+}
+
+static cs_status open_sql(cs_db *db, const cs_db_opts *o, int *fresh, cs_error *err) {
+    struct stat st;
+    int exists = stat(db->path, &st) == 0;
+    *fresh = !exists || st.st_size == 0;
+    if (!exists && !(o->flags & CS_DB_CREATE))
+        return cs_fail(err, CS_ENOTFOUND, "%s: no such database", db->path);
+    if (!exists && (o->flags & CS_DB_READONLY))
+        return cs_fail(err, CS_ENOTFOUND, "%s: no such database", db->path);
+    if (!exists && !o->model_id)
+        return cs_fail(err, CS_EINVAL, "%s: creating a database needs a model", db->path);
+    if (!exists) {
+        cs_status s = make_parent_dirs(db->path, err);
+        if (s) return s;
+    }
+    int flags = SQLITE_OPEN_FULLMUTEX |
+                (db->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(db->path, &db->sql, flags, NULL) != SQLITE_OK) {
+        if (!db->sql) return cs_fail(err, CS_ENOMEM, "%s: cannot open database", db->path);
+        return cs_db_sql_fail(db, err, "cannot open database");
+    }
+    sqlite3_busy_timeout(db->sql, 10000);
+    cs_status s = CS_OK;
+    if (!db->readonly) {
+        /* WAL: readers never block the writer; synchronous=NORMAL keeps every
+         * committed batch across a process crash (kill -9). */
+        s = cs_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err);
+        if (!s && *fresh) s = cs_db_exec(db, schema_sql, err);
+    }
+    if (!s) {
+        /* also tells "not a database" apart early, with a clear message */
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(db->sql,
+                               "SELECT count(*) FROM sqlite_master WHERE name IN "
+                               "('meta', 'images')",
+                               -1, &q, NULL) != SQLITE_OK)
+            return cs_db_sql_fail(db, err, "not a clipsearch database");
+        int n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+        sqlite3_finalize(q);
+        if (n == -1) return cs_db_sql_fail(db, err, "reading schema");
+        if (n != 2) return cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database", db->path);
+    }
+    return s;
+}
+
+cs_status cs_db_open(const char *path, const cs_db_opts *opts, cs_db **out, cs_error *err) {
+    *out = NULL;
+    cs_db_opts o = {0};
+    if (opts) o = *opts;
+    if (!path || !*path) return cs_fail(err, CS_EINVAL, "database path is empty");
+    if (o.model_id && o.dim <= 0)
+        return cs_fail(err, CS_EINVAL, "%s: model %s given without its dimension", path,
+                       o.model_id);
+    cs_db *db = calloc(1, sizeof *db);
+    if (!db) return cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&db->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&db->snap_lock, NULL);
+    db->readonly = (o.flags & CS_DB_READONLY) != 0;
+    db->log.fn = o.log;
+    db->log.user = o.log_user;
+    db->path = strdup(path);
+    size_t n = strlen(path);
+    db->vec_path = malloc(n + sizeof ".vectors");
+    if (!db->path || !db->vec_path) {
+        cs_db_close(db);
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(db->vec_path, path, n);
+    memcpy(db->vec_path + n, ".vectors", sizeof ".vectors");
+    int fresh = 0;
+    cs_status st = open_sql(db, &o, &fresh, err);
+    if (!st) st = check_model(db, &o, fresh, err);
+    if (st) {
+        cs_db_close(db);
+        return st;
+    }
+    *out = db;
+    return CS_OK;
+}
+
+void cs_db_close(cs_db *db) {
+    if (!db) return;
+    cs_db_drop_vectors(db);
+    for (int i = 0; i < SQL_COUNT_; i++) sqlite3_finalize(db->stmts[i]);
+    if (db->sql) sqlite3_close_v2(db->sql);
+    pthread_mutex_destroy(&db->lock);
+    pthread_mutex_destroy(&db->snap_lock);
+    free(db->path);
+    free(db->vec_path);
+    free(db->model_id);
+    free(db->model_name);
+    free(db);
+}
+
+cs_status cs_db_default_path(char *buf, size_t cap, cs_error *err) {
+    const char *env = getenv("CLIPSEARCH_DB");
+    int n;
+    if (env && *env) {
+        n = snprintf(buf, cap, "%s", env);
+    } else {
+        const char *xdg = getenv("XDG_DATA_HOME");
+        const char *home = getenv("HOME");
+        if (xdg && *xdg == '/')
+            n = snprintf(buf, cap, "%s/clipsearch/catalog.db", xdg);
+        else if (home && *home)
+            n = snprintf(buf, cap, "%s/.local/share/clipsearch/catalog.db", home);
+        else
+            return cs_fail(err, CS_ENOTFOUND,
+                           "no database given and neither XDG_DATA_HOME nor HOME is set");
+    }
+    if (n < 0 || (size_t)n >= cap) return cs_fail(err, CS_ELIMIT, "database path too long");
+    return CS_OK;
+}
+
+static int64_t file_size(const char *path, const char *suffix) {
+    char buf[4200];
+    snprintf(buf, sizeof buf, "%s%s", path, suffix);
+    struct stat st;
+    return stat(buf, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+cs_status cs_db_get_info(cs_db *db, cs_db_info *out, cs_error *err) {
+    memset(out, 0, sizeof *out);
+    cs_db_lock(db);
+    sqlite3_stmt *s = NULL;
+    cs_status st = CS_OK;
+    if (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM images", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_ROW)
+        st = cs_db_sql_fail(db, err, "counting images");
+    else
+        out->count = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (!st) st = cs_db_generation(db, &out->generation, err);
+    cs_db_unlock(db);
+    out->path = db->path;
+    out->model_id = db->model_id;
+    out->model_name = db->model_name ? db->model_name : "";
+    out->dim = db->dim;
+    out->size_bytes =
+        file_size(db->path, "") + file_size(db->path, "-wal") + file_size(db->path, ".vectors");
+    return st;
+}

@@ -1,0 +1,101 @@
+/* index/db_internal.h - what the catalogue's files share: the cs_db handle,
+ * the vector snapshot, and helpers for SQL under the handle's lock. */
+#ifndef CS_INDEX_DB_INTERNAL_H
+#define CS_INDEX_DB_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "clipsearch/index.h"
+#include "core/error.h"
+#include "core/file.h"
+
+/* An immutable set of vectors, row r = (ids[r], vectors[r * dim ...]), ids
+ * ascending: either mapped from the vector file or loaded from SQLite.
+ * Reference-counted, so a search keeps using the snapshot it started with
+ * while another thread swaps in a newer one. */
+typedef struct cs_vecs {
+    atomic_int refs;
+    uint64_t generation;
+    int64_t n;
+    int dim;
+    const int64_t *ids;
+    const float *vectors;
+    cs_map map;  /* when mapped from the file */
+    void *owned; /* when loaded from SQLite: one block holding ids then vectors */
+} cs_vecs;
+
+struct cs_db {
+    sqlite3 *sql;
+    pthread_mutex_t lock; /* recursive; guards sql and the statements below */
+    char *path, *vec_path;
+    char *model_id, *model_name;
+    int dim, readonly;
+    char uuid[33]; /* the database's identity, hex, also in its vector file */
+    cs_logger log;
+    pthread_mutex_t snap_lock; /* guards snap */
+    cs_vecs *snap;
+    sqlite3_stmt *stmts[16]; /* cs_db_stmt's cache, by enum cs_db_sql */
+};
+
+/* The statements used per row, prepared once per handle. */
+typedef enum cs_db_sql {
+    SQL_PUT = 0,  /* upsert: path, size, mtime_ns, hash, width, height, embedding */
+    SQL_BY_PATH,  /* path -> id, size, mtime_ns, hash */
+    SQL_BY_HASH,  /* hash -> id, width, height, embedding */
+    SQL_GET,      /* id -> path, size, mtime_ns, width, height, hash */
+    SQL_VECTOR,   /* id -> embedding */
+    SQL_DEL_PATH, /* path */
+    SQL_TOUCH,    /* size, mtime_ns, id */
+    SQL_COUNT_
+} cs_db_sql;
+
+/* The cached statement, reset and unbound, or NULL with *err filled. Use and
+ * reset it under the lock. */
+sqlite3_stmt *cs_db_stmt(cs_db *db, cs_db_sql which, cs_error *err);
+
+/* Locking around SQL use. */
+void cs_db_lock(cs_db *db);
+void cs_db_unlock(cs_db *db);
+
+/* A sqlite failure as a cs_error naming the database. */
+cs_status cs_db_sql_fail(cs_db *db, cs_error *err, const char *what);
+
+/* Runs SQL without results (under the caller's lock). */
+cs_status cs_db_exec(cs_db *db, const char *sql, cs_error *err);
+
+/* A write transaction: takes the lock, BEGIN IMMEDIATE. commit bumps the
+ * generation and releases the lock; rollback releases it too. */
+cs_status cs_db_begin(cs_db *db, cs_error *err);
+cs_status cs_db_commit(cs_db *db, cs_error *err);
+void cs_db_rollback(cs_db *db);
+
+/* The commit counter as stored now (under the lock). */
+cs_status cs_db_generation(cs_db *db, uint64_t *gen, cs_error *err);
+
+/* The stored form of an absolute path of an indexed file: the folder
+ * resolved (realpath), the last component kept. Into buf. */
+cs_status cs_db_resolve_path(const char *path, char *buf, size_t cap, cs_error *err);
+
+/* Upserts one row inside an open transaction (embedding normalised here). */
+cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, cs_error *err);
+
+/* The current vector snapshot (reloaded when the database moved on); release
+ * it with cs_vecs_release. */
+cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err);
+void cs_vecs_release(cs_vecs *v);
+/* Rewrites the vector file from SQLite now (after indexing). */
+cs_status cs_db_write_vectors(cs_db *db, cs_error *err);
+/* Drops the snapshot (at close). */
+void cs_db_drop_vectors(cs_db *db);
+
+/* cs_query_parse with the test for image files given (is_image_file may be
+ * NULL: then only the flags make image terms). */
+cs_status cs_query_parse_with(cs_query *q, const char *const *words, int n, int flags,
+                              int (*is_image_file)(const char *path), cs_error *err);
+
+/* Scales v (n floats) to unit length; a zero vector stays zero. */
+void cs_db_normalize(float *v, int n);
+
+#endif

@@ -1,0 +1,184 @@
+/* index/db_search.c - top-k queries over the catalogue: exact scan of the
+ * vector snapshot, then exclusions, threshold, and the rows' paths. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clipsearch/search.h"
+#include "index/db_internal.h"
+
+/* TEMPORARY until cs_search_flat (the search module) is merged: a plain
+ * exact scan with a bounded min-heap; same contract (best first, ties by
+ * lower row). */
+static int worse(const cs_hit *a, const cs_hit *b) {
+    return a->score < b->score || (a->score == b->score && a->id > b->id);
+}
+
+static void sift_down(cs_hit *h, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(&h[l], &h[m])) m = l;
+        if (r < n && worse(&h[r], &h[m])) m = r;
+        if (m == i) return;
+        cs_hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int64_t scan_topk(const float *vectors, int64_t n, int dim, const float *q, int k,
+                         cs_hit *hits) {
+    int size = 0;
+    for (int64_t r = 0; r < n; r++) {
+        const float *v = vectors + r * dim;
+        float s = 0;
+        for (int j = 0; j < dim; j++) s += v[j] * q[j];
+        cs_hit h = {r, s};
+        if (size < k) {
+            /* sift up */
+            int i = size++;
+            hits[i] = h;
+            while (i > 0 && worse(&hits[i], &hits[(i - 1) / 2])) {
+                cs_hit t = hits[i];
+                hits[i] = hits[(i - 1) / 2];
+                hits[(i - 1) / 2] = t;
+                i = (i - 1) / 2;
+            }
+        } else if (k > 0 && worse(&hits[0], &h)) {
+            hits[0] = h;
+            sift_down(hits, size, 0);
+        }
+    }
+    /* heap sort: repeatedly move the worst to the end -> best first */
+    for (int end = size - 1; end > 0; end--) {
+        cs_hit t = hits[0];
+        hits[0] = hits[end];
+        hits[end] = t;
+        sift_down(hits, end, 0);
+    }
+    return size;
+}
+
+static int has_id(const int64_t *ids, int n, int64_t id) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] == id) return 1;
+    return 0;
+}
+
+/* Fills one result's path and image size from SQLite; CS_ENOTFOUND when the
+ * row went away since the snapshot was taken (another process pruned it). */
+static cs_status fill_result(cs_db *db, cs_result *r, cs_error *err) {
+    cs_db_image img;
+    cs_status st = cs_db_get(db, r->id, &img, err);
+    if (st) return st;
+    r->path = img.path;
+    r->width = img.width;
+    r->height = img.height;
+    return CS_OK;
+}
+
+/* The ids not to return: the caller's, plus the rows of the caller's paths. */
+static cs_status collect_excluded(cs_db *db, const cs_search_opts *o, int64_t **ids, int *n,
+                                  cs_error *err) {
+    *n = 0;
+    *ids = malloc(((size_t)o->n_exclude_ids + (size_t)o->n_exclude_paths + 1) * sizeof **ids);
+    if (!*ids) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    for (int i = 0; i < o->n_exclude_ids; i++) (*ids)[(*n)++] = o->exclude_ids[i];
+    for (int i = 0; i < o->n_exclude_paths; i++) {
+        int64_t id;
+        cs_error e;
+        if (cs_db_find(db, o->exclude_paths[i], &id, &e) == CS_OK) (*ids)[(*n)++] = id;
+    }
+    return CS_OK;
+}
+
+cs_status cs_db_search(cs_db *db, const float *query, const cs_search_opts *opts, cs_result **out,
+                       int *n_out, cs_error *err) {
+    *out = NULL;
+    *n_out = 0;
+    cs_search_opts o = {0};
+    if (opts) o = *opts;
+    int k = o.k > 0 ? o.k : 10;
+    int64_t *excl = NULL;
+    int n_excl = 0;
+    cs_vecs *v = NULL;
+    cs_hit *hits = NULL;
+    cs_result *res = NULL;
+    float *q = malloc((size_t)db->dim * sizeof *q);
+    if (!q) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    memcpy(q, query, (size_t)db->dim * sizeof *q);
+    cs_db_normalize(q, db->dim);
+    cs_status st = collect_excluded(db, &o, &excl, &n_excl, err);
+    if (!st) st = cs_db_vectors(db, &v, err);
+    /* ask for as many more as could be excluded, so k remain after */
+    int64_t want = v ? (int64_t)k + n_excl : 0;
+    if (v && want > v->n) want = v->n;
+    if (!st && want > 0) {
+        hits = malloc((size_t)want * sizeof *hits);
+        res = calloc((size_t)(want < k ? want : k), sizeof *res);
+        if (!hits || !res) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    }
+    int n = 0;
+    if (!st && want > 0) {
+        int64_t got = scan_topk(v->vectors, v->n, v->dim, q, (int)want, hits);
+        for (int64_t i = 0; i < got && n < k && !st; i++) {
+            int64_t id = v->ids[hits[i].id];
+            if (has_id(excl, n_excl, id)) continue;
+            if (o.use_threshold && hits[i].score < o.threshold) break;
+            res[n].id = id;
+            res[n].score = hits[i].score;
+            cs_error e;
+            cs_status fs = fill_result(db, &res[n], &e);
+            if (fs == CS_OK)
+                n++;
+            else if (fs != CS_ENOTFOUND) {
+                st = fs;
+                if (err) *err = e;
+            }
+        }
+    }
+    cs_vecs_release(v);
+    free(hits);
+    free(excl);
+    free(q);
+    if (st) {
+        cs_results_free(res, n);
+        return st;
+    }
+    *out = res;
+    *n_out = n;
+    return CS_OK;
+}
+
+cs_status cs_db_similar(cs_db *db, int64_t id, const cs_search_opts *opts, cs_result **out, int *n,
+                        cs_error *err) {
+    *out = NULL;
+    *n = 0;
+    float *q = malloc((size_t)db->dim * sizeof *q);
+    int64_t *excl = NULL;
+    cs_search_opts o = {0};
+    if (opts) o = *opts;
+    if (q) excl = malloc(((size_t)o.n_exclude_ids + 1) * sizeof *excl);
+    if (!q || !excl) {
+        free(q);
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    }
+    cs_status st = cs_db_get_vector(db, id, q, err);
+    if (!st) {
+        if (o.n_exclude_ids) memcpy(excl, o.exclude_ids, (size_t)o.n_exclude_ids * sizeof *excl);
+        excl[o.n_exclude_ids] = id;
+        o.exclude_ids = excl;
+        o.n_exclude_ids++;
+        st = cs_db_search(db, q, &o, out, n, err);
+    }
+    free(excl);
+    free(q);
+    return st;
+}
+
+void cs_results_free(cs_result *results, int n) {
+    if (!results) return;
+    for (int i = 0; i < n; i++) free(results[i].path);
+    free(results);
+}

@@ -1,0 +1,257 @@
+/* index/db_vectors.c - the vector snapshot and its file, DB.vectors.
+ *
+ * Reading 100k embeddings out of SQLite takes far longer than a cold search
+ * may (issue 7: < 100 ms in all), so the rows are also kept in a flat file
+ * that is memory-mapped as is:
+ *
+ *   offset 0   header (64 bytes, little-endian):
+ *              magic "CSVECS1\0", u32 version (1), u32 dim, u64 count,
+ *              u64 generation, char uuid[16] (raw bytes of the database's
+ *              uuid), u64 ids_offset, u64 vectors_offset
+ *   ids_offset      int64 ids[count], ascending
+ *   vectors_offset  float vectors[count][dim] (64-byte aligned), L2-normalised
+ *
+ * It is a cache: written atomically (temporary file, fsync, rename) after
+ * each indexing run, and trusted only when its uuid and generation equal the
+ * database's; otherwise the rows come from SQLite and the file is rewritten
+ * when the database is writable. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "index/db_internal.h"
+
+#define VEC_MAGIC  "CSVECS1"
+#define VEC_HEADER 64
+
+typedef struct vec_header {
+    char magic[8];
+    uint32_t version, dim;
+    uint64_t count, generation;
+    uint8_t uuid[16];
+    uint64_t ids_offset, vectors_offset;
+} vec_header;
+
+_Static_assert(sizeof(vec_header) == VEC_HEADER, "vector file header is 64 bytes");
+
+static void uuid_bytes(const char *hex, uint8_t out[16]) {
+    for (int i = 0; i < 16; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (uint8_t)v;
+    }
+}
+
+static uint64_t vectors_offset(uint64_t count) {
+    uint64_t off = VEC_HEADER + count * sizeof(int64_t);
+    return (off + 63) & ~(uint64_t)63;
+}
+
+void cs_vecs_release(cs_vecs *v) {
+    if (!v || atomic_fetch_sub(&v->refs, 1) != 1) return;
+    cs_unmap(&v->map);
+    free(v->owned);
+    free(v);
+}
+
+/* Maps the vector file if it is the database's current one; NULL otherwise. */
+static cs_vecs *map_file(cs_db *db, uint64_t gen) {
+    cs_map m;
+    cs_error e;
+    if (cs_map_file(db->vec_path, &m, &e) != CS_OK) return NULL;
+    vec_header h;
+    uint8_t uuid[16];
+    uuid_bytes(db->uuid, uuid);
+    if (m.size < VEC_HEADER) goto stale;
+    memcpy(&h, m.data, sizeof h);
+    if (memcmp(h.magic, VEC_MAGIC, 8) != 0 || h.version != 1 || h.dim != (uint32_t)db->dim ||
+        h.generation != gen || memcmp(h.uuid, uuid, 16) != 0 || h.ids_offset != VEC_HEADER ||
+        h.vectors_offset != vectors_offset(h.count) ||
+        m.size != h.vectors_offset + h.count * h.dim * sizeof(float))
+        goto stale;
+    cs_vecs *v = calloc(1, sizeof *v);
+    if (!v) goto stale;
+    atomic_init(&v->refs, 1);
+    v->generation = gen;
+    v->n = (int64_t)h.count;
+    v->dim = db->dim;
+    v->map = m;
+    v->ids = (const int64_t *)(m.data + h.ids_offset);
+    v->vectors = (const float *)(m.data + h.vectors_offset);
+    return v;
+stale:
+    cs_log(&db->log, CS_LOG_DEBUG, "%s: stale or unreadable, reading vectors from the database",
+           db->vec_path);
+    cs_unmap(&m);
+    return NULL;
+}
+
+/* Loads every row from SQLite, in one read transaction (under the lock). */
+static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
+    *out = NULL;
+    cs_status st = CS_OK;
+    sqlite3_stmt *s = NULL;
+    int64_t count = 0;
+    uint64_t gen = 0;
+    if (sqlite3_exec(db->sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return cs_db_sql_fail(db, err, "reading vectors");
+    st = cs_db_generation(db, &gen, err);
+    if (!st && (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM images", -1, &s, NULL) ||
+                sqlite3_step(s) != SQLITE_ROW))
+        st = cs_db_sql_fail(db, err, "counting images");
+    if (!st) count = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    size_t voff = (size_t)vectors_offset((uint64_t)count) - VEC_HEADER;
+    size_t row = (size_t)db->dim * sizeof(float);
+    cs_vecs *v = st ? NULL : calloc(1, sizeof *v);
+    if (!st && v) v->owned = aligned_alloc(64, (voff + (size_t)count * row + 64) & ~(size_t)63);
+    if (!st && (!v || !v->owned)) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    if (!st &&
+        sqlite3_prepare_v2(db->sql, "SELECT id, embedding FROM images ORDER BY id", -1, &s, NULL))
+        st = cs_db_sql_fail(db, err, "reading vectors");
+    int64_t n = 0;
+    while (!st) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW || n >= count) {
+            st = cs_db_sql_fail(db, err, "reading vectors");
+            break;
+        }
+        if ((size_t)sqlite3_column_bytes(s, 1) != row) {
+            st = cs_fail(err, CS_EFORMAT, "%s: image %lld has a vector of the wrong size", db->path,
+                         (long long)sqlite3_column_int64(s, 0));
+            break;
+        }
+        ((int64_t *)v->owned)[n] = sqlite3_column_int64(s, 0);
+        memcpy((char *)v->owned + voff + (size_t)n * row, sqlite3_column_blob(s, 1), row);
+        n++;
+    }
+    sqlite3_finalize(s);
+    sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
+    if (st) {
+        if (v) free(v->owned);
+        free(v);
+        return st;
+    }
+    atomic_init(&v->refs, 1);
+    v->generation = gen;
+    v->n = n;
+    v->dim = db->dim;
+    v->ids = v->owned;
+    v->vectors = (const float *)((char *)v->owned + voff);
+    *out = v;
+    return CS_OK;
+}
+
+static cs_status write_all(int fd, const void *data, size_t n, const char *path, cs_error *err) {
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return cs_fail(err, CS_EIO, "%s: write: %s", path, strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+    return CS_OK;
+}
+
+/* Writes a snapshot to the vector file: temporary file, fsync, rename. */
+static cs_status write_file(cs_db *db, const cs_vecs *v, cs_error *err) {
+    size_t plen = strlen(db->vec_path);
+    char *tmp = malloc(plen + 8);
+    if (!tmp) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
+    memcpy(tmp, db->vec_path, plen);
+    memcpy(tmp + plen, ".XXXXXX", 8);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        cs_status st = cs_fail(err, CS_EIO, "%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    vec_header h = {.magic = VEC_MAGIC,
+                    .version = 1,
+                    .dim = (uint32_t)v->dim,
+                    .count = (uint64_t)v->n,
+                    .generation = v->generation,
+                    .ids_offset = VEC_HEADER,
+                    .vectors_offset = vectors_offset((uint64_t)v->n)};
+    uuid_bytes(db->uuid, h.uuid);
+    static const uint8_t zeros[64];
+    size_t pad = (size_t)h.vectors_offset - VEC_HEADER - (size_t)v->n * sizeof(int64_t);
+    cs_status st = write_all(fd, &h, sizeof h, tmp, err);
+    if (!st) st = write_all(fd, v->ids, (size_t)v->n * sizeof(int64_t), tmp, err);
+    if (!st) st = write_all(fd, zeros, pad, tmp, err);
+    if (!st)
+        st = write_all(fd, v->vectors, (size_t)v->n * (size_t)v->dim * sizeof(float), tmp, err);
+    if (!st && fsync(fd) != 0) st = cs_fail(err, CS_EIO, "%s: fsync: %s", tmp, strerror(errno));
+    if (close(fd) != 0 && !st) st = cs_fail(err, CS_EIO, "%s: close: %s", tmp, strerror(errno));
+    if (!st && rename(tmp, db->vec_path) != 0)
+        st = cs_fail(err, CS_EIO, "%s: rename: %s", db->vec_path, strerror(errno));
+    if (st) unlink(tmp);
+    free(tmp);
+    return st;
+}
+
+cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
+    *out = NULL;
+    cs_status st;
+    uint64_t gen = 0;
+    cs_db_lock(db);
+    st = cs_db_generation(db, &gen, err);
+    cs_db_unlock(db);
+    if (st) return st;
+    pthread_mutex_lock(&db->snap_lock);
+    if (!db->snap || db->snap->generation != gen) {
+        cs_vecs *v = map_file(db, gen);
+        if (!v) {
+            cs_db_lock(db);
+            st = load_sql(db, &v, err);
+            cs_db_unlock(db);
+            if (!st && !db->readonly) {
+                cs_error we;
+                if (write_file(db, v, &we) != CS_OK)
+                    cs_log(&db->log, CS_LOG_WARN, "%s", we.message);
+            }
+        }
+        if (!st) {
+            cs_vecs_release(db->snap);
+            db->snap = v;
+        }
+    }
+    if (!st) {
+        atomic_fetch_add(&db->snap->refs, 1);
+        *out = db->snap;
+    }
+    pthread_mutex_unlock(&db->snap_lock);
+    return st;
+}
+
+cs_status cs_db_write_vectors(cs_db *db, cs_error *err) {
+    if (db->readonly) return CS_OK;
+    cs_vecs *v = NULL;
+    cs_db_lock(db);
+    cs_status st = load_sql(db, &v, err);
+    cs_db_unlock(db);
+    if (!st) st = write_file(db, v, err);
+    if (!st) {
+        /* the fresh rows serve the next search of this handle too */
+        pthread_mutex_lock(&db->snap_lock);
+        cs_vecs_release(db->snap);
+        db->snap = v;
+        pthread_mutex_unlock(&db->snap_lock);
+    } else {
+        cs_vecs_release(v);
+    }
+    return st;
+}
+
+void cs_db_drop_vectors(cs_db *db) {
+    pthread_mutex_lock(&db->snap_lock);
+    cs_vecs_release(db->snap);
+    db->snap = NULL;
+    pthread_mutex_unlock(&db->snap_lock);
+}

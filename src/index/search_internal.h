@@ -1,0 +1,31 @@
+/* index/search_internal.h - the pieces of the exact search that tests and the
+ * benchmark reach directly: the instruction-set choice and the dot kernels. */
+#ifndef CS_INDEX_SEARCH_INTERNAL_H
+#define CS_INDEX_SEARCH_INTERNAL_H
+
+#include "clipsearch/search.h"
+
+typedef enum cs_isa {
+    CS_ISA_AUTO = 0, /* AVX2+FMA when the CPU has them, else generic */
+    CS_ISA_GENERIC,  /* portable C */
+    CS_ISA_AVX2      /* only valid when cs_cpu_has_avx2() */
+} cs_isa;
+
+/* 1 when the CPU runs AVX2 and FMA instructions. */
+int cs_cpu_has_avx2(void);
+
+/* cs_search_flat with the kernel chosen by the caller (CS_ISA_AVX2 on a CPU
+ * without it falls back to generic). */
+int64_t cs_search_flat_isa(cs_pool *pool, const float *vectors, int64_t n, int dim,
+                           const float *query, int k, cs_hit *hits, cs_isa isa);
+
+/* out[r] = sum_j rows[r * dim + j] * q[j] for r < nrows.
+ * rows: nrows x dim, row-major; q: dim; out: nrows. */
+typedef void (*cs_dot_rows_fn)(const float *rows, int64_t nrows, int dim, const float *q,
+                               float *out);
+void cs_dot_rows_generic(const float *rows, int64_t nrows, int dim, const float *q, float *out);
+#if defined(__x86_64__) || defined(_M_X64)
+void cs_dot_rows_avx2(const float *rows, int64_t nrows, int dim, const float *q, float *out);
+#endif
+
+#endif

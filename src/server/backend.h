@@ -1,0 +1,65 @@
+/* server/backend.h - what the HTTP layer needs from a collection of images.
+ *
+ * The server never touches the model or the catalogue directly: it talks to
+ * a backend, a table of functions over one opaque context. The real one
+ * (backend_db.c) sits on a cs_model and an index; tests plug in small fake
+ * ones to exercise the HTTP layer alone. Every function may be called from
+ * several connection threads at once and must be thread-safe. */
+#ifndef CS_SERVER_BACKEND_H
+#define CS_SERVER_BACKEND_H
+
+#include <jansson.h>
+
+#include "clipsearch/search.h"
+#include "clipsearch/server.h"
+
+/* One indexed image. `path` is where the original lies on disk. */
+typedef struct srv_item {
+    int64_t id;
+    int width, height;
+    char path[4096];
+} srv_item;
+
+/* One search result; path is malloc'd. */
+typedef struct srv_hit {
+    int64_t id;
+    float score; /* cosine similarity */
+    int width, height;
+    char *path;
+} srv_hit;
+
+/* Frees hits[0..n) and their paths. */
+void srv_hits_free(srv_hit *hits, int n);
+
+typedef struct srv_backend {
+    void *ctx;
+    int dim; /* the length of every embedding */
+
+    /* One text -> dim floats, L2-normalised. */
+    cs_status (*embed_text)(void *ctx, const char *text, float *out, cs_error *err);
+    /* The bytes of an image file (uploaded: untrusted) -> dim floats, L2-normalised. */
+    cs_status (*embed_image)(void *ctx, const void *data, size_t size, float *out, cs_error *err);
+    /* The stored embedding of an indexed image; CS_ENOTFOUND for an unknown id. */
+    cs_status (*item_vector)(void *ctx, int64_t id, float *out, cs_error *err);
+    /* The k best images for a unit query vector, best first (equal scores:
+     * lower id first), leaving out `exclude` (-1: none). *hits is a malloc'd
+     * array of *n_hits <= k, freed with srv_hits_free. */
+    cs_status (*search)(void *ctx, const float *query, int k, int64_t exclude, srv_hit **hits,
+                        int *n_hits, cs_error *err);
+    /* The record of an indexed image; CS_ENOTFOUND for an unknown id. */
+    cs_status (*item)(void *ctx, int64_t id, srv_item *out, cs_error *err);
+    /* Adds the collection's figures ("images", "model", ...) to a JSON object. */
+    cs_status (*stats)(void *ctx, json_t *obj, cs_error *err);
+    /* Decodes an indexed image, upright, for its thumbnail; it may come out
+     * smaller (JPEG DCT scaling) as long as its shorter side >= min_side. */
+    cs_status (*decode)(void *ctx, const srv_item *item, int min_side, cs_image *out,
+                        cs_error *err);
+    /* Releases an image that decode filled. */
+    void (*image_free)(void *ctx, cs_image *img);
+} srv_backend;
+
+/* Starts a server over a backend (copied; its ctx must outlive the server). */
+cs_status cs_server_start_backend(const srv_backend *backend, const cs_server_opts *opts,
+                                  cs_server **out, cs_error *err);
+
+#endif

@@ -1,0 +1,111 @@
+/* server/http.h - the server's internals shared by its files: the server
+ * object, one request's state, and the helpers that queue replies.
+ *
+ * Flow of a request (server.c): libmicrohttpd parses it and calls us once
+ * for the headers, again for each chunk of body, and a last time when the
+ * body is complete; we keep the body (up to max_body) in srv_request, then
+ * router.c picks the handler (api.c, assets) that queues exactly one reply. */
+#ifndef CS_SERVER_HTTP_H
+#define CS_SERVER_HTTP_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "core/error.h"
+#include "server/backend.h"
+#include "server/thumb.h"
+
+struct cs_server {
+    struct MHD_Daemon *daemon;
+    srv_backend be;
+    cs_server_opts opts; /* with every default filled in */
+    char host[256];
+    int port;
+    int loopback; /* bound to a loopback address: only local Host names are served */
+    srv_thumbs *thumbs;
+    cs_logger log;
+    void *owned_ctx; /* the backend's context when the server made it (freed by stop) */
+};
+
+/* A growing byte buffer with a hard cap (the request-size limit). */
+typedef struct srv_buf {
+    char *data;
+    size_t len, cap;
+} srv_buf;
+
+/* Appends n bytes; 0 if that would pass `limit` or memory ran out. */
+int srv_buf_append(srv_buf *b, const void *data, size_t n, size_t limit);
+void srv_buf_free(srv_buf *b);
+
+/* The state of one request, from its headers to its reply. */
+typedef struct srv_request {
+    cs_server *srv;
+    struct MHD_Connection *conn;
+    const char *method, *url; /* valid while the request lives (owned by MHD) */
+    double t_start;           /* seconds, monotonic */
+    int status;               /* the reply's status, for the log line */
+    int rejected;             /* a reply was queued before the body was read */
+    size_t body_seen;         /* bytes of body received so far */
+    srv_buf body;             /* raw body (JSON, image bytes) */
+    /* multipart/form-data and urlencoded forms */
+    struct MHD_PostProcessor *form;
+    srv_buf upload;       /* the file part of a form */
+    char form_text[2048]; /* the "q"/"text" field */
+    char form_k[16], form_offset[16];
+    int form_bad; /* a form field was too long or the upload too large */
+} srv_request;
+
+/* ---- replies (reply.c) ----------------------------------------------------- */
+
+/* Queues `obj` (reference stolen) as a JSON reply. */
+enum MHD_Result srv_reply_json(srv_request *r, int status, json_t *obj);
+/* {"error": message, "status": status}. */
+enum MHD_Result srv_reply_error(srv_request *r, int status, const char *fmt, ...) CS_PRINTF(3, 4);
+/* A library error: the HTTP status that fits its cs_status, its message. */
+enum MHD_Result srv_reply_cs_error(srv_request *r, const cs_error *err);
+/* Bytes that live as long as the program (embedded assets) or are copied. */
+enum MHD_Result srv_reply_bytes(srv_request *r, int status, const char *mime, const void *data,
+                                size_t size, int copy, const char *cache_control, const char *etag);
+/* 304 Not Modified when the request's If-None-Match names etag. */
+int srv_not_modified(srv_request *r, const char *etag);
+enum MHD_Result srv_reply_304(srv_request *r, const char *etag);
+/* Adds the headers every reply carries (nosniff, CSP, referrer policy). */
+void srv_add_common_headers(struct MHD_Response *resp, const char *mime);
+enum MHD_Result srv_queue(srv_request *r, int status, struct MHD_Response *resp);
+
+/* The HTTP status for a library status (404 for CS_ENOTFOUND, ...). */
+int srv_http_status(cs_status status);
+
+/* A JSON string for bytes that may not be UTF-8 (file names): invalid
+ * sequences become U+FFFD. */
+json_t *srv_json_string_lossy(const char *s);
+
+/* ---- routing (router.c) ---------------------------------------------------- */
+
+/* Picks and runs the handler for a complete request. */
+enum MHD_Result srv_route(srv_request *r);
+
+/* A decimal id: digits only, no sign, no spaces, fits int64. 0 if not. */
+int srv_parse_id(const char *s, int64_t *out);
+/* An integer query argument in [lo, hi], or dflt when absent; 0 if bad. */
+int srv_parse_int(const char *s, long lo, long hi, long dflt, long *out);
+
+/* ---- handlers (api.c, api_search.c) ---------------------------------------- */
+
+enum MHD_Result srv_api_search_get(srv_request *r);
+enum MHD_Result srv_api_search_post(srv_request *r);
+enum MHD_Result srv_api_similar(srv_request *r, int64_t id);
+enum MHD_Result srv_api_thumb(srv_request *r, int64_t id);
+enum MHD_Result srv_api_image(srv_request *r, int64_t id);
+enum MHD_Result srv_api_stats(srv_request *r);
+enum MHD_Result srv_api_health(srv_request *r);
+
+/* A GET/POST argument of the request (URL query), or NULL. */
+const char *srv_arg(srv_request *r, const char *name);
+
+double srv_now(void);
+
+#endif

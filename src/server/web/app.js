@@ -1,0 +1,333 @@
+// clipsearch - the page's behaviour. Plain JS, no framework, no network
+// beyond this server's own API.
+'use strict';
+
+// Results per page: 30, or the deep link's k (e.g. /?q=cat&k=12).
+const PAGE = (() => {
+  const k = Number(new URLSearchParams(location.search).get('k'));
+  return Number.isInteger(k) && k >= 1 && k <= 200 ? k : 30;
+})();
+const $ = (id) => document.getElementById(id);
+const els = {
+  form: $('search'), q: $('q'), file: $('file'), status: $('status'), grid: $('grid'),
+  more: $('more'), empty: $('empty'), drop: $('drop'), stats: $('stats'),
+  chip: $('chip'), chipImg: $('chip-img'), chipLabel: $('chip-label'), chipClear: $('chip-clear'),
+  viewer: $('viewer'), vImg: $('v-img'), vName: $('v-name'), vInfo: $('v-info'),
+  vOpen: $('v-open'), vSimilar: $('v-similar'), vPrev: $('v-prev'), vNext: $('v-next'),
+  vClose: $('v-close'),
+};
+
+// What is being searched: {kind: 'text'|'image'|'similar', text, blob, id, name}
+let query = null;
+let results = [];   // every result shown so far
+let offset = 0;
+let seq = 0;        // ignores replies to superseded searches
+let viewing = -1;   // index in results of the open image, or -1
+let chipUrl = null; // object URL of the image in the query chip
+
+// ---- talking to the API ----------------------------------------------------
+
+async function fetchPage(q, from) {
+  const params = new URLSearchParams({k: String(PAGE), offset: String(from)});
+  let res;
+  if (q.kind === 'similar') {
+    res = await fetch(`/api/similar/${q.id}?${params}`);
+  } else if (q.kind === 'image') {
+    if (q.text) params.set('q', q.text);
+    res = await fetch(`/api/search?${params}`, {
+      method: 'POST',
+      headers: {'Content-Type': q.blob.type || 'application/octet-stream'},
+      body: q.blob,
+    });
+  } else {
+    params.set('q', q.text);
+    res = await fetch(`/api/search?${params}`);
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { /* not JSON: handled below */ }
+  if (!res.ok) throw new Error((data && data.error) || `the server answered ${res.status}`);
+  return data;
+}
+
+// ---- searching ---------------------------------------------------------------
+
+function describe(q) {
+  if (q.kind === 'similar') return `images similar to ${q.name || '#' + q.id}`;
+  if (q.kind === 'image') return q.text ? `your image + “${q.text}”` : 'your image';
+  return `“${q.text}”`;
+}
+
+function syncUrl(q, push) {
+  const url = new URL(location.href);
+  url.search = '';
+  if (q && q.kind === 'text') url.searchParams.set('q', q.text);
+  if (q && q.kind === 'similar') url.searchParams.set('similar', String(q.id));
+  if (q && PAGE !== 30) url.searchParams.set('k', String(PAGE));
+  if (url.href !== location.href) history[push ? 'pushState' : 'replaceState'](null, '', url);
+  document.title = q ? `${q.kind === 'text' ? q.text : 'Similar images'} - clipsearch` : 'clipsearch';
+}
+
+async function search(q, {push = true} = {}) {
+  query = q;
+  results = [];
+  offset = 0;
+  els.grid.replaceChildren();
+  els.more.hidden = true;
+  els.empty.hidden = true;
+  syncUrl(q, push);
+  await loadMore(true);
+}
+
+async function loadMore(first) {
+  const mine = ++seq;
+  const q = query;
+  setStatus(first ? 'Searching…' : 'Loading more…');
+  els.more.disabled = true;
+  try {
+    const data = await fetchPage(q, offset);
+    if (mine !== seq) return;
+    const start = results.length;
+    results.push(...data.results);
+    offset += data.results.length;
+    data.results.forEach((r, i) => els.grid.append(card(r, start + i)));
+    els.more.hidden = !data.more;
+    const n = results.length;
+    setStatus(n ? `${n}${data.more ? '+' : ''} result${n === 1 ? '' : 's'} for ${describe(q)} · ${data.took_ms} ms`
+                : `Nothing found for ${describe(q)}.`);
+    if (first && n) els.grid.firstChild.focus({preventScroll: true});
+    if (!first && start < n) els.grid.children[start].focus();
+  } catch (e) {
+    if (mine === seq) setStatus(e.message, true);
+  } finally {
+    if (mine === seq) els.more.disabled = false;
+  }
+}
+
+function setStatus(text, error = false) {
+  els.status.textContent = text;
+  els.status.classList.toggle('error', error);
+}
+
+// ---- the grid -------------------------------------------------------------------
+
+function card(r, index) {
+  const li = document.createElement('li');
+  li.className = 'card';
+  li.tabIndex = 0;
+  li.dataset.index = String(index);
+  li.setAttribute('aria-label', `${r.name}, score ${r.score.toFixed(3)}`);
+  const img = document.createElement('img');
+  img.src = r.thumb;
+  img.alt = r.name;
+  img.loading = 'lazy';
+  img.decoding = 'async';
+  const score = document.createElement('span');
+  score.className = 'score';
+  score.textContent = r.score.toFixed(3);
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  const name = document.createElement('span');
+  name.className = 'name';
+  name.textContent = r.name;
+  name.title = r.path;
+  const sim = document.createElement('button');
+  sim.type = 'button';
+  sim.className = 'similar';
+  sim.textContent = 'Similar';
+  sim.title = 'Find similar images';
+  sim.addEventListener('click', (e) => { e.stopPropagation(); findSimilar(index); });
+  meta.append(name, sim);
+  li.append(img, score, meta);
+  li.addEventListener('click', () => openViewer(index));
+  return li;
+}
+
+function findSimilar(index) {
+  const r = results[index];
+  if (!r) return;
+  if (els.viewer.open) els.viewer.close();
+  clearChip();
+  els.q.value = '';
+  search({kind: 'similar', id: r.id, name: r.name});
+}
+
+function columns() {
+  const cols = getComputedStyle(els.grid).gridTemplateColumns.split(' ').filter(Boolean);
+  return Math.max(1, cols.length);
+}
+
+// Arrow keys move between cards, Enter opens, S finds similar.
+els.grid.addEventListener('keydown', (e) => {
+  const li = e.target.closest('.card');
+  if (!li || e.altKey || e.ctrlKey || e.metaKey) return;
+  const i = Number(li.dataset.index);
+  const step = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(), ArrowUp: -columns()}[e.key];
+  if (step) {
+    const next = els.grid.children[Math.min(results.length - 1, Math.max(0, i + step))];
+    if (next) next.focus();
+    e.preventDefault();
+  } else if (e.key === 'Enter' || e.key === ' ') {
+    if (e.target === li) { openViewer(i); e.preventDefault(); }
+  } else if (e.key === 's' || e.key === 'S') {
+    findSimilar(i);
+    e.preventDefault();
+  }
+});
+
+// ---- the viewer -------------------------------------------------------------------
+
+function openViewer(index) {
+  const r = results[index];
+  if (!r) return;
+  viewing = index;
+  els.vImg.src = r.image;
+  els.vImg.alt = r.name;
+  els.vName.textContent = r.name;
+  els.vInfo.textContent = `${r.width} × ${r.height} · score ${r.score.toFixed(3)} · ${r.path}`;
+  els.vOpen.href = r.image;
+  els.vPrev.disabled = index === 0;
+  els.vNext.disabled = index === results.length - 1;
+  if (!els.viewer.open) els.viewer.showModal();
+}
+
+els.viewer.addEventListener('close', () => {
+  const li = els.grid.children[viewing];
+  viewing = -1;
+  els.vImg.removeAttribute('src');
+  if (li) li.focus();
+});
+els.viewer.addEventListener('keydown', (e) => {
+  if (e.key === 'ArrowRight') openViewer(Math.min(results.length - 1, viewing + 1));
+  else if (e.key === 'ArrowLeft') openViewer(Math.max(0, viewing - 1));
+  else if ((e.key === 's' || e.key === 'S') && e.target.tagName !== 'INPUT') findSimilar(viewing);
+});
+els.viewer.addEventListener('click', (e) => { if (e.target === els.viewer) els.viewer.close(); });
+els.vClose.addEventListener('click', () => els.viewer.close());
+els.vPrev.addEventListener('click', () => openViewer(viewing - 1));
+els.vNext.addEventListener('click', () => openViewer(viewing + 1));
+els.vSimilar.addEventListener('click', () => findSimilar(viewing));
+
+// ---- image queries: pick, drop, paste -----------------------------------------------
+
+function setChip(blob, label) {
+  clearChip();
+  chipUrl = URL.createObjectURL(blob);
+  els.chipImg.src = chipUrl;
+  els.chipLabel.textContent = label;
+  els.chip.hidden = false;
+}
+
+function clearChip() {
+  if (chipUrl) URL.revokeObjectURL(chipUrl);
+  chipUrl = null;
+  els.chip.hidden = true;
+  els.chipImg.removeAttribute('src');
+}
+
+function searchImage(blob, label) {
+  if (!blob || !(blob.type || '').startsWith('image/')) {
+    setStatus('That is not an image.', true);
+    return;
+  }
+  setChip(blob, label || 'image');
+  search({kind: 'image', blob, text: els.q.value.trim()});
+}
+
+els.file.addEventListener('change', () => {
+  const f = els.file.files[0];
+  if (f) searchImage(f, f.name);
+  els.file.value = '';
+});
+els.chipClear.addEventListener('click', () => {
+  clearChip();
+  els.q.focus();
+  if (els.q.value.trim()) els.form.requestSubmit();
+});
+
+let dragDepth = 0;
+const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+window.addEventListener('dragenter', (e) => {
+  if (!hasFiles(e)) return;
+  dragDepth++;
+  els.drop.hidden = false;
+  e.preventDefault();
+});
+window.addEventListener('dragover', (e) => { if (hasFiles(e)) e.preventDefault(); });
+window.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; els.drop.hidden = true; } });
+window.addEventListener('drop', (e) => {
+  dragDepth = 0;
+  els.drop.hidden = true;
+  if (!hasFiles(e)) return;
+  e.preventDefault();
+  const f = e.dataTransfer.files[0];
+  if (f) searchImage(f, f.name);
+});
+document.addEventListener('paste', (e) => {
+  const item = [...(e.clipboardData ? e.clipboardData.items : [])].find((it) => it.type.startsWith('image/'));
+  if (!item) return; // plain text pastes into the box as usual
+  e.preventDefault();
+  searchImage(item.getAsFile(), 'pasted image');
+});
+
+// ---- the search box ----------------------------------------------------------------
+
+els.form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = els.q.value.trim();
+  if (query && query.kind === 'image' && !els.chip.hidden) {
+    search({kind: 'image', blob: query.blob, text});
+  } else if (text) {
+    search({kind: 'text', text});
+  } else {
+    els.q.focus();
+  }
+});
+els.more.addEventListener('click', () => loadMore(false));
+$('examples').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-q]');
+  if (!b) return;
+  els.q.value = b.dataset.q;
+  search({kind: 'text', text: b.dataset.q});
+});
+document.addEventListener('keydown', (e) => {
+  const typing = /^(INPUT|TEXTAREA)$/.test(document.activeElement.tagName);
+  if (e.key === '/' && !typing && !els.viewer.open) {
+    e.preventDefault();
+    els.q.focus();
+    els.q.select();
+  } else if (e.key === 'Escape' && document.activeElement === els.q && els.q.value) {
+    els.q.value = '';
+  }
+});
+
+// ---- start: run the query of the URL (a deep link) ----------------------------------
+
+function fromUrl() {
+  const p = new URLSearchParams(location.search);
+  const text = (p.get('q') || '').trim();
+  const similar = p.get('similar');
+  clearChip();
+  if (text) {
+    els.q.value = text;
+    search({kind: 'text', text}, {push: false});
+  } else if (similar && /^\d+$/.test(similar)) {
+    els.q.value = '';
+    search({kind: 'similar', id: Number(similar)}, {push: false});
+  } else {
+    query = null;
+    results = [];
+    els.q.value = '';
+    els.grid.replaceChildren();
+    els.more.hidden = true;
+    els.empty.hidden = false;
+    setStatus('');
+    els.q.focus();
+  }
+}
+window.addEventListener('popstate', fromUrl);
+
+fetch('/api/stats').then((r) => r.json()).then((s) => {
+  const n = typeof s.images === 'number' ? `${s.images.toLocaleString()} images` : '';
+  els.stats.textContent = [n, s.model && s.model.name, `clipsearch ${s.version}`].filter(Boolean).join(' · ');
+}).catch(() => {});
+fromUrl();

@@ -1,0 +1,215 @@
+/* tests/search/test_faiss.c - FAISS interchange through our bridge: what we
+ * write reads back as the same vectors, ids and neighbours (cs_search_flat is
+ * the reference for flat indexes), factory types, .paths files, and errors
+ * reported as statuses rather than exceptions or crashes. */
+#include <dirent.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "index/search_internal.h"
+#include "test.h"
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static float rng_gauss(void) { /* sum of uniforms, close enough to normal */
+    float s = 0;
+    for (int i = 0; i < 4; i++) {
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        s += (float)((rng_state * 0x2545f4914f6cdd1dull) >> 40) / 16777216.0f - 0.5f;
+    }
+    return s;
+}
+
+/* n x dim random rows, each L2-normalised like CLIP embeddings. */
+static float *random_unit(int64_t n, int dim) {
+    float *v = malloc((size_t)(n * dim + 1) * sizeof *v);
+    for (int64_t i = 0; i < n; i++) {
+        double norm = 0;
+        for (int j = 0; j < dim; j++) {
+            v[i * dim + j] = rng_gauss();
+            norm += (double)v[i * dim + j] * v[i * dim + j];
+        }
+        for (int j = 0; j < dim; j++) v[i * dim + j] /= (float)sqrt(norm);
+    }
+    return v;
+}
+
+static const char *tmp_path(const char *dir, const char *name) {
+    static char buf[8][1024];
+    static int next;
+    char *b = buf[next++ % 8];
+    snprintf(b, sizeof buf[0], "%s/%s", dir, name);
+    return b;
+}
+
+/* Files in dir other than those named: a failed or finished write must leave
+ * no temporary file behind. */
+static int count_files(const char *dir) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
+/* Flat export: exact vectors, ids 0..n-1, and FAISS's neighbours = ours. */
+static void check_flat(const char *dir, int64_t n, int dim) {
+    float *v = random_unit(n, dim);
+    const char *path = tmp_path(dir, "flat.faiss");
+    cs_error err = {0};
+    CHECK_OK(cs_faiss_export(path, v, n, dim, NULL, &err), &err);
+    cs_faiss_index *ix = NULL;
+    CHECK_OK(cs_faiss_open(path, &ix, &err), &err);
+    if (!ix) {
+        free(v);
+        return;
+    }
+    CHECK_EQ_INT(cs_faiss_ntotal(ix), n);
+    CHECK_EQ_INT(cs_faiss_dim(ix), dim);
+    CHECK(cs_faiss_is_inner_product(ix));
+    float *back = malloc((size_t)(n * dim + 1) * sizeof *back);
+    int64_t *ids = malloc((size_t)(n + 1) * sizeof *ids);
+    CHECK_OK(cs_faiss_read_vectors(ix, back, ids, &err), &err);
+    CHECK(n == 0 || memcmp(back, v, (size_t)(n * dim) * sizeof *v) == 0);
+    for (int64_t i = 0; i < n; i++) CHECK_EQ_INT(ids[i], i);
+
+    int k = 10;
+    cs_hit ours[10], theirs[10];
+    for (int qi = 0; qi < 5; qi++) {
+        float *q = random_unit(1, dim);
+        int64_t got = -1;
+        int64_t want = cs_search_flat(NULL, v, n, dim, q, k, ours);
+        CHECK_OK(cs_faiss_search(ix, q, k, theirs, &got, &err), &err);
+        CHECK_EQ_INT(got, want);
+        for (int64_t i = 0; i < got && i < want; i++) {
+            CHECK(fabsf(ours[i].score - theirs[i].score) < 1e-5f);
+            /* the same row, or a tie within rounding */
+            CHECK_MSG(ours[i].id == theirs[i].id || fabsf(ours[i].score - theirs[i].score) < 1e-6f,
+                      "n=%lld dim=%d hit %lld: ours %lld, FAISS %lld", (long long)n, dim,
+                      (long long)i, (long long)ours[i].id, (long long)theirs[i].id);
+        }
+        free(q);
+    }
+    cs_faiss_close(ix);
+    free(ids);
+    free(back);
+    free(v);
+}
+
+/* Factory strings: trained types, an id map, errors. */
+static void check_factories(const char *dir) {
+    int64_t n = 2000;
+    int dim = 16;
+    float *v = random_unit(n, dim);
+    cs_error err = {0};
+    const char *path = tmp_path(dir, "ivf.faiss");
+    CHECK_OK(cs_faiss_export(path, v, n, dim, "IVF8,Flat", &err), &err);
+    cs_faiss_index *ix = NULL;
+    CHECK_OK(cs_faiss_open(path, &ix, &err), &err);
+    if (ix) {
+        CHECK_EQ_INT(cs_faiss_ntotal(ix), n);
+        CHECK(cs_faiss_is_inner_product(ix));
+        /* IVF,Flat stores the vectors as they are, in list order: read back by id */
+        float *back = malloc((size_t)(n * dim) * sizeof *back);
+        CHECK_OK(cs_faiss_read_vectors(ix, back, NULL, &err), &err);
+        CHECK(memcmp(back, v, (size_t)(n * dim) * sizeof *v) == 0);
+        /* a stored vector is its own nearest neighbour (nprobe 1 finds its list) */
+        cs_hit h[3];
+        int64_t got = 0;
+        CHECK_OK(cs_faiss_search(ix, v + 123 * dim, 3, h, &got, &err), &err);
+        CHECK(got == 3 && h[0].id == 123);
+        free(back);
+        cs_faiss_close(ix);
+    }
+
+    path = tmp_path(dir, "idmap.faiss");
+    CHECK_OK(cs_faiss_export(path, v, n, dim, "IDMap,Flat", &err), &err);
+    CHECK_OK(cs_faiss_open(path, &ix, &err), &err);
+    if (ix) {
+        int64_t *ids = malloc((size_t)n * sizeof *ids);
+        CHECK_OK(cs_faiss_read_vectors(ix, NULL, ids, &err), &err);
+        for (int64_t i = 0; i < n; i++) CHECK_EQ_INT(ids[i], i);
+        free(ids);
+        cs_faiss_close(ix);
+    }
+
+    int before = count_files(dir);
+    path = tmp_path(dir, "bad.faiss");
+    cs_status st = cs_faiss_export(path, v, n, dim, "NoSuchIndex,Flat", &err);
+    CHECK(st != CS_OK);
+    CHECK_MSG(strstr(err.message, "bad.faiss") && strstr(err.message, "FAISS"), "message: %s",
+              err.message);
+    /* IVF with more lists than vectors cannot be trained */
+    st = cs_faiss_export(path, v, 10, dim, "IVF64,Flat", &err);
+    CHECK(st != CS_OK);
+    CHECK_EQ_INT(count_files(dir), before); /* no temporary file left behind */
+    free(v);
+}
+
+static void check_paths(const char *dir) {
+    const char *names[] = {"/photos/a b.jpg", "relative/ünïcödé.png", "", "/x/y/z.webp"};
+    float *v = random_unit(4, 8);
+    cs_error err = {0};
+    const char *path = tmp_path(dir, "with paths.faiss");
+    CHECK_OK(cs_faiss_export_paths(path, v, names, 4, 8, NULL, &err), &err);
+    char **back = NULL;
+    int64_t n = 0;
+    CHECK_OK(cs_faiss_read_paths(path, &back, &n, &err), &err);
+    CHECK_EQ_INT(n, 4);
+    for (int64_t i = 0; i < n && i < 4; i++) CHECK(strcmp(back[i], names[i]) == 0);
+    cs_faiss_paths_free(back, n);
+    size_t size = 0;
+    char *text = cs_test_read(tmp_path(dir, "with paths.faiss.paths"), &size);
+    CHECK(strcmp(text, "/photos/a b.jpg\nrelative/ünïcödé.png\n\n/x/y/z.webp\n") == 0);
+    free(text);
+
+    const char *bad[] = {"ok.jpg", "two\nlines.jpg"};
+    path = tmp_path(dir, "newline.faiss");
+    CHECK(cs_faiss_export_paths(path, v, bad, 2, 8, NULL, &err) == CS_EINVAL);
+    CHECK(strstr(err.message, "line break") != NULL);
+    struct stat sb;
+    CHECK(stat(path, &sb) != 0); /* refused before writing anything */
+    free(v);
+}
+
+static void check_errors(const char *dir) {
+    cs_error err = {0};
+    cs_faiss_index *ix = (cs_faiss_index *)1;
+    CHECK(cs_faiss_open(tmp_path(dir, "absent.faiss"), &ix, &err) == CS_ENOTFOUND);
+    CHECK(ix == NULL);
+    const char *junk = tmp_path(dir, "junk.faiss");
+    FILE *f = fopen(junk, "wb");
+    fputs("this is not a FAISS index", f);
+    fclose(f);
+    CHECK(cs_faiss_open(junk, &ix, &err) != CS_OK);
+    CHECK_MSG(strstr(err.message, "junk.faiss") != NULL, "message: %s", err.message);
+    CHECK(cs_faiss_export(tmp_path(dir, "x.faiss"), NULL, 3, 8, NULL, &err) == CS_EINVAL);
+    CHECK(cs_faiss_export(tmp_path(dir, "x.faiss"), NULL, 0, 0, NULL, &err) == CS_EINVAL);
+    float v[8] = {0};
+    CHECK(cs_faiss_export(tmp_path(dir, "no/such/dir.faiss"), v, 1, 8, NULL, &err) == CS_EIO);
+    CHECK(strstr(err.message, "no/such/dir.faiss") != NULL);
+}
+
+static void remove_dir(const char *dir) { /* flat: files only */
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlink(tmp_path(dir, e->d_name));
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+int main(void) {
+    const char *dir = cs_test_tmpdir();
+    check_flat(dir, 0, 8);
+    check_flat(dir, 1, 3);
+    check_flat(dir, 1000, 48);
+    check_flat(dir, 3000, 515);
+    check_flat(dir, 5000, 512);
+    check_factories(dir);
+    check_paths(dir);
+    check_errors(dir);
+    remove_dir(dir);
+    return cs_test_done("faiss");
+}
