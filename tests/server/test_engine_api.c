@@ -7,6 +7,7 @@
  * embedding with the oracle's image embeddings. Our engine embeds the query
  * text or the uploaded image; it agrees with the oracle to cos >= 0.99999,
  * so scores must agree to about 1e-5 (1e-4 for images). */
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "harness.h"
@@ -193,6 +194,34 @@ static void test_image_queries(void) {
     free(r.body);
 }
 
+/* Many clients at once share the one model: every answer is still right. */
+static const char *const busy_texts[] = {"ball", "animal", "rocket launch", "wooden texture"};
+
+static void *client(void *arg) {
+    long t = (long)arg;
+    for (int i = 0; i < 6; i++) {
+        const char *text = busy_texts[(t + i) % 4];
+        char path[128], enc[64];
+        size_t o = 0;
+        for (const char *p = text; *p; p++)
+            o += (size_t)snprintf(enc + o, sizeof enc - o, *p == ' ' ? "%%20" : "%c", *p);
+        snprintf(path, sizeof path, "/api/search?q=%s&k=3", enc);
+        reply r;
+        get(port, path, &r);
+        float want[64];
+        text_vec(text, want);
+        check_results(&r, want, TOL_TEXT, -1, text); /* a failure counts in the total */
+        free(r.body);
+    }
+    return NULL;
+}
+
+static void test_concurrent_clients(void) {
+    pthread_t th[8];
+    for (long t = 0; t < 8; t++) pthread_create(&th[t], NULL, client, (void *)t);
+    for (int t = 0; t < 8; t++) pthread_join(th[t], NULL);
+}
+
 /* Broken uploads are refused by the hardened decoders, with a reason. */
 static void test_bad_uploads(void) {
     static const char *const bad[] = {"corrupt.jpg",   "empty.png",      "garbage.webp",
@@ -312,6 +341,7 @@ int main(void) {
         port = cs_server_port(srv);
         test_text_queries();
         test_image_queries();
+        test_concurrent_clients();
         test_bad_uploads();
         test_files();
         cs_server_stop(srv);
