@@ -59,7 +59,7 @@ enum MHD_Result srv_api_thumb(srv_request *r, int64_t id) {
     if (srv_not_modified(r, etag)) return srv_reply_304(r, etag);
     unsigned char *jpg = NULL;
     size_t n = 0;
-    if (!srv_thumbs_get(r->srv->thumbs, id, &jpg, &n)) {
+    if (!srv_cache_get(r->srv->thumbs, id, &jpg, &n)) {
         cs_error err = {0};
         cs_status st = make_thumb(r->srv, &it, &jpg, &n, &err);
         if (st != CS_OK) {
@@ -69,7 +69,7 @@ enum MHD_Result srv_api_thumb(srv_request *r, int64_t id) {
             return srv_reply_error(r, st == CS_EIO || st == CS_ENOTFOUND ? 404 : 422,
                                    "no thumbnail for image %lld: %s", (long long)id, err.message);
         }
-        srv_thumbs_put(r->srv->thumbs, id, jpg, n);
+        srv_cache_put(r->srv->thumbs, id, jpg, n);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, jpg, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -154,13 +154,17 @@ enum MHD_Result srv_api_stats(srv_request *r) {
     }
     size_t entries, bytes;
     uint64_t hits, misses;
-    srv_thumbs_stats(srv->thumbs, &entries, &bytes, &hits, &misses);
+    srv_cache_stats(srv->thumbs, &entries, &bytes, &hits, &misses);
     json_object_set_new(obj, "dim", json_integer(srv->be.dim));
     json_object_set_new(obj, "version", json_string(cs_version()));
     json_object_set_new(obj, "thumbnails",
                         json_pack("{s:I, s:I, s:I, s:I, s:i}", "cached", (json_int_t)entries,
                                   "bytes", (json_int_t)bytes, "hits", (json_int_t)hits, "misses",
                                   (json_int_t)misses, "size", srv->opts.thumb_size));
+    srv_cache_stats(srv->embeddings, &entries, &bytes, &hits, &misses);
+    json_object_set_new(obj, "query_cache",
+                        json_pack("{s:I, s:I, s:I}", "cached", (json_int_t)entries, "hits",
+                                  (json_int_t)hits, "misses", (json_int_t)misses));
     json_object_set_new(obj, "limits",
                         json_pack("{s:I, s:i, s:i}", "max_body", (json_int_t)srv->opts.max_body,
                                   "max_k", srv->opts.max_k, "timeout_s", srv->opts.timeout_s));
