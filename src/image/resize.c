@@ -101,13 +101,14 @@ static inline uint8_t clip8(int32_t v) {
     return (uint8_t)(v >> PRECISION_BITS);
 }
 
-/* rows [y0, y0 + rows) of src (w_in wide) -> dst (t->count outputs wide) */
-static void pass_horizontal(const uint8_t *src, int w_in, int y0, int rows, const taps *t,
+/* rows [y0, y0 + rows) of src (w_in wide) -> dst: outputs [x0, x0 + w_out)
+ * of the pass, dst being w_out wide */
+static void pass_horizontal(const uint8_t *src, int w_in, int y0, int rows, const taps *t, int x0,
                             int w_out, uint8_t *dst) {
     for (int y = 0; y < rows; y++) {
         const uint8_t *row = src + (size_t)(y0 + y) * w_in * 3;
         uint8_t *o = dst + (size_t)y * w_out * 3;
-        for (int xx = 0; xx < w_out; xx++, o += 3) {
+        for (int xx = x0; xx < x0 + w_out; xx++, o += 3) {
             const int32_t *k = t->w + (size_t)xx * t->ksize;
             const uint8_t *p = row + (size_t)t->first[xx] * 3;
             int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
@@ -124,83 +125,92 @@ static void pass_horizontal(const uint8_t *src, int w_in, int y0, int rows, cons
 }
 
 /* The AVX2 horizontal pass where the CPU has it (same integers, same
- * result); returns 0 when it did not run. */
-static int horizontal_avx2(const uint8_t *src, int w_in, int y0, int rows, const taps *t, int w_out,
-                           uint8_t *dst) {
+ * result); returns 0 when it did not run. CS_NO_AVX2 in the environment
+ * forces the scalar pass (for tests and comparisons). */
+static int horizontal_avx2(const uint8_t *src, int w_in, int y0, int rows, const taps *t, int x0,
+                           int w_out, uint8_t *dst) {
 #ifdef CS_HAVE_AVX2_PASS
     if (!__builtin_cpu_supports("avx2") || getenv("CS_NO_AVX2")) return 0;
     const size_t pairs = (size_t)(t->ksize + 1) / 2;
     int32_t *wide = malloc(sizeof(int32_t) * 8 * pairs * (size_t)w_out);
     if (!wide) return 0;
-    cs_resize_widen_taps(t->w, t->ksize, t->count, w_out, wide);
-    cs_resize_horizontal_avx2(src, w_in, y0, rows, t->ksize, t->first, t->count, wide, w_out, dst);
+    const int32_t *w = t->w + (size_t)x0 * t->ksize;
+    cs_resize_widen_taps(w, t->ksize, t->count + x0, w_out, wide);
+    cs_resize_horizontal_avx2(src, w_in, y0, rows, t->ksize, t->first + x0, t->count + x0, wide,
+                              w_out, dst);
     free(wide);
     return 1;
 #else
-    (void)src, (void)w_in, (void)y0, (void)rows, (void)t, (void)w_out, (void)dst;
+    (void)src, (void)w_in, (void)y0, (void)rows, (void)t, (void)x0, (void)w_out, (void)dst;
     return 0;
 #endif
 }
 
-/* src rows (w wide), the taps' first indices shifted by -y0 -> dst. Sums a
- * whole output row at once in acc (w * 3 sums) so the source is read row by
- * row; each sum still adds its terms in Pillow's order. */
-static void pass_vertical(const uint8_t *src, int w, int y0, const taps *t, int h_out, int32_t *acc,
-                          uint8_t *dst) {
-    const size_t stride = (size_t)w * 3;
-    for (int yy = 0; yy < h_out; yy++) {
+/* Outputs [yy0, yy0 + h_out) of the vertical pass over columns
+ * [col0, col0 + ncols) of src (src_w pixels wide, its first row being source
+ * row y0) -> dst, ncols wide. Sums a whole output row at once in acc so the
+ * source is read row by row; each sum still adds its terms in Pillow's
+ * order (and integer sums do not depend on it anyway). */
+static void pass_vertical(const uint8_t *src, int src_w, int col0, int ncols, int y0, const taps *t,
+                          int yy0, int h_out, int32_t *acc, uint8_t *dst) {
+    const size_t stride = (size_t)src_w * 3, n = (size_t)ncols * 3;
+    for (int yy = yy0; yy < yy0 + h_out; yy++) {
         const int32_t *k = t->w + (size_t)yy * t->ksize;
-        const uint8_t *row = src + (size_t)(t->first[yy] - y0) * stride;
-        for (size_t i = 0; i < stride; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        const uint8_t *row = src + (size_t)(t->first[yy] - y0) * stride + (size_t)col0 * 3;
+        for (size_t i = 0; i < n; i++) acc[i] = 1 << (PRECISION_BITS - 1);
         for (int y = 0; y < t->count[yy]; y++, row += stride) {
             const int32_t ky = k[y];
-            for (size_t i = 0; i < stride; i++) acc[i] += row[i] * ky;
+            for (size_t i = 0; i < n; i++) acc[i] += row[i] * ky;
         }
-        uint8_t *o = dst + (size_t)yy * stride;
-        for (size_t i = 0; i < stride; i++) o[i] = clip8(acc[i]);
+        uint8_t *o = dst + (size_t)(yy - yy0) * n;
+        for (size_t i = 0; i < n; i++) o[i] = clip8(acc[i]);
     }
 }
 
-cs_status cs_resize_bicubic(const cs_image *in, int out_w, int out_h, cs_image *out,
-                            cs_error *err) {
+cs_status cs_resize_bicubic_box(const cs_image *in, int out_w, int out_h, int bx, int by, int bw,
+                                int bh, cs_image *out, cs_error *err) {
     out->rgb = NULL;
-    if (out_w <= 0 || out_h <= 0 || in->width <= 0 || in->height <= 0)
-        return cs_fail(err, CS_EINVAL, "cannot resize %dx%d to %dx%d", in->width, in->height, out_w,
-                       out_h);
+    if (out_w <= 0 || out_h <= 0 || in->width <= 0 || in->height <= 0 || bx < 0 || by < 0 ||
+        bw <= 0 || bh <= 0 || bx > out_w - bw || by > out_h - bh)
+        return cs_fail(err, CS_EINVAL, "cannot resize %dx%d to %dx%d (box %d,%d %dx%d)", in->width,
+                       in->height, out_w, out_h, bx, by, bw, bh);
     const int need_h = out_w != in->width, need_v = out_h != in->height;
     taps th = {0}, tv = {0};
     uint8_t *tmp = NULL, *res = NULL;
     int32_t *acc = NULL;
     if (taps_make(in->width, out_w, &th) || taps_make(in->height, out_h, &tv)) goto nomem;
 
-    /* the source rows the vertical pass reads */
-    const int y_first = tv.first[0];
-    const int y_last = tv.first[out_h - 1] + tv.count[out_h - 1];
+    /* the source rows the vertical pass reads for the box's rows */
+    const int y_first = tv.first[by];
+    const int y_last = tv.first[by + bh - 1] + tv.count[by + bh - 1];
     const uint8_t *cur = in->rgb;
-    int cur_w = in->width, cur_y0 = 0;
+    int cur_w = in->width, cur_col0 = bx, cur_y0 = 0;
     if (need_h) {
-        tmp = malloc((size_t)out_w * (size_t)(y_last - y_first) * 3);
+        tmp = malloc((size_t)bw * (size_t)(y_last - y_first) * 3);
         if (!tmp) goto nomem;
-        if (!horizontal_avx2(in->rgb, in->width, y_first, y_last - y_first, &th, out_w, tmp))
-            pass_horizontal(in->rgb, in->width, y_first, y_last - y_first, &th, out_w, tmp);
+        if (!horizontal_avx2(in->rgb, in->width, y_first, y_last - y_first, &th, bx, bw, tmp))
+            pass_horizontal(in->rgb, in->width, y_first, y_last - y_first, &th, bx, bw, tmp);
         cur = tmp;
-        cur_w = out_w;
+        cur_w = bw;
+        cur_col0 = 0;
         cur_y0 = y_first;
     }
-    res = malloc((size_t)out_w * (size_t)out_h * 3);
-    acc = malloc(sizeof(int32_t) * (size_t)out_w * 3);
+    res = malloc((size_t)bw * (size_t)bh * 3);
+    acc = malloc(sizeof(int32_t) * (size_t)bw * 3);
     if (!res || !acc) goto nomem;
     if (need_v)
-        pass_vertical(cur, cur_w, cur_y0, &tv, out_h, acc, res);
+        pass_vertical(cur, cur_w, cur_col0, bw, cur_y0, &tv, by, bh, acc, res);
     else
-        memcpy(res, cur, (size_t)out_w * (size_t)out_h * 3);
+        for (int yy = by; yy < by + bh; yy++)
+            memcpy(res + (size_t)(yy - by) * bw * 3,
+                   cur + ((size_t)(yy - cur_y0) * cur_w + cur_col0) * 3, (size_t)bw * 3);
     free(tmp);
     free(acc);
     taps_free(&th);
     taps_free(&tv);
     out->rgb = res;
-    out->width = out_w;
-    out->height = out_h;
+    out->width = bw;
+    out->height = bh;
     return CS_OK;
 nomem:
     free(tmp);
@@ -210,4 +220,9 @@ nomem:
     taps_free(&tv);
     return cs_fail(err, CS_ENOMEM, "out of memory resizing %dx%d to %dx%d", in->width, in->height,
                    out_w, out_h);
+}
+
+cs_status cs_resize_bicubic(const cs_image *in, int out_w, int out_h, cs_image *out,
+                            cs_error *err) {
+    return cs_resize_bicubic_box(in, out_w, out_h, 0, 0, out_w, out_h, out, err);
 }
