@@ -27,7 +27,8 @@ const cs_cli_command cs_cmd_search = {
     "  --json             {\"query\": ..., \"results\": [{\"path\": ..., \"score\": ...}]}\n"
     "  --tsv              score<TAB>path lines\n"
     "  --paths            paths only, one per line\n"
-    "  --model DIR        the CLIP model folder (default: $CLIPSEARCH_MODEL)\n"
+    "  --model DIR|NAME   the CLIP model: a folder or a downloaded hub name\n"
+    "                     (default: $CLIPSEARCH_MODEL, else the default model)\n"
     "  --db PATH          the database (default: $CLIPSEARCH_DB, else\n"
     "                     $XDG_DATA_HOME/clipsearch/catalog.db)\n"
     "  --threads N        threads (default: one per core)\n",
