@@ -27,6 +27,10 @@ cs_status cs_hub_repo_folder(char *buf, size_t cap, const char *prefix, const ch
 /* Non-zero when dir holds config.json and a weights file we read. */
 int cs_hub_model_usable(const char *dir);
 
+/* The "model_type" of dir/config.json ("clip" for CLIP) into buf; 0 when
+ * the file or the key is absent. */
+int cs_hub_model_type(const char *dir, char *buf, size_t cap);
+
 /* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
 cs_status cs_hub_hf_home(char *buf, size_t cap, cs_error *err);
 

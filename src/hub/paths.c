@@ -1,5 +1,6 @@
 /* hub/paths.c - where the caches are, and what a repo id looks like. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,4 +154,15 @@ int cs_hub_join(char *buf, size_t cap, const char *dir, const char *name) {
         return 0;
     }
     return 1;
+}
+
+int cs_hub_model_type(const char *dir, char *buf, size_t cap) {
+    char path[4096];
+    buf[0] = 0;
+    if (!cs_hub_join(path, sizeof path, dir, "config.json")) return 0;
+    json_t *config = json_load_file(path, 0, NULL);
+    const char *type = json_string_value(json_object_get(config, "model_type"));
+    int found = type && snprintf(buf, cap, "%s", type) > 0;
+    json_decref(config);
+    return found;
 }

@@ -215,6 +215,9 @@ static void list_hf(const char *root, int (*fn)(void *, const cs_hub_entry *), v
         int via_ref;
         cs_hub_join(repo_dir, sizeof repo_dir, root, names[i]);
         if (!hf_snapshot(repo_dir, model, sizeof model, commit, sizeof commit, &via_ref)) continue;
+        /* The Hugging Face cache holds every kind of model: list CLIP ones. */
+        char type[64];
+        if (!cs_hub_model_type(model, type, sizeof type) || strcmp(type, "clip") != 0) continue;
         folder_to_repo(names[i] + 8, repo, sizeof repo);
         cs_hub_entry e = {
             repo, model, "huggingface", via_ref ? "main" : "", commit, folder_bytes(model)};

@@ -249,6 +249,16 @@ static void remove_stale(hub_dl *d) {
     }
 }
 
+/* Fails fast on a repo that is not a CLIP model, before its weights. */
+static cs_status check_clip(hub_dl *d, cs_error *err) {
+    char type[64];
+    if (!cs_hub_model_type(d->dir, type, sizeof type) || !strcmp(type, "clip")) return CS_OK;
+    return cs_fail(err, CS_EUNSUPPORTED,
+                   "%s is a '%s' model, not CLIP (model_type \"clip\"): clipsearch needs a CLIP "
+                   "model such as %s",
+                   d->repo, type, cs_hub_default_model());
+}
+
 static cs_status run(hub_dl *d, cs_error *err) {
     cs_status s = cs_hub_lock(d, err);
     if (s == CS_OK) s = cs_hub_fetch_info(d, err);
@@ -281,6 +291,7 @@ static cs_status run(hub_dl *d, cs_error *err) {
         } else {
             s = fetch_file(d, f, sha_hex, err);
         }
+        if (s == CS_OK && !strcmp(f->local, "config.json")) s = check_clip(d, err);
         if (s != CS_OK) break;
         /* Record the sum we computed: a later run skips what it vouches for
          * (only LFS files carry a sum from the hub to compare with). */

@@ -207,6 +207,16 @@ cs models download test-org/tiny --revision v9 --cache "$TMP/c9" >/dev/null 2>"$
 contains "$(cat "$TMP/err")" "revision 'v9'" "unknown revision"
 cs models download "../etc" --cache "$TMP/c9" >/dev/null 2>&1 && fail "a bad repo id was accepted"
 
+# ---- 9b. a repo that is not a CLIP model is refused before its weights ---------------------
+mkdir -p "$TMP/bert"
+echo '{"model_type": "bert", "hidden_size": 8}' >"$TMP/bert/config.json"
+head -c 100000 /dev/urandom >"$TMP/bert/model.safetensors"
+start_server "$TMP/bert" google/bert-ish
+cs models download google/bert-ish --cache "$TMP/c9b" >/dev/null 2>"$TMP/err" &&
+    fail "a BERT repo was downloaded as a CLIP model"
+contains "$(cat "$TMP/err")" "google/bert-ish is a 'bert' model, not CLIP" "non-CLIP repo"
+! grep -q 'model.safetensors' "$LOG" || fail "the weights of a non-CLIP repo were fetched"
+
 # ---- 10. a repo with only pytorch_model.bin (like openai/clip-vit-base-patch32's main) --------
 if [ -f "$ORACLE/models/tiny-bin/pytorch_model.bin" ]; then
     start_server "$ORACLE/models/tiny-bin" openai/tiny-bin
@@ -257,9 +267,14 @@ p=$(XDG_CACHE_HOME=$TMP/xdg cs models path fake-org/tiny 2>/dev/null) &&
     fail "found the model without the cache variables: $p"
 mkdir -p "$TMP/xdg" && ln -s "$TMP/hf" "$TMP/xdg/huggingface"
 p=$(XDG_CACHE_HOME=$TMP/xdg cs models path fake-org/tiny) || fail "XDG_CACHE_HOME/huggingface not searched"
+bert=$TMP/hf/hub/models--google--bert-ish/snapshots/1111
+mkdir -p "$bert" "$TMP/hf/hub/models--google--bert-ish/refs"
+cp "$TMP/bert/config.json" "$TMP/bert/model.safetensors" "$bert/"
+printf 1111 >"$TMP/hf/hub/models--google--bert-ish/refs/main"
 list=$(HF_HOME=$TMP/hf cs models list) || fail "models list failed"
 contains "$list" "fake-org/tiny" "models list shows the HF cache"
 contains "$list" "huggingface" "models list tells the source"
+case "$list" in *bert-ish*) fail "models list shows a non-CLIP model: $list" ;; esac
 # A snapshot whose weights were never fetched does not count.
 rm "$snap/model.safetensors"
 HF_HOME=$TMP/hf cs models path fake-org/tiny >/dev/null 2>"$TMP/err" &&
