@@ -168,7 +168,7 @@ static int download(const char *name, cs_hub_opts *o, int quiet, int verbosity) 
 }
 
 static int print_entry(void *user, const cs_hub_entry *e) {
-    (void)user;
+    ++*(int *)user;
     char size[32];
     printf("%-40s %-11s %-9s %10s  %s\n", e->name, e->source, e->revision[0] ? e->revision : "-",
            human(e->bytes, size, sizeof size), e->dir);
@@ -249,7 +249,11 @@ static int run(int argc, char **argv) {
     if (!strcmp(sub, "list")) {
         if (name) return cli_usage(&cs_cmd_models);
         cs_error err;
-        if (cs_hub_list(o.cache_dir, print_entry, NULL, &err) != CS_OK) return cli_fail(&err);
+        int count = 0;
+        if (cs_hub_list(o.cache_dir, print_entry, &count, &err) != CS_OK) return cli_fail(&err);
+        if (!count)
+            cli_error("no CLIP models in the caches; `clipsearch models download` gets %s",
+                      cs_hub_default_model());
         return CLI_OK;
     }
     cli_error("models: unknown subcommand '%s' (download, list, path)", sub);

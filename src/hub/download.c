@@ -260,6 +260,12 @@ cs_status cs_hub_fetch_info(hub_dl *d, cs_error *err) {
     if (st == CS_ENOTFOUND) {
         char why[sizeof err->message];
         snprintf(why, sizeof why, "%s", err->message);
+        if (!strcmp(meta.error_code, "RevisionNotFound"))
+            return cs_fail(err, CS_ENOTFOUND, "%s: no revision '%s' at %s (%s)", d->repo,
+                           d->revision, d->endpoint, why);
+        if (!strcmp(meta.error_code, "RepoNotFound"))
+            return cs_fail(err, CS_ENOTFOUND, "%s: no such model at %s (%s)", d->repo, d->endpoint,
+                           why);
         return cs_fail(err, CS_ENOTFOUND, "%s: no such model or revision '%s' at %s (%s)", d->repo,
                        d->revision, d->endpoint, why);
     }

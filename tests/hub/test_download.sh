@@ -204,7 +204,7 @@ cs models download test-org/nope --cache "$TMP/c9" >/dev/null 2>"$TMP/err" &&
 contains "$(cat "$TMP/err")" "test-org/nope: no such model" "unknown repo"
 cs models download test-org/tiny --revision v9 --cache "$TMP/c9" >/dev/null 2>"$TMP/err" &&
     fail "an unknown revision downloaded"
-contains "$(cat "$TMP/err")" "revision 'v9'" "unknown revision"
+contains "$(cat "$TMP/err")" "test-org/tiny: no revision 'v9'" "unknown revision"
 cs models download "../etc" --cache "$TMP/c9" >/dev/null 2>&1 && fail "a bad repo id was accepted"
 
 # ---- 9b. a repo that is not a CLIP model is refused before its weights ---------------------
