@@ -9,9 +9,11 @@
  * Our cache. `cs_hub_download` writes repo "ORG/NAME" into
  *     <cache>/ORG--NAME/
  * as a plain model folder (the files side by side, usable as --model DIR),
- * plus `.clipsearch-download.json`, written last, which records the repo,
- * revision, commit and each file's size and sha256. A folder without it is
- * an unfinished download and is never returned by `cs_hub_resolve`.
+ * plus `.clipsearch-download.json`, which records the repo, revision, commit
+ * and each verified file's size and sha256. It is rewritten after each file
+ * and says "complete": true only at the end: a folder without that is an
+ * unfinished download, never returned by `cs_hub_resolve`, and the next
+ * download keeps the files it vouches for.
  * <cache> is, first found: the cache_dir argument, $CLIPSEARCH_CACHE/models,
  * $XDG_CACHE_HOME/clipsearch/models, $HOME/.cache/clipsearch/models.
  *
