@@ -119,7 +119,8 @@ static size_t on_header(char *buf, size_t size, size_t count, void *user) {
         copy_value(m->repo_commit, sizeof m->repo_commit, v, vlen, 0);
     } else if (IS("x-linked-etag")) {
         copy_value(m->etag, sizeof m->etag, v, vlen, 1);
-    } else if (IS("etag") && !m->etag[0]) {
+        m->etag_linked = 1;
+    } else if (IS("etag") && !m->etag_linked && !m->etag[0]) {
         copy_value(m->etag, sizeof m->etag, v, vlen, 1);
     } else if (IS("x-linked-size")) {
         copy_value(tmp, sizeof tmp, v, vlen, 0);

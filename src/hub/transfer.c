@@ -114,7 +114,8 @@ static cs_status verify(hub_dl *d, const hub_file *f, const cs_http_meta *meta, 
     uint64_t want = f->size ? f->size : meta->linked_size ? meta->linked_size : meta->total;
     const char *want_sha = f->sha256;
     /* Without the API's sum, an LFS file's X-Linked-Etag is its sha256. */
-    if (!want_sha[0] && strlen(meta->etag) == 64 && strspn(meta->etag, "0123456789abcdef") == 64)
+    if (!want_sha[0] && meta->etag_linked && strlen(meta->etag) == 64 &&
+        strspn(meta->etag, "0123456789abcdef") == 64)
         want_sha = meta->etag;
     cs_status s = CS_OK;
     if (want && d->pos != want)

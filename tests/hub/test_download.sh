@@ -169,6 +169,18 @@ cs models download test-org/tiny --cache "$TMP/c6" >/dev/null 2>"$TMP/err" &&
 contains "$(cat "$TMP/err")" "config.json: size mismatch" "the size mismatch is named"
 ls "$TMP/c6/test-org--tiny" | grep -q config.json && fail "the wrong-sized file was kept"
 
+# ---- 6b. a hub that gives no sizes or sums in its file list: the LFS
+# headers (X-Linked-Size, X-Linked-Etag) still check the weights -------------------------------
+start_server "$LIGHT" test-org/tiny --no-blobs --fail-once model.safetensors:1000000
+out=$(cs models download test-org/tiny --cache "$TMP/c6b" 2>"$TMP/err") ||
+    fail "download without blob metadata failed: $(cat "$TMP/err")"
+same_files "$LIGHT" "$out"
+grep -q '"range": "bytes=1000000-"' "$LOG" || fail "no resume without blob metadata"
+start_server "$LIGHT" test-org/tiny --no-blobs --corrupt model.safetensors
+cs models download test-org/tiny --cache "$TMP/c6c" >/dev/null 2>"$TMP/err" &&
+    fail "a corrupted file was accepted without blob metadata"
+contains "$(cat "$TMP/err")" "model.safetensors: sha256 mismatch" "X-Linked-Etag checks the file"
+
 # ---- 7. HF_TOKEN, and the token file ------------------------------------------------------------
 start_server "$LIGHT" test-org/tiny --require-token s3cret --cdn-host localhost
 cs models download test-org/tiny --cache "$TMP/c7" >/dev/null 2>"$TMP/err" &&
