@@ -9,24 +9,15 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/file.h"
 #include "hub/download.h"
 #include "hub/http.h"
 #include "hub/hub_internal.h"
-#include "hub/sha256.h"
 
 #define DEFAULT_ENDPOINT "https://huggingface.co"
 #define API_MAX_BYTES    (16u << 20)
-#define REPORT_EVERY     (64u << 10)
-
-static int name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.';
-}
 
 /* A file name from the server or an index that is safe to put in a URL and
  * in our folder: segments of name characters, none starting with '.'. */
@@ -39,7 +30,7 @@ int cs_hub_safe_name(const char *name) {
             seg_start = 1;
             continue;
         }
-        if (!name_char(*p) || (seg_start && *p == '.')) return 0;
+        if (!cs_hub_name_char(*p) || (seg_start && *p == '.')) return 0;
         seg_start = 0;
     }
     return !seg_start;
@@ -280,7 +271,7 @@ cs_status cs_hub_fetch_info(hub_dl *d, cs_error *err) {
     /* Every file comes from this one commit, even if the branch moves on. */
     const char *sha = json_string_value(json_object_get(d->info, "sha"));
     int ok = sha && *sha && strlen(sha) < sizeof d->commit;
-    for (const char *p = sha; ok && *p; p++) ok = name_char(*p);
+    for (const char *p = sha; ok && *p; p++) ok = cs_hub_name_char(*p);
     snprintf(d->commit, sizeof d->commit, "%s", ok ? sha : d->revision);
     return CS_OK;
 }

@@ -44,6 +44,7 @@ cs_status cs_http_new(const cs_http_config *config, cs_http **out, cs_error *err
     cs_http *h = calloc(1, sizeof *h);
     if (!h) return cs_fail(err, CS_ENOMEM, "out of memory");
     h->config = *config;
+    h->config.token = NULL; /* the caller's buffer: only the header below keeps it */
     h->curl = curl_easy_init();
     if (!h->curl) {
         free(h);

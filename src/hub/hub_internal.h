@@ -12,6 +12,9 @@
 /* The sub-folder holding the CLIP model in a sentence-transformers repo. */
 #define CS_HUB_ST_SUBDIR "0_CLIPModel"
 
+/* A character of hub names: letters, digits, '-', '_', '.'. */
+int cs_hub_name_char(char c);
+
 /* The value of an environment variable, NULL when unset or empty. */
 const char *cs_hub_env(const char *name);
 

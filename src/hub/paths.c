@@ -70,7 +70,7 @@ cs_status cs_hub_hf_cache_dir(char *buf, size_t cap, cs_error *err) {
     return join_env(buf, cap, home, "/hub", err);
 }
 
-static int name_char(char c) {
+int cs_hub_name_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.';
 }
@@ -81,7 +81,7 @@ static int valid_part(const char *s, size_t n) {
     if (n == 0 || n > 96) return 0;
     if (s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.') return 0;
     for (size_t i = 0; i < n; i++) {
-        if (!name_char(s[i])) return 0;
+        if (!cs_hub_name_char(s[i])) return 0;
         if (i > 0 && (s[i] == '-' || s[i] == '.') && s[i - 1] == s[i]) return 0;
     }
     return 1;
