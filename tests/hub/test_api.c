@@ -34,7 +34,7 @@ static const char *start_server(const char *tmp, const char *dir, const char *re
                "--log", log, "--lifetime", "300", (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 600; i++) { /* up to 30 s on a loaded machine */
         FILE *f = fopen(port_file, "r");
         int port = 0;
         if (f && fscanf(f, "%d", &port) == 1 && port > 0) {

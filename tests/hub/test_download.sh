@@ -43,7 +43,7 @@ start_server() {
     "$PY" "$SERVER" --root "$root" --repo "$repo" --port-file "$TMP/port" --log "$LOG" \
         --lifetime 300 "$@" &
     SERVER_PID=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         [ -s "$TMP/port" ] && break
         sleep 0.1
     done
