@@ -24,7 +24,9 @@
  * <hf> is $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub,
  * else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
  * A sentence-transformers CLIP repo (the model in its 0_CLIPModel/ folder)
- * resolves to that sub-folder.
+ * resolves to that sub-folder, and a bare name is also looked up, as
+ * sentence-transformers does, as "sentence-transformers/NAME" (the seed's
+ * "clip-ViT-B-32"), by cs_hub_resolve and cs_hub_download alike.
  *
  * The network. Downloads use `{endpoint}/api/models/{repo}/revision/{rev}
  * ?blobs=true` for the file list, sizes and LFS sha256 sums, then

@@ -247,8 +247,10 @@ static cs_status http_failure(const char *url, const cs_http_meta *m, cs_error *
                  m->error_code[0] && m->error_message[0] ? ": " : "", m->error_message);
     for (char *p = detail; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
-    return cs_fail(err, st == 404 ? CS_ENOTFOUND : CS_ENETWORK, "GET %s: HTTP %ld%s%s", url, st,
-                   detail, hint);
+    /* The hub answers 401 for a repo that does not exist, unless logged in. */
+    int missing = st == 404 || !strcmp(m->error_code, "RepoNotFound");
+    return cs_fail(err, missing ? CS_ENOTFOUND : CS_ENETWORK, "GET %s: HTTP %ld%s%s", url, st,
+                   detail, missing ? "" : hint);
 }
 
 cs_status cs_http_get(cs_http *h, const char *url, uint64_t offset, const cs_http_sink *sink,

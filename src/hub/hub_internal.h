@@ -9,6 +9,8 @@
 
 /* Written last into a model folder of our cache: the download is complete. */
 #define CS_HUB_MANIFEST ".clipsearch-download.json"
+/* Where sentence-transformers looks up a bare model name. */
+#define CS_HUB_ST_ORG "sentence-transformers"
 /* The sub-folder holding the CLIP model in a sentence-transformers repo. */
 #define CS_HUB_ST_SUBDIR "0_CLIPModel"
 

@@ -261,9 +261,9 @@ static cs_status check_clip(hub_dl *d, cs_error *err) {
 }
 
 static cs_status run(hub_dl *d, cs_error *err) {
-    cs_status s = cs_hub_lock(d, err);
-    if (s == CS_OK) s = cs_hub_fetch_info(d, err);
+    cs_status s = cs_hub_fetch_info(d, err);
     if (s == CS_OK) s = cs_hub_plan_files(d->siblings, &d->plan, d->prefix, sizeof d->prefix, err);
+    if (s == CS_OK) s = cs_hub_lock(d, err);
     if (s != CS_OK) return s;
     cs_log(&d->log, CS_LOG_INFO, "%s at %s (commit %s) into %s", d->repo, d->revision, d->commit,
            d->dir);
@@ -329,6 +329,18 @@ cs_status cs_hub_download(const char *repo_id, const cs_hub_opts *opts, char *ou
     cs_error_clear(&e);
     cs_status s = cs_hub_setup(repo_id, opts ? opts : &defaults, d, &e);
     if (s == CS_OK) s = run(d, &e);
+    if (s == CS_ENOTFOUND && !d->info && !strchr(repo_id, '/')) {
+        /* A bare name, as sentence-transformers takes it: its organisation's
+         * repo ("clip-ViT-B-32", the seed's model). */
+        char st_name[300];
+        cs_error e2;
+        snprintf(st_name, sizeof st_name, "%s/%s", CS_HUB_ST_ORG, repo_id);
+        cs_hub_teardown(d);
+        if (cs_hub_setup(st_name, opts ? opts : &defaults, d, &e2) == CS_OK &&
+            (s = run(d, &e2)) != CS_ENOTFOUND)
+            e = e2;
+        if (s == CS_ENOTFOUND) s = e.status;
+    }
     if (s == CS_OK) {
         int n = snprintf(out, cap, "%s", d->dir);
         if (n < 0 || (size_t)n >= cap) s = cs_fail(&e, CS_ELIMIT, "%s: path too long", d->dir);

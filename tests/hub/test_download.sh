@@ -219,6 +219,16 @@ cs models download test-org/tiny --revision v9 --cache "$TMP/c9" >/dev/null 2>"$
 contains "$(cat "$TMP/err")" "test-org/tiny: no revision 'v9'" "unknown revision"
 cs models download "../etc" --cache "$TMP/c9" >/dev/null 2>&1 && fail "a bad repo id was accepted"
 
+# ---- 9a. a bare name is also looked up as sentence-transformers/NAME (as
+# sentence-transformers does: the seed's "clip-ViT-B-32") ---------------------------------------
+start_server "$LIGHT" sentence-transformers/tiny-st
+out=$(cs models download tiny-st --cache "$TMP/c9a" 2>"$TMP/err") ||
+    fail "bare name download failed: $(cat "$TMP/err")"
+[ "$out" = "$TMP/c9a/sentence-transformers--tiny-st" ] || fail "bare name downloaded to '$out'"
+[ "$(ls "$TMP/c9a")" = sentence-transformers--tiny-st ] || fail "stray folders: $(ls "$TMP/c9a")"
+p=$(cs models path tiny-st --cache "$TMP/c9a") || fail "bare name does not resolve"
+[ "$p" = "$out" ] || fail "bare name resolves to '$p'"
+
 # ---- 9b. a repo that is not a CLIP model is refused before its weights ---------------------
 mkdir -p "$TMP/bert"
 echo '{"model_type": "bert", "hidden_size": 8}' >"$TMP/bert/config.json"
