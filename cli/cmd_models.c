@@ -163,6 +163,10 @@ static int download(const char *name, cs_hub_opts *o, int quiet, int verbosity) 
     clear_line(&d);
     log_display = NULL;
     if (st != CS_OK) return cli_fail(&err);
+    char hf[4096];
+    if (!quiet && cs_hub_hf_cache_dir(hf, sizeof hf, &err) == CS_OK &&
+        !strncmp(dir, hf, strlen(hf)) && dir[strlen(hf)] == '/')
+        cli_error("%s is already in the Hugging Face cache (--force downloads a copy)", name);
     printf("%s\n", dir);
     return CLI_OK;
 }

@@ -111,7 +111,9 @@ typedef struct cs_hub_opts {
  * vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json)
  * and the weights: model.safetensors where the revision has it, else
  * model.safetensors.index.json and its shards, else pytorch_model.bin.
- * Files already downloaded and verified for the same commit are kept.
+ * Files already downloaded and verified for the same commit are kept. When
+ * the Hugging Face cache already holds every one of them for the commit,
+ * nothing is downloaded and out gets that snapshot folder (unless force).
  * On success writes the model folder into out (cap bytes). opts may be NULL.
  * Errors: CS_ENETWORK (transfer, HTTP status, timeout), CS_ENOTFOUND (repo,
  * revision or file absent), CS_EMISMATCH (a file failed its size or sha256

@@ -275,3 +275,29 @@ cs_status cs_hub_fetch_info(hub_dl *d, cs_error *err) {
     snprintf(d->commit, sizeof d->commit, "%s", ok ? sha : d->revision);
     return CS_OK;
 }
+
+/* The revision's commit already complete in the Hugging Face cache (what
+ * transformers downloaded): every planned file there, of the announced size.
+ * Sharded weights count when their index and every shard are there. */
+int cs_hub_in_hf_cache(hub_dl *d, char *out, size_t cap) {
+    char hf[4096], folder[512], snap[4600], path[4900];
+    cs_error ignored;
+    if (cs_hub_hf_cache_dir(hf, sizeof hf, &ignored) != CS_OK ||
+        cs_hub_repo_folder(folder, sizeof folder, "models--", d->repo, &ignored) != CS_OK)
+        return 0;
+    int n = snprintf(snap, sizeof snap, "%s/%s/snapshots/%s/%s", hf, folder, d->commit, d->prefix);
+    if (n < 0 || (size_t)n >= sizeof snap) return 0;
+    if (n > 0 && snap[n - 1] == '/') snap[n - 1] = 0;
+    for (int i = 0; i < d->plan.n; i++) {
+        const hub_file *f = &d->plan.files[i];
+        struct stat st;
+        if (!cs_hub_join(path, sizeof path, snap, f->local) || stat(path, &st) != 0 ||
+            !S_ISREG(st.st_mode) || (f->size && (uint64_t)st.st_size != f->size))
+            return 0;
+        size_t len = strlen(f->local);
+        if (len > 11 && !strcmp(f->local + len - 11, ".index.json") &&
+            cs_hub_plan_shards(path, d->siblings, d->prefix, &d->plan, &ignored) != CS_OK)
+            return 0;
+    }
+    return snprintf(out, cap, "%s", snap) < (int)cap;
+}

@@ -263,7 +263,14 @@ static cs_status check_clip(hub_dl *d, cs_error *err) {
 static cs_status run(hub_dl *d, cs_error *err) {
     cs_status s = cs_hub_fetch_info(d, err);
     if (s == CS_OK) s = cs_hub_plan_files(d->siblings, &d->plan, d->prefix, sizeof d->prefix, err);
-    if (s == CS_OK) s = cs_hub_lock(d, err);
+    if (s != CS_OK) return s;
+    /* No second copy of what transformers already downloaded. */
+    if (!d->opts->force && cs_hub_in_hf_cache(d, d->result, sizeof d->result)) {
+        cs_log(&d->log, CS_LOG_INFO, "%s (commit %s) is in the Hugging Face cache: %s", d->repo,
+               d->commit, d->result);
+        return CS_OK;
+    }
+    s = cs_hub_lock(d, err);
     if (s != CS_OK) return s;
     cs_log(&d->log, CS_LOG_INFO, "%s at %s (commit %s) into %s", d->repo, d->revision, d->commit,
            d->dir);
@@ -342,8 +349,9 @@ cs_status cs_hub_download(const char *repo_id, const cs_hub_opts *opts, char *ou
         if (s == CS_ENOTFOUND) s = e.status;
     }
     if (s == CS_OK) {
-        int n = snprintf(out, cap, "%s", d->dir);
-        if (n < 0 || (size_t)n >= cap) s = cs_fail(&e, CS_ELIMIT, "%s: path too long", d->dir);
+        const char *dir = d->result[0] ? d->result : d->dir;
+        int n = snprintf(out, cap, "%s", dir);
+        if (n < 0 || (size_t)n >= cap) s = cs_fail(&e, CS_ELIMIT, "%s: path too long", dir);
     }
     cs_hub_teardown(d);
     free(d);

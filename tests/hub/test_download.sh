@@ -267,6 +267,26 @@ out=$(cs models download sentence-transformers/tiny --cache "$TMP/c11" 2>"$TMP/e
 same_files "$repo/0_CLIPModel" "$out"
 stop_server
 
+# ---- 11b. download of a model the Hugging Face cache already has at the
+# revision's commit: no file is fetched, its snapshot is the answer ------------------------------
+light_commit=$(sed -n 's/.*"commit": "\([0-9a-f]*\)".*/\1/p' "$TMP/c4/test-org--tiny/.clipsearch-download.json")
+[ ${#light_commit} -eq 40 ] || fail "no commit in the light download's manifest"
+lsnap=$TMP/hf2/hub/models--fake-org--light/snapshots/$light_commit
+mkdir -p "$lsnap"
+cp "$LIGHT"/* "$lsnap/"
+start_server "$LIGHT" fake-org/light
+out=$(HF_HOME=$TMP/hf2 cs models download fake-org/light --cache "$TMP/c11b" 2>"$TMP/err") ||
+    fail "download of an HF-cached model failed: $(cat "$TMP/err")"
+[ "$out" = "$lsnap" ] || fail "HF-cached model downloaded to '$out', want '$lsnap'"
+! grep -q '/resolve/' "$LOG" || fail "files of an HF-cached model were fetched"
+contains "$(cat "$TMP/err")" "already in the Hugging Face cache" "HF-cached download says so"
+[ ! -e "$TMP/c11b" ] || fail "an HF-cached model left a folder in our cache"
+# A snapshot missing a file is not enough: our own copy is downloaded.
+rm "$lsnap/merges.txt"
+out=$(HF_HOME=$TMP/hf2 cs models download fake-org/light --cache "$TMP/c11b" -q) ||
+    fail "download next to an incomplete HF snapshot failed"
+same_files "$LIGHT" "$out"
+
 # ---- 12. the Hugging Face cache, found without any network ---------------------------------
 # huggingface_hub's layout: blobs named by etag, snapshots of symlinks, refs.
 export HF_ENDPOINT=http://127.0.0.1:9 # nothing listens there
