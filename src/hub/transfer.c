@@ -1,6 +1,6 @@
 /* hub/transfer.c - cs_hub_download: each planned file into FILE.part,
  * resumed after interruptions, checked, renamed into place; the manifest
- * last. */
+ * after each file, marked complete at the end. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
