@@ -19,8 +19,8 @@ static int copy_out(char *out, size_t cap, const char *s) {
 static int usable_model_dir(const char *dir, char *out, size_t cap) {
     if (cs_hub_model_usable(dir)) return copy_out(out, cap, dir);
     char sub[4096];
-    int n = cs_hub_join(sub, sizeof sub, dir, CS_HUB_ST_SUBDIR);
-    if (n > 0 && (size_t)n < sizeof sub && cs_hub_model_usable(sub)) return copy_out(out, cap, sub);
+    if (cs_hub_join(sub, sizeof sub, dir, CS_HUB_ST_SUBDIR) && cs_hub_model_usable(sub))
+        return copy_out(out, cap, sub);
     return 0;
 }
 
@@ -41,7 +41,7 @@ static int read_ref(const char *path, char *buf, size_t cap) {
  * refs, or one that only ever held a pinned commit). commit gets its id. */
 static int hf_snapshot(const char *repo_dir, char *out, size_t cap, char *commit, size_t ccap,
                        int *via_ref) {
-    char path[4096], ref[128];
+    char path[4096], ref[256];
     *via_ref = 0;
     snprintf(path, sizeof path, "%s/refs/main", repo_dir);
     if (read_ref(path, ref, sizeof ref)) {
@@ -75,11 +75,15 @@ static int hf_snapshot(const char *repo_dir, char *out, size_t cap, char *commit
     return found;
 }
 
-/* Our cache: the folder counts once its manifest is written. */
+/* Our cache: the folder counts once its manifest says it is complete. */
 static int ours_complete(const char *dir) {
     char path[4096];
-    int n = cs_hub_join(path, sizeof path, dir, CS_HUB_MANIFEST);
-    return n > 0 && (size_t)n < sizeof path && cs_hub_is_file(path) && cs_hub_model_usable(dir);
+    if (!cs_hub_join(path, sizeof path, dir, CS_HUB_MANIFEST) || !cs_hub_model_usable(dir))
+        return 0;
+    json_t *m = json_load_file(path, 0, NULL);
+    int complete = json_is_true(json_object_get(m, "complete"));
+    json_decref(m);
+    return complete;
 }
 
 cs_status cs_hub_resolve(const char *name, const char *cache_dir, char *out, size_t cap,
@@ -106,7 +110,7 @@ cs_status cs_hub_resolve(const char *name, const char *cache_dir, char *out, siz
         return CS_OK;
     }
 
-    char hf[4096], hf_repo[4096], commit[128];
+    char hf[4096], hf_repo[4096], commit[256];
     cs_error ignored;
     int via_ref;
     if (cs_hub_hf_cache_dir(hf, sizeof hf, &ignored) == CS_OK &&
@@ -207,7 +211,7 @@ static void list_hf(const char *root, int (*fn)(void *, const cs_hub_entry *), v
     char **names = sorted_entries(root, &n);
     for (size_t i = 0; i < n; i++) {
         if (strncmp(names[i], "models--", 8) != 0) continue;
-        char repo_dir[4096], model[4096], commit[128], repo[512];
+        char repo_dir[4096], model[4096], commit[256], repo[512];
         int via_ref;
         cs_hub_join(repo_dir, sizeof repo_dir, root, names[i]);
         if (!hf_snapshot(repo_dir, model, sizeof model, commit, sizeof commit, &via_ref)) continue;

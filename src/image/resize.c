@@ -19,6 +19,11 @@
 #include <string.h>
 
 #include "image/image_internal.h"
+#include "image/resize_internal.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define CS_HAVE_AVX2_PASS 1
+#endif
 
 #define PRECISION_BITS (32 - 8 - 2)
 
@@ -118,6 +123,25 @@ static void pass_horizontal(const uint8_t *src, int w_in, int y0, int rows, cons
     }
 }
 
+/* The AVX2 horizontal pass where the CPU has it (same integers, same
+ * result); returns 0 when it did not run. */
+static int horizontal_avx2(const uint8_t *src, int w_in, int y0, int rows, const taps *t, int w_out,
+                           uint8_t *dst) {
+#ifdef CS_HAVE_AVX2_PASS
+    if (!__builtin_cpu_supports("avx2") || getenv("CS_NO_AVX2")) return 0;
+    const size_t pairs = (size_t)(t->ksize + 1) / 2;
+    int32_t *wide = malloc(sizeof(int32_t) * 8 * pairs * (size_t)w_out);
+    if (!wide) return 0;
+    cs_resize_widen_taps(t->w, t->ksize, t->count, w_out, wide);
+    cs_resize_horizontal_avx2(src, w_in, y0, rows, t->ksize, t->first, t->count, wide, w_out, dst);
+    free(wide);
+    return 1;
+#else
+    (void)src, (void)w_in, (void)y0, (void)rows, (void)t, (void)w_out, (void)dst;
+    return 0;
+#endif
+}
+
 /* src rows (w wide), the taps' first indices shifted by -y0 -> dst. Sums a
  * whole output row at once in acc (w * 3 sums) so the source is read row by
  * row; each sum still adds its terms in Pillow's order. */
@@ -157,7 +181,8 @@ cs_status cs_resize_bicubic(const cs_image *in, int out_w, int out_h, cs_image *
     if (need_h) {
         tmp = malloc((size_t)out_w * (size_t)(y_last - y_first) * 3);
         if (!tmp) goto nomem;
-        pass_horizontal(in->rgb, in->width, y_first, y_last - y_first, &th, out_w, tmp);
+        if (!horizontal_avx2(in->rgb, in->width, y_first, y_last - y_first, &th, out_w, tmp))
+            pass_horizontal(in->rgb, in->width, y_first, y_last - y_first, &th, out_w, tmp);
         cur = tmp;
         cur_w = out_w;
         cur_y0 = y_first;

@@ -20,12 +20,9 @@ enum {
 
 int cs_cpu_has_avx2(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static int cached = -1; /* benign race: every thread computes the same value */
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return cached;
+    /* libgcc fills the CPU model in a constructor, so no __builtin_cpu_init
+     * is needed here; the checks read a global. */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif

@@ -42,11 +42,10 @@ static enum MHD_Result reply_hits(srv_request *r, const float *query, long k, lo
     srv_hit *hits = NULL;
     int n = 0;
     cs_error err = {0};
-    double t0 = srv_now();
     /* one more than the page: tells whether there is a next one */
     cs_status st = be->search(be->ctx, query, (int)(offset + k + 1), exclude, &hits, &n, &err);
     if (st != CS_OK) return srv_reply_cs_error(r, &err);
-    double took = srv_now() - t0;
+    double took = srv_now() - r->t_start; /* the whole request: embedding included */
     json_t *results = json_array();
     for (long i = offset; i < n && i < offset + k; i++)
         json_array_append_new(results, hit_json(&hits[i]));
