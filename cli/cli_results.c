@@ -61,3 +61,27 @@ int cli_print_results(cli_format fmt, const char *const *words, int n_words, con
     }
     return CLI_OK;
 }
+
+int cli_write_montage(const char *out_path, const char *const *words, int n_words,
+                      const char *query_image, const cs_result *res, int n) {
+    char *label = join(words, n_words);
+    const char **paths = malloc(((size_t)n + 1) * sizeof *paths);
+    float *scores = malloc(((size_t)n + 1) * sizeof *scores);
+    int rc = CLI_OK;
+    if (!label || !paths || !scores) {
+        cli_error("out of memory");
+        rc = CLI_FAIL;
+    } else {
+        for (int i = 0; i < n; i++) {
+            paths[i] = res[i].path;
+            scores[i] = res[i].score;
+        }
+        cs_error err;
+        if (cs_montage_write(out_path, label, query_image, paths, scores, n, 0, &err) != CS_OK)
+            rc = cli_fail(&err);
+    }
+    free(label);
+    free(paths);
+    free(scores);
+    return rc;
+}
