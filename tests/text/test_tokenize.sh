@@ -46,6 +46,7 @@ rc=$?
 contains "$(cat "$TMP/err")" "stdin line 2" "bad line is named"
 [ "$(cat "$TMP/out")" = "[49406,1069,49407]" ] || fail "lines before the bad one: $(cat "$TMP/out")"
 
+mkdir -p "$TMP/nowhere" # a folder without tokenizer files
 "$CLIPSEARCH" tokenize --model "$TMP/nowhere" x 2>"$TMP/err"
 rc=$?
 [ "$rc" -eq 1 ] || fail "missing model exits $rc, want 1"
