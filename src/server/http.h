@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "server/backend.h"
+#include "server/cache.h"
 #include "server/thumb.h"
 
 struct cs_server {
@@ -25,7 +26,8 @@ struct cs_server {
     char host[256];
     int port;
     int loopback; /* bound to a loopback address: only local Host names are served */
-    srv_thumbs *thumbs;
+    srv_cache *thumbs;
+    srv_cache *embeddings; /* query embeddings by hash of the text / image bytes */
     cs_logger log;
     void *owned_ctx; /* the backend's context when the server made it (freed by stop) */
 };

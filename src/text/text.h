@@ -257,6 +257,9 @@ struct cs_tokenizer {
 /* Reads tokenizer.json into tok (tables, added tokens, bos/eos, flags),
  * refusing pipelines other than CLIP's with CS_EUNSUPPORTED. */
 cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err);
+/* The same on bytes in memory (path only names them in errors). */
+cs_status cs_tokenizer_json_parse(const char *data, size_t size, const char *path,
+                                  cs_tokenizer *tok, cs_error *err);
 /* Adds an added token (content copied; normalized later by the loader). */
 cs_status cs_tokenizer_add_token(cs_tokenizer *tok, const char *content, int32_t id,
                                  bool normalized, cs_error *err);

@@ -273,19 +273,12 @@ static cs_status resolve_merges(loader *L, cs_error *err) {
                              L->merges.pair, L->merges.n, false, L->path, err);
 }
 
-cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err) {
-    cs_map map;
-    cs_status st = cs_map_file(path, &map, err);
-    if (st) return st;
+cs_status cs_tokenizer_json_parse(const char *data, size_t size, const char *path,
+                                  cs_tokenizer *tok, cs_error *err) {
+    cs_status st = CS_OK;
     loader L = {path, tok, json_object(), json_object(), {0}, false, false};
-    cs_jscan j = {(const char *)map.data,
-                  (const char *)map.data,
-                  (const char *)map.data + map.size,
-                  path,
-                  NULL,
-                  0,
-                  0};
-    if (!map.data) j.start = j.p = j.end = "";
+    cs_jscan j = {data, data, data + size, path, NULL, 0, 0};
+    if (!data) j.start = j.p = j.end = "";
     if (!L.top || !L.model) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
     if (!st) st = cs_js_object(&j, top_member, &L, err);
     if (!st && cs_js_peek(&j) != -1) st = cs_js_fail(&j, err, "text after the top-level object");
@@ -296,10 +289,18 @@ cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *
     if (!st) st = check_added_tokens(&L, err);
     if (!st) st = check_post_processor(&L, err);
     cs_js_release(&j);
-    cs_unmap(&map);
     json_decref(L.top);
     json_decref(L.model);
     free(L.merges.bytes);
     free(L.merges.pair);
+    return st;
+}
+
+cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err) {
+    cs_map map;
+    cs_status st = cs_map_file(path, &map, err);
+    if (st) return st;
+    st = cs_tokenizer_json_parse((const char *)map.data, map.size, path, tok, err);
+    cs_unmap(&map);
     return st;
 }

@@ -72,6 +72,25 @@ static void test_text_search(void) {
     free(r.body);
 }
 
+/* Paging through a query, or asking it again, does not run the model again. */
+static void test_query_memo(void) {
+    reply r;
+    int before = __atomic_load_n(&fake_text_calls, __ATOMIC_RELAXED);
+    for (int page = 0; page < 3; page++) {
+        char path[64];
+        snprintf(path, sizeof path, "/api/search?q=white&k=2&offset=%d", 2 * page);
+        get(port, path, &r);
+        CHECK_EQ_INT(r.status, 200);
+        free(r.body);
+    }
+    CHECK_EQ_INT(__atomic_load_n(&fake_text_calls, __ATOMIC_RELAXED) - before, 1);
+    get(port, "/api/stats", &r);
+    json_t *doc = body_json(&r), *qc = json_object_get(doc, "query_cache");
+    CHECK(json_integer_value(json_object_get(qc, "hits")) >= 2);
+    json_decref(doc);
+    free(r.body);
+}
+
 static void test_similar(void) {
     /* id 3 = (red+green)/sqrt 2: red and green tie at 1/sqrt 2, then red+blue at 1/2 */
     expect_ids("GET", "/api/similar/3?k=3", NULL, NULL, "0,1,5");
@@ -302,6 +321,7 @@ int main(void) {
     test_health_and_stats();
     test_text_search();
     test_similar();
+    test_query_memo();
     test_post();
     test_errors();
     test_thumb_and_image();
