@@ -105,7 +105,8 @@ cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, cs_error *err);
  * it with cs_vecs_release. */
 cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err);
 void cs_vecs_release(cs_vecs *v);
-/* Rewrites the vector file from SQLite now (after indexing). */
+/* Makes the vector file current (after indexing): written from the handle's
+ * snapshot, caught up first; nothing when the file already is current. */
 cs_status cs_db_write_vectors(cs_db *db, cs_error *err);
 /* Drops the snapshot (at close). */
 void cs_db_drop_vectors(cs_db *db);

@@ -419,15 +419,12 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
             st = load_sql(db, &v, err);
             cs_db_unlock(db);
         }
-        /* a writer leaves the file current for the next cold search */
-        if (!st && !v->map.data && !db->readonly) {
+        /* a full load by a writer repairs the file for the next cold search
+         * (catching up does not: a server would rewrite it after every batch
+         * another process commits; indexing ends with cs_db_write_vectors) */
+        if (!st && v->source == VECS_SQL && !db->readonly) {
             cs_error we;
-            cs_vecs *flat = v->base ? cs_vecs_flatten(v) : v;
-            if (!flat)
-                cs_log(&db->log, CS_LOG_WARN, "%s: out of memory", db->vec_path);
-            else if (write_file(db, flat, &we) != CS_OK)
-                cs_log(&db->log, CS_LOG_WARN, "%s", we.message);
-            if (flat != v) cs_vecs_release(flat);
+            if (write_file(db, v, &we) != CS_OK) cs_log(&db->log, CS_LOG_WARN, "%s", we.message);
         }
         if (!st) {
             cs_vecs_release(db->snap);
@@ -444,20 +441,16 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
 
 cs_status cs_db_write_vectors(cs_db *db, cs_error *err) {
     if (db->readonly) return CS_OK;
-    cs_vecs *v = NULL;
-    cs_db_lock(db);
-    cs_status st = load_sql(db, &v, err);
-    cs_db_unlock(db);
-    if (!st) st = write_file(db, v, err);
-    if (!st) {
-        /* the fresh rows serve the next search of this handle too */
-        pthread_mutex_lock(&db->snap_lock);
-        cs_vecs_release(db->snap);
-        db->snap = v;
-        pthread_mutex_unlock(&db->snap_lock);
-    } else {
-        cs_vecs_release(v);
+    cs_vecs *v = NULL, *on_disk = NULL;
+    cs_status st = cs_db_vectors(db, &v, err);
+    if (!st && !(on_disk = map_file(db, v->generation))) {
+        cs_vecs *flat = v->base ? cs_vecs_flatten(v) : v;
+        st = flat ? write_file(db, flat, err)
+                  : cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
+        if (flat && flat != v) cs_vecs_release(flat);
     }
+    cs_vecs_release(on_disk);
+    cs_vecs_release(v);
     return st;
 }
 
