@@ -18,19 +18,42 @@ int cli_db_path(const char *opt, char *buf, size_t cap) {
     return CLI_OK;
 }
 
+static int open_failed(const cs_error *err) {
+    cli_fail(err);
+    if (err->status == CS_ENOTFOUND)
+        fprintf(stderr, "hint: index some images first: clipsearch index DIR...\n");
+    else if (err->status == CS_EMISMATCH)
+        fprintf(stderr, "hint: re-index for this model with `clipsearch index --reset DIR...`, "
+                        "or give another --db\n");
+    return CLI_FAIL;
+}
+
 int cli_db_open(const char *opt_db, const cs_db_opts *opts, cs_db **out) {
     char path[4096];
     int rc = cli_db_path(opt_db, path, sizeof path);
     if (rc) return rc;
     cs_error err;
-    if (cs_db_open(path, opts, out, &err) == CS_OK) return CLI_OK;
-    cli_fail(&err);
-    if (err.status == CS_ENOTFOUND)
-        fprintf(stderr, "hint: index some images first: clipsearch index DIR...\n");
-    else if (err.status == CS_EMISMATCH)
-        fprintf(stderr, "hint: re-index for this model with `clipsearch index --reset DIR...`, "
-                        "or give another --db\n");
-    return CLI_FAIL;
+    if (cs_db_open(path, opts, out, &err) != CS_OK) return open_failed(&err);
+    return CLI_OK;
+}
+
+int cli_db_open_for_model(const char *opt_db, const cs_model *model, cs_db **out) {
+    char path[4096];
+    int rc = cli_db_path(opt_db, path, sizeof path);
+    if (rc) return rc;
+    cs_error err;
+    if (cs_db_open_model(path, model, CS_DB_READONLY, out, &err) != CS_OK) return open_failed(&err);
+    return CLI_OK;
+}
+
+int cli_model_open(const char *opt_model, cs_pool *pool, int *verbosity, cs_model **out) {
+    *out = NULL;
+    const char *dir = cli_resolve_model(opt_model); /* prints why when it fails */
+    if (!dir) return CLI_FAIL;
+    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr, .log_user = verbosity};
+    cs_error err;
+    if (cs_model_open(dir, &mo, out, &err) != CS_OK) return cli_fail(&err);
+    return CLI_OK;
 }
 
 void cli_format_bytes(int64_t n, char *buf, size_t cap) {

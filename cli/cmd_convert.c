@@ -16,11 +16,8 @@ static int run(int argc, char **argv) {
         else
             return cli_usage(&cs_cmd_convert);
     }
-    model = cli_model_arg(model);
-    if (!model) {
-        cli_error("convert: no model folder (--model DIR or CLIPSEARCH_MODEL)");
-        return CLI_USAGE;
-    }
+    model = cli_resolve_model(model);
+    if (!model) return CLI_FAIL;
     cs_error err = {0};
     if (cs_model_convert(model, force, &err) != CS_OK) return cli_fail(&err);
     printf("%s: model.safetensors is ready\n", model);

@@ -25,7 +25,8 @@ const cs_cli_command cs_cmd_models = {
     "          the cache, resuming interrupted transfers and checking each file's\n"
     "          size and sha256; prints the model folder.\n"
     "list      the models in our cache and in the Hugging Face cache.\n"
-    "path      the local folder NAME resolves to (what --model NAME uses).\n"
+    "path      the local folder NAME resolves to: what --model NAME uses in the\n"
+    "          other commands (no NAME: $CLIPSEARCH_MODEL, else the default).\n"
     "\n"
     "options:\n"
     "  --revision REV  branch, tag or commit to download (default: main)\n"
@@ -91,19 +92,23 @@ static void draw_bar(display *d, const cs_hub_progress *p, double t) {
         }
     }
     char head[128], tail[160];
-    snprintf(head, sizeof head, "[%d/%d] %.40s ", p->file_index + 1, p->n_files, p->file);
+    snprintf(head, sizeof head, "[%d/%d] %.28s ", p->file_index + 1, p->n_files, p->file);
     snprintf(tail, sizeof tail, " %s / %s%s%s", done, total, speed, eta);
-    int width = cols - 1 - (int)strlen(head) - (int)strlen(tail) - 2;
-    if (width > 40) width = 40;
-    fprintf(stderr, "\r\033[K%s", head);
-    if (width >= 10) {
+    /* A fixed width (room kept for the longest tail) so the bar never jumps. */
+    int width = cols - 1 - (int)strlen(head) - 2 - 44;
+    if (width > 30) width = 30;
+    char line[512], bar[40] = "";
+    if (width >= 5) {
         double frac = p->all_total ? (double)p->all_done / (double)p->all_total : 0;
         int fill = (int)(frac * width);
-        fputc('[', stderr);
-        for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
-        fputc(']', stderr);
+        bar[0] = '[';
+        for (int i = 0; i < width; i++) bar[1 + i] = i < fill ? '#' : '.';
+        bar[1 + width] = ']';
+        bar[2 + width] = 0;
     }
-    fputs(tail, stderr);
+    /* Never wider than the terminal: a wrapped line would not be redrawn. */
+    snprintf(line, sizeof line, "%s%s%s", head, bar, tail);
+    fprintf(stderr, "\r\033[K%.*s", cols - 1, line);
     fflush(stderr);
     d->drawn = 1;
 }
@@ -158,12 +163,16 @@ static int download(const char *name, cs_hub_opts *o, int quiet, int verbosity) 
     clear_line(&d);
     log_display = NULL;
     if (st != CS_OK) return cli_fail(&err);
+    char hf[4096];
+    if (!quiet && cs_hub_hf_cache_dir(hf, sizeof hf, &err) == CS_OK &&
+        !strncmp(dir, hf, strlen(hf)) && dir[strlen(hf)] == '/')
+        cli_error("%s is already in the Hugging Face cache (--force downloads a copy)", name);
     printf("%s\n", dir);
     return CLI_OK;
 }
 
 static int print_entry(void *user, const cs_hub_entry *e) {
-    (void)user;
+    ++*(int *)user;
     char size[32];
     printf("%-40s %-11s %-9s %10s  %s\n", e->name, e->source, e->revision[0] ? e->revision : "-",
            human(e->bytes, size, sizeof size), e->dir);
@@ -222,12 +231,20 @@ static int run(int argc, char **argv) {
     if (!strcmp(sub, "download"))
         return download(name ? name : cs_hub_default_model(), &o, quiet, verbosity);
     if (!strcmp(sub, "path")) {
+        /* Without --cache, exactly what --model NAME resolves to in the
+         * other commands (no NAME: $CLIPSEARCH_MODEL, else the default). */
+        if (!o.cache_dir) {
+            const char *dir = cli_resolve_model(name);
+            if (!dir) return CLI_FAIL;
+            printf("%s\n", dir);
+            return CLI_OK;
+        }
         char dir[4096];
         cs_error err;
         if (cs_hub_resolve(name, o.cache_dir, dir, sizeof dir, &err) != CS_OK) {
             if (err.status != CS_ENOTFOUND) return cli_fail(&err);
-            cli_error("%s\n  download it with `clipsearch models download %s`", err.message,
-                      name ? name : cs_hub_default_model());
+            cli_error("%s\n  download it with `clipsearch models download %s --cache %s`",
+                      err.message, name ? name : cs_hub_default_model(), o.cache_dir);
             return CLI_FAIL;
         }
         printf("%s\n", dir);
@@ -236,7 +253,11 @@ static int run(int argc, char **argv) {
     if (!strcmp(sub, "list")) {
         if (name) return cli_usage(&cs_cmd_models);
         cs_error err;
-        if (cs_hub_list(o.cache_dir, print_entry, NULL, &err) != CS_OK) return cli_fail(&err);
+        int count = 0;
+        if (cs_hub_list(o.cache_dir, print_entry, &count, &err) != CS_OK) return cli_fail(&err);
+        if (!count)
+            cli_error("no CLIP models in the caches; `clipsearch models download` gets %s",
+                      cs_hub_default_model());
         return CLI_OK;
     }
     cli_error("models: unknown subcommand '%s' (download, list, path)", sub);

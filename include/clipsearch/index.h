@@ -125,6 +125,8 @@ typedef struct cs_index_stats {
     int64_t removed;   /* rows dropped because their file is gone */
     int64_t failed;    /* skipped; each reported through on_error */
     int stopped;       /* 1 when the progress callback asked to stop */
+    /* wall seconds per stage: walk, read + hash, decode + preprocess, model, store */
+    double walk_s, hash_s, decode_s, embed_s, store_s;
 } cs_index_stats;
 
 /* Brings the database up to date with the images under `roots` (folders or

@@ -1,6 +1,6 @@
 /* hub/transfer.c - cs_hub_download: each planned file into FILE.part,
  * resumed after interruptions, checked, renamed into place; the manifest
- * last. */
+ * after each file, marked complete at the end. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -114,7 +114,8 @@ static cs_status verify(hub_dl *d, const hub_file *f, const cs_http_meta *meta, 
     uint64_t want = f->size ? f->size : meta->linked_size ? meta->linked_size : meta->total;
     const char *want_sha = f->sha256;
     /* Without the API's sum, an LFS file's X-Linked-Etag is its sha256. */
-    if (!want_sha[0] && strlen(meta->etag) == 64 && strspn(meta->etag, "0123456789abcdef") == 64)
+    if (!want_sha[0] && meta->etag_linked && strlen(meta->etag) == 64 &&
+        strspn(meta->etag, "0123456789abcdef") == 64)
         want_sha = meta->etag;
     cs_status s = CS_OK;
     if (want && d->pos != want)
@@ -143,26 +144,32 @@ static cs_status fetch_file(hub_dl *d, hub_file *f, char sha_hex[65], cs_error *
     d->progress.file = f->local;
     d->progress.file_total = f->size;
     d->progress.skipped = 0;
+    int restarted = 0; /* a failed resume got its one fresh try */
     for (int attempt = 0;; attempt++) {
-        uint64_t started_at;
-        cs_http_meta meta;
+        uint64_t started_at = 0;
+        cs_http_meta meta = {0};
         d->reported = 0;
         s = try_once(d, f, part, url, &started_at, &meta, err);
         int again = 0;
         if (s == CS_OK) {
             s = verify(d, f, &meta, part, sha_hex, err);
             /* A resumed part may hold bytes of another version of the file:
-             * one fresh try from zero settles it. */
-            again = s == CS_EMISMATCH && started_at > 0;
-        } else if (meta.status == 416 && started_at > 0) {
+             * one fresh try from zero settles it, whatever the retries. */
+            if (s == CS_EMISMATCH && started_at > 0 && !restarted) again = restarted = 1;
+        } else if (meta.status == 416 && started_at > 0 && !restarted) {
             unlink(part); /* the part does not fit the file any more */
-            again = 1;
+            again = restarted = 1;
         } else {
-            again = meta.retryable && !d->cancelled;
+            again = meta.retryable && !d->cancelled && attempt < retries;
         }
-        if (s == CS_OK || !again || attempt >= retries) break;
-        cs_log(&d->log, CS_LOG_WARN, "%s; trying again (%d of %d)", err->message, attempt + 1,
-               retries);
+        if (s == CS_OK || !again) break;
+        if (restarted == 1) {
+            cs_log(&d->log, CS_LOG_WARN, "%s; downloading it again from the start", err->message);
+            restarted = 2;
+        } else {
+            cs_log(&d->log, CS_LOG_WARN, "%s; trying again (%d of %d)", err->message, attempt + 1,
+                   retries);
+        }
         backoff(attempt + 1);
     }
     if (s == CS_EMISMATCH) {
@@ -183,7 +190,7 @@ static cs_status fetch_file(hub_dl *d, hub_file *f, char sha_hex[65], cs_error *
 /* A file of the old manifest that is on disk with the size and sum the hub
  * announces now needs no new download. Files without a sum count only for
  * the same commit. */
-static int already_have(const hub_dl *d, const hub_file *f, char sha_hex[65]) {
+static int already_have(const hub_dl *d, const hub_file *f, char sha_hex[65], uint64_t *have) {
     if (d->opts->force || !d->old_manifest) return 0;
     const char *old_commit = json_string_value(json_object_get(d->old_manifest, "commit"));
     size_t i;
@@ -202,15 +209,19 @@ static int already_have(const hub_dl *d, const hub_file *f, char sha_hex[65]) {
         cs_hub_join(path, sizeof path, d->dir, f->local);
         if (stat(path, &st) != 0 || (uint64_t)st.st_size != size) return 0;
         snprintf(sha_hex, 65, "%s", sha ? sha : "");
+        *have = size;
         return 1;
     }
     return 0;
 }
 
-static cs_status write_manifest(hub_dl *d, json_t *files, cs_error *err) {
-    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:O, s:I}", "repo", d->repo, "revision",
-                          d->revision, "commit", d->commit, "endpoint", d->endpoint, "files", files,
-                          "downloaded_at", (json_int_t)time(NULL));
+/* Written after each verified file (complete: false), so that a run cut
+ * short keeps what it finished, and at the end (complete: true), which makes
+ * the folder a model for cs_hub_resolve. */
+static cs_status write_manifest(hub_dl *d, json_t *files, int complete, cs_error *err) {
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:I}", "repo", d->repo, "revision",
+                          d->revision, "commit", d->commit, "endpoint", d->endpoint, "complete",
+                          complete, "files", files, "downloaded_at", (json_int_t)time(NULL));
     char *text = m ? json_dumps(m, JSON_INDENT(2)) : NULL;
     json_decref(m);
     if (!text) return cs_fail(err, CS_ENOMEM, "out of memory");
@@ -239,66 +250,76 @@ static void remove_stale(hub_dl *d) {
     }
 }
 
+/* Fails fast on a repo that is not a CLIP model, before its weights. */
+static cs_status check_clip(hub_dl *d, cs_error *err) {
+    char type[64];
+    if (!cs_hub_model_type(d->dir, type, sizeof type) || !strcmp(type, "clip")) return CS_OK;
+    return cs_fail(err, CS_EUNSUPPORTED,
+                   "%s is a '%s' model, not CLIP (model_type \"clip\"): clipsearch needs a CLIP "
+                   "model such as %s",
+                   d->repo, type, cs_hub_default_model());
+}
+
 static cs_status run(hub_dl *d, cs_error *err) {
-    cs_status s = cs_hub_lock(d, err);
-    if (s == CS_OK) s = cs_hub_fetch_info(d, err);
+    cs_status s = cs_hub_fetch_info(d, err);
     if (s == CS_OK) s = cs_hub_plan_files(d->siblings, &d->plan, d->prefix, sizeof d->prefix, err);
+    if (s != CS_OK) return s;
+    /* No second copy of what transformers already downloaded. */
+    if (!d->opts->force && cs_hub_in_hf_cache(d, d->result, sizeof d->result)) {
+        cs_log(&d->log, CS_LOG_INFO, "%s (commit %s) is in the Hugging Face cache: %s", d->repo,
+               d->commit, d->result);
+        return CS_OK;
+    }
+    s = cs_hub_lock(d, err);
     if (s != CS_OK) return s;
     cs_log(&d->log, CS_LOG_INFO, "%s at %s (commit %s) into %s", d->repo, d->revision, d->commit,
            d->dir);
     char path[4300];
     cs_hub_join(path, sizeof path, d->dir, CS_HUB_MANIFEST);
     d->old_manifest = json_load_file(path, 0, NULL);
-    /* Until the new manifest is written, the folder is an unfinished
-     * download that cs_hub_resolve does not return. */
-    if (unlink(path) != 0 && errno != ENOENT)
-        return cs_fail(err, CS_EIO, "%s: %s", path, strerror(errno));
+    /* Until the end, the folder is an unfinished download that
+     * cs_hub_resolve does not return. */
     json_t *files = json_array();
     if (!files) return cs_fail(err, CS_ENOMEM, "out of memory");
+    s = write_manifest(d, files, 0, err);
     for (int i = 0; i < d->plan.n; i++) d->progress.all_total += d->plan.files[i].size;
     for (int i = 0; i < d->plan.n && s == CS_OK; i++) {
         hub_file *f = &d->plan.files[i];
         char sha_hex[65] = "";
         d->progress.file_index = i;
         d->progress.n_files = d->plan.n;
-        if (already_have(d, f, sha_hex)) {
+        uint64_t have;
+        if (already_have(d, f, sha_hex, &have)) {
             d->progress.file = f->local;
-            d->progress.file_total = f->size;
+            d->progress.file_total = have;
             d->progress.skipped = 1;
             d->progress.resumed = 0;
-            d->pos = f->size;
+            d->pos = have;
             report(d, 1);
         } else {
             s = fetch_file(d, f, sha_hex, err);
         }
+        if (s == CS_OK && !strcmp(f->local, "config.json")) s = check_clip(d, err);
         if (s != CS_OK) break;
-        d->done_before += d->pos;
-        d->pos = 0;
         /* Record the sum we computed: a later run skips what it vouches for
          * (only LFS files carry a sum from the hub to compare with). */
         json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "name", f->local, "size",
-                                               (json_int_t)f->size, "sha256",
+                                               (json_int_t)d->pos, "sha256",
                                                f->sha256[0] ? f->sha256 : sha_hex));
+        d->done_before += d->pos;
+        d->pos = 0;
+        s = write_manifest(d, files, 0, err);
         size_t len = strlen(f->local);
         if (len > 11 && !strcmp(f->local + len - 11, ".index.json")) {
             cs_hub_join(path, sizeof path, d->dir, f->local);
             int before = d->plan.n;
-            s = cs_hub_plan_shards(path, d->siblings, d->prefix, &d->plan, err);
+            if (s == CS_OK) s = cs_hub_plan_shards(path, d->siblings, d->prefix, &d->plan, err);
             for (int k = before; k < d->plan.n; k++) d->progress.all_total += d->plan.files[k].size;
         }
     }
     if (s == CS_OK) {
-        /* Sizes the API did not give are those on disk now. */
-        size_t i;
-        json_t *e;
-        json_array_foreach(files, i, e) {
-            struct stat st;
-            cs_hub_join(path, sizeof path, d->dir, json_string_value(json_object_get(e, "name")));
-            if (stat(path, &st) == 0)
-                json_object_set_new(e, "size", json_integer((json_int_t)st.st_size));
-        }
         remove_stale(d);
-        s = write_manifest(d, files, err);
+        s = write_manifest(d, files, 1, err);
     }
     json_decref(files);
     return s;
@@ -315,9 +336,22 @@ cs_status cs_hub_download(const char *repo_id, const cs_hub_opts *opts, char *ou
     cs_error_clear(&e);
     cs_status s = cs_hub_setup(repo_id, opts ? opts : &defaults, d, &e);
     if (s == CS_OK) s = run(d, &e);
+    if (s == CS_ENOTFOUND && !d->info && !strchr(repo_id, '/')) {
+        /* A bare name, as sentence-transformers takes it: its organisation's
+         * repo ("clip-ViT-B-32", the seed's model). */
+        char st_name[300];
+        cs_error e2;
+        snprintf(st_name, sizeof st_name, "%s/%s", CS_HUB_ST_ORG, repo_id);
+        cs_hub_teardown(d);
+        if (cs_hub_setup(st_name, opts ? opts : &defaults, d, &e2) == CS_OK &&
+            (s = run(d, &e2)) != CS_ENOTFOUND)
+            e = e2;
+        if (s == CS_ENOTFOUND) s = e.status;
+    }
     if (s == CS_OK) {
-        int n = snprintf(out, cap, "%s", d->dir);
-        if (n < 0 || (size_t)n >= cap) s = cs_fail(&e, CS_ELIMIT, "%s: path too long", d->dir);
+        const char *dir = d->result[0] ? d->result : d->dir;
+        int n = snprintf(out, cap, "%s", dir);
+        if (n < 0 || (size_t)n >= cap) s = cs_fail(&e, CS_ELIMIT, "%s: path too long", dir);
     }
     cs_hub_teardown(d);
     free(d);

@@ -244,7 +244,7 @@ cs_status cs_decode_bmp(const cs_decode_ctx *ctx, cs_image *out, int *orientatio
     (void)orientation;
     bmp_info bi;
     memset(&bi, 0, sizeof bi);
-    int kind, pos[3];
+    int kind = 0, pos[3] = {2, 1, 0};
     cs_status st = parse_header(ctx, &bi, err);
     if (!st) st = pixel_kind(ctx, &bi, &kind, pos, err);
     if (!st) st = cs_image_check_size(ctx, bi.width, bi.height, err);
@@ -258,7 +258,7 @@ cs_status cs_decode_bmp(const cs_decode_ctx *ctx, cs_image *out, int *orientatio
     if (!rle && (bi.offset > ctx->size || stride * h > ctx->size - bi.offset))
         return cs_fail(err, CS_EFORMAT, "%s: truncated BMP pixel data", ctx->name);
     cs_palette pal;
-    if (kind == 'P') read_palette(ctx, &bi, &pal);
+    read_palette(ctx, &bi, &pal); /* unused unless kind == 'P' */
     st = cs_image_alloc(ctx, w, h, out, err);
     if (st) return st;
     const uint8_t *pixels = ctx->data + bi.offset;

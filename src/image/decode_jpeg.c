@@ -19,8 +19,14 @@
 
 #include "image/image_internal.h"
 
+/* A progressive JPEG may legally have any number of scans, and each one
+ * walks the whole image: a few kilobytes of tiny scans can keep libjpeg busy
+ * for minutes. Real encoders write about 10; we refuse more than this. */
+#define MAX_SCANS 500
+
 typedef struct jpeg_ctx {
     struct jpeg_error_mgr pub;
+    struct jpeg_progress_mgr progress;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
     uint8_t *row; /* scratch row for grey/CMYK, freed on every path */
@@ -38,6 +44,14 @@ static void on_message(j_common_ptr cinfo, int level) {
     if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
         jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
         snprintf(c->message, sizeof c->message, "truncated JPEG data");
+        longjmp(c->jump, 1);
+    }
+}
+
+static void on_progress(j_common_ptr cinfo) {
+    if (cinfo->is_decompressor && ((j_decompress_ptr)cinfo)->input_scan_number > MAX_SCANS) {
+        jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
+        snprintf(c->message, sizeof c->message, "more than %d progressive scans", MAX_SCANS);
         longjmp(c->jump, 1);
     }
 }
@@ -79,6 +93,8 @@ cs_status cs_decode_jpeg(const cs_decode_ctx *ctx, cs_image *out, int *orientati
         return cs_fail(err, CS_EFORMAT, "%s: bad JPEG: %s", ctx->name, jc.message);
     }
     jpeg_create_decompress(&cinfo);
+    jc.progress.progress_monitor = on_progress;
+    cinfo.progress = &jc.progress;
     jpeg_mem_src(&cinfo, ctx->data, (unsigned long)ctx->size);
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);

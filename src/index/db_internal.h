@@ -22,7 +22,8 @@ typedef struct cs_vecs {
     int dim;
     const int64_t *ids;
     const float *vectors;
-    cs_map map;  /* when mapped from the file */
+    enum { VECS_FILE, VECS_SQL, VECS_CHANGES } source; /* how it was made */
+    cs_map map;                                        /* when mapped from the file */
     void *owned; /* when loaded from SQLite: one block holding ids then vectors */
 } cs_vecs;
 
@@ -32,6 +33,7 @@ struct cs_db {
     char *path, *vec_path;
     char *model_id, *model_name;
     int dim, readonly;
+    int has_gen;   /* rows carry the generation that wrote them (schema 2) */
     char uuid[33]; /* the database's identity, hex, also in its vector file */
     cs_logger log;
     pthread_mutex_t snap_lock; /* guards snap */

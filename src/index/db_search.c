@@ -7,59 +7,6 @@
 #include "clipsearch/search.h"
 #include "index/db_internal.h"
 
-/* TEMPORARY until cs_search_flat (the search module) is merged: a plain
- * exact scan with a bounded min-heap; same contract (best first, ties by
- * lower row). */
-static int worse(const cs_hit *a, const cs_hit *b) {
-    return a->score < b->score || (a->score == b->score && a->id > b->id);
-}
-
-static void sift_down(cs_hit *h, int n, int i) {
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && worse(&h[l], &h[m])) m = l;
-        if (r < n && worse(&h[r], &h[m])) m = r;
-        if (m == i) return;
-        cs_hit t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static int64_t scan_topk(const float *vectors, int64_t n, int dim, const float *q, int k,
-                         cs_hit *hits) {
-    int size = 0;
-    for (int64_t r = 0; r < n; r++) {
-        const float *v = vectors + r * dim;
-        float s = 0;
-        for (int j = 0; j < dim; j++) s += v[j] * q[j];
-        cs_hit h = {r, s};
-        if (size < k) {
-            /* sift up */
-            int i = size++;
-            hits[i] = h;
-            while (i > 0 && worse(&hits[i], &hits[(i - 1) / 2])) {
-                cs_hit t = hits[i];
-                hits[i] = hits[(i - 1) / 2];
-                hits[(i - 1) / 2] = t;
-                i = (i - 1) / 2;
-            }
-        } else if (k > 0 && worse(&hits[0], &h)) {
-            hits[0] = h;
-            sift_down(hits, size, 0);
-        }
-    }
-    /* heap sort: repeatedly move the worst to the end -> best first */
-    for (int end = size - 1; end > 0; end--) {
-        cs_hit t = hits[0];
-        hits[0] = hits[end];
-        hits[end] = t;
-        sift_down(hits, end, 0);
-    }
-    return size;
-}
-
 static int has_id(const int64_t *ids, int n, int64_t id) {
     for (int i = 0; i < n; i++)
         if (ids[i] == id) return 1;
@@ -121,7 +68,7 @@ cs_status cs_db_search(cs_db *db, const float *query, const cs_search_opts *opts
     }
     int n = 0;
     if (!st && want > 0) {
-        int64_t got = scan_topk(v->vectors, v->n, v->dim, q, (int)want, hits);
+        int64_t got = cs_search_flat(o.pool, v->vectors, v->n, v->dim, q, (int)want, hits);
         for (int64_t i = 0; i < got && n < k && !st; i++) {
             int64_t id = v->ids[hits[i].id];
             if (has_id(excl, n_excl, id)) continue;

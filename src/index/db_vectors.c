@@ -79,6 +79,7 @@ static cs_vecs *map_file(cs_db *db, uint64_t gen) {
     v->n = (int64_t)h.count;
     v->dim = db->dim;
     v->map = m;
+    v->source = VECS_FILE;
     v->ids = (const int64_t *)(m.data + h.ids_offset);
     v->vectors = (const float *)(m.data + h.vectors_offset);
     return v;
@@ -139,6 +140,7 @@ static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
     }
     atomic_init(&v->refs, 1);
     v->generation = gen;
+    v->source = VECS_SQL;
     v->n = n;
     v->dim = db->dim;
     v->ids = v->owned;
@@ -196,6 +198,155 @@ static cs_status write_file(cs_db *db, const cs_vecs *v, cs_error *err) {
     return st;
 }
 
+/* A snapshot block for up to `cap` rows: ids, then 64-byte aligned vectors. */
+static cs_vecs *new_owned(int64_t cap, int dim) {
+    size_t voff = (size_t)vectors_offset((uint64_t)cap) - VEC_HEADER;
+    size_t bytes = voff + (size_t)cap * (size_t)dim * sizeof(float);
+    cs_vecs *v = calloc(1, sizeof *v);
+    if (v && !(v->owned = aligned_alloc(64, (bytes + 64) & ~(size_t)63))) {
+        free(v);
+        v = NULL;
+    }
+    if (!v) return NULL;
+    atomic_init(&v->refs, 1);
+    v->dim = dim;
+    v->ids = v->owned;
+    v->vectors = (const float *)((char *)v->owned + voff);
+    return v;
+}
+
+static int cmp_id(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The rows written or removed after `old` was taken, in one read transaction
+ * (under the lock): changed ids (ascending) with their vectors, removed ids
+ * (ascending). *n_changed = -1 when more changed than is worth merging. */
+static cs_status read_changes(cs_db *db, const cs_vecs *old, uint64_t *gen, int64_t **ids,
+                              float **vecs, int64_t *n_changed, int64_t **removed,
+                              int64_t *n_removed, int64_t *total, cs_error *err) {
+    *ids = *removed = NULL;
+    *vecs = NULL;
+    *n_changed = *n_removed = 0;
+    size_t row = (size_t)db->dim * sizeof(float);
+    int64_t limit = old->n / 4 + 1024, cap = 0, rcap = 0;
+    sqlite3_stmt *s = NULL;
+    cs_status st = CS_OK;
+    if (sqlite3_exec(db->sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return cs_db_sql_fail(db, err, "reading changes");
+    st = cs_db_generation(db, gen, err);
+    if (!st && (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM images", -1, &s, NULL) ||
+                sqlite3_step(s) != SQLITE_ROW))
+        st = cs_db_sql_fail(db, err, "counting images");
+    if (!st) *total = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (!st &&
+        sqlite3_prepare_v2(db->sql, "SELECT id, embedding FROM images WHERE gen > ? ORDER BY id",
+                           -1, &s, NULL))
+        st = cs_db_sql_fail(db, err, "reading changes");
+    if (!st) sqlite3_bind_int64(s, 1, (int64_t)old->generation);
+    int rc;
+    while (!st && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n_changed == limit) {
+            *n_changed = -1;
+            break;
+        }
+        if (*n_changed == cap) {
+            cap = cap ? 2 * cap : 256;
+            int64_t *gi = realloc(*ids, (size_t)cap * sizeof **ids);
+            if (gi) *ids = gi;
+            float *gv = gi ? realloc(*vecs, (size_t)cap * row) : NULL;
+            if (!gv) {
+                st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+                break;
+            }
+            *vecs = gv;
+        }
+        if ((size_t)sqlite3_column_bytes(s, 1) != row) {
+            *n_changed = -1; /* a malformed row: the full load reports it */
+            break;
+        }
+        (*ids)[*n_changed] = sqlite3_column_int64(s, 0);
+        memcpy(*vecs + (size_t)*n_changed * db->dim, sqlite3_column_blob(s, 1), row);
+        (*n_changed)++;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (!st && *n_changed >= 0 &&
+        sqlite3_prepare_v2(db->sql, "SELECT id FROM removed WHERE gen > ? ORDER BY id", -1, &s,
+                           NULL))
+        st = cs_db_sql_fail(db, err, "reading changes");
+    if (s) sqlite3_bind_int64(s, 1, (int64_t)old->generation);
+    while (!st && s && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n_removed == rcap) {
+            rcap = rcap ? 2 * rcap : 256;
+            int64_t *g = realloc(*removed, (size_t)rcap * sizeof **removed);
+            if (!g) {
+                st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+                break;
+            }
+            *removed = g;
+        }
+        (*removed)[(*n_removed)++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
+    return st;
+}
+
+/* The snapshot of the current generation made from an older one and the rows
+ * changed since: what a long-running reader (the server) does while another
+ * process indexes, instead of reading every vector again after each batch.
+ * *out stays NULL when a full load is the better (or the only safe) way. */
+static cs_status load_changes(cs_db *db, const cs_vecs *old, cs_vecs **out, cs_error *err) {
+    *out = NULL;
+    int64_t *ids, *removed, n_changed, n_removed, total = 0;
+    float *vecs;
+    uint64_t gen = 0;
+    cs_db_lock(db);
+    cs_status st =
+        read_changes(db, old, &gen, &ids, &vecs, &n_changed, &removed, &n_removed, &total, err);
+    cs_db_unlock(db);
+    cs_vecs *v = NULL;
+    if (!st && n_changed >= 0 && !(v = new_owned(old->n + n_changed, db->dim)))
+        st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    if (v) {
+        /* merge two ascending id lists; a changed row replaces the old one,
+         * a removed id drops it (unless written again since) */
+        size_t row = (size_t)db->dim * sizeof(float);
+        int64_t *vid = v->owned, n = 0, i = 0, j = 0;
+        float *vv = (float *)v->vectors;
+        while (i < old->n || j < n_changed) {
+            if (j < n_changed && (i == old->n || ids[j] <= old->ids[i])) {
+                if (i < old->n && ids[j] == old->ids[i]) i++;
+                vid[n] = ids[j];
+                memcpy(vv + (size_t)n++ * db->dim, vecs + (size_t)j++ * db->dim, row);
+            } else {
+                if (!n_removed ||
+                    !bsearch(&old->ids[i], removed, (size_t)n_removed, sizeof *removed, cmp_id)) {
+                    vid[n] = old->ids[i];
+                    memcpy(vv + (size_t)n++ * db->dim, old->vectors + (size_t)i * db->dim, row);
+                }
+                i++;
+            }
+        }
+        v->n = n;
+        v->generation = gen;
+        v->source = VECS_CHANGES;
+        if (n != total) { /* not the rows SQLite has: take the full load */
+            cs_vecs_release(v);
+            v = NULL;
+        }
+    }
+    free(ids);
+    free(vecs);
+    free(removed);
+    *out = v;
+    return st;
+}
+
 cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
     *out = NULL;
     cs_status st;
@@ -207,15 +358,17 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
     pthread_mutex_lock(&db->snap_lock);
     if (!db->snap || db->snap->generation != gen) {
         cs_vecs *v = map_file(db, gen);
-        if (!v) {
+        if (!v && db->snap && db->has_gen && db->snap->generation < gen)
+            st = load_changes(db, db->snap, &v, err);
+        if (!st && !v) {
             cs_db_lock(db);
             st = load_sql(db, &v, err);
             cs_db_unlock(db);
-            if (!st && !db->readonly) {
-                cs_error we;
-                if (write_file(db, v, &we) != CS_OK)
-                    cs_log(&db->log, CS_LOG_WARN, "%s", we.message);
-            }
+        }
+        /* a writer leaves the file current for the next cold search */
+        if (!st && !v->map.data && !db->readonly) {
+            cs_error we;
+            if (write_file(db, v, &we) != CS_OK) cs_log(&db->log, CS_LOG_WARN, "%s", we.message);
         }
         if (!st) {
             cs_vecs_release(db->snap);

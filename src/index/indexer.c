@@ -331,18 +331,26 @@ static cs_status store(run *r, cs_error *err) {
 }
 
 static cs_status run_batch(run *r, cs_error *err) {
+    double t = elapsed(r);
     cs_pool_for(r->be->pool, r->n_items, hash_task, r);
     int n_embed = 0;
     cs_status st = plan(r, &n_embed, err);
     if (st) return st;
+    r->stats->hash_s += elapsed(r) - t;
+    t = elapsed(r);
     if (n_embed) cs_pool_for(r->be->pool, r->n_items, prepare_task, r);
     int n_ok = compact(r);
+    r->stats->decode_s += elapsed(r) - t;
+    t = elapsed(r);
     if (n_ok) {
         st = r->be->embed(r->be->user, r->inputs, n_ok, r->outputs, err);
         if (st) return st;
     }
+    r->stats->embed_s += elapsed(r) - t;
+    t = elapsed(r);
     st = store(r, err);
     if (st) return st;
+    r->stats->store_s += elapsed(r) - t;
     for (int i = 0; i < r->n_items; i++) {
         item *it = &r->items[i];
         switch (it->act) {
@@ -493,6 +501,7 @@ cs_status cs_index_run(cs_db *db, const cs_index_backend *be, const char *const 
             st = cs_fail(err, CS_ENOMEM, "out of memory");
     }
     if (!st) st = walk_roots(&r, roots, n_roots, err);
+    stats->walk_s = elapsed(&r);
     if (!st && !r.stop) st = classify(&r, &todo, &n_todo, err);
     if (!st && !r.stop) st = process(&r, todo, n_todo, batch, err);
     for (int i = 0; i < n_roots && !st && !r.stop && !r.o->keep_missing; i++)

@@ -3,7 +3,8 @@
  * Missing fields take transformers' defaults for CLIPTextConfig and
  * CLIPVisionConfig, as transformers itself would. Old configs (such as
  * openai/clip-vit-base-patch32's) may carry `text_config_dict` /
- * `vision_config_dict`; those are read when `text_config` is absent. */
+ * `vision_config_dict`, whose keys override those of `text_config` /
+ * `vision_config`, as in transformers. */
 #include "model/config.h"
 
 #include <jansson.h>
@@ -73,11 +74,21 @@ static cs_status get_tower(json_t *obj, const char *section, const char *name, i
     return CS_OK;
 }
 
+/* A tower's section: text_config, with the legacy text_config_dict's keys
+ * taking precedence (transformers' CLIPConfig lets the *_dict override).
+ * Returns a new reference (or NULL when neither exists). */
 static json_t *section(json_t *root, const char *key, const char *legacy) {
-    json_t *s = json_object_get(root, key);
-    if (!json_is_object(s)) s = json_object_get(root, legacy);
-    return json_is_object(s) ? s : NULL;
+    json_t *s = json_object_get(root, key), *d = json_object_get(root, legacy);
+    json_t *out = json_is_object(s) ? json_deep_copy(s) : NULL;
+    if (json_is_object(d)) {
+        if (!out) out = json_object();
+        json_object_update(out, d);
+    }
+    return out;
 }
+
+static cs_status parse_sections(json_t *root, json_t *tc, json_t *vc, const char *name,
+                                cs_clip_config *c, cs_error *err);
 
 static cs_status parse_root(json_t *root, const char *name, cs_clip_config *c, cs_error *err) {
     if (!json_is_object(root)) return cs_fail(err, CS_EFORMAT, "%s: not a JSON object", name);
@@ -87,6 +98,14 @@ static cs_status parse_root(json_t *root, const char *name, cs_clip_config *c, c
                        json_is_string(mt) ? json_string_value(mt) : "?");
     json_t *tc = section(root, "text_config", "text_config_dict");
     json_t *vc = section(root, "vision_config", "vision_config_dict");
+    cs_status st = parse_sections(root, tc, vc, name, c, err);
+    json_decref(tc);
+    json_decref(vc);
+    return st;
+}
+
+static cs_status parse_sections(json_t *root, json_t *tc, json_t *vc, const char *name,
+                                cs_clip_config *c, cs_error *err) {
     cs_status st;
     if ((st = get_int(root, "projection_dim", 512, 1, MAX_WIDTH, name, "config", &c->embed_dim,
                       err)))

@@ -10,6 +10,8 @@
  * so the micro-kernels only ever see floats. */
 #include "model/linear.h"
 
+#include "model/gemm.h"
+
 #include <stdatomic.h>
 #include <string.h>
 
@@ -171,6 +173,14 @@ static void linear_task(void *ctx, int task, int worker) {
 void cs_linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
                float *y) {
     if (m <= 0 || w->n <= 0) return;
+    /* The tuned kernels (model/gemm.c); this file's driver below remains the
+     * fallback when their scratch cannot be allocated. */
+    cs_gemm_type wt = w->dtype == CS_DT_F16    ? CS_GEMM_F16
+                      : w->dtype == CS_DT_BF16 ? CS_GEMM_BF16
+                                               : CS_GEMM_F32;
+    if (cs_gemm(pool, m, w->n, w->k, x, (size_t)w->k, w->data, (size_t)w->k, wt, bias, y,
+                (size_t)w->n, 0, NULL) == CS_OK)
+        return;
     if (w->k <= 0) { /* an empty sum: y = b */
         for (int i = 0; i < m; i++)
             for (int j = 0; j < w->n; j++) y[(size_t)i * w->n + j] = bias ? bias[j] : 0.0f;

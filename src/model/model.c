@@ -121,9 +121,7 @@ void cs_model_close(cs_model *m) {
     cs_tower_free(&m->text);
     cs_tensors_free(&m->tab);
     if (m->own_pool) cs_pool_free(m->pool);
-#ifdef CS_MODEL_HAVE_IO
-    cs_tokenizer_free(m->tok);
-#endif
+    cs_model_io_free(m);
     pthread_mutex_destroy(&m->lock);
     free(m->dir);
     free(m);

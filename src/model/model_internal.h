@@ -28,6 +28,9 @@ struct cs_model {
     cs_tokenizer *tok;
 };
 
+/* Frees what model_io.c loaded lazily (the tokenizer). */
+void cs_model_io_free(cs_model *m);
+
 /* L2-normalises n rows of d floats in place (a zero row stays zero). */
 void cs_l2_normalize(float *x, int n, int d);
 

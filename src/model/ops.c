@@ -1,6 +1,8 @@
 /* model/ops.c - layer norm, activations, attention and the encoder layer. */
 #include "model/ops.h"
 
+#include "model/vecops.h"
+
 #include <math.h>
 #include <stdint.h>
 
@@ -54,13 +56,11 @@ static void act_task(void *ctx, int task, int worker) {
     (void)worker;
     act_job *J = ctx;
     size_t i0 = (size_t)task * ACT_CHUNK, i1 = i0 + ACT_CHUNK < J->n ? i0 + ACT_CHUNK : J->n;
-    float *x = J->x;
-    if (J->act == CS_ACT_QUICK_GELU) {
-        for (size_t i = i0; i < i1; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
-    } else {
-        for (size_t i = i0; i < i1; i++)
-            x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
-    }
+    /* vectorised, with a polynomial exp (model/vecops.h) */
+    if (J->act == CS_ACT_QUICK_GELU)
+        cs_vec_quick_gelu(J->x + i0, i1 - i0);
+    else
+        cs_vec_gelu(J->x + i0, i1 - i0);
 }
 
 void cs_activation(cs_pool *pool, cs_act act, float *x, size_t n) {
@@ -84,39 +84,16 @@ static void attn_task(void *ctx, int task, int worker) {
     int s = task / J->heads, h = task % J->heads, d = J->d, hd = d / J->heads;
     size_t base = (size_t)J->start[s] * d + (size_t)h * hd;
     int n = J->len[s];
-    float *sc = J->scores + (size_t)worker * J->max_seq;
-    for (int i = 0; i < n; i++) {
-        const float *qi = J->q + base + (size_t)i * d;
-        int nj = J->causal ? i + 1 : n;
-        float mx = -INFINITY;
-        for (int j = 0; j < nj; j++) {
-            const float *kj = J->k + base + (size_t)j * d;
-            float t = 0;
-            for (int c = 0; c < hd; c++) t += qi[c] * kj[c];
-            sc[j] = t;
-            if (t > mx) mx = t;
-        }
-        double sum = 0;
-        for (int j = 0; j < nj; j++) {
-            sc[j] = expf(sc[j] - mx);
-            sum += sc[j];
-        }
-        float inv = (float)(1.0 / sum);
-        float *oi = J->out + base + (size_t)i * d;
-        for (int c = 0; c < hd; c++) oi[c] = 0;
-        for (int j = 0; j < nj; j++) {
-            const float *vj = J->v + base + (size_t)j * d;
-            float p = sc[j] * inv;
-            for (int c = 0; c < hd; c++) oi[c] += p * vj[c];
-        }
-    }
+    float *sc = J->scores + (size_t)worker * cs_attention_scratch_floats(J->max_seq, hd);
+    cs_attention_head(J->q + base, J->k + base, J->v + base, (size_t)d, n, hd, J->causal,
+                      J->out + base, sc);
 }
 
 /* ---- the encoder layer -------------------------------------------------------- */
 
 size_t cs_encoder_scratch_floats(const cs_tower_config *cfg, int rows, int max_seq, int threads) {
     return (size_t)rows * (5 * (size_t)cfg->width + (size_t)cfg->mlp) +
-           (size_t)threads * (size_t)max_seq;
+           (size_t)threads * cs_attention_scratch_floats(max_seq, cfg->width / cfg->heads);
 }
 
 static void add_rows(float *x, const float *y, size_t n) {

@@ -112,8 +112,8 @@ cs_status cs_safetensors_parse(const uint8_t *buf, size_t size, const char *file
             }
             continue;
         }
-        cs_dtype dt;
-        int ndim;
+        cs_dtype dt = CS_DT_UNKNOWN;
+        int ndim = 0;
         int64_t shape[CS_MAX_DIMS];
         uint64_t off[2];
         st = parse_entry(file, key, v, &dt, &ndim, shape, off, err);

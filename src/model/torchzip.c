@@ -166,7 +166,7 @@ static cs_status add_tensor(const uint8_t *b, const cs_pkl_tensor *t, const zent
 
 cs_status cs_torchzip_parse(const uint8_t *b, size_t size, const char *file, cs_tensor_table *tab,
                             cs_error *err) {
-    uint64_t cd_off, cd_size, n;
+    uint64_t cd_off = 0, cd_size = 0, n = 0;
     cs_status st = find_cd(b, size, file, &cd_off, &cd_size, &n, err);
     if (st) return st;
     zentry *z = calloc(n ? n : 1, sizeof *z);

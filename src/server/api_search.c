@@ -42,11 +42,10 @@ static enum MHD_Result reply_hits(srv_request *r, const float *query, long k, lo
     srv_hit *hits = NULL;
     int n = 0;
     cs_error err = {0};
-    double t0 = srv_now();
     /* one more than the page: tells whether there is a next one */
     cs_status st = be->search(be->ctx, query, (int)(offset + k + 1), exclude, &hits, &n, &err);
     if (st != CS_OK) return srv_reply_cs_error(r, &err);
-    double took = srv_now() - t0;
+    double took = srv_now() - r->t_start; /* the whole request: embedding included */
     json_t *results = json_array();
     for (long i = offset; i < n && i < offset + k; i++)
         json_array_append_new(results, hit_json(&hits[i]));
@@ -99,7 +98,7 @@ enum MHD_Result srv_api_search_get(srv_request *r) {
     if (!text_ok(r, text)) return MHD_YES;
     srv_query q;
     cs_error err = {0};
-    cs_status st = srv_query_init(&q, &r->srv->be, &err);
+    cs_status st = srv_query_init(&q, &r->srv->be, r->srv->embeddings, &err);
     if (st != CS_OK) return srv_reply_cs_error(r, &err);
     st = srv_query_add_expr(&q, text, 1.0, &err);
     return finish_and_reply(r, &q, st, &err, k, offset);
@@ -110,7 +109,7 @@ enum MHD_Result srv_api_similar(srv_request *r, int64_t id) {
     if (!paging(r, srv_arg(r, "k"), srv_arg(r, "offset"), &k, &offset)) return MHD_YES;
     srv_query q;
     cs_error err = {0};
-    cs_status st = srv_query_init(&q, &r->srv->be, &err);
+    cs_status st = srv_query_init(&q, &r->srv->be, r->srv->embeddings, &err);
     if (st != CS_OK) return srv_reply_cs_error(r, &err);
     st = srv_query_add_id(&q, id, 1.0, &err);
     if (st == CS_OK) st = srv_query_finish(&q, &err);
@@ -145,7 +144,7 @@ static enum MHD_Result post_json(srv_request *r) {
     if (jo) offset = (long)json_integer_value(jo);
     srv_query q;
     cs_error err = {0};
-    cs_status st = srv_query_init(&q, &r->srv->be, &err);
+    cs_status st = srv_query_init(&q, &r->srv->be, r->srv->embeddings, &err);
     if (st == CS_OK) st = srv_query_add_json(&q, doc, "body", &err);
     json_decref(doc);
     if (st != CS_OK && !q.sum) return srv_reply_cs_error(r, &err);
@@ -165,7 +164,7 @@ static enum MHD_Result post_image(srv_request *r, const srv_buf *image, const ch
                                "with an \"image\" file)");
     srv_query q;
     cs_error err = {0};
-    cs_status st = srv_query_init(&q, &r->srv->be, &err);
+    cs_status st = srv_query_init(&q, &r->srv->be, r->srv->embeddings, &err);
     if (st != CS_OK) return srv_reply_cs_error(r, &err);
     if (image->len) st = srv_query_add_image(&q, image->data, image->len, 1.0, &err);
     if (st == CS_OK && text && *text) st = srv_query_add_expr(&q, text, 1.0, &err);

@@ -21,26 +21,46 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "clipsearch/tokenizer.h"
 
 /* ---- vocab.c: string -> id ------------------------------------------------ */
 
-typedef struct cs_vocab_entry {
-    uint32_t off, len; /* the token's bytes in the arena */
-    int32_t id;
-} cs_vocab_entry;
+/* Open addressing, linear probing, at most 4/5 full. A slot is 8 bytes: 32
+ * bits of the key's hash and the offset of its record in the arena, where
+ * records {int32 id, uint32 len, bytes} follow one another. The table and
+ * the arena of CLIP's 49408 tokens are ~1 MB together: they stay in the L2
+ * cache while the merges are resolved, which is what keeps loading fast. */
+typedef struct cs_vocab_slot {
+    uint32_t tag, off; /* tag: the hash's low 32 bits; off == UINT32_MAX: empty */
+} cs_vocab_slot;
 
 typedef struct cs_vocab {
+    cs_vocab_slot *slots;
+    size_t n, n_slots; /* n_slots: a power of two */
     char *arena;
     size_t arena_len, arena_cap;
-    cs_vocab_entry *entries;
-    size_t n, cap;
-    uint32_t *slots; /* open addressing: entry index + 1, 0 = empty */
-    size_t n_slots;  /* a power of two */
 } cs_vocab;
 
+/* The record of a full slot. */
+static inline int32_t cs_vocab_slot_id(const cs_vocab *v, const cs_vocab_slot *s) {
+    int32_t id;
+    memcpy(&id, v->arena + s->off, 4);
+    return id;
+}
+static inline uint32_t cs_vocab_slot_len(const cs_vocab *v, const cs_vocab_slot *s) {
+    uint32_t len;
+    memcpy(&len, v->arena + s->off + 4, 4);
+    return len;
+}
+static inline const char *cs_vocab_slot_key(const cs_vocab *v, const cs_vocab_slot *s) {
+    return v->arena + s->off + 8;
+}
+
 void cs_vocab_free(cs_vocab *v);
+/* Room for n entries without growing. Returns false when out of memory. */
+bool cs_vocab_reserve(cs_vocab *v, size_t n);
 /* Adds or replaces (a later duplicate key wins, as in a JSON object read
  * into a hash map). Returns false when out of memory. */
 bool cs_vocab_put(cs_vocab *v, const char *s, size_t len, int32_t id);
@@ -73,18 +93,30 @@ static inline const cs_merge_slot *cs_merges_get(const cs_merges *m, int32_t lef
     }
 }
 
-/* Adds the merge "a b" (rank = its index): looks up a, b and a+b in vocab.
- * Errors read "FILE: UNIT INDEX: reason" ("merges.txt: line 7: ..."). */
-cs_status cs_merges_add_strings(cs_merges *m, const cs_vocab *v, const char *a, size_t alen,
-                                const char *b, size_t blen, int32_t rank, const char *file,
-                                const char *unit, size_t index, cs_error *err);
+/* Merge pairs as slices of one buffer: a is base[a_off, a_off + a_len). */
+typedef struct cs_merge_src {
+    uint32_t a_off, a_len, b_off, b_len;
+} cs_merge_src;
+
+/* Adds pairs[0..n) with ranks 0..n-1: looks up a, b and a+b in v (each must
+ * be a token). Errors name the pair: "FILE: line L: ..." when text_lines
+ * (base is merges.txt), else "FILE: merge I: ...". */
+cs_status cs_merges_resolve(cs_merges *m, const cs_vocab *v, const char *base,
+                            const cs_merge_src *pairs, size_t n, bool text_lines, const char *file,
+                            cs_error *err);
 
 /* Reads a JSON object of token -> id at j (tokenizer.json's model.vocab). */
 struct cs_jscan;
 cs_status cs_vocab_read(struct cs_jscan *j, cs_vocab *v, cs_error *err);
 /* vocab.json: one JSON object of token -> non-negative integer id. */
 cs_status cs_vocab_load_json(const char *path, cs_vocab *v, cs_error *err);
-/* merges.txt: "#version" lines skipped, then one "a b" per line (LF or CRLF). */
+/* merges.txt, read the way transformers' CLIPTokenizer reads it (that is
+ * what CLIPTokenizerFast converts when a folder has no tokenizer.json): the
+ * first line (the "#version" header) is skipped, each line is split on white
+ * space into two tokens, and only the first CS_CLIP_MAX_MERGES lines count
+ * (49152 - 256 - 2: transformers hard-codes it, so a longer file gives the
+ * same tokenizer). */
+#define CS_CLIP_MAX_MERGES (49152 - 256 - 2)
 cs_status cs_merges_load_txt(const char *path, const cs_vocab *v, cs_merges *m, cs_error *err);
 
 /* ---- jscan.c: a strict JSON scanner over a buffer ----------------------------- */
@@ -225,6 +257,9 @@ struct cs_tokenizer {
 /* Reads tokenizer.json into tok (tables, added tokens, bos/eos, flags),
  * refusing pipelines other than CLIP's with CS_EUNSUPPORTED. */
 cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err);
+/* The same on bytes in memory (path only names them in errors). */
+cs_status cs_tokenizer_json_parse(const char *data, size_t size, const char *path,
+                                  cs_tokenizer *tok, cs_error *err);
 /* Adds an added token (content copied; normalized later by the loader). */
 cs_status cs_tokenizer_add_token(cs_tokenizer *tok, const char *content, int32_t id,
                                  bool normalized, cs_error *err);

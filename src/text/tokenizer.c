@@ -261,9 +261,9 @@ cs_status cs_tokenizer_encode(cs_tokenizer *tok, const char *text, size_t len, i
     encoder e = {.tok = tok, .ids = ids + 1, .cap = (size_t)tok->context_length - 2};
     cs_status st = CS_OK;
     size_t i = 0;
-    while (i <= len && !full(&e) && !st) {
+    while (i < len && !full(&e) && !st) {
         size_t at = len;
-        int k = len ? find_added(tok, false, text, len, i, &at) : -1;
+        int k = find_added(tok, false, text, len, i, &at);
         st = encode_piece(&e, text + i, at - i, err);
         if (k < 0 || st) break;
         if (!full(&e)) push_id(&e, tok->added[k].id);

@@ -16,12 +16,13 @@
 #define CLIP_SPLIT          "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+"
 #define CLIP_SPLIT_SPECIALS "<\\|startoftext\\|>|<\\|endoftext\\|>|" CLIP_SPLIT
 
-/* Merge pairs are kept as strings until the vocabulary is complete (JSON
- * objects are unordered: "merges" may come before "vocab"). */
+/* Merge pairs are gathered as strings, then resolved in one pass (fast:
+ * see cs_merges_resolve) once the vocabulary is complete: JSON objects are
+ * unordered, "merges" may even come before "vocab". */
 typedef struct pending {
     char *bytes;
     size_t len, cap;
-    uint32_t (*pair)[4]; /* offset a, length a, offset b, length b */
+    cs_merge_src *pair;
     size_t n, cap_pairs;
 } pending;
 
@@ -45,7 +46,7 @@ static bool pending_add(pending *p, const char *a, size_t alen, const char *b, s
     }
     if (p->n == p->cap_pairs) {
         size_t cap = p->cap_pairs ? p->cap_pairs * 2 : 1 << 14;
-        uint32_t(*np)[4] = realloc(p->pair, cap * sizeof *np);
+        cs_merge_src *np = realloc(p->pair, cap * sizeof *np);
         if (!np) return false;
         p->pair = np;
         p->cap_pairs = cap;
@@ -53,11 +54,17 @@ static bool pending_add(pending *p, const char *a, size_t alen, const char *b, s
     if (p->len + alen + blen > UINT32_MAX) return false;
     memcpy(p->bytes + p->len, a, alen);
     memcpy(p->bytes + p->len + alen, b, blen);
-    uint32_t *q = p->pair[p->n++];
-    q[0] = (uint32_t)p->len, q[1] = (uint32_t)alen;
-    q[2] = (uint32_t)(p->len + alen), q[3] = (uint32_t)blen;
+    p->pair[p->n++] =
+        (cs_merge_src){(uint32_t)p->len, (uint32_t)alen, (uint32_t)(p->len + alen), (uint32_t)blen};
     p->len += alen + blen;
     return true;
+}
+
+static cs_status add_merge(loader *L, const char *a, size_t alen, const char *b, size_t blen,
+                           cs_error *err) {
+    if (!pending_add(&L->merges, a, alen, b, blen))
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
+    return CS_OK;
 }
 
 /* One merge: ["a", "b"] or the legacy "a b". */
@@ -74,19 +81,15 @@ static cs_status read_merge(cs_jscan *j, loader *L, cs_error *err) {
         if ((st = cs_js_expect(j, ',', err)) || (st = cs_js_string(j, err)) ||
             (st = cs_js_expect(j, ']', err)))
             return st;
-        if (!pending_add(&L->merges, a, alen, j->buf, j->len))
-            return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
-        return CS_OK;
+        return add_merge(L, a, alen, j->buf, j->len, err);
     }
     if ((st = cs_js_string(j, err))) return st;
     if (j->len >= 8 && !memcmp(j->buf, "#version", 8)) return CS_OK;
     const char *sp = memchr(j->buf, ' ', j->len);
     if (!sp || memchr(sp + 1, ' ', j->len - (size_t)(sp + 1 - j->buf)))
         return cs_js_fail(j, err, "a merge must be two tokens separated by one space");
-    if (!pending_add(&L->merges, j->buf, (size_t)(sp - j->buf), sp + 1,
-                     j->len - (size_t)(sp + 1 - j->buf)))
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
-    return CS_OK;
+    return add_merge(L, j->buf, (size_t)(sp - j->buf), sp + 1, j->len - (size_t)(sp + 1 - j->buf),
+                     err);
 }
 
 static cs_status read_merges(cs_jscan *j, loader *L, cs_error *err) {
@@ -121,10 +124,13 @@ static cs_status keep_value(cs_jscan *j, loader *L, json_t *obj, const char *key
 static cs_status model_member(cs_jscan *j, void *ctx, cs_error *err) {
     loader *L = ctx;
     if (!strcmp(j->buf, "vocab")) {
+        if (L->have_vocab) return cs_js_fail(j, err, "a second vocab");
+        cs_status st = cs_vocab_read(j, &L->tok->bpe.vocab, err);
         L->have_vocab = true;
-        return cs_vocab_read(j, &L->tok->bpe.vocab, err);
+        return st;
     }
     if (!strcmp(j->buf, "merges")) {
+        if (L->have_merges) return cs_js_fail(j, err, "a second merges list");
         L->have_merges = true;
         return read_merges(j, L, err);
     }
@@ -263,32 +269,16 @@ static cs_status check_post_processor(loader *L, cs_error *err) {
 }
 
 static cs_status resolve_merges(loader *L, cs_error *err) {
-    pending *p = &L->merges;
-    if (!cs_merges_reserve(&L->tok->bpe.merges, p->n))
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
-    for (size_t i = 0; i < p->n; i++) {
-        uint32_t *q = p->pair[i];
-        cs_status st =
-            cs_merges_add_strings(&L->tok->bpe.merges, &L->tok->bpe.vocab, p->bytes + q[0], q[1],
-                                  p->bytes + q[2], q[3], (int32_t)i, L->path, "merge", i, err);
-        if (st) return st;
-    }
-    return CS_OK;
+    return cs_merges_resolve(&L->tok->bpe.merges, &L->tok->bpe.vocab, L->merges.bytes,
+                             L->merges.pair, L->merges.n, false, L->path, err);
 }
 
-cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err) {
-    cs_map map;
-    cs_status st = cs_map_file(path, &map, err);
-    if (st) return st;
+cs_status cs_tokenizer_json_parse(const char *data, size_t size, const char *path,
+                                  cs_tokenizer *tok, cs_error *err) {
+    cs_status st = CS_OK;
     loader L = {path, tok, json_object(), json_object(), {0}, false, false};
-    cs_jscan j = {(const char *)map.data,
-                  (const char *)map.data,
-                  (const char *)map.data + map.size,
-                  path,
-                  NULL,
-                  0,
-                  0};
-    if (!map.data) j.start = j.p = j.end = "";
+    cs_jscan j = {data, data, data + size, path, NULL, 0, 0};
+    if (!data) j.start = j.p = j.end = "";
     if (!L.top || !L.model) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
     if (!st) st = cs_js_object(&j, top_member, &L, err);
     if (!st && cs_js_peek(&j) != -1) st = cs_js_fail(&j, err, "text after the top-level object");
@@ -299,10 +289,18 @@ cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *
     if (!st) st = check_added_tokens(&L, err);
     if (!st) st = check_post_processor(&L, err);
     cs_js_release(&j);
-    cs_unmap(&map);
     json_decref(L.top);
     json_decref(L.model);
     free(L.merges.bytes);
     free(L.merges.pair);
+    return st;
+}
+
+cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err) {
+    cs_map map;
+    cs_status st = cs_map_file(path, &map, err);
+    if (st) return st;
+    st = cs_tokenizer_json_parse((const char *)map.data, map.size, path, tok, err);
+    cs_unmap(&map);
     return st;
 }

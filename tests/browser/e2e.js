@@ -103,9 +103,9 @@ async function main() {
     check(new Set(names.map((n, i) => n + i)).size === 12, '"More results" appends the next page');
 
     // 4. keyboard: "/" focuses the box, arrows move, Enter opens, Escape closes
-    await page.click('#grid .card');
-    await page.keyboard.press('Escape');
-    await page.focus('#grid .card');
+    await page.focus('#q');
+    await page.keyboard.press('ArrowDown');
+    check(await page.evaluate(() => document.activeElement.dataset.index) === '0', 'ArrowDown goes from the box to the first result');
     await page.keyboard.press('ArrowRight');
     check(await page.evaluate(() => document.activeElement.dataset.index) === '1', 'ArrowRight moves to the next result');
     await page.keyboard.press('Enter');
@@ -113,7 +113,8 @@ async function main() {
     await page.waitForFunction(() => document.getElementById('v-img').naturalWidth > 0);
     check(true, 'Enter opens the image in the viewer');
     await page.keyboard.press('Escape');
-    await page.waitForSelector('#viewer:not([open])');
+    await page.waitForFunction(() => !document.getElementById('viewer').open &&
+      document.activeElement.classList.contains('card'));
     await page.keyboard.press('/');
     check(await page.evaluate(() => document.activeElement.id) === 'q', '"/" focuses the search box');
 
@@ -146,7 +147,7 @@ async function main() {
       await page.waitForFunction(() => document.getElementById('status').textContent.includes('your image'));
       await settled(page);
       got = await cards(page);
-      check(got.length > 0 && got[0].name.startsWith(want), `a ${how}ped image runs the same search`);
+      check(got.length > 0 && got[0].name.startsWith(want), `${how === 'drop' ? 'dropping' : 'pasting'} an image runs the same search`);
     }
 
     // 7. "Similar" on a result
@@ -159,8 +160,10 @@ async function main() {
     check(!got.some((c) => c.name === firstName), 'an image is not listed as similar to itself');
     check(/^\d+$/.test(new URL(page.url()).searchParams.get('similar') || ''), 'the URL carries the similar id');
     await page.goBack();
-    await settled(page);
-    check((await cards(page)).length > 0, 'Back returns to the previous results');
+    await page.waitForFunction(() => document.getElementById('status').textContent.includes('your image'));
+    status = await settled(page);
+    got = await cards(page);
+    check(got.length > 0 && got[0].name.startsWith(want), `Back returns to the image query (${status})`);
 
     // 8. errors are shown, not thrown
     await page.goto(base + '/?q=' + encodeURIComponent('cat - cat'));

@@ -12,7 +12,12 @@ Range requests get 206. Faults for the tests:
   --corrupt FILE      serve FILE with one byte changed (same size)
   --pad FILE          serve FILE with bytes appended (wrong size)
   --no-range          ignore Range headers (always the whole file)
+  --no-blobs          answer ?blobs=true with names only (as a mirror might):
+                      sizes and sums come from the file responses' headers
   --require-token T   401 unless "Authorization: Bearer T"
+  --cdn-host HOST     redirect LFS files to http://HOST:PORT/lfs-cdn/ (another
+                      host name for this server, as the hub's CDN is another
+                      host: a client must not send it the token)
 Every request is logged as one JSON line to --log. Binds 127.0.0.1 on a
 free port, written to --port-file; exits after --lifetime seconds.
 """
@@ -98,7 +103,8 @@ class Handler(BaseHTTPRequestHandler):
         api = "/api/models/%s/revision/" % srv.args.repo
         resolve = "/%s/resolve/" % srv.args.repo
         if path.startswith(api):
-            return self.api(path[len(api):], query.get("blobs") == ["true"])
+            blobs = query.get("blobs") == ["true"] and not srv.args.no_blobs
+            return self.api(path[len(api):], blobs)
         if path.startswith(resolve):
             rev, _, name = path[len(resolve):].partition("/")
             if rev not in ("main", srv.commit):
@@ -108,7 +114,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(404, "EntryNotFound", name + " does not exist")
             common = {"X-Repo-Commit": srv.commit}
             if f["lfs"]:
-                common.update({"Location": "/lfs-cdn/%s?name=%s" % (f["sha256"], name),
+                cdn = ""
+                if srv.args.cdn_host:
+                    cdn = "http://%s:%d" % (srv.args.cdn_host, srv.server_address[1])
+                common.update({"Location": "%s/lfs-cdn/%s?name=%s" % (cdn, f["sha256"], name),
                                "X-Linked-Etag": '"%s"' % f["sha256"],
                                "X-Linked-Size": str(f["size"]), "ETag": '"%s"' % f["blob"]})
                 return self.reply(302, b"", common)
@@ -180,7 +189,9 @@ def main():
     ap.add_argument("--corrupt", action="append", default=[])
     ap.add_argument("--pad", action="append", default=[])
     ap.add_argument("--no-range", action="store_true")
+    ap.add_argument("--no-blobs", action="store_true")
     ap.add_argument("--require-token")
+    ap.add_argument("--cdn-host")
     ap.add_argument("--lifetime", type=int, default=120)
     args = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

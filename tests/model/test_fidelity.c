@@ -58,7 +58,7 @@ static int load_crop(const char *path, int size, const float *mean, const float 
 }
 
 static void read_mean_std(const char *dir, float *mean, float *std) {
-    char path[4096];
+    char path[4200];
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
     json_t *j = json_load_file(path, 0, NULL);
     CHECK(j != NULL);

@@ -12,6 +12,9 @@ static const char *VOCAB =
     " \"d</w>\": 7, \"ab\": 8, \"bc</w>\": 9, \"bb\": 10, \"abc</w>\": 11, \"dd\": 12,\n"
     " \"<|startoftext|>\": 13, \"<|endoftext|>\": 14}\n";
 static const char *MERGES = "#version: 0.2\r\na b\r\nb c</w>\r\nb b\r\nab c</w>\r\nd d\r\n";
+/* The same, read as CLIPTokenizer reads it: line 1 dropped whatever it says,
+ * tokens split on any white space, blank lines at the end ignored. */
+static const char *MERGES_LOOSE = "a a\na\tb\n  b c</w> \nb  b\nab c</w>\nd d\n\n\n";
 
 /* The same model as tokenizer.json: merges first (legal JSON order), in the
  * legacy "a b" form, and escapes in keys. */
@@ -138,9 +141,9 @@ static void loader_errors(void) {
     expect_error(CS_ENOTFOUND, "merges.txt", NULL);
     put("merges.txt", "#version: 0.2\na b\na b c\n");
     expect_error(CS_EFORMAT, "merges.txt", "line 3");
-    put("merges.txt", "a q\n");
+    put("merges.txt", "#version: 0.2\na q\n");
     expect_error(CS_EFORMAT, "merges.txt", "'q'");
-    put("merges.txt", "a c\n"); /* "ac" is not a token */
+    put("merges.txt", "#version: 0.2\na c\n"); /* "ac" is not a token */
     expect_error(CS_EFORMAT, "merges.txt", "'ac'");
     put("merges.txt", MERGES);
     put("config.json", "{\"text_config\": {\"max_position_embeddings\": 16,}}");
@@ -192,9 +195,12 @@ static void same_tables(void) {
         CHECK_EQ_INT(a->bpe.vocab.n, 49408);
         CHECK_EQ_INT(a->bpe.vocab.n, b->bpe.vocab.n);
         size_t diff = 0;
-        for (size_t i = 0; i < a->bpe.vocab.n; i++) {
-            const cs_vocab_entry *e = &a->bpe.vocab.entries[i];
-            diff += cs_vocab_get(&b->bpe.vocab, a->bpe.vocab.arena + e->off, e->len) != e->id;
+        for (size_t i = 0; i < a->bpe.vocab.n_slots; i++) {
+            const cs_vocab *va = &a->bpe.vocab;
+            const cs_vocab_slot *e = &va->slots[i];
+            if (e->off == UINT32_MAX) continue;
+            diff += cs_vocab_get(&b->bpe.vocab, cs_vocab_slot_key(va, e),
+                                 cs_vocab_slot_len(va, e)) != cs_vocab_slot_id(va, e);
         }
         CHECK_EQ_INT(diff, 0);
         CHECK_EQ_INT(a->bpe.merges.n, 48894);
@@ -224,6 +230,9 @@ int main(void) {
     put("vocab.json", VOCAB);
     put("merges.txt", MERGES);
     merge_rules("vocab.json + merges.txt");
+    put("merges.txt", MERGES_LOOSE);
+    merge_rules("merges.txt with other white space");
+    put("merges.txt", MERGES);
     put_tokenizer_json("Lowercase");
     merge_rules("tokenizer.json");
     loader_errors();

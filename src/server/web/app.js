@@ -57,13 +57,23 @@ function describe(q) {
   return `“${q.text}”`;
 }
 
+const imageQueries = new Map(); // history key -> image query, for Back/Forward
+let imageKeys = 0;
+
 function syncUrl(q, push) {
   const url = new URL(location.href);
   url.search = '';
   if (q && q.kind === 'text') url.searchParams.set('q', q.text);
   if (q && q.kind === 'similar') url.searchParams.set('similar', String(q.id));
   if (q && PAGE !== 30) url.searchParams.set('k', String(PAGE));
-  if (url.href !== location.href) history[push ? 'pushState' : 'replaceState'](null, '', url);
+  // Image queries cannot live in the URL: the history entry keeps a key to
+  // them (a Blob in the state itself does not survive Back in Chromium).
+  let state = null;
+  if (q && q.kind === 'image') {
+    state = {imageQuery: ++imageKeys};
+    imageQueries.set(imageKeys, q);
+  }
+  history[push && url.href !== location.href ? 'pushState' : 'replaceState'](state, '', url);
   document.title = q ? `${q.kind === 'text' ? q.text : 'Similar images'} - clipsearch` : 'clipsearch';
 }
 
@@ -94,7 +104,6 @@ async function loadMore(first) {
     const n = results.length;
     setStatus(n ? `${n}${data.more ? '+' : ''} result${n === 1 ? '' : 's'} for ${describe(q)} · ${data.took_ms} ms`
                 : `Nothing found for ${describe(q)}.`);
-    if (first && n) els.grid.firstChild.focus({preventScroll: true});
     if (!first && start < n) els.grid.children[start].focus();
   } catch (e) {
     if (mine === seq) setStatus(e.message, true);
@@ -218,6 +227,7 @@ function setChip(blob, label) {
 }
 
 function clearChip() {
+  els.q.placeholder = 'Describe a picture, or drop one here';
   if (chipUrl) URL.revokeObjectURL(chipUrl);
   chipUrl = null;
   els.chip.hidden = true;
@@ -229,8 +239,11 @@ function searchImage(blob, label) {
     setStatus('That is not an image.', true);
     return;
   }
+  // A new image starts a new query; text typed next refines it (image + text).
   setChip(blob, label || 'image');
-  search({kind: 'image', blob, text: els.q.value.trim()});
+  els.q.value = '';
+  els.q.placeholder = 'Add words to refine, e.g. "at night"';
+  search({kind: 'image', blob, text: '', name: label || 'image'});
 }
 
 els.file.addEventListener('change', () => {
@@ -275,7 +288,7 @@ els.form.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = els.q.value.trim();
   if (query && query.kind === 'image' && !els.chip.hidden) {
-    search({kind: 'image', blob: query.blob, text});
+    search({kind: 'image', blob: query.blob, text, name: query.name});
   } else if (text) {
     search({kind: 'text', text});
   } else {
@@ -283,6 +296,13 @@ els.form.addEventListener('submit', (e) => {
   }
 });
 els.more.addEventListener('click', () => loadMore(false));
+// ArrowDown from the box goes into the results.
+els.q.addEventListener('keydown', (e) => {
+  if (e.key === 'ArrowDown' && els.grid.firstChild) {
+    e.preventDefault();
+    els.grid.firstChild.focus();
+  }
+});
 $('examples').addEventListener('click', (e) => {
   const b = e.target.closest('button[data-q]');
   if (!b) return;
@@ -302,7 +322,14 @@ document.addEventListener('keydown', (e) => {
 
 // ---- start: run the query of the URL (a deep link) ----------------------------------
 
-function fromUrl() {
+function fromUrl(e) {
+  const iq = e && e.state && imageQueries.get(e.state.imageQuery);
+  if (iq) {
+    setChip(iq.blob, iq.name || 'image');
+    els.q.value = iq.text || '';
+    search(iq, {push: false});
+    return;
+  }
   const p = new URLSearchParams(location.search);
   const text = (p.get('q') || '').trim();
   const similar = p.get('similar');

@@ -1,0 +1,87 @@
+/* cli/cli_results.c - see cli_results.h. */
+#include "cli_results.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *join(const char *const *words, int n) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += strlen(words[i]) + 1;
+    char *s = malloc(len);
+    if (!s) return NULL;
+    s[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (i) strcat(s, " ");
+        strcat(s, words[i]);
+    }
+    return s;
+}
+
+static int print_json(const char *const *words, int n_words, const cs_result *res, int n) {
+    char *query = join(words, n_words);
+    json_t *results = json_array();
+    json_t *root = json_object();
+    int ok = query && results && root;
+    for (int i = 0; ok && i < n; i++)
+        ok = json_array_append_new(results, json_pack("{s:s, s:f, s:I}", "path", res[i].path,
+                                                      "score", (double)res[i].score, "id",
+                                                      (json_int_t)res[i].id)) == 0;
+    ok = ok && json_object_set_new(root, "query", json_string(query)) == 0 &&
+         json_object_set(root, "results", results) == 0;
+    char *s = ok ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(7)) : NULL;
+    if (s) puts(s);
+    free(s);
+    free(query);
+    json_decref(results);
+    json_decref(root);
+    return s ? CLI_OK : CLI_FAIL;
+}
+
+int cli_print_results(cli_format fmt, const char *const *words, int n_words, const cs_result *res,
+                      int n) {
+    if (fmt == CLI_FORMAT_JSON) {
+        if (print_json(words, n_words, res, n) != CLI_OK) {
+            cli_error("could not write the results as JSON");
+            return CLI_FAIL;
+        }
+    } else {
+        for (int i = 0; i < n; i++) {
+            if (fmt == CLI_FORMAT_TSV)
+                printf("%.6f\t%s\n", res[i].score, res[i].path);
+            else if (fmt == CLI_FORMAT_PATHS)
+                printf("%s\n", res[i].path);
+            else
+                printf("%7.4f  %s\n", res[i].score, res[i].path);
+        }
+    }
+    if (fflush(stdout) != 0) {
+        cli_error("writing the results failed");
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+int cli_write_montage(const char *out_path, const char *const *words, int n_words,
+                      const char *query_image, const cs_result *res, int n) {
+    char *label = join(words, n_words);
+    const char **paths = malloc(((size_t)n + 1) * sizeof *paths);
+    float *scores = malloc(((size_t)n + 1) * sizeof *scores);
+    int rc = CLI_OK;
+    if (!label || !paths || !scores) {
+        cli_error("out of memory");
+        rc = CLI_FAIL;
+    } else {
+        for (int i = 0; i < n; i++) {
+            paths[i] = res[i].path;
+            scores[i] = res[i].score;
+        }
+        cs_error err;
+        if (cs_montage_write(out_path, label, query_image, paths, scores, n, 0, &err) != CS_OK)
+            rc = cli_fail(&err);
+    }
+    free(label);
+    free(paths);
+    free(scores);
+    return rc;
+}

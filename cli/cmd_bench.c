@@ -1,0 +1,301 @@
+/* cli/cmd_bench.c - `clipsearch bench`: how fast the engine runs here, as
+ * one JSON object (for people, and for bench/ scripts that compare peers).
+ *
+ * The image encoder is timed on batches of synthetic preprocessed pixels,
+ * the text encoder on batches of token ids of typical query lengths; each
+ * is run once to warm up (page in the weights) and then for at least
+ * --seconds. GFLOP/s counts the multiply-adds of the transformer as 2 FLOPs
+ * (patch embedding, projections, MLP, attention, final projection). */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "model/gemm.h"
+
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static double now(void) {
+    return clock_s(CLOCK_MONOTONIC);
+}
+
+static cs_status cs_bench_oom(cs_error *err) {
+    err->status = CS_ENOMEM;
+    snprintf(err->message, sizeof err->message, "bench: out of memory");
+    return CS_ENOMEM;
+}
+/* CPU time of the whole process (all threads): on a shared machine, work
+ * per CPU-second is steadier than work per wall-second. */
+static double cpu_now(void) {
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* FLOPs of one sequence of `seq` positions through a tower. */
+static double tower_flops(int seq, int width, int layers, int mlp) {
+    double per_layer = 2.0 * seq * (4.0 * width * width + 2.0 * width * mlp) /* q,k,v,o, MLP */
+                       + 2.0 * 2.0 * seq * seq * width;                      /* q.k, p.v */
+    return per_layer * layers;
+}
+
+/* intermediate_size of vision_config / text_config (4 x width when absent). */
+static int mlp_size(const char *dir, const char *tower, int width) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *v = json_object_get(json_object_get(root, tower), "intermediate_size");
+    int mlp = json_is_integer(v) ? (int)json_integer_value(v) : 4 * width;
+    json_decref(root);
+    return mlp;
+}
+
+typedef struct run_result {
+    double per_second, seconds, cpu_seconds;
+    int calls;
+} run_result;
+
+static cs_status time_images(cs_model *model, const cs_model_info *info, int batch, double budget,
+                             run_result *r, cs_error *err) {
+    size_t per = 3 * (size_t)info->image_size * info->image_size;
+    float *px = malloc(per * batch * sizeof(float)),
+          *out = malloc((size_t)batch * info->embed_dim * sizeof(float));
+    cs_status st = px && out ? CS_OK : CS_ENOMEM;
+    uint32_t s = 1;
+    for (size_t i = 0; px && i < per * batch; i++) {
+        s = s * 1664525u + 1013904223u;
+        px[i] = (float)(s >> 8) / 16777216.0f * 4.0f - 2.0f; /* the range of normalised pixels */
+    }
+    if (!st) st = cs_embed_pixels(model, px, batch, 0, out, err); /* warm-up: page in */
+    double t0 = now(), c0 = cpu_now(), t = 0;
+    r->calls = 0;
+    while (!st && (t < budget || r->calls < 2)) {
+        st = cs_embed_pixels(model, px, batch, 0, out, err);
+        r->calls++;
+        t = now() - t0;
+    }
+    r->seconds = t;
+    r->cpu_seconds = cpu_now() - c0;
+    r->per_second = st ? 0 : (double)r->calls * batch / t;
+    free(px);
+    free(out);
+    return st;
+}
+
+static cs_status time_texts(cs_model *model, int batch, int ctx, double budget, run_result *r,
+                            cs_error *err, double *mean_len) {
+    /* Queries of 4..15 tokens (start and end included): "a photo of ..." */
+    int32_t *ids = malloc((size_t)batch * 16 * sizeof(int32_t));
+    const int32_t **rows = malloc((size_t)batch * sizeof(*rows));
+    int *n = malloc((size_t)batch * sizeof(int));
+    float *out = malloc((size_t)batch * 1024 * sizeof(float));
+    if (!ids || !rows || !n || !out) {
+        free(ids), free(rows), free(n), free(out);
+        return CS_ENOMEM;
+    }
+    *mean_len = 0;
+    for (int b = 0; b < batch; b++) {
+        int len = 4 + (b * 7) % 12;
+        if (len > ctx) len = ctx;
+        int32_t *row = ids + (size_t)b * 16;
+        row[0] = 49406;
+        for (int i = 1; i < len - 1; i++) row[i] = 320 + (b * 131 + i * 977) % 40000;
+        row[len - 1] = 49407;
+        rows[b] = row;
+        n[b] = len;
+        *mean_len += len / (double)batch;
+    }
+    cs_status st = cs_embed_tokens(model, rows, n, batch, 0, out, err);
+    double t0 = now(), c0 = cpu_now(), t = 0;
+    r->calls = 0;
+    while (!st && (t < budget || r->calls < 2)) {
+        st = cs_embed_tokens(model, rows, n, batch, 0, out, err);
+        r->calls++;
+        t = now() - t0;
+    }
+    r->seconds = t;
+    r->cpu_seconds = cpu_now() - c0;
+    r->per_second = st ? 0 : (double)r->calls * batch / t;
+    free(ids), free(rows), free(n), free(out);
+    return st;
+}
+
+/* One image through decode -> preprocess (resize, crop, normalise) ->
+ * encode, each stage timed on its own (best of a few runs, after one
+ * warm-up). jpeg_min_side > 0: the fast JPEG path (DCT-domain scaling). */
+static cs_status time_stages(cs_model *model, const cs_model_info *info, const char *path,
+                             int jpeg_min_side, json_t *o, cs_error *err) {
+    cs_preprocess pp_storage, *pp = &pp_storage;
+    cs_status st = cs_preprocess_load(info->dir, pp, err);
+    if (st) return st;
+    cs_decode_opts dopts = {.jpeg_min_side = jpeg_min_side};
+    size_t per = 3 * (size_t)info->image_size * info->image_size;
+    float *chw = malloc(per * sizeof(float)),
+          *emb = malloc((size_t)info->embed_dim * sizeof(float));
+    double best[3] = {1e30, 1e30, 1e30};
+    st = chw && emb ? CS_OK : cs_bench_oom(err);
+    cs_image img = {0}, crop = {0};
+    for (int r = 0; r < 4 && !st; r++) {
+        double t0 = now();
+        st = cs_image_decode_file(path, &dopts, &img, err);
+        double t1 = now();
+        if (!st) st = cs_image_preprocess(&img, pp, &crop, err);
+        if (!st) cs_image_normalize(&crop, pp, chw);
+        double t2 = now();
+        if (!st) st = cs_embed_pixels(model, chw, 1, 0, emb, err);
+        double t3 = now();
+        if (!st && r > 0) { /* run 0 warms the caches and the weights */
+            best[0] = t1 - t0 < best[0] ? t1 - t0 : best[0];
+            best[1] = t2 - t1 < best[1] ? t2 - t1 : best[1];
+            best[2] = t3 - t2 < best[2] ? t3 - t2 : best[2];
+        }
+        if (!st && r == 0) {
+            json_object_set_new(o, "width", json_integer(img.width));
+            json_object_set_new(o, "height", json_integer(img.height));
+        }
+        cs_image_free(&img);
+        cs_image_free(&crop);
+    }
+    if (!st) {
+        json_object_set_new(o, "decode_ms", json_real(best[0] * 1e3));
+        json_object_set_new(o, "preprocess_ms", json_real(best[1] * 1e3));
+        json_object_set_new(o, "encode_ms", json_real(best[2] * 1e3));
+        json_object_set_new(o, "total_ms", json_real((best[0] + best[1] + best[2]) * 1e3));
+    }
+    free(chw);
+    free(emb);
+    return st;
+}
+
+static int run(int argc, char **argv);
+const cs_cli_command cs_cmd_bench = {
+    "bench", "measure the encoders' speed on this machine (JSON)",
+    "usage: clipsearch bench --model DIR [--batch N] [--threads N] [--image FILE]\n"
+    "                        [--seconds S] [--no-text]\n\n"
+    "Times the image encoder (images/s on batches of N, default 8) and the text\n"
+    "encoder (texts/s on batches of N queries of 4-15 tokens) with N threads\n"
+    "(default: one per core), each for about S seconds (default 3) after a\n"
+    "warm-up call, and prints one JSON object. With --image, also the time of\n"
+    "each stage for that file: decode, preprocess, encode (one image), with the\n"
+    "exact decoder (\"stages\") and the fast JPEG path (\"stages_fast_jpeg\").\n",
+    run};
+
+static int run(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"image", required_argument, 0, 'i'},
+                                         {"seconds", required_argument, 0, 's'},
+                                         {"no-text", no_argument, 0, 'T'},
+                                         {0, 0, 0, 0}};
+    const char *model_opt = NULL, *image = NULL;
+    int batch = 8, threads = 0, no_text = 0, c;
+    double budget = 3.0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model_opt = optarg;
+            break;
+        case 'b':
+            batch = atoi(optarg);
+            break;
+        case 't':
+            threads = atoi(optarg);
+            break;
+        case 'i':
+            image = optarg;
+            break;
+        case 's':
+            budget = atof(optarg);
+            break;
+        case 'T':
+            no_text = 1;
+            break;
+        default:
+            return cli_usage(&cs_cmd_bench);
+        }
+    }
+    const char *dir = cli_model_arg(model_opt);
+    if (!dir || batch < 1 || batch > 4096 || threads < 0 || !(budget > 0))
+        return cli_usage(&cs_cmd_bench);
+
+    cs_error err = {0};
+    cs_pool *pool = cs_pool_create(threads);
+    if (!pool) {
+        cli_error("cannot start %d threads", threads);
+        return CLI_FAIL;
+    }
+    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr};
+    cs_model *model = NULL;
+    double t_open = now();
+    if (cs_model_open(dir, &mo, &model, &err)) {
+        cs_pool_free(pool);
+        return cli_fail(&err);
+    }
+    t_open = now() - t_open;
+    cs_model_info info;
+    cs_model_get_info(model, &info);
+
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(info.dir));
+    json_object_set_new(o, "dtype", json_string(info.dtype));
+    json_object_set_new(o, "threads", json_integer(cs_pool_threads(pool)));
+    json_object_set_new(o, "batch", json_integer(batch));
+    json_object_set_new(o, "kernel", json_string(cs_gemm_kernel_name()));
+    json_object_set_new(o, "model_open_ms", json_real(t_open * 1e3));
+
+    run_result r;
+    int grid = info.image_size / info.patch_size, seq = grid * grid + 1;
+    double img_flops =
+        tower_flops(seq, info.vision_width, info.vision_layers,
+                    mlp_size(dir, "vision_config", info.vision_width)) +
+        2.0 * grid * grid * 3.0 * info.patch_size * info.patch_size * info.vision_width +
+        2.0 * info.vision_width * info.embed_dim;
+    cs_status st = time_images(model, &info, batch, budget, &r, &err);
+    if (!st) {
+        json_object_set_new(o, "image_encoder_images_per_second", json_real(r.per_second));
+        json_object_set_new(o, "image_encoder_ms_per_batch", json_real(r.seconds / r.calls * 1e3));
+        json_object_set_new(o, "image_gflop_per_image", json_real(img_flops * 1e-9));
+        json_object_set_new(o, "image_encoder_gflops", json_real(img_flops * r.per_second * 1e-9));
+        json_object_set_new(o, "image_encoder_cpu_ms_per_image",
+                            json_real(r.cpu_seconds / ((double)r.calls * batch) * 1e3));
+        json_object_set_new(o, "image_encoder_gflops_per_cpu_second",
+                            json_real(img_flops * r.calls * batch / r.cpu_seconds * 1e-9));
+    }
+    if (!st && !no_text) {
+        double mean_len;
+        st = time_texts(model, batch, info.context_length, budget, &r, &err, &mean_len);
+        double txt_flops = tower_flops((int)(mean_len + 0.5), info.text_width, info.text_layers,
+                                       mlp_size(dir, "text_config", info.text_width));
+        if (!st) {
+            json_object_set_new(o, "text_encoder_texts_per_second", json_real(r.per_second));
+            json_object_set_new(o, "text_mean_tokens", json_real(mean_len));
+            json_object_set_new(o, "text_encoder_gflops",
+                                json_real(txt_flops * r.per_second * 1e-9));
+        }
+    }
+    if (!st && image) {
+        json_t *stages = json_object();
+        json_object_set_new(o, "stages", stages);
+        st = time_stages(model, &info, image, 0, stages, &err);
+        if (!st) {
+            json_t *fast = json_object();
+            json_object_set_new(o, "stages_fast_jpeg", fast);
+            st = time_stages(model, &info, image, info.image_size, fast, &err);
+        }
+    }
+    if (!st) {
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        if (s) puts(s);
+        free(s);
+    }
+    json_decref(o);
+    cs_model_close(model);
+    cs_pool_free(pool);
+    return st ? cli_fail(&err) : CLI_OK;
+}

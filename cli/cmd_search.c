@@ -1,0 +1,150 @@
+/* cli/cmd_search.c - `clipsearch search QUERY...`: the indexed images
+ * nearest to a text, an image, or a weighted mix of both. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_db.h"
+#include "cli_results.h"
+
+static int run(int argc, char **argv);
+
+const cs_cli_command cs_cmd_search = {
+    "search", "find the indexed images nearest to a text or an image",
+    "usage: clipsearch search [OPTIONS] QUERY...\n"
+    "\n"
+    "QUERY is text (\"a dog on a beach\"), or the path of an image file, or a\n"
+    "mix, each part added (+) or subtracted (-), with an optional weight:\n"
+    "    clipsearch search \"2:golden retriever\" + ./dog.jpg - \"grass\"\n"
+    "Words between operators form one part. An image query never returns its\n"
+    "own file.\n"
+    "\n"
+    "  -k, --top N        how many results (default 10)\n"
+    "  --threshold S      only results with cosine similarity >= S\n"
+    "  --image            every part is an image file\n"
+    "  --text             every part is text, even if it names a file\n"
+    "  --json             {\"query\": ..., \"results\": [{\"path\": ..., \"score\": ...}]}\n"
+    "  --tsv              score<TAB>path lines\n"
+    "  --paths            paths only, one per line\n"
+    "  --montage OUT.jpg  also write the query and its results as a contact sheet\n"
+    "  --model DIR|NAME   the CLIP model: a folder or a downloaded hub name\n"
+    "                     (default: $CLIPSEARCH_MODEL, else the default model)\n"
+    "  --db PATH          the database (default: $CLIPSEARCH_DB, else\n"
+    "                     $XDG_DATA_HOME/clipsearch/catalog.db)\n"
+    "  --threads N        threads (default: one per core)\n",
+    run};
+
+enum {
+    OPT_DB = 256,
+    OPT_MODEL,
+    OPT_THRESHOLD,
+    OPT_IMAGE,
+    OPT_TEXT,
+    OPT_JSON,
+    OPT_TSV,
+    OPT_PATHS,
+    OPT_THREADS,
+    OPT_MONTAGE
+};
+
+static int run(int argc, char **argv) {
+    static const struct option longs[] = {{"top", required_argument, NULL, 'k'},
+                                          {"threshold", required_argument, NULL, OPT_THRESHOLD},
+                                          {"image", no_argument, NULL, OPT_IMAGE},
+                                          {"text", no_argument, NULL, OPT_TEXT},
+                                          {"json", no_argument, NULL, OPT_JSON},
+                                          {"tsv", no_argument, NULL, OPT_TSV},
+                                          {"paths", no_argument, NULL, OPT_PATHS},
+                                          {"db", required_argument, NULL, OPT_DB},
+                                          {"model", required_argument, NULL, OPT_MODEL},
+                                          {"threads", required_argument, NULL, OPT_THREADS},
+                                          {"montage", required_argument, NULL, OPT_MONTAGE},
+                                          {0, 0, 0, 0}};
+    const char *db_opt = NULL, *model_opt = NULL, *montage = NULL;
+    int flags = 0, threads = 0, c;
+    cli_format fmt = CLI_FORMAT_TEXT;
+    cs_search_opts so = {.k = 10};
+    while ((c = getopt_long(argc, argv, "k:", longs, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            so.k = atoi(optarg);
+            break;
+        case OPT_THRESHOLD:
+            so.use_threshold = 1;
+            so.threshold = strtof(optarg, NULL);
+            break;
+        case OPT_IMAGE:
+            flags |= CS_QUERY_PARSE_IMAGE;
+            break;
+        case OPT_TEXT:
+            flags |= CS_QUERY_PARSE_TEXT;
+            break;
+        case OPT_JSON:
+            fmt = CLI_FORMAT_JSON;
+            break;
+        case OPT_TSV:
+            fmt = CLI_FORMAT_TSV;
+            break;
+        case OPT_PATHS:
+            fmt = CLI_FORMAT_PATHS;
+            break;
+        case OPT_DB:
+            db_opt = optarg;
+            break;
+        case OPT_MODEL:
+            model_opt = optarg;
+            break;
+        case OPT_THREADS:
+            threads = atoi(optarg);
+            break;
+        case OPT_MONTAGE:
+            montage = optarg;
+            break;
+        default:
+            return cli_usage(&cs_cmd_search);
+        }
+    }
+    if (optind == argc || so.k <= 0 || threads < 0 ||
+        flags == (CS_QUERY_PARSE_IMAGE | CS_QUERY_PARSE_TEXT))
+        return cli_usage(&cs_cmd_search);
+    const char *const *words = (const char *const *)argv + optind;
+    int n_words = argc - optind;
+    cs_error err;
+    cs_query *q = cs_query_new();
+    if (!q) return CLI_FAIL;
+    if (cs_query_parse(q, words, n_words, flags, &err) != CS_OK) {
+        cs_query_free(q);
+        cli_fail(&err);
+        if (err.status == CS_ENOTFOUND)
+            fprintf(stderr, "hint: to search for these words as text, add --text\n");
+        return CLI_FAIL;
+    }
+    int verbosity = CS_LOG_WARN;
+    cs_pool *pool = cs_pool_create(threads);
+    cs_model *model = NULL;
+    cs_db *db = NULL;
+    int rc = pool ? cli_model_open(model_opt, pool, &verbosity, &model) : CLI_FAIL;
+    if (!rc) rc = cli_db_open_for_model(db_opt, model, &db);
+    if (!rc) {
+        cs_result *res = NULL;
+        int n = 0;
+        so.pool = pool;
+        if (cs_db_search_query(db, model, q, &so, &res, &n, &err) != CS_OK) {
+            rc = cli_fail(&err);
+        } else {
+            rc = cli_print_results(fmt, words, n_words, res, n);
+            /* a lone image query is shown as its picture, anything else as words */
+            const cs_query_term *t0 = cs_query_term_at(q, 0);
+            const char *qimg =
+                cs_query_count(q) == 1 && t0->kind == CS_QUERY_IMAGE_FILE ? t0->text : NULL;
+            if (!rc && montage) rc = cli_write_montage(montage, words, n_words, qimg, res, n);
+            cs_results_free(res, n);
+        }
+    }
+    cs_db_close(db);
+    cs_model_close(model);
+    cs_pool_free(pool);
+    cs_query_free(q);
+    return rc;
+}

@@ -1,0 +1,222 @@
+/* index/index_model.c - the catalogue with the CLIP engine: opening a
+ * database for a model, indexing through the model, embedding queries. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "index/db_internal.h"
+#include "index/indexer.h"
+
+cs_status cs_db_open_model(const char *path, const cs_model *model, int flags, cs_db **out,
+                           cs_error *err) {
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    /* the folder's name reads better in messages than the id */
+    const char *name = mi.dir ? strrchr(mi.dir, '/') : NULL;
+    name = name && name[1] ? name + 1 : mi.dir;
+    cs_db_opts o = {.model_id = mi.id, .dim = mi.embed_dim, .model_name = name, .flags = flags};
+    return cs_db_open(path, &o, out, err);
+}
+
+/* ---- the model as the indexer's backend ------------------------------------ */
+
+typedef struct model_backend {
+    cs_model *model;
+    cs_preprocess pp;
+    cs_decode_opts decode;
+} model_backend;
+
+static int sniff_is_image(const uint8_t *head, size_t n) {
+    return cs_image_sniff(head, n) != CS_FMT_UNKNOWN;
+}
+
+static int be16(const uint8_t *p) {
+    return p[0] << 8 | p[1];
+}
+
+/* The frame size in a JPEG's SOF header, before any DCT scaling. */
+static int jpeg_frame_size(const uint8_t *d, size_t n, int *w, int *h) {
+    size_t pos = 2;
+    while (pos + 9 < n) {
+        if (d[pos] != 0xFF) return 0;
+        uint8_t m = d[pos + 1];
+        if (m == 0xFF) {
+            pos++; /* fill byte */
+            continue;
+        }
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+            pos += 2; /* markers without a length */
+            continue;
+        }
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            *h = be16(d + pos + 5);
+            *w = be16(d + pos + 7);
+            return *w > 0 && *h > 0;
+        }
+        if (m == 0xDA || m == 0xD9) return 0;
+        pos += 2 + (size_t)be16(d + pos + 2);
+    }
+    return 0;
+}
+
+/* The size of the upright image as stored. A JPEG decoded at reduced size
+ * (the fast path) reports its frame size, turned like the decoded image. */
+static void original_size(const cs_image *img, const void *data, size_t size, int *w, int *h) {
+    *w = img->width;
+    *h = img->height;
+    int fw, fh;
+    if (cs_image_sniff(data, size) != CS_FMT_JPEG || !jpeg_frame_size(data, size, &fw, &fh)) return;
+    if (fw == img->width && fh == img->height) return;
+    if (fw == img->height && fh == img->width) {
+        *w = fh;
+        *h = fw;
+        return;
+    }
+    /* reduced: turned (EXIF 5-8) when the aspect matches the swapped frame better */
+    long long same = llabs((long long)img->width * fh - (long long)img->height * fw);
+    long long turned = llabs((long long)img->width * fw - (long long)img->height * fh);
+    *w = same <= turned ? fw : fh;
+    *h = same <= turned ? fh : fw;
+}
+
+static cs_status model_prepare(void *user, const void *data, size_t size, const char *name,
+                               float *input, int *width, int *height, cs_error *err) {
+    model_backend *mb = user;
+    cs_image img = {0}, crop = {0};
+    cs_status st = cs_image_decode_mem(data, size, name, &mb->decode, &img, err);
+    if (!st) {
+        original_size(&img, data, size, width, height);
+        st = cs_image_preprocess(&img, &mb->pp, &crop, err);
+        if (st) cs_fail_prefix(err, name);
+    }
+    cs_image_free(&img);
+    if (!st) cs_image_normalize(&crop, &mb->pp, input);
+    cs_image_free(&crop);
+    return st;
+}
+
+static cs_status model_embed(void *user, const float *inputs, int n, float *out, cs_error *err) {
+    return cs_embed_pixels(((model_backend *)user)->model, inputs, n, 0, out, err);
+}
+
+cs_status cs_db_index(cs_db *db, cs_model *model, const char *const *roots, int n_roots,
+                      const cs_index_opts *opts, cs_index_stats *stats, cs_error *err) {
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    if (strcmp(mi.id, db->model_id) != 0 || mi.embed_dim != db->dim)
+        return cs_fail(err, CS_EMISMATCH, "%s: the database belongs to model %s, not %s", db->path,
+                       db->model_id, mi.id);
+    model_backend mb = {.model = model};
+    const cs_preprocess *pp = cs_model_preprocess(model);
+    if (!pp)
+        return cs_fail(err, CS_EFORMAT, "%s: the model's preprocessor settings are unusable",
+                       mi.dir);
+    mb.pp = *pp;
+    mb.decode.jpeg_min_side = opts && opts->exact_decode ? 0 : mb.pp.shortest_edge;
+    cs_index_backend be = {.user = &mb,
+                           .input_floats = (size_t)3 * mb.pp.crop_width * mb.pp.crop_height,
+                           .is_image = sniff_is_image,
+                           .prepare = model_prepare,
+                           .embed = model_embed,
+                           .pool = opts ? opts->pool : NULL};
+    return cs_index_run(db, &be, roots, n_roots, opts, stats, err);
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+static int is_image_file(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    uint8_t head[16];
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    return n > 0 && cs_image_sniff(head, (size_t)n) != CS_FMT_UNKNOWN;
+}
+
+cs_status cs_query_parse(cs_query *q, const char *const *words, int n, int flags, cs_error *err) {
+    return cs_query_parse_with(q, words, n, flags, is_image_file, err);
+}
+
+static cs_status embed_term(cs_model *model, const cs_query_term *t, int dim, float *e,
+                            cs_error *err) {
+    switch (t->kind) {
+    case CS_QUERY_TEXT:
+        return cs_embed_texts(model, &t->text, 1, 0, e, err);
+    case CS_QUERY_IMAGE_FILE:
+        return cs_embed_image_file(model, t->text, 0, e, err);
+    case CS_QUERY_IMAGE_MEM:
+        return cs_embed_image_mem(model, t->data, t->size, 0, e, err);
+    case CS_QUERY_EMBEDDING:
+        if (t->size != (size_t)dim)
+            return cs_fail(err, CS_EMISMATCH, "query embedding of %zu floats, the model makes %d",
+                           t->size, dim);
+        memcpy(e, t->data, (size_t)dim * sizeof *e);
+        return CS_OK;
+    }
+    return cs_fail(err, CS_EINVAL, "query term of unknown kind %d", (int)t->kind);
+}
+
+cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_error *err) {
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    int dim = mi.embed_dim, n = cs_query_count(q);
+    if (n == 0) return cs_fail(err, CS_EINVAL, "empty query");
+    float *e = malloc((size_t)dim * sizeof *e);
+    if (!e) return cs_fail(err, CS_ENOMEM, "out of memory");
+    memset(out, 0, (size_t)dim * sizeof *out);
+    cs_status st = CS_OK;
+    /* q = normalise(sum_i w_i * normalise(e_i)) */
+    for (int i = 0; i < n && !st; i++) {
+        const cs_query_term *t = cs_query_term_at(q, i);
+        st = embed_term(model, t, dim, e, err);
+        if (st) break;
+        cs_db_normalize(e, dim);
+        for (int j = 0; j < dim; j++) out[j] += t->weight * e[j];
+    }
+    free(e);
+    if (st) return st;
+    double ss = 0;
+    for (int j = 0; j < dim; j++) ss += (double)out[j] * out[j];
+    if (!(ss > 1e-12)) return cs_fail(err, CS_EINVAL, "the query's terms cancel out");
+    cs_db_normalize(out, dim);
+    return CS_OK;
+}
+
+cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
+                             const cs_search_opts *opts, cs_result **out, int *n, cs_error *err) {
+    *out = NULL;
+    *n = 0;
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    if (mi.embed_dim != db->dim || strcmp(mi.id, db->model_id) != 0)
+        return cs_fail(err, CS_EMISMATCH, "%s: the database belongs to model %s, not %s", db->path,
+                       db->model_id, mi.id);
+    cs_search_opts o = {0};
+    if (opts) o = *opts;
+    int nq = cs_query_count(query);
+    float *q = malloc((size_t)db->dim * sizeof *q);
+    const char **paths = malloc(((size_t)o.n_exclude_paths + (size_t)nq + 1) * sizeof *paths);
+    if (!q || !paths) {
+        free(q);
+        free(paths);
+        return cs_fail(err, CS_ENOMEM, "out of memory");
+    }
+    /* an image query never returns its own file */
+    int np = 0;
+    for (int i = 0; i < o.n_exclude_paths; i++) paths[np++] = o.exclude_paths[i];
+    for (int i = 0; i < nq; i++) {
+        const cs_query_term *t = cs_query_term_at(query, i);
+        if (t->kind == CS_QUERY_IMAGE_FILE) paths[np++] = t->text;
+    }
+    o.exclude_paths = paths;
+    o.n_exclude_paths = np;
+    cs_status st = cs_query_embed(query, model, q, err);
+    if (!st) st = cs_db_search(db, q, &o, out, n, err);
+    free(q);
+    free(paths);
+    return st;
+}

@@ -1,0 +1,41 @@
+/* model/cpu.c - runtime CPU feature detection (see cpu.h). */
+#include "model/cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static cs_cpu_level detect(void) {
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+    /* libgcc's checks include the OS's XSAVE support (XCR0) for the wider
+     * registers, so a yes here means the instructions really run. */
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    if (avx2 && __builtin_cpu_supports("avx512f")) return CS_CPU_AVX512;
+    if (avx2) return CS_CPU_AVX2;
+#endif
+    return CS_CPU_GENERIC;
+}
+
+cs_cpu_level cs_cpu_level_get(void) {
+    /* Computed on every call: it is cheap next to any kernel it selects, and
+     * it needs no global state. */
+    cs_cpu_level level = detect();
+    const char *force = getenv("CLIPSEARCH_CPU");
+    if (force && !strcmp(force, "generic"))
+        level = CS_CPU_GENERIC;
+    else if (force && !strcmp(force, "avx2") && level > CS_CPU_AVX2)
+        level = CS_CPU_AVX2;
+    return level;
+}
+
+const char *cs_cpu_level_name(cs_cpu_level level) {
+    switch (level) {
+    case CS_CPU_AVX512:
+        return "avx512";
+    case CS_CPU_AVX2:
+        return "avx2";
+    default:
+        return "generic";
+    }
+}

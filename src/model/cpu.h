@@ -1,0 +1,19 @@
+/* model/cpu.h - which vector instructions this CPU (and OS) offer, for
+ * picking kernels at run time. The build targets plain x86-64 (or aarch64);
+ * only *_avx2.c and the target-attributed functions of *_avx512.c use more,
+ * and they run only when cs_cpu_level() says so. */
+#ifndef CS_MODEL_CPU_H
+#define CS_MODEL_CPU_H
+
+typedef enum cs_cpu_level {
+    CS_CPU_GENERIC = 0, /* portable C (SSE2 on x86-64, NEON on aarch64 by the compiler) */
+    CS_CPU_AVX2 = 1,    /* AVX2 + FMA + F16C */
+    CS_CPU_AVX512 = 2   /* AVX-512 F (+ the AVX2 set) */
+} cs_cpu_level;
+
+/* The best level this machine runs, lowered by the environment variable
+ * CLIPSEARCH_CPU=generic|avx2 (to test or time the fallbacks). */
+cs_cpu_level cs_cpu_level_get(void);
+const char *cs_cpu_level_name(cs_cpu_level level);
+
+#endif

@@ -1,0 +1,213 @@
+/* model/gemm.c - the GEMM driver: blocking, threads, kernel choice.
+ *
+ * Why our own kernels and not OpenBLAS (which the build links anyway, for
+ * FAISS): measured with bench/bench_gemm on the ViT-B/32 shapes (2-core
+ * Xeon with AVX-512, see bench/README.md), ours are as fast or faster per
+ * core, and
+ *  - they read F16 and BF16 weights directly (OpenBLAS sgemm needs a float32
+ *    copy of every weight: twice the memory of an F16 file);
+ *  - they run on our one thread pool (OpenBLAS brings its own threads, which
+ *    fight the pool for the two cores unless pinned to one thread, and the
+ *    Debian build picks its threading at install time, not ours);
+ *  - they fuse the bias and the residual add (CS_GEMM_ACCUMULATE);
+ *  - every element of y is summed in the same order whatever m, the
+ *    threads and the tile it falls in, so an image or a text embedded alone
+ *    is bit-identical to the same one in a batch (the engine tests this).
+ *    That is why there is no separate dot-product path for small m: at one
+ *    query the packing (about 0.5 cycle per weight) is the cost either way.
+ *
+ * Layout: per call, each task owns a slice of n (a multiple of nr columns),
+ * packs its slice of W for kc steps of k at a time into float32 panels
+ * (converting F16/BF16), then sweeps all m rows of x with the micro-kernel,
+ * one mr x nr tile of y at a time. x is not packed: its rows are read in
+ * place, a block of MC rows staying in L2 while a kc x nr panel of W stays
+ * in L1. */
+#include "model/gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/pool.h"
+#include "model/cpu.h"
+#include "model/gemm_kernel.h"
+
+enum {
+    KC = 256,     /* the largest kernel kc */
+    MC = 480,     /* rows of x per sweep: MC x KC floats stay in L2 */
+    NC_MAX = 512, /* columns per task (scratch: KC x NC_MAX floats) */
+    MR_MAX = 16,
+    NR_MAX = 64
+};
+
+static const cs_mm_kernel *pick_kernel(void) {
+    switch (cs_cpu_level_get()) {
+#if defined(__x86_64__) || defined(_M_X64)
+    case CS_CPU_AVX512:
+        return &cs_mm_avx512;
+    case CS_CPU_AVX2:
+        return &cs_mm_avx2;
+#endif
+    default:
+        return &cs_mm_generic;
+    }
+}
+
+const char *cs_gemm_kernel_name(void) {
+    return pick_kernel()->name;
+}
+
+typedef struct job {
+    const cs_mm_kernel *kern;
+    int m, n, k, nc, flags;
+    const float *x;
+    size_t ldx, ldw, ldy;
+    const uint8_t *w;
+    cs_gemm_type wt;
+    const float *b;
+    float *y;
+    float *scratch; /* per worker: scratch_floats each */
+    size_t scratch_floats;
+} job;
+
+/* W element (row j of y's columns, step p of k) as a byte pointer. */
+static const uint8_t *w_at(const job *jb, int j, int p) {
+    size_t es = cs_gemm_esize(jb->wt);
+    if (jb->flags & CS_GEMM_W_KN) return jb->w + ((size_t)p * jb->ldw + (size_t)j) * es;
+    return jb->w + ((size_t)j * jb->ldw + (size_t)p) * es;
+}
+
+/* One tile of y whose rows or columns run past m or n: through a padded
+ * copy (zero rows of x, bias padded), then the valid part back. */
+static void edge_tile(const job *jb, int kc, const float *a, size_t lda, int mv, const float *bp,
+                      float *c, int nv, const float *bias, int add, float *ctmp, float *btmp) {
+    const cs_mm_kernel *kn = jb->kern;
+    if (add)
+        for (int i = 0; i < mv; i++) memcpy(ctmp + i * kn->nr, c + i * jb->ldy, nv * sizeof(float));
+    if (bias) {
+        memset(btmp, 0, kn->nr * sizeof(float));
+        memcpy(btmp, bias, nv * sizeof(float));
+    }
+    kn->micro(kc, a, lda, bp, ctmp, kn->nr, bias ? btmp : NULL, add);
+    for (int i = 0; i < mv; i++) memcpy(c + i * jb->ldy, ctmp + i * kn->nr, nv * sizeof(float));
+}
+
+/* Task: columns [j0, j0 + nc) of y, all rows. */
+static void run_task(void *ctx, int task, int worker) {
+    const job *jb = ctx;
+    const cs_mm_kernel *kn = jb->kern;
+    const int mr = kn->mr, nr = kn->nr;
+    int j0 = task * jb->nc, j1 = j0 + jb->nc < jb->n ? j0 + jb->nc : jb->n;
+    float *bp = jb->scratch + (size_t)worker * jb->scratch_floats; /* KC x NC_MAX */
+    float *atmp = bp + (size_t)KC * NC_MAX;                        /* mr x KC */
+    float *ctmp = atmp + (size_t)MR_MAX * KC;                      /* mr x nr */
+    float *btmp = ctmp + MR_MAX * NR_MAX;                          /* nr */
+    int m_full = jb->m - jb->m % mr;
+
+    for (int p0 = 0; p0 < jb->k; p0 += kn->kc) {
+        int kc = jb->k - p0 < kn->kc ? jb->k - p0 : kn->kc;
+        for (int j = j0; j < j1; j += nr)
+            kn->pack_b(w_at(jb, j, p0), jb->ldw, jb->wt, (jb->flags & CS_GEMM_W_KN) != 0,
+                       j1 - j < nr ? j1 - j : nr, kc, nr, bp + (size_t)(j - j0) * kc);
+        int add = p0 > 0 || (jb->flags & CS_GEMM_ACCUMULATE);
+        const float *bias = p0 == 0 ? jb->b : NULL;
+        if (m_full < jb->m) { /* the last, partial rows of x, zero padded */
+            memset(atmp, 0, (size_t)mr * kc * sizeof(float));
+            for (int i = m_full; i < jb->m; i++)
+                memcpy(atmp + (size_t)(i - m_full) * kc, jb->x + (size_t)i * jb->ldx + p0,
+                       kc * sizeof(float));
+        }
+        for (int i0 = 0; i0 < jb->m; i0 += MC) {
+            int i1 = i0 + MC < jb->m ? i0 + MC : jb->m;
+            for (int j = j0; j < j1; j += nr) {
+                const float *panel = bp + (size_t)(j - j0) * kc;
+                int nv = j1 - j < nr ? j1 - j : nr;
+                const float *bj = bias ? bias + j : NULL;
+                for (int i = i0; i < i1; i += mr) {
+                    float *c = jb->y + (size_t)i * jb->ldy + j;
+                    if (i + mr <= jb->m && nv == nr)
+                        kn->micro(kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, panel, c, jb->ldy,
+                                  bj, add);
+                    else if (i + mr <= jb->m)
+                        edge_tile(jb, kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, mr, panel, c,
+                                  nv, bj, add, ctmp, btmp);
+                    else
+                        edge_tile(jb, kc, atmp, kc, jb->m - i, panel, c, nv, bj, add, ctmp, btmp);
+                }
+            }
+        }
+    }
+}
+
+cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
+                  size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
+                  cs_error *err) {
+    if (m <= 0 || n <= 0) return CS_OK;
+    job jb = {.kern = pick_kernel(),
+              .m = m,
+              .n = n,
+              .k = k,
+              .flags = flags,
+              .x = x,
+              .ldx = ldx,
+              .ldw = ldw,
+              .ldy = ldy,
+              .w = w,
+              .wt = wt,
+              .b = b,
+              .y = y};
+    int threads = pool ? cs_pool_threads(pool) : 1;
+    if (k <= 0) { /* y = b (or y += b) */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                float bj = b ? b[j] : 0.0f;
+                y[(size_t)i * ldy + j] =
+                    (flags & CS_GEMM_ACCUMULATE) ? y[(size_t)i * ldy + j] + bj : bj;
+            }
+        return CS_OK;
+    }
+    /* Two tasks per thread (balance when a core is busy elsewhere), each a
+     * multiple of nr columns; more when n is wide. */
+    int nr = jb.kern->nr;
+    int nc = (n + 2 * threads - 1) / (2 * threads);
+    nc = (nc + nr - 1) / nr * nr;
+    jb.nc = nc > NC_MAX ? NC_MAX : nc;
+    jb.scratch_floats = (size_t)KC * NC_MAX + (size_t)MR_MAX * KC + MR_MAX * NR_MAX + NR_MAX;
+    jb.scratch = aligned_alloc(64, (size_t)threads * jb.scratch_floats * sizeof(float));
+    if (!jb.scratch)
+        return cs_fail(err, CS_ENOMEM, "matrix multiply %dx%dx%d: out of memory", m, n, k);
+    cs_pool_for(pool, (n + jb.nc - 1) / jb.nc, run_task, &jb);
+    free(jb.scratch);
+    return CS_OK;
+}
+
+/* ---- portable kernels (any CPU; the compiler vectorises the inner loops) -- */
+
+void cs_mm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
+                         float *b) {
+    for (int p = 0; p < kc; p++) {
+        for (int j = 0; j < nv; j++)
+            b[(size_t)p * nr + j] =
+                cs_gemm_load(w, wt, kn ? (size_t)p * ldw + (size_t)j : (size_t)j * ldw + (size_t)p);
+        for (int j = nv; j < nr; j++) b[(size_t)p * nr + j] = 0.0f;
+    }
+}
+
+enum { G_MR = 4, G_NR = 8 };
+
+static void generic_micro(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+                          const float *bias, int add) {
+    float acc[G_MR][G_NR] = {{0}};
+    for (int p = 0; p < kc; p++)
+        for (int i = 0; i < G_MR; i++) {
+            float ai = a[(size_t)i * lda + p];
+            for (int j = 0; j < G_NR; j++) acc[i][j] += ai * b[p * G_NR + j];
+        }
+    for (int i = 0; i < G_MR; i++)
+        for (int j = 0; j < G_NR; j++) {
+            float v = acc[i][j] + (bias ? bias[j] : 0.0f);
+            c[(size_t)i * ldc + j] = add ? c[(size_t)i * ldc + j] + v : v;
+        }
+}
+
+const cs_mm_kernel cs_mm_generic = {"generic", G_MR, G_NR, 256, generic_micro, cs_mm_pack_b_scalar};

@@ -1,0 +1,39 @@
+/* model/gemm.h - the matrix multiply behind cs_linear (and attention).
+ *
+ *   y[m, n] = x[m, k] . W[n, k]^T + b[n]       (W as PyTorch stores nn.Linear)
+ *   y[m, n] = x[m, k] . W[k, n]     + b[n]     (with CS_GEMM_W_KN, e.g. P . V)
+ *
+ * x and y are float32; W may be F32, F16 or BF16 and is read where it lies
+ * (the checkpoint's memory map): every call packs the slices of W it needs
+ * into small per-thread panels, converting to float32 on the way, so the
+ * weights exist once in memory and F16 files keep half the footprint. The
+ * packing is O(n k) against O(m n k) of arithmetic (about 1% at 8 images);
+ * see gemm.c for the measurements behind the choice of kernels.
+ *
+ * The work is spread over the pool with cs_pool_for; a call made from inside
+ * a pool task runs on that thread alone. Kernels: AVX-512, AVX2+FMA or
+ * portable C, picked at run time (model/cpu.h). */
+#ifndef CS_MODEL_GEMM_H
+#define CS_MODEL_GEMM_H
+
+#include <stddef.h>
+
+#include "clipsearch/common.h"
+
+typedef enum cs_gemm_type { CS_GEMM_F32 = 0, CS_GEMM_F16, CS_GEMM_BF16 } cs_gemm_type;
+
+enum {
+    CS_GEMM_ACCUMULATE = 1, /* y += x . W^T + b (fuses a residual add) */
+    CS_GEMM_W_KN = 2        /* W is [k, n] (row stride ldw): y = x . W + b */
+};
+
+/* y = x . W^T + b (see above). Row strides ldx, ldw, ldy are in elements;
+ * b may be NULL. Fails only when scratch memory cannot be allocated. */
+cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
+                  size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
+                  cs_error *err);
+
+/* The kernel cs_gemm uses on this machine: "avx512", "avx2" or "generic". */
+const char *cs_gemm_kernel_name(void);
+
+#endif

@@ -1,0 +1,83 @@
+/* model/gemm_kernel.h - what a GEMM kernel family provides to the driver in
+ * gemm.c (internal to gemm*.c).
+ *
+ * Blocking (BLIS style, without packing x): the driver cuts y into tiles of
+ * mr x nr. W is packed per call, nr columns at a time, into panels
+ * b[p * nr + j] (p < kc) of float32; x is read in place, row stride lda. */
+#ifndef CS_MODEL_GEMM_KERNEL_H
+#define CS_MODEL_GEMM_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/gemm.h"
+
+typedef struct cs_mm_kernel {
+    const char *name;
+    int mr, nr;
+    int kc; /* steps of k per packed panel: kc x nr floats fit L1 with room */
+    /* c[mr, nr] (row stride ldc) = (add ? c : 0) + a[mr, kc] . b + bias[nr]
+     * (bias may be NULL); a row i is a + i * lda; b is one packed panel. */
+    void (*micro)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+                  const float *bias, int add);
+    /* Packs one panel: columns j < nv of W (nv <= nr; the others are zero)
+     * over kc steps of k into b[p * nr + j]. w points at element (j0, p0)
+     * (or (p0, j0) when kn), in W's own type. */
+    void (*pack_b)(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
+                   float *b);
+} cs_mm_kernel;
+
+extern const cs_mm_kernel cs_mm_generic;
+#if defined(__x86_64__) || defined(_M_X64)
+extern const cs_mm_kernel cs_mm_avx2;
+extern const cs_mm_kernel cs_mm_avx512;
+#endif
+
+/* IEEE half and bfloat16 to float (portable). */
+static inline float cs_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f)
+        bits = sign | 0x7f800000u | (man << 13); /* inf, nan */
+    else if (exp != 0)
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+    else if (man == 0)
+        bits = sign;
+    else { /* subnormal: normalise */
+        exp = 113;
+        while (!(man & 0x400)) {
+            man <<= 1;
+            exp--;
+        }
+        bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+    }
+    union {
+        uint32_t u;
+        float f;
+    } v = {bits};
+    return v.f;
+}
+
+static inline float cs_bf16_to_float(uint16_t h) {
+    union {
+        uint32_t u;
+        float f;
+    } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+/* Element j of W in any type, as float. */
+static inline float cs_gemm_load(const void *w, cs_gemm_type wt, size_t j) {
+    if (wt == CS_GEMM_F32) return ((const float *)w)[j];
+    uint16_t h = ((const uint16_t *)w)[j];
+    return wt == CS_GEMM_F16 ? cs_half_to_float(h) : cs_bf16_to_float(h);
+}
+
+static inline size_t cs_gemm_esize(cs_gemm_type wt) {
+    return wt == CS_GEMM_F32 ? 4 : 2;
+}
+
+/* The portable packer (also the edge case of the vector ones). */
+void cs_mm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
+                         float *b);
+
+#endif

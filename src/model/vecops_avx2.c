@@ -1,0 +1,152 @@
+/* model/vecops_avx2.c - model/vecops.h with AVX2 + FMA intrinsics (built
+ * with -mavx2 -mfma; called only after the CPU check in vecops.c). */
+#include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
+
+void cs_vec_avx2_quick_gelu(float *x, size_t n);
+void cs_vec_avx2_gelu(float *x, size_t n);
+void cs_vec_avx2_attention_head(const float *q, const float *k, const float *v, size_t ld, int n,
+                                int hd, int causal, float *out, float *scratch);
+
+/* exp(x), x clamped to [-87, 88], within 2 ulp: 2^n p(r) with n = round(x /
+ * ln 2) (the 1.5 * 2^23 trick), r = x - n ln 2 in two parts, and p Cephes'
+ * expf polynomial on |r| <= ln 2 / 2. */
+static inline __m256 exp8(__m256 x) {
+    const __m256 shift = _mm256_set1_ps(12582912.0f); /* 1.5 * 2^23 */
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), shift);
+    __m256 nf = _mm256_sub_ps(t, shift);
+    __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+    /* the low bits of t hold n: add n to p's exponent */
+    __m256i e = _mm256_slli_epi32(
+        _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4b400000)), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+}
+
+void cs_vec_avx2_quick_gelu(float *x, size_t n) {
+    size_t i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f), k = _mm256_set1_ps(-1.702f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, exp8(_mm256_mul_ps(k, v)))));
+    }
+    for (; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+}
+
+/* erf(z) = 1 - erfc(z) for z >= 0 with erfc(z) = t exp(-z^2 + P(t)),
+ * t = 1 / (1 + z/2) (the Chebyshev fit of Numerical Recipes, relative error
+ * below 1.2e-7), and erf's odd symmetry. */
+void cs_vec_avx2_gelu(float *x, size_t n) {
+    static const float c[10] = {-1.26551223f, 1.00002368f,  0.37409196f, 0.09678418f,  -0.18628806f,
+                                0.27886807f,  -1.13520398f, 1.48851587f, -0.82215223f, 0.17087277f};
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 z = _mm256_mul_ps(_mm256_andnot_ps(sign, v), _mm256_set1_ps(0.70710678118654752f));
+        __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one));
+        __m256 p = _mm256_set1_ps(c[9]);
+        for (int j = 8; j >= 0; j--) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(c[j]));
+        p = _mm256_fnmadd_ps(z, z, p);
+        __m256 erf = _mm256_sub_ps(one, _mm256_mul_ps(t, exp8(p)));
+        erf = _mm256_or_ps(erf, _mm256_and_ps(sign, v)); /* erf(-z) = -erf(z) */
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf)));
+    }
+    for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+static inline float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* Scores of rows i0..i0+3 (fewer at the end) against columns [0, nv):
+ * s[r * np + j] = q_{i0+r} . k_j, with kt = k transposed [hd, np]. */
+static void scores4(const float *q, size_t ld, int rows, const float *kt, int np, int nv, int hd,
+                    float *s) {
+    for (int j = 0; j < nv; j += 16) {
+        __m256 a[4][2];
+        for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
+        for (int c = 0; c < hd; c++) {
+            __m256 k0 = _mm256_loadu_ps(kt + (size_t)c * np + j);
+            __m256 k1 = _mm256_loadu_ps(kt + (size_t)c * np + j + 8);
+            for (int r = 0; r < 4; r++) {
+                __m256 qv = _mm256_broadcast_ss(q + (size_t)(r < rows ? r : 0) * ld + c);
+                a[r][0] = _mm256_fmadd_ps(qv, k0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(qv, k1, a[r][1]);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            _mm256_storeu_ps(s + (size_t)r * np + j, a[r][0]);
+            _mm256_storeu_ps(s + (size_t)r * np + j + 8, a[r][1]);
+        }
+    }
+}
+
+/* softmax over s[0..nj) in place, then out[0..hd) = sum_j s_j v_j. */
+static void softmax_pv(float *s, int nj, const float *v, size_t ld, int hd, float *out) {
+    __m256 mx8 = _mm256_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 8 <= nj; j += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + j));
+    float mx = hmax8(mx8);
+    for (; j < nj; j++) mx = s[j] > mx ? s[j] : mx;
+    __m256 m = _mm256_set1_ps(mx);
+    for (j = 0; j + 8 <= nj; j += 8)
+        _mm256_storeu_ps(s + j, exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), m)));
+    for (; j < nj; j++) s[j] = expf(s[j] - mx);
+    double sum = 0; /* in double, like the reference, whatever nj */
+    for (j = 0; j < nj; j++) sum += s[j];
+    float inv = (float)(1.0 / sum);
+    int c = 0;
+    for (; c + 32 <= hd; c += 32) {
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+        for (j = 0; j < nj; j++) {
+            const float *vj = v + (size_t)j * ld + c;
+            __m256 p = _mm256_set1_ps(s[j]);
+            o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj), o0);
+            o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 8), o1);
+            o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 16), o2);
+            o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 24), o3);
+        }
+        __m256 sc = _mm256_set1_ps(inv);
+        _mm256_storeu_ps(out + c, _mm256_mul_ps(o0, sc));
+        _mm256_storeu_ps(out + c + 8, _mm256_mul_ps(o1, sc));
+        _mm256_storeu_ps(out + c + 16, _mm256_mul_ps(o2, sc));
+        _mm256_storeu_ps(out + c + 24, _mm256_mul_ps(o3, sc));
+    }
+    for (; c < hd; c++) { /* head sizes that are not a multiple of 32 */
+        float o = 0;
+        for (j = 0; j < nj; j++) o += s[j] * v[(size_t)j * ld + c];
+        out[c] = o * inv;
+    }
+}
+
+void cs_vec_avx2_attention_head(const float *q, const float *k, const float *v, size_t ld, int n,
+                                int hd, int causal, float *out, float *scratch) {
+    int np = (n + 15) & ~15;
+    float *kt = scratch, *s = scratch + (size_t)hd * np; /* [hd, np], [4, np] */
+    for (int j = 0; j < n; j++)
+        for (int c = 0; c < hd; c++) kt[(size_t)c * np + j] = k[(size_t)j * ld + c];
+    for (int c = 0; c < hd; c++)
+        for (int j = n; j < np; j++) kt[(size_t)c * np + j] = 0.0f;
+    for (int i0 = 0; i0 < n; i0 += 4) {
+        int rows = n - i0 < 4 ? n - i0 : 4;
+        int last = causal ? i0 + rows : n; /* columns the block needs */
+        scores4(q + (size_t)i0 * ld, ld, rows, kt, np, (last + 15) & ~15, hd, s);
+        for (int r = 0; r < rows; r++)
+            softmax_pv(s + (size_t)r * np, causal ? i0 + r + 1 : n, v, ld, hd,
+                       out + (size_t)(i0 + r) * ld);
+    }
+}

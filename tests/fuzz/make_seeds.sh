@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# tests/fuzz/make_seeds.sh DIR - a small seed corpus for fuzz_decode: tiny
+# images of every format and layout we read (made with Pillow and heif-enc at
+# run time, so no binaries live in the repository).
+set -euo pipefail
+out=${1:?usage: make_seeds.sh DIR}
+mkdir -p "$out"
+/usr/bin/python3 - "$out" <<'PY'
+import io, sys, struct
+from PIL import Image
+out = sys.argv[1]
+base = Image.radial_gradient("L").resize((24, 16)).convert("RGB")
+px = base.load()
+for y in range(16):
+    for x in range(24):
+        r, g, b = px[x, y]
+        px[x, y] = (r, (x * 10) % 256, (y * 15) % 256)
+def save(name, im, fmt, **kw):
+    im.save(f"{out}/{name}", fmt, **kw)
+exif = Image.Exif(); exif[0x0112] = 6
+save("rgb.jpg", base, "JPEG", quality=80, exif=exif.tobytes())
+save("prog.jpg", base, "JPEG", progressive=True)
+save("grey.jpg", base.convert("L"), "JPEG")
+save("cmyk.jpg", base.convert("CMYK"), "JPEG")
+save("rgb.png", base, "PNG")
+save("rgba.png", base.convert("RGBA"), "PNG")
+save("inter.png", base, "PNG", interlace=1)
+save("pal.png", base.convert("P"), "PNG", transparency=3)
+save("grey.png", base.convert("L"), "PNG")
+save("bw.png", base.convert("1"), "PNG")
+save("i16.png", base.convert("I"), "PNG")
+save("la.png", base.convert("LA"), "PNG")
+save("exif.png", base, "PNG", exif=exif.tobytes())
+save("a.gif", base.convert("P"), "GIF")
+save("anim.gif", base.convert("P"), "GIF", save_all=True,
+     append_images=[base.rotate(90).convert("P")], duration=50)
+save("lossy.webp", base, "WEBP", quality=50)
+save("lossless.webp", base.convert("RGBA"), "WEBP", lossless=True, exif=exif.tobytes())
+save("anim.webp", base, "WEBP", save_all=True, append_images=[base.rotate(90)])
+save("rgb.bmp", base, "BMP")
+save("pal.bmp", base.convert("P"), "BMP")
+save("bw.bmp", base.convert("1"), "BMP")
+save("rgb.tif", base, "TIFF")
+save("lzw.tif", base, "TIFF", compression="tiff_lzw")
+save("jpeg.tif", base, "TIFF", compression="jpeg")
+save("pal.tif", base.convert("P"), "TIFF")
+save("cmyk.tif", base.convert("CMYK"), "TIFF")
+save("grey.tif", base.convert("L"), "TIFF", compression="packbits")
+PY
+if command -v heif-enc >/dev/null; then
+    heif-enc -q 50 -o "$out/a.heic" "$out/rgb.png" >/dev/null 2>&1 || true
+    heif-enc -A -q 50 -o "$out/a.avif" "$out/rgb.png" >/dev/null 2>&1 || true
+fi
+ls "$out" | wc -l

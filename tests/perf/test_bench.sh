@@ -1,0 +1,31 @@
+#!/bin/bash
+# tests/perf/test_bench.sh - `clipsearch bench` prints one JSON object with
+# the figures bench/ scripts and the README rely on (tiny model, short runs).
+source "$CS_SOURCE_DIR/tests/support/lib.sh"
+need_oracle
+MODEL=$ORACLE/models/tiny
+out=$("$CLIPSEARCH" bench --model "$MODEL" --batch 3 --threads 2 --seconds 0.05 \
+    --image "$ORACLE/images/china.jpg") || fail "bench failed"
+/usr/bin/python3 - "$out" <<'PY' || fail "bad bench output: $out"
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["batch"] == 3 and o["threads"] == 2, o
+for k in ("image_encoder_images_per_second", "text_encoder_texts_per_second",
+          "image_encoder_gflops", "image_encoder_cpu_ms_per_image"):
+    assert o[k] > 0, k
+assert o["kernel"] in ("avx512", "avx2", "generic")
+for s in ("stages", "stages_fast_jpeg"):
+    st = o[s]
+    for k in ("decode_ms", "preprocess_ms", "encode_ms"):
+        assert st[k] > 0, (s, k)
+    assert abs(st["total_ms"] - st["decode_ms"] - st["preprocess_ms"] - st["encode_ms"]) < 1e-3
+assert (o["stages"]["width"], o["stages"]["height"]) == (640, 427), o["stages"]
+PY
+# Bad command lines are refused with the usage status.
+"$CLIPSEARCH" bench --model "$MODEL" --batch 0 2>/dev/null
+[ $? -eq 2 ] || fail "--batch 0 accepted"
+"$CLIPSEARCH" bench --model "$ORACLE/no-such-model" --seconds 0.01 2>/dev/null && fail "missing model accepted"
+# A missing image is an error that names the file.
+err=$("$CLIPSEARCH" bench --model "$MODEL" --seconds 0.01 --image /nonexistent.jpg 2>&1 >/dev/null)
+contains "$err" "/nonexistent.jpg" "missing image error"
+done_test

@@ -1,0 +1,124 @@
+/* tests/perf/test_gemm.c - every GEMM kernel this CPU runs (AVX-512, AVX2,
+ * portable) against a float64 reference: F32/F16/BF16 weights, both
+ * layouts, bias, accumulate, the small-m path, and shapes whose edges are
+ * not multiples of the tiles. Also the half-float conversion on known bit
+ * patterns. */
+#include <math.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "model/cpu.h"
+#include "model/gemm.h"
+#include "model/gemm_kernel.h"
+#include "test.h"
+
+static uint32_t rng = 12345;
+static float frand(void) {
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) / 16777216.0 - 0.5);
+}
+
+/* A random W of n*k elements of type wt; also its float value in wf. */
+static void *make_w(cs_gemm_type wt, size_t count, float *wf) {
+    if (wt == CS_GEMM_F32) {
+        float *w = malloc(count * sizeof(float));
+        for (size_t i = 0; i < count; i++) w[i] = wf[i] = frand();
+        return w;
+    }
+    uint16_t *w = malloc(count * sizeof(uint16_t));
+    for (size_t i = 0; i < count; i++) {
+        rng = rng * 1664525u + 1013904223u;
+        if (wt == CS_GEMM_F16) /* exponents 0..29: subnormals included, no inf/nan */
+            w[i] = (uint16_t)((rng >> 16) & 0x8000) | (uint16_t)(((rng >> 8) % 30) << 10) |
+                   (uint16_t)(rng & 0x3ff);
+        else { /* bf16 of a value in [-0.5, 0.5) */
+            union {
+                float f;
+                uint32_t u;
+            } v = {.f = frand()};
+            w[i] = (uint16_t)(v.u >> 16);
+        }
+        wf[i] = cs_gemm_load(w, wt, i);
+    }
+    return w;
+}
+
+static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int flags, int bias) {
+    size_t ldx = k + 3, ldy = n + 5, ldw = (flags & CS_GEMM_W_KN) ? n + 2 : k + 1;
+    size_t wcount = (flags & CS_GEMM_W_KN) ? (size_t)k * ldw : (size_t)n * ldw;
+    float *x = malloc((size_t)m * ldx * sizeof(float)), *wf = malloc(wcount * sizeof(float));
+    float *b = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)m * ldy * sizeof(float));
+    double *ref = malloc((size_t)m * n * sizeof(double)),
+           *mag = malloc((size_t)m * n * sizeof(double));
+    for (size_t i = 0; i < (size_t)m * ldx; i++) x[i] = frand();
+    for (int j = 0; j < n; j++) b[j] = frand();
+    for (size_t i = 0; i < (size_t)m * ldy; i++) y[i] = frand();
+    void *w = make_w(wt, wcount, wf);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = bias ? b[j] : 0.0, a = fabs(s);
+            if (flags & CS_GEMM_ACCUMULATE)
+                s += y[(size_t)i * ldy + j], a += fabs(y[(size_t)i * ldy + j]);
+            for (int p = 0; p < k; p++) {
+                double wv =
+                    (flags & CS_GEMM_W_KN) ? wf[(size_t)p * ldw + j] : wf[(size_t)j * ldw + p];
+                s += (double)x[(size_t)i * ldx + p] * wv;
+                a += fabs((double)x[(size_t)i * ldx + p] * wv);
+            }
+            ref[(size_t)i * n + j] = s, mag[(size_t)i * n + j] = a;
+        }
+    float pad = y[(size_t)(m - 1) * ldy + n]; /* past the last column: must stay */
+    cs_error err = {0};
+    CHECK_OK(cs_gemm(pool, m, n, k, x, ldx, w, ldw, wt, bias ? b : NULL, y, ldy, flags, &err),
+             &err);
+    int bad = 0;
+    for (int i = 0; i < m && !bad; i++)
+        for (int j = 0; j < n && !bad; j++) {
+            double d = fabs(y[(size_t)i * ldy + j] - ref[(size_t)i * n + j]);
+            if (d > 1e-5 * mag[(size_t)i * n + j] + 1e-30) {
+                CHECK_MSG(0, "%s m=%d n=%d k=%d type=%d flags=%d bias=%d: y[%d,%d]=%g, want %g",
+                          cs_gemm_kernel_name(), m, n, k, wt, flags, bias, i, j,
+                          y[(size_t)i * ldy + j], ref[(size_t)i * n + j]);
+                bad = 1;
+            }
+        }
+    CHECK(y[(size_t)(m - 1) * ldy + n] == pad);
+    free(x), free(wf), free(b), free(y), free(ref), free(mag), free(w);
+    return bad;
+}
+
+int main(void) {
+    /* Known half-float bit patterns, subnormals and specials included. */
+    CHECK(cs_half_to_float(0x3c00) == 1.0f);
+    CHECK(cs_half_to_float(0xc000) == -2.0f);
+    CHECK(cs_half_to_float(0x7bff) == 65504.0f);
+    CHECK(cs_half_to_float(0x0001) == ldexpf(1.0f, -24));
+    CHECK(cs_half_to_float(0x03ff) == 1023.0f * ldexpf(1.0f, -24));
+    CHECK(cs_half_to_float(0x8000) == 0.0f && signbit(cs_half_to_float(0x8000)));
+    CHECK(isinf(cs_half_to_float(0x7c00)) && isnan(cs_half_to_float(0x7e00)));
+    CHECK(cs_bf16_to_float(0x3f80) == 1.0f && cs_bf16_to_float(0xc040) == -3.0f);
+
+    static const int ms[] = {1, 3, 8, 9, 50, 61};
+    static const int ns[] = {1, 17, 64, 100, 130};
+    static const int ks[] = {1, 7, 129, 300};
+    const char *levels[] = {"generic", "avx2", "avx512"};
+    cs_pool *pool = cs_pool_create(2);
+    CHECK(pool != NULL);
+    int top = cs_cpu_level_get();
+    for (int lv = 0; lv <= top; lv++) {
+        setenv("CLIPSEARCH_CPU", levels[lv], 1);
+        CHECK(!strcmp(cs_gemm_kernel_name(), levels[lv]));
+        for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
+            for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
+                for (size_t d = 0; d < sizeof ks / sizeof *ks; d++)
+                    for (int wt = 0; wt < 3; wt++)
+                        for (int flags = 0; flags < 4; flags++)
+                            check_case((a + c + d) % 2 ? pool : NULL, ms[a], ns[c], ks[d],
+                                       (cs_gemm_type)wt, flags, (int)(a + d + flags) % 2);
+        /* The ViT-B/32 shapes at two images (k beyond the panel depth). */
+        check_case(pool, 100, 768, 768, CS_GEMM_F16, 0, 1);
+        check_case(pool, 98, 256, 3072, CS_GEMM_F32, CS_GEMM_ACCUMULATE, 1);
+    }
+    cs_pool_free(pool);
+    return cs_test_done("gemm");
+}
