@@ -54,7 +54,15 @@ void cs_vecs_release(cs_vecs *v) {
     if (!v || atomic_fetch_sub(&v->refs, 1) != 1) return;
     cs_unmap(&v->map);
     free(v->owned);
+    cs_vecs_release(v->base);
+    free(v->masked);
+    free(v->delta_ids);
+    free(v->delta_vectors);
     free(v);
+}
+
+int64_t cs_vecs_count(const cs_vecs *v) {
+    return v->n - v->n_masked + v->n_delta;
 }
 
 /* Maps the vector file if it is the database's current one; NULL otherwise. */
@@ -220,9 +228,33 @@ static int cmp_id(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+cs_vecs *cs_vecs_flatten(const cs_vecs *v) {
+    cs_vecs *f = new_owned(cs_vecs_count(v), v->dim);
+    if (!f) return NULL;
+    f->generation = v->generation;
+    f->source = VECS_SQL;
+    size_t row = (size_t)v->dim * sizeof(float);
+    int64_t *fid = f->owned, n = 0, i = 0, j = 0;
+    float *fv = (float *)f->vectors;
+    while (i < v->n || j < v->n_delta) {
+        if (i < v->n && cs_vecs_masked(v, i)) {
+            i++;
+        } else if (j < v->n_delta && (i == v->n || v->delta_ids[j] < v->ids[i])) {
+            fid[n] = v->delta_ids[j];
+            memcpy(fv + (size_t)n++ * v->dim, v->delta_vectors + (size_t)j++ * v->dim, row);
+        } else {
+            fid[n] = v->ids[i];
+            memcpy(fv + (size_t)n++ * v->dim, v->vectors + (size_t)i++ * v->dim, row);
+        }
+    }
+    f->n = n;
+    return f;
+}
+
 /* The rows written or removed after `old` was taken, in one read transaction
- * (under the lock): changed ids (ascending) with their vectors, removed ids
- * (ascending). *n_changed = -1 when more changed than is worth merging. */
+ * (under the lock): changed rows as (id, index into vecs) pairs sorted by id,
+ * removed ids (ascending). *n_changed = -1 when more changed than is worth
+ * merging. */
 static cs_status read_changes(cs_db *db, const cs_vecs *old, uint64_t *gen, int64_t **ids,
                               float **vecs, int64_t *n_changed, int64_t **removed,
                               int64_t *n_removed, int64_t *total, cs_error *err) {
@@ -243,7 +275,8 @@ static cs_status read_changes(cs_db *db, const cs_vecs *old, uint64_t *gen, int6
     sqlite3_finalize(s);
     s = NULL;
     if (!st &&
-        sqlite3_prepare_v2(db->sql, "SELECT id, embedding FROM images WHERE gen > ? ORDER BY id",
+        sqlite3_prepare_v2(db->sql, /* the planner would rather scan the whole table in id order */
+                           "SELECT id, embedding FROM images INDEXED BY images_gen WHERE gen > ?",
                            -1, &s, NULL))
         st = cs_db_sql_fail(db, err, "reading changes");
     if (!st) sqlite3_bind_int64(s, 1, (int64_t)old->generation);
@@ -255,7 +288,7 @@ static cs_status read_changes(cs_db *db, const cs_vecs *old, uint64_t *gen, int6
         }
         if (*n_changed == cap) {
             cap = cap ? 2 * cap : 256;
-            int64_t *gi = realloc(*ids, (size_t)cap * sizeof **ids);
+            int64_t *gi = realloc(*ids, 2 * (size_t)cap * sizeof **ids);
             if (gi) *ids = gi;
             float *gv = gi ? realloc(*vecs, (size_t)cap * row) : NULL;
             if (!gv) {
@@ -268,7 +301,8 @@ static cs_status read_changes(cs_db *db, const cs_vecs *old, uint64_t *gen, int6
             *n_changed = -1; /* a malformed row: the full load reports it */
             break;
         }
-        (*ids)[*n_changed] = sqlite3_column_int64(s, 0);
+        (*ids)[2 * *n_changed] = sqlite3_column_int64(s, 0);
+        (*ids)[2 * *n_changed + 1] = *n_changed; /* where its vector is */
         memcpy(*vecs + (size_t)*n_changed * db->dim, sqlite3_column_blob(s, 1), row);
         (*n_changed)++;
     }
@@ -293,54 +327,74 @@ static cs_status read_changes(cs_db *db, const cs_vecs *old, uint64_t *gen, int6
     }
     sqlite3_finalize(s);
     sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
+    if (!st && *n_changed > 0) qsort(*ids, (size_t)*n_changed, 2 * sizeof **ids, cmp_id);
     return st;
 }
 
+/* Hides base row of `id` in v, if v's base has it. */
+static void mask_id(cs_vecs *v, int64_t id) {
+    const int64_t *hit = v->n ? bsearch(&id, v->ids, (size_t)v->n, sizeof id, cmp_id) : NULL;
+    if (!hit) return;
+    int64_t r = hit - v->ids;
+    if (!cs_vecs_masked(v, r)) {
+        v->masked[r >> 3] |= (uint8_t)(1u << (r & 7));
+        v->n_masked++;
+    }
+}
+
 /* The snapshot of the current generation made from an older one and the rows
- * changed since: what a long-running reader (the server) does while another
- * process indexes, instead of reading every vector again after each batch.
- * *out stays NULL when a full load is the better (or the only safe) way. */
-static cs_status load_changes(cs_db *db, const cs_vecs *old, cs_vecs **out, cs_error *err) {
+ * changed since its base: what a long-running reader (the server) does while
+ * another process indexes, instead of reading every vector again after each
+ * batch. *out stays NULL when a full load is the better (or only safe) way. */
+static cs_status load_changes(cs_db *db, cs_vecs *old, cs_vecs **out, cs_error *err) {
     *out = NULL;
-    int64_t *ids, *removed, n_changed, n_removed, total = 0;
+    cs_vecs *base = old->base ? old->base : old;
+    int64_t *pairs, *removed, n_changed, n_removed, total = 0;
     float *vecs;
     uint64_t gen = 0;
     cs_db_lock(db);
     cs_status st =
-        read_changes(db, old, &gen, &ids, &vecs, &n_changed, &removed, &n_removed, &total, err);
+        read_changes(db, base, &gen, &pairs, &vecs, &n_changed, &removed, &n_removed, &total, err);
     cs_db_unlock(db);
-    cs_vecs *v = NULL;
-    if (!st && n_changed >= 0 && !(v = new_owned(old->n + n_changed, db->dim)))
-        st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    cs_vecs *v = st || n_changed < 0 ? NULL : calloc(1, sizeof *v);
+    size_t row = (size_t)db->dim * sizeof(float);
     if (v) {
-        /* merge two ascending id lists; a changed row replaces the old one,
-         * a removed id drops it (unless written again since) */
-        size_t row = (size_t)db->dim * sizeof(float);
-        int64_t *vid = v->owned, n = 0, i = 0, j = 0;
-        float *vv = (float *)v->vectors;
-        while (i < old->n || j < n_changed) {
-            if (j < n_changed && (i == old->n || ids[j] <= old->ids[i])) {
-                if (i < old->n && ids[j] == old->ids[i]) i++;
-                vid[n] = ids[j];
-                memcpy(vv + (size_t)n++ * db->dim, vecs + (size_t)j++ * db->dim, row);
-            } else {
-                if (!n_removed ||
-                    !bsearch(&old->ids[i], removed, (size_t)n_removed, sizeof *removed, cmp_id)) {
-                    vid[n] = old->ids[i];
-                    memcpy(vv + (size_t)n++ * db->dim, old->vectors + (size_t)i * db->dim, row);
-                }
-                i++;
-            }
-        }
-        v->n = n;
+        atomic_init(&v->refs, 1);
+        atomic_fetch_add(&base->refs, 1);
+        v->base = base;
         v->generation = gen;
         v->source = VECS_CHANGES;
-        if (n != total) { /* not the rows SQLite has: take the full load */
+        v->dim = db->dim;
+        v->n = base->n;
+        v->ids = base->ids;
+        v->vectors = base->vectors;
+        v->masked = calloc((size_t)(base->n + 8) / 8, 1);
+        v->delta_ids = malloc((size_t)(n_changed + 1) * sizeof *v->delta_ids);
+        v->delta_vectors = malloc((size_t)(n_changed + 1) * row);
+        if (!v->masked || !v->delta_ids || !v->delta_vectors) {
+            st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+            cs_vecs_release(v);
+            v = NULL;
+        }
+    } else if (!st && n_changed >= 0) {
+        st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    }
+    if (v) {
+        /* a changed row hides its old version; so does a removed one */
+        for (int64_t j = 0; j < n_changed; j++) {
+            mask_id(v, pairs[2 * j]);
+            v->delta_ids[j] = pairs[2 * j];
+            memcpy(v->delta_vectors + (size_t)j * db->dim,
+                   vecs + (size_t)pairs[2 * j + 1] * db->dim, row);
+        }
+        for (int64_t j = 0; j < n_removed; j++) mask_id(v, removed[j]);
+        v->n_delta = n_changed;
+        if (cs_vecs_count(v) != total) { /* not the rows SQLite has: take the full load */
             cs_vecs_release(v);
             v = NULL;
         }
     }
-    free(ids);
+    free(pairs);
     free(vecs);
     free(removed);
     *out = v;
@@ -365,8 +419,10 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
             st = load_sql(db, &v, err);
             cs_db_unlock(db);
         }
-        /* a writer leaves the file current for the next cold search */
-        if (!st && !v->map.data && !db->readonly) {
+        /* a full load by a writer repairs the file for the next cold search
+         * (catching up does not: a server would rewrite it after every batch
+         * another process commits; indexing ends with cs_db_write_vectors) */
+        if (!st && v->source == VECS_SQL && !db->readonly) {
             cs_error we;
             if (write_file(db, v, &we) != CS_OK) cs_log(&db->log, CS_LOG_WARN, "%s", we.message);
         }
@@ -385,20 +441,16 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
 
 cs_status cs_db_write_vectors(cs_db *db, cs_error *err) {
     if (db->readonly) return CS_OK;
-    cs_vecs *v = NULL;
-    cs_db_lock(db);
-    cs_status st = load_sql(db, &v, err);
-    cs_db_unlock(db);
-    if (!st) st = write_file(db, v, err);
-    if (!st) {
-        /* the fresh rows serve the next search of this handle too */
-        pthread_mutex_lock(&db->snap_lock);
-        cs_vecs_release(db->snap);
-        db->snap = v;
-        pthread_mutex_unlock(&db->snap_lock);
-    } else {
-        cs_vecs_release(v);
+    cs_vecs *v = NULL, *on_disk = NULL;
+    cs_status st = cs_db_vectors(db, &v, err);
+    if (!st && !(on_disk = map_file(db, v->generation))) {
+        cs_vecs *flat = v->base ? cs_vecs_flatten(v) : v;
+        st = flat ? write_file(db, flat, err)
+                  : cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
+        if (flat && flat != v) cs_vecs_release(flat);
     }
+    cs_vecs_release(on_disk);
+    cs_vecs_release(v);
     return st;
 }
 
