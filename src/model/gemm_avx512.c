@@ -13,7 +13,12 @@
 /* 6 x 64 tile: 24 accumulators; the FMAs take x straight from memory as an
  * embedded broadcast, so a step of k is 4 panel loads + 6 broadcasts for 24
  * FMAs (8 x 32 and 12 x 32 issue more loads per FMA; 14 x 32 spills). */
-enum { MR = 6, NV = 4, NR = 16 * NV };
+#ifndef CS_AVX512_MR /* (overridable, for bench/bench_gemm experiments) */
+#define CS_AVX512_MR 6
+#define CS_AVX512_NV 4
+#define CS_AVX512_KC 128
+#endif
+enum { MR = CS_AVX512_MR, NV = CS_AVX512_NV, NR = 16 * NV };
 
 AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b, float *c,
                               size_t ldc, const float *bias, int add) {
@@ -47,7 +52,7 @@ AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b
 
 void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
                        float *b);
-const cs_mm_kernel cs_mm_avx512 = {"avx512", MR, NR, 128, micro_6x64, cs_mm_pack_b_avx2};
+const cs_mm_kernel cs_mm_avx512 = {"avx512", MR, NR, CS_AVX512_KC, micro_6x64, cs_mm_pack_b_avx2};
 #else
 typedef int cs_gemm_avx512_unused; /* ISO C wants something in a file */
 #endif

@@ -66,6 +66,8 @@ typedef struct srv_request {
 enum MHD_Result srv_reply_json(srv_request *r, int status, json_t *obj);
 /* {"error": message, "status": status}. */
 enum MHD_Result srv_reply_error(srv_request *r, int status, const char *fmt, ...) CS_PRINTF(3, 4);
+/* 405 with the methods the URL allows. */
+enum MHD_Result srv_reply_405(srv_request *r, const char *allow);
 /* A library error: the HTTP status that fits its cs_status, its message. */
 enum MHD_Result srv_reply_cs_error(srv_request *r, const cs_error *err);
 /* Bytes that live as long as the program (embedded assets) or are copied. */

@@ -92,11 +92,8 @@ static enum MHD_Result on_first_call(srv_request *r) {
     if (!host_allowed(r))
         return srv_reply_error(r, 421, "this server answers only to localhost names");
     const char *m = r->method;
-    if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "POST")) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-        if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
-        return srv_queue(r, 405, resp);
-    }
+    if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "POST"))
+        return srv_reply_405(r, "GET, HEAD, POST");
     const char *cl =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > r->srv->opts.max_body)

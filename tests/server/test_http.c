@@ -133,7 +133,7 @@ static void expect_status(const char *method, const char *path, const char *ctyp
     json_t *doc = body_json(&r);
     CHECK_MSG(r.status == want, "%s %s: status %d, want %d (%s)", method, path, r.status, want,
               r.body);
-    if (want >= 400 && want != 405) /* errors are JSON with a message */
+    if (want >= 400) /* errors are JSON with a message */
         CHECK_MSG(json_is_string(json_object_get(doc, "error")) &&
                       json_integer_value(json_object_get(doc, "status")) == want,
                   "%s %s: not a JSON error: %s", method, path, r.body);
@@ -169,6 +169,7 @@ static void test_errors(void) {
     expect_status("POST", "/api/search", "image/png", "", 400); /* empty upload */
     expect_status("POST", "/api/search", "image/png", "not an image", 400);
     expect_status("DELETE", "/api/search", NULL, NULL, 405);
+    expect_status("OPTIONS", "/api/stats", NULL, NULL, 405);
     expect_status("PUT", "/", NULL, NULL, 405);
     expect_status("POST", "/api/stats", "application/json", "{}", 405);
     expect_status("GET", "/api/nothing", NULL, NULL, 404);

@@ -1,0 +1,46 @@
+#!/bin/bash
+# bench/compare_ort.sh - our image encoder against ONNX Runtime (the npm
+# onnxruntime-node package, CPU) on the same ViT-B/32 weights, side by side:
+# for each thread count and batch size, ours then ORT, each for SECONDS,
+# then the ratio. Prints a table; the raw JSON lines go to $WORK/ort.jsonl.
+#
+#   bench/compare_ort.sh MODEL_DIR [SECONDS]
+#
+# Needs: a Release build in build-rel/ (or $CLIPSEARCH), node + npm (the
+# package is installed under bench/ort/ from its lock file, without its
+# optional CUDA download), /usr/bin/python3 with torch (for the ONNX export,
+# cached in $WORK, default /tmp/clipsearch-bench).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+model=${1:?usage: compare_ort.sh MODEL_DIR [SECONDS]}
+secs=${2:-6}
+work=${WORK:-/tmp/clipsearch-bench}
+cs=${CLIPSEARCH:-$here/../build-rel/clipsearch}
+mkdir -p "$work"
+onnx=$work/$(basename "$model")-vision.onnx
+if [ ! -s "$onnx" ]; then
+    /usr/bin/python3 "$here/export_onnx.py" "$model" "$onnx" 2>/dev/null
+fi
+if [ ! -d "$here/ort/node_modules/onnxruntime-node" ]; then
+    (cd "$here/ort" && npm ci --no-audit --no-fund --onnxruntime-node-install-cuda=skip >/dev/null)
+fi
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-8s %-6s %12s %12s %8s %14s %14s %8s\n' threads batch "ours img/s" "ORT img/s" ratio \
+    "ours cpu ms" "ORT cpu ms" "cpu ratio"
+: >"$work/ort.jsonl"
+for threads in 1 2; do
+    for batch in 8 16 32; do
+        o=$("$cs" bench --model "$model" --batch "$batch" --threads "$threads" --seconds "$secs" --no-text)
+        r=$(node "$here/ort/bench_ort.js" "$onnx" --threads "$threads" --batch "$batch" --seconds "$secs")
+        echo "$o" >>"$work/ort.jsonl"
+        echo "$r" >>"$work/ort.jsonl"
+        /usr/bin/python3 - "$o" "$r" "$threads" "$batch" <<'PY'
+import json, sys
+o, r = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+a, b = o["image_encoder_images_per_second"], r["images_per_second"]
+ca, cb = o["image_encoder_cpu_ms_per_image"], r["cpu_ms_per_image"]
+print("%-8s %-6s %12.2f %12.2f %7.2fx %14.1f %14.1f %7.2fx" % (sys.argv[3], sys.argv[4], a, b, a / b, ca, cb, cb / ca))
+PY
+    done
+done
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg); ratio = ours / ORT images per second (wall); cpu ratio = ORT / ours CPU time per image"
