@@ -1,9 +1,16 @@
 /* model/gemm.c - the GEMM driver: blocking, threads, kernel choice.
  *
  * Why our own kernels and not OpenBLAS (which the build links anyway, for
- * FAISS): measured with bench/bench_gemm on the ViT-B/32 shapes (2-core
- * Xeon with AVX-512, see bench/README.md), ours are as fast or faster per
- * core, and
+ * FAISS), decided by bench/bench_gemm on the ViT-B/32 shapes (2-core Xeon
+ * with AVX-512, 2026-11-28, GFLOP per CPU-second, 1 thread, batch 8):
+ *  - Debian's OpenBLAS 0.3.21 does not recognise this CPU and runs its
+ *    generic "Prescott" kernels: 20-35 GFLOP/s against our 110-135 (AVX-512)
+ *    and 60-85 (AVX2) - out of the box ours are 4-5x faster;
+ *  - forced to its SkylakeX kernels (OPENBLAS_CORETYPE) it does 120-150,
+ *    10-25% above ours on the large shapes; but then nothing guarantees the
+ *    forcing on users' machines, and in the model the GEMM is ~80% of the
+ *    time, so the gap shrinks to ~10% end to end - less than what the
+ *    points below buy us:
  *  - they read F16 and BF16 weights directly (OpenBLAS sgemm needs a float32
  *    copy of every weight: twice the memory of an F16 file);
  *  - they run on our one thread pool (OpenBLAS brings its own threads, which
@@ -12,7 +19,8 @@
  *  - they fuse the bias and the residual add (CS_GEMM_ACCUMULATE);
  *  - every element of y is summed in the same order whatever m, the
  *    threads and the tile it falls in, so an image or a text embedded alone
- *    is bit-identical to the same one in a batch (the engine tests this).
+ *    is bit-identical to the same one in a batch (the engine tests this;
+ *    OpenBLAS gives no such promise across m and thread counts).
  *    That is why there is no separate dot-product path for small m: at one
  *    query the packing (about 0.5 cycle per weight) is the cost either way.
  *
