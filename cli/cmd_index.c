@@ -90,9 +90,9 @@ static int on_progress(void *user, const cs_index_progress *p) {
         char bar[21];
         for (int i = 0; i < 20; i++) bar[i] = i < pct / 5 ? '#' : '.';
         bar[20] = '\0';
-        snprintf(line, sizeof line, "%s%s%3d%% %lld/%lld  %.1f images/s  ETA %s",
-                 d->tty ? bar : "indexing:", d->tty ? " " : " ", pct, (long long)p->processed,
-                 (long long)p->to_process, rate, eta);
+        snprintf(line, sizeof line, "%s%s%s %3d%% %lld/%lld  %.1f images/s  ETA %s",
+                 d->tty ? "[" : "indexing:", d->tty ? bar : "", d->tty ? "]" : "", pct,
+                 (long long)p->processed, (long long)p->to_process, rate, eta);
     }
     if (d->tty) {
         fprintf(stderr, "\r\033[K%s", line);

@@ -157,53 +157,125 @@ static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
     return CS_OK;
 }
 
-static cs_status write_all(int fd, const void *data, size_t n, const char *path, cs_error *err) {
-    const char *p = data;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return cs_fail(err, CS_EIO, "%s: write: %s", path, strerror(errno));
-        p += w;
-        n -= (size_t)w;
+/* The vector file is written to a temporary file beside it, then fsync'd and
+ * renamed over it: readers see the old file or the new one, never a mix. */
+static cs_status tmp_open(cs_db *db, char **tmp, FILE **f, cs_error *err) {
+    size_t plen = strlen(db->vec_path);
+    *f = NULL;
+    *tmp = malloc(plen + 8);
+    if (!*tmp) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
+    memcpy(*tmp, db->vec_path, plen);
+    memcpy(*tmp + plen, ".XXXXXX", 8);
+    int fd = mkstemp(*tmp);
+    if (fd >= 0 && !(*f = fdopen(fd, "wb"))) close(fd);
+    if (!*f) {
+        cs_status st = cs_fail(err, CS_EIO, "%s: %s", *tmp, strerror(errno));
+        if (fd >= 0) unlink(*tmp);
+        free(*tmp);
+        *tmp = NULL;
+        return st;
     }
+    setvbuf(*f, NULL, _IOFBF, 1 << 20);
     return CS_OK;
 }
 
-/* Writes a snapshot to the vector file: temporary file, fsync, rename. */
-static cs_status write_file(cs_db *db, const cs_vecs *v, cs_error *err) {
-    size_t plen = strlen(db->vec_path);
-    char *tmp = malloc(plen + 8);
-    if (!tmp) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
-    memcpy(tmp, db->vec_path, plen);
-    memcpy(tmp + plen, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cs_status st = cs_fail(err, CS_EIO, "%s: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    vec_header h = {.magic = VEC_MAGIC,
-                    .version = 1,
-                    .dim = (uint32_t)v->dim,
-                    .count = (uint64_t)v->n,
-                    .generation = v->generation,
-                    .ids_offset = VEC_HEADER,
-                    .vectors_offset = vectors_offset((uint64_t)v->n)};
-    uuid_bytes(db->uuid, h.uuid);
-    static const uint8_t zeros[64];
-    size_t pad = (size_t)h.vectors_offset - VEC_HEADER - (size_t)v->n * sizeof(int64_t);
-    cs_status st = write_all(fd, &h, sizeof h, tmp, err);
-    if (!st) st = write_all(fd, v->ids, (size_t)v->n * sizeof(int64_t), tmp, err);
-    if (!st) st = write_all(fd, zeros, pad, tmp, err);
-    if (!st)
-        st = write_all(fd, v->vectors, (size_t)v->n * (size_t)v->dim * sizeof(float), tmp, err);
-    if (!st && fsync(fd) != 0) st = cs_fail(err, CS_EIO, "%s: fsync: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && !st) st = cs_fail(err, CS_EIO, "%s: close: %s", tmp, strerror(errno));
+static cs_status tmp_finish(cs_db *db, char *tmp, FILE *f, cs_status st, cs_error *err) {
+    if (!st && (fflush(f) != 0 || ferror(f)))
+        st = cs_fail(err, CS_EIO, "%s: write: %s", tmp, strerror(errno));
+    if (!st && fsync(fileno(f)) != 0)
+        st = cs_fail(err, CS_EIO, "%s: fsync: %s", tmp, strerror(errno));
+    if (fclose(f) != 0 && !st) st = cs_fail(err, CS_EIO, "%s: close: %s", tmp, strerror(errno));
     if (!st && rename(tmp, db->vec_path) != 0)
         st = cs_fail(err, CS_EIO, "%s: rename: %s", db->vec_path, strerror(errno));
     if (st) unlink(tmp);
     free(tmp);
     return st;
+}
+
+static vec_header make_header(cs_db *db, int64_t n, uint64_t gen) {
+    vec_header h = {.magic = VEC_MAGIC,
+                    .version = 1,
+                    .dim = (uint32_t)db->dim,
+                    .count = (uint64_t)n,
+                    .generation = gen,
+                    .ids_offset = VEC_HEADER,
+                    .vectors_offset = vectors_offset((uint64_t)n)};
+    uuid_bytes(db->uuid, h.uuid);
+    return h;
+}
+
+static void write_pad(FILE *f, int64_t n) {
+    static const uint8_t zeros[64];
+    fwrite(zeros, 1, (size_t)vectors_offset((uint64_t)n) - VEC_HEADER - (size_t)n * sizeof(int64_t),
+           f);
+}
+
+/* Writes a (plain) snapshot to the vector file. */
+static cs_status write_file(cs_db *db, const cs_vecs *v, cs_error *err) {
+    char *tmp;
+    FILE *f;
+    cs_status st = tmp_open(db, &tmp, &f, err);
+    if (st) return st;
+    vec_header h = make_header(db, v->n, v->generation);
+    fwrite(&h, sizeof h, 1, f);
+    fwrite(v->ids, sizeof(int64_t), (size_t)v->n, f);
+    write_pad(f, v->n);
+    fwrite(v->vectors, sizeof(float) * (size_t)v->dim, (size_t)v->n, f);
+    return tmp_finish(db, tmp, f, CS_OK, err);
+}
+
+/* Writes the vector file straight from SQLite, row by row, in one read
+ * transaction: what indexing does at its end, without holding every vector
+ * in memory (1M images would be 2 GB). Under the lock. */
+static cs_status write_file_sql(cs_db *db, cs_error *err) {
+    char *tmp;
+    FILE *f;
+    cs_status st = tmp_open(db, &tmp, &f, err);
+    if (st) return st;
+    uint64_t gen = 0;
+    int64_t count = 0, n = 0;
+    size_t row = (size_t)db->dim * sizeof(float);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_exec(db->sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        st = cs_db_sql_fail(db, err, "reading vectors");
+    if (!st) st = cs_db_generation(db, &gen, err);
+    if (!st && (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM images", -1, &s, NULL) ||
+                sqlite3_step(s) != SQLITE_ROW))
+        st = cs_db_sql_fail(db, err, "counting images");
+    if (!st) count = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    vec_header h = make_header(db, count, gen);
+    if (!st) fwrite(&h, sizeof h, 1, f);
+    /* two passes in id order: the ids, then the vectors */
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        if (sqlite3_prepare_v2(db->sql,
+                               pass ? "SELECT embedding FROM images ORDER BY id"
+                                    : "SELECT id FROM images ORDER BY id",
+                               -1, &s, NULL)) {
+            st = cs_db_sql_fail(db, err, "reading vectors");
+            break;
+        }
+        int rc;
+        for (n = 0; (rc = sqlite3_step(s)) == SQLITE_ROW && n < count; n++) {
+            if (!pass) {
+                int64_t id = sqlite3_column_int64(s, 0);
+                fwrite(&id, sizeof id, 1, f);
+            } else if ((size_t)sqlite3_column_bytes(s, 0) == row) {
+                fwrite(sqlite3_column_blob(s, 0), 1, row, f);
+            } else {
+                st = cs_fail(err, CS_EFORMAT, "%s: a vector of the wrong size", db->path);
+                break;
+            }
+        }
+        if (!st && (rc != SQLITE_DONE || n != count))
+            st = cs_db_sql_fail(db, err, "reading vectors");
+        sqlite3_finalize(s);
+        s = NULL;
+        if (!pass) write_pad(f, count);
+    }
+    sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
+    return tmp_finish(db, tmp, f, st, err);
 }
 
 /* A snapshot block for up to `cap` rows: ids, then 64-byte aligned vectors. */
@@ -441,6 +513,15 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
 
 cs_status cs_db_write_vectors(cs_db *db, cs_error *err) {
     if (db->readonly) return CS_OK;
+    pthread_mutex_lock(&db->snap_lock);
+    int have_snapshot = db->snap != NULL;
+    pthread_mutex_unlock(&db->snap_lock);
+    if (!have_snapshot) { /* nothing in memory to reuse: stream from SQLite */
+        cs_db_lock(db);
+        cs_status st = write_file_sql(db, err);
+        cs_db_unlock(db);
+        return st;
+    }
     cs_vecs *v = NULL, *on_disk = NULL;
     cs_status st = cs_db_vectors(db, &v, err);
     if (!st && !(on_disk = map_file(db, v->generation))) {
