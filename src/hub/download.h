@@ -44,6 +44,8 @@ typedef struct hub_dl {
     cs_sha256 sha;
     int write_errno;
     int cancelled;
+    uint64_t limit; /* the size announced for the file in flight (0: unknown) */
+    int too_long;   /* the server sent more than that */
     cs_hub_progress progress;
     uint64_t done_before; /* bytes of the files before this one */
     uint64_t reported;    /* pos at the last progress report */

@@ -39,6 +39,9 @@ static int sink_begin(void *user, uint64_t start) {
         d->pos = 0;
         d->progress.resumed = 0;
     }
+    /* What the server announces bounds what we take: a body that runs past
+     * it (a broken or hostile server) is cut off, not written to disk. */
+    if (!d->limit) d->limit = d->meta->linked_size ? d->meta->linked_size : d->meta->total;
     if (!d->progress.file_total && d->meta->total) {
         d->progress.all_total += d->meta->total;
         d->progress.file_total = d->meta->total;
@@ -50,6 +53,10 @@ static int sink_data(void *user, const void *bytes, size_t size) {
     hub_dl *d = user;
     const char *p = bytes;
     size_t left = size;
+    if (d->limit && (d->pos > d->limit || size > d->limit - d->pos)) {
+        d->too_long = 1;
+        return 1;
+    }
     while (left) {
         ssize_t w = pwrite(d->fd, p, left, (off_t)d->pos);
         if (w < 0 && errno == EINTR) continue;
@@ -81,6 +88,8 @@ static cs_status try_once(hub_dl *d, const hub_file *f, const char *part, const 
     if (s == CS_OK) s = cs_sha256_fd(&d->sha, d->fd, have, part, err);
     d->pos = have;
     d->write_errno = 0;
+    d->limit = f->size;
+    d->too_long = 0;
     d->progress.resumed = have > 0;
     *started_at = have;
     memset(meta, 0, sizeof *meta);
@@ -93,6 +102,10 @@ static cs_status try_once(hub_dl *d, const hub_file *f, const char *part, const 
         s = cs_http_get(d->http, url, have, &sink, meta, err);
         if (d->write_errno)
             s = cs_fail(err, CS_EIO, "%s: write: %s", part, strerror(d->write_errno));
+        else if (d->too_long)
+            s = cs_fail(err, CS_EMISMATCH,
+                        "%s: size mismatch: the server sends more than the %llu bytes announced",
+                        f->local, (unsigned long long)d->limit);
         else if (d->cancelled)
             s = cs_fail(err, CS_ENETWORK, "%s: download cancelled (kept %s to resume)", f->local,
                         part);
@@ -101,7 +114,8 @@ static cs_status try_once(hub_dl *d, const hub_file *f, const char *part, const 
         s = cs_fail(err, CS_EIO, "%s: fsync: %s", part, strerror(errno));
     close(d->fd);
     d->fd = -1;
-    if (s != CS_OK && d->pos == 0) unlink(part); /* nothing worth resuming */
+    /* nothing worth resuming, or bytes of something else than the file */
+    if (s != CS_OK && (d->pos == 0 || d->too_long)) unlink(part);
     return s;
 }
 

@@ -4,13 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+#include <cpuid.h>
+
+/* F16C (CPUID.1:ECX bit 29): clang 14's __builtin_cpu_supports does not
+ * know the name. Its registers are the AVX ones, whose OS support the avx2
+ * check below already covers. */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+#endif
+
 static cs_cpu_level detect(void) {
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
     /* libgcc's checks include the OS's XSAVE support (XCR0) for the wider
      * registers, so a yes here means the instructions really run. */
     __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     if (avx2 && __builtin_cpu_supports("avx512f")) return CS_CPU_AVX512;
     if (avx2) return CS_CPU_AVX2;
 #endif

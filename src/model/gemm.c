@@ -1,9 +1,16 @@
 /* model/gemm.c - the GEMM driver: blocking, threads, kernel choice.
  *
  * Why our own kernels and not OpenBLAS (which the build links anyway, for
- * FAISS): measured with bench/bench_gemm on the ViT-B/32 shapes (2-core
- * Xeon with AVX-512, see bench/README.md), ours are as fast or faster per
- * core, and
+ * FAISS), decided by bench/bench_gemm on the ViT-B/32 shapes (2-core Xeon
+ * with AVX-512, 2026-11-28, GFLOP per CPU-second, 1 thread, batch 8):
+ *  - Debian's OpenBLAS 0.3.21 does not recognise this CPU and runs its
+ *    generic "Prescott" kernels: 20-35 GFLOP/s against our 110-135 (AVX-512)
+ *    and 60-85 (AVX2) - out of the box ours are 4-5x faster;
+ *  - forced to its SkylakeX kernels (OPENBLAS_CORETYPE) it does 120-150,
+ *    10-25% above ours on the large shapes; but then nothing guarantees the
+ *    forcing on users' machines, and in the model the GEMM is ~80% of the
+ *    time, so the gap shrinks to ~10% end to end - less than what the
+ *    points below buy us:
  *  - they read F16 and BF16 weights directly (OpenBLAS sgemm needs a float32
  *    copy of every weight: twice the memory of an F16 file);
  *  - they run on our one thread pool (OpenBLAS brings its own threads, which
@@ -12,7 +19,8 @@
  *  - they fuse the bias and the residual add (CS_GEMM_ACCUMULATE);
  *  - every element of y is summed in the same order whatever m, the
  *    threads and the tile it falls in, so an image or a text embedded alone
- *    is bit-identical to the same one in a batch (the engine tests this).
+ *    is bit-identical to the same one in a batch (the engine tests this;
+ *    OpenBLAS gives no such promise across m and thread counts).
  *    That is why there is no separate dot-product path for small m: at one
  *    query the packing (about 0.5 cycle per weight) is the cost either way.
  *
@@ -20,8 +28,9 @@
  * packs its slice of W for kc steps of k at a time into float32 panels
  * (converting F16/BF16), then sweeps all m rows of x with the micro-kernel,
  * one mr x nr tile of y at a time. x is not packed: its rows are read in
- * place, a block of MC rows staying in L2 while a kc x nr panel of W stays
- * in L1. */
+ * place, the task's rows (<= MT_MAX) staying in L2 while a kc x nr panel of
+ * W stays in L1. Large m is cut into row blocks too, so that the block of
+ * y that every k step reads and writes back stays in L2. */
 #include "model/gemm.h"
 
 #include <stdlib.h>
@@ -34,8 +43,8 @@
 
 enum {
     KC = 256,     /* the largest kernel kc */
-    MC = 480,     /* rows of x per sweep: MC x KC floats stay in L2 */
-    NC_MAX = 512, /* columns per task (scratch: KC x NC_MAX floats) */
+    MT_MAX = 512, /* rows per task: with NC_MAX columns, the task's block of y */
+    NC_MAX = 256, /* stays in L2 across the k steps (fc1 at 16 images: 800 x 3072) */
     MR_MAX = 16,
     NR_MAX = 64
 };
@@ -59,7 +68,7 @@ const char *cs_gemm_kernel_name(void) {
 
 typedef struct job {
     const cs_mm_kernel *kern;
-    int m, n, k, nc, flags;
+    int m, n, k, nc, mt, m_tasks, flags;
     const float *x;
     size_t ldx, ldw, ldy;
     const uint8_t *w;
@@ -92,17 +101,19 @@ static void edge_tile(const job *jb, int kc, const float *a, size_t lda, int mv,
     for (int i = 0; i < mv; i++) memcpy(c + i * jb->ldy, ctmp + i * kn->nr, nv * sizeof(float));
 }
 
-/* Task: columns [j0, j0 + nc) of y, all rows. */
+/* Task: columns [j0, j0 + nc) and rows [r0, r0 + mt) of y. */
 static void run_task(void *ctx, int task, int worker) {
     const job *jb = ctx;
     const cs_mm_kernel *kn = jb->kern;
     const int mr = kn->mr, nr = kn->nr;
-    int j0 = task * jb->nc, j1 = j0 + jb->nc < jb->n ? j0 + jb->nc : jb->n;
+    int tm = task % jb->m_tasks, tn = task / jb->m_tasks;
+    int j0 = tn * jb->nc, j1 = j0 + jb->nc < jb->n ? j0 + jb->nc : jb->n;
+    int r0 = tm * jb->mt, r1 = r0 + jb->mt < jb->m ? r0 + jb->mt : jb->m;
     float *bp = jb->scratch + (size_t)worker * jb->scratch_floats; /* KC x NC_MAX */
     float *atmp = bp + (size_t)KC * NC_MAX;                        /* mr x KC */
     float *ctmp = atmp + (size_t)MR_MAX * KC;                      /* mr x nr */
     float *btmp = ctmp + MR_MAX * NR_MAX;                          /* nr */
-    int m_full = jb->m - jb->m % mr;
+    int m_full = r0 + (r1 - r0) / mr * mr;                         /* mt is a multiple of mr */
 
     for (int p0 = 0; p0 < jb->k; p0 += kn->kc) {
         int kc = jb->k - p0 < kn->kc ? jb->k - p0 : kn->kc;
@@ -111,29 +122,26 @@ static void run_task(void *ctx, int task, int worker) {
                        j1 - j < nr ? j1 - j : nr, kc, nr, bp + (size_t)(j - j0) * kc);
         int add = p0 > 0 || (jb->flags & CS_GEMM_ACCUMULATE);
         const float *bias = p0 == 0 ? jb->b : NULL;
-        if (m_full < jb->m) { /* the last, partial rows of x, zero padded */
+        if (m_full < r1) { /* the last, partial rows of x, zero padded */
             memset(atmp, 0, (size_t)mr * kc * sizeof(float));
-            for (int i = m_full; i < jb->m; i++)
+            for (int i = m_full; i < r1; i++)
                 memcpy(atmp + (size_t)(i - m_full) * kc, jb->x + (size_t)i * jb->ldx + p0,
                        kc * sizeof(float));
         }
-        for (int i0 = 0; i0 < jb->m; i0 += MC) {
-            int i1 = i0 + MC < jb->m ? i0 + MC : jb->m;
-            for (int j = j0; j < j1; j += nr) {
-                const float *panel = bp + (size_t)(j - j0) * kc;
-                int nv = j1 - j < nr ? j1 - j : nr;
-                const float *bj = bias ? bias + j : NULL;
-                for (int i = i0; i < i1; i += mr) {
-                    float *c = jb->y + (size_t)i * jb->ldy + j;
-                    if (i + mr <= jb->m && nv == nr)
-                        kn->micro(kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, panel, c, jb->ldy,
-                                  bj, add);
-                    else if (i + mr <= jb->m)
-                        edge_tile(jb, kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, mr, panel, c,
-                                  nv, bj, add, ctmp, btmp);
-                    else
-                        edge_tile(jb, kc, atmp, kc, jb->m - i, panel, c, nv, bj, add, ctmp, btmp);
-                }
+        for (int j = j0; j < j1; j += nr) {
+            const float *panel = bp + (size_t)(j - j0) * kc;
+            int nv = j1 - j < nr ? j1 - j : nr;
+            const float *bj = bias ? bias + j : NULL;
+            for (int i = r0; i < r1; i += mr) {
+                float *c = jb->y + (size_t)i * jb->ldy + j;
+                if (i + mr <= r1 && nv == nr)
+                    kn->micro(kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, panel, c, jb->ldy, bj,
+                              add);
+                else if (i + mr <= r1)
+                    edge_tile(jb, kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, mr, panel, c, nv,
+                              bj, add, ctmp, btmp);
+                else
+                    edge_tile(jb, kc, atmp, kc, r1 - i, panel, c, nv, bj, add, ctmp, btmp);
             }
         }
     }
@@ -167,16 +175,21 @@ cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx
         return CS_OK;
     }
     /* Two tasks per thread (balance when a core is busy elsewhere), each a
-     * multiple of nr columns; more when n is wide. */
-    int nr = jb.kern->nr;
+     * multiple of nr columns; more when n is wide, and row blocks of at most
+     * MT_MAX rows (a multiple of mr) when m is tall. */
+    int nr = jb.kern->nr, mr = jb.kern->mr;
     int nc = (n + 2 * threads - 1) / (2 * threads);
     nc = (nc + nr - 1) / nr * nr;
     jb.nc = nc > NC_MAX ? NC_MAX : nc;
+    jb.m_tasks = (m + MT_MAX - 1) / MT_MAX;
+    jb.mt = (m + jb.m_tasks - 1) / jb.m_tasks;
+    jb.mt = (jb.mt + mr - 1) / mr * mr;
+    jb.m_tasks = (m + jb.mt - 1) / jb.mt;
     jb.scratch_floats = (size_t)KC * NC_MAX + (size_t)MR_MAX * KC + MR_MAX * NR_MAX + NR_MAX;
     jb.scratch = aligned_alloc(64, (size_t)threads * jb.scratch_floats * sizeof(float));
     if (!jb.scratch)
         return cs_fail(err, CS_ENOMEM, "matrix multiply %dx%dx%d: out of memory", m, n, k);
-    cs_pool_for(pool, (n + jb.nc - 1) / jb.nc, run_task, &jb);
+    cs_pool_for(pool, jb.m_tasks * ((n + jb.nc - 1) / jb.nc), run_task, &jb);
     free(jb.scratch);
     return CS_OK;
 }

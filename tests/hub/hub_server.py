@@ -11,6 +11,8 @@ Range requests get 206. Faults for the tests:
                       (the connection is closed mid-body)
   --corrupt FILE      serve FILE with one byte changed (same size)
   --pad FILE          serve FILE with bytes appended (wrong size)
+  --endless FILE      serve FILE as its bytes followed by zeros without end
+                      (no Content-Length: the body runs until the client hangs up)
   --no-range          ignore Range headers (always the whole file)
   --no-blobs          answer ?blobs=true with names only (as a mirror might):
                       sizes and sums come from the file responses' headers
@@ -158,6 +160,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(416, b"", {"Content-Range": "bytes */%d" % len(data)})
             headers["Content-Range"] = "bytes %d-%d/%d" % (start, end - 1, len(data))
             data, status = data[start:end], 206
+        if name in self.server.args.endless:
+            return self.send_endless(status, headers, data)
         cut = None
         with self.server.log_lock:
             if name in self.server.fail_once:
@@ -178,6 +182,20 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
+    def send_endless(self, status, headers, data):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.write(data)
+            while True:
+                self.wfile.write(bytes(65536))
+        except OSError:
+            pass  # the client hung up, as it should
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -188,6 +206,7 @@ def main():
     ap.add_argument("--fail-once", action="append", default=[])
     ap.add_argument("--corrupt", action="append", default=[])
     ap.add_argument("--pad", action="append", default=[])
+    ap.add_argument("--endless", action="append", default=[])
     ap.add_argument("--no-range", action="store_true")
     ap.add_argument("--no-blobs", action="store_true")
     ap.add_argument("--require-token")

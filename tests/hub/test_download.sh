@@ -169,6 +169,16 @@ cs models download test-org/tiny --cache "$TMP/c6" >/dev/null 2>"$TMP/err" &&
 contains "$(cat "$TMP/err")" "config.json: size mismatch" "the size mismatch is named"
 ls "$TMP/c6/test-org--tiny" | grep -q config.json && fail "the wrong-sized file was kept"
 
+# ---- 6a. a file whose body never ends: cut off past the announced size,
+# not written to disk without bound ------------------------------------------------------------
+start_server "$LIGHT" test-org/tiny --endless config.json
+timeout 60 "$CLIPSEARCH" models download test-org/tiny --cache "$TMP/c6a" >/dev/null 2>"$TMP/err"
+rc=$?
+[ $rc -eq 124 ] && fail "an endless body was downloaded without end"
+[ $rc -eq 0 ] && fail "an endless body was accepted"
+contains "$(cat "$TMP/err")" "config.json: size mismatch" "the oversized body is named"
+ls "$TMP/c6a/test-org--tiny" 2>/dev/null | grep -q config.json && fail "the oversized file was kept"
+
 # ---- 6b. a hub that gives no sizes or sums in its file list: the LFS
 # headers (X-Linked-Size, X-Linked-Etag) still check the weights -------------------------------
 start_server "$LIGHT" test-org/tiny --no-blobs --fail-once model.safetensors:1000000

@@ -118,6 +118,8 @@ int main(void) {
         /* The ViT-B/32 shapes at two images (k beyond the panel depth). */
         check_case(pool, 100, 768, 768, CS_GEMM_F16, 0, 1);
         check_case(pool, 98, 256, 3072, CS_GEMM_F32, CS_GEMM_ACCUMULATE, 1);
+        /* Tall: several row blocks per column block (and a partial last). */
+        check_case(pool, 1100, 70, 40, CS_GEMM_BF16, 0, 1);
     }
     cs_pool_free(pool);
     return cs_test_done("gemm");
