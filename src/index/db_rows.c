@@ -120,6 +120,7 @@ cs_status cs_db_put(cs_db *db, const cs_db_entry *entries, int n, cs_error *err)
         if (!entries[i].path || !entries[i].embedding)
             return cs_fail(err, CS_EINVAL, "%s: entry %d has no path or no embedding", db->path, i);
     cs_status st = cs_db_begin(db, err);
+    if (st) return st; /* not in a transaction: nothing to roll back */
     for (int i = 0; !st && i < n; i++) st = cs_db_put_one(db, &entries[i], err);
     if (st) {
         cs_db_rollback(db);
@@ -130,6 +131,7 @@ cs_status cs_db_put(cs_db *db, const cs_db_entry *entries, int n, cs_error *err)
 
 cs_status cs_db_remove(cs_db *db, const char *const *paths, int n, cs_error *err) {
     cs_status st = cs_db_begin(db, err);
+    if (st) return st;
     for (int i = 0; !st && i < n; i++) {
         sqlite3_stmt *s = cs_db_stmt(db, SQL_DEL_PATH, err);
         if (!s) {
