@@ -12,9 +12,11 @@
 
 #include "core/error.h"
 
-/* Opens a regular file for reading: *fd and its stat, or the error. */
+/* Opens a regular file for reading: *fd and its stat, or the error.
+ * O_NONBLOCK: opening a FIFO (a hostile or odd folder) would otherwise wait
+ * for a writer forever; regular files ignore the flag. */
 static cs_status open_regular(const char *path, int *fd, struct stat *st, cs_error *err) {
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (*fd < 0)
         return cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path,
                        strerror(errno));
