@@ -98,7 +98,10 @@ static int run(int argc, char **argv) {
     if (!full) {
         cs_status st = cs_image_preprocess(&img, &pp, &crop, &err);
         cs_image_free(&img);
-        if (st) return cli_fail(&err);
+        if (st) {
+            cli_error("%s: %s", image, err.message);
+            return CLI_FAIL;
+        }
         img = crop;
     }
     cs_status st = cs_image_write_png(&img, output, &err);
