@@ -68,45 +68,46 @@ static void bench_size(int64_t n, int n_queries) {
     }
     fill_unit(v, n);
     fill_unit(q, n_queries);
-    double *t = malloc((size_t)n_queries * sizeof *t);
-    cs_hit *ours = malloc((size_t)n_queries * K * sizeof *ours);
-    cs_pool *pool2 = cs_pool_create(2);
-    run runs[] = {{"ours avx2, 1 thread", NULL, CS_ISA_AUTO},
-                  {"ours avx2, 2 threads", pool2, CS_ISA_AUTO},
-                  {"ours generic C, 1 thread", NULL, CS_ISA_GENERIC}};
-    double ms[3];
-    printf("n = %lld, dim = %d, k = %d, %d queries, AVX2+FMA: %s\n", (long long)n, DIM, K,
-           n_queries, cs_cpu_has_avx2() ? "yes" : "no");
-    for (int r = 0; r < 3; r++) {
-        cs_search_flat_isa(runs[r].pool, v, n, DIM, q, K, ours, runs[r].isa); /* warm up */
-        for (int i = 0; i < n_queries; i++) {
-            double t0 = now_ms();
-            cs_search_flat_isa(runs[r].pool, v, n, DIM, q + (int64_t)i * DIM, K, ours + i * K,
-                               runs[r].isa);
-            t[i] = now_ms() - t0;
-        }
-        ms[r] = median(t, n_queries);
-        printf("  %-26s %9.3f ms/query\n", runs[r].name, ms[r]);
-    }
-
     cs_error err = {0};
-    cs_fb_index *flat = NULL;
+    cs_fb_index *flat = NULL; /* FAISS keeps its own copy of the vectors */
     if (cs_fb_flat_ip(v, n, DIM, &flat, &err) != CS_OK) {
         fprintf(stderr, "%s\n", err.message);
         exit(1);
     }
+    enum { RUNS = 4 };
+    double *t = malloc((size_t)RUNS * n_queries * sizeof *t); /* t[r * n_queries + i] */
+    cs_hit *ours = malloc((size_t)K * sizeof *ours);
+    cs_pool *pool2 = cs_pool_create(2);
+    run runs[RUNS - 1] = {{"ours avx2, 1 thread", NULL, CS_ISA_AUTO},
+                          {"ours avx2, 2 threads", pool2, CS_ISA_AUTO},
+                          {"ours generic C, 1 thread", NULL, CS_ISA_GENERIC}};
+    printf("n = %lld, dim = %d, k = %d, %d queries, AVX2+FMA: %s\n", (long long)n, DIM, K,
+           n_queries, cs_cpu_has_avx2() ? "yes" : "no");
+    /* Each query runs through every contender in turn, so that a busy spell
+     * of a shared machine slows them all alike: the ratios stay meaningful
+     * even when the absolute times wander. One warm-up round first. */
     float d[K];
     int64_t labels[K];
     int mismatches = 0;
-    cs_fb_search(flat, 1, q, K, d, labels, &err); /* warm up */
-    for (int i = 0; i < n_queries; i++) {
+    for (int i = -1; i < n_queries; i++) {
+        const float *qi = q + (int64_t)(i < 0 ? 0 : i) * DIM;
+        for (int r = 0; r < RUNS - 1; r++) {
+            double t0 = now_ms();
+            cs_search_flat_isa(runs[r].pool, v, n, DIM, qi, K, ours, runs[r].isa);
+            if (i >= 0) t[r * n_queries + i] = now_ms() - t0;
+        }
         double t0 = now_ms();
-        cs_fb_search(flat, 1, q + (int64_t)i * DIM, K, d, labels, &err);
-        t[i] = now_ms() - t0;
-        for (int j = 0; j < K; j++) mismatches += labels[j] != ours[i * K + j].id;
+        cs_fb_search(flat, 1, qi, K, d, labels, &err);
+        if (i >= 0) t[(RUNS - 1) * n_queries + i] = now_ms() - t0;
+        for (int j = 0; j < K && i >= 0; j++) mismatches += labels[j] != ours[j].id;
     }
-    double faiss_ms = median(t, n_queries);
-    printf("  %-26s %9.3f ms/query\n", "FAISS IndexFlatIP", faiss_ms);
+    double ms[RUNS];
+    for (int r = 0; r < RUNS; r++) {
+        ms[r] = median(t + r * n_queries, n_queries);
+        printf("  %-26s %9.3f ms/query\n", r < RUNS - 1 ? runs[r].name : "FAISS IndexFlatIP",
+               ms[r]);
+    }
+    double faiss_ms = ms[RUNS - 1];
     printf("  speed-up vs FAISS: %.2fx (1 thread), %.2fx (2 threads); "
            "results differing from FAISS: %d of %d\n",
            faiss_ms / ms[0], faiss_ms / ms[1], mismatches, n_queries * K);
