@@ -1,12 +1,9 @@
 /* render/montage.c - contact sheets (see montage.h). */
 #include "render/montage.h"
 
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jpeglib.h>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -180,51 +177,14 @@ cs_status cs_montage_compose(const cs_montage_cell *cells, int n, int tile, int 
 
 /* ---- JPEG output -------------------------------------------------------------- */
 
-typedef struct jpeg_fail {
-    struct jpeg_error_mgr mgr;
-    jmp_buf jump;
-    char message[JMSG_LENGTH_MAX];
-} jpeg_fail;
-
-/* libjpeg's default error_exit calls exit(): return to the caller instead. */
-static void on_jpeg_error(j_common_ptr cinfo) {
-    jpeg_fail *f = (jpeg_fail *)cinfo->err;
-    f->mgr.format_message(cinfo, f->message);
-    longjmp(f->jump, 1);
-}
-
 cs_status cs_jpeg_write_file(const char *path, const cs_image *img, int quality, cs_error *err) {
-    if (!img || !img->rgb || img->width <= 0 || img->height <= 0 || img->width > 65500 ||
-        img->height > 65500)
-        return cs_fail(err, CS_EINVAL, "%s: no image to write, or too large for JPEG", path);
-    struct jpeg_compress_struct c;
-    jpeg_fail fail;
-    /* volatile: read after longjmp */
-    unsigned char *volatile buf = NULL;
-    unsigned long volatile size = 0;
-    c.err = jpeg_std_error(&fail.mgr);
-    fail.mgr.error_exit = on_jpeg_error;
-    if (setjmp(fail.jump)) {
-        jpeg_destroy_compress(&c);
-        free(buf);
-        return cs_fail(err, CS_EINTERNAL, "%s: JPEG encoding failed: %s", path, fail.message);
-    }
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, (unsigned char **)&buf, (unsigned long *)&size);
-    c.image_width = (JDIMENSION)img->width;
-    c.image_height = (JDIMENSION)img->height;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality < 1 ? 1 : quality > 100 ? 100 : quality, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = img->rgb + (size_t)c.next_scanline * img->width * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    cs_status st = cs_write_file_atomic(path, buf, size, err);
+    if (!img || !img->rgb || img->width <= 0 || img->height <= 0)
+        return cs_fail(err, CS_EINVAL, "%s: no image to write", path);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    cs_status st = cs_image_encode_jpeg(img, quality, &buf, &size, err);
+    if (st != CS_OK) return cs_fail_prefix(err, path);
+    st = cs_write_file_atomic(path, buf, size, err);
     free(buf);
     return st;
 }
