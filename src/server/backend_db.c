@@ -2,11 +2,14 @@
  * and a catalogue (index.h). Both are safe to share between threads: every
  * embed call of the model is thread-safe, and the catalogue runs reads
  * concurrently. */
+#include <errno.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clipsearch/index.h"
 #include "clipsearch/model.h"
+#include "core/pool.h"
 #include "server/http.h"
 
 typedef struct db_backend {
@@ -14,7 +17,20 @@ typedef struct db_backend {
     cs_db *db;
     cs_pool *pool;         /* threads for one search's scan; may be NULL */
     cs_decode_opts decode; /* the server's limits for uploads and thumbnails */
+    /* Bounds the decoded images alive at once. Each may hold up to
+     * max_pixels x 3 bytes (537 MB at Pillow's limit), so without it many
+     * connections uploading at once could exhaust memory. */
+    sem_t decoding;
 } db_backend;
+
+static void decode_slot_take(db_backend *b) {
+    while (sem_wait(&b->decoding) != 0 && errno == EINTR) {
+    }
+}
+
+static void decode_slot_give(db_backend *b) {
+    sem_post(&b->decoding);
+}
 
 static cs_status embed_text(void *ctx, const char *text, float *out, cs_error *err) {
     db_backend *b = ctx;
@@ -25,9 +41,11 @@ static cs_status embed_text(void *ctx, const char *text, float *out, cs_error *e
 static cs_status embed_image(void *ctx, const void *data, size_t size, float *out, cs_error *err) {
     db_backend *b = ctx;
     cs_image img = {0};
+    decode_slot_take(b);
     cs_status st = cs_image_decode_mem(data, size, "upload", &b->decode, &img, err);
     if (st == CS_OK) st = cs_embed_images(b->model, &img, 1, 0, out, err);
     cs_image_free(&img);
+    decode_slot_give(b);
     return st;
 }
 
@@ -107,12 +125,15 @@ static cs_status decode(void *ctx, const srv_item *it, int min_side, cs_image *o
     db_backend *b = ctx;
     cs_decode_opts d = b->decode;
     d.jpeg_min_side = min_side; /* a thumbnail needs no more pixels than this */
-    return cs_image_decode_file(it->path, &d, out, err);
+    decode_slot_take(b);        /* given back by image_free, or now on failure */
+    cs_status st = cs_image_decode_file(it->path, &d, out, err);
+    if (st != CS_OK) decode_slot_give(b);
+    return st;
 }
 
 static void image_free(void *ctx, cs_image *img) {
-    (void)ctx;
     cs_image_free(img);
+    decode_slot_give(ctx);
 }
 
 cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts, cs_server **out,
@@ -134,10 +155,13 @@ cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts
     b->db = db;
     b->pool = opts ? opts->search_pool : NULL;
     if (opts) b->decode = opts->decode;
+    int slots = cs_cpu_count();
+    sem_init(&b->decoding, 0, (unsigned)(slots < 2 ? 2 : slots));
     srv_backend be = {b,      mi.embed_dim, embed_text, embed_image, item_vector,
                       search, item,         stats,      decode,      image_free};
     st = cs_server_start_backend(&be, opts, out, err);
     if (st != CS_OK) {
+        sem_destroy(&b->decoding);
         free(b);
         return st;
     }
