@@ -203,7 +203,9 @@ els.viewer.addEventListener('close', () => {
   const li = els.grid.children[viewing];
   viewing = -1;
   els.vImg.removeAttribute('src');
-  if (li) li.focus();
+  // The close event comes a task after Escape: if "/" was pressed in between,
+  // the search box keeps the focus.
+  if (li && document.activeElement !== els.q) li.focus();
 });
 els.viewer.addEventListener('keydown', (e) => {
   if (e.key === 'ArrowRight') openViewer(Math.min(results.length - 1, viewing + 1));
