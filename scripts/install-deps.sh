@@ -11,8 +11,9 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev libheif-dev
   libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev"
 # Tests: HEIC/AVIF encoders to make test files, Python's faiss to prove the
-# exported index opens with the seed's code, a browser and a load generator.
-TEST="libheif-examples python3-faiss python3-numpy python3-pil wrk chromium curl"
+# exported index opens with the seed's code, a browser and a load generator,
+# and the command-line tools the CLI tests call (sqlite3, curl, nm).
+TEST="libheif-examples python3-faiss python3-numpy python3-pil wrk chromium curl sqlite3 binutils"
 # Benchmarks only: the Python reference stack and hyperfine.
 BENCH="python3-torch hyperfine"
 
