@@ -118,12 +118,27 @@ static void bench_size(int64_t n, int n_queries) {
     free(v);
 }
 
+/* The machine's load, printed with the figures: on a shared machine a
+ * result means little without it. */
+static void print_load(void) {
+    char buf[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) buf[0] = '\0';
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    printf("load average: %s\n", buf);
+}
+
 int main(int argc, char **argv) {
+    print_load();
     if (argc > 1) {
         for (int i = 1; i < argc; i++) bench_size(strtoll(argv[i], NULL, 10), 30);
     } else {
         bench_size(100000, 50);
         bench_size(1000000, 20);
     }
+    print_load();
     return 0;
 }

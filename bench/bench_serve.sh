@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput and latency of `clipsearch serve` under concurrent load, with
-# wrk (Debian): /healthz, a text search, a similar search, a cached
-# thumbnail and an image upload, each for a fixed time with N connections.
+# wrk (Debian): /healthz, text searches (one repeated query, which the
+# server's memo of query embeddings answers, and a new query each time, which
+# runs the model), a similar search, a cached thumbnail and an image upload,
+# each for a fixed time with N connections.
 # Prints wrk's own report for each; any non-2xx answer or socket error is
 # flagged. Not a test: numbers depend on the machine.
 #
@@ -56,8 +58,19 @@ run() { # NAME URL [wrk args...]
         grep -E 'Requests/sec|Transfer/sec|Latency  |50%|90%|99%|requests in|Non-2xx|Socket errors'
     if grep -qE 'Non-2xx|Socket errors' "$tmp/wrk"; then echo "!! errors above"; fi
 }
+cat >"$tmp/distinct.lua" <<'LUA'
+-- a new text every request, in every wrk thread: the model runs each time
+local threads, n = 0, 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+init = function(args) tid = wrk.thread:get("tid") end
+request = function()
+    n = n + 1
+    return wrk.format("GET", "/api/search?k=20&q=a%20photo%20" .. tid .. "%20number%20" .. n)
+end
+LUA
 run healthz "$base/healthz"
-run "text search" "$base/api/search?q=a%20photo%20of%20a%20cat&k=20"
+run "text search, one repeated query (memo hits)" "$base/api/search?q=a%20photo%20of%20a%20cat&k=20"
+run "text search, a new query each time (model runs)" "$base" -s "$tmp/distinct.lua" --timeout 30s
 run "similar" "$base/api/similar/$id?k=20"
 run "thumbnail (cached)" "$base/api/thumb/$id"
-run "image upload ($(basename "$upload"))" "$base/api/search?k=20" -s "$tmp/post.lua"
+run "image upload ($(basename "$upload")), same bytes (memo hits)" "$base/api/search?k=20" -s "$tmp/post.lua"

@@ -13,15 +13,15 @@
 /* Exit statuses of the program. */
 enum {
     CLI_OK = 0,
-    CLI_FAIL = 1,    /* the command failed */
-    CLI_USAGE = 2,   /* bad command line */
-    CLI_PARTIAL = 3  /* done, but some inputs were skipped (e.g. broken images) */
+    CLI_FAIL = 1,   /* the command failed */
+    CLI_USAGE = 2,  /* bad command line */
+    CLI_PARTIAL = 3 /* done, but some inputs were skipped (e.g. broken images) */
 };
 
 typedef struct cs_cli_command {
     const char *name;
-    const char *summary; /* one line, for `clipsearch help` */
-    const char *usage;   /* the full help text, printed by --help */
+    const char *summary;               /* one line, for `clipsearch help` */
+    const char *usage;                 /* the full help text, printed by --help */
     int (*run)(int argc, char **argv); /* argv[0] is the command's name */
 } cs_cli_command;
 

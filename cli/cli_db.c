@@ -48,12 +48,8 @@ int cli_db_open_for_model(const char *opt_db, const cs_model *model, cs_db **out
 
 int cli_model_open(const char *opt_model, cs_pool *pool, int *verbosity, cs_model **out) {
     *out = NULL;
-    const char *dir = cli_model_arg(opt_model);
-    if (!dir) {
-        cli_error("no model given: pass --model DIR (a CLIP model folder) or set "
-                  "CLIPSEARCH_MODEL");
-        return CLI_FAIL;
-    }
+    const char *dir = cli_resolve_model(opt_model); /* prints why when it fails */
+    if (!dir) return CLI_FAIL;
     cs_model_opts mo = {.pool = pool, .log = cli_log_stderr, .log_user = verbosity};
     cs_error err;
     if (cs_model_open(dir, &mo, out, &err) != CS_OK) return cli_fail(&err);

@@ -14,9 +14,10 @@ int cli_db_path(const char *opt, char *buf, size_t cap);
  * with a hint for the usual mistakes, and returns CLI_FAIL on failure. */
 int cli_db_open(const char *opt_db, const cs_db_opts *opts, cs_db **out);
 
-/* Opens the model named by --model / $CLIPSEARCH_MODEL with the given pool
- * and log verbosity (a pointer that must outlive the model). Prints the error
- * and returns CLI_FAIL when none is named or it cannot be opened. */
+/* Opens the model named by --model / $CLIPSEARCH_MODEL / the default model
+ * (cli_resolve_model) with the given pool and log verbosity (a pointer that
+ * must outlive the model). Prints the error and returns CLI_FAIL when it
+ * cannot be found or opened. */
 int cli_model_open(const char *opt_model, cs_pool *pool, int *verbosity, cs_model **out);
 
 /* Opens the database (read-only) for searching with this model; prints the

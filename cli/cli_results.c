@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 static char *join(const char *const *words, int n) {
     size_t len = 1;
@@ -18,16 +19,45 @@ static char *join(const char *const *words, int n) {
     return s;
 }
 
+/* JSON strings must be UTF-8; file names need not be. Bytes that are not
+ * UTF-8 become U+FFFD (the path is then for reading, not for opening). */
+static json_t *json_path(const char *path) {
+    json_t *j = json_string(path);
+    if (j) return j;
+    size_t n = strlen(path);
+    char *fixed = malloc(3 * n + 1);
+    if (!fixed) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t len =
+            utf8proc_iterate((const utf8proc_uint8_t *)path + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (len > 0) {
+            memcpy(fixed + o, path + i, (size_t)len);
+            o += (size_t)len;
+            i += (size_t)len;
+        } else {
+            memcpy(fixed + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    fixed[o] = '\0';
+    j = json_string(fixed);
+    free(fixed);
+    return j;
+}
+
 static int print_json(const char *const *words, int n_words, const cs_result *res, int n) {
     char *query = join(words, n_words);
     json_t *results = json_array();
     json_t *root = json_object();
     int ok = query && results && root;
     for (int i = 0; ok && i < n; i++)
-        ok = json_array_append_new(results, json_pack("{s:s, s:f, s:I}", "path", res[i].path,
-                                                      "score", (double)res[i].score, "id",
-                                                      (json_int_t)res[i].id)) == 0;
-    ok = ok && json_object_set_new(root, "query", json_string(query)) == 0 &&
+        ok = json_array_append_new(
+                 results, json_pack("{s:o, s:f, s:I}", "path", json_path(res[i].path), "score",
+                                    (double)res[i].score, "id", (json_int_t)res[i].id)) == 0;
+    ok = ok && json_object_set_new(root, "query", json_path(query)) == 0 &&
          json_object_set(root, "results", results) == 0;
     char *s = ok ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(7)) : NULL;
     if (s) puts(s);
@@ -60,4 +90,28 @@ int cli_print_results(cli_format fmt, const char *const *words, int n_words, con
         return CLI_FAIL;
     }
     return CLI_OK;
+}
+
+int cli_write_montage(const char *out_path, const char *const *words, int n_words,
+                      const char *query_image, const cs_result *res, int n) {
+    char *label = join(words, n_words);
+    const char **paths = malloc(((size_t)n + 1) * sizeof *paths);
+    float *scores = malloc(((size_t)n + 1) * sizeof *scores);
+    int rc = CLI_OK;
+    if (!label || !paths || !scores) {
+        cli_error("out of memory");
+        rc = CLI_FAIL;
+    } else {
+        for (int i = 0; i < n; i++) {
+            paths[i] = res[i].path;
+            scores[i] = res[i].score;
+        }
+        cs_error err;
+        if (cs_montage_write(out_path, label, query_image, paths, scores, n, 0, &err) != CS_OK)
+            rc = cli_fail(&err);
+    }
+    free(label);
+    free(paths);
+    free(scores);
+    return rc;
 }

@@ -16,4 +16,10 @@ typedef enum cli_format {
 int cli_print_results(cli_format fmt, const char *const *words, int n_words, const cs_result *res,
                       int n);
 
+/* Writes the query and its results as a contact sheet (cs_montage_write):
+ * the query's picture when query_image is given, else its words. Prints the
+ * error and returns CLI_FAIL on failure. */
+int cli_write_montage(const char *out_path, const char *const *words, int n_words,
+                      const char *query_image, const cs_result *res, int n);
+
 #endif

@@ -1,6 +1,11 @@
 /* cli/cmd_embed.c - `clipsearch embed`: texts and images to CLIP embeddings,
  * one JSON object per input per line. */
+#include <errno.h>
 #include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <utf8proc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,123 +13,200 @@
 
 extern const cs_cli_command cs_cmd_embed;
 
+typedef enum { IN_TEXT, IN_IMAGE, IN_BAD } in_kind;
+
 typedef struct input {
-    int is_image;
-    const char *value;
+    in_kind kind;
+    const char *value; /* the text, the path, or (IN_BAD) why the request was refused */
 } input;
 
-/* {"text": "...", "embedding": [...]} or {"image": "...", "error": "..."} */
-static void print_result(const input *in, const float *e, int d, const char *error) {
-    json_t *v = json_stringn(in->value, strlen(in->value));
-    char *s = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-    printf("{\"%s\": %s", in->is_image ? "image" : "text", s ? s : "null");
-    free(s);
-    json_decref(v);
-    if (error) {
-        v = json_string(error);
-        s = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-        printf(", \"error\": %s}\n", s ? s : "\"?\"");
-        free(s);
-        json_decref(v);
-        return;
+/* s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+static void print_json_string(const char *s) {
+    size_t n = strlen(s), o = 0;
+    char *clean = malloc(3 * n + 1);
+    if (!clean) return;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
+        if (k <= 0) {
+            memcpy(clean + o, "\xef\xbf\xbd", 3), o += 3, i++;
+        } else {
+            memcpy(clean + o, s + i, (size_t)k), o += (size_t)k, i += (size_t)k;
+        }
     }
-    printf(", \"embedding\": [");
-    for (int j = 0; j < d; j++) printf(j ? ", %.9g" : "%.9g", (double)e[j]);
-    printf("]}\n");
+    json_t *v = json_stringn(clean, o);
+    free(clean);
+    char *js = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+    fputs(js ? js : "null", stdout);
+    free(js);
+    json_decref(v);
 }
 
-/* Embeds the inputs given on the command line: texts in one batch, images
- * in one batch, printed in the order given. Returns the exit status. */
-static int embed_args(cs_model *m, const input *ins, int n, int flags) {
+/* {"text": "...", "embedding": [...]}, {"image": "...", "error": "..."} or
+ * {"error": "..."} for a request that could not be read. */
+static void print_result(const input *in, const float *e, int d, const char *error) {
+    if (in->kind == IN_BAD) {
+        fputs("{\"error\": ", stdout);
+        print_json_string(in->value);
+        fputs("}\n", stdout);
+        return;
+    }
+    printf("{\"%s\": ", in->kind == IN_IMAGE ? "image" : "text");
+    print_json_string(in->value);
+    if (error) {
+        fputs(", \"error\": ", stdout);
+        print_json_string(error);
+        fputs("}\n", stdout);
+        return;
+    }
+    fputs(", \"embedding\": [", stdout);
+    for (int j = 0; j < d; j++) printf(j ? ", %.9g" : "%.9g", (double)e[j]);
+    fputs("]}\n", stdout);
+}
+
+/* Embeds a batch (texts in one call, image files in one call, decoded on
+ * both cores) and prints one line per input, in order. Returns how many
+ * failed, or -1 if the whole batch could not run. */
+static int embed_batch(cs_model *m, const input *ins, int n, int flags) {
     cs_model_info info;
     cs_model_get_info(m, &info);
     int d = info.embed_dim, n_txt = 0, n_img = 0, failed = 0;
     const char **txt = calloc((size_t)n, sizeof *txt), **img = calloc((size_t)n, sizeof *img);
     float *et = calloc((size_t)n * d, sizeof *et), *ei = calloc((size_t)n * d, sizeof *ei);
-    cs_status *sts = calloc((size_t)n, sizeof *sts);
-    cs_error *errs = calloc((size_t)n, sizeof *errs), err = {0};
-    int rc = CLI_OK;
-    if (!txt || !img || !et || !ei || !sts || !errs) {
+    cs_status *ts = calloc((size_t)n, sizeof *ts), *is = calloc((size_t)n, sizeof *is);
+    cs_error *te = calloc((size_t)n, sizeof *te), *ie = calloc((size_t)n, sizeof *ie), err = {0};
+    if (!txt || !img || !et || !ei || !ts || !is || !te || !ie) {
         cli_error("out of memory");
-        rc = CLI_FAIL;
+        failed = -1;
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        if (ins[i].is_image)
+        if (ins[i].kind == IN_IMAGE)
             img[n_img++] = ins[i].value;
-        else
+        else if (ins[i].kind == IN_TEXT)
             txt[n_txt++] = ins[i].value;
     }
-    if (n_txt && cs_embed_texts(m, txt, n_txt, flags, et, &err) != CS_OK) {
-        rc = cli_fail(&err);
-        goto done;
-    }
-    if (n_img && cs_embed_image_files(m, img, n_img, flags, ei, sts, errs, &err) != CS_OK) {
-        rc = cli_fail(&err);
+    /* one call for all texts; if it fails (e.g. invalid UTF-8 in one), each
+     * text alone, so the error lands on its own line */
+    if (n_txt && cs_embed_texts(m, txt, n_txt, flags, et, &err) != CS_OK)
+        for (int t = 0; t < n_txt; t++)
+            ts[t] = cs_embed_texts(m, &txt[t], 1, flags, et + (size_t)t * d, &te[t]);
+    if (n_img && cs_embed_image_files(m, img, n_img, flags, ei, is, ie, &err) != CS_OK) {
+        cli_fail(&err);
+        failed = -1;
         goto done;
     }
     for (int i = 0, t = 0, k = 0; i < n; i++) {
-        if (!ins[i].is_image) {
-            print_result(&ins[i], et + (size_t)t++ * d, d, NULL);
+        if (ins[i].kind == IN_TEXT) {
+            failed += ts[t] != CS_OK;
+            print_result(&ins[i], et + (size_t)t * d, d, ts[t] ? te[t].message : NULL);
+            t++;
+        } else if (ins[i].kind == IN_IMAGE) {
+            failed += is[k] != CS_OK;
+            print_result(&ins[i], ei + (size_t)k * d, d, is[k] ? ie[k].message : NULL);
+            k++;
         } else {
-            const char *e = sts[k] ? errs[k].message : NULL;
-            failed += sts[k] != CS_OK;
-            print_result(&ins[i], ei + (size_t)k++ * d, d, e);
+            failed++;
+            print_result(&ins[i], NULL, d, NULL);
         }
     }
-    if (failed) rc = CLI_PARTIAL;
+    fflush(stdout);
 done:
-    free(txt);
-    free(img);
-    free(et);
-    free(ei);
-    free(sts);
-    free(errs);
-    return rc;
+    free(txt), free(img), free(et), free(ei), free(ts), free(is), free(te), free(ie);
+    return failed;
 }
 
-/* JSON Lines on stdin: {"text": ...} or {"image": path} per line; one
- * answer line per request, in order, flushed as it comes. */
-static int embed_stdin(cs_model *m, int flags) {
-    cs_model_info info;
-    cs_model_get_info(m, &info);
-    int d = info.embed_dim, failed = 0;
-    float *e = malloc((size_t)d * sizeof *e);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long lineno = 0;
-    while (e && (len = getline(&line, &cap, stdin)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (len == 0) continue;
-        json_error_t jerr;
-        json_t *req = json_loadb(line, (size_t)len, 0, &jerr);
-        json_t *t = json_object_get(req, "text"), *im = json_object_get(req, "image");
-        cs_error err = {0};
-        if (!req || (!json_is_string(t) == !json_is_string(im))) {
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "line %ld: expected {\"text\": STRING} or {\"image\": PATH}%s%s", lineno,
-                     req ? "" : ": ", req ? "" : jerr.text);
-            json_t *o = json_pack("{s:s}", "error", msg);
-            char *s = json_dumps(o, JSON_COMPACT);
-            printf("%s\n", s ? s : "{\"error\": \"bad request\"}");
-            free(s);
-            json_decref(o);
-            failed++;
-        } else {
-            input in = {json_is_string(im), json_string_value(im ? im : t)};
-            cs_status st = in.is_image ? cs_embed_image_file(m, in.value, flags, e, &err)
-                                       : cs_embed_texts(m, &in.value, 1, flags, e, &err);
-            failed += st != CS_OK;
-            print_result(&in, e, d, st ? err.message : NULL);
+/* ---- JSON Lines on stdin ------------------------------------------------------ */
+
+/* A line reader over fd 0 that can tell whether another line is ready
+ * without blocking: requests that arrive together are embedded together,
+ * a lone interactive request is answered at once. */
+typedef struct reader {
+    char *buf;
+    size_t len, cap, pos;
+    int eof;
+} reader;
+
+static char *next_line(reader *r, int block) {
+    for (;;) {
+        char *nl = r->pos < r->len ? memchr(r->buf + r->pos, '\n', r->len - r->pos) : NULL;
+        if (nl || (r->eof && r->pos < r->len)) {
+            char *line = r->buf + r->pos;
+            size_t n = nl ? (size_t)(nl - line) : r->len - r->pos;
+            r->pos += n + (nl != NULL);
+            return strndup(line, n);
         }
-        json_decref(req);
-        fflush(stdout);
+        if (r->eof) return NULL;
+        if (!block) {
+            struct pollfd p = {.fd = 0, .events = POLLIN};
+            if (poll(&p, 1, 0) <= 0) return NULL;
+        }
+        if (r->pos) memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->len -= r->pos;
+        r->pos = 0;
+        if (r->cap - r->len < 65536) {
+            char *b = realloc(r->buf, r->cap * 2 + 65536);
+            if (!b) return NULL;
+            r->buf = b;
+            r->cap = r->cap * 2 + 65536;
+        }
+        ssize_t got = read(0, r->buf + r->len, r->cap - r->len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            r->eof = 1;
+        else
+            r->len += (size_t)got;
     }
-    free(line);
-    free(e);
+}
+
+/* One request line -> an input; the strings are new allocations. */
+static input parse_request(char *line, long lineno) {
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ')) line[--len] = '\0';
+    json_error_t jerr;
+    json_t *req = json_loadb(line, len, 0, &jerr);
+    json_t *t = json_object_get(req, "text"), *im = json_object_get(req, "image");
+    input in;
+    if (!req || (!json_is_string(t) == !json_is_string(im))) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "line %ld: expected {\"text\": STRING} or {\"image\": PATH}%s%s",
+                 lineno, req ? "" : ": ", req ? "" : jerr.text);
+        in = (input){IN_BAD, strdup(msg)};
+    } else {
+        in = (input){json_is_string(im) ? IN_IMAGE : IN_TEXT,
+                     strdup(json_string_value(im ? im : t))};
+    }
+    json_decref(req);
+    return in;
+}
+
+#define STDIN_BATCH 16
+
+static int embed_stdin(cs_model *m, int flags) {
+    reader r = {0};
+    input batch[STDIN_BATCH];
+    long lineno = 0;
+    int failed = 0, n = 0;
+    char *line;
+    while ((line = next_line(&r, n == 0)) || n > 0) {
+        if (line) {
+            lineno++;
+            if (line[0] && strspn(line, " \t\r") != strlen(line))
+                batch[n++] = parse_request(line, lineno);
+            free(line);
+            if (n < STDIN_BATCH) continue; /* more may be ready */
+        }
+        int f = embed_batch(m, batch, n, flags);
+        for (int i = 0; i < n; i++) free((char *)batch[i].value);
+        n = 0;
+        if (f < 0) {
+            free(r.buf);
+            return CLI_FAIL;
+        }
+        failed += f;
+    }
+    free(r.buf);
     return failed ? CLI_PARTIAL : CLI_OK;
 }
 
@@ -138,9 +220,9 @@ static int run(int argc, char **argv) {
         if (!strcmp(a, "--model") && i + 1 < argc)
             model = argv[++i];
         else if (!strcmp(a, "--image") && i + 1 < argc)
-            ins[n++] = (input){1, argv[++i]};
+            ins[n++] = (input){IN_IMAGE, argv[++i]};
         else if (!strcmp(a, "--text") && i + 1 < argc)
-            ins[n++] = (input){0, argv[++i]};
+            ins[n++] = (input){IN_TEXT, argv[++i]};
         else if (!strcmp(a, "--raw"))
             flags |= CS_EMBED_RAW;
         else if (!strcmp(a, "--threads") && i + 1 < argc)
@@ -162,7 +244,13 @@ static int run(int argc, char **argv) {
         free(ins);
         return cli_fail(&err);
     }
-    int rc = n ? embed_args(m, ins, n, flags) : embed_stdin(m, flags);
+    int rc;
+    if (n) {
+        int f = embed_batch(m, ins, n, flags);
+        rc = f < 0 ? CLI_FAIL : f > 0 ? CLI_PARTIAL : CLI_OK;
+    } else {
+        rc = embed_stdin(m, flags);
+    }
     cs_model_close(m);
     free(ins);
     return rc;
@@ -178,7 +266,8 @@ const cs_cli_command cs_cmd_embed = {
     "An image that cannot be read gets {\"image\": ..., \"error\": \"...\"} and the\n"
     "others go on (exit status 3). With no --image/--text, reads JSON Lines\n"
     "requests from stdin, {\"text\": ...} or {\"image\": PATH}, and answers one\n"
-    "line per request, in order.\n"
+    "line per request, in order (requests that arrive together are embedded\n"
+    "together).\n"
     "\n"
     "  --model DIR    a Hugging Face CLIP folder (default: $CLIPSEARCH_MODEL)\n"
     "  --image FILE   embed an image file (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIF)\n"

@@ -22,7 +22,8 @@ const cs_cli_command cs_cmd_index = {
     "the end and the exit status is 3. Ctrl-C stops after the batch in flight;\n"
     "run again to go on.\n"
     "\n"
-    "  --model DIR          the CLIP model folder (default: $CLIPSEARCH_MODEL)\n"
+    "  --model DIR|NAME     the CLIP model: a folder or a downloaded hub name\n"
+    "                       (default: $CLIPSEARCH_MODEL, else the default model)\n"
     "  --db PATH            the database (default: $CLIPSEARCH_DB, else\n"
     "                       $XDG_DATA_HOME/clipsearch/catalog.db)\n"
     "  --reset              empty the database first and bind it to this model\n"
@@ -89,9 +90,9 @@ static int on_progress(void *user, const cs_index_progress *p) {
         char bar[21];
         for (int i = 0; i < 20; i++) bar[i] = i < pct / 5 ? '#' : '.';
         bar[20] = '\0';
-        snprintf(line, sizeof line, "%s%s%3d%% %lld/%lld  %.1f images/s  ETA %s",
-                 d->tty ? bar : "indexing:", d->tty ? " " : " ", pct, (long long)p->processed,
-                 (long long)p->to_process, rate, eta);
+        snprintf(line, sizeof line, "%s%s%s %3d%% %lld/%lld  %.1f images/s  ETA %s",
+                 d->tty ? "[" : "indexing:", d->tty ? bar : "", d->tty ? "]" : "", pct,
+                 (long long)p->processed, (long long)p->to_process, rate, eta);
     }
     if (d->tty) {
         fprintf(stderr, "\r\033[K%s", line);

@@ -163,12 +163,16 @@ static int download(const char *name, cs_hub_opts *o, int quiet, int verbosity) 
     clear_line(&d);
     log_display = NULL;
     if (st != CS_OK) return cli_fail(&err);
+    char hf[4096];
+    if (!quiet && cs_hub_hf_cache_dir(hf, sizeof hf, &err) == CS_OK &&
+        !strncmp(dir, hf, strlen(hf)) && dir[strlen(hf)] == '/')
+        cli_error("%s is already in the Hugging Face cache (--force downloads a copy)", name);
     printf("%s\n", dir);
     return CLI_OK;
 }
 
 static int print_entry(void *user, const cs_hub_entry *e) {
-    (void)user;
+    ++*(int *)user;
     char size[32];
     printf("%-40s %-11s %-9s %10s  %s\n", e->name, e->source, e->revision[0] ? e->revision : "-",
            human(e->bytes, size, sizeof size), e->dir);
@@ -249,7 +253,11 @@ static int run(int argc, char **argv) {
     if (!strcmp(sub, "list")) {
         if (name) return cli_usage(&cs_cmd_models);
         cs_error err;
-        if (cs_hub_list(o.cache_dir, print_entry, NULL, &err) != CS_OK) return cli_fail(&err);
+        int count = 0;
+        if (cs_hub_list(o.cache_dir, print_entry, &count, &err) != CS_OK) return cli_fail(&err);
+        if (!count)
+            cli_error("no CLIP models in the caches; `clipsearch models download` gets %s",
+                      cs_hub_default_model());
         return CLI_OK;
     }
     cli_error("models: unknown subcommand '%s' (download, list, path)", sub);

@@ -31,118 +31,108 @@ const cs_cli_command cs_cmd_montage = {
     run_montage};
 
 typedef struct results {
-  char **paths;
-  float *scores;
-  int n, cap;
+    char **paths;
+    float *scores;
+    int n, cap;
 } results;
 
 static void results_free(results *r) {
-  for (int i = 0; i < r->n; i++)
-    free(r->paths[i]);
-  free(r->paths);
-  free(r->scores);
+    for (int i = 0; i < r->n; i++) free(r->paths[i]);
+    free(r->paths);
+    free(r->scores);
 }
 
 /* One "SCORE<TAB>PATH" line; 0 on success, -1 malformed, -2 out of memory. */
 static int parse_line(char *line, results *r) {
-  line[strcspn(line, "\r\n")] = '\0';
-  if (!*line)
-    return 0; /* blank lines are ignored */
-  char *tab = strchr(line, '\t'), *end = NULL;
-  if (!tab)
-    return -1;
-  *tab = '\0';
-  float score = strtof(line, &end);
-  if (end == line || *end != '\0' || !tab[1])
-    return -1;
-  if (r->n == r->cap) {
-    int cap = r->cap ? r->cap * 2 : 16;
-    char **p = realloc(r->paths, (size_t)cap * sizeof *p);
-    if (p)
-      r->paths = p;
-    float *s = realloc(r->scores, (size_t)cap * sizeof *s);
-    if (s)
-      r->scores = s;
-    if (!p || !s)
-      return -2;
-    r->cap = cap;
-  }
-  if (!(r->paths[r->n] = strdup(tab + 1)))
-    return -2;
-  r->scores[r->n++] = score;
-  return 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!*line) return 0; /* blank lines are ignored */
+    char *tab = strchr(line, '\t'), *end = NULL;
+    if (!tab) return -1;
+    *tab = '\0';
+    float score = strtof(line, &end);
+    if (end == line || *end != '\0' || !tab[1]) return -1;
+    if (r->n == r->cap) {
+        int cap = r->cap ? r->cap * 2 : 16;
+        char **p = realloc(r->paths, (size_t)cap * sizeof *p);
+        if (p) r->paths = p;
+        float *s = realloc(r->scores, (size_t)cap * sizeof *s);
+        if (s) r->scores = s;
+        if (!p || !s) return -2;
+        r->cap = cap;
+    }
+    if (!(r->paths[r->n] = strdup(tab + 1))) return -2;
+    r->scores[r->n++] = score;
+    return 0;
 }
 
 static int read_results(FILE *f, const char *name, results *r) {
-  char *line = NULL;
-  size_t cap = 0;
-  int line_no = 0, rc = CLI_OK;
-  while (getline(&line, &cap, f) >= 0) {
-    line_no++;
-    int st = parse_line(line, r);
-    if (st == -1) {
-      cli_error("%s:%d: expected SCORE<TAB>PATH", name, line_no);
-      rc = CLI_FAIL;
-      break;
+    char *line = NULL;
+    size_t cap = 0;
+    int line_no = 0, rc = CLI_OK;
+    while (getline(&line, &cap, f) >= 0) {
+        line_no++;
+        int st = parse_line(line, r);
+        if (st == -1) {
+            cli_error("%s:%d: expected SCORE<TAB>PATH", name, line_no);
+            rc = CLI_FAIL;
+            break;
+        }
+        if (st == -2) {
+            cli_error("%s: out of memory", name);
+            rc = CLI_FAIL;
+            break;
+        }
     }
-    if (st == -2) {
-      cli_error("%s: out of memory", name);
-      rc = CLI_FAIL;
-      break;
-    }
-  }
-  free(line);
-  return rc;
+    free(line);
+    return rc;
 }
 
 static int run_montage(int argc, char **argv) {
-  const char *out = NULL, *query = NULL, *label = NULL, *tsv = NULL;
-  int tile = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int has_value = i + 1 < argc;
-    if (!strcmp(a, "--query") && has_value)
-      query = argv[++i];
-    else if (!strcmp(a, "--label") && has_value)
-      label = argv[++i];
-    else if (!strcmp(a, "--tsv") && has_value)
-      tsv = argv[++i];
-    else if (!strcmp(a, "--tile") && has_value) {
-      char *end;
-      long v = strtol(argv[++i], &end, 10);
-      if (*end || v < 16 || v > 1024) {
-        cli_error("montage: --tile must be a number of pixels from 16 to 1024");
-        return CLI_USAGE;
-      }
-      tile = (int)v;
-    } else if (a[0] == '-' && a[1]) {
-      cli_error("montage: unknown option or missing value: %s", a);
-      return cli_usage(&cs_cmd_montage);
-    } else if (!out)
-      out = a;
-    else {
-      cli_error("montage: unexpected argument '%s'", a);
-      return cli_usage(&cs_cmd_montage);
+    const char *out = NULL, *query = NULL, *label = NULL, *tsv = NULL;
+    int tile = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(a, "--query") && has_value)
+            query = argv[++i];
+        else if (!strcmp(a, "--label") && has_value)
+            label = argv[++i];
+        else if (!strcmp(a, "--tsv") && has_value)
+            tsv = argv[++i];
+        else if (!strcmp(a, "--tile") && has_value) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 16 || v > 1024) {
+                cli_error("montage: --tile must be a number of pixels from 16 to 1024");
+                return CLI_USAGE;
+            }
+            tile = (int)v;
+        } else if (a[0] == '-' && a[1]) {
+            cli_error("montage: unknown option or missing value: %s", a);
+            return cli_usage(&cs_cmd_montage);
+        } else if (!out)
+            out = a;
+        else {
+            cli_error("montage: unexpected argument '%s'", a);
+            return cli_usage(&cs_cmd_montage);
+        }
     }
-  }
-  if (!out)
-    return cli_usage(&cs_cmd_montage);
+    if (!out) return cli_usage(&cs_cmd_montage);
 
-  FILE *f = tsv ? fopen(tsv, "r") : stdin;
-  if (!f) {
-    cli_error("%s: cannot open", tsv);
-    return CLI_FAIL;
-  }
-  results r = {0};
-  int rc = read_results(f, tsv ? tsv : "standard input", &r);
-  if (tsv)
-    fclose(f);
-  if (rc == CLI_OK) {
-    cs_error err = {0};
-    if (cs_montage_write(out, label, query, (const char *const *)r.paths,
-                         r.scores, r.n, tile, &err) != CS_OK)
-      rc = cli_fail(&err);
-  }
-  results_free(&r);
-  return rc;
+    FILE *f = tsv ? fopen(tsv, "r") : stdin;
+    if (!f) {
+        cli_error("%s: cannot open", tsv);
+        return CLI_FAIL;
+    }
+    results r = {0};
+    int rc = read_results(f, tsv ? tsv : "standard input", &r);
+    if (tsv) fclose(f);
+    if (rc == CLI_OK) {
+        cs_error err = {0};
+        if (cs_montage_write(out, label, query, (const char *const *)r.paths, r.scores, r.n, tile,
+                             &err) != CS_OK)
+            rc = cli_fail(&err);
+    }
+    results_free(&r);
+    return rc;
 }

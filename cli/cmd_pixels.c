@@ -17,7 +17,8 @@ const cs_cli_command cs_cmd_pixels = {
     "RGB crop, before normalisation, to OUT.png.\n"
     "\n"
     "options:\n"
-    "  --model DIR          model folder (default: $CLIPSEARCH_MODEL)\n"
+    "  --model DIR|NAME     model folder or hub name (default: $CLIPSEARCH_MODEL,\n"
+    "                       else the default model)\n"
     "  -o, --output FILE    the PNG to write (required)\n"
     "  --full               write the whole decoded image, not the crop\n"
     "  --ignore-exif        do not apply the EXIF orientation (transformers' way)\n"
@@ -66,11 +67,8 @@ static int run(int argc, char **argv) {
     cs_error err = {0};
     cs_preprocess pp;
     if (!full) {
-        model = cli_model_arg(model);
-        if (!model) {
-            cli_error("no model folder: give --model DIR or set CLIPSEARCH_MODEL");
-            return CLI_USAGE;
-        }
+        model = cli_resolve_model(model); /* prints why when it fails */
+        if (!model) return CLI_FAIL;
         if (cs_preprocess_load(model, &pp, &err)) return cli_fail(&err);
     }
     cs_image img, crop;

@@ -27,7 +27,9 @@ const cs_cli_command cs_cmd_search = {
     "  --json             {\"query\": ..., \"results\": [{\"path\": ..., \"score\": ...}]}\n"
     "  --tsv              score<TAB>path lines\n"
     "  --paths            paths only, one per line\n"
-    "  --model DIR        the CLIP model folder (default: $CLIPSEARCH_MODEL)\n"
+    "  --montage OUT.jpg  also write the query and its results as a contact sheet\n"
+    "  --model DIR|NAME   the CLIP model: a folder or a downloaded hub name\n"
+    "                     (default: $CLIPSEARCH_MODEL, else the default model)\n"
     "  --db PATH          the database (default: $CLIPSEARCH_DB, else\n"
     "                     $XDG_DATA_HOME/clipsearch/catalog.db)\n"
     "  --threads N        threads (default: one per core)\n",
@@ -42,7 +44,8 @@ enum {
     OPT_JSON,
     OPT_TSV,
     OPT_PATHS,
-    OPT_THREADS
+    OPT_THREADS,
+    OPT_MONTAGE
 };
 
 static int run(int argc, char **argv) {
@@ -56,8 +59,9 @@ static int run(int argc, char **argv) {
                                           {"db", required_argument, NULL, OPT_DB},
                                           {"model", required_argument, NULL, OPT_MODEL},
                                           {"threads", required_argument, NULL, OPT_THREADS},
+                                          {"montage", required_argument, NULL, OPT_MONTAGE},
                                           {0, 0, 0, 0}};
-    const char *db_opt = NULL, *model_opt = NULL;
+    const char *db_opt = NULL, *model_opt = NULL, *montage = NULL;
     int flags = 0, threads = 0, c;
     cli_format fmt = CLI_FORMAT_TEXT;
     cs_search_opts so = {.k = 10};
@@ -94,6 +98,9 @@ static int run(int argc, char **argv) {
         case OPT_THREADS:
             threads = atoi(optarg);
             break;
+        case OPT_MONTAGE:
+            montage = optarg;
+            break;
         default:
             return cli_usage(&cs_cmd_search);
         }
@@ -127,6 +134,11 @@ static int run(int argc, char **argv) {
             rc = cli_fail(&err);
         } else {
             rc = cli_print_results(fmt, words, n_words, res, n);
+            /* a lone image query is shown as its picture, anything else as words */
+            const cs_query_term *t0 = cs_query_term_at(q, 0);
+            const char *qimg =
+                cs_query_count(q) == 1 && t0->kind == CS_QUERY_IMAGE_FILE ? t0->text : NULL;
+            if (!rc && montage) rc = cli_write_montage(montage, words, n_words, qimg, res, n);
             cs_results_free(res, n);
         }
     }

@@ -19,11 +19,12 @@ const cs_cli_command cs_cmd_similar = {
     "  -k, --top N        how many results (default 10)\n"
     "  --threshold S      only results with cosine similarity >= S\n"
     "  --json, --tsv, --paths   output formats, as for search\n"
+    "  --montage OUT.jpg  also write the image and its neighbours as a contact sheet\n"
     "  --db PATH          the database (default: $CLIPSEARCH_DB, else\n"
     "                     $XDG_DATA_HOME/clipsearch/catalog.db)\n",
     run};
 
-enum { OPT_DB = 256, OPT_THRESHOLD, OPT_JSON, OPT_TSV, OPT_PATHS };
+enum { OPT_DB = 256, OPT_THRESHOLD, OPT_JSON, OPT_TSV, OPT_PATHS, OPT_MONTAGE };
 
 static int run(int argc, char **argv) {
     static const struct option longs[] = {{"top", required_argument, NULL, 'k'},
@@ -32,8 +33,9 @@ static int run(int argc, char **argv) {
                                           {"tsv", no_argument, NULL, OPT_TSV},
                                           {"paths", no_argument, NULL, OPT_PATHS},
                                           {"db", required_argument, NULL, OPT_DB},
+                                          {"montage", required_argument, NULL, OPT_MONTAGE},
                                           {0, 0, 0, 0}};
-    const char *db_opt = NULL;
+    const char *db_opt = NULL, *montage = NULL;
     cli_format fmt = CLI_FORMAT_TEXT;
     cs_search_opts so = {.k = 10};
     int c;
@@ -57,6 +59,9 @@ static int run(int argc, char **argv) {
             break;
         case OPT_DB:
             db_opt = optarg;
+            break;
+        case OPT_MONTAGE:
+            montage = optarg;
             break;
         default:
             return cli_usage(&cs_cmd_similar);
@@ -82,6 +87,8 @@ static int run(int argc, char **argv) {
             rc = cli_fail(&err);
         } else {
             rc = cli_print_results(fmt, (const char *const *)&path, 1, res, n);
+            if (!rc && montage)
+                rc = cli_write_montage(montage, (const char *const *)&path, 1, path, res, n);
             cs_results_free(res, n);
         }
     }

@@ -97,11 +97,8 @@ static int run(int argc, char **argv) {
             break;
         }
     }
-    model = cli_model_arg(model);
-    if (!model) {
-        cli_error("tokenize: no model folder (give --model DIR or set CLIPSEARCH_MODEL)");
-        return CLI_USAGE;
-    }
+    model = cli_resolve_model(model); /* prints why when it fails */
+    if (!model) return CLI_FAIL;
     cs_error err;
     cs_tokenizer *tok;
     if (cs_tokenizer_load(model, context, &tok, &err) != CS_OK) return cli_fail(&err);

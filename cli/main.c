@@ -41,8 +41,9 @@ const char *cli_model_arg(const char *opt) {
 }
 
 static void print_help(FILE *f) {
-    fprintf(f, "clipsearch %s - find images by what they look like\n\n"
-               "usage: clipsearch COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
+    fprintf(f,
+            "clipsearch %s - find images by what they look like\n\n"
+            "usage: clipsearch COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
             cs_version());
     for (int i = 0; cs_cli_commands[i]; i++)
         fprintf(f, "  %-10s %s\n", cs_cli_commands[i]->name, cs_cli_commands[i]->summary);
@@ -57,7 +58,8 @@ int main(int argc, char **argv) {
     }
     const char *name = argv[1];
     if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
-        if (argc > 2) name = argv[2];
+        if (argc > 2)
+            name = argv[2];
         else {
             print_help(stdout);
             return CLI_OK;

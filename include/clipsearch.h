@@ -12,6 +12,7 @@
  *   clipsearch/search.h     exact top-k search, FAISS interchange
  *   clipsearch/index.h      folders -> catalogue (SQLite) -> queries
  *   clipsearch/hub.h        model download and cache
+ *   clipsearch/server.h     the HTTP API and web page
  *
  * Link with -lclipsearch (pkg-config: clipsearch).
  */
@@ -20,26 +21,12 @@
 
 #include "clipsearch/common.h"
 
-#if __has_include("clipsearch/tokenizer.h")
 #include "clipsearch/tokenizer.h"
-#endif
-#if __has_include("clipsearch/image.h")
 #include "clipsearch/image.h"
-#endif
-#if __has_include("clipsearch/model.h")
 #include "clipsearch/model.h"
-#endif
-#if __has_include("clipsearch/search.h")
 #include "clipsearch/search.h"
-#endif
-#if __has_include("clipsearch/index.h")
 #include "clipsearch/index.h"
-#endif
-#if __has_include("clipsearch/hub.h")
 #include "clipsearch/hub.h"
-#endif
-#if __has_include("clipsearch/server.h")
 #include "clipsearch/server.h"
-#endif
 
 #endif /* CLIPSEARCH_H */

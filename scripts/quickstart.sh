@@ -27,7 +27,7 @@ images=$1
 query=${2:-"a photo of a cat"}
 
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCS_TESTS=OFF >/dev/null
 cmake --build build -j"$(nproc)"
 cs=build/clipsearch
 

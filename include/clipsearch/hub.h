@@ -9,9 +9,11 @@
  * Our cache. `cs_hub_download` writes repo "ORG/NAME" into
  *     <cache>/ORG--NAME/
  * as a plain model folder (the files side by side, usable as --model DIR),
- * plus `.clipsearch-download.json`, written last, which records the repo,
- * revision, commit and each file's size and sha256. A folder without it is
- * an unfinished download and is never returned by `cs_hub_resolve`.
+ * plus `.clipsearch-download.json`, which records the repo, revision, commit
+ * and each verified file's size and sha256. It is rewritten after each file
+ * and says "complete": true only at the end: a folder without that is an
+ * unfinished download, never returned by `cs_hub_resolve`, and the next
+ * download keeps the files it vouches for.
  * <cache> is, first found: the cache_dir argument, $CLIPSEARCH_CACHE/models,
  * $XDG_CACHE_HOME/clipsearch/models, $HOME/.cache/clipsearch/models.
  *
@@ -22,7 +24,9 @@
  * <hf> is $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub,
  * else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
  * A sentence-transformers CLIP repo (the model in its 0_CLIPModel/ folder)
- * resolves to that sub-folder.
+ * resolves to that sub-folder, and a bare name is also looked up, as
+ * sentence-transformers does, as "sentence-transformers/NAME" (the seed's
+ * "clip-ViT-B-32"), by cs_hub_resolve and cs_hub_download alike.
  *
  * The network. Downloads use `{endpoint}/api/models/{repo}/revision/{rev}
  * ?blobs=true` for the file list, sizes and LFS sha256 sums, then
@@ -107,7 +111,9 @@ typedef struct cs_hub_opts {
  * vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json)
  * and the weights: model.safetensors where the revision has it, else
  * model.safetensors.index.json and its shards, else pytorch_model.bin.
- * Files already downloaded and verified for the same commit are kept.
+ * Files already downloaded and verified for the same commit are kept. When
+ * the Hugging Face cache already holds every one of them for the commit,
+ * nothing is downloaded and out gets that snapshot folder (unless force).
  * On success writes the model folder into out (cap bytes). opts may be NULL.
  * Errors: CS_ENETWORK (transfer, HTTP status, timeout), CS_ENOTFOUND (repo,
  * revision or file absent), CS_EMISMATCH (a file failed its size or sha256

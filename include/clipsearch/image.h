@@ -26,8 +26,8 @@ typedef struct cs_image {
 #define CS_DEFAULT_MAX_PIXELS 178956970ull
 
 typedef struct cs_decode_opts {
-    uint64_t max_pixels;  /* refuse larger images before allocating; 0 = default */
-    int ignore_exif;      /* 1: do not apply the EXIF orientation (transformers' way) */
+    uint64_t max_pixels; /* refuse larger images before allocating; 0 = default */
+    int ignore_exif;     /* 1: do not apply the EXIF orientation (transformers' way) */
     /* Fast path: when > 0, a JPEG may be decoded with libjpeg-turbo's DCT
      * scaling to the smallest size whose shorter side is still >= this
      * (e.g. the model's shortest_edge). 0 = exact, Pillow-identical. */
@@ -37,8 +37,14 @@ typedef struct cs_decode_opts {
 /* The formats we read, detected from the bytes, never from the file name. */
 typedef enum cs_image_format {
     CS_FMT_UNKNOWN = 0,
-    CS_FMT_JPEG, CS_FMT_PNG, CS_FMT_WEBP, CS_FMT_GIF, CS_FMT_BMP, CS_FMT_TIFF,
-    CS_FMT_HEIF, CS_FMT_AVIF
+    CS_FMT_JPEG,
+    CS_FMT_PNG,
+    CS_FMT_WEBP,
+    CS_FMT_GIF,
+    CS_FMT_BMP,
+    CS_FMT_TIFF,
+    CS_FMT_HEIF,
+    CS_FMT_AVIF
 } cs_image_format;
 
 /* Sniffs the format from the first bytes of a file (16 are enough). */
@@ -56,10 +62,10 @@ CS_API void cs_image_free(cs_image *img);
 
 /* The CLIPImageProcessor settings of a model (preprocessor_config.json). */
 typedef struct cs_preprocess {
-    int shortest_edge;      /* size.shortest_edge, e.g. 224 */
+    int shortest_edge;           /* size.shortest_edge, e.g. 224 */
     int crop_width, crop_height; /* crop_size, e.g. 224x224 */
     int do_resize, do_center_crop, do_normalize, do_rescale;
-    float rescale_factor;   /* 1/255 */
+    float rescale_factor; /* 1/255 */
     float mean[3], std[3];
 } cs_preprocess;
 

@@ -19,6 +19,8 @@
 
 #include "clipsearch/common.h"
 #include "clipsearch/image.h"
+#include "clipsearch/index.h"
+#include "clipsearch/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +45,13 @@ typedef struct cs_server_opts {
     cs_log_fn log;             /* optional: one line per request at DEBUG */
     void *log_user;
 } cs_server_opts;
+
+/* Starts serving the images of `db`, searched with `model` (the one the
+ * database was made with). Both are borrowed: keep them open until
+ * cs_server_stop. Requests are answered on the server's own threads; this
+ * returns once it listens. opts may be NULL (every default). */
+CS_API cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts,
+                                 cs_server **out, cs_error *err);
 
 /* The port the server listens on (the chosen one when opts->port was 0). */
 CS_API int cs_server_port(const cs_server *server);

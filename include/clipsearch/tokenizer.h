@@ -17,7 +17,19 @@ typedef struct cs_tokenizer cs_tokenizer;
 
 /* Loads from a Hugging Face model folder: tokenizer.json when present, else
  * vocab.json + merges.txt. context_length <= 0 takes the folder's value
- * (text_config.max_position_embeddings of config.json, else 77). */
+ * (text_config.max_position_embeddings of config.json, else 77).
+ *
+ * tokenizer.json must declare CLIP's pipeline (normalizer, Split + ByteLevel
+ * pre-tokenizer, BPE, RobertaProcessing); another one is refused with
+ * CS_EUNSUPPORTED rather than tokenized differently. Without tokenizer.json,
+ * vocab.json + merges.txt are read the way transformers' CLIPTokenizer reads
+ * them (first line of merges.txt skipped, at most 48894 merges) with CLIP's
+ * fixed pipeline. Missing files give CS_ENOTFOUND, malformed ones CS_EFORMAT,
+ * each naming the file (and the line for JSON and merges.txt).
+ *
+ * Unicode data (NFC, categories, lowercase) is the installed libutf8proc's;
+ * it matches the tokenizers library for every character assigned up to
+ * Unicode 14. */
 CS_API cs_status cs_tokenizer_load(const char *model_dir, int context_length, cs_tokenizer **out,
                                    cs_error *err);
 CS_API void cs_tokenizer_free(cs_tokenizer *tok);

@@ -11,17 +11,28 @@ const char *cs_version(void) {
 
 const char *cs_status_name(cs_status status) {
     switch (status) {
-    case CS_OK: return "ok";
-    case CS_EINVAL: return "invalid argument";
-    case CS_EIO: return "I/O error";
-    case CS_EFORMAT: return "malformed input";
-    case CS_EUNSUPPORTED: return "unsupported";
-    case CS_ELIMIT: return "limit exceeded";
-    case CS_ENOMEM: return "out of memory";
-    case CS_EMISMATCH: return "mismatch";
-    case CS_ENOTFOUND: return "not found";
-    case CS_ENETWORK: return "network error";
-    case CS_EINTERNAL: return "internal error";
+    case CS_OK:
+        return "ok";
+    case CS_EINVAL:
+        return "invalid argument";
+    case CS_EIO:
+        return "I/O error";
+    case CS_EFORMAT:
+        return "malformed input";
+    case CS_EUNSUPPORTED:
+        return "unsupported";
+    case CS_ELIMIT:
+        return "limit exceeded";
+    case CS_ENOMEM:
+        return "out of memory";
+    case CS_EMISMATCH:
+        return "mismatch";
+    case CS_ENOTFOUND:
+        return "not found";
+    case CS_ENETWORK:
+        return "network error";
+    case CS_EINTERNAL:
+        return "internal error";
     }
     return "unknown status";
 }

@@ -16,7 +16,9 @@ cs_status cs_map_file(const char *path, cs_map *out, cs_error *err) {
     out->data = NULL;
     out->size = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path, strerror(errno));
+    if (fd < 0)
+        return cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path,
+                       strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
@@ -44,11 +46,14 @@ void cs_unmap(cs_map *map) {
     }
 }
 
-cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *size, cs_error *err) {
+cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *size,
+                       cs_error *err) {
     *out = NULL;
     if (size) *size = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path, strerror(errno));
+    if (fd < 0)
+        return cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path,
+                       strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
@@ -73,7 +78,8 @@ cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *s
             int e = r < 0 ? errno : 0;
             free(buf);
             close(fd);
-            return cs_fail(err, CS_EIO, "%s: read: %s", path, e ? strerror(e) : "file shrank while reading");
+            return cs_fail(err, CS_EIO, "%s: read: %s", path,
+                           e ? strerror(e) : "file shrank while reading");
         }
         got += (size_t)r;
     }
@@ -119,6 +125,7 @@ cs_status cs_write_file_atomic(const char *path, const void *data, size_t size, 
 
 cs_status cs_path_join(char *buf, size_t cap, const char *dir, const char *name, cs_error *err) {
     int n = snprintf(buf, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap) return cs_fail(err, CS_ELIMIT, "%s/%s: path too long", dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        return cs_fail(err, CS_ELIMIT, "%s/%s: path too long", dir, name);
     return CS_OK;
 }

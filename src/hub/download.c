@@ -9,24 +9,15 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/file.h"
 #include "hub/download.h"
 #include "hub/http.h"
 #include "hub/hub_internal.h"
-#include "hub/sha256.h"
 
 #define DEFAULT_ENDPOINT "https://huggingface.co"
 #define API_MAX_BYTES    (16u << 20)
-#define REPORT_EVERY     (64u << 10)
-
-static int name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.';
-}
 
 /* A file name from the server or an index that is safe to put in a URL and
  * in our folder: segments of name characters, none starting with '.'. */
@@ -39,7 +30,7 @@ int cs_hub_safe_name(const char *name) {
             seg_start = 1;
             continue;
         }
-        if (!name_char(*p) || (seg_start && *p == '.')) return 0;
+        if (!cs_hub_name_char(*p) || (seg_start && *p == '.')) return 0;
         seg_start = 0;
     }
     return !seg_start;
@@ -260,6 +251,12 @@ cs_status cs_hub_fetch_info(hub_dl *d, cs_error *err) {
     if (st == CS_ENOTFOUND) {
         char why[sizeof err->message];
         snprintf(why, sizeof why, "%s", err->message);
+        if (!strcmp(meta.error_code, "RevisionNotFound"))
+            return cs_fail(err, CS_ENOTFOUND, "%s: no revision '%s' at %s (%s)", d->repo,
+                           d->revision, d->endpoint, why);
+        if (!strcmp(meta.error_code, "RepoNotFound"))
+            return cs_fail(err, CS_ENOTFOUND, "%s: no such model at %s (%s)", d->repo, d->endpoint,
+                           why);
         return cs_fail(err, CS_ENOTFOUND, "%s: no such model or revision '%s' at %s (%s)", d->repo,
                        d->revision, d->endpoint, why);
     }
@@ -274,7 +271,33 @@ cs_status cs_hub_fetch_info(hub_dl *d, cs_error *err) {
     /* Every file comes from this one commit, even if the branch moves on. */
     const char *sha = json_string_value(json_object_get(d->info, "sha"));
     int ok = sha && *sha && strlen(sha) < sizeof d->commit;
-    for (const char *p = sha; ok && *p; p++) ok = name_char(*p);
+    for (const char *p = sha; ok && *p; p++) ok = cs_hub_name_char(*p);
     snprintf(d->commit, sizeof d->commit, "%s", ok ? sha : d->revision);
     return CS_OK;
+}
+
+/* The revision's commit already complete in the Hugging Face cache (what
+ * transformers downloaded): every planned file there, of the announced size.
+ * Sharded weights count when their index and every shard are there. */
+int cs_hub_in_hf_cache(hub_dl *d, char *out, size_t cap) {
+    char hf[4096], folder[512], snap[4600], path[4900];
+    cs_error ignored;
+    if (cs_hub_hf_cache_dir(hf, sizeof hf, &ignored) != CS_OK ||
+        cs_hub_repo_folder(folder, sizeof folder, "models--", d->repo, &ignored) != CS_OK)
+        return 0;
+    int n = snprintf(snap, sizeof snap, "%s/%s/snapshots/%s/%s", hf, folder, d->commit, d->prefix);
+    if (n < 0 || (size_t)n >= sizeof snap) return 0;
+    if (n > 0 && snap[n - 1] == '/') snap[n - 1] = 0;
+    for (int i = 0; i < d->plan.n; i++) {
+        const hub_file *f = &d->plan.files[i];
+        struct stat st;
+        if (!cs_hub_join(path, sizeof path, snap, f->local) || stat(path, &st) != 0 ||
+            !S_ISREG(st.st_mode) || (f->size && (uint64_t)st.st_size != f->size))
+            return 0;
+        size_t len = strlen(f->local);
+        if (len > 11 && !strcmp(f->local + len - 11, ".index.json") &&
+            cs_hub_plan_shards(path, d->siblings, d->prefix, &d->plan, &ignored) != CS_OK)
+            return 0;
+    }
+    return snprintf(out, cap, "%s", snap) < (int)cap;
 }

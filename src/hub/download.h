@@ -30,7 +30,8 @@ typedef struct hub_dl {
     cs_logger log;
     cs_http *http;
     char repo[256], revision[256], commit[256], endpoint[1024];
-    char dir[4096]; /* the model folder in our cache */
+    char dir[4096];    /* the model folder in our cache */
+    char result[4096]; /* the folder to return, when not dir */
     int lock_fd;
     json_t *info;     /* the API's answer */
     json_t *siblings; /* its file list (borrowed from info) */
@@ -43,6 +44,8 @@ typedef struct hub_dl {
     cs_sha256 sha;
     int write_errno;
     int cancelled;
+    uint64_t limit; /* the size announced for the file in flight (0: unknown) */
+    int too_long;   /* the server sent more than that */
     cs_hub_progress progress;
     uint64_t done_before; /* bytes of the files before this one */
     uint64_t reported;    /* pos at the last progress report */
@@ -58,6 +61,9 @@ cs_status cs_hub_fetch_info(hub_dl *d, cs_error *err);
  * sub-folder they sit in ("" or "0_CLIPModel/"). */
 cs_status cs_hub_plan_files(const json_t *siblings, hub_plan *plan, char *prefix, size_t cap,
                             cs_error *err);
+/* Non-zero, with the folder in out, when the Hugging Face cache already has
+ * every planned file of this commit. */
+int cs_hub_in_hf_cache(hub_dl *d, char *out, size_t cap);
 /* Adds the shards a model.safetensors.index.json names. */
 cs_status cs_hub_plan_shards(const char *index_path, const json_t *siblings, const char *prefix,
                              hub_plan *plan, cs_error *err);

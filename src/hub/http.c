@@ -44,6 +44,7 @@ cs_status cs_http_new(const cs_http_config *config, cs_http **out, cs_error *err
     cs_http *h = calloc(1, sizeof *h);
     if (!h) return cs_fail(err, CS_ENOMEM, "out of memory");
     h->config = *config;
+    h->config.token = NULL; /* the caller's buffer: only the header below keeps it */
     h->curl = curl_easy_init();
     if (!h->curl) {
         free(h);
@@ -119,7 +120,8 @@ static size_t on_header(char *buf, size_t size, size_t count, void *user) {
         copy_value(m->repo_commit, sizeof m->repo_commit, v, vlen, 0);
     } else if (IS("x-linked-etag")) {
         copy_value(m->etag, sizeof m->etag, v, vlen, 1);
-    } else if (IS("etag") && !m->etag[0]) {
+        m->etag_linked = 1;
+    } else if (IS("etag") && !m->etag_linked && !m->etag[0]) {
         copy_value(m->etag, sizeof m->etag, v, vlen, 1);
     } else if (IS("x-linked-size")) {
         copy_value(tmp, sizeof tmp, v, vlen, 0);
@@ -245,8 +247,10 @@ static cs_status http_failure(const char *url, const cs_http_meta *m, cs_error *
                  m->error_code[0] && m->error_message[0] ? ": " : "", m->error_message);
     for (char *p = detail; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
-    return cs_fail(err, st == 404 ? CS_ENOTFOUND : CS_ENETWORK, "GET %s: HTTP %ld%s%s", url, st,
-                   detail, hint);
+    /* The hub answers 401 for a repo that does not exist, unless logged in. */
+    int missing = st == 404 || !strcmp(m->error_code, "RepoNotFound");
+    return cs_fail(err, missing ? CS_ENOTFOUND : CS_ENETWORK, "GET %s: HTTP %ld%s%s", url, st,
+                   detail, missing ? "" : hint);
 }
 
 cs_status cs_http_get(cs_http *h, const char *url, uint64_t offset, const cs_http_sink *sink,

@@ -22,6 +22,7 @@ typedef struct cs_http_meta {
     long status;             /* of the last response */
     char repo_commit[128];   /* X-Repo-Commit, from any response of the chain */
     char etag[160];          /* X-Linked-Etag, else the first ETag, unquoted */
+    int etag_linked;         /* etag came from X-Linked-Etag (an LFS file's sha256) */
     uint64_t linked_size;    /* X-Linked-Size, 0 if absent */
     uint64_t total;          /* the whole resource's size (Content-Range or Length), 0 unknown */
     char error_code[64];     /* X-Error-Code (RepoNotFound, GatedRepo, ...) */

@@ -9,8 +9,13 @@
 
 /* Written last into a model folder of our cache: the download is complete. */
 #define CS_HUB_MANIFEST ".clipsearch-download.json"
+/* Where sentence-transformers looks up a bare model name. */
+#define CS_HUB_ST_ORG "sentence-transformers"
 /* The sub-folder holding the CLIP model in a sentence-transformers repo. */
 #define CS_HUB_ST_SUBDIR "0_CLIPModel"
+
+/* A character of hub names: letters, digits, '-', '_', '.'. */
+int cs_hub_name_char(char c);
 
 /* The value of an environment variable, NULL when unset or empty. */
 const char *cs_hub_env(const char *name);
@@ -26,6 +31,10 @@ cs_status cs_hub_repo_folder(char *buf, size_t cap, const char *prefix, const ch
 
 /* Non-zero when dir holds config.json and a weights file we read. */
 int cs_hub_model_usable(const char *dir);
+
+/* The "model_type" of dir/config.json ("clip" for CLIP) into buf; 0 when
+ * the file or the key is absent. */
+int cs_hub_model_type(const char *dir, char *buf, size_t cap);
 
 /* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
 cs_status cs_hub_hf_home(char *buf, size_t cap, cs_error *err);

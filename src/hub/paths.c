@@ -1,5 +1,6 @@
 /* hub/paths.c - where the caches are, and what a repo id looks like. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ cs_status cs_hub_hf_cache_dir(char *buf, size_t cap, cs_error *err) {
     return join_env(buf, cap, home, "/hub", err);
 }
 
-static int name_char(char c) {
+int cs_hub_name_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.';
 }
@@ -80,7 +81,7 @@ static int valid_part(const char *s, size_t n) {
     if (n == 0 || n > 96) return 0;
     if (s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.') return 0;
     for (size_t i = 0; i < n; i++) {
-        if (!name_char(s[i])) return 0;
+        if (!cs_hub_name_char(s[i])) return 0;
         if (i > 0 && (s[i] == '-' || s[i] == '.') && s[i - 1] == s[i]) return 0;
     }
     return 1;
@@ -153,4 +154,15 @@ int cs_hub_join(char *buf, size_t cap, const char *dir, const char *name) {
         return 0;
     }
     return 1;
+}
+
+int cs_hub_model_type(const char *dir, char *buf, size_t cap) {
+    char path[4096];
+    buf[0] = 0;
+    if (!cs_hub_join(path, sizeof path, dir, "config.json")) return 0;
+    json_t *config = json_load_file(path, 0, NULL);
+    const char *type = json_string_value(json_object_get(config, "model_type"));
+    int found = type && snprintf(buf, cap, "%s", type) > 0;
+    json_decref(config);
+    return found;
 }

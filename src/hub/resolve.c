@@ -86,6 +86,26 @@ static int ours_complete(const char *dir) {
     return complete;
 }
 
+/* A repo id in our cache, then in the Hugging Face cache; 0 if in neither.
+ * ours_dir and hf get the places looked in, for the message. */
+static int find_cached(const char *name, const char *ours, char *out, size_t cap, char *ours_dir,
+                       size_t ocap, char *hf, size_t hcap) {
+    char folder[512], hf_repo[4096], commit[256];
+    cs_error ignored;
+    int via_ref;
+    ours_dir[0] = 0;
+    if (cs_hub_repo_folder(folder, sizeof folder, "", name, &ignored) != CS_OK) return 0;
+    cs_hub_join(ours_dir, ocap, ours, folder);
+    if (ours_complete(ours_dir)) return copy_out(out, cap, ours_dir);
+    if (cs_hub_hf_cache_dir(hf, hcap, &ignored) != CS_OK) {
+        snprintf(hf, hcap, "(no Hugging Face cache)");
+        return 0;
+    }
+    cs_hub_repo_folder(folder, sizeof folder, "models--", name, &ignored);
+    cs_hub_join(hf_repo, sizeof hf_repo, hf, folder);
+    return hf_snapshot(hf_repo, out, cap, commit, sizeof commit, &via_ref);
+}
+
 cs_status cs_hub_resolve(const char *name, const char *cache_dir, char *out, size_t cap,
                          cs_error *err) {
     if (!name || !*name) name = cs_hub_default_model();
@@ -95,30 +115,30 @@ cs_status cs_hub_resolve(const char *name, const char *cache_dir, char *out, siz
             return cs_fail(err, CS_ELIMIT, "%s: path too long", name);
         return CS_OK;
     }
-    if (!cs_hub_is_repo_id(name) || name[0] == '.')
+    if (!cs_hub_is_repo_id(name))
         return cs_fail(err, CS_EINVAL, "'%s': no such folder, and not a model name like %s", name,
                        cs_hub_default_model());
-
-    char ours[4096], folder[512], dir[4096];
-    cs_status st = cache_dir ? (copy_out(ours, sizeof ours, cache_dir) ? CS_OK : CS_ELIMIT)
-                             : cs_hub_cache_dir(ours, sizeof ours, err);
-    if (st == CS_OK) st = cs_hub_repo_folder(folder, sizeof folder, "", name, err);
-    if (st != CS_OK) return st;
-    cs_hub_join(dir, sizeof dir, ours, folder);
-    if (ours_complete(dir)) {
-        if (!copy_out(out, cap, dir)) return cs_fail(err, CS_ELIMIT, "%s: path too long", dir);
-        return CS_OK;
-    }
-
-    char hf[4096], hf_repo[4096], commit[256];
-    cs_error ignored;
-    int via_ref;
-    if (cs_hub_hf_cache_dir(hf, sizeof hf, &ignored) == CS_OK &&
-        cs_hub_repo_folder(folder, sizeof folder, "models--", name, &ignored) == CS_OK) {
-        cs_hub_join(hf_repo, sizeof hf_repo, hf, folder);
-        if (hf_snapshot(hf_repo, out, cap, commit, sizeof commit, &via_ref)) return CS_OK;
+    char ours[4096], dir[4096], hf[4096];
+    if (cache_dir) {
+        if (!copy_out(ours, sizeof ours, cache_dir))
+            return cs_fail(err, CS_ELIMIT, "%s: path too long", cache_dir);
     } else {
-        snprintf(hf, sizeof hf, "(no Hugging Face cache)");
+        cs_status st = cs_hub_cache_dir(ours, sizeof ours, err);
+        if (st != CS_OK) return st;
+    }
+    char found[4096];
+    int hit = find_cached(name, ours, found, sizeof found, dir, sizeof dir, hf, sizeof hf);
+    /* A bare name, as sentence-transformers takes it ("clip-ViT-B-32", the
+     * seed's model): its organisation's repo. */
+    if (!hit && !strchr(name, '/')) {
+        char st_name[300], st_dir[4096], st_hf[4096];
+        snprintf(st_name, sizeof st_name, "%s/%s", CS_HUB_ST_ORG, name);
+        hit = find_cached(st_name, ours, found, sizeof found, st_dir, sizeof st_dir, st_hf,
+                          sizeof st_hf);
+    }
+    if (hit) {
+        if (!copy_out(out, cap, found)) return cs_fail(err, CS_ELIMIT, "%s: path too long", found);
+        return CS_OK;
     }
     return cs_fail(err, CS_ENOTFOUND, "model %s is not downloaded (looked in %s/ and %s/)", name,
                    dir, hf);
@@ -215,6 +235,9 @@ static void list_hf(const char *root, int (*fn)(void *, const cs_hub_entry *), v
         int via_ref;
         cs_hub_join(repo_dir, sizeof repo_dir, root, names[i]);
         if (!hf_snapshot(repo_dir, model, sizeof model, commit, sizeof commit, &via_ref)) continue;
+        /* The Hugging Face cache holds every kind of model: list CLIP ones. */
+        char type[64];
+        if (!cs_hub_model_type(model, type, sizeof type) || strcmp(type, "clip") != 0) continue;
         folder_to_repo(names[i] + 8, repo, sizeof repo);
         cs_hub_entry e = {
             repo, model, "huggingface", via_ref ? "main" : "", commit, folder_bytes(model)};

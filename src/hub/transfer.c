@@ -1,6 +1,6 @@
 /* hub/transfer.c - cs_hub_download: each planned file into FILE.part,
  * resumed after interruptions, checked, renamed into place; the manifest
- * last. */
+ * after each file, marked complete at the end. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,6 +39,9 @@ static int sink_begin(void *user, uint64_t start) {
         d->pos = 0;
         d->progress.resumed = 0;
     }
+    /* What the server announces bounds what we take: a body that runs past
+     * it (a broken or hostile server) is cut off, not written to disk. */
+    if (!d->limit) d->limit = d->meta->linked_size ? d->meta->linked_size : d->meta->total;
     if (!d->progress.file_total && d->meta->total) {
         d->progress.all_total += d->meta->total;
         d->progress.file_total = d->meta->total;
@@ -50,6 +53,10 @@ static int sink_data(void *user, const void *bytes, size_t size) {
     hub_dl *d = user;
     const char *p = bytes;
     size_t left = size;
+    if (d->limit && (d->pos > d->limit || size > d->limit - d->pos)) {
+        d->too_long = 1;
+        return 1;
+    }
     while (left) {
         ssize_t w = pwrite(d->fd, p, left, (off_t)d->pos);
         if (w < 0 && errno == EINTR) continue;
@@ -81,6 +88,8 @@ static cs_status try_once(hub_dl *d, const hub_file *f, const char *part, const 
     if (s == CS_OK) s = cs_sha256_fd(&d->sha, d->fd, have, part, err);
     d->pos = have;
     d->write_errno = 0;
+    d->limit = f->size;
+    d->too_long = 0;
     d->progress.resumed = have > 0;
     *started_at = have;
     memset(meta, 0, sizeof *meta);
@@ -93,6 +102,10 @@ static cs_status try_once(hub_dl *d, const hub_file *f, const char *part, const 
         s = cs_http_get(d->http, url, have, &sink, meta, err);
         if (d->write_errno)
             s = cs_fail(err, CS_EIO, "%s: write: %s", part, strerror(d->write_errno));
+        else if (d->too_long)
+            s = cs_fail(err, CS_EMISMATCH,
+                        "%s: size mismatch: the server sends more than the %llu bytes announced",
+                        f->local, (unsigned long long)d->limit);
         else if (d->cancelled)
             s = cs_fail(err, CS_ENETWORK, "%s: download cancelled (kept %s to resume)", f->local,
                         part);
@@ -101,7 +114,8 @@ static cs_status try_once(hub_dl *d, const hub_file *f, const char *part, const 
         s = cs_fail(err, CS_EIO, "%s: fsync: %s", part, strerror(errno));
     close(d->fd);
     d->fd = -1;
-    if (s != CS_OK && d->pos == 0) unlink(part); /* nothing worth resuming */
+    /* nothing worth resuming, or bytes of something else than the file */
+    if (s != CS_OK && (d->pos == 0 || d->too_long)) unlink(part);
     return s;
 }
 
@@ -114,7 +128,8 @@ static cs_status verify(hub_dl *d, const hub_file *f, const cs_http_meta *meta, 
     uint64_t want = f->size ? f->size : meta->linked_size ? meta->linked_size : meta->total;
     const char *want_sha = f->sha256;
     /* Without the API's sum, an LFS file's X-Linked-Etag is its sha256. */
-    if (!want_sha[0] && strlen(meta->etag) == 64 && strspn(meta->etag, "0123456789abcdef") == 64)
+    if (!want_sha[0] && meta->etag_linked && strlen(meta->etag) == 64 &&
+        strspn(meta->etag, "0123456789abcdef") == 64)
         want_sha = meta->etag;
     cs_status s = CS_OK;
     if (want && d->pos != want)
@@ -249,10 +264,27 @@ static void remove_stale(hub_dl *d) {
     }
 }
 
+/* Fails fast on a repo that is not a CLIP model, before its weights. */
+static cs_status check_clip(hub_dl *d, cs_error *err) {
+    char type[64];
+    if (!cs_hub_model_type(d->dir, type, sizeof type) || !strcmp(type, "clip")) return CS_OK;
+    return cs_fail(err, CS_EUNSUPPORTED,
+                   "%s is a '%s' model, not CLIP (model_type \"clip\"): clipsearch needs a CLIP "
+                   "model such as %s",
+                   d->repo, type, cs_hub_default_model());
+}
+
 static cs_status run(hub_dl *d, cs_error *err) {
-    cs_status s = cs_hub_lock(d, err);
-    if (s == CS_OK) s = cs_hub_fetch_info(d, err);
+    cs_status s = cs_hub_fetch_info(d, err);
     if (s == CS_OK) s = cs_hub_plan_files(d->siblings, &d->plan, d->prefix, sizeof d->prefix, err);
+    if (s != CS_OK) return s;
+    /* No second copy of what transformers already downloaded. */
+    if (!d->opts->force && cs_hub_in_hf_cache(d, d->result, sizeof d->result)) {
+        cs_log(&d->log, CS_LOG_INFO, "%s (commit %s) is in the Hugging Face cache: %s", d->repo,
+               d->commit, d->result);
+        return CS_OK;
+    }
+    s = cs_hub_lock(d, err);
     if (s != CS_OK) return s;
     cs_log(&d->log, CS_LOG_INFO, "%s at %s (commit %s) into %s", d->repo, d->revision, d->commit,
            d->dir);
@@ -281,6 +313,7 @@ static cs_status run(hub_dl *d, cs_error *err) {
         } else {
             s = fetch_file(d, f, sha_hex, err);
         }
+        if (s == CS_OK && !strcmp(f->local, "config.json")) s = check_clip(d, err);
         if (s != CS_OK) break;
         /* Record the sum we computed: a later run skips what it vouches for
          * (only LFS files carry a sum from the hub to compare with). */
@@ -317,9 +350,22 @@ cs_status cs_hub_download(const char *repo_id, const cs_hub_opts *opts, char *ou
     cs_error_clear(&e);
     cs_status s = cs_hub_setup(repo_id, opts ? opts : &defaults, d, &e);
     if (s == CS_OK) s = run(d, &e);
+    if (s == CS_ENOTFOUND && !d->info && !strchr(repo_id, '/')) {
+        /* A bare name, as sentence-transformers takes it: its organisation's
+         * repo ("clip-ViT-B-32", the seed's model). */
+        char st_name[300];
+        cs_error e2;
+        snprintf(st_name, sizeof st_name, "%s/%s", CS_HUB_ST_ORG, repo_id);
+        cs_hub_teardown(d);
+        if (cs_hub_setup(st_name, opts ? opts : &defaults, d, &e2) == CS_OK &&
+            (s = run(d, &e2)) != CS_ENOTFOUND)
+            e = e2;
+        if (s == CS_ENOTFOUND) s = e.status;
+    }
     if (s == CS_OK) {
-        int n = snprintf(out, cap, "%s", d->dir);
-        if (n < 0 || (size_t)n >= cap) s = cs_fail(&e, CS_ELIMIT, "%s: path too long", d->dir);
+        const char *dir = d->result[0] ? d->result : d->dir;
+        int n = snprintf(out, cap, "%s", dir);
+        if (n < 0 || (size_t)n >= cap) s = cs_fail(&e, CS_ELIMIT, "%s: path too long", dir);
     }
     cs_hub_teardown(d);
     free(d);

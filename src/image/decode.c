@@ -1,6 +1,7 @@
 /* image/decode.c - from bytes to an upright RGB8 image: sniff the format,
  * run its decoder, apply the EXIF orientation. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,10 +105,18 @@ cs_status cs_image_decode_file(const char *path, const cs_decode_opts *opts, cs_
                                cs_error *err) {
     if (out) out->rgb = NULL;
     if (!path || !out) return cs_fail(err, CS_EINVAL, "cs_image_decode_file: NULL argument");
-    cs_map map;
-    cs_status st = cs_map_file(path, &map, err);
+    /* Read, not mapped: a file cut short while we decode it (a copy in
+     * progress, a photo re-saved) would kill the process with SIGBUS through
+     * a map; a read sees the new end and fails cleanly. The size limit: no
+     * format stores more than 16 bytes a pixel (float RGBA), plus metadata. */
+    uint64_t max_pixels = opts && opts->max_pixels ? opts->max_pixels : CS_DEFAULT_MAX_PIXELS;
+    size_t max_bytes =
+        max_pixels < (SIZE_MAX >> 5) ? (size_t)max_pixels * 16 + ((size_t)64 << 20) : SIZE_MAX >> 1;
+    char *data = NULL;
+    size_t size = 0;
+    cs_status st = cs_read_file(path, max_bytes, &data, &size, err);
     if (st) return st;
-    st = cs_image_decode_mem(map.data, map.size, path, opts, out, err);
-    cs_unmap(&map);
+    st = cs_image_decode_mem(data, size, path, opts, out, err);
+    free(data);
     return st;
 }

@@ -84,5 +84,11 @@ void cs_row_grey16_to_rgb(const uint8_t *in, int channels, int big_endian, uint8
 
 /* ---- resize.c: Pillow's BICUBIC ---------------------------------------------- */
 cs_status cs_resize_bicubic(const cs_image *in, int out_w, int out_h, cs_image *out, cs_error *err);
+/* Only the box [bx, bx + bw) x [by, by + bh) of that out_w x out_h resize
+ * (out is bw x bh): every pixel of a resize depends only on its own taps, so
+ * these are exactly the pixels of the full resize there, computed without
+ * the rest (a centre crop needs a fraction of a long strip). */
+cs_status cs_resize_bicubic_box(const cs_image *in, int out_w, int out_h, int bx, int by, int bw,
+                                int bh, cs_image *out, cs_error *err);
 
 #endif

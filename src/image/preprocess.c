@@ -122,54 +122,45 @@ static int floordiv2(int v) {
     return v >= 0 ? v / 2 : -((-v + 1) / 2);
 }
 
+/* Copies rows/columns of src, starting at (sx, sy), into dst at (dx, dy). */
+static void blit(const cs_image *src, int sx, int sy, int w, int h, cs_image *dst, int dx, int dy) {
+    for (int y = 0; y < h; y++)
+        memcpy(dst->rgb + ((size_t)(dy + y) * dst->width + dx) * 3,
+               src->rgb + ((size_t)(sy + y) * src->width + sx) * 3, (size_t)w * 3);
+}
+
 cs_status cs_image_preprocess(const cs_image *in, const cs_preprocess *pp, cs_image *out,
                               cs_error *err) {
     if (!in || !pp || !out || !in->rgb || in->width <= 0 || in->height <= 0)
         return cs_fail(err, CS_EINVAL, "cs_image_preprocess: no image");
     out->rgb = NULL;
-    cs_image resized = *in;
-    int owned = 0;
+    int rw = in->width, rh = in->height; /* the size after resizing */
+    if (pp->do_resize) resized_size(in->width, in->height, pp->shortest_edge, &rw, &rh);
+    const int cw = pp->do_center_crop ? pp->crop_width : rw;
+    const int ch = pp->do_center_crop ? pp->crop_height : rh;
+    /* transformers' offsets; negative when the crop is larger (zero padding) */
+    const int top = floordiv2(rh - ch), left = floordiv2(rw - cw);
+    const int x0 = left > 0 ? left : 0, y0 = top > 0 ? top : 0;
+    const int x1 = left + cw < rw ? left + cw : rw, y1 = top + ch < rh ? top + ch : rh;
+    cs_image part = *in; /* the resized pixels inside the crop, at (x0, y0) */
+    int px = x0, py = y0;
     if (pp->do_resize) {
-        int rw, rh;
-        resized_size(in->width, in->height, pp->shortest_edge, &rw, &rh);
-        cs_status st = cs_resize_bicubic(in, rw, rh, &resized, err);
+        cs_status st = cs_resize_bicubic_box(in, rw, rh, x0, y0, x1 - x0, y1 - y0, &part, err);
         if (st) return st;
-        owned = 1;
-    }
-    if (!pp->do_center_crop) {
-        if (owned)
-            *out = resized;
-        else {
-            size_t n = (size_t)in->width * in->height * 3;
-            out->rgb = malloc(n);
-            if (!out->rgb) return cs_fail(err, CS_ENOMEM, "out of memory copying the image");
-            memcpy(out->rgb, in->rgb, n);
-            out->width = in->width;
-            out->height = in->height;
+        if (x0 == left && y0 == top && x1 - x0 == cw && y1 - y0 == ch) {
+            *out = part; /* the usual case: the box is the crop */
+            return CS_OK;
         }
-        return CS_OK;
+        px = py = 0;
     }
-    const int cw = pp->crop_width, ch = pp->crop_height;
-    uint8_t *crop = calloc((size_t)cw * ch, 3);
-    if (!crop) {
-        if (owned) cs_image_free(&resized);
+    cs_image crop = {cw, ch, calloc((size_t)cw * ch, 3)};
+    if (!crop.rgb) {
+        if (pp->do_resize) cs_image_free(&part);
         return cs_fail(err, CS_ENOMEM, "out of memory for the crop");
     }
-    const int top = floordiv2(resized.height - ch), left = floordiv2(resized.width - cw);
-    for (int y = 0; y < ch; y++) {
-        int sy = top + y;
-        if (sy < 0 || sy >= resized.height) continue;
-        int x0 = left < 0 ? -left : 0;
-        int x1 = resized.width - left < cw ? resized.width - left : cw;
-        if (x1 > x0)
-            memcpy(crop + ((size_t)y * cw + x0) * 3,
-                   resized.rgb + ((size_t)sy * resized.width + left + x0) * 3,
-                   (size_t)(x1 - x0) * 3);
-    }
-    if (owned) cs_image_free(&resized);
-    out->rgb = crop;
-    out->width = cw;
-    out->height = ch;
+    blit(&part, px, py, x1 - x0, y1 - y0, &crop, x0 - left, y0 - top);
+    if (pp->do_resize) cs_image_free(&part);
+    *out = crop;
     return CS_OK;
 }
 

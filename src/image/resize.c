@@ -36,8 +36,9 @@ static double bicubic(double x) {
     return 0.0;
 }
 
-/* The taps of one pass: for output i, inputs first[i] .. first[i]+count[i]-1
- * with weights w[i * ksize ..]. */
+/* The taps of some outputs o0 + i of one pass (i < n): inputs first[i] ..
+ * first[i]+count[i]-1 with weights w[i * ksize ..]. Each output's taps
+ * depend on its own index only, so any range is computed exactly. */
 typedef struct taps {
     int ksize;
     int *first, *count;
@@ -52,16 +53,16 @@ static void taps_free(taps *t) {
     t->w = NULL;
 }
 
-static int taps_make(int in_size, int out_size, taps *t) {
+static int taps_make(int in_size, int out_size, int o0, int n, taps *t) {
     const double support_base = 2.0;
     double scale = (double)(float)in_size / out_size; /* Pillow: (in1 - in0) in float */
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = support_base * filterscale;
     int ksize = (int)ceil(support) * 2 + 1;
     t->ksize = ksize;
-    t->first = malloc(sizeof(int) * (size_t)out_size);
-    t->count = malloc(sizeof(int) * (size_t)out_size);
-    t->w = malloc(sizeof(int32_t) * (size_t)out_size * (size_t)ksize);
+    t->first = malloc(sizeof(int) * (size_t)n);
+    t->count = malloc(sizeof(int) * (size_t)n);
+    t->w = malloc(sizeof(int32_t) * (size_t)n * (size_t)ksize);
     double *k = malloc(sizeof(double) * (size_t)ksize);
     if (!t->first || !t->count || !t->w || !k) {
         free(k);
@@ -69,7 +70,7 @@ static int taps_make(int in_size, int out_size, taps *t) {
         return -1;
     }
     const double ss = 1.0 / filterscale;
-    for (int xx = 0; xx < out_size; xx++) {
+    for (int xx = o0; xx < o0 + n; xx++) {
         double center = 0.0 + (xx + 0.5) * scale;
         double ww = 0.0;
         int xmin = (int)(center - support + 0.5);
@@ -82,14 +83,14 @@ static int taps_make(int in_size, int out_size, taps *t) {
             k[x] = v;
             ww += v;
         }
-        int32_t *wi = t->w + (size_t)xx * ksize;
+        int32_t *wi = t->w + (size_t)(xx - o0) * ksize;
         for (int x = 0; x < ksize; x++) {
             double v = x < xmax ? (ww != 0.0 ? k[x] / ww : k[x]) : 0.0;
             wi[x] = v < 0 ? (int32_t)(-0.5 + v * (1 << PRECISION_BITS))
                           : (int32_t)(0.5 + v * (1 << PRECISION_BITS));
         }
-        t->first[xx] = xmin;
-        t->count[xx] = xmax;
+        t->first[xx - o0] = xmin;
+        t->count[xx - o0] = xmax;
     }
     free(k);
     return 0;
@@ -101,7 +102,8 @@ static inline uint8_t clip8(int32_t v) {
     return (uint8_t)(v >> PRECISION_BITS);
 }
 
-/* rows [y0, y0 + rows) of src (w_in wide) -> dst (t->count outputs wide) */
+/* rows [y0, y0 + rows) of src (w_in wide) -> dst, one pixel per tap set
+ * (w_out of them) */
 static void pass_horizontal(const uint8_t *src, int w_in, int y0, int rows, const taps *t,
                             int w_out, uint8_t *dst) {
     for (int y = 0; y < rows; y++) {
@@ -124,7 +126,8 @@ static void pass_horizontal(const uint8_t *src, int w_in, int y0, int rows, cons
 }
 
 /* The AVX2 horizontal pass where the CPU has it (same integers, same
- * result); returns 0 when it did not run. */
+ * result); returns 0 when it did not run. CS_NO_AVX2 in the environment
+ * forces the scalar pass (for tests and comparisons). */
 static int horizontal_avx2(const uint8_t *src, int w_in, int y0, int rows, const taps *t, int w_out,
                            uint8_t *dst) {
 #ifdef CS_HAVE_AVX2_PASS
@@ -142,65 +145,72 @@ static int horizontal_avx2(const uint8_t *src, int w_in, int y0, int rows, const
 #endif
 }
 
-/* src rows (w wide), the taps' first indices shifted by -y0 -> dst. Sums a
- * whole output row at once in acc (w * 3 sums) so the source is read row by
- * row; each sum still adds its terms in Pillow's order. */
-static void pass_vertical(const uint8_t *src, int w, int y0, const taps *t, int h_out, int32_t *acc,
-                          uint8_t *dst) {
-    const size_t stride = (size_t)w * 3;
+/* The vertical pass (h_out tap sets) over columns
+ * [col0, col0 + ncols) of src (src_w pixels wide, its first row being source
+ * row y0) -> dst, ncols wide. Sums a whole output row at once in acc so the
+ * source is read row by row; each sum still adds its terms in Pillow's
+ * order (and integer sums do not depend on it anyway). */
+static void pass_vertical(const uint8_t *src, int src_w, int col0, int ncols, int y0, const taps *t,
+                          int h_out, int32_t *acc, uint8_t *dst) {
+    const size_t stride = (size_t)src_w * 3, n = (size_t)ncols * 3;
     for (int yy = 0; yy < h_out; yy++) {
         const int32_t *k = t->w + (size_t)yy * t->ksize;
-        const uint8_t *row = src + (size_t)(t->first[yy] - y0) * stride;
-        for (size_t i = 0; i < stride; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        const uint8_t *row = src + (size_t)(t->first[yy] - y0) * stride + (size_t)col0 * 3;
+        for (size_t i = 0; i < n; i++) acc[i] = 1 << (PRECISION_BITS - 1);
         for (int y = 0; y < t->count[yy]; y++, row += stride) {
             const int32_t ky = k[y];
-            for (size_t i = 0; i < stride; i++) acc[i] += row[i] * ky;
+            for (size_t i = 0; i < n; i++) acc[i] += row[i] * ky;
         }
-        uint8_t *o = dst + (size_t)yy * stride;
-        for (size_t i = 0; i < stride; i++) o[i] = clip8(acc[i]);
+        uint8_t *o = dst + (size_t)yy * n;
+        for (size_t i = 0; i < n; i++) o[i] = clip8(acc[i]);
     }
 }
 
-cs_status cs_resize_bicubic(const cs_image *in, int out_w, int out_h, cs_image *out,
-                            cs_error *err) {
+cs_status cs_resize_bicubic_box(const cs_image *in, int out_w, int out_h, int bx, int by, int bw,
+                                int bh, cs_image *out, cs_error *err) {
     out->rgb = NULL;
-    if (out_w <= 0 || out_h <= 0 || in->width <= 0 || in->height <= 0)
-        return cs_fail(err, CS_EINVAL, "cannot resize %dx%d to %dx%d", in->width, in->height, out_w,
-                       out_h);
+    if (out_w <= 0 || out_h <= 0 || in->width <= 0 || in->height <= 0 || bx < 0 || by < 0 ||
+        bw <= 0 || bh <= 0 || bx > out_w - bw || by > out_h - bh)
+        return cs_fail(err, CS_EINVAL, "cannot resize %dx%d to %dx%d (box %d,%d %dx%d)", in->width,
+                       in->height, out_w, out_h, bx, by, bw, bh);
     const int need_h = out_w != in->width, need_v = out_h != in->height;
     taps th = {0}, tv = {0};
     uint8_t *tmp = NULL, *res = NULL;
     int32_t *acc = NULL;
-    if (taps_make(in->width, out_w, &th) || taps_make(in->height, out_h, &tv)) goto nomem;
+    if (taps_make(in->width, out_w, bx, bw, &th) || taps_make(in->height, out_h, by, bh, &tv))
+        goto nomem;
 
-    /* the source rows the vertical pass reads */
+    /* the source rows the vertical pass reads for the box's rows */
     const int y_first = tv.first[0];
-    const int y_last = tv.first[out_h - 1] + tv.count[out_h - 1];
+    const int y_last = tv.first[bh - 1] + tv.count[bh - 1];
     const uint8_t *cur = in->rgb;
-    int cur_w = in->width, cur_y0 = 0;
+    int cur_w = in->width, cur_col0 = bx, cur_y0 = 0;
     if (need_h) {
-        tmp = malloc((size_t)out_w * (size_t)(y_last - y_first) * 3);
+        tmp = malloc((size_t)bw * (size_t)(y_last - y_first) * 3);
         if (!tmp) goto nomem;
-        if (!horizontal_avx2(in->rgb, in->width, y_first, y_last - y_first, &th, out_w, tmp))
-            pass_horizontal(in->rgb, in->width, y_first, y_last - y_first, &th, out_w, tmp);
+        if (!horizontal_avx2(in->rgb, in->width, y_first, y_last - y_first, &th, bw, tmp))
+            pass_horizontal(in->rgb, in->width, y_first, y_last - y_first, &th, bw, tmp);
         cur = tmp;
-        cur_w = out_w;
+        cur_w = bw;
+        cur_col0 = 0;
         cur_y0 = y_first;
     }
-    res = malloc((size_t)out_w * (size_t)out_h * 3);
-    acc = malloc(sizeof(int32_t) * (size_t)out_w * 3);
+    res = malloc((size_t)bw * (size_t)bh * 3);
+    acc = malloc(sizeof(int32_t) * (size_t)bw * 3);
     if (!res || !acc) goto nomem;
     if (need_v)
-        pass_vertical(cur, cur_w, cur_y0, &tv, out_h, acc, res);
+        pass_vertical(cur, cur_w, cur_col0, bw, cur_y0, &tv, bh, acc, res);
     else
-        memcpy(res, cur, (size_t)out_w * (size_t)out_h * 3);
+        for (int yy = by; yy < by + bh; yy++)
+            memcpy(res + (size_t)(yy - by) * bw * 3,
+                   cur + ((size_t)(yy - cur_y0) * cur_w + cur_col0) * 3, (size_t)bw * 3);
     free(tmp);
     free(acc);
     taps_free(&th);
     taps_free(&tv);
     out->rgb = res;
-    out->width = out_w;
-    out->height = out_h;
+    out->width = bw;
+    out->height = bh;
     return CS_OK;
 nomem:
     free(tmp);
@@ -210,4 +220,9 @@ nomem:
     taps_free(&tv);
     return cs_fail(err, CS_ENOMEM, "out of memory resizing %dx%d to %dx%d", in->width, in->height,
                    out_w, out_h);
+}
+
+cs_status cs_resize_bicubic(const cs_image *in, int out_w, int out_h, cs_image *out,
+                            cs_error *err) {
+    return cs_resize_bicubic_box(in, out_w, out_h, 0, 0, out_w, out_h, out, err);
 }

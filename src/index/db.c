@@ -4,9 +4,12 @@
  * Schema (one database = one model):
  *   meta(key, value): schema, model_id, model_name, dim, uuid, generation
  *   images(id INTEGER PRIMARY KEY, path UNIQUE, size, mtime_ns, hash BLOB(16),
- *          width, height, embedding BLOB(dim float32, L2-normalised))
+ *          width, height, embedding BLOB(dim float32, L2-normalised), gen)
+ *   removed(id, gen): rows deleted (filled by a trigger)
  * `generation` moves with every write transaction; the vector file beside
- * the database records the generation it was made from. */
+ * the database records the generation it was made from. A row's `gen` (and a
+ * removed row's) is the generation that wrote it, so a reader holding the
+ * vectors of generation G catches up by reading only what changed after G. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +21,16 @@
 
 #include "index/db_internal.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+
+/* What schema 2 added to schema 1: where changed and removed rows are found. */
+#define UPGRADE_SQL                                                                                \
+    "CREATE INDEX IF NOT EXISTS images_gen ON images(gen);"                                        \
+    "CREATE TABLE IF NOT EXISTS removed(id INTEGER PRIMARY KEY, gen INTEGER NOT NULL);"            \
+    "CREATE INDEX IF NOT EXISTS removed_gen ON removed(gen);"                                      \
+    "CREATE TRIGGER IF NOT EXISTS images_removed AFTER DELETE ON images BEGIN "                    \
+    "INSERT OR REPLACE INTO removed(id, gen) "                                                     \
+    "VALUES (old.id, (SELECT value + 1 FROM meta WHERE key = 'generation')); END;"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -30,8 +42,9 @@ static const char *const schema_sql =
     "  hash BLOB NOT NULL,"
     "  width INTEGER NOT NULL DEFAULT 0,"
     "  height INTEGER NOT NULL DEFAULT 0,"
-    "  embedding BLOB NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS images_hash ON images(hash);";
+    "  embedding BLOB NOT NULL,"
+    "  gen INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS images_hash ON images(hash);" UPGRADE_SQL;
 
 void cs_db_lock(cs_db *db) {
     pthread_mutex_lock(&db->lock);
@@ -224,6 +237,38 @@ static cs_status check_model(cs_db *db, const cs_db_opts *o, int fresh, cs_error
     return st;
 }
 
+static int prepares(cs_db *db, const char *sql) {
+    sqlite3_stmt *q = NULL;
+    int ok = sqlite3_prepare_v2(db->sql, sql, -1, &q, NULL) == SQLITE_OK;
+    sqlite3_finalize(q);
+    return ok;
+}
+
+static int has_column_gen(cs_db *db) {
+    return prepares(db, "SELECT gen FROM images LIMIT 0") &&
+           prepares(db, "SELECT gen FROM removed LIMIT 0");
+}
+
+/* Brings a schema 1 database to schema 2 when writable (read-only: readers
+ * then reload every vector when the database moves on). */
+static cs_status upgrade(cs_db *db, cs_error *err) {
+    db->has_gen = has_column_gen(db);
+    if (db->has_gen || db->readonly) return CS_OK;
+    sqlite3_stmt *q = NULL;
+    int old =
+        sqlite3_prepare_v2(db->sql, "SELECT id FROM images LIMIT 0", -1, &q, NULL) == SQLITE_OK;
+    sqlite3_finalize(q);
+    if (!old) return CS_OK; /* not ours: the schema check says so */
+    cs_status s = cs_db_exec(db,
+                             "BEGIN IMMEDIATE; ALTER TABLE images ADD COLUMN gen INTEGER NOT "
+                             "NULL DEFAULT 0;" UPGRADE_SQL
+                             "UPDATE meta SET value = 2 WHERE key = 'schema'; COMMIT",
+                             err);
+    if (s) sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    db->has_gen = !s;
+    return s;
+}
+
 static cs_status open_sql(cs_db *db, const cs_db_opts *o, int *fresh, cs_error *err) {
     struct stat st;
     int exists = stat(db->path, &st) == 0;
@@ -252,6 +297,7 @@ static cs_status open_sql(cs_db *db, const cs_db_opts *o, int *fresh, cs_error *
         s = cs_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err);
         if (!s && *fresh) s = cs_db_exec(db, schema_sql, err);
     }
+    if (!s) s = upgrade(db, err);
     if (!s) {
         /* also tells "not a database" apart early, with a clear message */
         sqlite3_stmt *q = NULL;

@@ -11,20 +11,39 @@
 #include "core/error.h"
 #include "core/file.h"
 
-/* An immutable set of vectors, row r = (ids[r], vectors[r * dim ...]), ids
- * ascending: either mapped from the vector file or loaded from SQLite.
- * Reference-counted, so a search keeps using the snapshot it started with
- * while another thread swaps in a newer one. */
+/* An immutable set of vectors. The base rows: row r = (ids[r], vectors[r *
+ * dim ...]), ids ascending, mapped from the vector file or loaded from
+ * SQLite. A snapshot made by catching up with later commits (VECS_CHANGES)
+ * shares the base rows of an older snapshot (held in `base`), hides those
+ * removed or rewritten since (`masked`) and adds the rows written since (the
+ * delta, ids ascending): catching up then costs what changed, not a copy of
+ * every vector. Reference-counted, so a search keeps using the snapshot it
+ * started with while another thread swaps in a newer one. */
 typedef struct cs_vecs {
     atomic_int refs;
     uint64_t generation;
-    int64_t n;
     int dim;
+    int64_t n; /* base rows */
     const int64_t *ids;
     const float *vectors;
-    cs_map map;  /* when mapped from the file */
+    enum { VECS_FILE, VECS_SQL, VECS_CHANGES } source; /* how it was made */
+    cs_map map;                                        /* when mapped from the file */
     void *owned; /* when loaded from SQLite: one block holding ids then vectors */
+    struct cs_vecs *base;
+    uint8_t *masked; /* bit r set: base row r is gone */
+    int64_t n_masked, n_delta;
+    int64_t *delta_ids;
+    float *delta_vectors;
 } cs_vecs;
+
+/* The number of rows a snapshot holds. */
+int64_t cs_vecs_count(const cs_vecs *v);
+/* Every row of v in id order, as a plain snapshot (NULL when out of memory). */
+cs_vecs *cs_vecs_flatten(const cs_vecs *v);
+/* 1 when base row r of v is hidden. */
+static inline int cs_vecs_masked(const cs_vecs *v, int64_t r) {
+    return v->masked && (v->masked[r >> 3] >> (r & 7) & 1);
+}
 
 struct cs_db {
     sqlite3 *sql;
@@ -32,6 +51,7 @@ struct cs_db {
     char *path, *vec_path;
     char *model_id, *model_name;
     int dim, readonly;
+    int has_gen;   /* rows carry the generation that wrote them (schema 2) */
     char uuid[33]; /* the database's identity, hex, also in its vector file */
     cs_logger log;
     pthread_mutex_t snap_lock; /* guards snap */
@@ -85,7 +105,8 @@ cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, cs_error *err);
  * it with cs_vecs_release. */
 cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err);
 void cs_vecs_release(cs_vecs *v);
-/* Rewrites the vector file from SQLite now (after indexing). */
+/* Makes the vector file current (after indexing): written from the handle's
+ * snapshot, caught up first; nothing when the file already is current. */
 cs_status cs_db_write_vectors(cs_db *db, cs_error *err);
 /* Drops the snapshot (at close). */
 void cs_db_drop_vectors(cs_db *db);

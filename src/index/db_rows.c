@@ -11,9 +11,12 @@
 #include "index/db_internal.h"
 
 static const char *const stmt_sql[SQL_COUNT_] = {
-    [SQL_PUT] = "INSERT INTO images(path, size, mtime_ns, hash, width, height, embedding) "
-                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(path) DO UPDATE SET "
-                "size = ?2, mtime_ns = ?3, hash = ?4, width = ?5, height = ?6, embedding = ?7",
+    /* gen: the generation this transaction's commit will make */
+    [SQL_PUT] = "INSERT INTO images(path, size, mtime_ns, hash, width, height, embedding, gen) "
+                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                "(SELECT value + 1 FROM meta WHERE key = 'generation')) "
+                "ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3, hash = ?4, "
+                "width = ?5, height = ?6, embedding = ?7, gen = excluded.gen",
     [SQL_BY_PATH] = "SELECT id, size, mtime_ns, hash FROM images WHERE path = ?",
     [SQL_BY_HASH] = "SELECT id, width, height, embedding FROM images WHERE hash = ? "
                     "ORDER BY id LIMIT 1",

@@ -7,6 +7,45 @@
 #include "clipsearch/search.h"
 #include "index/db_internal.h"
 
+/* Orders hits best first; equal scores: lower id first. */
+static int better(const cs_hit *a, const cs_hit *b) {
+    return a->score > b->score || (a->score == b->score && a->id < b->id);
+}
+
+/* The best `want` rows of a snapshot as (id, score) in *hits (malloc'd),
+ * best first: its base rows less the masked ones, merged with its delta. */
+static cs_status snapshot_topk(cs_pool *pool, const cs_vecs *v, const float *q, int want,
+                               cs_hit **hits, int64_t *n_hits) {
+    *n_hits = 0;
+    /* the base scan returns masked rows too: ask for as many more */
+    int64_t kb = (int64_t)want + v->n_masked, kd = want;
+    if (kb > v->n) kb = v->n;
+    if (kd > v->n_delta) kd = v->n_delta;
+    cs_hit *a = malloc((size_t)(kb + 1) * sizeof *a), *b = malloc((size_t)(kd + 1) * sizeof *b);
+    *hits = malloc((size_t)want * sizeof **hits);
+    if (!a || !b || !*hits) {
+        free(a);
+        free(b);
+        free(*hits);
+        *hits = NULL;
+        return CS_ENOMEM;
+    }
+    int64_t na = kb ? cs_search_flat(pool, v->vectors, v->n, v->dim, q, (int)kb, a) : 0;
+    int64_t nb = kd ? cs_search_flat(pool, v->delta_vectors, v->n_delta, v->dim, q, (int)kd, b) : 0;
+    int64_t m = 0;
+    for (int64_t i = 0; i < na; i++) /* rows -> ids, masked dropped */
+        if (!cs_vecs_masked(v, a[i].id)) a[m++] = (cs_hit){v->ids[a[i].id], a[i].score};
+    na = m;
+    for (int64_t i = 0; i < nb; i++) b[i].id = v->delta_ids[b[i].id];
+    int64_t i = 0, j = 0, n = 0;
+    while (n < want && (i < na || j < nb))
+        (*hits)[n++] = j == nb || (i < na && better(&a[i], &b[j])) ? a[i++] : b[j++];
+    *n_hits = n;
+    free(a);
+    free(b);
+    return CS_OK;
+}
+
 static int has_id(const int64_t *ids, int n, int64_t id) {
     for (int i = 0; i < n; i++)
         if (ids[i] == id) return 1;
@@ -60,17 +99,18 @@ cs_status cs_db_search(cs_db *db, const float *query, const cs_search_opts *opts
     if (!st) st = cs_db_vectors(db, &v, err);
     /* ask for as many more as could be excluded, so k remain after */
     int64_t want = v ? (int64_t)k + n_excl : 0;
-    if (v && want > v->n) want = v->n;
+    if (v && want > cs_vecs_count(v)) want = cs_vecs_count(v);
+    int64_t got = 0;
     if (!st && want > 0) {
-        hits = malloc((size_t)want * sizeof *hits);
         res = calloc((size_t)(want < k ? want : k), sizeof *res);
-        if (!hits || !res) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+        st = res ? snapshot_topk(o.pool, v, q, (int)want, &hits, &got)
+                 : cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+        if (st) cs_fail(err, st, "%s: out of memory", db->path);
     }
     int n = 0;
     if (!st && want > 0) {
-        int64_t got = cs_search_flat(o.pool, v->vectors, v->n, v->dim, q, (int)want, hits);
         for (int64_t i = 0; i < got && n < k && !st; i++) {
-            int64_t id = v->ids[hits[i].id];
+            int64_t id = hits[i].id;
             if (has_id(excl, n_excl, id)) continue;
             if (o.use_threshold && hits[i].score < o.threshold) break;
             res[n].id = id;

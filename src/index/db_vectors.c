@@ -54,7 +54,15 @@ void cs_vecs_release(cs_vecs *v) {
     if (!v || atomic_fetch_sub(&v->refs, 1) != 1) return;
     cs_unmap(&v->map);
     free(v->owned);
+    cs_vecs_release(v->base);
+    free(v->masked);
+    free(v->delta_ids);
+    free(v->delta_vectors);
     free(v);
+}
+
+int64_t cs_vecs_count(const cs_vecs *v) {
+    return v->n - v->n_masked + v->n_delta;
 }
 
 /* Maps the vector file if it is the database's current one; NULL otherwise. */
@@ -79,6 +87,7 @@ static cs_vecs *map_file(cs_db *db, uint64_t gen) {
     v->n = (int64_t)h.count;
     v->dim = db->dim;
     v->map = m;
+    v->source = VECS_FILE;
     v->ids = (const int64_t *)(m.data + h.ids_offset);
     v->vectors = (const float *)(m.data + h.vectors_offset);
     return v;
@@ -139,6 +148,7 @@ static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
     }
     atomic_init(&v->refs, 1);
     v->generation = gen;
+    v->source = VECS_SQL;
     v->n = n;
     v->dim = db->dim;
     v->ids = v->owned;
@@ -147,52 +157,319 @@ static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
     return CS_OK;
 }
 
-static cs_status write_all(int fd, const void *data, size_t n, const char *path, cs_error *err) {
-    const char *p = data;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return cs_fail(err, CS_EIO, "%s: write: %s", path, strerror(errno));
-        p += w;
-        n -= (size_t)w;
+/* The vector file is written to a temporary file beside it, then fsync'd and
+ * renamed over it: readers see the old file or the new one, never a mix. */
+static cs_status tmp_open(cs_db *db, char **tmp, FILE **f, cs_error *err) {
+    size_t plen = strlen(db->vec_path);
+    *f = NULL;
+    *tmp = malloc(plen + 8);
+    if (!*tmp) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
+    memcpy(*tmp, db->vec_path, plen);
+    memcpy(*tmp + plen, ".XXXXXX", 8);
+    int fd = mkstemp(*tmp);
+    if (fd >= 0 && !(*f = fdopen(fd, "wb"))) close(fd);
+    if (!*f) {
+        cs_status st = cs_fail(err, CS_EIO, "%s: %s", *tmp, strerror(errno));
+        if (fd >= 0) unlink(*tmp);
+        free(*tmp);
+        *tmp = NULL;
+        return st;
     }
+    setvbuf(*f, NULL, _IOFBF, 1 << 20);
     return CS_OK;
 }
 
-/* Writes a snapshot to the vector file: temporary file, fsync, rename. */
-static cs_status write_file(cs_db *db, const cs_vecs *v, cs_error *err) {
-    size_t plen = strlen(db->vec_path);
-    char *tmp = malloc(plen + 8);
-    if (!tmp) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
-    memcpy(tmp, db->vec_path, plen);
-    memcpy(tmp + plen, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cs_status st = cs_fail(err, CS_EIO, "%s: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    vec_header h = {.magic = VEC_MAGIC,
-                    .version = 1,
-                    .dim = (uint32_t)v->dim,
-                    .count = (uint64_t)v->n,
-                    .generation = v->generation,
-                    .ids_offset = VEC_HEADER,
-                    .vectors_offset = vectors_offset((uint64_t)v->n)};
-    uuid_bytes(db->uuid, h.uuid);
-    static const uint8_t zeros[64];
-    size_t pad = (size_t)h.vectors_offset - VEC_HEADER - (size_t)v->n * sizeof(int64_t);
-    cs_status st = write_all(fd, &h, sizeof h, tmp, err);
-    if (!st) st = write_all(fd, v->ids, (size_t)v->n * sizeof(int64_t), tmp, err);
-    if (!st) st = write_all(fd, zeros, pad, tmp, err);
-    if (!st)
-        st = write_all(fd, v->vectors, (size_t)v->n * (size_t)v->dim * sizeof(float), tmp, err);
-    if (!st && fsync(fd) != 0) st = cs_fail(err, CS_EIO, "%s: fsync: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && !st) st = cs_fail(err, CS_EIO, "%s: close: %s", tmp, strerror(errno));
+static cs_status tmp_finish(cs_db *db, char *tmp, FILE *f, cs_status st, cs_error *err) {
+    if (!st && (fflush(f) != 0 || ferror(f)))
+        st = cs_fail(err, CS_EIO, "%s: write: %s", tmp, strerror(errno));
+    if (!st && fsync(fileno(f)) != 0)
+        st = cs_fail(err, CS_EIO, "%s: fsync: %s", tmp, strerror(errno));
+    if (fclose(f) != 0 && !st) st = cs_fail(err, CS_EIO, "%s: close: %s", tmp, strerror(errno));
     if (!st && rename(tmp, db->vec_path) != 0)
         st = cs_fail(err, CS_EIO, "%s: rename: %s", db->vec_path, strerror(errno));
     if (st) unlink(tmp);
     free(tmp);
+    return st;
+}
+
+static vec_header make_header(cs_db *db, int64_t n, uint64_t gen) {
+    vec_header h = {.magic = VEC_MAGIC,
+                    .version = 1,
+                    .dim = (uint32_t)db->dim,
+                    .count = (uint64_t)n,
+                    .generation = gen,
+                    .ids_offset = VEC_HEADER,
+                    .vectors_offset = vectors_offset((uint64_t)n)};
+    uuid_bytes(db->uuid, h.uuid);
+    return h;
+}
+
+static void write_pad(FILE *f, int64_t n) {
+    static const uint8_t zeros[64];
+    fwrite(zeros, 1, (size_t)vectors_offset((uint64_t)n) - VEC_HEADER - (size_t)n * sizeof(int64_t),
+           f);
+}
+
+/* Writes a (plain) snapshot to the vector file. */
+static cs_status write_file(cs_db *db, const cs_vecs *v, cs_error *err) {
+    char *tmp;
+    FILE *f;
+    cs_status st = tmp_open(db, &tmp, &f, err);
+    if (st) return st;
+    vec_header h = make_header(db, v->n, v->generation);
+    fwrite(&h, sizeof h, 1, f);
+    fwrite(v->ids, sizeof(int64_t), (size_t)v->n, f);
+    write_pad(f, v->n);
+    fwrite(v->vectors, sizeof(float) * (size_t)v->dim, (size_t)v->n, f);
+    return tmp_finish(db, tmp, f, CS_OK, err);
+}
+
+/* Writes the vector file straight from SQLite, row by row, in one read
+ * transaction: what indexing does at its end, without holding every vector
+ * in memory (1M images would be 2 GB). Under the lock. */
+static cs_status write_file_sql(cs_db *db, cs_error *err) {
+    char *tmp;
+    FILE *f;
+    cs_status st = tmp_open(db, &tmp, &f, err);
+    if (st) return st;
+    uint64_t gen = 0;
+    int64_t count = 0, n = 0;
+    size_t row = (size_t)db->dim * sizeof(float);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_exec(db->sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        st = cs_db_sql_fail(db, err, "reading vectors");
+    if (!st) st = cs_db_generation(db, &gen, err);
+    if (!st && (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM images", -1, &s, NULL) ||
+                sqlite3_step(s) != SQLITE_ROW))
+        st = cs_db_sql_fail(db, err, "counting images");
+    if (!st) count = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    vec_header h = make_header(db, count, gen);
+    if (!st) fwrite(&h, sizeof h, 1, f);
+    /* two passes in id order: the ids, then the vectors */
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        if (sqlite3_prepare_v2(db->sql,
+                               pass ? "SELECT embedding FROM images ORDER BY id"
+                                    : "SELECT id FROM images ORDER BY id",
+                               -1, &s, NULL)) {
+            st = cs_db_sql_fail(db, err, "reading vectors");
+            break;
+        }
+        int rc;
+        for (n = 0; (rc = sqlite3_step(s)) == SQLITE_ROW && n < count; n++) {
+            if (!pass) {
+                int64_t id = sqlite3_column_int64(s, 0);
+                fwrite(&id, sizeof id, 1, f);
+            } else if ((size_t)sqlite3_column_bytes(s, 0) == row) {
+                fwrite(sqlite3_column_blob(s, 0), 1, row, f);
+            } else {
+                st = cs_fail(err, CS_EFORMAT, "%s: a vector of the wrong size", db->path);
+                break;
+            }
+        }
+        if (!st && (rc != SQLITE_DONE || n != count))
+            st = cs_db_sql_fail(db, err, "reading vectors");
+        sqlite3_finalize(s);
+        s = NULL;
+        if (!pass) write_pad(f, count);
+    }
+    sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
+    return tmp_finish(db, tmp, f, st, err);
+}
+
+/* A snapshot block for up to `cap` rows: ids, then 64-byte aligned vectors. */
+static cs_vecs *new_owned(int64_t cap, int dim) {
+    size_t voff = (size_t)vectors_offset((uint64_t)cap) - VEC_HEADER;
+    size_t bytes = voff + (size_t)cap * (size_t)dim * sizeof(float);
+    cs_vecs *v = calloc(1, sizeof *v);
+    if (v && !(v->owned = aligned_alloc(64, (bytes + 64) & ~(size_t)63))) {
+        free(v);
+        v = NULL;
+    }
+    if (!v) return NULL;
+    atomic_init(&v->refs, 1);
+    v->dim = dim;
+    v->ids = v->owned;
+    v->vectors = (const float *)((char *)v->owned + voff);
+    return v;
+}
+
+static int cmp_id(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+cs_vecs *cs_vecs_flatten(const cs_vecs *v) {
+    cs_vecs *f = new_owned(cs_vecs_count(v), v->dim);
+    if (!f) return NULL;
+    f->generation = v->generation;
+    f->source = VECS_SQL;
+    size_t row = (size_t)v->dim * sizeof(float);
+    int64_t *fid = f->owned, n = 0, i = 0, j = 0;
+    float *fv = (float *)f->vectors;
+    while (i < v->n || j < v->n_delta) {
+        if (i < v->n && cs_vecs_masked(v, i)) {
+            i++;
+        } else if (j < v->n_delta && (i == v->n || v->delta_ids[j] < v->ids[i])) {
+            fid[n] = v->delta_ids[j];
+            memcpy(fv + (size_t)n++ * v->dim, v->delta_vectors + (size_t)j++ * v->dim, row);
+        } else {
+            fid[n] = v->ids[i];
+            memcpy(fv + (size_t)n++ * v->dim, v->vectors + (size_t)i++ * v->dim, row);
+        }
+    }
+    f->n = n;
+    return f;
+}
+
+/* The rows written or removed after `old` was taken, in one read transaction
+ * (under the lock): changed rows as (id, index into vecs) pairs sorted by id,
+ * removed ids (ascending). *n_changed = -1 when more changed than is worth
+ * merging. */
+static cs_status read_changes(cs_db *db, const cs_vecs *old, uint64_t *gen, int64_t **ids,
+                              float **vecs, int64_t *n_changed, int64_t **removed,
+                              int64_t *n_removed, int64_t *total, cs_error *err) {
+    *ids = *removed = NULL;
+    *vecs = NULL;
+    *n_changed = *n_removed = 0;
+    size_t row = (size_t)db->dim * sizeof(float);
+    int64_t limit = old->n / 4 + 1024, cap = 0, rcap = 0;
+    sqlite3_stmt *s = NULL;
+    cs_status st = CS_OK;
+    if (sqlite3_exec(db->sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return cs_db_sql_fail(db, err, "reading changes");
+    st = cs_db_generation(db, gen, err);
+    if (!st && (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM images", -1, &s, NULL) ||
+                sqlite3_step(s) != SQLITE_ROW))
+        st = cs_db_sql_fail(db, err, "counting images");
+    if (!st) *total = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (!st &&
+        sqlite3_prepare_v2(db->sql, /* the planner would rather scan the whole table in id order */
+                           "SELECT id, embedding FROM images INDEXED BY images_gen WHERE gen > ?",
+                           -1, &s, NULL))
+        st = cs_db_sql_fail(db, err, "reading changes");
+    if (!st) sqlite3_bind_int64(s, 1, (int64_t)old->generation);
+    int rc;
+    while (!st && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n_changed == limit) {
+            *n_changed = -1;
+            break;
+        }
+        if (*n_changed == cap) {
+            cap = cap ? 2 * cap : 256;
+            int64_t *gi = realloc(*ids, 2 * (size_t)cap * sizeof **ids);
+            if (gi) *ids = gi;
+            float *gv = gi ? realloc(*vecs, (size_t)cap * row) : NULL;
+            if (!gv) {
+                st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+                break;
+            }
+            *vecs = gv;
+        }
+        if ((size_t)sqlite3_column_bytes(s, 1) != row) {
+            *n_changed = -1; /* a malformed row: the full load reports it */
+            break;
+        }
+        (*ids)[2 * *n_changed] = sqlite3_column_int64(s, 0);
+        (*ids)[2 * *n_changed + 1] = *n_changed; /* where its vector is */
+        memcpy(*vecs + (size_t)*n_changed * db->dim, sqlite3_column_blob(s, 1), row);
+        (*n_changed)++;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (!st && *n_changed >= 0 &&
+        sqlite3_prepare_v2(db->sql, "SELECT id FROM removed WHERE gen > ? ORDER BY id", -1, &s,
+                           NULL))
+        st = cs_db_sql_fail(db, err, "reading changes");
+    if (s) sqlite3_bind_int64(s, 1, (int64_t)old->generation);
+    while (!st && s && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n_removed == rcap) {
+            rcap = rcap ? 2 * rcap : 256;
+            int64_t *g = realloc(*removed, (size_t)rcap * sizeof **removed);
+            if (!g) {
+                st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+                break;
+            }
+            *removed = g;
+        }
+        (*removed)[(*n_removed)++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
+    if (!st && *n_changed > 0) qsort(*ids, (size_t)*n_changed, 2 * sizeof **ids, cmp_id);
+    return st;
+}
+
+/* Hides base row of `id` in v, if v's base has it. */
+static void mask_id(cs_vecs *v, int64_t id) {
+    const int64_t *hit = v->n ? bsearch(&id, v->ids, (size_t)v->n, sizeof id, cmp_id) : NULL;
+    if (!hit) return;
+    int64_t r = hit - v->ids;
+    if (!cs_vecs_masked(v, r)) {
+        v->masked[r >> 3] |= (uint8_t)(1u << (r & 7));
+        v->n_masked++;
+    }
+}
+
+/* The snapshot of the current generation made from an older one and the rows
+ * changed since its base: what a long-running reader (the server) does while
+ * another process indexes, instead of reading every vector again after each
+ * batch. *out stays NULL when a full load is the better (or only safe) way. */
+static cs_status load_changes(cs_db *db, cs_vecs *old, cs_vecs **out, cs_error *err) {
+    *out = NULL;
+    cs_vecs *base = old->base ? old->base : old;
+    int64_t *pairs, *removed, n_changed, n_removed, total = 0;
+    float *vecs;
+    uint64_t gen = 0;
+    cs_db_lock(db);
+    cs_status st =
+        read_changes(db, base, &gen, &pairs, &vecs, &n_changed, &removed, &n_removed, &total, err);
+    cs_db_unlock(db);
+    cs_vecs *v = st || n_changed < 0 ? NULL : calloc(1, sizeof *v);
+    size_t row = (size_t)db->dim * sizeof(float);
+    if (v) {
+        atomic_init(&v->refs, 1);
+        atomic_fetch_add(&base->refs, 1);
+        v->base = base;
+        v->generation = gen;
+        v->source = VECS_CHANGES;
+        v->dim = db->dim;
+        v->n = base->n;
+        v->ids = base->ids;
+        v->vectors = base->vectors;
+        v->masked = calloc((size_t)(base->n + 8) / 8, 1);
+        v->delta_ids = malloc((size_t)(n_changed + 1) * sizeof *v->delta_ids);
+        v->delta_vectors = malloc((size_t)(n_changed + 1) * row);
+        if (!v->masked || !v->delta_ids || !v->delta_vectors) {
+            st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+            cs_vecs_release(v);
+            v = NULL;
+        }
+    } else if (!st && n_changed >= 0) {
+        st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    }
+    if (v) {
+        /* a changed row hides its old version; so does a removed one */
+        for (int64_t j = 0; j < n_changed; j++) {
+            mask_id(v, pairs[2 * j]);
+            v->delta_ids[j] = pairs[2 * j];
+            memcpy(v->delta_vectors + (size_t)j * db->dim,
+                   vecs + (size_t)pairs[2 * j + 1] * db->dim, row);
+        }
+        for (int64_t j = 0; j < n_removed; j++) mask_id(v, removed[j]);
+        v->n_delta = n_changed;
+        if (cs_vecs_count(v) != total) { /* not the rows SQLite has: take the full load */
+            cs_vecs_release(v);
+            v = NULL;
+        }
+    }
+    free(pairs);
+    free(vecs);
+    free(removed);
+    *out = v;
     return st;
 }
 
@@ -207,15 +484,19 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
     pthread_mutex_lock(&db->snap_lock);
     if (!db->snap || db->snap->generation != gen) {
         cs_vecs *v = map_file(db, gen);
-        if (!v) {
+        if (!v && db->snap && db->has_gen && db->snap->generation < gen)
+            st = load_changes(db, db->snap, &v, err);
+        if (!st && !v) {
             cs_db_lock(db);
             st = load_sql(db, &v, err);
             cs_db_unlock(db);
-            if (!st && !db->readonly) {
-                cs_error we;
-                if (write_file(db, v, &we) != CS_OK)
-                    cs_log(&db->log, CS_LOG_WARN, "%s", we.message);
-            }
+        }
+        /* a full load by a writer repairs the file for the next cold search
+         * (catching up does not: a server would rewrite it after every batch
+         * another process commits; indexing ends with cs_db_write_vectors) */
+        if (!st && v->source == VECS_SQL && !db->readonly) {
+            cs_error we;
+            if (write_file(db, v, &we) != CS_OK) cs_log(&db->log, CS_LOG_WARN, "%s", we.message);
         }
         if (!st) {
             cs_vecs_release(db->snap);
@@ -232,20 +513,25 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
 
 cs_status cs_db_write_vectors(cs_db *db, cs_error *err) {
     if (db->readonly) return CS_OK;
-    cs_vecs *v = NULL;
-    cs_db_lock(db);
-    cs_status st = load_sql(db, &v, err);
-    cs_db_unlock(db);
-    if (!st) st = write_file(db, v, err);
-    if (!st) {
-        /* the fresh rows serve the next search of this handle too */
-        pthread_mutex_lock(&db->snap_lock);
-        cs_vecs_release(db->snap);
-        db->snap = v;
-        pthread_mutex_unlock(&db->snap_lock);
-    } else {
-        cs_vecs_release(v);
+    pthread_mutex_lock(&db->snap_lock);
+    int have_snapshot = db->snap != NULL;
+    pthread_mutex_unlock(&db->snap_lock);
+    if (!have_snapshot) { /* nothing in memory to reuse: stream from SQLite */
+        cs_db_lock(db);
+        cs_status st = write_file_sql(db, err);
+        cs_db_unlock(db);
+        return st;
     }
+    cs_vecs *v = NULL, *on_disk = NULL;
+    cs_status st = cs_db_vectors(db, &v, err);
+    if (!st && !(on_disk = map_file(db, v->generation))) {
+        cs_vecs *flat = v->base ? cs_vecs_flatten(v) : v;
+        st = flat ? write_file(db, flat, err)
+                  : cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
+        if (flat && flat != v) cs_vecs_release(flat);
+    }
+    cs_vecs_release(on_disk);
+    cs_vecs_release(v);
     return st;
 }
 

@@ -21,6 +21,8 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
@@ -87,6 +89,19 @@ cs_status write_atomic(const faiss::Index &index, const char *path, cs_error *er
     return st;
 }
 
+// FAISS's k-means prints "WARNING clustering N points to K centroids" on
+// stderr when there are fewer than 39 training points per centroid; a library
+// must not print, and the result is still a working index, so lower the bar
+// for the clusterings we can reach (IVF lists, PQ codebooks).
+void quiet_training(faiss::Index *index) {
+    if (auto *ivf = faiss::ivflib::try_extract_index_ivf(index)) {
+        ivf->cp.min_points_per_centroid = 1;
+        if (auto *ivfpq = dynamic_cast<faiss::IndexIVFPQ *>(ivf))
+            ivfpq->pq.cp.min_points_per_centroid = 1;
+    }
+    if (auto *pq = dynamic_cast<faiss::IndexPQ *>(index)) pq->pq.cp.min_points_per_centroid = 1;
+}
+
 } // namespace
 
 extern "C" cs_status cs_fb_build_write(const char *path, const float *x, int64_t n, int dim,
@@ -101,7 +116,10 @@ extern "C" cs_status cs_fb_build_write(const char *path, const float *x, int64_t
         } else {
             index.reset(faiss::index_factory(dim, factory, faiss::METRIC_INNER_PRODUCT));
         }
-        if (!index->is_trained) index->train(n, x);
+        if (!index->is_trained) {
+            quiet_training(index.get());
+            index->train(n, x);
+        }
         if (auto *map = dynamic_cast<faiss::IndexIDMap *>(index.get())) {
             std::vector<faiss::Index::idx_t> ids = iota_ids(n);
             map->add_with_ids(n, x, ids.data());

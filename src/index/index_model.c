@@ -109,8 +109,11 @@ cs_status cs_db_index(cs_db *db, cs_model *model, const char *const *roots, int 
         return cs_fail(err, CS_EMISMATCH, "%s: the database belongs to model %s, not %s", db->path,
                        db->model_id, mi.id);
     model_backend mb = {.model = model};
-    cs_status st = cs_preprocess_load(mi.dir, &mb.pp, err);
-    if (st) return st;
+    const cs_preprocess *pp = cs_model_preprocess(model);
+    if (!pp)
+        return cs_fail(err, CS_EFORMAT, "%s: the model's preprocessor settings are unusable",
+                       mi.dir);
+    mb.pp = *pp;
     mb.decode.jpeg_min_side = opts && opts->exact_decode ? 0 : mb.pp.shortest_edge;
     cs_index_backend be = {.user = &mb,
                            .input_floats = (size_t)3 * mb.pp.crop_width * mb.pp.crop_height,
@@ -138,65 +141,15 @@ cs_status cs_query_parse(cs_query *q, const char *const *words, int n, int flags
     return cs_query_parse_with(q, words, n, flags, is_image_file, err);
 }
 
-/* The text and image encoders through the model's lower-level entry points
- * (tokens, pixels), with the exact (Pillow-identical) decoding for query
- * images. */
-typedef struct query_ctx {
-    cs_model *model;
-    cs_model_info mi;
-    cs_tokenizer *tok; /* loaded at the first text term */
-    int32_t *ids;
-    cs_preprocess pp; /* loaded at the first image term */
-    int have_pp;
-    float *chw;
-} query_ctx;
-
-static cs_status embed_text(query_ctx *c, const char *text, float *e, cs_error *err) {
-    cs_status st = CS_OK;
-    if (!c->tok) {
-        st = cs_tokenizer_load(c->mi.dir, c->mi.context_length, &c->tok, err);
-        if (!st && !(c->ids = malloc((size_t)cs_tokenizer_context_length(c->tok) * sizeof *c->ids)))
-            st = cs_fail(err, CS_ENOMEM, "out of memory");
-        if (st) return st;
-    }
-    int n = 0;
-    st = cs_tokenizer_encode(c->tok, text, strlen(text), c->ids, &n, err);
-    const int32_t *ids = c->ids;
-    if (!st) st = cs_embed_tokens(c->model, &ids, &n, 1, 0, e, err);
-    return st;
-}
-
-static cs_status embed_image(query_ctx *c, const void *data, size_t size, const char *path,
-                             float *e, cs_error *err) {
-    cs_status st = CS_OK;
-    if (!c->have_pp) {
-        st = cs_preprocess_load(c->mi.dir, &c->pp, err);
-        if (!st &&
-            !(c->chw = malloc((size_t)3 * c->pp.crop_width * c->pp.crop_height * sizeof *c->chw)))
-            st = cs_fail(err, CS_ENOMEM, "out of memory");
-        if (st) return st;
-        c->have_pp = 1;
-    }
-    cs_image img = {0}, crop = {0};
-    st = path ? cs_image_decode_file(path, NULL, &img, err)
-              : cs_image_decode_mem(data, size, "query image", NULL, &img, err);
-    if (!st) st = cs_image_preprocess(&img, &c->pp, &crop, err);
-    if (!st) cs_image_normalize(&crop, &c->pp, c->chw);
-    cs_image_free(&img);
-    cs_image_free(&crop);
-    if (!st) st = cs_embed_pixels(c->model, c->chw, 1, 0, e, err);
-    return st;
-}
-
-static cs_status embed_term(query_ctx *c, const cs_query_term *t, float *e, cs_error *err) {
-    int dim = c->mi.embed_dim;
+static cs_status embed_term(cs_model *model, const cs_query_term *t, int dim, float *e,
+                            cs_error *err) {
     switch (t->kind) {
     case CS_QUERY_TEXT:
-        return embed_text(c, t->text, e, err);
+        return cs_embed_texts(model, &t->text, 1, 0, e, err);
     case CS_QUERY_IMAGE_FILE:
-        return embed_image(c, NULL, 0, t->text, e, err);
+        return cs_embed_image_file(model, t->text, 0, e, err);
     case CS_QUERY_IMAGE_MEM:
-        return embed_image(c, t->data, t->size, NULL, e, err);
+        return cs_embed_image_mem(model, t->data, t->size, 0, e, err);
     case CS_QUERY_EMBEDDING:
         if (t->size != (size_t)dim)
             return cs_fail(err, CS_EMISMATCH, "query embedding of %zu floats, the model makes %d",
@@ -208,9 +161,9 @@ static cs_status embed_term(query_ctx *c, const cs_query_term *t, float *e, cs_e
 }
 
 cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_error *err) {
-    query_ctx c = {.model = model};
-    cs_model_get_info(model, &c.mi);
-    int dim = c.mi.embed_dim, n = cs_query_count(q);
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    int dim = mi.embed_dim, n = cs_query_count(q);
     if (n == 0) return cs_fail(err, CS_EINVAL, "empty query");
     float *e = malloc((size_t)dim * sizeof *e);
     if (!e) return cs_fail(err, CS_ENOMEM, "out of memory");
@@ -219,15 +172,12 @@ cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_erro
     /* q = normalise(sum_i w_i * normalise(e_i)) */
     for (int i = 0; i < n && !st; i++) {
         const cs_query_term *t = cs_query_term_at(q, i);
-        st = embed_term(&c, t, e, err);
+        st = embed_term(model, t, dim, e, err);
         if (st) break;
         cs_db_normalize(e, dim);
         for (int j = 0; j < dim; j++) out[j] += t->weight * e[j];
     }
     free(e);
-    cs_tokenizer_free(c.tok);
-    free(c.ids);
-    free(c.chw);
     if (st) return st;
     double ss = 0;
     for (int j = 0; j < dim; j++) ss += (double)out[j] * out[j];

@@ -509,11 +509,9 @@ cs_status cs_index_run(cs_db *db, const cs_index_backend *be, const char *const 
     if (!st) {
         /* a fresh vector file for the next cold search (also repairs one a
          * crashed run left stale) */
-        cs_vecs *v = NULL;
         cs_error verr;
-        if (cs_db_vectors(db, &v, &verr) != CS_OK)
+        if (cs_db_write_vectors(db, &verr) != CS_OK)
             cs_log(&db->log, CS_LOG_WARN, "%s", verr.message);
-        cs_vecs_release(v);
     }
     stats->stopped = r.stop;
     progress(&r, CS_INDEX_DONE, NULL);

@@ -1,6 +1,7 @@
 /* model/model_io.c - the model's front doors for text and image files: the
  * tokenizer, decoding and CLIP preprocessing (other modules), feeding the
  * token and pixel embed calls of model.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,7 +183,9 @@ static cs_status embed_many(cs_model *m, const cs_image *images, const char *con
             if (fail_fast && sts[t] != CS_OK) {
                 if (err) *err = ers[t];
                 st = sts[t];
-                if (n > 1) cs_fail_prefix(err, paths ? paths[i + t] : "image");
+                char what[32];
+                snprintf(what, sizeof what, "image %d", i + t);
+                if (n > 1 && !paths) cs_fail_prefix(err, what);
             }
         }
     }

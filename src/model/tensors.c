@@ -45,10 +45,41 @@ int cs_tensor_nbytes(const int64_t *shape, int ndim, cs_dtype dt, size_t *out) {
     return 0;
 }
 
+/* Names are looked up through a hash index, so that a hostile header with a
+ * million entries costs linear time, not quadratic. */
+static uint64_t hash_name(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* The slot holding `name`, or the empty slot where it would go. */
+static int *slot_of(const cs_tensor_table *tab, const char *name) {
+    size_t mask = 2 * (size_t)tab->cap - 1, i = (size_t)hash_name(name) & mask;
+    while (tab->slots[i] >= 0 && strcmp(tab->t[tab->slots[i]].name, name) != 0) i = (i + 1) & mask;
+    return &tab->slots[i];
+}
+
 const cs_tensor *cs_tensors_find(const cs_tensor_table *tab, const char *name) {
-    for (int i = 0; i < tab->n; i++)
-        if (!strcmp(tab->t[i].name, name)) return &tab->t[i];
-    return NULL;
+    if (!tab->slots) return NULL;
+    int k = *slot_of(tab, name);
+    return k >= 0 ? &tab->t[k] : NULL;
+}
+
+/* Doubles the capacity (cap is a power of two) and rebuilds the index. */
+static int grow(cs_tensor_table *tab) {
+    int cap = tab->cap ? tab->cap * 2 : 64;
+    cs_tensor *t = realloc(tab->t, (size_t)cap * sizeof *t);
+    if (!t) return -1;
+    tab->t = t;
+    int *slots = malloc(2 * (size_t)cap * sizeof *slots);
+    if (!slots) return -1;
+    free(tab->slots);
+    tab->slots = slots;
+    tab->cap = cap;
+    memset(slots, 0xff, 2 * (size_t)cap * sizeof *slots); /* all -1 */
+    for (int i = 0; i < tab->n; i++) *slot_of(tab, tab->t[i].name) = i;
+    return 0;
 }
 
 cs_status cs_tensors_add(cs_tensor_table *tab, const char *name, cs_dtype dt, int ndim,
@@ -59,13 +90,10 @@ cs_status cs_tensors_add(cs_tensor_table *tab, const char *name, cs_dtype dt, in
                        name, ndim, CS_MAX_DIMS);
     if (cs_tensors_find(tab, name))
         return cs_fail(err, CS_EFORMAT, "%s: tensor '%s' appears twice", file, name);
-    if (tab->n == tab->cap) {
-        int cap = tab->cap ? tab->cap * 2 : 64;
-        cs_tensor *t = realloc(tab->t, (size_t)cap * sizeof *t);
-        if (!t) return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
-        tab->t = t;
-        tab->cap = cap;
-    }
+    if (tab->n >= CS_MAX_TENSORS)
+        return cs_fail(err, CS_ELIMIT, "%s: more than %d tensors", file, CS_MAX_TENSORS);
+    if (tab->n == tab->cap && grow(tab) != 0)
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
     cs_tensor *t = &tab->t[tab->n];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
@@ -87,6 +115,7 @@ cs_status cs_tensors_add(cs_tensor_table *tab, const char *name, cs_dtype dt, in
         memcpy(t->owned, data, nbytes);
         t->data = t->owned;
     }
+    *slot_of(tab, t->name) = tab->n;
     tab->n++;
     return CS_OK;
 }
@@ -111,6 +140,7 @@ void cs_tensors_free(cs_tensor_table *tab) {
         free(tab->t[i].owned);
     }
     free(tab->t);
+    free(tab->slots);
     for (int i = 0; i < tab->n_maps; i++) cs_unmap(&tab->maps[i]);
     free(tab->maps);
     memset(tab, 0, sizeof *tab);

@@ -39,9 +39,12 @@ typedef struct cs_tensor {
     void *owned; /* non-NULL when data had to be copied for alignment */
 } cs_tensor;
 
+#define CS_MAX_TENSORS (1 << 20) /* far above any real checkpoint */
+
 typedef struct cs_tensor_table {
     cs_tensor *t;
     int n, cap;
+    int *slots;   /* open-addressing index by name: 2 * cap entries, -1 = empty */
     cs_map *maps; /* the files the tensors point into */
     int n_maps;
     char format[32]; /* "safetensors", "safetensors (sharded)", "pytorch zip" */

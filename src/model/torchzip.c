@@ -132,6 +132,46 @@ static const zentry *find_entry(const zentry *z, uint64_t n, const char *prefix,
     return NULL;
 }
 
+/* A view with other strides (e.g. a transposed weight saved as is): its
+ * elements are gathered into a new, row-major buffer the table owns. */
+static cs_status add_strided(const uint8_t *base, uint64_t entry_size, const cs_pkl_tensor *t,
+                             size_t el, size_t nbytes, const char *file, cs_tensor_table *tab,
+                             cs_error *err) {
+    /* the farthest element must lie in the entry; strides may not be negative */
+    uint64_t last = (uint64_t)t->offset;
+    size_t count = nbytes / el;
+    for (int d = 0; d < t->ndim && count; d++) {
+        uint64_t step;
+        if (t->stride[d] < 0 ||
+            __builtin_mul_overflow((uint64_t)(t->shape[d] - 1), (uint64_t)t->stride[d], &step) ||
+            __builtin_add_overflow(last, step, &last))
+            return cs_fail(err, CS_EFORMAT, "%s: tensor '%s' has bad strides", file, t->name);
+    }
+    if (count && (last >= entry_size / el))
+        return cs_fail(err, CS_EFORMAT, "%s: tensor '%s' runs past its storage (truncated?)", file,
+                       t->name);
+    uint8_t *buf = malloc(nbytes ? nbytes : 1);
+    if (!buf) return cs_fail(err, CS_ENOMEM, "%s: out of memory for '%s'", file, t->name);
+    int64_t idx[CS_MAX_DIMS] = {0};
+    for (size_t i = 0; i < count; i++) {
+        uint64_t src = (uint64_t)t->offset;
+        for (int d = 0; d < t->ndim; d++) src += (uint64_t)idx[d] * (uint64_t)t->stride[d];
+        memcpy(buf + i * el, base + src * el, el);
+        for (int d = t->ndim - 1; d >= 0; d--) { /* row-major odometer */
+            if (++idx[d] < t->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+    cs_status st =
+        cs_tensors_add(tab, t->name, t->dtype, t->ndim, t->shape, buf, nbytes, file, err);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    tab->t[tab->n - 1].owned = buf;
+    return CS_OK;
+}
+
 /* Checks one pickled tensor against its storage entry and adds it. */
 static cs_status add_tensor(const uint8_t *b, const cs_pkl_tensor *t, const zentry *z, uint64_t n,
                             const char *prefix, size_t pl, const char *file, cs_tensor_table *tab,
@@ -147,21 +187,29 @@ static cs_status add_tensor(const uint8_t *b, const cs_pkl_tensor *t, const zent
     size_t el = cs_dtype_size(t->dtype), nbytes, span;
     if (cs_tensor_nbytes(t->shape, t->ndim, t->dtype, &nbytes) != 0)
         return cs_fail(err, CS_EFORMAT, "%s: tensor '%s' has an absurd shape", file, t->name);
-    /* Only contiguous row-major tensors (what state dicts hold). */
+    size_t storage_bytes;
+    if (t->storage_numel < 0 ||
+        __builtin_mul_overflow((uint64_t)t->storage_numel, (uint64_t)el, &storage_bytes) ||
+        storage_bytes > e->size)
+        return cs_fail(err, CS_EFORMAT,
+                       "%s: storage of tensor '%s' runs past its entry (truncated?)", file,
+                       t->name);
     int64_t want = 1;
+    int contiguous = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
-        if (t->shape[d] != 1 && t->stride[d] != want)
-            return cs_fail(err, CS_EUNSUPPORTED, "%s: tensor '%s' is not contiguous", file,
-                           t->name);
+        if (t->shape[d] != 1 && t->stride[d] != want) contiguous = 0;
         want *= t->shape[d];
     }
-    if (__builtin_mul_overflow((size_t)t->offset, el, &span) ||
-        __builtin_add_overflow(span, nbytes, &span) || span > e->size ||
-        (uint64_t)t->storage_numel * el > e->size)
-        return cs_fail(err, CS_EFORMAT, "%s: tensor '%s' runs past its storage (truncated?)", file,
-                       t->name);
-    return cs_tensors_add(tab, t->name, t->dtype, t->ndim, t->shape,
-                          b + e->offset + (size_t)t->offset * el, nbytes, file, err);
+    const uint8_t *base = b + e->offset;
+    if (contiguous) {
+        if (__builtin_mul_overflow((size_t)t->offset, el, &span) ||
+            __builtin_add_overflow(span, nbytes, &span) || span > e->size)
+            return cs_fail(err, CS_EFORMAT, "%s: tensor '%s' runs past its storage (truncated?)",
+                           file, t->name);
+        return cs_tensors_add(tab, t->name, t->dtype, t->ndim, t->shape,
+                              base + (size_t)t->offset * el, nbytes, file, err);
+    }
+    return add_strided(base, e->size, t, el, nbytes, file, tab, err);
 }
 
 cs_status cs_torchzip_parse(const uint8_t *b, size_t size, const char *file, cs_tensor_table *tab,

@@ -35,8 +35,12 @@ static cs_status make_thumb(cs_server *srv, const srv_item *it, unsigned char **
                             cs_error *err) {
     int size = srv->opts.thumb_size;
     int w = it->width > 0 ? it->width : size, h = it->height > 0 ? it->height : size;
-    /* the decoder may shrink (JPEG DCT scaling) while the longer side stays >= size */
-    long min_side = ((long)(w < h ? w : h) * size + (w > h ? w : h) - 1) / (w > h ? w : h);
+    /* The decoder may shrink (JPEG DCT scaling, by M/8) as long as the shorter
+     * side stays >= min_side. Its sizes round up, so asking one pixel more
+     * than size * short / long keeps the longer side >= size:
+     * long * M/8 >= long / short * (min_side - 1) >= size. */
+    long lo = w < h ? w : h, hi = w > h ? w : h;
+    long min_side = (lo * size + hi - 1) / hi + 1;
     cs_image img = {0}, small = {0};
     cs_status st = srv->be.decode(srv->be.ctx, it, (int)(min_side > 0 ? min_side : 1), &img, err);
     if (st != CS_OK) return st;
@@ -55,7 +59,7 @@ enum MHD_Result srv_api_thumb(srv_request *r, int64_t id) {
     if (srv_not_modified(r, etag)) return srv_reply_304(r, etag);
     unsigned char *jpg = NULL;
     size_t n = 0;
-    if (!srv_thumbs_get(r->srv->thumbs, id, &jpg, &n)) {
+    if (!srv_cache_get(r->srv->thumbs, id, &jpg, &n)) {
         cs_error err = {0};
         cs_status st = make_thumb(r->srv, &it, &jpg, &n, &err);
         if (st != CS_OK) {
@@ -65,7 +69,7 @@ enum MHD_Result srv_api_thumb(srv_request *r, int64_t id) {
             return srv_reply_error(r, st == CS_EIO || st == CS_ENOTFOUND ? 404 : 422,
                                    "no thumbnail for image %lld: %s", (long long)id, err.message);
         }
-        srv_thumbs_put(r->srv->thumbs, id, jpg, n);
+        srv_cache_put(r->srv->thumbs, id, jpg, n);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, jpg, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -150,13 +154,17 @@ enum MHD_Result srv_api_stats(srv_request *r) {
     }
     size_t entries, bytes;
     uint64_t hits, misses;
-    srv_thumbs_stats(srv->thumbs, &entries, &bytes, &hits, &misses);
+    srv_cache_stats(srv->thumbs, &entries, &bytes, &hits, &misses);
     json_object_set_new(obj, "dim", json_integer(srv->be.dim));
     json_object_set_new(obj, "version", json_string(cs_version()));
     json_object_set_new(obj, "thumbnails",
                         json_pack("{s:I, s:I, s:I, s:I, s:i}", "cached", (json_int_t)entries,
                                   "bytes", (json_int_t)bytes, "hits", (json_int_t)hits, "misses",
                                   (json_int_t)misses, "size", srv->opts.thumb_size));
+    srv_cache_stats(srv->embeddings, &entries, &bytes, &hits, &misses);
+    json_object_set_new(obj, "query_cache",
+                        json_pack("{s:I, s:I, s:I}", "cached", (json_int_t)entries, "hits",
+                                  (json_int_t)hits, "misses", (json_int_t)misses));
     json_object_set_new(obj, "limits",
                         json_pack("{s:I, s:i, s:i}", "max_body", (json_int_t)srv->opts.max_body,
                                   "max_k", srv->opts.max_k, "timeout_s", srv->opts.timeout_s));

@@ -98,7 +98,7 @@ enum MHD_Result srv_api_search_get(srv_request *r) {
     if (!text_ok(r, text)) return MHD_YES;
     srv_query q;
     cs_error err = {0};
-    cs_status st = srv_query_init(&q, &r->srv->be, &err);
+    cs_status st = srv_query_init(&q, &r->srv->be, r->srv->embeddings, &err);
     if (st != CS_OK) return srv_reply_cs_error(r, &err);
     st = srv_query_add_expr(&q, text, 1.0, &err);
     return finish_and_reply(r, &q, st, &err, k, offset);
@@ -109,7 +109,7 @@ enum MHD_Result srv_api_similar(srv_request *r, int64_t id) {
     if (!paging(r, srv_arg(r, "k"), srv_arg(r, "offset"), &k, &offset)) return MHD_YES;
     srv_query q;
     cs_error err = {0};
-    cs_status st = srv_query_init(&q, &r->srv->be, &err);
+    cs_status st = srv_query_init(&q, &r->srv->be, r->srv->embeddings, &err);
     if (st != CS_OK) return srv_reply_cs_error(r, &err);
     st = srv_query_add_id(&q, id, 1.0, &err);
     if (st == CS_OK) st = srv_query_finish(&q, &err);
@@ -144,7 +144,7 @@ static enum MHD_Result post_json(srv_request *r) {
     if (jo) offset = (long)json_integer_value(jo);
     srv_query q;
     cs_error err = {0};
-    cs_status st = srv_query_init(&q, &r->srv->be, &err);
+    cs_status st = srv_query_init(&q, &r->srv->be, r->srv->embeddings, &err);
     if (st == CS_OK) st = srv_query_add_json(&q, doc, "body", &err);
     json_decref(doc);
     if (st != CS_OK && !q.sum) return srv_reply_cs_error(r, &err);
@@ -164,7 +164,7 @@ static enum MHD_Result post_image(srv_request *r, const srv_buf *image, const ch
                                "with an \"image\" file)");
     srv_query q;
     cs_error err = {0};
-    cs_status st = srv_query_init(&q, &r->srv->be, &err);
+    cs_status st = srv_query_init(&q, &r->srv->be, r->srv->embeddings, &err);
     if (st != CS_OK) return srv_reply_cs_error(r, &err);
     if (image->len) st = srv_query_add_image(&q, image->data, image->len, 1.0, &err);
     if (st == CS_OK && text && *text) st = srv_query_add_expr(&q, text, 1.0, &err);

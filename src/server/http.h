@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "server/backend.h"
+#include "server/cache.h"
 #include "server/thumb.h"
 
 struct cs_server {
@@ -25,7 +26,8 @@ struct cs_server {
     char host[256];
     int port;
     int loopback; /* bound to a loopback address: only local Host names are served */
-    srv_thumbs *thumbs;
+    srv_cache *thumbs;
+    srv_cache *embeddings; /* query embeddings by hash of the text / image bytes */
     cs_logger log;
     void *owned_ctx; /* the backend's context when the server made it (freed by stop) */
 };
@@ -64,6 +66,8 @@ typedef struct srv_request {
 enum MHD_Result srv_reply_json(srv_request *r, int status, json_t *obj);
 /* {"error": message, "status": status}. */
 enum MHD_Result srv_reply_error(srv_request *r, int status, const char *fmt, ...) CS_PRINTF(3, 4);
+/* 405 with the methods the URL allows. */
+enum MHD_Result srv_reply_405(srv_request *r, const char *allow);
 /* A library error: the HTTP status that fits its cs_status, its message. */
 enum MHD_Result srv_reply_cs_error(srv_request *r, const cs_error *err);
 /* Bytes that live as long as the program (embedded assets) or are copied. */

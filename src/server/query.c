@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clipsearch/index.h" /* cs_hash128 */
 #include "core/error.h"
 
-cs_status srv_query_init(srv_query *q, const srv_backend *be, cs_error *err) {
+cs_status srv_query_init(srv_query *q, const srv_backend *be, srv_cache *memo, cs_error *err) {
     memset(q, 0, sizeof *q);
     q->be = be;
+    q->memo = memo;
     q->sum = calloc((size_t)be->dim, sizeof(float));
     q->scratch = calloc((size_t)be->dim, sizeof(float));
     if (!q->sum || !q->scratch) {
@@ -50,10 +52,59 @@ static cs_status check_weight(double weight, cs_error *err) {
     return CS_OK;
 }
 
+/* ---- the memo: an embedding is a pure function of the text or the bytes ----
+ * Entries are [16-byte content hash][kind][dim floats] under the first 8
+ * bytes of the hash; the full hash is compared on the way out. */
+
+typedef cs_status (*embed_fn)(void *ctx, const void *data, size_t size, float *out, cs_error *err);
+
+static cs_status embed_text_fn(void *ctx, const void *data, size_t size, float *out,
+                               cs_error *err) {
+    (void)size;
+    srv_query *q = ctx;
+    return q->be->embed_text(q->be->ctx, data, out, err);
+}
+
+static cs_status embed_image_fn(void *ctx, const void *data, size_t size, float *out,
+                                cs_error *err) {
+    srv_query *q = ctx;
+    return q->be->embed_image(q->be->ctx, data, size, out, err);
+}
+
+/* Embeds into q->scratch, through the memo. */
+static cs_status embed_memo(srv_query *q, char kind, const void *data, size_t size, embed_fn fn,
+                            cs_error *err) {
+    size_t vec = sizeof(float) * (size_t)q->be->dim, n = 17 + vec;
+    uint8_t h[16];
+    cs_hash128(data, size, h);
+    int64_t key;
+    memcpy(&key, h, sizeof key);
+    key ^= kind; /* a text and an image with the same bytes differ */
+    unsigned char *hit = NULL;
+    size_t got = 0;
+    if (q->memo && srv_cache_get(q->memo, key, &hit, &got)) {
+        int same = got == n && !memcmp(hit, h, 16) && hit[16] == (unsigned char)kind;
+        if (same) memcpy(q->scratch, hit + 17, vec);
+        free(hit);
+        if (same) return CS_OK;
+    }
+    cs_status st = fn(q, data, size, q->scratch, err);
+    unsigned char *entry = q->memo && st == CS_OK ? malloc(n) : NULL;
+    if (entry) {
+        memcpy(entry, h, 16);
+        entry[16] = (unsigned char)kind;
+        memcpy(entry + 17, q->scratch, vec);
+        srv_cache_put(q->memo, key, entry, n);
+        free(entry);
+    }
+    return st;
+}
+
 cs_status srv_query_add_text(srv_query *q, const char *text, double weight, cs_error *err) {
     cs_status st = check_weight(weight, err);
     if (st == CS_OK) st = count_term(q, err);
-    if (st == CS_OK) st = q->be->embed_text(q->be->ctx, text, q->scratch, err);
+    /* the NUL is hashed too, so the text is all there is to the key */
+    if (st == CS_OK) st = embed_memo(q, 'T', text, strlen(text) + 1, embed_text_fn, err);
     if (st == CS_OK) st = accumulate(q, q->scratch, weight, err);
     return st;
 }
@@ -63,7 +114,7 @@ cs_status srv_query_add_image(srv_query *q, const void *data, size_t size, doubl
     cs_status st = check_weight(weight, err);
     if (st == CS_OK) st = count_term(q, err);
     if (st == CS_OK && size == 0) st = cs_fail(err, CS_EINVAL, "query: the image is empty");
-    if (st == CS_OK) st = q->be->embed_image(q->be->ctx, data, size, q->scratch, err);
+    if (st == CS_OK) st = embed_memo(q, 'I', data, size, embed_image_fn, err);
     if (st == CS_OK) st = accumulate(q, q->scratch, weight, err);
     return st;
 }

@@ -14,18 +14,20 @@
 #include <stdint.h>
 
 #include "server/backend.h"
+#include "server/cache.h"
 
 /* The most parts one query may have (each may cost a model run). */
 #define SRV_MAX_TERMS 16
 
 typedef struct srv_query {
     const srv_backend *be;
-    float *sum;     /* dim floats, the weighted sum so far */
-    float *scratch; /* dim floats */
+    srv_cache *memo; /* embeddings of texts and images seen before; may be NULL */
+    float *sum;      /* dim floats, the weighted sum so far */
+    float *scratch;  /* dim floats */
     int n_terms;
 } srv_query;
 
-cs_status srv_query_init(srv_query *q, const srv_backend *be, cs_error *err);
+cs_status srv_query_init(srv_query *q, const srv_backend *be, srv_cache *memo, cs_error *err);
 void srv_query_free(srv_query *q);
 
 /* One plain text (no syntax), with a weight. */

@@ -128,6 +128,21 @@ enum MHD_Result srv_reply_error(srv_request *r, int status, const char *fmt, ...
     return srv_reply_json(r, status, obj);
 }
 
+enum MHD_Result srv_reply_405(srv_request *r, const char *allow) {
+    json_t *obj = json_pack("{s:s, s:i}", "error", "method not allowed", "status", 405);
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    struct MHD_Response *resp =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp) {
+        free(text);
+        return srv_queue(r, 500, NULL);
+    }
+    srv_add_common_headers(resp, "application/json; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    return srv_queue(r, 405, resp);
+}
+
 enum MHD_Result srv_reply_cs_error(srv_request *r, const cs_error *err) {
     int status = srv_http_status(err->status);
     const char *msg = err->message[0] ? err->message : cs_status_name(err->status);

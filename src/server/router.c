@@ -58,21 +58,6 @@ static enum MHD_Result not_found(srv_request *r) {
     return srv_reply_error(r, 404, "no such page: %s", r->url);
 }
 
-static enum MHD_Result method_not_allowed(srv_request *r, const char *allow) {
-    struct MHD_Response *resp = NULL;
-    json_t *obj = json_pack("{s:s, s:i}", "error", "method not allowed", "status", 405);
-    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
-    if (text) resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return srv_queue(r, 500, NULL);
-    }
-    srv_add_common_headers(resp, "application/json; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    return srv_queue(r, 405, resp);
-}
-
 /* "/api/thumb/123" with prefix "/api/thumb/" -> 1 and the id. */
 static int id_route(const char *url, const char *prefix, int64_t *id) {
     size_t n = strlen(prefix);
@@ -88,10 +73,10 @@ enum MHD_Result srv_route(srv_request *r) {
     if (!strcmp(url, "/api/search")) {
         if (get) return srv_api_search_get(r);
         if (post) return srv_api_search_post(r);
-        return method_not_allowed(r, "GET, HEAD, POST");
+        return srv_reply_405(r, "GET, HEAD, POST");
     }
     if (!strncmp(url, "/api/", 5) || !strcmp(url, "/healthz")) {
-        if (!get) return method_not_allowed(r, "GET, HEAD");
+        if (!get) return srv_reply_405(r, "GET, HEAD");
         if (!strcmp(url, "/healthz")) return srv_api_health(r);
         if (!strcmp(url, "/api/stats")) return srv_api_stats(r);
         if (id_route(url, "/api/similar/", &id)) return srv_api_similar(r, id);
@@ -103,6 +88,6 @@ enum MHD_Result srv_route(srv_request *r) {
     const char *name = !strcmp(url, "/") ? "index.html" : url[0] == '/' ? url + 1 : "";
     const srv_asset *a = strchr(name, '/') ? NULL : find_asset(name);
     if (!a) return not_found(r);
-    if (!get) return method_not_allowed(r, "GET, HEAD");
+    if (!get) return srv_reply_405(r, "GET, HEAD");
     return serve_asset(r, a);
 }

@@ -92,11 +92,8 @@ static enum MHD_Result on_first_call(srv_request *r) {
     if (!host_allowed(r))
         return srv_reply_error(r, 421, "this server answers only to localhost names");
     const char *m = r->method;
-    if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "POST")) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-        if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
-        return srv_queue(r, 405, resp);
-    }
+    if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "POST"))
+        return srv_reply_405(r, "GET, HEAD, POST");
     const char *cl =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > r->srv->opts.max_body)
@@ -263,14 +260,17 @@ cs_status cs_server_start_backend(const srv_backend *backend, const cs_server_op
     srv->opts.host = srv->host;
     srv->log = (cs_logger){o.log, o.log_user};
     srv->loopback = is_loopback(&ss);
-    srv->thumbs = srv_thumbs_new(o.thumb_cache_bytes);
-    if (srv->thumbs) srv->daemon = start_daemon(srv, &ss);
+    srv->thumbs = srv_cache_new(o.thumb_cache_bytes);
+    srv->embeddings = srv_cache_new((size_t)8 << 20); /* ~4000 ViT-B/32 queries */
+    if (srv->thumbs && srv->embeddings) srv->daemon = start_daemon(srv, &ss);
     if (!srv->daemon) {
-        st = srv->thumbs ? cs_fail(err, CS_EIO,
-                                   "serve: cannot listen on %s port %d (in use, or not allowed)",
-                                   o.host, o.port)
-                         : cs_fail(err, CS_ENOMEM, "serve: out of memory");
-        srv_thumbs_free(srv->thumbs);
+        st = srv->thumbs && srv->embeddings
+                 ? cs_fail(err, CS_EIO,
+                           "serve: cannot listen on %s port %d (in use, or not allowed)", o.host,
+                           o.port)
+                 : cs_fail(err, CS_ENOMEM, "serve: out of memory");
+        srv_cache_free(srv->thumbs);
+        srv_cache_free(srv->embeddings);
         free(srv);
         return st;
     }
@@ -287,7 +287,8 @@ int cs_server_port(const cs_server *srv) {
 void cs_server_stop(cs_server *srv) {
     if (!srv) return;
     MHD_stop_daemon(srv->daemon);
-    srv_thumbs_free(srv->thumbs);
+    srv_cache_free(srv->thumbs);
+    srv_cache_free(srv->embeddings);
     free(srv->owned_ctx);
     free(srv);
 }

@@ -98,12 +98,12 @@ typedef struct cs_merge_src {
     uint32_t a_off, a_len, b_off, b_len;
 } cs_merge_src;
 
-/* Adds pairs[0..n) with ranks 0..n-1: looks up a, b and a+b in v (each must
- * be a token). Errors name the pair: "FILE: line L: ..." when text_lines
- * (base is merges.txt), else "FILE: merge I: ...". */
+/* Adds pairs[0..n) with ranks first_rank..: looks up a, b and a+b in v
+ * (each must be a token). Errors name the pair: "FILE: line L: ..." when
+ * text_lines (base is merges.txt), else "FILE: merge I: ...". */
 cs_status cs_merges_resolve(cs_merges *m, const cs_vocab *v, const char *base,
-                            const cs_merge_src *pairs, size_t n, bool text_lines, const char *file,
-                            cs_error *err);
+                            const cs_merge_src *pairs, size_t n, int32_t first_rank,
+                            bool text_lines, const char *file, cs_error *err);
 
 /* Reads a JSON object of token -> id at j (tokenizer.json's model.vocab). */
 struct cs_jscan;
@@ -257,6 +257,9 @@ struct cs_tokenizer {
 /* Reads tokenizer.json into tok (tables, added tokens, bos/eos, flags),
  * refusing pipelines other than CLIP's with CS_EUNSUPPORTED. */
 cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err);
+/* The same on bytes in memory (path only names them in errors). */
+cs_status cs_tokenizer_json_parse(const char *data, size_t size, const char *path,
+                                  cs_tokenizer *tok, cs_error *err);
 /* Adds an added token (content copied; normalized later by the loader). */
 cs_status cs_tokenizer_add_token(cs_tokenizer *tok, const char *content, int32_t id,
                                  bool normalized, cs_error *err);

@@ -221,8 +221,15 @@ static int find_added(const cs_tokenizer *tok, bool normalized, const void *text
             if (a->normalized != normalized) continue;
             size_t len = normalized ? a->n_cp : a->content_len;
             if (len <= best_len || len > n - i) continue;
-            bool eq = normalized ? !memcmp((const int32_t *)text + i, a->cp, len * sizeof(int32_t))
-                                 : !memcmp((const char *)text + i, a->content, len);
+            /* the first unit, then the rest: most positions fail at once */
+            bool eq;
+            if (normalized) {
+                const int32_t *t = (const int32_t *)text + i;
+                eq = t[0] == a->cp[0] && !memcmp(t, a->cp, len * sizeof *t);
+            } else {
+                const char *t = (const char *)text + i;
+                eq = t[0] == a->content[0] && !memcmp(t, a->content, len);
+            }
             if (eq) best = (int)k, best_len = len;
         }
         if (best >= 0) {
@@ -261,9 +268,9 @@ cs_status cs_tokenizer_encode(cs_tokenizer *tok, const char *text, size_t len, i
     encoder e = {.tok = tok, .ids = ids + 1, .cap = (size_t)tok->context_length - 2};
     cs_status st = CS_OK;
     size_t i = 0;
-    while (i <= len && !full(&e) && !st) {
+    while (i < len && !full(&e) && !st) {
         size_t at = len;
-        int k = len ? find_added(tok, false, text, len, i, &at) : -1;
+        int k = find_added(tok, false, text, len, i, &at);
         st = encode_piece(&e, text + i, at - i, err);
         if (k < 0 || st) break;
         if (!full(&e)) push_id(&e, tok->added[k].id);

@@ -16,9 +16,10 @@
 #define CLIP_SPLIT          "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+"
 #define CLIP_SPLIT_SPECIALS "<\\|startoftext\\|>|<\\|endoftext\\|>|" CLIP_SPLIT
 
-/* Merge pairs are gathered as strings, then resolved in one pass (fast:
- * see cs_merges_resolve) once the vocabulary is complete: JSON objects are
- * unordered, "merges" may even come before "vocab". */
+/* Merge pairs are gathered as strings and resolved a block at a time (see
+ * cs_merges_resolve) once the vocabulary is complete; JSON objects are
+ * unordered, so when "merges" comes before "vocab" they all wait. */
+#define MERGE_BLOCK 512
 typedef struct pending {
     char *bytes;
     size_t len, cap;
@@ -32,6 +33,7 @@ typedef struct loader {
     json_t *top;   /* the top-level members other than "model" */
     json_t *model; /* model's members other than vocab and merges */
     pending merges;
+    int32_t n_resolved; /* merges already in the table */
     bool have_vocab, have_merges;
 } loader;
 
@@ -60,10 +62,20 @@ static bool pending_add(pending *p, const char *a, size_t alen, const char *b, s
     return true;
 }
 
+static cs_status resolve_pending(loader *L, cs_error *err) {
+    pending *p = &L->merges;
+    cs_status st = cs_merges_resolve(&L->tok->bpe.merges, &L->tok->bpe.vocab, p->bytes, p->pair,
+                                     p->n, L->n_resolved, false, L->path, err);
+    L->n_resolved += (int32_t)p->n;
+    p->n = p->len = 0;
+    return st;
+}
+
 static cs_status add_merge(loader *L, const char *a, size_t alen, const char *b, size_t blen,
                            cs_error *err) {
     if (!pending_add(&L->merges, a, alen, b, blen))
         return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
+    if (L->have_vocab && L->merges.n == MERGE_BLOCK) return resolve_pending(L, err);
     return CS_OK;
 }
 
@@ -95,6 +107,9 @@ static cs_status read_merge(cs_jscan *j, loader *L, cs_error *err) {
 static cs_status read_merges(cs_jscan *j, loader *L, cs_error *err) {
     cs_status st = cs_js_expect(j, '[', err);
     if (st) return st;
+    /* BPE vocabularies hold about as many merges as tokens: size once. */
+    if (L->have_vocab && !cs_merges_reserve(&L->tok->bpe.merges, L->tok->bpe.vocab.n))
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", L->path);
     if (cs_js_peek(j) == ']') {
         j->p++;
         return CS_OK;
@@ -269,23 +284,15 @@ static cs_status check_post_processor(loader *L, cs_error *err) {
 }
 
 static cs_status resolve_merges(loader *L, cs_error *err) {
-    return cs_merges_resolve(&L->tok->bpe.merges, &L->tok->bpe.vocab, L->merges.bytes,
-                             L->merges.pair, L->merges.n, false, L->path, err);
+    return resolve_pending(L, err);
 }
 
-cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err) {
-    cs_map map;
-    cs_status st = cs_map_file(path, &map, err);
-    if (st) return st;
-    loader L = {path, tok, json_object(), json_object(), {0}, false, false};
-    cs_jscan j = {(const char *)map.data,
-                  (const char *)map.data,
-                  (const char *)map.data + map.size,
-                  path,
-                  NULL,
-                  0,
-                  0};
-    if (!map.data) j.start = j.p = j.end = "";
+cs_status cs_tokenizer_json_parse(const char *data, size_t size, const char *path,
+                                  cs_tokenizer *tok, cs_error *err) {
+    cs_status st = CS_OK;
+    loader L = {path, tok, json_object(), json_object(), {0}, 0, false, false};
+    cs_jscan j = {data, data, data + size, path, NULL, 0, 0};
+    if (!data) j.start = j.p = j.end = "";
     if (!L.top || !L.model) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
     if (!st) st = cs_js_object(&j, top_member, &L, err);
     if (!st && cs_js_peek(&j) != -1) st = cs_js_fail(&j, err, "text after the top-level object");
@@ -296,10 +303,18 @@ cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *
     if (!st) st = check_added_tokens(&L, err);
     if (!st) st = check_post_processor(&L, err);
     cs_js_release(&j);
-    cs_unmap(&map);
     json_decref(L.top);
     json_decref(L.model);
     free(L.merges.bytes);
     free(L.merges.pair);
+    return st;
+}
+
+cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *err) {
+    cs_map map;
+    cs_status st = cs_map_file(path, &map, err);
+    if (st) return st;
+    st = cs_tokenizer_json_parse((const char *)map.data, map.size, path, tok, err);
+    cs_unmap(&map);
     return st;
 }

@@ -173,24 +173,17 @@ static cs_status missing_token(const char *file, bool text_lines, const char *ba
 
 /* Looking a token up costs two cache misses (slot, record) in tables larger
  * than the L2 cache; resolving ~50k merges one after the other waits on
- * ~300k misses in a row. So the work is done in passes over all pairs, with
- * the memory of pair i + AHEAD prefetched while pair i is handled. */
+ * ~300k misses in a row. So pairs are handled in blocks, in passes over the
+ * block, with the memory of pair i + AHEAD prefetched while pair i is
+ * handled. Blocks keep the scratch on the stack and in the L1 cache. */
 #define AHEAD 16
+#define BLOCK 512
 
-cs_status cs_merges_resolve(cs_merges *m, const cs_vocab *v, const char *base,
-                            const cs_merge_src *pairs, size_t n, bool text_lines, const char *file,
-                            cs_error *err) {
-    if (n == 0) return CS_OK;
-    if (n > INT32_MAX) return cs_fail(err, CS_ELIMIT, "%s: too many merges", file);
-    if (!cs_merges_reserve(m, m->n + n)) return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
-    if (!v->n_slots) return missing_token(file, text_lines, base, pairs, 0, 0, err);
-    uint32_t(*tag)[3] = malloc(n * sizeof *tag);
-    int32_t(*id)[3] = malloc(n * sizeof *id);
-    if (!tag || !id) {
-        free(tag);
-        free(id);
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
-    }
+static cs_status resolve_block(cs_merges *m, const cs_vocab *v, const char *base,
+                               const cs_merge_src *pairs, size_t n, int32_t first_rank,
+                               bool text_lines, const char *file, cs_error *err) {
+    uint32_t tag[BLOCK][3];
+    int32_t id[BLOCK][3];
     /* 1: the hashes of a, b and a+b. */
     for (size_t i = 0; i < n; i++) {
         const cs_merge_src *p = &pairs[i];
@@ -201,8 +194,7 @@ cs_status cs_merges_resolve(cs_merges *m, const cs_vocab *v, const char *base,
     }
     /* 2: the ids; slots prefetched AHEAD pairs early, records AHEAD/2. */
     size_t mask = v->n_slots - 1;
-    cs_status st = CS_OK;
-    for (size_t i = 0; i < n + AHEAD && !st; i++) {
+    for (size_t i = 0; i < n + AHEAD; i++) {
         if (i < n)
             for (int k = 0; k < 3; k++) __builtin_prefetch(&v->slots[tag[i][k] & mask]);
         if (i >= AHEAD / 2 && i - AHEAD / 2 < n)
@@ -215,32 +207,49 @@ cs_status cs_merges_resolve(cs_merges *m, const cs_vocab *v, const char *base,
         const cs_merge_src *p = &pairs[r];
         char stack[256], *ab = stack;
         size_t ablen = (size_t)p->a_len + p->b_len;
-        if (ablen > sizeof stack && !(ab = malloc(ablen))) {
-            st = cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
-            break;
-        }
+        if (ablen > sizeof stack && !(ab = malloc(ablen)))
+            return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
         memcpy(ab, base + p->a_off, p->a_len);
         memcpy(ab + p->a_len, base + p->b_off, p->b_len);
         const char *str[3] = {base + p->a_off, base + p->b_off, ab};
         const size_t len[3] = {p->a_len, p->b_len, ablen};
-        for (int k = 0; k < 3 && !st; k++) {
+        int missing = -1;
+        for (int k = 0; k < 3; k++) {
             const cs_vocab_slot *s = vocab_find(v, str[k], len[k], tag[r][k]);
             id[r][k] = s->off == UINT32_MAX ? -1 : cs_vocab_slot_id(v, s);
-            if (id[r][k] < 0) st = missing_token(file, text_lines, base, p, r, k, err);
+            if (id[r][k] < 0 && missing < 0) missing = k;
         }
         if (ab != stack) free(ab);
+        if (missing >= 0)
+            return missing_token(file, text_lines, base, p, (size_t)first_rank + r, missing, err);
     }
     /* 3: into the merge table, in rank order (a later duplicate wins). */
     size_t mmask = m->n_slots - 1;
-    for (size_t i = 0; i < n && !st; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (i + AHEAD < n)
             __builtin_prefetch(
                 &m->slots[(merge_hash(id[i + AHEAD][0], id[i + AHEAD][1]) >> 32) & mmask]);
-        cs_merges_put(m, id[i][0], id[i][1], (int32_t)i, id[i][2]);
+        cs_merges_put(m, id[i][0], id[i][1], first_rank + (int32_t)i, id[i][2]);
     }
-    free(tag);
-    free(id);
-    return st;
+    return CS_OK;
+}
+
+cs_status cs_merges_resolve(cs_merges *m, const cs_vocab *v, const char *base,
+                            const cs_merge_src *pairs, size_t n, int32_t first_rank,
+                            bool text_lines, const char *file, cs_error *err) {
+    if (n == 0) return CS_OK;
+    if (n > (size_t)INT32_MAX - (size_t)first_rank)
+        return cs_fail(err, CS_ELIMIT, "%s: too many merges", file);
+    if (!cs_merges_reserve(m, m->n + n)) return cs_fail(err, CS_ENOMEM, "%s: out of memory", file);
+    if (!v->n_slots)
+        return missing_token(file, text_lines, base, pairs, (size_t)first_rank, 0, err);
+    for (size_t i = 0; i < n; i += BLOCK) {
+        size_t k = n - i < BLOCK ? n - i : BLOCK;
+        cs_status st =
+            resolve_block(m, v, base, pairs + i, k, first_rank + (int32_t)i, text_lines, file, err);
+        if (st) return st;
+    }
+    return CS_OK;
 }
 
 /* ---- vocab.json ------------------------------------------------------------ */
@@ -295,8 +304,8 @@ cs_status cs_merges_load_txt(const char *path, const cs_vocab *v, cs_merges *m, 
     cs_status st = cs_map_file(path, &map, err);
     if (st) return st;
     const char *s = (const char *)map.data, *end = s + map.size;
-    cs_merge_src *pairs = NULL;
-    size_t n = 0;
+    cs_merge_src pairs[BLOCK];
+    size_t n = 0, n_block = 0; /* merges resolved, and gathered for the next block */
     size_t bad = cs_utf8_check(s, map.size);
     if (bad != map.size) {
         st = cs_fail(err, CS_EFORMAT, "%s: invalid UTF-8 at byte %zu", path, bad);
@@ -306,13 +315,12 @@ cs_status cs_merges_load_txt(const char *path, const cs_vocab *v, cs_merges *m, 
         st = cs_fail(err, CS_ELIMIT, "%s: larger than 4 GB", path);
         goto out;
     }
-    /* A line is at least 4 bytes ("a b\n"). */
-    pairs = malloc((map.size / 4 + 1) * sizeof *pairs);
-    if (!pairs) {
+    /* ~12 bytes a line: size the table once. */
+    if (!cs_merges_reserve(m, map.size / 12 + 16)) {
         st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
         goto out;
     }
-    for (size_t line_no = 1; s < end && n < CS_CLIP_MAX_MERGES; line_no++) {
+    for (size_t line_no = 1; s < end && n + n_block < CS_CLIP_MAX_MERGES; line_no++) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         const char *eol = nl ? nl : end, *next = nl ? nl + 1 : end;
         if (line_no == 1) { /* the "#version" header: CLIPTokenizer drops line 1 unread */
@@ -341,16 +349,24 @@ cs_status cs_merges_load_txt(const char *path, const cs_vocab *v, cs_merges *m, 
             goto out;
         }
         const char *base = (const char *)map.data;
-        pairs[n++] = (cs_merge_src){(uint32_t)(tok[0] - base), (uint32_t)tlen[0],
-                                    (uint32_t)(tok[1] - base), (uint32_t)tlen[1]};
+        pairs[n_block++] = (cs_merge_src){(uint32_t)(tok[0] - base), (uint32_t)tlen[0],
+                                          (uint32_t)(tok[1] - base), (uint32_t)tlen[1]};
+        if (n_block == BLOCK) {
+            st = cs_merges_resolve(m, v, base, pairs, n_block, (int32_t)n, true, path, err);
+            if (st) goto out;
+            n += n_block;
+            n_block = 0;
+        }
         s = next;
     }
-    if (n == 0)
-        st = cs_fail(err, CS_EFORMAT, "%s: no merges", path);
-    else
-        st = cs_merges_resolve(m, v, (const char *)map.data, pairs, n, true, path, err);
+    if (n_block) {
+        st = cs_merges_resolve(m, v, (const char *)map.data, pairs, n_block, (int32_t)n, true, path,
+                               err);
+        if (st) goto out;
+        n += n_block;
+    }
+    if (n == 0) st = cs_fail(err, CS_EFORMAT, "%s: no merges", path);
 out:
-    free(pairs);
     cs_unmap(&map);
     return st;
 }

@@ -2,12 +2,13 @@
  * the preprocessing after it. Any crash, leak, sanitizer report or hang is a
  * bug: the decoders must refuse bad input cleanly.
  *
- *   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCS_FUZZ=ON -DCS_SANITIZE=ON \
- *       -DCMAKE_BUILD_TYPE=RelWithDebInfo
- *   cmake --build build-fuzz -j2 --target fuzz_decode
+ *   tests/fuzz/build_fuzz_decode.sh build-fuzz/fuzz_decode  # clang, image + core only
+ *   (or: CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCS_FUZZ=ON -DCS_SANITIZE=ON
+ *        && cmake --build build-fuzz -j2 --target fuzz_decode, the whole library)
  *   tests/fuzz/make_seeds.sh /tmp/fuzz-seeds       # small files of every format
+ *   mkdir -p /tmp/fuzz-corpus
  *   LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp \
- *   build-fuzz/tests/fuzz_decode -runs=1000000 -timeout=10 -rss_limit_mb=2048 \
+ *   build-fuzz/fuzz_decode -runs=1000000 -timeout=10 -rss_limit_mb=2048 \
  *       /tmp/fuzz-corpus /tmp/fuzz-seeds
  *
  * The pixel limit is lowered to 2^16 (256x256) so each input stays cheap; the limit

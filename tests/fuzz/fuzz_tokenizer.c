@@ -6,8 +6,8 @@
  *
  * Each input is encoded as text: valid UTF-8 must encode to [bos] ids [eos]
  * within the context length, invalid UTF-8 must be refused with CS_EFORMAT.
- * Inputs starting with '{' are also read as a vocab.json by the JSON scanner
- * (which must accept or refuse, never crash). */
+ * Inputs starting with '{' are also read as a vocab.json and as a
+ * tokenizer.json (which must be accepted or refused, never crash or leak). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +37,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-static void scan_as_vocab(const uint8_t *data, size_t size) {
+static void read_as_files(const uint8_t *data, size_t size) {
+    const char *text = (const char *)data;
     cs_vocab v = {0};
-    cs_jscan j = {
-        (const char *)data, (const char *)data, (const char *)data + size, "fuzz", NULL, 0, 0};
+    cs_jscan j = {text, text, text + size, "fuzz", NULL, 0, 0};
     cs_error err;
     (void)cs_vocab_read(&j, &v, &err);
     cs_js_release(&j);
     cs_vocab_free(&v);
+    cs_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return;
+    (void)cs_tokenizer_json_parse(text, size, "fuzz", t, &err);
+    cs_tokenizer_free(t);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -63,6 +67,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < n; i++)
             if (ids[i] < 0 || ids[i] > max_id) abort();
     }
-    if (size && data[0] == '{') scan_as_vocab(data, size);
+    if (size && data[0] == '{') read_as_files(data, size);
     return 0;
 }

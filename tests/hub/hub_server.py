@@ -11,7 +11,11 @@ Range requests get 206. Faults for the tests:
                       (the connection is closed mid-body)
   --corrupt FILE      serve FILE with one byte changed (same size)
   --pad FILE          serve FILE with bytes appended (wrong size)
+  --endless FILE      serve FILE as its bytes followed by zeros without end
+                      (no Content-Length: the body runs until the client hangs up)
   --no-range          ignore Range headers (always the whole file)
+  --no-blobs          answer ?blobs=true with names only (as a mirror might):
+                      sizes and sums come from the file responses' headers
   --require-token T   401 unless "Authorization: Bearer T"
   --cdn-host HOST     redirect LFS files to http://HOST:PORT/lfs-cdn/ (another
                       host name for this server, as the hub's CDN is another
@@ -101,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
         api = "/api/models/%s/revision/" % srv.args.repo
         resolve = "/%s/resolve/" % srv.args.repo
         if path.startswith(api):
-            return self.api(path[len(api):], query.get("blobs") == ["true"])
+            blobs = query.get("blobs") == ["true"] and not srv.args.no_blobs
+            return self.api(path[len(api):], blobs)
         if path.startswith(resolve):
             rev, _, name = path[len(resolve):].partition("/")
             if rev not in ("main", srv.commit):
@@ -155,6 +160,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(416, b"", {"Content-Range": "bytes */%d" % len(data)})
             headers["Content-Range"] = "bytes %d-%d/%d" % (start, end - 1, len(data))
             data, status = data[start:end], 206
+        if name in self.server.args.endless:
+            return self.send_endless(status, headers, data)
         cut = None
         with self.server.log_lock:
             if name in self.server.fail_once:
@@ -175,6 +182,20 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
+    def send_endless(self, status, headers, data):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.write(data)
+            while True:
+                self.wfile.write(bytes(65536))
+        except OSError:
+            pass  # the client hung up, as it should
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -185,7 +206,9 @@ def main():
     ap.add_argument("--fail-once", action="append", default=[])
     ap.add_argument("--corrupt", action="append", default=[])
     ap.add_argument("--pad", action="append", default=[])
+    ap.add_argument("--endless", action="append", default=[])
     ap.add_argument("--no-range", action="store_true")
+    ap.add_argument("--no-blobs", action="store_true")
     ap.add_argument("--require-token")
     ap.add_argument("--cdn-host")
     ap.add_argument("--lifetime", type=int, default=120)

@@ -43,7 +43,7 @@ start_server() {
     "$PY" "$SERVER" --root "$root" --repo "$repo" --port-file "$TMP/port" --log "$LOG" \
         --lifetime 300 "$@" &
     SERVER_PID=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         [ -s "$TMP/port" ] && break
         sleep 0.1
     done
@@ -169,6 +169,28 @@ cs models download test-org/tiny --cache "$TMP/c6" >/dev/null 2>"$TMP/err" &&
 contains "$(cat "$TMP/err")" "config.json: size mismatch" "the size mismatch is named"
 ls "$TMP/c6/test-org--tiny" | grep -q config.json && fail "the wrong-sized file was kept"
 
+# ---- 6a. a file whose body never ends: cut off past the announced size,
+# not written to disk without bound ------------------------------------------------------------
+start_server "$LIGHT" test-org/tiny --endless config.json
+timeout 60 "$CLIPSEARCH" models download test-org/tiny --cache "$TMP/c6a" >/dev/null 2>"$TMP/err"
+rc=$?
+[ $rc -eq 124 ] && fail "an endless body was downloaded without end"
+[ $rc -eq 0 ] && fail "an endless body was accepted"
+contains "$(cat "$TMP/err")" "config.json: size mismatch" "the oversized body is named"
+ls "$TMP/c6a/test-org--tiny" 2>/dev/null | grep -q config.json && fail "the oversized file was kept"
+
+# ---- 6b. a hub that gives no sizes or sums in its file list: the LFS
+# headers (X-Linked-Size, X-Linked-Etag) still check the weights -------------------------------
+start_server "$LIGHT" test-org/tiny --no-blobs --fail-once model.safetensors:1000000
+out=$(cs models download test-org/tiny --cache "$TMP/c6b" 2>"$TMP/err") ||
+    fail "download without blob metadata failed: $(cat "$TMP/err")"
+same_files "$LIGHT" "$out"
+grep -q '"range": "bytes=1000000-"' "$LOG" || fail "no resume without blob metadata"
+start_server "$LIGHT" test-org/tiny --no-blobs --corrupt model.safetensors
+cs models download test-org/tiny --cache "$TMP/c6c" >/dev/null 2>"$TMP/err" &&
+    fail "a corrupted file was accepted without blob metadata"
+contains "$(cat "$TMP/err")" "model.safetensors: sha256 mismatch" "X-Linked-Etag checks the file"
+
 # ---- 7. HF_TOKEN, and the token file ------------------------------------------------------------
 start_server "$LIGHT" test-org/tiny --require-token s3cret --cdn-host localhost
 cs models download test-org/tiny --cache "$TMP/c7" >/dev/null 2>"$TMP/err" &&
@@ -204,8 +226,28 @@ cs models download test-org/nope --cache "$TMP/c9" >/dev/null 2>"$TMP/err" &&
 contains "$(cat "$TMP/err")" "test-org/nope: no such model" "unknown repo"
 cs models download test-org/tiny --revision v9 --cache "$TMP/c9" >/dev/null 2>"$TMP/err" &&
     fail "an unknown revision downloaded"
-contains "$(cat "$TMP/err")" "revision 'v9'" "unknown revision"
+contains "$(cat "$TMP/err")" "test-org/tiny: no revision 'v9'" "unknown revision"
 cs models download "../etc" --cache "$TMP/c9" >/dev/null 2>&1 && fail "a bad repo id was accepted"
+
+# ---- 9a. a bare name is also looked up as sentence-transformers/NAME (as
+# sentence-transformers does: the seed's "clip-ViT-B-32") ---------------------------------------
+start_server "$LIGHT" sentence-transformers/tiny-st
+out=$(cs models download tiny-st --cache "$TMP/c9a" 2>"$TMP/err") ||
+    fail "bare name download failed: $(cat "$TMP/err")"
+[ "$out" = "$TMP/c9a/sentence-transformers--tiny-st" ] || fail "bare name downloaded to '$out'"
+[ "$(ls "$TMP/c9a")" = sentence-transformers--tiny-st ] || fail "stray folders: $(ls "$TMP/c9a")"
+p=$(cs models path tiny-st --cache "$TMP/c9a") || fail "bare name does not resolve"
+[ "$p" = "$out" ] || fail "bare name resolves to '$p'"
+
+# ---- 9b. a repo that is not a CLIP model is refused before its weights ---------------------
+mkdir -p "$TMP/bert"
+echo '{"model_type": "bert", "hidden_size": 8}' >"$TMP/bert/config.json"
+head -c 100000 /dev/urandom >"$TMP/bert/model.safetensors"
+start_server "$TMP/bert" google/bert-ish
+cs models download google/bert-ish --cache "$TMP/c9b" >/dev/null 2>"$TMP/err" &&
+    fail "a BERT repo was downloaded as a CLIP model"
+contains "$(cat "$TMP/err")" "google/bert-ish is a 'bert' model, not CLIP" "non-CLIP repo"
+! grep -q 'model.safetensors' "$LOG" || fail "the weights of a non-CLIP repo were fetched"
 
 # ---- 10. a repo with only pytorch_model.bin (like openai/clip-vit-base-patch32's main) --------
 if [ -f "$ORACLE/models/tiny-bin/pytorch_model.bin" ]; then
@@ -235,6 +277,26 @@ out=$(cs models download sentence-transformers/tiny --cache "$TMP/c11" 2>"$TMP/e
 same_files "$repo/0_CLIPModel" "$out"
 stop_server
 
+# ---- 11b. download of a model the Hugging Face cache already has at the
+# revision's commit: no file is fetched, its snapshot is the answer ------------------------------
+light_commit=$(sed -n 's/.*"commit": "\([0-9a-f]*\)".*/\1/p' "$TMP/c4/test-org--tiny/.clipsearch-download.json")
+[ ${#light_commit} -eq 40 ] || fail "no commit in the light download's manifest"
+lsnap=$TMP/hf2/hub/models--fake-org--light/snapshots/$light_commit
+mkdir -p "$lsnap"
+cp "$LIGHT"/* "$lsnap/"
+start_server "$LIGHT" fake-org/light
+out=$(HF_HOME=$TMP/hf2 cs models download fake-org/light --cache "$TMP/c11b" 2>"$TMP/err") ||
+    fail "download of an HF-cached model failed: $(cat "$TMP/err")"
+[ "$out" = "$lsnap" ] || fail "HF-cached model downloaded to '$out', want '$lsnap'"
+! grep -q '/resolve/' "$LOG" || fail "files of an HF-cached model were fetched"
+contains "$(cat "$TMP/err")" "already in the Hugging Face cache" "HF-cached download says so"
+[ ! -e "$TMP/c11b" ] || fail "an HF-cached model left a folder in our cache"
+# A snapshot missing a file is not enough: our own copy is downloaded.
+rm "$lsnap/merges.txt"
+out=$(HF_HOME=$TMP/hf2 cs models download fake-org/light --cache "$TMP/c11b" -q) ||
+    fail "download next to an incomplete HF snapshot failed"
+same_files "$LIGHT" "$out"
+
 # ---- 12. the Hugging Face cache, found without any network ---------------------------------
 # huggingface_hub's layout: blobs named by etag, snapshots of symlinks, refs.
 export HF_ENDPOINT=http://127.0.0.1:9 # nothing listens there
@@ -257,9 +319,14 @@ p=$(XDG_CACHE_HOME=$TMP/xdg cs models path fake-org/tiny 2>/dev/null) &&
     fail "found the model without the cache variables: $p"
 mkdir -p "$TMP/xdg" && ln -s "$TMP/hf" "$TMP/xdg/huggingface"
 p=$(XDG_CACHE_HOME=$TMP/xdg cs models path fake-org/tiny) || fail "XDG_CACHE_HOME/huggingface not searched"
+bert=$TMP/hf/hub/models--google--bert-ish/snapshots/1111
+mkdir -p "$bert" "$TMP/hf/hub/models--google--bert-ish/refs"
+cp "$TMP/bert/config.json" "$TMP/bert/model.safetensors" "$bert/"
+printf 1111 >"$TMP/hf/hub/models--google--bert-ish/refs/main"
 list=$(HF_HOME=$TMP/hf cs models list) || fail "models list failed"
 contains "$list" "fake-org/tiny" "models list shows the HF cache"
 contains "$list" "huggingface" "models list tells the source"
+case "$list" in *bert-ish*) fail "models list shows a non-CLIP model: $list" ;; esac
 # A snapshot whose weights were never fetched does not count.
 rm "$snap/model.safetensors"
 HF_HOME=$TMP/hf cs models path fake-org/tiny >/dev/null 2>"$TMP/err" &&

@@ -139,6 +139,11 @@ int main(void) {
     put("hf/hub/models--st--clip/snapshots/dddd/modules.json", "[]");
     model("hf/hub/models--st--clip/snapshots/dddd/0_CLIPModel");
     expect_resolve("st/clip", at("hf/hub/models--st--clip/snapshots/dddd/0_CLIPModel"));
+    /* A bare name is also sentence-transformers/NAME, as that library has it. */
+    model("hf/hub/models--sentence-transformers--clip-ViT-B-32/snapshots/eeee/0_CLIPModel");
+    expect_resolve("clip-ViT-B-32",
+                   at("hf/hub/models--sentence-transformers--clip-ViT-B-32/snapshots/eeee/"
+                      "0_CLIPModel"));
 
     /* Our cache wins, once its manifest says complete. */
     model("cs/models/org--m");

@@ -105,6 +105,8 @@ for o in range(1, 9):
     pil(f"exif{o}.jpg", RGB, "JPEG", quality=90, exif=exif(o))
 # PNG
 pil("rgb.png", RGB, "PNG")
+pil("line.png", RGB.resize((400, 1)), "PNG")  # resized to 89600x224, cropped
+pil("column.png", RGB.resize((1, 300)), "PNG")
 pil("rgba.png", RGB.convert("RGBA"), "PNG")
 pil("la.png", RGB.convert("LA"), "PNG")
 pil("grey.png", RGB.convert("L"), "PNG")

@@ -167,8 +167,40 @@ static void check_simd_matches_scalar(void) {
     }
 }
 
+/* A box of a resize is exactly that part of the full resize. */
+static void check_box_matches_full(void) {
+    unsigned seed = 777;
+    for (int round = 0; round < 40; round++) {
+        seed = seed * 1103515245u + 12345u;
+        int w = 1 + (int)(seed >> 8) % 61, h = 1 + (int)(seed >> 16) % 47;
+        seed = seed * 1103515245u + 12345u;
+        int ow = 1 + (int)(seed >> 8) % 90, oh = 1 + (int)(seed >> 20) % 70;
+        seed = seed * 1103515245u + 12345u;
+        int bx = (int)(seed >> 8) % ow, by = (int)(seed >> 20) % oh;
+        int bw = 1 + (int)(seed >> 4) % (ow - bx), bh = 1 + (int)(seed >> 12) % (oh - by);
+        cs_image img = {w, h, malloc((size_t)w * h * 3)}, full, box;
+        for (int i = 0; i < w * h * 3; i++) img.rgb[i] = (uint8_t)(i * 37 + (i >> 3));
+        cs_error err;
+        CHECK_OK(cs_resize_bicubic(&img, ow, oh, &full, &err), &err);
+        CHECK_OK(cs_resize_bicubic_box(&img, ow, oh, bx, by, bw, bh, &box, &err), &err);
+        int same = full.rgb && box.rgb && box.width == bw && box.height == bh;
+        for (int y = 0; same && y < bh; y++)
+            same = !memcmp(box.rgb + (size_t)y * bw * 3,
+                           full.rgb + ((size_t)(by + y) * ow + bx) * 3, (size_t)bw * 3);
+        CHECK_MSG(same, "%dx%d -> %dx%d, box %d,%d %dx%d differs from the full resize", w, h, ow,
+                  oh, bx, by, bw, bh);
+        cs_image_free(&full);
+        cs_image_free(&box);
+        cs_image_free(&img);
+    }
+    cs_image img = {2, 2, (uint8_t[12]){0}}, out;
+    cs_error err;
+    CHECK_EQ_INT(cs_resize_bicubic_box(&img, 4, 4, 3, 0, 2, 1, &out, &err), CS_EINVAL);
+}
+
 int main(void) {
     check_hand_cases();
+    check_box_matches_full();
     check_simd_matches_scalar();
     check_geometry();
     check_normalize();

@@ -42,4 +42,13 @@ out=$("$CLIPSEARCH" index --model "$MODEL" --db "$DB" --exclude skipme --exclude
 rc=$?
 [ "$rc" -eq 3 ] || fail "second run exits $rc, want 3"
 contains "$out" "0 embedded, 1 reused, 3 unchanged, 2 removed, 6 skipped" "incremental run summary"
+# a file name that is not UTF-8 is indexed, and --json still writes valid JSON
+mkdir -p "$TMP/latin1"
+cp "$ORACLE/images/coins.png" "$TMP/latin1/$(printf 'caf\xe9.png')"
+"$CLIPSEARCH" index -q --model "$MODEL" --db "$TMP/l.db" "$TMP/latin1" || fail "latin-1 name"
+"$CLIPSEARCH" search --json --model "$MODEL" --db "$TMP/l.db" ball >"$TMP/l.json" ||
+    fail "--json with a latin-1 name"
+/usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]
+assert len(r) == 1 and r[0]["path"].endswith("caf\ufffd.png"), r' "$TMP/l.json" ||
+    fail "the JSON names the file"
 done_test

@@ -74,6 +74,16 @@ contains "$(cat "$TMP/err")" "cancel out" "ball - ball is explained"
 [ "$rc" -eq 1 ] || fail "missing image exits $rc"
 contains "$(cat "$TMP/err")" "missing.jpg" "missing image is named"
 
+# --montage: a contact sheet of the query and its results, a real JPEG
+"$CLIPSEARCH" search -k 4 --model "$MODEL" --montage "$TMP/m.jpg" "$TMP/photos/china.jpg" \
+    >/dev/null || fail "search --montage"
+"$CLIPSEARCH" similar -k 3 --montage "$TMP/s.jpg" "$TMP/photos/china.jpg" >/dev/null ||
+    fail "similar --montage"
+$PY -c 'import sys; from PIL import Image
+for p in sys.argv[1:]:
+    im = Image.open(p); im.load(); assert im.format == "JPEG" and im.width > 224, p' \
+    "$TMP/m.jpg" "$TMP/s.jpg" || fail "montages are JPEG contact sheets"
+
 out=$("$CLIPSEARCH" info) || fail "info"
 contains "$out" "images:     25" "info counts images"
 contains "$out" "dimensions: 48" "info gives dimensions"

@@ -137,6 +137,22 @@ static int64_t id_of(cs_db *db, const char *rel) {
     return id;
 }
 
+/* After a run the vector file is current: a new reader maps it, and it holds
+ * the rows the database holds. */
+static void check_vector_file(const char *dbpath, cs_db *db) {
+    cs_db_opts o = {.flags = CS_DB_READONLY};
+    cs_db *r = NULL;
+    cs_error err;
+    CHECK_OK(cs_db_open(dbpath, &o, &r, &err), &err);
+    if (!r) return;
+    cs_vecs *v = NULL;
+    CHECK_OK(cs_db_vectors(r, &v, &err), &err);
+    CHECK(v && v->source == VECS_FILE);
+    if (v) CHECK_EQ_INT(cs_vecs_count(v), count(db));
+    cs_vecs_release(v);
+    cs_db_close(r);
+}
+
 static void check_vector(cs_db *db, const char *rel, const char *payload) {
     float want[DIM], got[DIM];
     payload_vector((const uint8_t *)payload, strlen(payload), want);
@@ -200,6 +216,8 @@ int main(void) {
     CHECK_OK(cs_db_get(db, id_of(db, "b.syn"), &img, &err), &err);
     CHECK_EQ_INT(img.width, 11); /* the synthetic "width" is the payload length */
     cs_db_image_clear(&img);
+
+    check_vector_file(dbpath, db);
 
     /* second run: nothing to embed */
     st = run_index(db, &o, &er);
@@ -284,6 +302,8 @@ int main(void) {
         snprintf(payload, sizeof payload, "payload number %d", i);
         check_vector(db, name, payload);
     }
+
+    check_vector_file(dbpath, db);
 
     /* following symlinks: the linked file and folder are found (by hash,
      * no new embedding), and a link loop does not hang the walk */

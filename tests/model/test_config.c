@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "model/config.h"
+#include "model/forward.h"
 #include "test.h"
 
 static cs_status parse(const char *json, cs_clip_config *c, cs_error *err) {
@@ -65,6 +66,16 @@ int main(void) {
     CHECK(c.text.ln_eps == 1e-6f);
     CHECK_EQ_INT(c.eos_token_id, 49407);
     CHECK_EQ_INT(c.image_size, 336);
+
+    /* the pooled position: argmax(ids) for legacy eos_token_id 2, else the
+     * first eos_token_id (transformers), 0 when there is none */
+    int32_t ids[] = {49406, 320, 49407, 49407, 12};
+    CHECK_OK(parse("{}", &c, &err), &err);
+    CHECK_EQ_INT(cs_text_pool_index(&c, ids, 5), 2);
+    CHECK_EQ_INT(cs_text_pool_index(&c, ids, 2), 0);
+    CHECK_OK(parse("{\"text_config\": {\"eos_token_id\": 12}}", &c, &err), &err);
+    CHECK_EQ_INT(cs_text_pool_index(&c, ids, 5), 4);
+    CHECK_EQ_INT(cs_text_pool_index(&c, ids, 4), 0);
 
     /* refused */
     CHECK_EQ_INT(parse("[]", &c, &err), CS_EFORMAT);

@@ -60,6 +60,16 @@ assert lines[3]["image"] == "/nonexistent.jpg" and "nonexistent.jpg" in lines[3]
 assert lines[4]["text"] == "animal"; check(lines[4]["embedding"], texts["animal"])
 PYEOF
 
+# a text that is not UTF-8 gets its error on its own line; the others go on
+"$CLIPSEARCH" embed --model "$M" --text ok --text $'\xff\xfe' --text fine >"$TMP/utf8"; rc=$?
+[ "$rc" -eq 3 ] || fail "invalid UTF-8 text should give exit status 3, got $rc"
+$PY - "$TMP/utf8" <<'PYEOF' || fail "invalid UTF-8 text not reported in place: $(cat "$TMP/utf8")"
+import json, sys
+l = [json.loads(x) for x in open(sys.argv[1])]
+assert len(l) == 3 and "embedding" in l[0] and "embedding" in l[2]
+assert l[1]["text"] == "\ufffd\ufffd" and "UTF-8" in l[1]["error"]
+PYEOF
+
 # all good: exit 0
 "$CLIPSEARCH" embed --model "$M" --text ok >/dev/null || fail "a plain text fails"
 # usage errors

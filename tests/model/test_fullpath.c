@@ -17,7 +17,9 @@ static double cosine(const float *a, json_t *ref, int d) {
     return ab / sqrt(aa * bb);
 }
 
-static void check_model(const char *folder, const char *expected) {
+/* Texts for every folder; image files (decoding dominates the time under the
+ * sanitizers) where the pixels differ: 224 px and 64 px crops. */
+static void check_model(const char *folder, const char *expected, int with_images) {
     size_t len;
     char *text = cs_test_read(cs_test_oracle_path(expected), &len);
     json_t *exp = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
@@ -55,6 +57,12 @@ static void check_model(const char *folder, const char *expected) {
     printf("%s: %d texts from strings, worst cosine 1 - %.2e\n", folder, n, 1 - worst);
     free(te);
 
+    if (!with_images) {
+        free(e);
+        cs_model_close(m);
+        json_decref(exp);
+        return;
+    }
     /* image files, one by one and as a batch with a broken file in the middle */
     json_t *images = json_object_get(exp, "images");
     const char *key;
@@ -119,10 +127,10 @@ static void check_model(const char *folder, const char *expected) {
 
 int main(void) {
     cs_test_oracle();
-    check_model("models/tiny", "expected-tiny.json");
-    check_model("models/tiny-f16", "expected-tiny-f16.json");
-    check_model("models/tiny-bf16", "expected-tiny-bf16.json");
-    check_model("models/tiny-p16", "expected-tiny-p16.json");
-    check_model("models/tiny-bin", "expected-tiny.json");
+    check_model("models/tiny", "expected-tiny.json", 1);
+    check_model("models/tiny-f16", "expected-tiny-f16.json", 0);
+    check_model("models/tiny-bf16", "expected-tiny-bf16.json", 0);
+    check_model("models/tiny-p16", "expected-tiny-p16.json", 1);
+    check_model("models/tiny-bin", "expected-tiny.json", 0);
     return cs_test_done("model.fullpath");
 }

@@ -92,6 +92,12 @@ static void safetensors_cases(void) {
     write_file("model.safetensors", bad, sizeof bad - 1);
     expect_open("bad JSON", CS_EFORMAT, "bad JSON");
 
+    char dup[] =
+        "\x6b\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+        "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}    ";
+    write_file("model.safetensors", dup, sizeof dup - 1);
+    expect_open("duplicate tensor name", CS_EFORMAT, "duplicate");
+
     char arr[] = "\x02\0\0\0\0\0\0\0[]";
     write_file("model.safetensors", arr, sizeof arr - 1);
     expect_open("header not an object", CS_EFORMAT, "not a JSON object");

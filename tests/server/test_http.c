@@ -72,6 +72,25 @@ static void test_text_search(void) {
     free(r.body);
 }
 
+/* Paging through a query, or asking it again, does not run the model again. */
+static void test_query_memo(void) {
+    reply r;
+    int before = __atomic_load_n(&fake_text_calls, __ATOMIC_RELAXED);
+    for (int page = 0; page < 3; page++) {
+        char path[64];
+        snprintf(path, sizeof path, "/api/search?q=white&k=2&offset=%d", 2 * page);
+        get(port, path, &r);
+        CHECK_EQ_INT(r.status, 200);
+        free(r.body);
+    }
+    CHECK_EQ_INT(__atomic_load_n(&fake_text_calls, __ATOMIC_RELAXED) - before, 1);
+    get(port, "/api/stats", &r);
+    json_t *doc = body_json(&r), *qc = json_object_get(doc, "query_cache");
+    CHECK(json_integer_value(json_object_get(qc, "hits")) >= 2);
+    json_decref(doc);
+    free(r.body);
+}
+
 static void test_similar(void) {
     /* id 3 = (red+green)/sqrt 2: red and green tie at 1/sqrt 2, then red+blue at 1/2 */
     expect_ids("GET", "/api/similar/3?k=3", NULL, NULL, "0,1,5");
@@ -114,7 +133,7 @@ static void expect_status(const char *method, const char *path, const char *ctyp
     json_t *doc = body_json(&r);
     CHECK_MSG(r.status == want, "%s %s: status %d, want %d (%s)", method, path, r.status, want,
               r.body);
-    if (want >= 400 && want != 405) /* errors are JSON with a message */
+    if (want >= 400) /* errors are JSON with a message */
         CHECK_MSG(json_is_string(json_object_get(doc, "error")) &&
                       json_integer_value(json_object_get(doc, "status")) == want,
                   "%s %s: not a JSON error: %s", method, path, r.body);
@@ -150,6 +169,7 @@ static void test_errors(void) {
     expect_status("POST", "/api/search", "image/png", "", 400); /* empty upload */
     expect_status("POST", "/api/search", "image/png", "not an image", 400);
     expect_status("DELETE", "/api/search", NULL, NULL, 405);
+    expect_status("OPTIONS", "/api/stats", NULL, NULL, 405);
     expect_status("PUT", "/", NULL, NULL, 405);
     expect_status("POST", "/api/stats", "application/json", "{}", 405);
     expect_status("GET", "/api/nothing", NULL, NULL, 404);
@@ -302,6 +322,7 @@ int main(void) {
     test_health_and_stats();
     test_text_search();
     test_similar();
+    test_query_memo();
     test_post();
     test_errors();
     test_thumb_and_image();

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "server/cache.h"
 #include "server/thumb.h"
 #include "test.h"
 
@@ -96,33 +97,33 @@ static void test_jpeg(void) {
 }
 
 static void test_cache(void) {
-    srv_thumbs *c = srv_thumbs_new(100);
+    srv_cache *c = srv_cache_new(100);
     unsigned char data[60] = {1, 2, 3}, *got;
     size_t n;
-    srv_thumbs_put(c, 1, data, 40);
-    srv_thumbs_put(c, 2, data, 40);
-    CHECK(srv_thumbs_get(c, 1, &got, &n) && n == 40 && got[2] == 3); /* 1 is now the newest */
+    srv_cache_put(c, 1, data, 40);
+    srv_cache_put(c, 2, data, 40);
+    CHECK(srv_cache_get(c, 1, &got, &n) && n == 40 && got[2] == 3); /* 1 is now the newest */
     free(got);
-    srv_thumbs_put(c, 3, data, 40); /* over budget: 2, the least recently used, goes */
-    CHECK(!srv_thumbs_get(c, 2, &got, &n));
-    CHECK(srv_thumbs_get(c, 1, &got, &n));
+    srv_cache_put(c, 3, data, 40); /* over budget: 2, the least recently used, goes */
+    CHECK(!srv_cache_get(c, 2, &got, &n));
+    CHECK(srv_cache_get(c, 1, &got, &n));
     free(got);
-    CHECK(srv_thumbs_get(c, 3, &got, &n));
+    CHECK(srv_cache_get(c, 3, &got, &n));
     free(got);
-    srv_thumbs_put(c, 3, data, 60);  /* replacing keeps one entry per id */
-    srv_thumbs_put(c, 4, data, 200); /* larger than the whole budget: not kept */
-    CHECK(!srv_thumbs_get(c, 4, &got, &n));
+    srv_cache_put(c, 3, data, 60);  /* replacing keeps one entry per id */
+    srv_cache_put(c, 4, data, 200); /* larger than the whole budget: not kept */
+    CHECK(!srv_cache_get(c, 4, &got, &n));
     size_t entries, bytes;
     uint64_t hits, misses;
-    srv_thumbs_stats(c, &entries, &bytes, &hits, &misses);
+    srv_cache_stats(c, &entries, &bytes, &hits, &misses);
     CHECK_EQ_INT(entries, 2);
     CHECK_EQ_INT(bytes, 100);
     CHECK_EQ_INT(hits, 3);
     CHECK_EQ_INT(misses, 2);
-    for (int64_t id = 10; id < 5000; id++) srv_thumbs_put(c, id, data, 10); /* churn */
-    srv_thumbs_stats(c, &entries, &bytes, &hits, &misses);
+    for (int64_t id = 10; id < 5000; id++) srv_cache_put(c, id, data, 10); /* churn */
+    srv_cache_stats(c, &entries, &bytes, &hits, &misses);
     CHECK(bytes <= 100 && entries == 10);
-    srv_thumbs_free(c);
+    srv_cache_free(c);
 }
 
 int main(void) {

@@ -21,7 +21,8 @@ const char *cs_test_oracle(void) {
     struct stat st;
     if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         printf("SKIP: reference data not found (CS_ORACLE=%s); "
-               "put the shared folder beside the checkout\n", dir ? dir : "(unset)");
+               "put the shared folder beside the checkout\n",
+               dir ? dir : "(unset)");
         exit(77);
     }
     return dir;

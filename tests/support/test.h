@@ -15,43 +15,42 @@
 
 extern int cs_test_failures;
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
-            cs_test_failures++;                                                            \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            cs_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                               \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);        \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            cs_test_failures++;                                                            \
-        }                                                                                  \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            cs_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                 \
-    do {                                                                                   \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                \
-        if (a_ != b_) {                                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__,     \
-                    __LINE__, #a, #b, a_, b_);                                             \
-            cs_test_failures++;                                                            \
-        }                                                                                  \
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_) {                                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__,  \
+                    #a, #b, a_, b_);                                                               \
+            cs_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
 /* A call returning cs_status must succeed; prints the error message if not. */
-#define CHECK_OK(call, errp)                                                               \
-    do {                                                                                   \
-        cs_status st_ = (call);                                                            \
-        if (st_ != CS_OK) {                                                                \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,            \
-                    (errp)->message);                                                      \
-            cs_test_failures++;                                                            \
-        }                                                                                  \
+#define CHECK_OK(call, errp)                                                                       \
+    do {                                                                                           \
+        cs_status st_ = (call);                                                                    \
+        if (st_ != CS_OK) {                                                                        \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, (errp)->message); \
+            cs_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
 /* The end of main(): prints a summary line and returns the exit status. */

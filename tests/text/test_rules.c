@@ -88,6 +88,7 @@ static void test_whitespace(void) {
                 E("a b")));
     CHECK(E(" \t\n ").n == 2);
     CHECK(E("").n == 2);
+    CHECK(enc(NULL, 0).n == 2);
 }
 
 static void test_lowercase(void) {

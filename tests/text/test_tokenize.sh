@@ -46,6 +46,7 @@ rc=$?
 contains "$(cat "$TMP/err")" "stdin line 2" "bad line is named"
 [ "$(cat "$TMP/out")" = "[49406,1069,49407]" ] || fail "lines before the bad one: $(cat "$TMP/out")"
 
+mkdir -p "$TMP/nowhere" # a folder without tokenizer files
 "$CLIPSEARCH" tokenize --model "$TMP/nowhere" x 2>"$TMP/err"
 rc=$?
 [ "$rc" -eq 1 ] || fail "missing model exits $rc, want 1"
@@ -55,9 +56,12 @@ mkdir "$TMP/bad" && printf '{"model": ' >"$TMP/bad/tokenizer.json"
 "$CLIPSEARCH" tokenize --model "$TMP/bad" x 2>"$TMP/err" && fail "malformed tokenizer.json accepted"
 contains "$(cat "$TMP/err")" "bad/tokenizer.json" "malformed file is named"
 
-env -u CLIPSEARCH_MODEL "$CLIPSEARCH" tokenize x 2>"$TMP/err"
+# No --model: the default model, which empty caches do not have.
+env -u CLIPSEARCH_MODEL -u HF_HOME -u HF_HUB_CACHE HOME="$TMP" XDG_CACHE_HOME="$TMP/cache" \
+    "$CLIPSEARCH" tokenize x 2>"$TMP/err"
 rc=$?
-[ "$rc" -eq 2 ] || fail "no model exits $rc, want 2"
+[ "$rc" -eq 1 ] || fail "no model exits $rc, want 1"
+contains "$(cat "$TMP/err")" "models download" "no model says how to get one"
 contains "$(cat "$TMP/err")" "--model" "no model says how to give one"
 
 "$CLIPSEARCH" tokenize --model "$MODEL" "$(printf 'bad\xff')" 2>"$TMP/err" &&

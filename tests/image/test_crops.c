@@ -1,4 +1,4 @@
-/* tests/image/test_oracle.c - every image of ../shared/oracle/images gives,
+/* tests/image/test_crops.c - every image of ../shared/oracle/images gives,
  * pixel for pixel, the crop Pillow + CLIPImageProcessor gave (crops-224 with
  * the tiny model's preprocessor_config.json, crops-64 with tiny-p16's); every
  * file of bad/ is refused with a message naming the file and the reason. The
@@ -139,5 +139,5 @@ int main(void) {
     check_images();
     check_bad();
     check_limit_and_scaling();
-    return cs_test_done("image.oracle");
+    return cs_test_done("image.crops");
 }

@@ -1,0 +1,195 @@
+/* cli/cmd_serve.c - `clipsearch serve`: the web page and JSON API over an
+ * index, until Ctrl-C. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_db.h"
+
+static const char usage[] =
+    "usage: clipsearch serve [OPTIONS] [FOLDER...]\n"
+    "\n"
+    "Serves a web page to search the indexed images, and a JSON API for programs:\n"
+    "  GET  /api/search?q=TEXT&k=N   POST /api/search (an image, a form, or JSON)\n"
+    "  GET  /api/similar/ID  /api/thumb/ID  /api/image/ID  /api/stats  /healthz\n"
+    "With FOLDERs, first brings the database up to date with them (as indexing does).\n"
+    "Stops cleanly on Ctrl-C.\n"
+    "\n"
+    "options:\n"
+    "  --db PATH            the database (default: $CLIPSEARCH_DB, else\n"
+    "                       ~/.local/share/clipsearch/catalog.db)\n"
+    "  --model DIR|NAME     the model the database was made with (default:\n"
+    "                       $CLIPSEARCH_MODEL, else openai/clip-vit-base-patch32)\n"
+    "  --host ADDR          address to listen on (default 127.0.0.1: this computer only)\n"
+    "  --port N             port (default 8080; 0 picks a free one)\n"
+    "  --threads N          connection threads (default 4)\n"
+    "  --thread-per-connection  one thread per connection instead\n"
+    "  --max-body BYTES     largest request body, e.g. an upload (default 16777216)\n"
+    "  --timeout SECONDS    close connections idle this long (default 15)\n"
+    "  -v, --verbose        log every request on stderr\n";
+
+typedef struct serve_args {
+    const char *db, *model;
+    cs_server_opts opts;
+    const char **folders;
+    int n_folders;
+    int verbosity;
+} serve_args;
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+/* Returns CLI_OK, or CLI_USAGE after printing what is wrong. */
+static int parse(int argc, char **argv, serve_args *a) {
+    a->opts.port = 8080;
+    a->verbosity = CS_LOG_WARN;
+    a->folders = calloc((size_t)argc, sizeof *a->folders);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val = NULL;
+        if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
+            a->verbosity = CS_LOG_DEBUG;
+            continue;
+        }
+        if (!strcmp(arg, "--thread-per-connection")) {
+            a->opts.thread_per_connection = 1;
+            continue;
+        }
+        if (arg[0] != '-' || !strcmp(arg, "-")) {
+            a->folders[a->n_folders++] = arg;
+            continue;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
+        if (!val) {
+            cli_error("serve: %s needs a value", arg);
+            return CLI_USAGE;
+        }
+        long v;
+#define IS(name) (len == strlen(name) && !strncmp(arg, name, len))
+        if (IS("--db"))
+            a->db = val;
+        else if (IS("--model"))
+            a->model = val;
+        else if (IS("--host"))
+            a->opts.host = val;
+        else if (IS("--port") && parse_long(val, 0, 65535, &v))
+            a->opts.port = (int)v;
+        else if (IS("--threads") && parse_long(val, 1, 1024, &v))
+            a->opts.threads = (int)v;
+        else if (IS("--max-body") && parse_long(val, 1024, LONG_MAX, &v))
+            a->opts.max_body = (size_t)v;
+        else if (IS("--timeout") && parse_long(val, 1, 3600, &v))
+            a->opts.timeout_s = (int)v;
+        else {
+            cli_error("serve: bad option or value: %s", argv[i - (eq ? 0 : 1)]);
+            return CLI_USAGE;
+        }
+#undef IS
+    }
+    return CLI_OK;
+}
+
+static void on_index_error(void *user, const char *path, const cs_error *error) {
+    (void)user, (void)path;
+    cli_error("warning: %s", error->message);
+}
+
+/* Brings the database up to date with the folders given on the command line. */
+static cs_status index_folders(cs_db *db, cs_model *model, const serve_args *a, cs_error *err) {
+    cs_index_opts io = {0};
+    io.on_error = on_index_error;
+    cs_index_stats st = {0};
+    fprintf(stderr, "clipsearch: indexing %d folder%s...\n", a->n_folders,
+            a->n_folders == 1 ? "" : "s");
+    cs_status s = cs_db_index(db, model, a->folders, a->n_folders, &io, &st, err);
+    if (s == CS_OK)
+        fprintf(stderr,
+                "clipsearch: %lld images: %lld new, %lld reused, %lld unchanged, %lld removed, "
+                "%lld failed\n",
+                (long long)st.found, (long long)st.embedded, (long long)st.reused,
+                (long long)st.unchanged, (long long)st.removed, (long long)st.failed);
+    return s;
+}
+
+/* Serves until SIGINT or SIGTERM. The signals are blocked in every thread
+ * (the server's threads inherit the mask) and taken here with sigwait. */
+static int serve(cs_model *model, cs_db *db, serve_args *a) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    a->opts.log = cli_log_stderr;
+    a->opts.log_user = &a->verbosity;
+    cs_server *srv = NULL;
+    cs_error err = {0};
+    if (cs_server_start(model, db, &a->opts, &srv, &err) != CS_OK) return cli_fail(&err);
+    cs_db_info info = {0};
+    cs_db_get_info(db, &info, &err);
+    const char *host = a->opts.host ? a->opts.host : "127.0.0.1";
+    int v6 = strchr(host, ':') != NULL;
+    printf("clipsearch: serving %lld images at http://%s%s%s:%d/ (Ctrl-C stops)\n",
+           (long long)info.count, v6 ? "[" : "", host, v6 ? "]" : "", cs_server_port(srv));
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "clipsearch: %s: stopping\n", sig == SIGINT ? "interrupted" : "terminated");
+    cs_server_stop(srv);
+    return CLI_OK;
+}
+
+/* The database: read-only, or created/updated when folders are given. */
+static int open_db(const serve_args *a, cs_model *model, cs_db **db) {
+    if (!a->n_folders) return cli_db_open_for_model(a->db, model, db);
+    char path[4096];
+    int rc = cli_db_path(a->db, path, sizeof path);
+    if (rc) return rc;
+    cs_error err = {0};
+    if (cs_db_open_model(path, model, CS_DB_CREATE, db, &err) != CS_OK) return cli_fail(&err);
+    return CLI_OK;
+}
+
+static int run(int argc, char **argv) {
+    serve_args a = {0};
+    int rc = parse(argc, argv, &a);
+    const char *dir = rc == CLI_OK ? cli_resolve_model(a.model) : NULL;
+    if (!dir) {
+        free(a.folders);
+        return rc == CLI_OK ? CLI_FAIL : rc;
+    }
+    cs_model_opts mo = {0};
+    mo.log = cli_log_stderr;
+    mo.log_user = &a.verbosity;
+    cs_model *model = NULL;
+    cs_db *db = NULL;
+    cs_error err = {0};
+    if (cs_model_open(dir, &mo, &model, &err) != CS_OK)
+        rc = cli_fail(&err);
+    else
+        rc = open_db(&a, model, &db);
+    if (rc == CLI_OK && a.n_folders && index_folders(db, model, &a, &err) != CS_OK)
+        rc = cli_fail(&err);
+    if (rc == CLI_OK) rc = serve(model, db, &a);
+    cs_db_close(db);
+    cs_model_close(model);
+    free(a.folders);
+    return rc;
+}
+
+const cs_cli_command cs_cmd_serve = {"serve", "web page and JSON API to search an index", usage,
+                                     run};

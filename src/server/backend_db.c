@@ -1,0 +1,146 @@
+/* server/backend_db.c - the real collection behind the server: a CLIP model
+ * and a catalogue (index.h). Both are safe to share between threads: every
+ * embed call of the model is thread-safe, and the catalogue runs reads
+ * concurrently. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clipsearch/index.h"
+#include "clipsearch/model.h"
+#include "server/http.h"
+
+typedef struct db_backend {
+    cs_model *model;
+    cs_db *db;
+    cs_pool *pool;         /* threads for one search's scan; may be NULL */
+    cs_decode_opts decode; /* the server's limits for uploads and thumbnails */
+} db_backend;
+
+static cs_status embed_text(void *ctx, const char *text, float *out, cs_error *err) {
+    db_backend *b = ctx;
+    return cs_embed_texts(b->model, &text, 1, 0, out, err);
+}
+
+/* Uploads go through the same hardened decoders, with the server's limits. */
+static cs_status embed_image(void *ctx, const void *data, size_t size, float *out, cs_error *err) {
+    db_backend *b = ctx;
+    cs_image img = {0};
+    cs_status st = cs_image_decode_mem(data, size, "upload", &b->decode, &img, err);
+    if (st == CS_OK) st = cs_embed_images(b->model, &img, 1, 0, out, err);
+    cs_image_free(&img);
+    return st;
+}
+
+static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
+    db_backend *b = ctx;
+    return cs_db_get_vector(b->db, id, out, err);
+}
+
+static cs_status search(void *ctx, const float *query, int k, int64_t exclude, srv_hit **hits,
+                        int *n_hits, cs_error *err) {
+    db_backend *b = ctx;
+    cs_search_opts so = {0};
+    so.k = k;
+    so.pool = b->pool;
+    if (exclude >= 0) {
+        so.exclude_ids = &exclude;
+        so.n_exclude_ids = 1;
+    }
+    cs_result *res = NULL;
+    int n = 0;
+    *hits = NULL;
+    *n_hits = 0;
+    cs_status st = cs_db_search(b->db, query, &so, &res, &n, err);
+    if (st != CS_OK) return st;
+    srv_hit *out = calloc(n > 0 ? (size_t)n : 1, sizeof *out);
+    for (int i = 0; out && i < n; i++) {
+        out[i] = (srv_hit){res[i].id, res[i].score, res[i].width, res[i].height,
+                           strdup(res[i].path ? res[i].path : "")};
+        if (!out[i].path) {
+            srv_hits_free(out, i);
+            out = NULL;
+        }
+    }
+    cs_results_free(res, n);
+    if (!out) return cs_fail(err, CS_ENOMEM, "search: out of memory");
+    *hits = out;
+    *n_hits = n;
+    return CS_OK;
+}
+
+static cs_status item(void *ctx, int64_t id, srv_item *out, cs_error *err) {
+    db_backend *b = ctx;
+    cs_db_image img = {0};
+    cs_status st = cs_db_get(b->db, id, &img, err);
+    if (st != CS_OK) return st;
+    out->id = id;
+    out->width = img.width;
+    out->height = img.height;
+    if (strlen(img.path) >= sizeof out->path)
+        st = cs_fail(err, CS_ELIMIT, "image %lld: path too long", (long long)id);
+    else
+        memcpy(out->path, img.path, strlen(img.path) + 1);
+    cs_db_image_clear(&img);
+    return st;
+}
+
+static cs_status stats(void *ctx, json_t *obj, cs_error *err) {
+    db_backend *b = ctx;
+    cs_db_info info;
+    cs_status st = cs_db_get_info(b->db, &info, err);
+    if (st != CS_OK) return st;
+    cs_model_info mi;
+    cs_model_get_info(b->model, &mi);
+    json_object_set_new(obj, "images", json_integer(info.count));
+    json_object_set_new(
+        obj, "db",
+        json_pack("{s:s, s:I}", "path", info.path, "size_bytes", (json_int_t)info.size_bytes));
+    const char *name = info.model_name && *info.model_name ? info.model_name : mi.dir;
+    json_object_set_new(obj, "model",
+                        json_pack("{s:s, s:s, s:i, s:i}", "name", name ? name : "", "dtype",
+                                  mi.dtype ? mi.dtype : "", "image_size", mi.image_size,
+                                  "embed_dim", mi.embed_dim));
+    return CS_OK;
+}
+
+static cs_status decode(void *ctx, const srv_item *it, int min_side, cs_image *out, cs_error *err) {
+    db_backend *b = ctx;
+    cs_decode_opts d = b->decode;
+    d.jpeg_min_side = min_side; /* a thumbnail needs no more pixels than this */
+    return cs_image_decode_file(it->path, &d, out, err);
+}
+
+static void image_free(void *ctx, cs_image *img) {
+    (void)ctx;
+    cs_image_free(img);
+}
+
+cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts, cs_server **out,
+                          cs_error *err) {
+    *out = NULL;
+    if (!model || !db) return cs_fail(err, CS_EINVAL, "serve: needs a model and a database");
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    cs_db_info di;
+    cs_status st = cs_db_get_info(db, &di, err);
+    if (st != CS_OK) return st;
+    if (di.dim != mi.embed_dim)
+        return cs_fail(err, CS_EMISMATCH,
+                       "serve: %s holds %d-number embeddings, the model makes %d", di.path, di.dim,
+                       mi.embed_dim);
+    db_backend *b = calloc(1, sizeof *b);
+    if (!b) return cs_fail(err, CS_ENOMEM, "serve: out of memory");
+    b->model = model;
+    b->db = db;
+    b->pool = opts ? opts->search_pool : NULL;
+    if (opts) b->decode = opts->decode;
+    srv_backend be = {b,      mi.embed_dim, embed_text, embed_image, item_vector,
+                      search, item,         stats,      decode,      image_free};
+    st = cs_server_start_backend(&be, opts, out, err);
+    if (st != CS_OK) {
+        free(b);
+        return st;
+    }
+    (*out)->owned_ctx = b;
+    return CS_OK;
+}
