@@ -1,5 +1,7 @@
 /* cli/cmd_pixels.c - `clipsearch pixels`: what the model sees, as a PNG. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,18 @@ const cs_cli_command cs_cmd_pixels = {
     "  --jpeg-min-side N    let JPEGs decode at a reduced DCT scale (fast, inexact)\n"
     "  --max-pixels N       refuse images with more pixels (default 178956970)\n",
     run};
+
+/* A whole number in [lo, hi], digits only ("-5" would wrap to a huge limit
+ * through strtoull, "abc" to 0 = no option given). */
+static int parse_count(const char *s, unsigned long long lo, unsigned long long hi,
+                       unsigned long long *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
+    if (*s < '0' || *s > '9' || errno || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
 
 static int run(int argc, char **argv) {
     static const struct option longs[] = {{"model", required_argument, NULL, 'm'},
@@ -53,11 +67,19 @@ static int run(int argc, char **argv) {
             opts.ignore_exif = 1;
             break;
         case 'j':
-            opts.jpeg_min_side = atoi(optarg);
+        case 'x': {
+            unsigned long long v;
+            if (!parse_count(optarg, 1, c == 'j' ? 65535 : UINT64_MAX, &v)) {
+                cli_error("pixels: --%s needs a whole number above 0, not '%s'",
+                          c == 'j' ? "jpeg-min-side" : "max-pixels", optarg);
+                return CLI_USAGE;
+            }
+            if (c == 'j')
+                opts.jpeg_min_side = (int)v;
+            else
+                opts.max_pixels = v;
             break;
-        case 'x':
-            opts.max_pixels = strtoull(optarg, NULL, 10);
-            break;
+        }
         default:
             return cli_usage(&cs_cmd_pixels);
         }
@@ -76,7 +98,10 @@ static int run(int argc, char **argv) {
     if (!full) {
         cs_status st = cs_image_preprocess(&img, &pp, &crop, &err);
         cs_image_free(&img);
-        if (st) return cli_fail(&err);
+        if (st) {
+            cli_error("%s: %s", image, err.message);
+            return CLI_FAIL;
+        }
         img = crop;
     }
     cs_status st = cs_image_write_png(&img, output, &err);

@@ -49,11 +49,15 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     return 1;
 }
 
-/* Returns CLI_OK, or CLI_USAGE after printing what is wrong. */
+/* Returns CLI_OK, or CLI_USAGE (CLI_FAIL) after printing what is wrong. */
 static int parse(int argc, char **argv, serve_args *a) {
     a->opts.port = 8080;
     a->verbosity = CS_LOG_WARN;
     a->folders = calloc((size_t)argc, sizeof *a->folders);
+    if (!a->folders) {
+        cli_error("serve: out of memory");
+        return CLI_FAIL;
+    }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
         if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {

@@ -84,6 +84,12 @@ CS_API void cs_image_normalize(const cs_image *crop, const cs_preprocess *pp, fl
  * rename). For `clipsearch pixels` and for looking at what the model sees. */
 CS_API cs_status cs_image_write_png(const cs_image *img, const char *path, cs_error *err);
 
+/* Encodes an image as a baseline JPEG (optimised Huffman tables) of the
+ * given quality (1..100) into *out, malloc'd (free()), of *size bytes.
+ * Thumbnails and contact sheets. */
+CS_API cs_status cs_image_encode_jpeg(const cs_image *img, int quality, unsigned char **out,
+                                      size_t *size, cs_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,18 +12,29 @@
 
 #include "core/error.h"
 
+/* Opens a regular file for reading: *fd and its stat, or the error.
+ * O_NONBLOCK: opening a FIFO (a hostile or odd folder) would otherwise wait
+ * for a writer forever; regular files ignore the flag. */
+static cs_status open_regular(const char *path, int *fd, struct stat *st, cs_error *err) {
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (*fd < 0)
+        return cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path,
+                       strerror(errno));
+    if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return cs_fail(err, CS_EIO, "%s: not a regular file", path);
+    }
+    return CS_OK;
+}
+
 cs_status cs_map_file(const char *path, cs_map *out, cs_error *err) {
     out->data = NULL;
     out->size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path,
-                       strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cs_fail(err, CS_EIO, "%s: not a regular file", path);
-    }
+    cs_status s = open_regular(path, &fd, &st, err);
+    if (s != CS_OK) return s;
     if (st.st_size > 0) {
         void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -50,15 +61,10 @@ cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *s
                        cs_error *err) {
     *out = NULL;
     if (size) *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path,
-                       strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cs_fail(err, CS_EIO, "%s: not a regular file", path);
-    }
+    cs_status s = open_regular(path, &fd, &st, err);
+    if (s != CS_OK) return s;
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
         return cs_fail(err, CS_ELIMIT, "%s: %lld bytes, more than the limit of %zu", path,

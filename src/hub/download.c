@@ -195,11 +195,7 @@ cs_status cs_hub_setup(const char *repo_id, const cs_hub_opts *o, hub_dl *d, cs_
         return cs_fail(err, CS_EINVAL, "endpoint '%s': not an http(s) URL", d->endpoint);
 
     char root[4096], folder[512];
-    cs_status st = CS_OK;
-    if (o->cache_dir)
-        snprintf(root, sizeof root, "%s", o->cache_dir);
-    else
-        st = cs_hub_cache_dir(root, sizeof root, err);
+    cs_status st = cs_hub_cache_root(o->cache_dir, root, sizeof root, err);
     if (st == CS_OK) st = cs_hub_repo_folder(folder, sizeof folder, "", repo_id, err);
     if (st != CS_OK) return st;
     n = snprintf(d->dir, sizeof d->dir, "%s/%s", root, folder);

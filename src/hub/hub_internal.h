@@ -23,6 +23,10 @@ const char *cs_hub_env(const char *name);
 /* Copies a path into buf expanding a leading "~/" with $HOME. */
 cs_status cs_hub_expand(char *buf, size_t cap, const char *path, cs_error *err);
 
+/* Our cache folder: cache_dir when given (a cs_hub_opts.cache_dir), else
+ * cs_hub_cache_dir(). CS_ELIMIT when it does not fit in buf. */
+cs_status cs_hub_cache_root(const char *cache_dir, char *buf, size_t cap, cs_error *err);
+
 /* "ORG--NAME" for "ORG/NAME" (the hub forbids "--" in names, so the
  * mapping goes both ways); `prefix` goes in front ("models--" for the
  * Hugging Face cache, "" for ours). */

@@ -50,6 +50,13 @@ cs_status cs_hub_cache_dir(char *buf, size_t cap, cs_error *err) {
                    "no cache folder: set CLIPSEARCH_CACHE, XDG_CACHE_HOME or HOME");
 }
 
+cs_status cs_hub_cache_root(const char *cache_dir, char *buf, size_t cap, cs_error *err) {
+    if (!cache_dir) return cs_hub_cache_dir(buf, cap, err);
+    int n = snprintf(buf, cap, "%s", cache_dir);
+    if (n < 0 || (size_t)n >= cap) return cs_fail(err, CS_ELIMIT, "%s: path too long", cache_dir);
+    return CS_OK;
+}
+
 cs_status cs_hub_hf_home(char *buf, size_t cap, cs_error *err) {
     const char *v;
     if ((v = cs_hub_env("HF_HOME"))) return join_env(buf, cap, v, "", err);

@@ -119,13 +119,8 @@ cs_status cs_hub_resolve(const char *name, const char *cache_dir, char *out, siz
         return cs_fail(err, CS_EINVAL, "'%s': no such folder, and not a model name like %s", name,
                        cs_hub_default_model());
     char ours[4096], dir[4096], hf[4096];
-    if (cache_dir) {
-        if (!copy_out(ours, sizeof ours, cache_dir))
-            return cs_fail(err, CS_ELIMIT, "%s: path too long", cache_dir);
-    } else {
-        cs_status st = cs_hub_cache_dir(ours, sizeof ours, err);
-        if (st != CS_OK) return st;
-    }
+    cs_status st = cs_hub_cache_root(cache_dir, ours, sizeof ours, err);
+    if (st != CS_OK) return st;
     char found[4096];
     int hit = find_cached(name, ours, found, sizeof found, dir, sizeof dir, hf, sizeof hf);
     /* A bare name, as sentence-transformers takes it ("clip-ViT-B-32", the
@@ -249,13 +244,8 @@ static void list_hf(const char *root, int (*fn)(void *, const cs_hub_entry *), v
 cs_status cs_hub_list(const char *cache_dir, int (*fn)(void *user, const cs_hub_entry *entry),
                       void *user, cs_error *err) {
     char ours[4096], hf[4096];
-    if (cache_dir) {
-        if (!copy_out(ours, sizeof ours, cache_dir))
-            return cs_fail(err, CS_ELIMIT, "%s: path too long", cache_dir);
-    } else {
-        cs_status st = cs_hub_cache_dir(ours, sizeof ours, err);
-        if (st != CS_OK) return st;
-    }
+    cs_status st = cs_hub_cache_root(cache_dir, ours, sizeof ours, err);
+    if (st != CS_OK) return st;
     if (list_ours(ours, fn, user)) return CS_OK;
     cs_error ignored;
     if (cs_hub_hf_cache_dir(hf, sizeof hf, &ignored) == CS_OK) list_hf(hf, fn, user);

@@ -2,6 +2,7 @@
  * resize the shortest edge (Pillow BICUBIC), centre crop, rescale, normalise.
  * The settings come from the model folder's preprocessor_config.json. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,11 +110,17 @@ cs_status cs_preprocess_load(const char *model_dir, cs_preprocess *out, cs_error
 
 /* transformers' get_resize_output_image_size(default_to_square=False):
  * short side -> shortest_edge, long side int(shortest_edge * long / short). */
-static void resized_size(int w, int h, int edge, int *ow, int *oh) {
+static cs_status resized_size(int w, int h, int edge, int *ow, int *oh, cs_error *err) {
     int s = w <= h ? w : h, l = w <= h ? h : w;
-    int nl = (int)((double)edge * l / s);
-    *ow = w <= h ? edge : nl;
-    *oh = w <= h ? nl : edge;
+    double nl = (double)edge * l / s;
+    /* Only the crop is ever computed, but the offsets must fit an int: a
+     * 1 x 10^7 strip (a 40 KB PNG) would resize to 224 x 2.24e9. */
+    if (nl > INT_MAX / 2)
+        return cs_fail(err, CS_ELIMIT, "a %d x %d image is too elongated to resize to %d", w, h,
+                       edge);
+    *ow = w <= h ? edge : (int)nl;
+    *oh = w <= h ? (int)nl : edge;
+    return CS_OK;
 }
 
 /* Python's floor division, for negative offsets when the image is smaller
@@ -135,7 +142,10 @@ cs_status cs_image_preprocess(const cs_image *in, const cs_preprocess *pp, cs_im
         return cs_fail(err, CS_EINVAL, "cs_image_preprocess: no image");
     out->rgb = NULL;
     int rw = in->width, rh = in->height; /* the size after resizing */
-    if (pp->do_resize) resized_size(in->width, in->height, pp->shortest_edge, &rw, &rh);
+    if (pp->do_resize) {
+        cs_status st = resized_size(in->width, in->height, pp->shortest_edge, &rw, &rh, err);
+        if (st) return st;
+    }
     const int cw = pp->do_center_crop ? pp->crop_width : rw;
     const int ch = pp->do_center_crop ? pp->crop_height : rh;
     /* transformers' offsets; negative when the crop is larger (zero padding) */

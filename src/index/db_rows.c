@@ -12,14 +12,14 @@
 
 static const char *const stmt_sql[SQL_COUNT_] = {
     /* gen: the generation this transaction's commit will make */
-    [SQL_PUT] = "INSERT INTO images(path, size, mtime_ns, hash, width, height, embedding, gen) "
-                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                "(SELECT value + 1 FROM meta WHERE key = 'generation')) "
-                "ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3, hash = ?4, "
-                "width = ?5, height = ?6, embedding = ?7, gen = excluded.gen",
+    [SQL_PUT] = ("INSERT INTO images(path, size, mtime_ns, hash, width, height, embedding, gen) "
+                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                 "(SELECT value + 1 FROM meta WHERE key = 'generation')) "
+                 "ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3, hash = ?4, "
+                 "width = ?5, height = ?6, embedding = ?7, gen = excluded.gen"),
     [SQL_BY_PATH] = "SELECT id, size, mtime_ns, hash FROM images WHERE path = ?",
-    [SQL_BY_HASH] = "SELECT id, width, height, embedding FROM images WHERE hash = ? "
-                    "ORDER BY id LIMIT 1",
+    [SQL_BY_HASH] = ("SELECT id, width, height, embedding FROM images WHERE hash = ? "
+                     "ORDER BY id LIMIT 1"),
     [SQL_GET] = "SELECT path, size, mtime_ns, width, height, hash FROM images WHERE id = ?",
     [SQL_VECTOR] = "SELECT embedding FROM images WHERE id = ?",
     [SQL_DEL_PATH] = "DELETE FROM images WHERE path = ?",
@@ -120,6 +120,7 @@ cs_status cs_db_put(cs_db *db, const cs_db_entry *entries, int n, cs_error *err)
         if (!entries[i].path || !entries[i].embedding)
             return cs_fail(err, CS_EINVAL, "%s: entry %d has no path or no embedding", db->path, i);
     cs_status st = cs_db_begin(db, err);
+    if (st) return st; /* not in a transaction: nothing to roll back */
     for (int i = 0; !st && i < n; i++) st = cs_db_put_one(db, &entries[i], err);
     if (st) {
         cs_db_rollback(db);
@@ -130,6 +131,7 @@ cs_status cs_db_put(cs_db *db, const cs_db_entry *entries, int n, cs_error *err)
 
 cs_status cs_db_remove(cs_db *db, const char *const *paths, int n, cs_error *err) {
     cs_status st = cs_db_begin(db, err);
+    if (st) return st;
     for (int i = 0; !st && i < n; i++) {
         sqlite3_stmt *s = cs_db_stmt(db, SQL_DEL_PATH, err);
         if (!s) {

@@ -286,6 +286,7 @@ static int compact(run *r) {
 /* Writes the batch in one transaction. */
 static cs_status store(run *r, cs_error *err) {
     cs_status st = cs_db_begin(r->db, err);
+    if (st) return st; /* not in a transaction: nothing to roll back */
     for (int i = 0; i < r->n_items && !st; i++) {
         item *it = &r->items[i];
         const found_file *f = it->f;
@@ -419,8 +420,13 @@ static cs_status prune(run *r, const char *root, cs_error *err) {
     lo[n] = '/';
     hi[n] = '0';
     lo[n + 1] = hi[n + 1] = '\0';
-    cs_status st = cs_db_begin(r->db, err);
     sqlite3_stmt *q = NULL, *del = NULL;
+    cs_status st = cs_db_begin(r->db, err);
+    if (st) {
+        free(lo);
+        free(hi);
+        return st;
+    }
     if (!st && (sqlite3_prepare_v2(r->db->sql,
                                    "SELECT id, path FROM images WHERE (path >= ?1 AND path < ?2) "
                                    "OR path = ?3",

@@ -46,7 +46,7 @@ static cs_status make_thumb(cs_server *srv, const srv_item *it, unsigned char **
     if (st != CS_OK) return st;
     st = srv_image_fit(&img, size, &small, err);
     srv->be.image_free(srv->be.ctx, &img);
-    if (st == CS_OK) st = srv_jpeg_encode(&small, 82, jpg, n, err);
+    if (st == CS_OK) st = cs_image_encode_jpeg(&small, 82, jpg, n, err);
     free(small.rgb);
     return st;
 }

@@ -10,7 +10,6 @@
 
 #define MAX_OFFSET 10000
 #define DEFAULT_K  20
-#define MAX_TEXT   2000 /* bytes of query text; CLIP reads 77 tokens anyway */
 
 static const char *base_name(const char *path) {
     const char *slash = strrchr(path, '/');
@@ -83,8 +82,8 @@ static enum MHD_Result finish_and_reply(srv_request *r, srv_query *q, cs_status 
 }
 
 static int text_ok(srv_request *r, const char *text) {
-    if (strlen(text) > MAX_TEXT) {
-        srv_reply_error(r, 400, "the query text is longer than %d bytes", MAX_TEXT);
+    if (strlen(text) > SRV_MAX_TEXT) {
+        srv_reply_error(r, 400, "the query text is longer than %d bytes", SRV_MAX_TEXT);
         return 0;
     }
     return 1;

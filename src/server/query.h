@@ -18,6 +18,8 @@
 
 /* The most parts one query may have (each may cost a model run). */
 #define SRV_MAX_TERMS 16
+/* Bytes of query text in one part; CLIP reads 77 tokens anyway. */
+#define SRV_MAX_TEXT 2000
 
 typedef struct srv_query {
     const srv_backend *be;

@@ -96,8 +96,9 @@ static cs_status add_term(srv_query *q, json_t *t, const char *where, cs_error *
                        "%s: needs exactly one of \"text\", \"image_base64\", \"embedding\", "
                        "\"id\"",
                        where);
-    if (text && !json_is_string(text))
-        return cs_fail(err, CS_EINVAL, "%s: \"text\" must be a string", where);
+    if (text && (!json_is_string(text) || json_string_length(text) > SRV_MAX_TEXT))
+        return cs_fail(err, CS_EINVAL, "%s: \"text\" must be a string of at most %d bytes", where,
+                       SRV_MAX_TEXT);
     if (text) return srv_query_add_text(q, json_string_value(text), w, err);
     if (img) return add_image_b64(q, img, w, where, err);
     if (emb) return add_embedding(q, emb, w, where, err);
@@ -109,9 +110,9 @@ cs_status srv_query_add_json(srv_query *q, json_t *obj, const char *where, cs_er
     double w = 1.0;
     json_t *v;
     if (st == CS_OK && (v = json_object_get(obj, "text"))) {
-        if (!json_is_string(v) || json_string_length(v) > 2000)
-            return cs_fail(err, CS_EINVAL, "%s: \"text\" must be a string of at most 2000 bytes",
-                           where);
+        if (!json_is_string(v) || json_string_length(v) > SRV_MAX_TEXT)
+            return cs_fail(err, CS_EINVAL, "%s: \"text\" must be a string of at most %d bytes",
+                           where, SRV_MAX_TEXT);
         st = weight_of(obj, "text_weight", where, &w, err);
         if (st == CS_OK) st = srv_query_add_expr(q, json_string_value(v), w, err);
     }

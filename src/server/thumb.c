@@ -1,13 +1,9 @@
-/* server/thumb.c - resize + JPEG encode (see thumb.h). */
+/* server/thumb.c - the thumbnail resize (see thumb.h). */
 #include "server/thumb.h"
 
 #include <math.h>
-#include <setjmp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jpeglib.h>
 
 #include "core/error.h"
 
@@ -126,64 +122,4 @@ done:
     free(kx);
     free(ky);
     return st;
-}
-
-/* ---- JPEG encoding -------------------------------------------------------------
- * libjpeg reports errors by calling error_exit, which by default prints and
- * exits: ours jumps back instead, and output_message stays silent. */
-
-typedef struct jpeg_fail {
-    struct jpeg_error_mgr mgr;
-    jmp_buf jump;
-    char message[JMSG_LENGTH_MAX];
-} jpeg_fail;
-
-static void on_jpeg_error(j_common_ptr cinfo) {
-    jpeg_fail *f = (jpeg_fail *)cinfo->err;
-    f->mgr.format_message(cinfo, f->message);
-    longjmp(f->jump, 1);
-}
-
-static void on_jpeg_message(j_common_ptr cinfo) {
-    (void)cinfo;
-}
-
-cs_status srv_jpeg_encode(const cs_image *img, int quality, unsigned char **out, size_t *size,
-                          cs_error *err) {
-    struct jpeg_compress_struct cinfo;
-    jpeg_fail fail;
-    /* volatile: read after a longjmp */
-    unsigned char *volatile buf = NULL;
-    unsigned long len = 0;
-    *out = NULL;
-    *size = 0;
-    cinfo.err = jpeg_std_error(&fail.mgr);
-    fail.mgr.error_exit = on_jpeg_error;
-    fail.mgr.output_message = on_jpeg_message;
-    if (setjmp(fail.jump)) {
-        jpeg_destroy_compress(&cinfo);
-        free(buf);
-        return cs_fail(err, CS_EINTERNAL, "thumbnail: JPEG encoder: %s", fail.message);
-    }
-    jpeg_create_compress(&cinfo);
-    unsigned char *b = NULL;
-    jpeg_mem_dest(&cinfo, &b, &len);
-    cinfo.image_width = (JDIMENSION)img->width;
-    cinfo.image_height = (JDIMENSION)img->height;
-    cinfo.input_components = 3;
-    cinfo.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&cinfo);
-    jpeg_set_quality(&cinfo, quality, TRUE);
-    cinfo.optimize_coding = TRUE; /* smaller files for a little CPU */
-    jpeg_start_compress(&cinfo, TRUE);
-    while (cinfo.next_scanline < cinfo.image_height) {
-        JSAMPROW row = (JSAMPROW)(img->rgb + (size_t)cinfo.next_scanline * (size_t)img->width * 3);
-        jpeg_write_scanlines(&cinfo, &row, 1);
-    }
-    jpeg_finish_compress(&cinfo);
-    buf = b;
-    jpeg_destroy_compress(&cinfo);
-    *out = buf;
-    *size = len;
-    return CS_OK;
 }

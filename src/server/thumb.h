@@ -1,5 +1,5 @@
-/* server/thumb.h - thumbnails: shrink an image and encode it as JPEG (they
- * are kept in a srv_cache, cache.h). */
+/* server/thumb.h - thumbnails: shrink an image (then cs_image_encode_jpeg;
+ * they are kept in a srv_cache, cache.h). */
 #ifndef CS_SERVER_THUMB_H
 #define CS_SERVER_THUMB_H
 
@@ -12,9 +12,5 @@
  * aspect ratio (never enlarging); a triangle filter widened by the
  * reduction factor, so shrinking does not alias. out->rgb is malloc'd. */
 cs_status srv_image_fit(const cs_image *in, int max_side, cs_image *out, cs_error *err);
-
-/* Baseline JPEG of an RGB image; *out is malloc'd (free()). */
-cs_status srv_jpeg_encode(const cs_image *img, int quality, unsigned char **out, size_t *size,
-                          cs_error *err);
 
 #endif

@@ -14,18 +14,8 @@ command -v node >/dev/null || { echo "SKIP: node not installed"; exit 77; }
 [ -d "$here/node_modules/playwright-core" ] ||
     { echo "SKIP: playwright-core not installed (scripts/install-deps.sh --browser)"; exit 77; }
 
-"$CLIPSEARCH" serve --db "$TMP/c.db" --model "$ORACLE/models/tiny" --port 0 "$ORACLE/images" \
-    >"$TMP/out" 2>"$TMP/log" &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; rm -rf "$TMP"' EXIT
-url=""
-for _ in $(seq 1 600); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$TMP/out" 2>/dev/null | head -1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || fail "serve died: $(cat "$TMP/log")"
-    sleep 0.2
-done
-[ -n "$url" ] || fail "serve printed no URL"
+start_serve --db "$TMP/c.db" --model "$ORACLE/models/tiny" "$ORACLE/images"
+pid=$SERVE_PID url=$SERVE_URL
 
 shot="$CS_BUILD_DIR/browser-screenshot.png"
 (cd "$here" && timeout 300 node e2e.js "${url%/}" "$ORACLE/images/chelsea.png" "$shot") ||

@@ -1,5 +1,6 @@
 /* tests/core/test_core.c - the thread pool, file helpers and errors. */
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -89,6 +90,18 @@ static void test_files(void) {
     CHECK_EQ_INT(cs_map_file(missing, &m, &err), CS_ENOTFOUND);
     CHECK(strstr(err.message, "nope") != NULL);
     CHECK_EQ_INT(cs_read_file(dir, 100, &buf, &n, &err), CS_EIO); /* a folder */
+
+    /* A FIFO (no writer will ever come) is refused at once, not waited on:
+     * alarm() ends the test if opening it blocks. */
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/pipe.jpg", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    alarm(20);
+    CHECK_EQ_INT(cs_read_file(fifo, 100, &buf, &n, &err), CS_EIO);
+    CHECK(strstr(err.message, "pipe.jpg: not a regular file") != NULL);
+    CHECK_EQ_INT(cs_map_file(fifo, &m, &err), CS_EIO);
+    alarm(0);
+    unlink(fifo);
 
     /* too-long paths are refused, not truncated */
     char small[8];

@@ -134,8 +134,27 @@ static void check_limit_and_scaling(void) {
     cs_image_free(&img);
 }
 
+/* A strip whose resized long side passes INT_MAX (1 x 10^7: 224 x 2.24e9,
+ * from a 40 KB PNG) is refused, not computed with overflowing offsets. A
+ * strip that still fits is cropped as usual. */
+static void check_extreme_aspect(void) {
+    cs_preprocess pp = {224, 224, 224, 1, 1, 1, 1, 1.0f / 255, {0}, {1, 1, 1}};
+    cs_image strip = {1, 10000000, calloc(10000000, 3)}, crop = {0};
+    cs_error err = {0};
+    CHECK(strip.rgb != NULL);
+    CHECK_EQ_INT(cs_image_preprocess(&strip, &pp, &crop, &err), CS_ELIMIT);
+    CHECK_MSG(strstr(err.message, "1 x 10000000") != NULL, "%s", err.message);
+    CHECK(crop.rgb == NULL);
+    strip.height = 100000; /* 224 x 22.4e6 */
+    CHECK_OK(cs_image_preprocess(&strip, &pp, &crop, &err), &err);
+    CHECK(crop.width == 224 && crop.height == 224);
+    cs_image_free(&crop);
+    free(strip.rgb);
+}
+
 int main(void) {
     cs_test_oracle();
+    check_extreme_aspect();
     check_images();
     check_bad();
     check_limit_and_scaling();

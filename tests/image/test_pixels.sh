@@ -40,6 +40,14 @@ contains "$(cat "$TMP/err")" "above the limit" "huge_dims.jpg message"
 "$CLIPSEARCH" pixels --full --max-pixels 100 "$ORACLE/images/coins.png" -o "$TMP/x.png" \
     2>"$TMP/err" && fail "--max-pixels not applied"
 contains "$(cat "$TMP/err")" "384x303 pixels, above the limit of 100" "--max-pixels message"
+# a negative or non-numeric limit is a usage error, not "no limit"
+for bad in -5 abc 0 12x; do
+    "$CLIPSEARCH" pixels --full --max-pixels "$bad" "$ORACLE/images/coins.png" -o "$TMP/x.png" \
+        2>"$TMP/err"
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "--max-pixels $bad exits $rc, want 2"
+    contains "$(cat "$TMP/err")" "--max-pixels needs a whole number" "--max-pixels $bad message"
+done
 
 # usage errors
 "$CLIPSEARCH" pixels --model "$ORACLE/models/tiny" "$ORACLE/images/coins.png" 2>/dev/null

@@ -105,8 +105,14 @@ static int on_progress(void *user, const cs_index_progress *p) {
 }
 
 static cs_index_stats run_index(cs_db *db, const cs_index_opts *extra, errors *er) {
-    cs_index_backend be = {
-        .input_floats = DIM, .is_image = syn_is_image, .prepare = syn_prepare, .embed = syn_embed};
+    /* two threads read, hash and decode, as the program does */
+    static cs_pool *pool;
+    if (!pool) pool = cs_pool_create(2);
+    cs_index_backend be = {.input_floats = DIM,
+                           .is_image = syn_is_image,
+                           .prepare = syn_prepare,
+                           .embed = syn_embed,
+                           .pool = pool};
     cs_index_opts o = {0};
     if (extra) o = *extra;
     o.on_error = on_error;

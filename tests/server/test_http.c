@@ -183,6 +183,14 @@ static void test_errors(void) {
     memset(path + 14, 'a', 4100);
     path[4114] = 0;
     expect_status("GET", path, NULL, NULL, 400);
+    /* ... and in a JSON term: refused before the model runs on it */
+    char body[4200] = "{\"terms\": [{\"text\": \"";
+    size_t at = strlen(body);
+    memset(body + at, 'a', 4000);
+    snprintf(body + at + 4000, sizeof body - at - 4000, "\"}]}");
+    int calls = __atomic_load_n(&fake_text_calls, __ATOMIC_RELAXED);
+    expect_status("POST", "/api/search", "application/json", body, 400);
+    CHECK_EQ_INT(__atomic_load_n(&fake_text_calls, __ATOMIC_RELAXED), calls);
 }
 
 /* Decodes a JPEG reply with libjpeg: its size and the pixel at (x, y). */

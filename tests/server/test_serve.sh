@@ -18,18 +18,8 @@ MODEL=$ORACLE/models/tiny
 contains "$(cat "$TMP/err")" "x.db" "a missing database is named"
 
 # start it: index the images, listen on a free port
-"$CLIPSEARCH" serve --db "$TMP/c.db" --model "$MODEL" --port 0 "$ORACLE/images" \
-    >"$TMP/out" 2>"$TMP/log" &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; rm -rf "$TMP"' EXIT
-url=""
-for _ in $(seq 1 600); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$TMP/out" 2>/dev/null | head -1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || fail "serve died: $(cat "$TMP/log")"
-    sleep 0.2
-done
-[ -n "$url" ] || fail "serve printed no URL: $(cat "$TMP/out" "$TMP/log")"
+start_serve --db "$TMP/c.db" --model "$MODEL" "$ORACLE/images"
+pid=$SERVE_PID url=$SERVE_URL
 contains "$(cat "$TMP/out")" "serving 25 images" "the URL line counts the images"
 base=${url%/}
 

@@ -73,7 +73,7 @@ static void test_jpeg(void) {
     unsigned char *jpg;
     size_t n;
     cs_error err = {0};
-    CHECK_OK(srv_jpeg_encode(&in, 85, &jpg, &n, &err), &err);
+    CHECK_OK(cs_image_encode_jpeg(&in, 85, &jpg, &n, &err), &err);
     CHECK(n > 100 && jpg[0] == 0xFF && jpg[1] == 0xD8);
     struct jpeg_decompress_struct c;
     struct jpeg_error_mgr e;
@@ -93,6 +93,45 @@ static void test_jpeg(void) {
     jpeg_abort_decompress(&c);
     jpeg_destroy_decompress(&c);
     free(jpg);
+    free(in.rgb);
+}
+
+/* grey (the same in every channel: chroma subsampling does not blur it) */
+static uint8_t noise(int x, int y, int c) {
+    (void)c;
+    return (uint8_t)((x * 7919u + y * 104729u) * 2654435761u >> 24);
+}
+
+/* Output past the first buffer (grey noise at quality 100 is ~100 KB): it grows,
+ * and the bytes decode back to the same picture. */
+static void test_jpeg_large(void) {
+    cs_image in = make(400, 300, noise), back = {0};
+    unsigned char *jpg = NULL;
+    size_t n = 0;
+    cs_error err = {0};
+    CHECK_OK(cs_image_encode_jpeg(&in, 100, &jpg, &n, &err), &err);
+    CHECK_MSG(n > 4 * 16384, "%zu bytes", n);
+    CHECK_OK(cs_image_decode_mem(jpg, n, "thumb", NULL, &back, &err), &err);
+    CHECK(back.width == 400 && back.height == 300);
+    long total = 0;
+    for (size_t i = 0; back.rgb && i < (size_t)400 * 300 * 3; i++)
+        total += abs((int)back.rgb[i] - in.rgb[i]);
+    CHECK_MSG(total / (400 * 300 * 3) <= 4, "mean error %ld", total / (400 * 300 * 3));
+    cs_image_free(&back);
+    free(jpg);
+    free(in.rgb);
+}
+
+/* An image libjpeg refuses (wider than 65500) fails cleanly: an error that
+ * says why, and nothing leaked (the sanitizer build checks) or printed. */
+static void test_jpeg_refused(void) {
+    cs_image in = make(70000, 1, flat);
+    unsigned char *jpg = (unsigned char *)"not touched";
+    size_t n = 1;
+    cs_error err = {0};
+    CHECK(cs_image_encode_jpeg(&in, 85, &jpg, &n, &err) != CS_OK);
+    CHECK(jpg == NULL && n == 0);
+    CHECK_MSG(strstr(err.message, "JPEG") != NULL, "%s", err.message);
     free(in.rgb);
 }
 
@@ -130,6 +169,8 @@ int main(void) {
     test_sizes();
     test_antialias();
     test_jpeg();
+    test_jpeg_large();
+    test_jpeg_refused();
     test_cache();
     return cs_test_done("server.thumb");
 }

@@ -26,6 +26,23 @@ need_oracle() {
     ORACLE=$CS_ORACLE
 }
 
+# start_serve ARGS...: `clipsearch serve --port 0 ARGS` in the background
+# (stdout in $TMP/out, stderr in $TMP/log, killed at exit); waits for the URL
+# it prints. Sets $SERVE_PID and $SERVE_URL (with its trailing slash).
+start_serve() {
+    "$CLIPSEARCH" serve --port 0 "$@" >"$TMP/out" 2>"$TMP/log" &
+    SERVE_PID=$!
+    trap 'kill "$SERVE_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+    SERVE_URL=""
+    for _ in $(seq 1 600); do
+        SERVE_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$TMP/out" 2>/dev/null | head -1)
+        [ -n "$SERVE_URL" ] && return 0
+        kill -0 "$SERVE_PID" 2>/dev/null || fail "serve died: $(cat "$TMP/log")"
+        sleep 0.2
+    done
+    fail "serve printed no URL: $(cat "$TMP/out" "$TMP/log")"
+}
+
 done_test() {
     echo "$TEST_NAME: all checks passed"
     exit 0
