@@ -277,7 +277,12 @@ static int run(int argc, char **argv) {
             json_object_set_new(o, "text_mean_tokens", json_real(mean_len));
             json_object_set_new(o, "text_encoder_gflops",
                                 json_real(txt_flops * r.per_second * 1e-9));
+            json_object_set_new(o, "text_encoder_cpu_ms_per_text",
+                                json_real(r.cpu_seconds / ((double)r.calls * batch) * 1e3));
         }
+        /* One short query alone (what a search waits for), weights warm. */
+        if (!st) st = time_texts(model, 1, info.context_length, budget / 4, &r, &err, &mean_len);
+        if (!st) json_object_set_new(o, "text_query_ms", json_real(r.seconds / r.calls * 1e3));
     }
     if (!st && image) {
         json_t *stages = json_object();

@@ -1,6 +1,7 @@
 /* model/cpu.c - runtime CPU feature detection (see cpu.h). */
 #include "model/cpu.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,17 @@ static cs_cpu_level detect(void) {
 }
 
 cs_cpu_level cs_cpu_level_get(void) {
-    /* Computed on every call: it is cheap next to any kernel it selects, and
-     * it needs no global state. */
-    cs_cpu_level level = detect();
+    /* Detected once per process: CPUID traps to the hypervisor in a virtual
+     * machine (microseconds), and this is asked per GEMM and per attention
+     * head. An atomic, so threads racing on the first call are fine (they
+     * all store the same value). */
+    static _Atomic int cached = -1;
+    int detected = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (detected < 0) {
+        detected = (int)detect();
+        atomic_store_explicit(&cached, detected, memory_order_relaxed);
+    }
+    cs_cpu_level level = (cs_cpu_level)detected;
     const char *force = getenv("CLIPSEARCH_CPU");
     if (force && !strcmp(force, "generic"))
         level = CS_CPU_GENERIC;

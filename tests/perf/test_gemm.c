@@ -87,6 +87,30 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
     return bad;
 }
 
+/* y of rows 0..r-1 computed alone equals those rows computed among 40. */
+static void check_invariant(cs_pool *pool, cs_gemm_type wt) {
+    int m = 40, n = 100, k = 300;
+    float *x = malloc((size_t)m * k * sizeof(float)), *wf = malloc((size_t)n * k * sizeof(float));
+    float *b = malloc(n * sizeof(float)), *y = malloc((size_t)m * n * sizeof(float));
+    float *y1 = malloc((size_t)m * n * sizeof(float));
+    for (size_t i = 0; i < (size_t)m * k; i++) x[i] = frand();
+    for (int j = 0; j < n; j++) b[j] = frand();
+    void *w = make_w(wt, (size_t)n * k, wf);
+    cs_error err = {0};
+    for (int flags = 0; flags < 2; flags++) {
+        for (size_t i = 0; i < (size_t)m * n; i++) y[i] = y1[i] = (float)i * 0.001f;
+        CHECK_OK(cs_gemm(pool, m, n, k, x, k, w, k, wt, b, y, n, flags, &err), &err);
+        for (int r = 1; r <= 8; r++) {
+            for (size_t i = 0; i < (size_t)m * n; i++) y1[i] = (float)i * 0.001f;
+            CHECK_OK(cs_gemm(NULL, r, n, k, x, k, w, k, wt, b, y1, n, flags, &err), &err);
+            CHECK_MSG(!memcmp(y, y1, (size_t)r * n * sizeof(float)),
+                      "%s: %d rows alone differ from the same rows among %d (type %d, flags %d)",
+                      cs_gemm_kernel_name(), r, m, wt, flags);
+        }
+    }
+    free(x), free(wf), free(b), free(y), free(y1), free(w);
+}
+
 int main(void) {
     /* Known half-float bit patterns, subnormals and specials included. */
     CHECK(cs_half_to_float(0x3c00) == 1.0f);
@@ -118,6 +142,9 @@ int main(void) {
         /* The ViT-B/32 shapes at two images (k beyond the panel depth). */
         check_case(pool, 100, 768, 768, CS_GEMM_F16, 0, 1);
         check_case(pool, 98, 256, 3072, CS_GEMM_F32, CS_GEMM_ACCUMULATE, 1);
+        /* A few rows alone give the same bits as the same rows inside a
+         * larger m (what makes a single embedding equal its batch's). */
+        for (int wt = 0; wt < 3; wt++) check_invariant(pool, (cs_gemm_type)wt);
         /* Tall: several row blocks per column block (and a partial last). */
         check_case(pool, 1100, 70, 40, CS_GEMM_BF16, 0, 1);
     }
