@@ -10,10 +10,10 @@
  * so the micro-kernels only ever see floats. */
 #include "model/linear.h"
 
-#include "model/gemm.h"
-
-#include <stdatomic.h>
 #include <string.h>
+
+#include "model/cpu.h"
+#include "model/gemm.h"
 
 #define KC     256 /* k-block: the depth of one packed slice */
 #define NC     128 /* n-block: columns of y per task */
@@ -76,15 +76,7 @@ static const cs_gemm_kernel gemm_portable = {4, 8, micro_4x8, convert_portable};
 
 static const cs_gemm_kernel *pick_kernel(void) {
 #ifdef CS_HAVE_AVX2_KERNEL
-    static atomic_int have = -1; /* every thread that races here computes the same */
-    int h = atomic_load_explicit(&have, memory_order_relaxed);
-    if (h < 0) {
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-            __builtin_cpu_supports("f16c");
-        atomic_store_explicit(&have, h, memory_order_relaxed);
-    }
-    if (h) return &cs_gemm_avx2;
+    if (cs_cpu_level_get() >= CS_CPU_AVX2) return &cs_gemm_avx2;
 #endif
     return &gemm_portable;
 }
