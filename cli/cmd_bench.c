@@ -220,9 +220,9 @@ static int run(int argc, char **argv) {
             return cli_usage(&cs_cmd_bench);
         }
     }
-    const char *dir = cli_model_arg(model_opt);
-    if (!dir || batch < 1 || batch > 4096 || threads < 0 || !(budget > 0))
-        return cli_usage(&cs_cmd_bench);
+    if (batch < 1 || batch > 4096 || threads < 0 || !(budget > 0)) return cli_usage(&cs_cmd_bench);
+    const char *dir = cli_resolve_model(model_opt); /* prints why when it fails */
+    if (!dir) return CLI_FAIL;
 
     cs_error err = {0};
     cs_pool *pool = cs_pool_create(threads);
