@@ -98,27 +98,50 @@ stale:
     return NULL;
 }
 
-/* Loads every row from SQLite, in one read transaction (under the lock). */
-static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
-    *out = NULL;
-    cs_status st = CS_OK;
-    sqlite3_stmt *s = NULL;
-    int64_t count = 0;
-    uint64_t gen = 0;
+/* A snapshot block for up to `cap` rows: ids, then 64-byte aligned vectors. */
+static cs_vecs *new_owned(int64_t cap, int dim) {
+    size_t voff = (size_t)vectors_offset((uint64_t)cap) - VEC_HEADER;
+    size_t bytes = voff + (size_t)cap * (size_t)dim * sizeof(float);
+    cs_vecs *v = calloc(1, sizeof *v);
+    if (v && !(v->owned = aligned_alloc(64, (bytes + 64) & ~(size_t)63))) {
+        free(v);
+        v = NULL;
+    }
+    if (!v) return NULL;
+    atomic_init(&v->refs, 1);
+    v->dim = dim;
+    v->ids = v->owned;
+    v->vectors = (const float *)((char *)v->owned + voff);
+    return v;
+}
+
+/* Opens a read transaction (the caller COMMITs it, also on failure) and reads
+ * the generation and row count it sees. */
+static cs_status begin_read(cs_db *db, uint64_t *gen, int64_t *count, cs_error *err) {
+    *gen = 0;
+    *count = 0;
     if (sqlite3_exec(db->sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return cs_db_sql_fail(db, err, "reading vectors");
-    st = cs_db_generation(db, &gen, err);
+    cs_status st = cs_db_generation(db, gen, err);
+    sqlite3_stmt *s = NULL;
     if (!st && (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM images", -1, &s, NULL) ||
                 sqlite3_step(s) != SQLITE_ROW))
         st = cs_db_sql_fail(db, err, "counting images");
-    if (!st) count = sqlite3_column_int64(s, 0);
+    if (!st) *count = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    s = NULL;
-    size_t voff = (size_t)vectors_offset((uint64_t)count) - VEC_HEADER;
+    return st;
+}
+
+/* Loads every row from SQLite, in one read transaction (under the lock). */
+static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
+    *out = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t count = 0;
+    uint64_t gen = 0;
+    cs_status st = begin_read(db, &gen, &count, err);
     size_t row = (size_t)db->dim * sizeof(float);
-    cs_vecs *v = st ? NULL : calloc(1, sizeof *v);
-    if (!st && v) v->owned = aligned_alloc(64, (voff + (size_t)count * row + 64) & ~(size_t)63);
-    if (!st && (!v || !v->owned)) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+    cs_vecs *v = st ? NULL : new_owned(count, db->dim);
+    if (!st && !v) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
     if (!st &&
         sqlite3_prepare_v2(db->sql, "SELECT id, embedding FROM images ORDER BY id", -1, &s, NULL))
         st = cs_db_sql_fail(db, err, "reading vectors");
@@ -136,7 +159,7 @@ static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
             break;
         }
         ((int64_t *)v->owned)[n] = sqlite3_column_int64(s, 0);
-        memcpy((char *)v->owned + voff + (size_t)n * row, sqlite3_column_blob(s, 1), row);
+        memcpy((float *)v->vectors + (size_t)n * db->dim, sqlite3_column_blob(s, 1), row);
         n++;
     }
     sqlite3_finalize(s);
@@ -146,13 +169,9 @@ static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
         free(v);
         return st;
     }
-    atomic_init(&v->refs, 1);
     v->generation = gen;
     v->source = VECS_SQL;
     v->n = n;
-    v->dim = db->dim;
-    v->ids = v->owned;
-    v->vectors = (const float *)((char *)v->owned + voff);
     *out = v;
     return CS_OK;
 }
@@ -236,15 +255,7 @@ static cs_status write_file_sql(cs_db *db, cs_error *err) {
     int64_t count = 0, n = 0;
     size_t row = (size_t)db->dim * sizeof(float);
     sqlite3_stmt *s = NULL;
-    if (sqlite3_exec(db->sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        st = cs_db_sql_fail(db, err, "reading vectors");
-    if (!st) st = cs_db_generation(db, &gen, err);
-    if (!st && (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM images", -1, &s, NULL) ||
-                sqlite3_step(s) != SQLITE_ROW))
-        st = cs_db_sql_fail(db, err, "counting images");
-    if (!st) count = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    s = NULL;
+    st = begin_read(db, &gen, &count, err);
     vec_header h = make_header(db, count, gen);
     if (!st) fwrite(&h, sizeof h, 1, f);
     /* two passes in id order: the ids, then the vectors */
@@ -276,23 +287,6 @@ static cs_status write_file_sql(cs_db *db, cs_error *err) {
     }
     sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
     return tmp_finish(db, tmp, f, st, err);
-}
-
-/* A snapshot block for up to `cap` rows: ids, then 64-byte aligned vectors. */
-static cs_vecs *new_owned(int64_t cap, int dim) {
-    size_t voff = (size_t)vectors_offset((uint64_t)cap) - VEC_HEADER;
-    size_t bytes = voff + (size_t)cap * (size_t)dim * sizeof(float);
-    cs_vecs *v = calloc(1, sizeof *v);
-    if (v && !(v->owned = aligned_alloc(64, (bytes + 64) & ~(size_t)63))) {
-        free(v);
-        v = NULL;
-    }
-    if (!v) return NULL;
-    atomic_init(&v->refs, 1);
-    v->dim = dim;
-    v->ids = v->owned;
-    v->vectors = (const float *)((char *)v->owned + voff);
-    return v;
 }
 
 static int cmp_id(const void *a, const void *b) {
