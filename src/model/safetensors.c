@@ -154,12 +154,7 @@ done:
 }
 
 cs_status cs_safetensors_load(const char *path, cs_tensor_table *tab, cs_error *err) {
-    cs_map m;
-    cs_status st = cs_map_file(path, &m, err);
-    if (st) return st;
-    st = cs_safetensors_parse(m.data, m.size, path, tab, err);
-    cs_status st2 = cs_tensors_keep_map(tab, &m, err);
-    return st ? st : st2;
+    return cs_tensors_load_mapped(path, cs_safetensors_parse, tab, err);
 }
 
 /* A shard name from an index must be a plain file name in the same folder. */

@@ -133,6 +133,16 @@ cs_status cs_tensors_keep_map(cs_tensor_table *tab, cs_map *map, cs_error *err) 
     return CS_OK;
 }
 
+cs_status cs_tensors_load_mapped(const char *path, cs_tensors_parse_fn parse, cs_tensor_table *tab,
+                                 cs_error *err) {
+    cs_map m;
+    cs_status st = cs_map_file(path, &m, err);
+    if (st) return st;
+    st = parse(m.data, m.size, path, tab, err);
+    cs_status kept = cs_tensors_keep_map(tab, &m, err);
+    return st ? st : kept;
+}
+
 void cs_tensors_free(cs_tensor_table *tab) {
     if (!tab) return;
     for (int i = 0; i < tab->n; i++) {

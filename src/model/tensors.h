@@ -67,6 +67,12 @@ cs_status cs_tensors_add(cs_tensor_table *tab, const char *name, cs_dtype dt, in
                          cs_error *err);
 /* Keeps a map alive for the table's lifetime (takes ownership). */
 cs_status cs_tensors_keep_map(cs_tensor_table *tab, cs_map *map, cs_error *err);
+/* Maps a whole file, parses it with `parse` (a reader's _parse below) and
+ * keeps the map alive for the table, whatever the parse's outcome. */
+typedef cs_status (*cs_tensors_parse_fn)(const uint8_t *buf, size_t size, const char *name,
+                                         cs_tensor_table *tab, cs_error *err);
+cs_status cs_tensors_load_mapped(const char *path, cs_tensors_parse_fn parse, cs_tensor_table *tab,
+                                 cs_error *err);
 void cs_tensors_free(cs_tensor_table *tab);
 
 /* Readers. Each appends to tab; on failure tab may hold a partial result and

@@ -253,10 +253,5 @@ cs_status cs_torchzip_parse(const uint8_t *b, size_t size, const char *file, cs_
 }
 
 cs_status cs_torchzip_load(const char *path, cs_tensor_table *tab, cs_error *err) {
-    cs_map m;
-    cs_status st = cs_map_file(path, &m, err);
-    if (st) return st;
-    st = cs_torchzip_parse(m.data, m.size, path, tab, err);
-    cs_status st2 = cs_tensors_keep_map(tab, &m, err);
-    return st ? st : st2;
+    return cs_tensors_load_mapped(path, cs_torchzip_parse, tab, err);
 }
