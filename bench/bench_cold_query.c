@@ -14,11 +14,7 @@
 
 #include "clipsearch.h"
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
+#include "bench_util.h"
 
 static int die(const cs_error *err) {
     fprintf(stderr, "bench_cold_query: %s\n", err->message);

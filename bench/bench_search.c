@@ -14,6 +14,8 @@
 #include "index/faiss_bridge.h"
 #include "index/search_internal.h"
 
+#include "bench_util.h"
+
 enum { DIM = 512, K = 10 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -35,17 +37,6 @@ static void fill_unit(float *v, int64_t n) {
         float inv = (float)(1.0 / sqrt(s));
         for (int j = 0; j < DIM; j++) r[j] *= inv;
     }
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static double median(double *t, int n) {
