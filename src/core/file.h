@@ -17,6 +17,20 @@ typedef struct cs_map {
 cs_status cs_map_file(const char *path, cs_map *out, cs_error *err);
 void cs_unmap(cs_map *map);
 
+/* How cs_prefault mapped the pages. */
+typedef enum cs_prefault_how {
+    CS_PREFAULT_FAILED = 0, /* nothing done (the pages fault on first read, as usual) */
+    CS_PREFAULT_MADVISE,    /* madvise(MADV_POPULATE_READ), Linux >= 5.14 */
+    CS_PREFAULT_TOUCH       /* one read per page (older kernels: EINVAL) */
+} cs_prefault_how;
+
+/* Maps the pages of [p, p + len) of a read-only mapping now, so that later
+ * reads take no page faults: one system call instead of a fault per 16
+ * pages, and it can run on a thread that would otherwise wait. Only for
+ * ranges that will certainly be read. force_touch selects the fallback
+ * (tests). Never fails loudly: a page not mapped here faults later. */
+cs_prefault_how cs_prefault(const void *p, size_t len, int force_touch);
+
 /* Reads a whole file into a malloc'd buffer with a NUL after the last byte
  * (so text parsers may treat it as a string). Files larger than max_bytes are
  * refused with CS_ELIMIT before anything is allocated. */
