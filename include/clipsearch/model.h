@@ -77,6 +77,17 @@ CS_API cs_status cs_embed_image_files(cs_model *model, const char *const *paths,
                                       float *out, cs_status *statuses, cs_error *errs,
                                       cs_error *err);
 
+/* Towers for cs_model_prefetch. */
+enum { CS_PREFETCH_TEXT = 1, CS_PREFETCH_VISION = 2 };
+
+/* Readies towers ahead of their first embed call: builds them and maps their
+ * weight matrices into the process now (madvise(MADV_POPULATE_READ)), so the
+ * first forward pass takes no page faults. Only what every pass reads (not
+ * the token embedding table, of which a text needs a few rows). Worth it on a
+ * thread that would otherwise wait, e.g. while the tokenizer loads: a cold
+ * text query runs it beside the tokenizer (cs_db_search_query). */
+CS_API cs_status cs_model_prefetch(cs_model *model, int towers, cs_error *err);
+
 /* Converts a folder's pytorch_model.bin to model.safetensors (written
  * atomically beside it) so later opens memory-map it directly. The names,
  * shapes and dtypes are checked against config.json first. Does nothing when

@@ -65,8 +65,10 @@ int64_t cs_vecs_count(const cs_vecs *v) {
     return v->n - v->n_masked + v->n_delta;
 }
 
-/* Maps the vector file if it is the database's current one; NULL otherwise. */
-static cs_vecs *map_file(cs_db *db, uint64_t gen) {
+/* Maps the vector file if it is the database's current one; NULL otherwise.
+ * populate: a search will read every vector, so map them all now
+ * (cs_prefault: one system call, cheaper than a fault per few pages). */
+static cs_vecs *map_file(cs_db *db, uint64_t gen, int populate) {
     cs_map m;
     cs_error e;
     if (cs_map_file(db->vec_path, &m, &e) != CS_OK) return NULL;
@@ -90,6 +92,7 @@ static cs_vecs *map_file(cs_db *db, uint64_t gen) {
     v->source = VECS_FILE;
     v->ids = (const int64_t *)(m.data + h.ids_offset);
     v->vectors = (const float *)(m.data + h.vectors_offset);
+    if (populate) cs_prefault(m.data, m.size, 0);
     return v;
 stale:
     cs_log(&db->log, CS_LOG_DEBUG, "%s: stale or unreadable, reading vectors from the database",
@@ -477,7 +480,7 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
     if (st) return st;
     pthread_mutex_lock(&db->snap_lock);
     if (!db->snap || db->snap->generation != gen) {
-        cs_vecs *v = map_file(db, gen);
+        cs_vecs *v = map_file(db, gen, 1);
         if (!v && db->snap && db->has_gen && db->snap->generation < gen)
             st = load_changes(db, db->snap, &v, err);
         if (!st && !v) {
@@ -518,7 +521,7 @@ cs_status cs_db_write_vectors(cs_db *db, cs_error *err) {
     }
     cs_vecs *v = NULL, *on_disk = NULL;
     cs_status st = cs_db_vectors(db, &v, err);
-    if (!st && !(on_disk = map_file(db, v->generation))) {
+    if (!st && !(on_disk = map_file(db, v->generation, 0))) {
         cs_vecs *flat = v->base ? cs_vecs_flatten(v) : v;
         st = flat ? write_file(db, flat, err)
                   : cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);

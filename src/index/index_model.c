@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/pool.h"
 #include "index/db_internal.h"
 #include "index/indexer.h"
 
@@ -186,6 +187,31 @@ cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_erro
     return CS_OK;
 }
 
+/* The two halves of a cold query's start, one per pool thread: the
+ * tokenizer (parsing its tables is the longest single step) on one, the
+ * pages the query will read on the other - the tower's weights, then the
+ * vector snapshot. Failures are left for the calls that follow to report;
+ * with a one-thread pool the two run one after the other, which still
+ * costs less than the page faults they replace. */
+typedef struct warm_job {
+    cs_db *db;
+    cs_model *model;
+    int towers; /* CS_PREFETCH_* the terms need */
+} warm_job;
+
+static void warm_task(void *ctx, int task, int worker) {
+    (void)worker;
+    warm_job *J = ctx;
+    cs_error e;
+    if (task == 0) {
+        if (J->towers & CS_PREFETCH_TEXT) cs_model_tokenizer(J->model, &e);
+        return;
+    }
+    if (J->towers) cs_model_prefetch(J->model, J->towers, &e);
+    cs_vecs *v = NULL;
+    if (cs_db_vectors(J->db, &v, &e) == CS_OK) cs_vecs_release(v);
+}
+
 cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
                              const cs_search_opts *opts, cs_result **out, int *n, cs_error *err) {
     *out = NULL;
@@ -214,6 +240,13 @@ cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
     }
     o.exclude_paths = paths;
     o.n_exclude_paths = np;
+    warm_job J = {db, model, 0};
+    for (int i = 0; i < nq; i++) {
+        cs_query_kind k = cs_query_term_at(query, i)->kind;
+        if (k == CS_QUERY_TEXT) J.towers |= CS_PREFETCH_TEXT;
+        if (k == CS_QUERY_IMAGE_FILE || k == CS_QUERY_IMAGE_MEM) J.towers |= CS_PREFETCH_VISION;
+    }
+    cs_pool_for(o.pool, 2, warm_task, &J);
     cs_status st = cs_query_embed(query, model, q, err);
     if (!st) st = cs_db_search(db, q, &o, out, n, err);
     free(q);

@@ -84,6 +84,7 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
     cs_model *m = calloc(1, sizeof *m);
     if (!m) return cs_fail(err, CS_ENOMEM, "out of memory");
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->tok_lock, NULL);
     if (opts) {
         m->log.fn = opts->log;
         m->log.user = opts->log_user;
@@ -123,6 +124,7 @@ void cs_model_close(cs_model *m) {
     if (m->own_pool) cs_pool_free(m->pool);
     cs_model_io_free(m);
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->tok_lock);
     free(m->dir);
     free(m);
 }
@@ -158,6 +160,30 @@ static cs_status need_tower(cs_model *m, int vision, cs_error *err) {
     }
     pthread_mutex_unlock(&m->lock);
     return st;
+}
+
+static void prefault_weight(const cs_weight *w) {
+    cs_prefault(w->data, (size_t)w->n * (size_t)w->k * cs_dtype_size(w->dtype), 0);
+}
+
+cs_status cs_model_prefetch(cs_model *m, int towers, cs_error *err) {
+    if (!m) return cs_fail(err, CS_EINVAL, "cs_model_prefetch: no model");
+    for (int vision = 0; vision < 2; vision++) {
+        if (!(towers & (vision ? CS_PREFETCH_VISION : CS_PREFETCH_TEXT))) continue;
+        cs_status st = need_tower(m, vision, err);
+        if (st) return st;
+        const cs_tower *T = vision ? &m->vision : &m->text;
+        if (vision) prefault_weight(&T->patch);
+        /* in the order the forward pass reads them, so that a pass started
+         * meanwhile finds its first layers mapped first */
+        for (int l = 0; l < T->cfg->layers; l++) {
+            const cs_layer_weights *L = &T->layers[l];
+            const cs_weight *w[] = {&L->q, &L->k, &L->v, &L->o, &L->fc1, &L->fc2};
+            for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) prefault_weight(w[i]);
+        }
+        prefault_weight(&T->proj);
+    }
+    return CS_OK;
 }
 
 cs_status cs_embed_tokens(cs_model *m, const int32_t *const *ids, const int *n_ids, int n,

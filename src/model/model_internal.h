@@ -20,11 +20,14 @@ struct cs_model {
     cs_decode_opts decode;
     char id[64];
     const char *dtype;
-    pthread_mutex_t lock; /* guards the lazy parts below */
+    pthread_mutex_t lock; /* guards the lazy parts below but the tokenizer */
     int have_vision, have_text;
     cs_tower vision, text;
     int have_pp;
     cs_preprocess pp;
+    /* its own lock: a text query loads it while another thread builds and
+     * prefetches the text tower (cs_model_prefetch) */
+    pthread_mutex_t tok_lock;
     cs_tokenizer *tok;
 };
 

@@ -56,11 +56,11 @@ cs_tokenizer *cs_model_tokenizer(cs_model *m, cs_error *err) {
         cs_fail(err, CS_EINVAL, "cs_model_tokenizer: no model");
         return NULL;
     }
-    pthread_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->tok_lock);
     if (!m->tok && cs_tokenizer_load(m->dir, m->cfg.context_length, &m->tok, err) != CS_OK)
         m->tok = NULL;
     cs_tokenizer *t = m->tok;
-    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->tok_lock);
     return t;
 }
 
