@@ -245,6 +245,7 @@ typedef struct cs_added_token {
 } cs_added_token;
 
 struct cs_tokenizer {
+    bool from_cache; /* the tables came from tokenizer.json.cscache (tests) */
     cs_bpe bpe;
     cs_added_token *added;
     size_t n_added;
@@ -260,6 +261,20 @@ cs_status cs_tokenizer_json_load(const char *path, cs_tokenizer *tok, cs_error *
 /* The same on bytes in memory (path only names them in errors). */
 cs_status cs_tokenizer_json_parse(const char *data, size_t size, const char *path,
                                   cs_tokenizer *tok, cs_error *err);
+/* ---- tokcache.c: tokenizer.json's tables in a binary file beside it ---------- */
+
+struct stat;
+/* Fills tok's tables (what cs_tokenizer_json_load fills) from the cache at
+ * path if it was made from the file src describes and is intact; false
+ * otherwise (tok may then hold a part: the caller clears it). */
+bool cs_tokcache_read(const char *path, const struct stat *src, cs_tokenizer *tok);
+/* Writes tok's tables, made from the file src describes, atomically. */
+cs_status cs_tokcache_write(const char *path, const struct stat *src, const cs_tokenizer *tok,
+                            cs_error *err);
+/* Whether a cache may be written in dir: writable, and not read-only by its
+ * mode bits (root could write anyway). */
+bool cs_tokcache_dir_writable(const char *dir);
+
 /* Adds an added token (content copied; normalized later by the loader). */
 cs_status cs_tokenizer_add_token(cs_tokenizer *tok, const char *content, int32_t id,
                                  bool normalized, cs_error *err);

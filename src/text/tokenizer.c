@@ -84,6 +84,41 @@ static cs_status load_vocab_merges(const char *dir, cs_tokenizer *tok, cs_error 
     return CS_OK;
 }
 
+/* Empties what a failed cache read may have filled. */
+static void clear_tables(cs_tokenizer *tok) {
+    for (size_t i = 0; i < tok->n_added; i++) {
+        free(tok->added[i].content);
+        free(tok->added[i].cp);
+    }
+    free(tok->added);
+    free(tok->bpe.suffix);
+    cs_vocab_free(&tok->bpe.vocab);
+    cs_merges_free(&tok->bpe.merges);
+    memset(tok, 0, sizeof *tok);
+}
+
+/* tokenizer.json through its cache, tokenizer.json.cscache (tokcache.c):
+ * read when current and intact, else rebuilt from the JSON. sb: the JSON's
+ * stat, taken before it is read, so that a change while reading shows as a
+ * stale cache next time. */
+static cs_status load_json_cached(const char *dir, const char *path, const struct stat *sb,
+                                  cs_tokenizer *tok, cs_error *err) {
+    char cache[4096];
+    int n = snprintf(cache, sizeof cache, "%s.cscache", path);
+    bool have_path = n > 0 && (size_t)n < sizeof cache;
+    if (have_path && cs_tokcache_read(cache, sb, tok)) {
+        tok->from_cache = true;
+        return CS_OK;
+    }
+    clear_tables(tok);
+    cs_status st = cs_tokenizer_json_load(path, tok, err);
+    if (!st && have_path && cs_tokcache_dir_writable(dir)) {
+        cs_error ignored; /* a cache: not writing it changes no result */
+        cs_tokcache_write(cache, sb, tok, &ignored);
+    }
+    return st;
+}
+
 /* text_config.max_position_embeddings of config.json; 77 without the file. */
 static cs_status read_context_length(const char *dir, int *out, cs_error *err) {
     char path[4096];
@@ -120,7 +155,7 @@ cs_status cs_tokenizer_load(const char *model_dir, int context_length, cs_tokeni
     cs_status st = cs_path_join(path, sizeof path, model_dir, "tokenizer.json", err);
     if (!st) {
         if (stat(path, &sb) == 0)
-            st = cs_tokenizer_json_load(path, tok, err);
+            st = load_json_cached(model_dir, path, &sb, tok, err);
         else
             st = load_vocab_merges(model_dir, tok, err);
     }
