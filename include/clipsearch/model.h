@@ -83,10 +83,13 @@ enum { CS_PREFETCH_TEXT = 1, CS_PREFETCH_VISION = 2 };
 /* Readies towers ahead of their first embed call: builds them and maps their
  * weight matrices into the process now (madvise(MADV_POPULATE_READ)), so the
  * first forward pass takes no page faults. Only what every pass reads (not
- * the token embedding table, of which a text needs a few rows). Worth it on a
- * thread that would otherwise wait, e.g. while the tokenizer loads: a cold
- * text query runs it beside the tokenizer (cs_db_search_query). */
-CS_API cs_status cs_model_prefetch(cs_model *model, int towers, cs_error *err);
+ * the token embedding table, of which a text needs a few rows). The work is
+ * cut in n_parts (>= 1) slices of encoder layers; this call does slice
+ * `part`, so that threads can share it. Worth it on threads that would
+ * otherwise wait: a cold text query runs it beside the tokenizer's load
+ * (cs_db_search_query). */
+CS_API cs_status cs_model_prefetch(cs_model *model, int towers, int part, int n_parts,
+                                   cs_error *err);
 
 /* Converts a folder's pytorch_model.bin to model.safetensors (written
  * atomically beside it) so later opens memory-map it directly. The names,

@@ -104,6 +104,12 @@ cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, cs_error *err);
 /* The current vector snapshot (reloaded when the database moved on); release
  * it with cs_vecs_release. */
 cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err);
+/* The same; populate: a vector file newly mapped is prefaulted at once (a
+ * search reads all of it), else left to cs_vecs_prefault. */
+cs_status cs_db_vectors_opt(cs_db *db, int populate, cs_vecs **out, cs_error *err);
+/* Prefaults slice `part` of n_parts equal slices of v's vector file (nothing
+ * for snapshots read from SQLite): threads can share the work. */
+void cs_vecs_prefault(const cs_vecs *v, int part, int n_parts);
 void cs_vecs_release(cs_vecs *v);
 /* Makes the vector file current (after indexing): written from the handle's
  * snapshot, caught up first; nothing when the file already is current. */

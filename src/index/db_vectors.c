@@ -471,6 +471,18 @@ static cs_status load_changes(cs_db *db, cs_vecs *old, cs_vecs **out, cs_error *
 }
 
 cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
+    return cs_db_vectors_opt(db, 1, out, err);
+}
+
+void cs_vecs_prefault(const cs_vecs *v, int part, int n_parts) {
+    if (!v || !v->map.data || n_parts < 1 || part < 0 || part >= n_parts) return;
+    size_t step = (v->map.size + (size_t)n_parts - 1) / (size_t)n_parts;
+    size_t from = step * (size_t)part;
+    if (from < v->map.size)
+        cs_prefault(v->map.data + from, v->map.size - from < step ? v->map.size - from : step, 0);
+}
+
+cs_status cs_db_vectors_opt(cs_db *db, int populate, cs_vecs **out, cs_error *err) {
     *out = NULL;
     cs_status st;
     uint64_t gen = 0;
@@ -480,7 +492,7 @@ cs_status cs_db_vectors(cs_db *db, cs_vecs **out, cs_error *err) {
     if (st) return st;
     pthread_mutex_lock(&db->snap_lock);
     if (!db->snap || db->snap->generation != gen) {
-        cs_vecs *v = map_file(db, gen, 1);
+        cs_vecs *v = map_file(db, gen, populate);
         if (!v && db->snap && db->has_gen && db->snap->generation < gen)
             st = load_changes(db, db->snap, &v, err);
         if (!st && !v) {

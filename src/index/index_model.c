@@ -187,16 +187,18 @@ cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_erro
     return CS_OK;
 }
 
-/* The two halves of a cold query's start, one per pool thread: the
- * tokenizer (parsing its tables is the longest single step) on one, the
- * pages the query will read on the other - the tower's weights, then the
- * vector snapshot. Failures are left for the calls that follow to report;
- * with a one-thread pool the two run one after the other, which still
- * costs less than the page faults they replace. */
+/* A cold query's start, shared by the pool's threads: the tokenizer on one
+ * (task 0), and meanwhile the pages the query will certainly read mapped in
+ * slices on the others, then on all - the tower's weights (tasks 1..P),
+ * then the vector file (the rest). Prefaulting costs less than the page
+ * faults it replaces (one system call per slice), so even a one-thread
+ * pool gains. Failures are left for the calls that follow to report. */
+enum { WARM_MODEL_PARTS = 12, WARM_VECTOR_PARTS = 8 };
+
 typedef struct warm_job {
-    cs_db *db;
     cs_model *model;
-    int towers; /* CS_PREFETCH_* the terms need */
+    int towers;          /* CS_PREFETCH_* the terms need */
+    const cs_vecs *vecs; /* the snapshot the search will scan (or NULL) */
 } warm_job;
 
 static void warm_task(void *ctx, int task, int worker) {
@@ -205,11 +207,11 @@ static void warm_task(void *ctx, int task, int worker) {
     cs_error e;
     if (task == 0) {
         if (J->towers & CS_PREFETCH_TEXT) cs_model_tokenizer(J->model, &e);
-        return;
+    } else if (task <= WARM_MODEL_PARTS) {
+        if (J->towers) cs_model_prefetch(J->model, J->towers, task - 1, WARM_MODEL_PARTS, &e);
+    } else {
+        cs_vecs_prefault(J->vecs, task - 1 - WARM_MODEL_PARTS, WARM_VECTOR_PARTS);
     }
-    if (J->towers) cs_model_prefetch(J->model, J->towers, &e);
-    cs_vecs *v = NULL;
-    if (cs_db_vectors(J->db, &v, &e) == CS_OK) cs_vecs_release(v);
 }
 
 cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
@@ -240,13 +242,19 @@ cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
     }
     o.exclude_paths = paths;
     o.n_exclude_paths = np;
-    warm_job J = {db, model, 0};
+    warm_job J = {model, 0, NULL};
     for (int i = 0; i < nq; i++) {
         cs_query_kind k = cs_query_term_at(query, i)->kind;
         if (k == CS_QUERY_TEXT) J.towers |= CS_PREFETCH_TEXT;
         if (k == CS_QUERY_IMAGE_FILE || k == CS_QUERY_IMAGE_MEM) J.towers |= CS_PREFETCH_VISION;
     }
-    cs_pool_for(o.pool, 2, warm_task, &J);
+    /* the snapshot now, its pages in the warm-up (cs_db_search takes the
+     * same one unless the database moves on meanwhile) */
+    cs_vecs *v = NULL;
+    cs_error ve;
+    if (cs_db_vectors_opt(db, 0, &v, &ve) == CS_OK) J.vecs = v;
+    cs_pool_for(o.pool, 1 + WARM_MODEL_PARTS + WARM_VECTOR_PARTS, warm_task, &J);
+    cs_vecs_release(v);
     cs_status st = cs_query_embed(query, model, q, err);
     if (!st) st = cs_db_search(db, q, &o, out, n, err);
     free(q);

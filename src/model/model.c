@@ -166,22 +166,23 @@ static void prefault_weight(const cs_weight *w) {
     cs_prefault(w->data, (size_t)w->n * (size_t)w->k * cs_dtype_size(w->dtype), 0);
 }
 
-cs_status cs_model_prefetch(cs_model *m, int towers, cs_error *err) {
-    if (!m) return cs_fail(err, CS_EINVAL, "cs_model_prefetch: no model");
+cs_status cs_model_prefetch(cs_model *m, int towers, int part, int n_parts, cs_error *err) {
+    if (!m || n_parts < 1 || part < 0 || part >= n_parts)
+        return cs_fail(err, CS_EINVAL, "cs_model_prefetch: bad arguments");
     for (int vision = 0; vision < 2; vision++) {
         if (!(towers & (vision ? CS_PREFETCH_VISION : CS_PREFETCH_TEXT))) continue;
         cs_status st = need_tower(m, vision, err);
         if (st) return st;
         const cs_tower *T = vision ? &m->vision : &m->text;
-        if (vision) prefault_weight(&T->patch);
-        /* in the order the forward pass reads them, so that a pass started
-         * meanwhile finds its first layers mapped first */
-        for (int l = 0; l < T->cfg->layers; l++) {
+        if (part == 0 && vision) prefault_weight(&T->patch);
+        /* layers part, part + n_parts, ...: every slice starts with early
+         * layers, which a forward pass started meanwhile reads first */
+        for (int l = part; l < T->cfg->layers; l += n_parts) {
             const cs_layer_weights *L = &T->layers[l];
             const cs_weight *w[] = {&L->q, &L->k, &L->v, &L->o, &L->fc1, &L->fc2};
             for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) prefault_weight(w[i]);
         }
-        prefault_weight(&T->proj);
+        if (part == n_parts - 1) prefault_weight(&T->proj);
     }
     return CS_OK;
 }
