@@ -1,11 +1,18 @@
 /* bench/bench_cold_query.c - where the time of a cold `clipsearch search`
- * goes: the same steps as the command, each timed once, in a fresh process.
+ * goes: the steps of cs_db_search_query, each timed once, in a fresh process.
  *
- * usage: bench_cold_query --model DIR --db PATH [--threads N] [TEXT]
+ * usage: bench_cold_query --model DIR --db PATH [--threads N] [--plain] [TEXT]
  *
- * Prints one JSON object of milliseconds: pool, model_open, query_embed
- * (tokenizer load + text encoder, weights touched for the first time),
- * db_open, search (vector file mapped + scanned + paths looked up), total.
+ * Prints one JSON object of milliseconds:
+ *   pool, model_open, db_open;
+ *   warm: the tokenizer's load on one thread (tokenizer: its own time, from
+ *     tokenizer.json.cscache when current) while the others prefault the
+ *     text tower's weights and the vector file (cs_model_prefetch,
+ *     cs_vecs_prefault), then all threads prefault;
+ *   embed: tokenize + text tower; search: scan + paths; total.
+ * --plain skips the warm-up (the tokenizer loads inside embed, and the
+ * weights and vectors fault in as they are read): the path before it. Like
+ * the command, it first stops OpenBLAS's idle threads (cli/blas_threads.c).
  * Run it after bench_catalog; bench/cold_search.sh runs both and hyperfine. */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,21 +20,49 @@
 #include <time.h>
 
 #include "clipsearch.h"
+#include "core/pool.h"
+#include "index/db_internal.h"
 
 #include "bench_util.h"
+
+enum { MODEL_PARTS = 12, VECTOR_PARTS = 8 }; /* as index_model.c */
+
+extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 static int die(const cs_error *err) {
     fprintf(stderr, "bench_cold_query: %s\n", err->message);
     return 1;
 }
 
+typedef struct warm {
+    cs_model *model;
+    const cs_vecs *vecs;
+    double tokenizer_ms;
+} warm;
+
+static void warm_task(void *ctx, int task, int worker) {
+    (void)worker;
+    warm *W = ctx;
+    cs_error e;
+    if (task == 0) {
+        double t = now_ms();
+        cs_model_tokenizer(W->model, &e);
+        W->tokenizer_ms = now_ms() - t;
+    } else if (task <= MODEL_PARTS) {
+        cs_model_prefetch(W->model, CS_PREFETCH_TEXT, task - 1, MODEL_PARTS, &e);
+    } else {
+        cs_vecs_prefault(W->vecs, task - 1 - MODEL_PARTS, VECTOR_PARTS);
+    }
+}
+
 int main(int argc, char **argv) {
     static const struct option longs[] = {{"model", required_argument, NULL, 'm'},
                                           {"db", required_argument, NULL, 'd'},
                                           {"threads", required_argument, NULL, 't'},
+                                          {"plain", no_argument, NULL, 'p'},
                                           {0, 0, 0, 0}};
     const char *model_dir = NULL, *path = NULL;
-    int threads = 0, c;
+    int threads = 0, plain = 0, c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         if (c == 'm')
             model_dir = optarg;
@@ -35,24 +70,42 @@ int main(int argc, char **argv) {
             path = optarg;
         else if (c == 't')
             threads = atoi(optarg);
+        else if (c == 'p')
+            plain = 1;
         else
             return 2;
     }
     if (!model_dir || !path) {
-        fprintf(stderr, "usage: bench_cold_query --model DIR --db PATH [--threads N] [TEXT]\n");
+        fprintf(stderr,
+                "usage: bench_cold_query --model DIR --db PATH [--threads N] [--plain] [TEXT]\n");
         return 2;
     }
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     const char *text = optind < argc ? argv[optind] : "a ball";
     cs_error err;
     double t0 = now_ms(), t = t0;
-    double ms[6];
+    enum { POOL, MODEL, DB, WARM, EMBED, SEARCH, TOTAL, N_STEPS };
+    double ms[N_STEPS] = {0};
     cs_pool *pool = cs_pool_create(threads);
-    ms[0] = now_ms() - t;
+    ms[POOL] = now_ms() - t;
     t = now_ms();
     cs_model_opts mo = {.pool = pool};
     cs_model *model = NULL;
     if (cs_model_open(model_dir, &mo, &model, &err)) return die(&err);
-    ms[1] = now_ms() - t;
+    ms[MODEL] = now_ms() - t;
+    t = now_ms();
+    cs_db *db = NULL;
+    if (cs_db_open_model(path, model, CS_DB_READONLY, &db, &err)) return die(&err);
+    ms[DB] = now_ms() - t;
+    t = now_ms();
+    warm W = {model, NULL, 0};
+    cs_vecs *v = NULL;
+    if (!plain) {
+        if (cs_db_vectors_opt(db, 0, &v, &err)) return die(&err);
+        W.vecs = v;
+        cs_pool_for(pool, 1 + MODEL_PARTS + VECTOR_PARTS, warm_task, &W);
+    }
+    ms[WARM] = now_ms() - t;
     t = now_ms();
     cs_query *q = cs_query_new();
     if (cs_query_parse(q, &text, 1, 0, &err)) return die(&err);
@@ -60,24 +113,22 @@ int main(int argc, char **argv) {
     cs_model_get_info(model, &mi);
     float *vec = malloc((size_t)mi.embed_dim * sizeof *vec);
     if (cs_query_embed(q, model, vec, &err)) return die(&err);
-    ms[2] = now_ms() - t;
-    t = now_ms();
-    cs_db *db = NULL;
-    if (cs_db_open_model(path, model, CS_DB_READONLY, &db, &err)) return die(&err);
-    ms[3] = now_ms() - t;
+    ms[EMBED] = now_ms() - t;
     t = now_ms();
     cs_search_opts so = {.k = 10, .pool = pool};
     cs_result *res = NULL;
     int n = 0;
     if (cs_db_search(db, vec, &so, &res, &n, &err)) return die(&err);
-    ms[4] = now_ms() - t;
-    ms[5] = now_ms() - t0;
+    ms[SEARCH] = now_ms() - t;
+    ms[TOTAL] = now_ms() - t0;
     cs_db_info info;
     if (cs_db_get_info(db, &info, &err)) return die(&err);
-    printf("{\"rows\": %lld, \"threads\": %d, \"pool_ms\": %.2f, \"model_open_ms\": %.2f, "
-           "\"query_embed_ms\": %.2f, \"db_open_ms\": %.2f, \"search_ms\": %.2f, "
-           "\"total_ms\": %.2f}\n",
-           (long long)info.count, cs_pool_threads(pool), ms[0], ms[1], ms[2], ms[3], ms[4], ms[5]);
+    printf("{\"rows\": %lld, \"threads\": %d, \"warm_up\": %s, \"pool_ms\": %.2f, "
+           "\"model_open_ms\": %.2f, \"db_open_ms\": %.2f, \"warm_ms\": %.2f, "
+           "\"tokenizer_ms\": %.2f, \"embed_ms\": %.2f, \"search_ms\": %.2f, \"total_ms\": %.2f}\n",
+           (long long)info.count, cs_pool_threads(pool), plain ? "false" : "true", ms[POOL],
+           ms[MODEL], ms[DB], ms[WARM], W.tokenizer_ms, ms[EMBED], ms[SEARCH], ms[TOTAL]);
+    cs_vecs_release(v);
     cs_results_free(res, n);
     cs_db_close(db);
     cs_query_free(q);
