@@ -24,8 +24,9 @@
 
 #include "index/db_internal.h"
 
-#define VEC_MAGIC  "CSVECS1"
-#define VEC_HEADER 64
+#define VEC_MAGIC    "CSVECS1"
+#define VEC_HEADER   64
+#define WRITE_BUFFER (4u << 20)
 
 typedef struct vec_header {
     char magic[8];
@@ -181,36 +182,58 @@ static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
 
 /* The vector file is written to a temporary file beside it, then fsync'd and
  * renamed over it: readers see the old file or the new one, never a mix. */
-static cs_status tmp_open(cs_db *db, char **tmp, FILE **f, cs_error *err) {
+/* A temporary file beside the vector file, written through a large buffer
+ * (see tmp_open), then renamed over it. */
+typedef struct out_file {
+    char *tmp;
+    FILE *f;
+    char *buf;
+} out_file;
+
+static cs_status tmp_open(cs_db *db, out_file *o, cs_error *err) {
     size_t plen = strlen(db->vec_path);
-    *f = NULL;
-    *tmp = malloc(plen + 8);
-    if (!*tmp) return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
-    memcpy(*tmp, db->vec_path, plen);
-    memcpy(*tmp + plen, ".XXXXXX", 8);
-    int fd = mkstemp(*tmp);
-    if (fd >= 0 && !(*f = fdopen(fd, "wb"))) close(fd);
-    if (!*f) {
-        cs_status st = cs_fail(err, CS_EIO, "%s: %s", *tmp, strerror(errno));
-        if (fd >= 0) unlink(*tmp);
-        free(*tmp);
-        *tmp = NULL;
+    memset(o, 0, sizeof *o);
+    o->tmp = malloc(plen + 8);
+    o->buf = malloc(WRITE_BUFFER);
+    if (!o->tmp || !o->buf) {
+        free(o->tmp);
+        free(o->buf);
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->vec_path);
+    }
+    memcpy(o->tmp, db->vec_path, plen);
+    memcpy(o->tmp + plen, ".XXXXXX", 8);
+    int fd = mkstemp(o->tmp);
+    if (fd >= 0 && !(o->f = fdopen(fd, "wb"))) close(fd);
+    if (!o->f) {
+        cs_status st = cs_fail(err, CS_EIO, "%s: %s", o->tmp, strerror(errno));
+        if (fd >= 0) unlink(o->tmp);
+        free(o->tmp);
+        free(o->buf);
         return st;
     }
-    setvbuf(*f, NULL, _IOFBF, 1 << 20);
+    /* Whole buffers of 4 MiB go out at 4 MiB-aligned offsets (stdio flushes
+     * only full buffers; a larger fwrite goes out directly from such an
+     * offset). On Linux with large folios (ext4, xfs, tmpfs) the page cache
+     * then holds the file in 2 MiB folios, which a search maps with one
+     * page-table entry each: prefaulting the 205 MB of 100k vectors took
+     * 0.1 ms instead of 8 (written in 4 KiB pieces), unmapping it at exit
+     * 0.05 ms instead of 3. glibc ignores the size unless given the buffer. */
+    setvbuf(o->f, o->buf, _IOFBF, WRITE_BUFFER);
     return CS_OK;
 }
 
-static cs_status tmp_finish(cs_db *db, char *tmp, FILE *f, cs_status st, cs_error *err) {
-    if (!st && (fflush(f) != 0 || ferror(f)))
-        st = cs_fail(err, CS_EIO, "%s: write: %s", tmp, strerror(errno));
-    if (!st && fsync(fileno(f)) != 0)
-        st = cs_fail(err, CS_EIO, "%s: fsync: %s", tmp, strerror(errno));
-    if (fclose(f) != 0 && !st) st = cs_fail(err, CS_EIO, "%s: close: %s", tmp, strerror(errno));
-    if (!st && rename(tmp, db->vec_path) != 0)
+static cs_status tmp_finish(cs_db *db, out_file *o, cs_status st, cs_error *err) {
+    if (!st && (fflush(o->f) != 0 || ferror(o->f)))
+        st = cs_fail(err, CS_EIO, "%s: write: %s", o->tmp, strerror(errno));
+    if (!st && fsync(fileno(o->f)) != 0)
+        st = cs_fail(err, CS_EIO, "%s: fsync: %s", o->tmp, strerror(errno));
+    if (fclose(o->f) != 0 && !st)
+        st = cs_fail(err, CS_EIO, "%s: close: %s", o->tmp, strerror(errno));
+    if (!st && rename(o->tmp, db->vec_path) != 0)
         st = cs_fail(err, CS_EIO, "%s: rename: %s", db->vec_path, strerror(errno));
-    if (st) unlink(tmp);
-    free(tmp);
+    if (st) unlink(o->tmp);
+    free(o->tmp);
+    free(o->buf);
     return st;
 }
 
@@ -234,26 +257,26 @@ static void write_pad(FILE *f, int64_t n) {
 
 /* Writes a (plain) snapshot to the vector file. */
 static cs_status write_file(cs_db *db, const cs_vecs *v, cs_error *err) {
-    char *tmp;
-    FILE *f;
-    cs_status st = tmp_open(db, &tmp, &f, err);
+    out_file o;
+    cs_status st = tmp_open(db, &o, err);
     if (st) return st;
+    FILE *f = o.f;
     vec_header h = make_header(db, v->n, v->generation);
     fwrite(&h, sizeof h, 1, f);
     fwrite(v->ids, sizeof(int64_t), (size_t)v->n, f);
     write_pad(f, v->n);
     fwrite(v->vectors, sizeof(float) * (size_t)v->dim, (size_t)v->n, f);
-    return tmp_finish(db, tmp, f, CS_OK, err);
+    return tmp_finish(db, &o, CS_OK, err);
 }
 
 /* Writes the vector file straight from SQLite, row by row, in one read
  * transaction: what indexing does at its end, without holding every vector
  * in memory (1M images would be 2 GB). Under the lock. */
 static cs_status write_file_sql(cs_db *db, cs_error *err) {
-    char *tmp;
-    FILE *f;
-    cs_status st = tmp_open(db, &tmp, &f, err);
+    out_file o;
+    cs_status st = tmp_open(db, &o, err);
     if (st) return st;
+    FILE *f = o.f;
     uint64_t gen = 0;
     int64_t count = 0, n = 0;
     size_t row = (size_t)db->dim * sizeof(float);
@@ -289,7 +312,7 @@ static cs_status write_file_sql(cs_db *db, cs_error *err) {
         if (!pass) write_pad(f, count);
     }
     sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL);
-    return tmp_finish(db, tmp, f, st, err);
+    return tmp_finish(db, &o, st, err);
 }
 
 static int cmp_id(const void *a, const void *b) {
