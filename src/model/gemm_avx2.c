@@ -55,16 +55,19 @@ static inline __m256 load8(const void *w, cs_gemm_type wt, size_t i) {
 /* r[t] = column t of the 8 x 8 block held in rows r[0..7]. */
 static inline void transpose8(__m256 r[8]) {
     __m256 t[8], u[8];
+#pragma GCC unroll 4
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
     }
+#pragma GCC unroll 2
     for (int i = 0; i < 8; i += 4) {
         u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
         u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
         u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
         u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
     }
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
         r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
         r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
@@ -90,8 +93,10 @@ void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int n
     for (int j = 0; j < nr; j += 8)
         for (int p = 0; p < p8; p += 8) {
             __m256 r[8];
+#pragma GCC unroll 8
             for (int i = 0; i < 8; i++) r[i] = load8(w, wt, (size_t)(j + i) * ldw + p);
             transpose8(r);
+#pragma GCC unroll 8
             for (int t = 0; t < 8; t++) _mm256_store_ps(b + (size_t)(p + t) * nr + j, r[t]);
         }
     for (int p = p8; p < kc; p++)

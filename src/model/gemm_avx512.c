@@ -1,8 +1,7 @@
 /* model/gemm_avx512.c - the AVX-512 micro-kernel. The file is built for
  * plain x86-64 like the rest of the library; only the functions carrying
  * the target attribute use AVX-512, and the driver calls them only when
- * cs_cpu_level_get() reports it. Packing is the AVX2 code (bound by memory,
- * wider vectors do not help it). */
+ * cs_cpu_level_get() reports it. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -20,6 +19,95 @@
 #endif
 enum { MR = CS_AVX512_MR, NV = CS_AVX512_NV, NR = 16 * NV };
 
+/* 16 elements of W at w (any type) as floats. */
+AVX512 static inline __m512 load16(const void *w, cs_gemm_type wt, size_t i) {
+    if (wt == CS_GEMM_F32) return _mm512_loadu_ps((const float *)w + i);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
+    if (wt == CS_GEMM_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* r[c] = column c of the 16 x 16 block held in rows r[0..15]: three rounds
+ * of 16 shuffles (pairs, quads, then 128-bit lanes). */
+AVX512 static inline void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    /* u[4q + s], lane L: column 4L + s of rows 4q..4q+3 */
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) {
+        __m512 a0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x88);
+        __m512 a1 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x88);
+        __m512 b0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xdd);
+        __m512 b1 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xdd);
+        r[s] = _mm512_shuffle_f32x4(a0, a1, 0x88);
+        r[8 + s] = _mm512_shuffle_f32x4(a0, a1, 0xdd);
+        r[4 + s] = _mm512_shuffle_f32x4(b0, b1, 0x88);
+        r[12 + s] = _mm512_shuffle_f32x4(b0, b1, 0xdd);
+    }
+}
+
+/* The packer for nr a multiple of 16: W[n, k] goes through 16 x 16
+ * transposes (measured 3x faster than the 8 x 8 AVX2 ones it replaced:
+ * packing was ~10% of a ViT-B/32 layer). */
+AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc,
+                                 int nr, float *b) {
+    if (nv < nr) { /* the last panel of a matrix: rare, keep it simple */
+        cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, b);
+        return;
+    }
+    if (kn) { /* W[k, n]: a row of the panel is contiguous already */
+        for (int p = 0; p < kc; p++)
+            for (int j = 0; j < nr; j += 16)
+                _mm512_store_ps(b + (size_t)p * nr + j, load16(w, wt, (size_t)p * ldw + j));
+        return;
+    }
+    int p16 = kc & ~15;
+    for (int j = 0; j < nr; j += 16) {
+        for (int p = 0; p < p16; p += 16) {
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++) r[i] = load16(w, wt, (size_t)(j + i) * ldw + p);
+            transpose16(r);
+#pragma GCC unroll 16
+            for (int t = 0; t < 16; t++) _mm512_store_ps(b + (size_t)(p + t) * nr + j, r[t]);
+        }
+        for (int p = p16; p < kc; p++)
+            for (int i = 0; i < 16; i++)
+                b[(size_t)p * nr + j + i] = cs_gemm_load(w, wt, (size_t)(j + i) * ldw + p);
+    }
+}
+
+/* One step of k: acc[i][v] += x[i, p] * panel[p, 16v..16v+15]. */
+AVX512 static inline void step(__m512 acc[MR][NV], const float *a, size_t lda, int p,
+                               const float *b) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        __m512 av = _mm512_set1_ps(a[(size_t)i * lda + p]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+}
+
+/* The 6 x 64 tile. Software prefetch (each 16 steps of k: the line two
+ * ahead in each row of x; over the first chunks, the tile of y the kernel
+ * adds into at the end) made the whole image encoder 6-8% faster, measured
+ * A/B in one process (bench: alternating batches of 16, 1 thread): the
+ * rows of x stream from L2 at a stride the hardware prefetcher follows
+ * late, and y's tile would otherwise be fetched only when it is needed. */
 AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b, float *c,
                               size_t ldc, const float *bias, int add) {
     __m512 acc[MR][NV];
@@ -27,17 +115,19 @@ AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-    for (int p = 0; p < kc; p++, b += NR) {
-        __m512 bv[NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+    int p = 0;
+    for (int chunk = 0; p + 16 <= kc; p += 16, chunk++) {
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            __m512 av = _mm512_set1_ps(a[(size_t)i * lda + p]);
+        for (int i = 0; i < MR; i++)
+            _mm_prefetch((const char *)(a + (size_t)i * lda + p + 32), _MM_HINT_T0);
+        if (chunk < MR)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-        }
+            for (int v = 0; v < NV; v++)
+                _mm_prefetch((const char *)(c + (size_t)chunk * ldc + 16 * v), _MM_HINT_T0);
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++) step(acc, a, lda, p + q, b + (size_t)(p + q) * NR);
     }
+    for (; p < kc; p++) step(acc, a, lda, p, b + (size_t)p * NR);
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
         __m512 bias_v = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
@@ -50,9 +140,7 @@ AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b
     }
 }
 
-void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                       float *b);
-const cs_mm_kernel cs_mm_avx512 = {"avx512", MR, NR, CS_AVX512_KC, micro_6x64, cs_mm_pack_b_avx2};
+const cs_mm_kernel cs_mm_avx512 = {"avx512", MR, NR, CS_AVX512_KC, micro_6x64, pack_b_avx512};
 #else
 typedef int cs_gemm_avx512_unused; /* ISO C wants something in a file */
 #endif
