@@ -5,8 +5,10 @@ find_package(Threads REQUIRED)
 find_package(JPEG REQUIRED)   # libjpeg62-turbo-dev
 find_package(GIF REQUIRED)    # libgif-dev (no .pc in Debian 12)
 pkg_check_modules(CS_PKG REQUIRED IMPORTED_TARGET
-    jansson libutf8proc libpng libwebp libwebpdemux libtiff-4 libheif sqlite3
-    libcurl libmicrohttpd)
+    jansson libutf8proc libpng libwebp libwebpdemux libtiff-4 sqlite3)
+# Headers only: these three (and the ~35 libraries they pull in) are opened
+# with dlopen on first use (src/core/lazylib.h), not at every program start.
+pkg_check_modules(CS_LAZY REQUIRED libheif libcurl libmicrohttpd)
 
 # FAISS: Debian ships only the static C++ library. It needs OpenMP and a
 # BLAS/LAPACK (OpenBLAS). We reach it through our own extern "C" bridge.
@@ -20,9 +22,10 @@ add_library(cs_deps INTERFACE)
 target_link_libraries(cs_deps INTERFACE
     PkgConfig::CS_PKG JPEG::JPEG GIF::GIF
     ${FAISS_LIBRARY} OpenMP::OpenMP_CXX ${LAPACK_LIBRARIES} ${BLAS_LIBRARIES}
-    Threads::Threads m)
-target_include_directories(cs_deps INTERFACE ${FAISS_INCLUDE_DIR})
+    Threads::Threads ${CMAKE_DL_LIBS} m)
+target_include_directories(cs_deps INTERFACE ${FAISS_INCLUDE_DIR} ${CS_LAZY_INCLUDE_DIRS})
+target_compile_options(cs_deps INTERFACE ${CS_LAZY_CFLAGS_OTHER})
 
 # for clipsearch.pc
-set(CS_PC_REQUIRES "jansson libutf8proc libjpeg libpng libwebp libwebpdemux libtiff-4 libheif sqlite3 libcurl libmicrohttpd")
-set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -lgomp -llapack -lblas -lstdc++ -lpthread -lm")
+set(CS_PC_REQUIRES "jansson libutf8proc libjpeg libpng libwebp libwebpdemux libtiff-4 sqlite3")
+set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -lgomp -llapack -lblas -lstdc++ -lpthread -ldl -lm")
