@@ -11,8 +11,7 @@
  *     cs_vecs_prefault), then all threads prefault;
  *   embed: tokenize + text tower; search: scan + paths; total.
  * --plain skips the warm-up (the tokenizer loads inside embed, and the
- * weights and vectors fault in as they are read): the path before it. Like
- * the command, it first stops OpenBLAS's idle threads (cli/blas_threads.c).
+ * weights and vectors fault in as they are read): the path before it.
  * Run it after bench_catalog; bench/cold_search.sh runs both and hyperfine. */
 #include <getopt.h>
 #include <stdio.h>
@@ -26,8 +25,6 @@
 #include "bench_util.h"
 
 enum { MODEL_PARTS = 12, VECTOR_PARTS = 8 }; /* as index_model.c */
-
-extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 static int die(const cs_error *err) {
     fprintf(stderr, "bench_cold_query: %s\n", err->message);
@@ -80,7 +77,6 @@ int main(int argc, char **argv) {
                 "usage: bench_cold_query --model DIR --db PATH [--threads N] [--plain] [TEXT]\n");
         return 2;
     }
-    if (blas_thread_shutdown_) blas_thread_shutdown_();
     const char *text = optind < argc ? argv[optind] : "a ball";
     cs_error err;
     double t0 = now_ms(), t = t0;

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas_threads.h"
 #include "cli_db.h"
 #include "cli_results.h"
 
@@ -50,7 +49,6 @@ enum {
 };
 
 static int run(int argc, char **argv) {
-    cli_stop_blas_threads(); /* they would spin on a core for most of the search */
     static const struct option longs[] = {{"top", required_argument, NULL, 'k'},
                                           {"threshold", required_argument, NULL, OPT_THRESHOLD},
                                           {"image", no_argument, NULL, OPT_IMAGE},

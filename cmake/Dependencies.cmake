@@ -21,11 +21,13 @@ find_package(LAPACK REQUIRED)
 add_library(cs_deps INTERFACE)
 target_link_libraries(cs_deps INTERFACE
     PkgConfig::CS_PKG JPEG::JPEG GIF::GIF
-    ${FAISS_LIBRARY} OpenMP::OpenMP_CXX ${LAPACK_LIBRARIES} ${BLAS_LIBRARIES}
+    ${FAISS_LIBRARY} OpenMP::OpenMP_CXX
     Threads::Threads ${CMAKE_DL_LIBS} m)
+# BLAS/LAPACK are opened on first use too (src/core/lazylib.h); bench_gemm,
+# which calls cblas_sgemm itself, links them (bench/CMakeLists.txt).
 target_include_directories(cs_deps INTERFACE ${FAISS_INCLUDE_DIR} ${CS_LAZY_INCLUDE_DIRS})
 target_compile_options(cs_deps INTERFACE ${CS_LAZY_CFLAGS_OTHER})
 
 # for clipsearch.pc
 set(CS_PC_REQUIRES "jansson libutf8proc libjpeg libpng libwebp libwebpdemux libtiff-4 sqlite3")
-set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -lgomp -llapack -lblas -lstdc++ -lpthread -ldl -lm")
+set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -lgomp -lstdc++ -lpthread -ldl -lm")

@@ -1,5 +1,5 @@
-/* core/lazy_stubs.c - the functions of libheif, libcurl and libmicrohttpd
- * that clipsearch calls, each forwarding to the real one, which dlopen
+/* core/lazy_stubs.c - the functions of libheif, libcurl, libmicrohttpd and
+ * BLAS/LAPACK that clipsearch (and FAISS) calls, each forwarding to the real one, which dlopen
  * finds on the first call (why: core/lazylib.h). When a library cannot be
  * opened, each stub fails the way its library reports failure (NULL, an
  * error code, a heif_error), so callers report it as usual. */
@@ -16,6 +16,9 @@
 static cs_lazy_lib heif = CS_LAZY_LIB("libheif.so.1");
 static cs_lazy_lib curl = CS_LAZY_LIB("libcurl.so.4");
 static cs_lazy_lib mhd = CS_LAZY_LIB("libmicrohttpd.so.12");
+/* the names Debian's alternatives give whichever BLAS is installed */
+static cs_lazy_lib blas = CS_LAZY_LIB("libblas.so.3");
+static cs_lazy_lib lapack = CS_LAZY_LIB("liblapack.so.3");
 
 /* The real function's address, looked up once (a benign race: every thread
  * stores the same pointer). */
@@ -157,3 +160,55 @@ STUB(mhd, enum MHD_Result, MHD_post_process,
      (struct MHD_PostProcessor * pp, const char *data, size_t len), (pp, data, len), MHD_NO)
 STUB(mhd, enum MHD_Result, MHD_destroy_post_processor, (struct MHD_PostProcessor * pp), (pp),
      MHD_NO)
+
+/* ---- BLAS and LAPACK (FAISS's training and batched search) -------------------
+ * Fortran calling convention: every argument by address, as the reference
+ * BLAS/LAPACK declare them (the counts below); FAISS declares them returning
+ * int and ignores the value. The FAISS bridge checks cs_blas_available()
+ * before any call that may reach them. */
+
+int cs_blas_available(void) {
+    return cs_lazy_sym(&blas, "sgemm_") != NULL && cs_lazy_sym(&lapack, "sgeqrf_") != NULL;
+}
+
+STUB(blas, int, sgemm_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
+      void *a10, void *a11, void *a12, void *a13),
+     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13), 0)
+STUB(blas, int, dgemm_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
+      void *a10, void *a11, void *a12, void *a13),
+     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13), 0)
+STUB(blas, int, ssyrk_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
+      void *a10),
+     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10), 0)
+STUB(lapack, int, sgeqrf_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8),
+     (a1, a2, a3, a4, a5, a6, a7, a8), 0)
+STUB(lapack, int, sorgqr_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9),
+     (a1, a2, a3, a4, a5, a6, a7, a8, a9), 0)
+STUB(lapack, int, sgesvd_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
+      void *a10, void *a11, void *a12, void *a13, void *a14),
+     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14), 0)
+STUB(lapack, int, dgesvd_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
+      void *a10, void *a11, void *a12, void *a13, void *a14),
+     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14), 0)
+STUB(lapack, int, sgetrf_, (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6),
+     (a1, a2, a3, a4, a5, a6), 0)
+STUB(lapack, int, sgetri_, (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7),
+     (a1, a2, a3, a4, a5, a6, a7), 0)
+STUB(lapack, int, dgetrf_, (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6),
+     (a1, a2, a3, a4, a5, a6), 0)
+STUB(lapack, int, dgetri_, (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7),
+     (a1, a2, a3, a4, a5, a6, a7), 0)
+STUB(lapack, int, dsyev_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9),
+     (a1, a2, a3, a4, a5, a6, a7, a8, a9), 0)
+STUB(lapack, int, sgelsd_,
+     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
+      void *a10, void *a11, void *a12, void *a13, void *a14),
+     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14), 0)

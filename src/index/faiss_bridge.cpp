@@ -29,6 +29,7 @@
 
 extern "C" {
 #include "core/error.h"
+#include "core/lazylib.h"
 }
 
 struct cs_fb_index {
@@ -102,10 +103,19 @@ void quiet_training(faiss::Index *index) {
     if (auto *pq = dynamic_cast<faiss::IndexPQ *>(index)) pq->pq.cp.min_points_per_centroid = 1;
 }
 
+// FAISS reaches BLAS/LAPACK (opened on first use: core/lazylib.h) when it
+// trains and when it searches in batches: refused here if they cannot load.
+cs_status need_blas(cs_error *err) {
+    if (cs_blas_available()) return CS_OK;
+    return cs_fail(err, CS_EUNSUPPORTED,
+                   "FAISS needs BLAS and LAPACK: libblas.so.3 or liblapack.so.3 cannot be loaded");
+}
+
 } // namespace
 
 extern "C" cs_status cs_fb_build_write(const char *path, const float *x, int64_t n, int dim,
                                        const char *factory, cs_error *err) {
+    if (cs_status st = need_blas(err)) return st;
     return guarded(path, err, [&] {
         std::unique_ptr<faiss::Index> index;
         if (!factory) {
@@ -171,6 +181,7 @@ extern "C" int cs_fb_is_inner_product(const cs_fb_index *index) {
 extern "C" cs_status cs_fb_search(const cs_fb_index *index, int64_t nq, const float *q, int k,
                                   float *distances, int64_t *labels, cs_error *err) {
     static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS ids are 64-bit");
+    if (cs_status st = need_blas(err)) return st;
     return guarded("FAISS search", err, [&] {
         index->index->search(nq, q, k, distances, reinterpret_cast<faiss::Index::idx_t *>(labels));
         return CS_OK;
