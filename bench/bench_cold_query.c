@@ -6,7 +6,7 @@
  * Prints one JSON object of milliseconds:
  *   pool, model_open, db_open;
  *   warm: the tokenizer's load on one thread (tokenizer: its own time, from
- *     tokenizer.json.cscache when current) while the others prefault the
+ *     .tokenizer.json.cscache when current) while the others prefault the
  *     text tower's weights and the vector file (cs_model_prefetch,
  *     cs_vecs_prefault), then all threads prefault;
  *   embed: tokenize + text tower; search: scan + paths; total.

@@ -4,7 +4,7 @@
 # unit vectors under the model's identity), then times the command with
 # hyperfine (a fresh process each run) and prints where the time goes
 # (bench_cold_query, with the warm-up the command does and --plain without).
-# The first (warm-up) run writes tokenizer.json.cscache beside the model's
+# The first (warm-up) run writes .tokenizer.json.cscache beside the model's
 # tokenizer.json if the folder is writable: the timed runs read it, as every
 # search after the first does.
 #

@@ -245,7 +245,7 @@ typedef struct cs_added_token {
 } cs_added_token;
 
 struct cs_tokenizer {
-    bool from_cache; /* the tables came from tokenizer.json.cscache (tests) */
+    bool from_cache; /* the tables came from .tokenizer.json.cscache (tests) */
     cs_bpe bpe;
     cs_added_token *added;
     size_t n_added;

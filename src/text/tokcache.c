@@ -2,7 +2,7 @@
  *
  * Parsing tokenizer.json (3.9 MB of JSON, 49k tokens, 49k merges resolved
  * to ids) takes ~14 ms, the largest single step of a cold text query. The
- * tables it yields are copied as they are into tokenizer.json.cscache the
+ * tables it yields are copied as they are into .tokenizer.json.cscache the
  * first time (written atomically), and read back in ~1 ms after that.
  *
  * The file is a cache, never trusted: it is used only when its header names

@@ -97,14 +97,15 @@ static void clear_tables(cs_tokenizer *tok) {
     memset(tok, 0, sizeof *tok);
 }
 
-/* tokenizer.json through its cache, tokenizer.json.cscache (tokcache.c):
+/* tokenizer.json through its cache, .tokenizer.json.cscache beside it
+ * (tokcache.c; a dot file: model listings and sizes leave it out):
  * read when current and intact, else rebuilt from the JSON. sb: the JSON's
  * stat, taken before it is read, so that a change while reading shows as a
  * stale cache next time. */
 static cs_status load_json_cached(const char *dir, const char *path, const struct stat *sb,
                                   cs_tokenizer *tok, cs_error *err) {
     char cache[4096];
-    int n = snprintf(cache, sizeof cache, "%s.cscache", path);
+    int n = snprintf(cache, sizeof cache, "%s/.tokenizer.json.cscache", dir);
     bool have_path = n > 0 && (size_t)n < sizeof cache;
     if (have_path && cs_tokcache_read(cache, sb, tok)) {
         tok->from_cache = true;

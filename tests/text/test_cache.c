@@ -1,4 +1,4 @@
-/* tests/text/test_cache.c - tokenizer.json.cscache, the binary copy of
+/* tests/text/test_cache.c - .tokenizer.json.cscache, the binary copy of
  * tokenizer.json's tables (text/tokcache.c): written on the first load,
  * used on the next, and never trusted when stale (tokenizer.json edited,
  * even with its size and modification time put back; another folder's
@@ -87,7 +87,7 @@ int main(void) {
     char dir[1024], tj[1100], cache[1100];
     snprintf(dir, sizeof dir, "%s", cs_test_tmpdir());
     snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
-    snprintf(cache, sizeof cache, "%s/tokenizer.json.cscache", dir);
+    snprintf(cache, sizeof cache, "%s/.tokenizer.json.cscache", dir);
     write_all(tj, json, n_json);
 
     check_load(dir, false, "first load");
@@ -151,7 +151,7 @@ int main(void) {
     char dir2[1024], tj2[1100], cache2[1100];
     snprintf(dir2, sizeof dir2, "%s", cs_test_tmpdir());
     snprintf(tj2, sizeof tj2, "%s/tokenizer.json", dir2);
-    snprintf(cache2, sizeof cache2, "%s/tokenizer.json.cscache", dir2);
+    snprintf(cache2, sizeof cache2, "%s/.tokenizer.json.cscache", dir2);
     write_all(tj2, json, n_json);
     struct stat st1;
     CHECK(stat(tj, &st1) == 0);
@@ -166,7 +166,7 @@ int main(void) {
     char dir3[1024], tj3[1100], cache3[1100];
     snprintf(dir3, sizeof dir3, "%s", cs_test_tmpdir());
     snprintf(tj3, sizeof tj3, "%s/tokenizer.json", dir3);
-    snprintf(cache3, sizeof cache3, "%s/tokenizer.json.cscache", dir3);
+    snprintf(cache3, sizeof cache3, "%s/.tokenizer.json.cscache", dir3);
     write_all(tj3, json, n_json);
     CHECK(chmod(dir3, 0555) == 0);
     check_load(dir3, false, "read-only folder");
