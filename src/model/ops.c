@@ -1,6 +1,7 @@
 /* model/ops.c - layer norm, activations, attention and the encoder layer. */
 #include "model/ops.h"
 
+#include "model/attention.h"
 #include "model/vecops.h"
 
 #include <math.h>
