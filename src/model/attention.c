@@ -1,8 +1,8 @@
 /* model/attention.c - one head of scaled dot-product attention on the GEMM
  * micro-kernels (model/gemm_kernel.h).
  *
- *   S = Q K^T            [n, n]   (q already scaled by hd^-0.5)
- *   P = softmax_rows(S)           (causal: row i sees keys j <= i, the rest get 0)
+ *   S = Q K^T            [n, n]
+ *   P = softmax_rows(scale S)     (causal: row i sees keys j <= i, the rest get 0)
  *   O = P V              [n, hd]
  *
  * Both products are tiles of the kernel cs_gemm uses on this CPU: K is
@@ -38,7 +38,7 @@ size_t cs_attention_scratch_floats(int n, int hd) {
 }
 
 void cs_attention_head(const float *q, const float *k, const float *v, size_t ld, int n, int hd,
-                       int causal, float *out, float *scratch) {
+                       float scale, int causal, float *out, float *scratch) {
     const cs_mm_kernel *kn = cs_mm_kernel_pick();
     const int mr = kn->mr, nr = kn->nr;
     size_t n_p = round_up((size_t)n, NR_MAX), n_m = (size_t)n + MR_MAX;
@@ -66,8 +66,10 @@ void cs_attention_head(const float *q, const float *k, const float *v, size_t ld
         for (int j = 0; j < n; j += nr)
             kn->micro(hd, a, lda, kp + (size_t)j * hd, s + (size_t)i * n_p + j, n_p, NULL, 0);
     }
-    /* P = softmax(S) over each row's visible keys; padded rows are zero */
-    for (int i = 0; i < n; i++) cs_vec_softmax(s + (size_t)i * n_p, causal ? i + 1 : n, n);
+    /* P = softmax(scale S) over each row's visible keys; padded rows are
+     * zero. (HF scales q before the product instead: the same up to rounding,
+     * and one multiply per score here rather than per element of q.) */
+    for (int i = 0; i < n; i++) cs_vec_softmax(s + (size_t)i * n_p, causal ? i + 1 : n, n, scale);
     for (size_t i = (size_t)n; i < round_up((size_t)n, (size_t)mr); i++)
         memset(s + i * n_p, 0, (size_t)n * sizeof(float));
     /* V [n, hd] -> panels of nr columns: vp[cp][j][c] = V[j][cp * nr + c] */

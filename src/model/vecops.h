@@ -13,8 +13,14 @@ void cs_vec_quick_gelu(float *x, size_t n);
 /* In place: 0.5 x (1 + erf(x / sqrt 2)) (exact GELU, OpenCLIP models). */
 void cs_vec_gelu(float *x, size_t n);
 
-/* Softmax of s[0..nj) in place (sum in double, like the reference);
- * s[nj..n) = 0 (the keys a causal row does not see). */
-void cs_vec_softmax(float *s, int nj, int n);
+/* y[d] = (x - mean) / sqrt(var + eps) * w + b over one row of d (y may be
+ * x); mean and variance summed in double, which keeps the result within
+ * float rounding of the float64 reference. */
+void cs_vec_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
+                          float *y);
+
+/* softmax(scale * s[0..nj)) in place, scale > 0 (the sum in double, like
+ * the reference); s[nj..n) = 0 (the keys a causal row does not see). */
+void cs_vec_softmax(float *s, int nj, int n, float scale);
 
 #endif

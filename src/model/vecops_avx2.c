@@ -6,7 +6,9 @@
 
 void cs_vec_avx2_quick_gelu(float *x, size_t n);
 void cs_vec_avx2_gelu(float *x, size_t n);
-void cs_vec_avx2_softmax(float *s, int nj, int n);
+void cs_vec_avx2_softmax(float *s, int nj, int n, float scale);
+void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
+                               float *y);
 
 /* exp(x), x clamped to [-87, 88], within 2 ulp: 2^n p(r) with n = round(x /
  * ln 2) (the 1.5 * 2^23 trick), r = x - n ln 2 in two parts, and p Cephes'
@@ -71,16 +73,16 @@ static inline float hmax8(__m256 v) {
     return _mm_cvtss_f32(m);
 }
 
-void cs_vec_avx2_softmax(float *s, int nj, int n) {
+void cs_vec_avx2_softmax(float *s, int nj, int n, float scale) {
     __m256 mx8 = _mm256_set1_ps(-INFINITY);
     int j = 0;
     for (; j + 8 <= nj; j += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + j));
     float mx = hmax8(mx8);
     for (; j < nj; j++) mx = s[j] > mx ? s[j] : mx;
-    __m256 m = _mm256_set1_ps(mx);
+    __m256 m = _mm256_set1_ps(mx), sc = _mm256_set1_ps(scale);
     __m256d sum4 = _mm256_setzero_pd(); /* in double, like the reference */
     for (j = 0; j + 8 <= nj; j += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
+        __m256 e = exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), m), sc));
         _mm256_storeu_ps(s + j, e);
         sum4 = _mm256_add_pd(sum4, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         sum4 = _mm256_add_pd(sum4, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
@@ -88,7 +90,7 @@ void cs_vec_avx2_softmax(float *s, int nj, int n) {
     double part[4], sum = 0;
     _mm256_storeu_pd(part, sum4);
     for (; j < nj; j++) {
-        s[j] = expf(s[j] - mx);
+        s[j] = expf((s[j] - mx) * scale);
         sum += s[j];
     }
     sum += (part[0] + part[1]) + (part[2] + part[3]);
@@ -97,4 +99,43 @@ void cs_vec_avx2_softmax(float *s, int nj, int n) {
         _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
     for (; j < nj; j++) s[j] *= (float)(1.0 / sum);
     for (j = nj; j < n; j++) s[j] = 0.0f;
+}
+
+static inline double hsum4d(__m256d v) {
+    double t[4];
+    _mm256_storeu_pd(t, v);
+    return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
+void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
+                               float *y) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    int i = 0;
+    for (; i + 8 <= d; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double s = hsum4d(_mm256_add_pd(s0, s1));
+    for (; i < d; i++) s += x[i];
+    double mean = s / d;
+    __m256d m4 = _mm256_set1_pd(mean);
+    s0 = s1 = _mm256_setzero_pd();
+    for (i = 0; i + 8 <= d; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d t0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m4);
+        __m256d t1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m4);
+        s0 = _mm256_fmadd_pd(t0, t0, s0);
+        s1 = _mm256_fmadd_pd(t1, t1, s1);
+    }
+    double ss = hsum4d(_mm256_add_pd(s0, s1));
+    for (; i < d; i++) ss += (x[i] - mean) * (x[i] - mean);
+    float inv = (float)(1.0 / sqrt(ss / d + eps)), mf = (float)mean;
+    __m256 inv8 = _mm256_set1_ps(inv), mf8 = _mm256_set1_ps(mf);
+    for (i = 0; i + 8 <= d; i += 8) {
+        __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mf8), inv8);
+        t = _mm256_mul_ps(t, _mm256_loadu_ps(w + i));
+        _mm256_storeu_ps(y + i, _mm256_add_ps(t, _mm256_loadu_ps(b + i)));
+    }
+    for (; i < d; i++) y[i] = (x[i] - mf) * inv * w[i] + b[i];
 }
