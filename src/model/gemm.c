@@ -49,7 +49,7 @@ enum {
     NR_MAX = 64
 };
 
-static const cs_mm_kernel *pick_kernel(void) {
+const cs_mm_kernel *cs_mm_kernel_pick(void) {
     switch (cs_cpu_level_get()) {
 #if defined(__x86_64__) || defined(_M_X64)
     case CS_CPU_AVX512:
@@ -63,7 +63,7 @@ static const cs_mm_kernel *pick_kernel(void) {
 }
 
 const char *cs_gemm_kernel_name(void) {
-    return pick_kernel()->name;
+    return cs_mm_kernel_pick()->name;
 }
 
 typedef struct job {
@@ -151,7 +151,7 @@ cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx
                   size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
                   cs_error *err) {
     if (m <= 0 || n <= 0) return CS_OK;
-    job jb = {.kern = pick_kernel(),
+    job jb = {.kern = cs_mm_kernel_pick(),
               .m = m,
               .n = n,
               .k = k,

@@ -79,7 +79,7 @@ void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int n
                        float *b);
 void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
                        float *b) {
-    if (nv < nr) { /* the last panel of a matrix: rare, keep it simple */
+    if (kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
         cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, b);
         return;
     }
@@ -89,19 +89,22 @@ void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int n
                 _mm256_store_ps(b + (size_t)p * nr + j, load8(w, wt, (size_t)p * ldw + j));
         return;
     }
+    /* rows of W past nv (the last panel of a matrix; the keys of a short
+     * sequence in attention) pack as zeros */
     int p8 = kc & ~7;
     for (int j = 0; j < nr; j += 8)
         for (int p = 0; p < p8; p += 8) {
             __m256 r[8];
 #pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) r[i] = load8(w, wt, (size_t)(j + i) * ldw + p);
+            for (int i = 0; i < 8; i++)
+                r[i] = j + i < nv ? load8(w, wt, (size_t)(j + i) * ldw + p) : _mm256_setzero_ps();
             transpose8(r);
 #pragma GCC unroll 8
             for (int t = 0; t < 8; t++) _mm256_store_ps(b + (size_t)(p + t) * nr + j, r[t]);
         }
     for (int p = p8; p < kc; p++)
         for (int j = 0; j < nr; j++)
-            b[(size_t)p * nr + j] = cs_gemm_load(w, wt, (size_t)j * ldw + p);
+            b[(size_t)p * nr + j] = j < nv ? cs_gemm_load(w, wt, (size_t)j * ldw + p) : 0.0f;
 }
 
 const cs_mm_kernel cs_mm_avx2 = {"avx2", MR, NR, 256, micro_6x16, cs_mm_pack_b_avx2};

@@ -62,7 +62,7 @@ AVX512 static inline void transpose16(__m512 r[16]) {
  * packing was ~10% of a ViT-B/32 layer). */
 AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc,
                                  int nr, float *b) {
-    if (nv < nr) { /* the last panel of a matrix: rare, keep it simple */
+    if (kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
         cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, b);
         return;
     }
@@ -72,19 +72,23 @@ AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int
                 _mm512_store_ps(b + (size_t)p * nr + j, load16(w, wt, (size_t)p * ldw + j));
         return;
     }
+    /* rows of W past nv (the last panel of a matrix; the keys of a short
+     * sequence in attention) pack as zeros */
     int p16 = kc & ~15;
     for (int j = 0; j < nr; j += 16) {
         for (int p = 0; p < p16; p += 16) {
             __m512 r[16];
 #pragma GCC unroll 16
-            for (int i = 0; i < 16; i++) r[i] = load16(w, wt, (size_t)(j + i) * ldw + p);
+            for (int i = 0; i < 16; i++)
+                r[i] = j + i < nv ? load16(w, wt, (size_t)(j + i) * ldw + p) : _mm512_setzero_ps();
             transpose16(r);
 #pragma GCC unroll 16
             for (int t = 0; t < 16; t++) _mm512_store_ps(b + (size_t)(p + t) * nr + j, r[t]);
         }
         for (int p = p16; p < kc; p++)
             for (int i = 0; i < 16; i++)
-                b[(size_t)p * nr + j + i] = cs_gemm_load(w, wt, (size_t)(j + i) * ldw + p);
+                b[(size_t)p * nr + j + i] =
+                    j + i < nv ? cs_gemm_load(w, wt, (size_t)(j + i) * ldw + p) : 0.0f;
     }
 }
 

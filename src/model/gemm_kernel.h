@@ -27,6 +27,9 @@ typedef struct cs_mm_kernel {
                    float *b);
 } cs_mm_kernel;
 
+/* The kernel family cs_gemm uses on this CPU (model/cpu.h decides). */
+const cs_mm_kernel *cs_mm_kernel_pick(void);
+
 extern const cs_mm_kernel cs_mm_generic;
 #if defined(__x86_64__) || defined(_M_X64)
 extern const cs_mm_kernel cs_mm_avx2;

@@ -100,6 +100,7 @@ typedef struct linear_job {
     const float *bias;
     float *y;
     int m_blocks, n_blocks;
+    int add; /* y += ... */
 } linear_job;
 
 /* panel[p][kk][j] = W[n0 + p*nr + j][k0 + kk], zero beyond n. */
@@ -151,6 +152,9 @@ static void linear_task(void *ctx, int task, int worker) {
                     const float *ar = acc + r * nr;
                     if (k0 > 0) {
                         for (int j = 0; j < nv; j++) yr[j] += ar[j];
+                    } else if (J->add) {
+                        for (int j = 0; j < nv; j++)
+                            yr[j] += (J->bias ? J->bias[c0 + j] : 0.0f) + ar[j];
                     } else if (J->bias) {
                         for (int j = 0; j < nv; j++) yr[j] = J->bias[c0 + j] + ar[j];
                     } else {
@@ -162,8 +166,8 @@ static void linear_task(void *ctx, int task, int worker) {
     }
 }
 
-void cs_linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
-               float *y) {
+static void linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
+                   float *y, int add) {
     if (m <= 0 || w->n <= 0) return;
     /* The tuned kernels (model/gemm.c); this file's driver below remains the
      * fallback when their scratch cannot be allocated. */
@@ -171,13 +175,26 @@ void cs_linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const f
                       : w->dtype == CS_DT_BF16 ? CS_GEMM_BF16
                                                : CS_GEMM_F32;
     if (cs_gemm(pool, m, w->n, w->k, x, (size_t)w->k, w->data, (size_t)w->k, wt, bias, y,
-                (size_t)w->n, 0, NULL) == CS_OK)
+                (size_t)w->n, add ? CS_GEMM_ACCUMULATE : 0, NULL) == CS_OK)
         return;
     if (w->k <= 0) { /* an empty sum: y = b */
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < w->n; j++) y[(size_t)i * w->n + j] = bias ? bias[j] : 0.0f;
+            for (int j = 0; j < w->n; j++) {
+                float v = bias ? bias[j] : 0.0f;
+                y[(size_t)i * w->n + j] = add ? y[(size_t)i * w->n + j] + v : v;
+            }
         return;
     }
-    linear_job J = {pick_kernel(), x, m, w, bias, y, (m + MB - 1) / MB, (w->n + NC - 1) / NC};
+    linear_job J = {pick_kernel(), x, m, w, bias, y, (m + MB - 1) / MB, (w->n + NC - 1) / NC, add};
     cs_pool_for(pool, J.m_blocks * J.n_blocks, linear_task, &J);
+}
+
+void cs_linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
+               float *y) {
+    linear(pool, x, m, w, bias, y, 0);
+}
+
+void cs_linear_add(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
+                   float *y) {
+    linear(pool, x, m, w, bias, y, 1);
 }

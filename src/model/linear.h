@@ -24,6 +24,10 @@ typedef struct cs_weight {
  * overlap. Work is spread over the pool's threads (pool may be NULL). */
 void cs_linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
                float *y);
+/* y[m, n] += x[m, k] . W[n, k]^T + b[n]: a residual connection fused into the
+ * product (one pass over y instead of a product then an add). */
+void cs_linear_add(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
+                   float *y);
 
 /* dst[0..n) = float(src[0..n)) for the F32/F16/BF16 dtypes. */
 void cs_to_f32(const void *src, cs_dtype dt, size_t n, float *dst);

@@ -1,24 +1,11 @@
 /* model/ops.c - layer norm, activations, attention and the encoder layer. */
 #include "model/ops.h"
 
+#include "model/attention.h"
 #include "model/vecops.h"
 
 #include <math.h>
 #include <stdint.h>
-
-void cs_layernorm_row(const float *x, int d, const float *w, const float *b, float eps, float *y) {
-    /* double sums: d is at most a few thousand, and this keeps the result
-     * within float rounding of the float64 reference */
-    double s = 0, ss = 0;
-    for (int i = 0; i < d; i++) s += x[i];
-    double mean = s / d;
-    for (int i = 0; i < d; i++) {
-        double t = x[i] - mean;
-        ss += t * t;
-    }
-    float inv = (float)(1.0 / sqrt(ss / d + eps)), mf = (float)mean;
-    for (int i = 0; i < d; i++) y[i] = (x[i] - mf) * inv * w[i] + b[i];
-}
 
 typedef struct ln_job {
     float *x, *y;
@@ -34,8 +21,8 @@ static void ln_task(void *ctx, int task, int worker) {
     ln_job *J = ctx;
     int r1 = (task + 1) * ROWS_PER_TASK < J->rows ? (task + 1) * ROWS_PER_TASK : J->rows;
     for (int r = task * ROWS_PER_TASK; r < r1; r++)
-        cs_layernorm_row(J->x + (size_t)r * J->d, J->d, J->w, J->b, J->eps,
-                         J->y + (size_t)r * J->d);
+        cs_vec_layernorm_row(J->x + (size_t)r * J->d, J->d, J->w, J->b, J->eps,
+                             J->y + (size_t)r * J->d);
 }
 
 void cs_layernorm(cs_pool *pool, float *x, int rows, int d, const float *w, const float *b,
@@ -71,11 +58,12 @@ void cs_activation(cs_pool *pool, cs_act act, float *x, size_t n) {
 /* ---- attention ---------------------------------------------------------------- */
 
 typedef struct attn_job {
-    const float *q, *k, *v; /* [rows, d]; q already scaled by head_dim^-0.5 */
+    const float *q, *k, *v; /* [rows, d] */
     float *out;             /* [rows, d] */
     const int *start, *len;
     int d, heads, causal, max_seq;
-    float *scores; /* [threads, max_seq] */
+    float *scores; /* [threads, cs_attention_scratch_floats] */
+    float scale;   /* head_dim^-0.5 */
 } attn_job;
 
 /* One (sequence, head): softmax(q k^T) v over that head's hd columns. */
@@ -85,7 +73,7 @@ static void attn_task(void *ctx, int task, int worker) {
     size_t base = (size_t)J->start[s] * d + (size_t)h * hd;
     int n = J->len[s];
     float *sc = J->scores + (size_t)worker * cs_attention_scratch_floats(J->max_seq, hd);
-    cs_attention_head(J->q + base, J->k + base, J->v + base, (size_t)d, n, hd, J->causal,
+    cs_attention_head(J->q + base, J->k + base, J->v + base, (size_t)d, n, hd, J->scale, J->causal,
                       J->out + base, sc);
 }
 
@@ -94,10 +82,6 @@ static void attn_task(void *ctx, int task, int worker) {
 size_t cs_encoder_scratch_floats(const cs_tower_config *cfg, int rows, int max_seq, int threads) {
     return (size_t)rows * (5 * (size_t)cfg->width + (size_t)cfg->mlp) +
            (size_t)threads * cs_attention_scratch_floats(max_seq, cfg->width / cfg->heads);
-}
-
-static void add_rows(float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
 void cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_weights *L,
@@ -115,17 +99,14 @@ void cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_
     cs_linear(pool, h, rows, &L->q, L->q_b, q);
     cs_linear(pool, h, rows, &L->k, L->k_b, k);
     cs_linear(pool, h, rows, &L->v, L->v_b, v);
-    float scale = 1.0f / sqrtf((float)hd); /* HF scales q (bias included) */
-    for (size_t i = 0; i < rd; i++) q[i] *= scale;
-    attn_job J = {q, k, v, a, start, len, d, cfg->heads, causal, max_seq, scores};
+    attn_job J = {q, k,          v,      a,       start,  len,
+                  d, cfg->heads, causal, max_seq, scores, 1.0f / sqrtf((float)hd)};
     cs_pool_for(pool, n_seq * cfg->heads, attn_task, &J);
-    cs_linear(pool, a, rows, &L->o, L->o_b, h);
-    add_rows(x, h, rd);
+    cs_linear_add(pool, a, rows, &L->o, L->o_b, x);
 
     /* MLP block: [rows, d] -> [rows, mlp] -> [rows, d] */
     cs_layernorm(pool, x, rows, d, L->ln2_w, L->ln2_b, cfg->ln_eps, h);
     cs_linear(pool, h, rows, &L->fc1, L->fc1_b, m);
     cs_activation(pool, cfg->act, m, (size_t)rows * cfg->mlp);
-    cs_linear(pool, m, rows, &L->fc2, L->fc2_b, h);
-    add_rows(x, h, rd);
+    cs_linear_add(pool, m, rows, &L->fc2, L->fc2_b, x);
 }

@@ -7,9 +7,8 @@
 #include "model/config.h"
 #include "model/linear.h"
 
-/* y[d] = (x - mean) / sqrt(var + eps) * w + b over one row of d (y may be x). */
-void cs_layernorm_row(const float *x, int d, const float *w, const float *b, float eps, float *y);
-/* Every row of x[rows, d], in place, spread over the pool. */
+/* cs_vec_layernorm_row (model/vecops.h) over every row of x[rows, d] into y
+ * (which may be x), spread over the pool. */
 void cs_layernorm(cs_pool *pool, float *x, int rows, int d, const float *w, const float *b,
                   float eps, float *y);
 /* In place over n values: quick_gelu x * sigmoid(1.702 x), or exact erf gelu. */

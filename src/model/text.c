@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "model/forward.h"
+#include "model/vecops.h"
 
 int cs_text_pool_index(const cs_clip_config *c, const int32_t *ids, int n_ids) {
     int best = 0;
@@ -54,8 +55,8 @@ cs_status cs_text_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower
     for (int l = 0; l < tc->layers; l++)
         cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 1, scratch);
     for (int i = 0; i < n; i++)
-        cs_layernorm_row(x + (size_t)(start[i] + len[i] - 1) * w, w, T->ln_post_w, T->ln_post_b,
-                         tc->ln_eps, pooled + (size_t)i * w);
+        cs_vec_layernorm_row(x + (size_t)(start[i] + len[i] - 1) * w, w, T->ln_post_w, T->ln_post_b,
+                             tc->ln_eps, pooled + (size_t)i * w);
     cs_linear(pool, pooled, n, &T->proj, NULL, out);
     free(x);
     free(start);

@@ -11,14 +11,16 @@
 #if defined(__x86_64__) || defined(_M_X64)
 void cs_vec_avx2_quick_gelu(float *x, size_t n);
 void cs_vec_avx2_gelu(float *x, size_t n);
-void cs_vec_avx2_attention_head(const float *q, const float *k, const float *v, size_t ld, int n,
-                                int hd, int causal, float *out, float *scratch);
+void cs_vec_avx2_softmax(float *s, int nj, int n, float scale);
+void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
+                               float *y);
 #define HAVE_AVX2() (cs_cpu_level_get() >= CS_CPU_AVX2)
 #else
-#define HAVE_AVX2()                                                          0
-#define cs_vec_avx2_quick_gelu(x, n)                                         (void)0
-#define cs_vec_avx2_gelu(x, n)                                               (void)0
-#define cs_vec_avx2_attention_head(q, k, v, ld, n, hd, causal, out, scratch) (void)0
+#define HAVE_AVX2()                                   0
+#define cs_vec_avx2_quick_gelu(x, n)                  (void)0
+#define cs_vec_avx2_gelu(x, n)                        (void)0
+#define cs_vec_avx2_softmax(s, nj, n, scale)          (void)0
+#define cs_vec_avx2_layernorm_row(x, d, w, b, eps, y) (void)0
 #endif
 
 void cs_vec_quick_gelu(float *x, size_t n) {
@@ -37,43 +39,36 @@ void cs_vec_gelu(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 
-size_t cs_attention_scratch_floats(int n, int hd) {
-    size_t np = ((size_t)n + 15) & ~(size_t)15;
-    return np * (size_t)hd + 4 * np;
-}
-
-static void attention_portable(const float *q, const float *k, const float *v, size_t ld, int n,
-                               int hd, int causal, float *out, float *s) {
-    for (int i = 0; i < n; i++) {
-        const float *qi = q + (size_t)i * ld;
-        int nj = causal ? i + 1 : n;
-        float mx = -INFINITY;
-        for (int j = 0; j < nj; j++) {
-            const float *kj = k + (size_t)j * ld;
-            float t = 0;
-            for (int c = 0; c < hd; c++) t += qi[c] * kj[c];
-            s[j] = t;
-            mx = t > mx ? t : mx;
-        }
-        double sum = 0;
-        for (int j = 0; j < nj; j++) {
-            s[j] = expf(s[j] - mx);
-            sum += s[j];
-        }
-        float inv = (float)(1.0 / sum), *oi = out + (size_t)i * ld;
-        for (int c = 0; c < hd; c++) oi[c] = 0;
-        for (int j = 0; j < nj; j++) {
-            const float *vj = v + (size_t)j * ld;
-            float p = s[j] * inv;
-            for (int c = 0; c < hd; c++) oi[c] += p * vj[c];
-        }
+void cs_vec_softmax(float *s, int nj, int n, float scale) {
+    if (HAVE_AVX2()) {
+        cs_vec_avx2_softmax(s, nj, n, scale);
+        return;
     }
+    float mx = -INFINITY;
+    for (int j = 0; j < nj; j++) mx = s[j] > mx ? s[j] : mx;
+    double sum = 0;
+    for (int j = 0; j < nj; j++) {
+        s[j] = expf((s[j] - mx) * scale);
+        sum += s[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int j = 0; j < nj; j++) s[j] *= inv;
+    for (int j = nj; j < n; j++) s[j] = 0.0f;
 }
 
-void cs_attention_head(const float *q, const float *k, const float *v, size_t ld, int n, int hd,
-                       int causal, float *out, float *scratch) {
-    if (HAVE_AVX2())
-        cs_vec_avx2_attention_head(q, k, v, ld, n, hd, causal, out, scratch);
-    else
-        attention_portable(q, k, v, ld, n, hd, causal, out, scratch);
+void cs_vec_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
+                          float *y) {
+    if (HAVE_AVX2()) {
+        cs_vec_avx2_layernorm_row(x, d, w, b, eps, y);
+        return;
+    }
+    double s = 0, ss = 0;
+    for (int i = 0; i < d; i++) s += x[i];
+    double mean = s / d;
+    for (int i = 0; i < d; i++) {
+        double t = x[i] - mean;
+        ss += t * t;
+    }
+    float inv = (float)(1.0 / sqrt(ss / d + eps)), mf = (float)mean;
+    for (int i = 0; i < d; i++) y[i] = (x[i] - mf) * inv * w[i] + b[i];
 }

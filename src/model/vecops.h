@@ -1,8 +1,8 @@
-/* model/vecops.h - the element-wise and attention steps of a transformer
- * layer, vectorised: activations (with a polynomial exp instead of a libm
- * call per element) and one attention head. Dispatched at run time like the
- * GEMM (model/cpu.h): vecops_avx2.c and vecops.c compile the same code
- * (vecops_impl.h) for AVX2 and for the baseline. */
+/* model/vecops.h - the element-wise steps of a transformer layer,
+ * vectorised: activations and the softmax (with a polynomial exp instead
+ * of a libm call per element). Dispatched at run time like the
+ * GEMM (model/cpu.h): vecops_avx2.c holds the AVX2 versions, vecops.c the
+ * portable ones and the dispatch. */
 #ifndef CS_MODEL_VECOPS_H
 #define CS_MODEL_VECOPS_H
 
@@ -13,14 +13,14 @@ void cs_vec_quick_gelu(float *x, size_t n);
 /* In place: 0.5 x (1 + erf(x / sqrt 2)) (exact GELU, OpenCLIP models). */
 void cs_vec_gelu(float *x, size_t n);
 
-/* Floats of scratch cs_attention_head needs for n positions, head size hd. */
-size_t cs_attention_scratch_floats(int n, int hd);
+/* y[d] = (x - mean) / sqrt(var + eps) * w + b over one row of d (y may be
+ * x); mean and variance summed in double, which keeps the result within
+ * float rounding of the float64 reference. */
+void cs_vec_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
+                          float *y);
 
-/* One head of scaled dot-product attention over n positions:
- *   out_i = sum_j softmax_j(q_i . k_j) v_j     (j <= i when causal)
- * q, k, v, out: rows of hd floats, row stride ld (q already scaled).
- * scratch: cs_attention_scratch_floats(n, hd) floats. */
-void cs_attention_head(const float *q, const float *k, const float *v, size_t ld, int n, int hd,
-                       int causal, float *out, float *scratch);
+/* softmax(scale * s[0..nj)) in place, scale > 0 (the sum in double, like
+ * the reference); s[nj..n) = 0 (the keys a causal row does not see). */
+void cs_vec_softmax(float *s, int nj, int n, float scale);
 
 #endif

@@ -6,8 +6,9 @@
 
 void cs_vec_avx2_quick_gelu(float *x, size_t n);
 void cs_vec_avx2_gelu(float *x, size_t n);
-void cs_vec_avx2_attention_head(const float *q, const float *k, const float *v, size_t ld, int n,
-                                int hd, int causal, float *out, float *scratch);
+void cs_vec_avx2_softmax(float *s, int nj, int n, float scale);
+void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
+                               float *y);
 
 /* exp(x), x clamped to [-87, 88], within 2 ulp: 2^n p(r) with n = round(x /
  * ln 2) (the 1.5 * 2^23 trick), r = x - n ln 2 in two parts, and p Cephes'
@@ -72,81 +73,69 @@ static inline float hmax8(__m256 v) {
     return _mm_cvtss_f32(m);
 }
 
-/* Scores of rows i0..i0+3 (fewer at the end) against columns [0, nv):
- * s[r * np + j] = q_{i0+r} . k_j, with kt = k transposed [hd, np]. */
-static void scores4(const float *q, size_t ld, int rows, const float *kt, int np, int nv, int hd,
-                    float *s) {
-    for (int j = 0; j < nv; j += 16) {
-        __m256 a[4][2];
-        for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
-        for (int c = 0; c < hd; c++) {
-            __m256 k0 = _mm256_loadu_ps(kt + (size_t)c * np + j);
-            __m256 k1 = _mm256_loadu_ps(kt + (size_t)c * np + j + 8);
-            for (int r = 0; r < 4; r++) {
-                __m256 qv = _mm256_broadcast_ss(q + (size_t)(r < rows ? r : 0) * ld + c);
-                a[r][0] = _mm256_fmadd_ps(qv, k0, a[r][0]);
-                a[r][1] = _mm256_fmadd_ps(qv, k1, a[r][1]);
-            }
-        }
-        for (int r = 0; r < rows; r++) {
-            _mm256_storeu_ps(s + (size_t)r * np + j, a[r][0]);
-            _mm256_storeu_ps(s + (size_t)r * np + j + 8, a[r][1]);
-        }
-    }
-}
-
-/* softmax over s[0..nj) in place, then out[0..hd) = sum_j s_j v_j. */
-static void softmax_pv(float *s, int nj, const float *v, size_t ld, int hd, float *out) {
+void cs_vec_avx2_softmax(float *s, int nj, int n, float scale) {
     __m256 mx8 = _mm256_set1_ps(-INFINITY);
     int j = 0;
     for (; j + 8 <= nj; j += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + j));
     float mx = hmax8(mx8);
     for (; j < nj; j++) mx = s[j] > mx ? s[j] : mx;
-    __m256 m = _mm256_set1_ps(mx);
+    __m256 m = _mm256_set1_ps(mx), sc = _mm256_set1_ps(scale);
+    __m256d sum4 = _mm256_setzero_pd(); /* in double, like the reference */
+    for (j = 0; j + 8 <= nj; j += 8) {
+        __m256 e = exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), m), sc));
+        _mm256_storeu_ps(s + j, e);
+        sum4 = _mm256_add_pd(sum4, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        sum4 = _mm256_add_pd(sum4, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double part[4], sum = 0;
+    _mm256_storeu_pd(part, sum4);
+    for (; j < nj; j++) {
+        s[j] = expf((s[j] - mx) * scale);
+        sum += s[j];
+    }
+    sum += (part[0] + part[1]) + (part[2] + part[3]);
+    __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
     for (j = 0; j + 8 <= nj; j += 8)
-        _mm256_storeu_ps(s + j, exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), m)));
-    for (; j < nj; j++) s[j] = expf(s[j] - mx);
-    double sum = 0; /* in double, like the reference, whatever nj */
-    for (j = 0; j < nj; j++) sum += s[j];
-    float inv = (float)(1.0 / sum);
-    int c = 0;
-    for (; c + 32 <= hd; c += 32) {
-        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-        for (j = 0; j < nj; j++) {
-            const float *vj = v + (size_t)j * ld + c;
-            __m256 p = _mm256_set1_ps(s[j]);
-            o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj), o0);
-            o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 8), o1);
-            o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 16), o2);
-            o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 24), o3);
-        }
-        __m256 sc = _mm256_set1_ps(inv);
-        _mm256_storeu_ps(out + c, _mm256_mul_ps(o0, sc));
-        _mm256_storeu_ps(out + c + 8, _mm256_mul_ps(o1, sc));
-        _mm256_storeu_ps(out + c + 16, _mm256_mul_ps(o2, sc));
-        _mm256_storeu_ps(out + c + 24, _mm256_mul_ps(o3, sc));
-    }
-    for (; c < hd; c++) { /* head sizes that are not a multiple of 32 */
-        float o = 0;
-        for (j = 0; j < nj; j++) o += s[j] * v[(size_t)j * ld + c];
-        out[c] = o * inv;
-    }
+        _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
+    for (; j < nj; j++) s[j] *= (float)(1.0 / sum);
+    for (j = nj; j < n; j++) s[j] = 0.0f;
 }
 
-void cs_vec_avx2_attention_head(const float *q, const float *k, const float *v, size_t ld, int n,
-                                int hd, int causal, float *out, float *scratch) {
-    int np = (n + 15) & ~15;
-    float *kt = scratch, *s = scratch + (size_t)hd * np; /* [hd, np], [4, np] */
-    for (int j = 0; j < n; j++)
-        for (int c = 0; c < hd; c++) kt[(size_t)c * np + j] = k[(size_t)j * ld + c];
-    for (int c = 0; c < hd; c++)
-        for (int j = n; j < np; j++) kt[(size_t)c * np + j] = 0.0f;
-    for (int i0 = 0; i0 < n; i0 += 4) {
-        int rows = n - i0 < 4 ? n - i0 : 4;
-        int last = causal ? i0 + rows : n; /* columns the block needs */
-        scores4(q + (size_t)i0 * ld, ld, rows, kt, np, (last + 15) & ~15, hd, s);
-        for (int r = 0; r < rows; r++)
-            softmax_pv(s + (size_t)r * np, causal ? i0 + r + 1 : n, v, ld, hd,
-                       out + (size_t)(i0 + r) * ld);
+static inline double hsum4d(__m256d v) {
+    double t[4];
+    _mm256_storeu_pd(t, v);
+    return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
+void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
+                               float *y) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    int i = 0;
+    for (; i + 8 <= d; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
     }
+    double s = hsum4d(_mm256_add_pd(s0, s1));
+    for (; i < d; i++) s += x[i];
+    double mean = s / d;
+    __m256d m4 = _mm256_set1_pd(mean);
+    s0 = s1 = _mm256_setzero_pd();
+    for (i = 0; i + 8 <= d; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256d t0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m4);
+        __m256d t1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m4);
+        s0 = _mm256_fmadd_pd(t0, t0, s0);
+        s1 = _mm256_fmadd_pd(t1, t1, s1);
+    }
+    double ss = hsum4d(_mm256_add_pd(s0, s1));
+    for (; i < d; i++) ss += (x[i] - mean) * (x[i] - mean);
+    float inv = (float)(1.0 / sqrt(ss / d + eps)), mf = (float)mean;
+    __m256 inv8 = _mm256_set1_ps(inv), mf8 = _mm256_set1_ps(mf);
+    for (i = 0; i + 8 <= d; i += 8) {
+        __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mf8), inv8);
+        t = _mm256_mul_ps(t, _mm256_loadu_ps(w + i));
+        _mm256_storeu_ps(y + i, _mm256_add_ps(t, _mm256_loadu_ps(b + i)));
+    }
+    for (; i < d; i++) y[i] = (x[i] - mf) * inv * w[i] + b[i];
 }

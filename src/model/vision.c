@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/forward.h"
+#include "model/vecops.h"
 
 cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower *T,
                             const float *chw, int n, float *out, cs_error *err) {
@@ -60,8 +61,8 @@ cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tow
     for (int l = 0; l < tc->layers; l++)
         cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 0, tmp);
     for (int b = 0; b < n; b++)
-        cs_layernorm_row(x + (size_t)b * seq * w, w, T->ln_post_w, T->ln_post_b, tc->ln_eps,
-                         pooled + (size_t)b * w);
+        cs_vec_layernorm_row(x + (size_t)b * seq * w, w, T->ln_post_w, T->ln_post_b, tc->ln_eps,
+                             pooled + (size_t)b * w);
     cs_linear(pool, pooled, n, &T->proj, NULL, out);
     free(x);
     free(start);

@@ -1,0 +1,17 @@
+/* model/attention.h - one head of scaled dot-product attention. */
+#ifndef CS_MODEL_ATTENTION_H
+#define CS_MODEL_ATTENTION_H
+
+#include <stddef.h>
+
+/* Floats of scratch cs_attention_head needs for n positions, head size hd. */
+size_t cs_attention_scratch_floats(int n, int hd);
+
+/* One head over n positions:
+ *   out_i = sum_j softmax_j(scale * q_i . k_j) v_j     (j <= i when causal)
+ * q, k, v, out: rows of hd floats, row stride ld; scale > 0 (hd^-0.5).
+ * scratch: cs_attention_scratch_floats(n, hd) floats. */
+void cs_attention_head(const float *q, const float *k, const float *v, size_t ld, int n, int hd,
+                       float scale, int causal, float *out, float *scratch);
+
+#endif
