@@ -84,29 +84,31 @@ size_t cs_encoder_scratch_floats(const cs_tower_config *cfg, int rows, int max_s
            (size_t)threads * cs_attention_scratch_floats(max_seq, cfg->width / cfg->heads);
 }
 
-void cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_weights *L,
-                      float *x, int rows, const int *start, const int *len, int n_seq, int causal,
-                      float *scratch) {
+cs_status cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_weights *L,
+                           float *x, int rows, const int *start, const int *len, int n_seq,
+                           int causal, float *scratch, cs_error *err) {
     int d = cfg->width, hd = d / cfg->heads, max_seq = 0;
     size_t rd = (size_t)rows * d;
     float *h = scratch, *q = h + rd, *k = q + rd, *v = k + rd, *a = v + rd, *m = a + rd;
     float *scores = m + (size_t)rows * cfg->mlp;
     for (int s = 0; s < n_seq; s++)
         if (len[s] > max_seq) max_seq = len[s];
+    cs_status st;
 
-    /* attention block: [rows, d] -> [rows, d] */
+    /* attention block: x += out_proj(attention(ln1(x))), [rows, d] */
     cs_layernorm(pool, x, rows, d, L->ln1_w, L->ln1_b, cfg->ln_eps, h);
-    cs_linear(pool, h, rows, &L->q, L->q_b, q);
-    cs_linear(pool, h, rows, &L->k, L->k_b, k);
-    cs_linear(pool, h, rows, &L->v, L->v_b, v);
+    if ((st = cs_linear(pool, h, rows, &L->q, L->q_b, q, err)) ||
+        (st = cs_linear(pool, h, rows, &L->k, L->k_b, k, err)) ||
+        (st = cs_linear(pool, h, rows, &L->v, L->v_b, v, err)))
+        return st;
     attn_job J = {q, k,          v,      a,       start,  len,
                   d, cfg->heads, causal, max_seq, scores, 1.0f / sqrtf((float)hd)};
     cs_pool_for(pool, n_seq * cfg->heads, attn_task, &J);
-    cs_linear_add(pool, a, rows, &L->o, L->o_b, x);
+    if ((st = cs_linear_add(pool, a, rows, &L->o, L->o_b, x, err))) return st;
 
-    /* MLP block: [rows, d] -> [rows, mlp] -> [rows, d] */
+    /* MLP block: x += fc2(act(fc1(ln2(x)))), [rows, d] -> [rows, mlp] -> [rows, d] */
     cs_layernorm(pool, x, rows, d, L->ln2_w, L->ln2_b, cfg->ln_eps, h);
-    cs_linear(pool, h, rows, &L->fc1, L->fc1_b, m);
+    if ((st = cs_linear(pool, h, rows, &L->fc1, L->fc1_b, m, err))) return st;
     cs_activation(pool, cfg->act, m, (size_t)rows * cfg->mlp);
-    cs_linear_add(pool, m, rows, &L->fc2, L->fc2_b, x);
+    return cs_linear_add(pool, m, rows, &L->fc2, L->fc2_b, x, err);
 }

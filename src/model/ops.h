@@ -28,9 +28,10 @@ size_t cs_encoder_scratch_floats(const cs_tower_config *cfg, int rows, int max_s
  * x[rows, d] with sequence s at rows [start[s], start[s] + len[s]).
  *   x = x + out_proj(attention(ln1(x)))   (causal: a position sees only the past)
  *   x = x + fc2(act(fc1(ln2(x))))
- * scratch holds cs_encoder_scratch_floats(...) floats. */
-void cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_weights *L,
-                      float *x, int rows, const int *start, const int *len, int n_seq, int causal,
-                      float *scratch);
+ * scratch holds cs_encoder_scratch_floats(...) floats. Fails only when the
+ * GEMM's scratch cannot be allocated (cs_linear). */
+cs_status cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_weights *L,
+                           float *x, int rows, const int *start, const int *len, int n_seq,
+                           int causal, float *scratch, cs_error *err);
 
 #endif

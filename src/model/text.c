@@ -52,13 +52,14 @@ cs_status cs_text_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower
             cs_weight_row(&T->tokens, ids[i][t], xt);
             for (int j = 0; j < w; j++) xt[j] += ps[j];
         }
-    for (int l = 0; l < tc->layers; l++)
-        cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 1, scratch);
+    cs_status st = CS_OK;
+    for (int l = 0; l < tc->layers && !st; l++)
+        st = cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 1, scratch, err);
     for (int i = 0; i < n; i++)
         cs_vec_layernorm_row(x + (size_t)(start[i] + len[i] - 1) * w, w, T->ln_post_w, T->ln_post_b,
                              tc->ln_eps, pooled + (size_t)i * w);
-    cs_linear(pool, pooled, n, &T->proj, NULL, out);
+    if (!st) st = cs_linear(pool, pooled, n, &T->proj, NULL, out, err);
     free(x);
     free(start);
-    return CS_OK;
+    return st;
 }

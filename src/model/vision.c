@@ -44,7 +44,7 @@ cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tow
                         memcpy(dst + (ch * p + ky) * p, src, (size_t)p * sizeof(float));
                     }
             }
-    cs_linear(pool, patches, n * np, &T->patch, NULL, emb);
+    cs_status st = cs_linear(pool, patches, n * np, &T->patch, NULL, emb, err);
 
     for (int b = 0; b < n; b++) {
         float *xb = x + (size_t)b * seq * w;
@@ -58,13 +58,13 @@ cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tow
         len[b] = seq;
     }
     cs_layernorm(pool, x, rows, w, T->ln_pre_w, T->ln_pre_b, tc->ln_eps, x);
-    for (int l = 0; l < tc->layers; l++)
-        cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 0, tmp);
+    for (int l = 0; l < tc->layers && !st; l++)
+        st = cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 0, tmp, err);
     for (int b = 0; b < n; b++)
         cs_vec_layernorm_row(x + (size_t)b * seq * w, w, T->ln_post_w, T->ln_post_b, tc->ln_eps,
                              pooled + (size_t)b * w);
-    cs_linear(pool, pooled, n, &T->proj, NULL, out);
+    if (!st) st = cs_linear(pool, pooled, n, &T->proj, NULL, out, err);
     free(x);
     free(start);
-    return CS_OK;
+    return st;
 }
