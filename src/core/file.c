@@ -82,6 +82,14 @@ cs_prefault_how cs_prefault(const void *p, size_t len, int force_touch) {
     return CS_PREFAULT_TOUCH;
 }
 
+void cs_map_hint_huge(const void *p, size_t len) {
+    if (!p || !len) return;
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    uintptr_t a = (uintptr_t)p & ~(page - 1);
+    (void)madvise((void *)a, (uintptr_t)p + len - a, MADV_HUGEPAGE);
+}
+
 cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *size,
                        cs_error *err) {
     *out = NULL;

@@ -73,6 +73,9 @@ static cs_vecs *map_file(cs_db *db, uint64_t gen, int populate) {
     cs_map m;
     cs_error e;
     if (cs_map_file(db->vec_path, &m, &e) != CS_OK) return NULL;
+    /* before the first read: pages the page cache has to read from disk
+     * (it dropped them) come back as 2 MiB folios */
+    cs_map_hint_huge(m.data, m.size);
     vec_header h;
     uint8_t uuid[16];
     uuid_bytes(db->uuid, uuid);

@@ -106,6 +106,11 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
         cs_model_close(m);
         return st;
     }
+    /* whole mappings (a hint on part of one would split it where a 2 MiB
+     * page could have spanned the cut): weights the page cache has to read
+     * from disk come in as 2 MiB folios, cheap to map for every later run */
+    for (int i = 0; i < m->tab.n_maps; i++)
+        cs_map_hint_huge(m->tab.maps[i].data, m->tab.maps[i].size);
     const cs_tensor *pe =
         cs_tensors_find(&m->tab, "vision_model.embeddings.patch_embedding.weight");
     m->dtype = cs_dtype_name(pe->dtype);
