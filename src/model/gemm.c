@@ -40,6 +40,7 @@
 #include "core/pool.h"
 #include "model/cpu.h"
 #include "model/gemm_kernel.h"
+#include "model/vecops.h"
 
 enum {
     KC = 256,     /* the largest kernel kc */
@@ -101,6 +102,18 @@ static void edge_tile(const job *jb, int kc, const float *a, size_t lda, int mv,
     for (int i = 0; i < mv; i++) memcpy(c + i * jb->ldy, ctmp + i * kn->nr, nv * sizeof(float));
 }
 
+/* The activation of CS_GEMM_QUICK_GELU / CS_GEMM_GELU, if any, over rows
+ * [i, i + rows) and columns [j, j + cols) of y. */
+static void activate(const job *jb, int i, int rows, int j, int cols) {
+    for (int r = i; r < i + rows; r++) {
+        float *yr = jb->y + (size_t)r * jb->ldy + j;
+        if (jb->flags & CS_GEMM_QUICK_GELU)
+            cs_vec_quick_gelu(yr, (size_t)cols);
+        else if (jb->flags & CS_GEMM_GELU)
+            cs_vec_gelu(yr, (size_t)cols);
+    }
+}
+
 /* Task: columns [j0, j0 + nc) and rows [r0, r0 + mt) of y. */
 static void run_task(void *ctx, int task, int worker) {
     const job *jb = ctx;
@@ -121,6 +134,7 @@ static void run_task(void *ctx, int task, int worker) {
             kn->pack_b(w_at(jb, j, p0), jb->ldw, jb->wt, (jb->flags & CS_GEMM_W_KN) != 0,
                        j1 - j < nr ? j1 - j : nr, kc, nr, bp + (size_t)(j - j0) * kc);
         int add = p0 > 0 || (jb->flags & CS_GEMM_ACCUMULATE);
+        int last = p0 + kc >= jb->k && (jb->flags & (CS_GEMM_QUICK_GELU | CS_GEMM_GELU));
         const float *bias = p0 == 0 ? jb->b : NULL;
         if (m_full < r1) { /* the last, partial rows of x, zero padded */
             memset(atmp, 0, (size_t)mr * kc * sizeof(float));
@@ -142,6 +156,7 @@ static void run_task(void *ctx, int task, int worker) {
                               bj, add, ctmp, btmp);
                 else
                     edge_tile(jb, kc, atmp, kc, r1 - i, panel, c, nv, bj, add, ctmp, btmp);
+                if (last) activate(jb, i, r1 - i < mr ? r1 - i : mr, j, nv);
             }
         }
     }
@@ -172,6 +187,7 @@ cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx
                 y[(size_t)i * ldy + j] =
                     (flags & CS_GEMM_ACCUMULATE) ? y[(size_t)i * ldy + j] + bj : bj;
             }
+        activate(&jb, 0, m, 0, n);
         return CS_OK;
     }
     /* Two tasks per thread (balance when a core is busy elsewhere), each a

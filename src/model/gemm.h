@@ -28,7 +28,11 @@ typedef enum cs_gemm_type { CS_GEMM_F32 = 0, CS_GEMM_F16, CS_GEMM_BF16 } cs_gemm
 
 enum {
     CS_GEMM_ACCUMULATE = 1, /* y += x . W^T + b (fuses a residual add) */
-    CS_GEMM_W_KN = 2        /* W is [k, n] (row stride ldw): y = x . W + b */
+    CS_GEMM_W_KN = 2,       /* W is [k, n] (row stride ldw): y = x . W + b */
+    /* then y = act(y), applied to each tile of y as it is finished (while it
+     * is in L1), which saves a pass over y: */
+    CS_GEMM_QUICK_GELU = 4, /* x * sigmoid(1.702 x) */
+    CS_GEMM_GELU = 8        /* the exact erf GELU */
 };
 
 /* y = x . W^T + b (see above). Row strides ldx, ldw, ldy are in elements;

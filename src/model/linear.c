@@ -72,6 +72,12 @@ cs_status cs_linear(cs_pool *pool, const float *x, int m, const cs_weight *w, co
     return linear(pool, x, m, w, bias, y, 0, err);
 }
 
+cs_status cs_linear_act(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
+                        cs_act act, float *y, cs_error *err) {
+    return linear(pool, x, m, w, bias, y, act == CS_ACT_GELU ? CS_GEMM_GELU : CS_GEMM_QUICK_GELU,
+                  err);
+}
+
 cs_status cs_linear_add(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
                         float *y, cs_error *err) {
     return linear(pool, x, m, w, bias, y, CS_GEMM_ACCUMULATE, err);

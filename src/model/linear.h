@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "core/pool.h"
+#include "model/config.h"
 #include "model/tensors.h"
 
 /* A weight matrix [n, k] (n outputs, k inputs), row-major, in a checkpoint. */
@@ -25,6 +26,10 @@ typedef struct cs_weight {
  * only when the GEMM's scratch (a few hundred KB a thread) cannot be had. */
 cs_status cs_linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
                     float *y, cs_error *err);
+/* y[m, n] = act(x[m, k] . W[n, k]^T + b[n]), the activation fused into the
+ * product (applied to each tile of y while it is in cache). */
+cs_status cs_linear_act(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
+                        cs_act act, float *y, cs_error *err);
 /* y[m, n] += x[m, k] . W[n, k]^T + b[n]: a residual connection fused into the
  * product (one pass over y instead of a product then an add). */
 cs_status cs_linear_add(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,

@@ -1,4 +1,5 @@
-/* model/ops.c - layer norm, activations, attention and the encoder layer. */
+/* model/ops.c - layer norm over rows, attention over heads (both spread over
+ * the pool), and the encoder layer built from them and cs_linear. */
 #include "model/ops.h"
 
 #include "model/attention.h"
@@ -29,30 +30,6 @@ void cs_layernorm(cs_pool *pool, float *x, int rows, int d, const float *w, cons
                   float eps, float *y) {
     ln_job J = {x, y, rows, d, w, b, eps};
     cs_pool_for(pool, (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, ln_task, &J);
-}
-
-typedef struct act_job {
-    cs_act act;
-    float *x;
-    size_t n;
-} act_job;
-
-#define ACT_CHUNK 16384
-
-static void act_task(void *ctx, int task, int worker) {
-    (void)worker;
-    act_job *J = ctx;
-    size_t i0 = (size_t)task * ACT_CHUNK, i1 = i0 + ACT_CHUNK < J->n ? i0 + ACT_CHUNK : J->n;
-    /* vectorised, with a polynomial exp (model/vecops.h) */
-    if (J->act == CS_ACT_QUICK_GELU)
-        cs_vec_quick_gelu(J->x + i0, i1 - i0);
-    else
-        cs_vec_gelu(J->x + i0, i1 - i0);
-}
-
-void cs_activation(cs_pool *pool, cs_act act, float *x, size_t n) {
-    act_job J = {act, x, n};
-    cs_pool_for(pool, (int)((n + ACT_CHUNK - 1) / ACT_CHUNK), act_task, &J);
 }
 
 /* ---- attention ---------------------------------------------------------------- */
@@ -108,7 +85,6 @@ cs_status cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_l
 
     /* MLP block: x += fc2(act(fc1(ln2(x)))), [rows, d] -> [rows, mlp] -> [rows, d] */
     cs_layernorm(pool, x, rows, d, L->ln2_w, L->ln2_b, cfg->ln_eps, h);
-    if ((st = cs_linear(pool, h, rows, &L->fc1, L->fc1_b, m, err))) return st;
-    cs_activation(pool, cfg->act, m, (size_t)rows * cfg->mlp);
+    if ((st = cs_linear_act(pool, h, rows, &L->fc1, L->fc1_b, cfg->act, m, err))) return st;
     return cs_linear_add(pool, m, rows, &L->fc2, L->fc2_b, x, err);
 }

@@ -11,8 +11,6 @@
  * (which may be x), spread over the pool. */
 void cs_layernorm(cs_pool *pool, float *x, int rows, int d, const float *w, const float *b,
                   float eps, float *y);
-/* In place over n values: quick_gelu x * sigmoid(1.702 x), or exact erf gelu. */
-void cs_activation(cs_pool *pool, cs_act act, float *x, size_t n);
 
 /* The weights of one encoder layer (CLIPEncoderLayer). Vectors are F32. */
 typedef struct cs_layer_weights {
