@@ -16,11 +16,33 @@ struct cs_pool {
     cs_task_fn fn;
     void *ctx;
     int n_tasks;
-    unsigned long generation;
-    int busy_workers;
+    atomic_ulong generation; /* written under lock; read by spinners too */
+    atomic_int busy_workers;
     int stop;
+    int spin; /* iterations to spin before sleeping (0: threads > cores) */
     atomic_int next_task;
 };
+
+/* Why spin: a forward pass is ~110 jobs (a few per layer), each of a few
+ * hundred microseconds. A thread that sleeps on the condition variable
+ * between them is woken by the kernel (an IPI to an idle virtual CPU in a
+ * VM: tens of microseconds) for every job, and the caller the same way
+ * when the last worker finishes. Spinning for a short while first (2000
+ * pauses, 20-100 us) catches the next job or the end of this one without
+ * the kernel. Measured on the image encoder with 2 threads (bench runs of
+ * the two builds alternating): +5% images/s for one image at a time, +4% in
+ * batches of 8, the same in batches of 16, at no extra CPU time. Not when
+ * the pool has more threads than the machine has cores: a spinner would
+ * then take the core of the thread it waits for. */
+enum { SPIN_ITERATIONS = 2000 };
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
 
 /* The worker index of the task this thread is running, or -1: nested
  * cs_pool_for calls run inline under the same index. */
@@ -54,16 +76,22 @@ static void *worker_main(void *arg) {
     unsigned long seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->lock);
+        if (!p->stop && atomic_load(&p->generation) == seen) {
+            pthread_mutex_unlock(&p->lock);
+            for (int i = 0; i < p->spin && atomic_load(&p->generation) == seen; i++) cpu_relax();
+            pthread_mutex_lock(&p->lock);
+        }
+        while (!p->stop && atomic_load(&p->generation) == seen)
+            pthread_cond_wait(&p->wake, &p->lock);
         if (p->stop) break;
-        seen = p->generation;
+        seen = atomic_load(&p->generation);
         cs_task_fn fn = p->fn;
         void *ctx = p->ctx;
         int n = p->n_tasks;
         pthread_mutex_unlock(&p->lock);
         run_tasks(p, fn, ctx, n, index);
         pthread_mutex_lock(&p->lock);
-        if (--p->busy_workers == 0) pthread_cond_signal(&p->done);
+        if (atomic_fetch_sub(&p->busy_workers, 1) == 1) pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -79,6 +107,9 @@ cs_pool *cs_pool_create(int n_threads) {
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->next_task, 0);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->busy_workers, 0);
+    p->spin = n_threads <= cs_cpu_count() ? SPIN_ITERATIONS : 0;
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) goto fail;
@@ -146,15 +177,16 @@ void cs_pool_for(cs_pool *p, int n_tasks, cs_task_fn fn, void *ctx) {
     p->ctx = ctx;
     p->n_tasks = n_tasks;
     atomic_store(&p->next_task, 0);
-    p->busy_workers = p->n_threads - 1;
-    p->generation++;
+    atomic_store(&p->busy_workers, p->n_threads - 1);
+    atomic_fetch_add(&p->generation, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 
     run_tasks(p, fn, ctx, n_tasks, 0);
 
+    for (int i = 0; i < p->spin && atomic_load(&p->busy_workers) > 0; i++) cpu_relax();
     pthread_mutex_lock(&p->lock);
-    while (p->busy_workers > 0) pthread_cond_wait(&p->done, &p->lock);
+    while (atomic_load(&p->busy_workers) > 0) pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->submit);
 }
