@@ -183,10 +183,9 @@ static cs_status load_sql(cs_db *db, cs_vecs **out, cs_error *err) {
     return CS_OK;
 }
 
-/* The vector file is written to a temporary file beside it, then fsync'd and
- * renamed over it: readers see the old file or the new one, never a mix. */
-/* A temporary file beside the vector file, written through a large buffer
- * (see tmp_open), then renamed over it. */
+/* The vector file is written to a temporary file beside it through a large
+ * buffer (see tmp_open), then fsync'd and renamed over it: readers see the
+ * old file or the new one, never a mix. */
 typedef struct out_file {
     char *tmp;
     FILE *f;
