@@ -79,6 +79,7 @@ int main(int argc, char **argv) {
             for (int lv = 0; lv < 3; lv++) {
                 if (2 - lv > top) continue;
                 setenv("CLIPSEARCH_CPU", levels[lv], 1);
+                cs_cpu_level_reload();
                 double t0 = now();
                 cs_gemm(pool, m, n, k, x, k, w, k, CS_GEMM_F32, b, y, n, 0, NULL);
                 double t = now() - t0;
@@ -91,6 +92,7 @@ int main(int argc, char **argv) {
             if (t < best[3]) best[3] = t;
         }
         unsetenv("CLIPSEARCH_CPU");
+        cs_cpu_level_reload();
         double maxdiff = 0;
         for (size_t i = 0; i < (size_t)m * n; i++) maxdiff = fmax(maxdiff, fabs(y[i] - yr[i]));
         printf("{\"shape\":\"%s\",\"m\":%d,\"n\":%d,\"k\":%d", sh->name, m, n, k);

@@ -29,24 +29,36 @@ static cs_cpu_level detect(void) {
     return CS_CPU_GENERIC;
 }
 
-cs_cpu_level cs_cpu_level_get(void) {
-    /* Detected once per process: CPUID traps to the hypervisor in a virtual
-     * machine (microseconds), and this is asked per GEMM and per attention
-     * head. An atomic, so threads racing on the first call are fine (they
-     * all store the same value). */
-    static _Atomic int cached = -1;
-    int detected = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (detected < 0) {
-        detected = (int)detect();
-        atomic_store_explicit(&cached, detected, memory_order_relaxed);
-    }
-    cs_cpu_level level = (cs_cpu_level)detected;
+/* The level in use: detected once per process (CPUID traps to the
+ * hypervisor in a virtual machine, microseconds), then lowered by
+ * CLIPSEARCH_CPU, read at the same time. Asked per GEMM, per attention head
+ * and per row of an activation, so it must cost a load: reading the
+ * environment every time was ~1% of the image encoder (getenv + strncmp in
+ * perf). An atomic, so threads racing on the first call are fine (they all
+ * store the same value). */
+static _Atomic int level_in_use = -1;
+
+static cs_cpu_level level_from_env(void) {
+    cs_cpu_level level = detect();
     const char *force = getenv("CLIPSEARCH_CPU");
     if (force && !strcmp(force, "generic"))
         level = CS_CPU_GENERIC;
     else if (force && !strcmp(force, "avx2") && level > CS_CPU_AVX2)
         level = CS_CPU_AVX2;
     return level;
+}
+
+cs_cpu_level cs_cpu_level_get(void) {
+    int level = atomic_load_explicit(&level_in_use, memory_order_relaxed);
+    if (level < 0) {
+        level = (int)level_from_env();
+        atomic_store_explicit(&level_in_use, level, memory_order_relaxed);
+    }
+    return (cs_cpu_level)level;
+}
+
+void cs_cpu_level_reload(void) {
+    atomic_store_explicit(&level_in_use, (int)level_from_env(), memory_order_relaxed);
 }
 
 const char *cs_cpu_level_name(cs_cpu_level level) {

@@ -12,8 +12,12 @@ typedef enum cs_cpu_level {
 } cs_cpu_level;
 
 /* The best level this machine runs, lowered by the environment variable
- * CLIPSEARCH_CPU=generic|avx2 (to test or time the fallbacks). */
+ * CLIPSEARCH_CPU=generic|avx2 (to test or time the fallbacks), both read
+ * once per process. */
 cs_cpu_level cs_cpu_level_get(void);
+/* Reads CLIPSEARCH_CPU again (for tests and benchmarks that change it while
+ * they run; not while other threads compute). */
+void cs_cpu_level_reload(void);
 const char *cs_cpu_level_name(cs_cpu_level level);
 
 #endif

@@ -1,22 +1,22 @@
 /* model/gemm.c - the GEMM driver: blocking, threads, kernel choice.
  *
- * Why our own kernels and not OpenBLAS (which the build links anyway, for
- * FAISS), decided by bench/bench_gemm on the ViT-B/32 shapes (2-core Xeon
- * with AVX-512, 2026-11-28, GFLOP per CPU-second, 1 thread, batch 8):
+ * Why our own kernels and not OpenBLAS (which FAISS uses), decided by
+ * bench/bench_gemm on the ViT-B/32 shapes (2-core Xeon with AVX-512,
+ * 2026-11-28 09:15 UTC, GFLOP per CPU-second, 1 thread, batch 16):
  *  - Debian's OpenBLAS 0.3.21 does not recognise this CPU and runs its
- *    generic "Prescott" kernels: 20-35 GFLOP/s against our 110-135 (AVX-512)
- *    and 60-85 (AVX2) - out of the box ours are 4-5x faster;
- *  - forced to its SkylakeX kernels (OPENBLAS_CORETYPE) it does 120-150,
- *    10-25% above ours on the large shapes; but then nothing guarantees the
- *    forcing on users' machines, and in the model the GEMM is ~80% of the
- *    time, so the gap shrinks to ~10% end to end - less than what the
- *    points below buy us:
+ *    generic "Prescott" kernels: 20-35 GFLOP/s against our 150-167 (AVX-512)
+ *    and 81-87 (AVX2) - out of the box ours are 4-5x faster;
+ *  - forced to its SkylakeX kernels (OPENBLAS_CORETYPE) it does 158-171:
+ *    ours are 0.88-1.06x of that per shape, and the whole image encoder is
+ *    on a par with ONNX Runtime's (bench/compare_ort.sh), so the points
+ *    below cost nothing in speed:
  *  - they read F16 and BF16 weights directly (OpenBLAS sgemm needs a float32
  *    copy of every weight: twice the memory of an F16 file);
  *  - they run on our one thread pool (OpenBLAS brings its own threads, which
  *    fight the pool for the two cores unless pinned to one thread, and the
  *    Debian build picks its threading at install time, not ours);
- *  - they fuse the bias and the residual add (CS_GEMM_ACCUMULATE);
+ *  - they fuse the bias, the residual add (CS_GEMM_ACCUMULATE) and the MLP
+ *    activation (CS_GEMM_QUICK_GELU / CS_GEMM_GELU);
  *  - every element of y is summed in the same order whatever m, the
  *    threads and the tile it falls in, so an image or a text embedded alone
  *    is bit-identical to the same one in a batch (the engine tests this;

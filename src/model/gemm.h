@@ -1,4 +1,5 @@
-/* model/gemm.h - the matrix multiply behind cs_linear (and attention).
+/* model/gemm.h - the matrix multiply behind cs_linear (attention uses its
+ * micro-kernels directly, model/gemm_kernel.h).
  *
  *   y[m, n] = x[m, k] . W[n, k]^T + b[n]       (W as PyTorch stores nn.Linear)
  *   y[m, n] = x[m, k] . W[k, n]     + b[n]     (with CS_GEMM_W_KN, e.g. P . V)
@@ -7,12 +8,12 @@
  * (the checkpoint's memory map): every call packs the slices of W it needs
  * into small per-thread panels, converting to float32 on the way, so the
  * weights exist once in memory and F16 files keep half the footprint. The
- * packing is O(n k) against O(m n k) of arithmetic: measured (perf) at 4-7%
- * of the image encoder's time at 8-16 images, mostly the first read of the
- * weights from memory, which a pre-packed copy would pay too; a copy packed
- * once per tensor would save the rest but cost 350 MB more for ViT-B/32 F32
- * and double an F16 model's footprint. See gemm.c for the measurements
- * behind the choice of kernels.
+ * packing is O(n k) against O(m n k) of arithmetic: 4-5% of the image
+ * encoder's time at 16 images (perf), mostly the first read of the weights
+ * from memory, which a pre-packed copy would pay too; packing once per
+ * tensor, as ONNX Runtime does, would save the rest but cost 350 MB more
+ * for ViT-B/32 F32 and double an F16 model's footprint. See gemm.c for the
+ * measurements behind the choice of kernels.
  *
  * The work is spread over the pool with cs_pool_for; a call made from inside
  * a pool task runs on that thread alone. Kernels: AVX-512, AVX2+FMA or

@@ -75,6 +75,7 @@ int main(void) {
     int top = cs_cpu_level_get();
     for (int lv = 0; lv <= top; lv++) {
         setenv("CLIPSEARCH_CPU", levels[lv], 1);
+        cs_cpu_level_reload();
         for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
             for (size_t b = 0; b < sizeof hds / sizeof *hds; b++)
                 for (int causal = 0; causal < 2; causal++)

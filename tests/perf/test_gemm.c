@@ -134,6 +134,7 @@ int main(void) {
     int top = cs_cpu_level_get();
     for (int lv = 0; lv <= top; lv++) {
         setenv("CLIPSEARCH_CPU", levels[lv], 1);
+        cs_cpu_level_reload();
         CHECK(!strcmp(cs_gemm_kernel_name(), levels[lv]));
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
