@@ -291,8 +291,8 @@ cs_status cs_tokenizer_json_parse(const char *data, size_t size, const char *pat
                                   cs_tokenizer *tok, cs_error *err) {
     cs_status st = CS_OK;
     loader L = {path, tok, json_object(), json_object(), {0}, 0, false, false};
-    cs_jscan j = {data, data, data + size, path, NULL, 0, 0};
-    if (!data) j.start = j.p = j.end = "";
+    const char *text = data ? data : ""; /* (NULL + 0 is undefined in C) */
+    cs_jscan j = {text, text, text + (data ? size : 0), path, NULL, 0, 0};
     if (!L.top || !L.model) st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
     if (!st) st = cs_js_object(&j, top_member, &L, err);
     if (!st && cs_js_peek(&j) != -1) st = cs_js_fail(&j, err, "text after the top-level object");
