@@ -10,9 +10,11 @@
  * weights exist once in memory and F16 files keep half the footprint. The
  * packing is O(n k) against O(m n k) of arithmetic: 4-5% of the image
  * encoder's time at 16 images (perf), mostly the first read of the weights
- * from memory, which a pre-packed copy would pay too; packing once per
- * tensor, as ONNX Runtime does, would save the rest but cost 350 MB more
- * for ViT-B/32 F32 and double an F16 model's footprint. See gemm.c for the
+ * from memory, which a pre-packed copy pays too. Packing each tensor once
+ * and keeping it, as ONNX Runtime does, was measured 4-5% slower (an
+ * experiment, alternating runs): the pack also stages each panel in L1/L2
+ * just before the micro-kernel reads it; and it would cost 350 MB more for
+ * ViT-B/32 F32 and double an F16 model's footprint. See gemm.c for the
  * measurements behind the choice of kernels.
  *
  * The work is spread over the pool with cs_pool_for; a call made from inside
