@@ -15,8 +15,10 @@
 #include "model/model_internal.h"
 
 /* Rows per forward pass: bounds the scratch memory of one call. */
-#define IMAGE_CHUNK 16
-#define TEXT_CHUNK  64
+#define IMAGE_CHUNK       16
+#define IMAGES_PER_THREAD 4  /* the smallest share of a batch split between threads */
+#define CS_MAX_SPLIT      64 /* threads that get a share (more: larger shares) */
+#define TEXT_CHUNK        64
 
 void cs_l2_normalize(float *x, int n, int d) {
     for (int i = 0; i < n; i++) {
@@ -216,17 +218,67 @@ cs_status cs_embed_tokens(cs_model *m, const int32_t *const *ids, const int *n_i
     return st;
 }
 
+/* Images [i0, i0 + n) through the vision tower, IMAGE_CHUNK at a time. */
+static cs_status vision_range(cs_model *m, const float *chw, int i0, int n, float *out,
+                              cs_error *err) {
+    size_t per = 3 * (size_t)m->cfg.image_size * m->cfg.image_size;
+    cs_status st = CS_OK;
+    for (int i = i0; i < i0 + n && !st; i += IMAGE_CHUNK) {
+        int k = i0 + n - i < IMAGE_CHUNK ? i0 + n - i : IMAGE_CHUNK;
+        st = cs_vision_forward(m->pool, &m->cfg, &m->vision, chw + (size_t)i * per, k,
+                               out + (size_t)i * m->cfg.embed_dim, err);
+    }
+    return st;
+}
+
+/* A batch split between the pool's threads, each running the tower on its
+ * share alone (the tower's own cs_pool_for calls run inline inside a task). */
+typedef struct pixels_job {
+    cs_model *m;
+    const float *chw;
+    float *out;
+    int n, share;
+    cs_status *st; /* per task */
+    cs_error *errs;
+} pixels_job;
+
+static void pixels_task(void *ctx, int task, int worker) {
+    (void)worker;
+    pixels_job *J = ctx;
+    int i0 = task * J->share, k = J->n - i0 < J->share ? J->n - i0 : J->share;
+    J->st[task] = vision_range(J->m, J->chw, i0, k, J->out, &J->errs[task]);
+}
+
 cs_status cs_embed_pixels(cs_model *m, const float *chw, int n, int flags, float *out,
                           cs_error *err) {
     if (!m || n < 0 || (n > 0 && (!chw || !out)))
         return cs_fail(err, CS_EINVAL, "cs_embed_pixels: bad arguments");
     if (n == 0) return CS_OK;
     cs_status st = need_tower(m, 1, err);
-    size_t per = 3 * (size_t)m->cfg.image_size * m->cfg.image_size;
-    for (int i = 0; i < n && !st; i += IMAGE_CHUNK) {
-        int k = n - i < IMAGE_CHUNK ? n - i : IMAGE_CHUNK;
-        st = cs_vision_forward(m->pool, &m->cfg, &m->vision, chw + (size_t)i * per, k,
-                               out + (size_t)i * m->cfg.embed_dim, err);
+    if (st) return st;
+    /* Batches of at least IMAGES_PER_THREAD images a thread are split
+     * between the threads (data parallel) rather than each product between
+     * them: no barrier between the ~110 steps of a forward pass, and each
+     * core keeps its own activations in its own caches. Measured with 2
+     * threads against splitting the products (alternating bench runs):
+     * +1.5% images/s in batches of 8, +9% in 16, +15% in 32; against ONNX
+     * Runtime with 2 threads, 0.90-0.93x before, 1.00-1.09x after
+     * (bench/compare_ort.sh). The results are the same bits either way:
+     * every image is summed in the same order whatever its batch
+     * (model/gemm.c; tests/model/test_fidelity.c checks both paths).
+     * Smaller batches (a query image) split each product instead. */
+    int threads = cs_pool_threads(m->pool);
+    if (threads > 1 && n >= IMAGES_PER_THREAD * threads) {
+        cs_status sts[CS_MAX_SPLIT];
+        cs_error errs[CS_MAX_SPLIT];
+        int tasks = threads < CS_MAX_SPLIT ? threads : CS_MAX_SPLIT;
+        pixels_job J = {m, chw, out, n, (n + tasks - 1) / tasks, sts, errs};
+        tasks = (n + J.share - 1) / J.share;
+        cs_pool_for(m->pool, tasks, pixels_task, &J);
+        for (int t = 0; t < tasks && !st; t++)
+            if ((st = sts[t]) && err) *err = errs[t];
+    } else {
+        st = vision_range(m, chw, 0, n, out, err);
     }
     if (!st && !(flags & CS_EMBED_RAW)) cs_l2_normalize(out, n, m->cfg.embed_dim);
     return st;
