@@ -115,3 +115,37 @@ int cli_write_montage(const char *out_path, const char *const *words, int n_word
     free(scores);
     return rc;
 }
+
+cli_result_opts cli_result_opts_default(void) {
+    cli_result_opts o = {.search = {.k = 10}, .fmt = CLI_FORMAT_TEXT};
+    return o;
+}
+
+int cli_result_opt(int c, const char *arg, cli_result_opts *o) {
+    switch (c) {
+    case 'k':
+        o->search.k = atoi(arg);
+        return 1;
+    case CLI_OPT_THRESHOLD:
+        o->search.use_threshold = 1;
+        o->search.threshold = strtof(arg, NULL);
+        return 1;
+    case CLI_OPT_JSON:
+        o->fmt = CLI_FORMAT_JSON;
+        return 1;
+    case CLI_OPT_TSV:
+        o->fmt = CLI_FORMAT_TSV;
+        return 1;
+    case CLI_OPT_PATHS:
+        o->fmt = CLI_FORMAT_PATHS;
+        return 1;
+    case CLI_OPT_DB:
+        o->db = arg;
+        return 1;
+    case CLI_OPT_MONTAGE:
+        o->montage = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}

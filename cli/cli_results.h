@@ -11,6 +11,45 @@ typedef enum cli_format {
     CLI_FORMAT_JSON      /* {"query": "...", "results": [{"path", "score", "id"}]} */
 } cli_format;
 
+/* The options of every command that prints results (search, similar):
+ * -k/--top, --threshold, --json, --tsv, --paths, --db, --montage. A command
+ * puts CLI_RESULT_LONG_OPTIONS first in its getopt_long table ("k:" in the
+ * short ones), numbers its own long options from CLI_OPT_COMMAND, and hands
+ * every option it does not know to cli_result_opt. */
+typedef struct cli_result_opts {
+    cs_search_opts search; /* k and the threshold */
+    cli_format fmt;
+    const char *db, *montage; /* NULL when not given */
+} cli_result_opts;
+
+enum {
+    CLI_OPT_THRESHOLD = 0x100,
+    CLI_OPT_JSON,
+    CLI_OPT_TSV,
+    CLI_OPT_PATHS,
+    CLI_OPT_DB,
+    CLI_OPT_MONTAGE,
+    CLI_OPT_COMMAND = 0x200 /* a command's own options start here */
+};
+
+// clang-format off
+#define CLI_RESULT_LONG_OPTIONS                                       \
+    {"top", required_argument, NULL, 'k'},                            \
+    {"threshold", required_argument, NULL, CLI_OPT_THRESHOLD},        \
+    {"json", no_argument, NULL, CLI_OPT_JSON},                        \
+    {"tsv", no_argument, NULL, CLI_OPT_TSV},                          \
+    {"paths", no_argument, NULL, CLI_OPT_PATHS},                      \
+    {"db", required_argument, NULL, CLI_OPT_DB},                      \
+    {"montage", required_argument, NULL, CLI_OPT_MONTAGE}
+// clang-format on
+
+/* The defaults: 10 results, text output. */
+cli_result_opts cli_result_opts_default(void);
+
+/* Applies option c (with its argument) to o; returns 0 when c is not one of
+ * the options above. */
+int cli_result_opt(int c, const char *arg, cli_result_opts *o);
+
 /* Prints results to stdout; the query is the words joined with spaces.
  * Returns CLI_OK, or CLI_FAIL if stdout could not be written. */
 int cli_print_results(cli_format fmt, const char *const *words, int n_words, const cs_result *res,

@@ -35,62 +35,25 @@ const cs_cli_command cs_cmd_search = {
     "  --threads N        threads (default: one per core)\n",
     run};
 
-enum {
-    OPT_DB = 256,
-    OPT_MODEL,
-    OPT_THRESHOLD,
-    OPT_IMAGE,
-    OPT_TEXT,
-    OPT_JSON,
-    OPT_TSV,
-    OPT_PATHS,
-    OPT_THREADS,
-    OPT_MONTAGE
-};
+enum { OPT_MODEL = CLI_OPT_COMMAND, OPT_IMAGE, OPT_TEXT, OPT_THREADS };
 
 static int run(int argc, char **argv) {
-    static const struct option longs[] = {{"top", required_argument, NULL, 'k'},
-                                          {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    static const struct option longs[] = {CLI_RESULT_LONG_OPTIONS,
                                           {"image", no_argument, NULL, OPT_IMAGE},
                                           {"text", no_argument, NULL, OPT_TEXT},
-                                          {"json", no_argument, NULL, OPT_JSON},
-                                          {"tsv", no_argument, NULL, OPT_TSV},
-                                          {"paths", no_argument, NULL, OPT_PATHS},
-                                          {"db", required_argument, NULL, OPT_DB},
                                           {"model", required_argument, NULL, OPT_MODEL},
                                           {"threads", required_argument, NULL, OPT_THREADS},
-                                          {"montage", required_argument, NULL, OPT_MONTAGE},
                                           {0, 0, 0, 0}};
-    const char *db_opt = NULL, *model_opt = NULL, *montage = NULL;
+    const char *model_opt = NULL;
     int flags = 0, threads = 0, c;
-    cli_format fmt = CLI_FORMAT_TEXT;
-    cs_search_opts so = {.k = 10};
+    cli_result_opts ro = cli_result_opts_default();
     while ((c = getopt_long(argc, argv, "k:", longs, NULL)) != -1) {
         switch (c) {
-        case 'k':
-            so.k = atoi(optarg);
-            break;
-        case OPT_THRESHOLD:
-            so.use_threshold = 1;
-            so.threshold = strtof(optarg, NULL);
-            break;
         case OPT_IMAGE:
             flags |= CS_QUERY_PARSE_IMAGE;
             break;
         case OPT_TEXT:
             flags |= CS_QUERY_PARSE_TEXT;
-            break;
-        case OPT_JSON:
-            fmt = CLI_FORMAT_JSON;
-            break;
-        case OPT_TSV:
-            fmt = CLI_FORMAT_TSV;
-            break;
-        case OPT_PATHS:
-            fmt = CLI_FORMAT_PATHS;
-            break;
-        case OPT_DB:
-            db_opt = optarg;
             break;
         case OPT_MODEL:
             model_opt = optarg;
@@ -98,14 +61,11 @@ static int run(int argc, char **argv) {
         case OPT_THREADS:
             threads = atoi(optarg);
             break;
-        case OPT_MONTAGE:
-            montage = optarg;
-            break;
         default:
-            return cli_usage(&cs_cmd_search);
+            if (!cli_result_opt(c, optarg, &ro)) return cli_usage(&cs_cmd_search);
         }
     }
-    if (optind == argc || so.k <= 0 || threads < 0 ||
+    if (optind == argc || ro.search.k <= 0 || threads < 0 ||
         flags == (CS_QUERY_PARSE_IMAGE | CS_QUERY_PARSE_TEXT))
         return cli_usage(&cs_cmd_search);
     const char *const *words = (const char *const *)argv + optind;
@@ -125,20 +85,20 @@ static int run(int argc, char **argv) {
     cs_model *model = NULL;
     cs_db *db = NULL;
     int rc = pool ? cli_model_open(model_opt, pool, &verbosity, &model) : CLI_FAIL;
-    if (!rc) rc = cli_db_open_for_model(db_opt, model, &db);
+    if (!rc) rc = cli_db_open_for_model(ro.db, model, &db);
     if (!rc) {
         cs_result *res = NULL;
         int n = 0;
-        so.pool = pool;
-        if (cs_db_search_query(db, model, q, &so, &res, &n, &err) != CS_OK) {
+        ro.search.pool = pool;
+        if (cs_db_search_query(db, model, q, &ro.search, &res, &n, &err) != CS_OK) {
             rc = cli_fail(&err);
         } else {
-            rc = cli_print_results(fmt, words, n_words, res, n);
+            rc = cli_print_results(ro.fmt, words, n_words, res, n);
             /* a lone image query is shown as its picture, anything else as words */
             const cs_query_term *t0 = cs_query_term_at(q, 0);
             const char *qimg =
                 cs_query_count(q) == 1 && t0->kind == CS_QUERY_IMAGE_FILE ? t0->text : NULL;
-            if (!rc && montage) rc = cli_write_montage(montage, words, n_words, qimg, res, n);
+            if (!rc && ro.montage) rc = cli_write_montage(ro.montage, words, n_words, qimg, res, n);
             cs_results_free(res, n);
         }
     }

@@ -24,54 +24,17 @@ const cs_cli_command cs_cmd_similar = {
     "                     $XDG_DATA_HOME/clipsearch/catalog.db)\n",
     run};
 
-enum { OPT_DB = 256, OPT_THRESHOLD, OPT_JSON, OPT_TSV, OPT_PATHS, OPT_MONTAGE };
-
 static int run(int argc, char **argv) {
-    static const struct option longs[] = {{"top", required_argument, NULL, 'k'},
-                                          {"threshold", required_argument, NULL, OPT_THRESHOLD},
-                                          {"json", no_argument, NULL, OPT_JSON},
-                                          {"tsv", no_argument, NULL, OPT_TSV},
-                                          {"paths", no_argument, NULL, OPT_PATHS},
-                                          {"db", required_argument, NULL, OPT_DB},
-                                          {"montage", required_argument, NULL, OPT_MONTAGE},
-                                          {0, 0, 0, 0}};
-    const char *db_opt = NULL, *montage = NULL;
-    cli_format fmt = CLI_FORMAT_TEXT;
-    cs_search_opts so = {.k = 10};
+    static const struct option longs[] = {CLI_RESULT_LONG_OPTIONS, {0, 0, 0, 0}};
+    cli_result_opts ro = cli_result_opts_default();
     int c;
-    while ((c = getopt_long(argc, argv, "k:", longs, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            so.k = atoi(optarg);
-            break;
-        case OPT_THRESHOLD:
-            so.use_threshold = 1;
-            so.threshold = strtof(optarg, NULL);
-            break;
-        case OPT_JSON:
-            fmt = CLI_FORMAT_JSON;
-            break;
-        case OPT_TSV:
-            fmt = CLI_FORMAT_TSV;
-            break;
-        case OPT_PATHS:
-            fmt = CLI_FORMAT_PATHS;
-            break;
-        case OPT_DB:
-            db_opt = optarg;
-            break;
-        case OPT_MONTAGE:
-            montage = optarg;
-            break;
-        default:
-            return cli_usage(&cs_cmd_similar);
-        }
-    }
-    if (optind != argc - 1 || so.k <= 0) return cli_usage(&cs_cmd_similar);
+    while ((c = getopt_long(argc, argv, "k:", longs, NULL)) != -1)
+        if (!cli_result_opt(c, optarg, &ro)) return cli_usage(&cs_cmd_similar);
+    if (optind != argc - 1 || ro.search.k <= 0) return cli_usage(&cs_cmd_similar);
     const char *path = argv[optind];
     cs_db_opts o = {.flags = CS_DB_READONLY};
     cs_db *db = NULL;
-    int rc = cli_db_open(db_opt, &o, &db);
+    int rc = cli_db_open(ro.db, &o, &db);
     if (rc) return rc;
     cs_error err;
     int64_t id;
@@ -83,12 +46,12 @@ static int run(int argc, char **argv) {
     } else {
         cs_result *res = NULL;
         int n = 0;
-        if (cs_db_similar(db, id, &so, &res, &n, &err) != CS_OK) {
+        if (cs_db_similar(db, id, &ro.search, &res, &n, &err) != CS_OK) {
             rc = cli_fail(&err);
         } else {
-            rc = cli_print_results(fmt, (const char *const *)&path, 1, res, n);
-            if (!rc && montage)
-                rc = cli_write_montage(montage, (const char *const *)&path, 1, path, res, n);
+            rc = cli_print_results(ro.fmt, (const char *const *)&path, 1, res, n);
+            if (!rc && ro.montage)
+                rc = cli_write_montage(ro.montage, (const char *const *)&path, 1, path, res, n);
             cs_results_free(res, n);
         }
     }
