@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/error.h"
 #include "model/pickle.h"
@@ -111,15 +112,6 @@ static cs_status read_entry(const uint8_t *b, size_t size, uint64_t cd_end, uint
     z->size = usize;
     *pos = p + 46 + nl + xl + cl;
     return CS_OK;
-}
-
-static uint32_t crc32_of(const uint8_t *p, size_t n) {
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-    }
-    return ~c;
 }
 
 static const zentry *find_entry(const zentry *z, uint64_t n, const char *prefix, size_t pl,
@@ -237,7 +229,7 @@ cs_status cs_torchzip_parse(const uint8_t *b, size_t size, const char *file, cs_
     if (!st && !pk)
         st = cs_fail(err, CS_EFORMAT, "%s: zip archive without data.pkl: not a PyTorch checkpoint",
                      file);
-    if (!st && crc32_of(b + pk->offset, pk->size) != pk->crc)
+    if (!st && (uint32_t)crc32_z(0, b + pk->offset, (z_size_t)pk->size) != pk->crc)
         st = cs_fail(err, CS_EFORMAT, "%s: data.pkl fails its CRC check (corrupt file)", file);
     const zentry *bo = st ? NULL : find_entry(z, n, pk->name, pl, "byteorder");
     if (bo && !(bo->size == 6 && !memcmp(b + bo->offset, "little", 6)))

@@ -6,6 +6,7 @@
  * config.json and a rewritten model.safetensors / pytorch_model.bin. */
 #include <jansson.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "model/pickle.h"
 #include "model/tensors.h"
@@ -222,13 +223,9 @@ static void config_cases(void) {
 
 /* ---- PyTorch zip -------------------------------------------------------------- */
 
+/* zlib's CRC-32, the checksum the zip format names */
 static uint32_t crc32_of(const uint8_t *p, size_t n) {
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-    }
-    return ~c;
+    return (uint32_t)crc32_z(0, p, (z_size_t)n);
 }
 
 static void put(uint8_t **p, uint64_t v, int n) {
