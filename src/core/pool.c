@@ -23,17 +23,16 @@ struct cs_pool {
     atomic_int next_task;
 };
 
-/* Why spin: a forward pass is ~110 jobs (a few per layer), each of a few
- * hundred microseconds. A thread that sleeps on the condition variable
- * between them is woken by the kernel (an IPI to an idle virtual CPU in a
- * VM: tens of microseconds) for every job, and the caller the same way
- * when the last worker finishes. Spinning for a short while first (2000
- * pauses, 20-100 us) catches the next job or the end of this one without
- * the kernel. Measured on the image encoder with 2 threads (bench runs of
- * the two builds alternating): +5% images/s for one image at a time, +4% in
- * batches of 8, the same in batches of 16, at no extra CPU time. Not when
- * the pool has more threads than the machine has cores: a spinner would
- * then take the core of the thread it waits for. */
+/* Why spin: a forward pass of ViT-B/32 is ~110 jobs (9 per layer), each
+ * short. A thread that sleeps on the condition variable between them has to
+ * be woken by the kernel for every job (in a VM, an interrupt to an idle
+ * virtual CPU), and the caller the same way when the last worker finishes.
+ * Spinning for a short while first (2000 pauses) catches the next job, or
+ * the end of this one, without the kernel. Measured on the image encoder
+ * with 2 threads (bench runs of the two builds alternating): +5% images/s
+ * for one image at a time, +4% in batches of 8, the same in batches of 16,
+ * at no extra CPU time. Not when the pool has more threads than the machine
+ * has cores: a spinner would then take the core of the thread it waits for. */
 enum { SPIN_ITERATIONS = 2000 };
 
 static inline void cpu_relax(void) {
