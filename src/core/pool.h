@@ -2,15 +2,19 @@
  *
  * A pool of N threads is the caller plus N-1 workers. cs_pool_for() hands out
  * task indices 0..n_tasks-1 dynamically (an atomic counter) and returns when
- * all have run. Jobs from different caller threads are serialised; a call
- * made from inside a task runs inline on that thread, so nesting is safe. */
+ * all have run. Jobs from different caller threads are serialised. A call
+ * made from inside a task (nested) runs on that thread and on any thread of
+ * the pool that has run out of tasks of its own (pool.c, "Helping"); one
+ * nested inside that runs inline. */
 #ifndef CS_CORE_POOL_H
 #define CS_CORE_POOL_H
 
 #include "clipsearch/common.h" /* cs_pool, cs_pool_create/free/threads */
 
 /* fn(ctx, task, worker): worker is in [0, cs_pool_threads(pool)), unique among
- * the threads running tasks of this job, so it can index per-thread scratch. */
+ * the threads running tasks at the same time, so it can index per-thread
+ * scratch (a nested job's tasks may run under another worker than its
+ * caller's). */
 typedef void (*cs_task_fn)(void *ctx, int task, int worker);
 
 /* cs_pool_create (common.h) returns NULL when out of memory or threads could

@@ -17,8 +17,8 @@
  * ViT-B/32 F32 and double an F16 model's footprint. See gemm.c for the
  * measurements behind the choice of kernels.
  *
- * The work is spread over the pool with cs_pool_for; a call made from inside
- * a pool task runs on that thread alone. Kernels: AVX-512, AVX2+FMA or
+ * The work is spread over the pool with cs_pool_for (from inside a pool
+ * task: on that thread, helped by idle ones). Kernels: AVX-512, AVX2+FMA or
  * portable C, picked at run time (model/cpu.h). */
 #ifndef CS_MODEL_GEMM_H
 #define CS_MODEL_GEMM_H

@@ -232,7 +232,8 @@ static cs_status vision_range(cs_model *m, const float *chw, int i0, int n, floa
 }
 
 /* A batch split between the pool's threads, each running the tower on its
- * share alone (the tower's own cs_pool_for calls run inline inside a task). */
+ * share (the tower's own cs_pool_for calls are nested jobs: run by that
+ * thread, and by another once it has finished its own share). */
 typedef struct pixels_job {
     cs_model *m;
     const float *chw;

@@ -11,7 +11,6 @@
 typedef struct {
     atomic_int sum;
     atomic_int per_worker[8];
-    int nested_ok;
     cs_pool *pool;
 } job;
 
@@ -21,18 +20,69 @@ static void add_task(void *ctx, int task, int worker) {
     if (worker >= 0 && worker < 8) atomic_fetch_add(&j->per_worker[worker], 1);
 }
 
-static void nested_inner(void *ctx, int task, int worker) {
-    (void)task;
-    int *w = ctx;
-    if (*w != worker) *w = -100; /* nested tasks keep the outer worker slot */
+/* Nested jobs: every task runs once, on a worker index no other running
+ * task holds at the same moment (per-worker scratch relies on it). */
+typedef struct {
+    cs_pool *pool;
+    atomic_int busy[8]; /* 1 while a task runs under that worker index */
+    atomic_int clash, sum, ran_elsewhere;
+    int slow_owner;     /* outer task 1 sleeps in each nested task */
+} nest;
+
+typedef struct {
+    nest *n;
+    int owner; /* the outer task's worker index */
+    int depth;
+} inner;
+
+static void enter(nest *n, int worker) {
+    if (worker < 0 || worker >= 8 || atomic_exchange(&n->busy[worker], 1)) atomic_store(&n->clash, 1);
+}
+static void leave(nest *n, int worker) {
+    if (worker >= 0 && worker < 8) atomic_store(&n->busy[worker], 0);
 }
 
-static void nested_task(void *ctx, int task, int worker) {
-    job *j = ctx;
-    (void)task;
-    int w = worker;
-    cs_pool_for(j->pool, 3, nested_inner, &w);
-    if (w != worker) j->nested_ok = 0;
+static void inner_task(void *ctx, int task, int worker) {
+    inner *in = ctx;
+    nest *n = in->n;
+    enter(n, worker);
+    if (in->depth == 0 && worker != in->owner) atomic_fetch_add(&n->ran_elsewhere, 1);
+    if (in->depth == 1 && worker != in->owner) atomic_store(&n->clash, 1); /* must be inline */
+    if (n->slow_owner) usleep(1000);
+    leave(n, worker);
+    if (in->depth == 0) { /* a job nested twice runs inline on this thread */
+        inner deeper = {n, worker, 1};
+        cs_pool_for(n->pool, 3, inner_task, &deeper);
+    }
+    atomic_fetch_add(&n->sum, task + 1);
+}
+
+static void outer_task(void *ctx, int task, int worker) {
+    nest *n = ctx;
+    if (n->slow_owner && task == 0) return; /* done at once: free to help task 1 */
+    inner in = {n, worker, 0};
+    cs_pool_for(n->pool, 40, inner_task, &in);
+}
+
+static void test_nested(cs_pool *p, int threads) {
+    for (int slow = 0; slow < 2; slow++) {
+        nest n = {.pool = p, .slow_owner = slow};
+        for (int i = 0; i < 8; i++) atomic_init(&n.busy[i], 0);
+        atomic_init(&n.clash, 0);
+        atomic_init(&n.sum, 0);
+        atomic_init(&n.ran_elsewhere, 0);
+        int outer = slow ? 2 : 16;
+        cs_pool_for(p, outer, outer_task, &n);
+        /* each inner task adds task + 1 and its three inner-inner tasks 1 + 2 + 3 */
+        int jobs = slow ? 1 : outer;
+        CHECK_EQ_INT(atomic_load(&n.sum), jobs * (40 * 41 / 2 + 40 * 6));
+        CHECK_EQ_INT(atomic_load(&n.clash), 0);
+        /* a thread out of outer tasks takes nested ones (when it may spin:
+         * no more threads than cores) */
+        if (slow && threads > 1 && threads <= cs_cpu_count())
+            CHECK(atomic_load(&n.ran_elsewhere) > 0);
+        if (threads == 1) CHECK_EQ_INT(atomic_load(&n.ran_elsewhere), 0);
+    }
 }
 
 static void test_pool(int threads) {
@@ -53,10 +103,7 @@ static void test_pool(int threads) {
         }
         CHECK_EQ_INT(total, n);
     }
-    job j = {.pool = p, .nested_ok = 1};
-    atomic_init(&j.sum, 0);
-    cs_pool_for(p, 16, nested_task, &j);
-    CHECK(j.nested_ok);
+    test_nested(p, threads);
     cs_pool_free(p);
 }
 
