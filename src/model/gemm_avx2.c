@@ -76,11 +76,11 @@ static inline void transpose8(__m256 r[8]) {
 
 /* Any nr that is a multiple of 8 (the AVX-512 kernels use it too). */
 void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                       float *b);
+                       const void *next, float *b);
 void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                       float *b) {
+                       const void *next, float *b) {
     if (kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
-        cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, b);
+        cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, next, b);
         return;
     }
     if (kn) { /* W[k, n]: a row of the panel is contiguous already */
@@ -92,9 +92,13 @@ void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int n
     /* rows of W past nv (the last panel of a matrix; the keys of a short
      * sequence in attention) pack as zeros */
     int p8 = kc & ~7;
+    size_t es = cs_gemm_esize(wt);
     for (int j = 0; j < nr; j += 8)
         for (int p = 0; p < p8; p += 8) {
             __m256 r[8];
+            if (next && (p * es) % 64 == 0) /* a line of each row of the next panel */
+                for (int i = 0; i < 8 && j + i < nv; i++)
+                    _mm_prefetch((const char *)next + ((size_t)(j + i) * ldw + p) * es, _MM_HINT_T1);
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 r[i] = j + i < nv ? load8(w, wt, (size_t)(j + i) * ldw + p) : _mm256_setzero_ps();

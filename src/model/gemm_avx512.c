@@ -61,9 +61,9 @@ AVX512 static inline void transpose16(__m512 r[16]) {
  * transposes (measured 3x faster than the 8 x 8 AVX2 ones it replaced:
  * packing was ~10% of a ViT-B/32 layer). */
 AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc,
-                                 int nr, float *b) {
+                                 int nr, const void *next, float *b) {
     if (kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
-        cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, b);
+        cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, next, b);
         return;
     }
     if (kn) { /* W[k, n]: a row of the panel is contiguous already */
@@ -75,9 +75,13 @@ AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int
     /* rows of W past nv (the last panel of a matrix; the keys of a short
      * sequence in attention) pack as zeros */
     int p16 = kc & ~15;
+    size_t es = cs_gemm_esize(wt);
     for (int j = 0; j < nr; j += 16) {
         for (int p = 0; p < p16; p += 16) {
             __m512 r[16];
+            if (next && (p * es) % 64 == 0) /* a line of each row of the next panel */
+                for (int i = 0; i < 16 && j + i < nv; i++)
+                    _mm_prefetch((const char *)next + ((size_t)(j + i) * ldw + p) * es, _MM_HINT_T1);
 #pragma GCC unroll 16
             for (int i = 0; i < 16; i++)
                 r[i] = j + i < nv ? load16(w, wt, (size_t)(j + i) * ldw + p) : _mm512_setzero_ps();

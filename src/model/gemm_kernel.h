@@ -22,9 +22,11 @@ typedef struct cs_mm_kernel {
                   const float *bias, int add);
     /* Packs one panel: columns j < nv of W (nv <= nr; the others are zero)
      * over kc steps of k into b[p * nr + j]. w points at element (j0, p0)
-     * (or (p0, j0) when kn), in W's own type. */
+     * (or (p0, j0) when kn), in W's own type. next, if not NULL, is where
+     * the panel packed after this one starts (same ldw, nv rows): its first
+     * kc steps are prefetched into L2 as this one is packed. */
     void (*pack_b)(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                   float *b);
+                   const void *next, float *b);
 } cs_mm_kernel;
 
 /* The kernel family cs_gemm uses on this CPU (model/cpu.h decides). */
@@ -81,6 +83,6 @@ static inline size_t cs_gemm_esize(cs_gemm_type wt) {
 
 /* The portable packer (also the edge case of the vector ones). */
 void cs_mm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                         float *b);
+                         const void *next, float *b);
 
 #endif
