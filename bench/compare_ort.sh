@@ -3,7 +3,8 @@
 # onnxruntime-node package, CPU) on the same ViT-B/32 weights, side by side:
 # for each thread count and batch size, ours and ORT alternating for ROUNDS
 # rounds (default 3) of SECONDS each, then the ratio of the best rounds.
-# Prints a table; the raw JSON lines go to $WORK/ort.jsonl.
+# Prints a table; the raw JSON lines go to $WORK/ort.jsonl. THREADS and
+# BATCHES (space-separated) narrow the grid, e.g. THREADS=2 BATCHES=8.
 #
 #   bench/compare_ort.sh MODEL_DIR [SECONDS]
 #
@@ -33,8 +34,8 @@ printf '%-8s %-6s %12s %12s %8s %14s %14s %8s\n' threads batch "ours img/s" "ORT
 # each counts: on a shared 2-core machine a neighbour's burst slows whichever
 # engine it lands on, and alternating rounds give both the same chances.
 rounds=${ROUNDS:-3}
-for threads in 1 2; do
-    for batch in 8 16 32; do
+for threads in ${THREADS:-1 2}; do
+    for batch in ${BATCHES:-8 16 32}; do
         for _ in $(seq "$rounds"); do
             "$cs" bench --model "$model" --batch "$batch" --threads "$threads" --seconds "$secs" \
                 --no-text >>"$work/ours.$threads.$batch.jsonl"
