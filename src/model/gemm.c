@@ -157,7 +157,9 @@ static void run_task(void *ctx, int task, int worker) {
         int add = p0 > 0 || (jb->flags & CS_GEMM_ACCUMULATE);
         int last = p0 + kc >= jb->k && (jb->flags & (CS_GEMM_QUICK_GELU | CS_GEMM_GELU));
         const float *bias = p0 == 0 ? jb->b : NULL;
-        if (m_full < r1) { /* the last, partial rows of x, zero padded */
+        /* the last, partial rows of x, zero padded (unless the kernel has
+         * micro_rows and every panel of the task is whole) */
+        if (m_full < r1 && (!kn->micro_rows || (j1 - j0) % nr)) {
             memset(atmp, 0, (size_t)mr * kc * sizeof(float));
             for (int i = m_full; i < r1; i++)
                 memcpy(atmp + (size_t)(i - m_full) * kc, jb->x + (size_t)i * jb->ldx + p0,
@@ -175,6 +177,9 @@ static void run_task(void *ctx, int task, int worker) {
                 else if (i + mr <= r1)
                     edge_tile(jb, kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, mr, panel, c, nv,
                               bj, add, ctmp, btmp);
+                else if (nv == nr && kn->micro_rows)
+                    kn->micro_rows(r1 - i, kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, panel, c,
+                                   jb->ldy, bj, add);
                 else
                     edge_tile(jb, kc, atmp, kc, r1 - i, panel, c, nv, bj, add, ctmp, btmp);
                 if (last) activate(jb, i, r1 - i < mr ? r1 - i : mr, j, nv);
@@ -262,4 +267,5 @@ static void generic_micro(int kc, const float *a, size_t lda, const float *b, fl
         }
 }
 
-const cs_mm_kernel cs_mm_generic = {"generic", G_MR, G_NR, 256, generic_micro, cs_mm_pack_b_scalar};
+const cs_mm_kernel cs_mm_generic = {"generic",          G_MR, G_NR, 256, generic_micro, NULL,
+                                    cs_mm_pack_b_scalar};

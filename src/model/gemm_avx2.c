@@ -98,7 +98,8 @@ void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int n
             __m256 r[8];
             if (next && (p * es) % 64 == 0) /* a line of each row of the next panel */
                 for (int i = 0; i < 8 && j + i < nv; i++)
-                    _mm_prefetch((const char *)next + ((size_t)(j + i) * ldw + p) * es, _MM_HINT_T1);
+                    _mm_prefetch((const char *)next + ((size_t)(j + i) * ldw + p) * es,
+                                 _MM_HINT_T1);
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 r[i] = j + i < nv ? load8(w, wt, (size_t)(j + i) * ldw + p) : _mm256_setzero_ps();
@@ -111,4 +112,4 @@ void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int n
             b[(size_t)p * nr + j] = j < nv ? cs_gemm_load(w, wt, (size_t)j * ldw + p) : 0.0f;
 }
 
-const cs_mm_kernel cs_mm_avx2 = {"avx2", MR, NR, 256, micro_6x16, cs_mm_pack_b_avx2};
+const cs_mm_kernel cs_mm_avx2 = {"avx2", MR, NR, 256, micro_6x16, NULL, cs_mm_pack_b_avx2};

@@ -81,7 +81,8 @@ AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int
             __m512 r[16];
             if (next && (p * es) % 64 == 0) /* a line of each row of the next panel */
                 for (int i = 0; i < 16 && j + i < nv; i++)
-                    _mm_prefetch((const char *)next + ((size_t)(j + i) * ldw + p) * es, _MM_HINT_T1);
+                    _mm_prefetch((const char *)next + ((size_t)(j + i) * ldw + p) * es,
+                                 _MM_HINT_T1);
 #pragma GCC unroll 16
             for (int i = 0; i < 16; i++)
                 r[i] = j + i < nv ? load16(w, wt, (size_t)(j + i) * ldw + p) : _mm512_setzero_ps();
@@ -96,51 +97,54 @@ AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int
     }
 }
 
-/* One step of k: acc[i][v] += x[i, p] * panel[p, 16v..16v+15]. */
-AVX512 static inline void step(__m512 acc[MR][NV], const float *a, size_t lda, int p,
-                               const float *b) {
+/* One step of k for R rows: acc[i][v] += x[i, p] * panel[p, 16v..16v+15]. */
+#define AVX512_INLINE AVX512 __attribute__((always_inline)) static inline
+AVX512_INLINE void step(int R, __m512 acc[MR][NV], const float *a, size_t lda, int p,
+                        const float *b) {
     __m512 bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
         __m512 av = _mm512_set1_ps(a[(size_t)i * lda + p]);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
     }
 }
 
-/* The 6 x 64 tile. Software prefetch (each 16 steps of k: the line two
- * ahead in each row of x; over the first chunks, the tile of y the kernel
- * adds into at the end) made the whole image encoder 6-8% faster, measured
- * A/B in one process (bench: alternating batches of 16, 1 thread): the
- * rows of x stream from L2 at a stride the hardware prefetcher follows
- * late, and y's tile would otherwise be fetched only when it is needed. */
-AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b, float *c,
-                              size_t ldc, const float *bias, int add) {
+/* An R x 64 tile (R <= MR, a constant once inlined). Software prefetch
+ * (each 16 steps of k: the line two ahead in each row of x; over the first
+ * chunks, the tile of y the kernel adds into at the end) made the whole
+ * image encoder 6-8% faster, measured A/B in one process (bench:
+ * alternating batches of 16, 1 thread): the rows of x stream from L2 at a
+ * stride the hardware prefetcher follows late, and y's tile would
+ * otherwise be fetched only when it is needed. Each element is summed in
+ * the same order whatever R, so a row gets the same bits in any tile. */
+AVX512_INLINE void tile(int R, int kc, const float *a, size_t lda, const float *b, float *c,
+                        size_t ldc, const float *bias, int add) {
     __m512 acc[MR][NV];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     int p = 0;
     for (int chunk = 0; p + 16 <= kc; p += 16, chunk++) {
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++)
+        for (int i = 0; i < R; i++)
             _mm_prefetch((const char *)(a + (size_t)i * lda + p + 32), _MM_HINT_T0);
-        if (chunk < MR)
+        if (chunk < R)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++)
                 _mm_prefetch((const char *)(c + (size_t)chunk * ldc + 16 * v), _MM_HINT_T0);
 #pragma GCC unroll 16
-        for (int q = 0; q < 16; q++) step(acc, a, lda, p + q, b + (size_t)(p + q) * NR);
+        for (int q = 0; q < 16; q++) step(R, acc, a, lda, p + q, b + (size_t)(p + q) * NR);
     }
-    for (; p < kc; p++) step(acc, a, lda, p, b + (size_t)p * NR);
+    for (; p < kc; p++) step(R, acc, a, lda, p, b + (size_t)p * NR);
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
         __m512 bias_v = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < R; i++) {
             float *cr = c + (size_t)i * ldc + 16 * v;
             __m512 r = _mm512_add_ps(acc[i][v], bias_v);
             _mm512_storeu_ps(cr, add ? _mm512_add_ps(r, _mm512_loadu_ps(cr)) : r);
@@ -148,7 +152,48 @@ AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b
     }
 }
 
-const cs_mm_kernel cs_mm_avx512 = {"avx512", MR, NR, CS_AVX512_KC, micro_6x64, pack_b_avx512};
+AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b, float *c,
+                              size_t ldc, const float *bias, int add) {
+    tile(MR, kc, a, lda, b, c, ldc, bias, add);
+}
+
+/* The last rows of x (fewer than MR) in place: no padded copy, no work on
+ * rows that are not there (at 4 images a thread, 200 rows = 33 tiles + 2). */
+AVX512 static void micro_rows_64(int rows, int kc, const float *a, size_t lda, const float *b,
+                                 float *c, size_t ldc, const float *bias, int add) {
+    switch (rows) {
+#if CS_AVX512_MR > 1
+    case 1:
+        tile(1, kc, a, lda, b, c, ldc, bias, add);
+        break;
+#endif
+#if CS_AVX512_MR > 2
+    case 2:
+        tile(2, kc, a, lda, b, c, ldc, bias, add);
+        break;
+#endif
+#if CS_AVX512_MR > 3
+    case 3:
+        tile(3, kc, a, lda, b, c, ldc, bias, add);
+        break;
+#endif
+#if CS_AVX512_MR > 4
+    case 4:
+        tile(4, kc, a, lda, b, c, ldc, bias, add);
+        break;
+#endif
+#if CS_AVX512_MR > 5
+    case 5:
+        tile(5, kc, a, lda, b, c, ldc, bias, add);
+        break;
+#endif
+    default:
+        break;
+    }
+}
+
+const cs_mm_kernel cs_mm_avx512 = {"avx512",      MR,           NR, CS_AVX512_KC, micro_6x64,
+                                   micro_rows_64, pack_b_avx512};
 #else
 typedef int cs_gemm_avx512_unused; /* ISO C wants something in a file */
 #endif

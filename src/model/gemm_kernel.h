@@ -20,6 +20,10 @@ typedef struct cs_mm_kernel {
      * (bias may be NULL); a row i is a + i * lda; b is one packed panel. */
     void (*micro)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
                   const float *bias, int add);
+    /* The same for 0 < rows < mr rows of a and c, with the same bits per
+     * row; NULL: the driver runs micro on a zero-padded copy instead. */
+    void (*micro_rows)(int rows, int kc, const float *a, size_t lda, const float *b, float *c,
+                       size_t ldc, const float *bias, int add);
     /* Packs one panel: columns j < nv of W (nv <= nr; the others are zero)
      * over kc steps of k into b[p * nr + j]. w points at element (j0, p0)
      * (or (p0, j0) when kn), in W's own type. next, if not NULL, is where
