@@ -83,6 +83,7 @@ typedef struct job {
     size_t ldx, ldw, ldy;
     const uint8_t *w;
     cs_gemm_type wt;
+    const float *scale; /* CS_GEMM_I8: per row of W */
     const float *b;
     float *y;
     float *scratch; /* per worker: scratch_floats each */
@@ -150,10 +151,12 @@ static void run_task(void *ctx, int task, int worker) {
 
     for (int p0 = 0; p0 < jb->k; p0 += kn->kc) {
         int kc = jb->k - p0 < kn->kc ? jb->k - p0 : kn->kc;
-        for (int j = j0; j < j1; j += nr)
-            kn->pack_b(w_at(jb, j, p0), jb->ldw, jb->wt, (jb->flags & CS_GEMM_W_KN) != 0,
-                       j1 - j < nr ? j1 - j : nr, kc, nr, next_panel(jb, task, j, j0, p0, kc),
+        for (int j = j0; j < j1; j += nr) {
+            cs_mm_src src = {w_at(jb, j, p0), jb->ldw, jb->wt, (jb->flags & CS_GEMM_W_KN) != 0,
+                             jb->scale ? jb->scale + j : NULL};
+            kn->pack_b(&src, j1 - j < nr ? j1 - j : nr, kc, nr, next_panel(jb, task, j, j0, p0, kc),
                        bp + (size_t)(j - j0) * kc);
+        }
         int add = p0 > 0 || (jb->flags & CS_GEMM_ACCUMULATE);
         int last = p0 + kc >= jb->k && (jb->flags & (CS_GEMM_QUICK_GELU | CS_GEMM_GELU));
         const float *bias = p0 == 0 ? jb->b : NULL;
@@ -188,11 +191,12 @@ static void run_task(void *ctx, int task, int worker) {
     }
 }
 
-cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
-                  size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
-                  cs_error *err) {
+static cs_status gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
+                      size_t ldw, cs_gemm_type wt, const float *scale, const float *b, float *y,
+                      size_t ldy, int flags, cs_error *err) {
     if (m <= 0 || n <= 0) return CS_OK;
     job jb = {.kern = cs_mm_kernel_pick(),
+              .scale = scale,
               .m = m,
               .n = n,
               .k = k,
@@ -237,15 +241,27 @@ cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx
     return CS_OK;
 }
 
+cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
+                  size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
+                  cs_error *err) {
+    if (wt == CS_GEMM_I8) return cs_fail(err, CS_EINVAL, "cs_gemm: int8 W needs cs_gemm_i8");
+    return gemm(pool, m, n, k, x, ldx, w, ldw, wt, NULL, b, y, ldy, flags, err);
+}
+
+cs_status cs_gemm_i8(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
+                     const int8_t *w, size_t ldw, const float *scale, const float *b, float *y,
+                     size_t ldy, int flags, cs_error *err) {
+    if (!scale || (flags & CS_GEMM_W_KN))
+        return cs_fail(err, CS_EINVAL, "cs_gemm_i8: needs W [n, k] and its scales");
+    return gemm(pool, m, n, k, x, ldx, w, ldw, CS_GEMM_I8, scale, b, y, ldy, flags, err);
+}
+
 /* ---- portable kernels (any CPU; the compiler vectorises the inner loops) -- */
 
-void cs_mm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                         const void *next, float *b) {
+void cs_mm_pack_b_scalar(const cs_mm_src *src, int nv, int kc, int nr, const void *next, float *b) {
     (void)next;
     for (int p = 0; p < kc; p++) {
-        for (int j = 0; j < nv; j++)
-            b[(size_t)p * nr + j] =
-                cs_gemm_load(w, wt, kn ? (size_t)p * ldw + (size_t)j : (size_t)j * ldw + (size_t)p);
+        for (int j = 0; j < nv; j++) b[(size_t)p * nr + j] = cs_mm_src_at(src, j, p);
         for (int j = nv; j < nr; j++) b[(size_t)p * nr + j] = 0.0f;
     }
 }

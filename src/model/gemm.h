@@ -24,10 +24,13 @@
 #define CS_MODEL_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "clipsearch/common.h"
 
-typedef enum cs_gemm_type { CS_GEMM_F32 = 0, CS_GEMM_F16, CS_GEMM_BF16 } cs_gemm_type;
+/* W's element type. CS_GEMM_I8 (through cs_gemm_i8 only) is int8 with one
+ * float scale per row of W: W[j, p] = w[j, p] * scale[j]. */
+typedef enum cs_gemm_type { CS_GEMM_F32 = 0, CS_GEMM_F16, CS_GEMM_BF16, CS_GEMM_I8 } cs_gemm_type;
 
 enum {
     CS_GEMM_ACCUMULATE = 1, /* y += x . W^T + b (fuses a residual add) */
@@ -43,6 +46,12 @@ enum {
 cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
                   size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
                   cs_error *err);
+
+/* The same with W in int8 ([n, k] only, flags without CS_GEMM_W_KN) and
+ * one scale per row: y = x . (diag(scale) W)^T + b. */
+cs_status cs_gemm_i8(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
+                     const int8_t *w, size_t ldw, const float *scale, const float *b, float *y,
+                     size_t ldy, int flags, cs_error *err);
 
 /* The kernel cs_gemm uses on this machine: "avx512", "avx2" or "generic". */
 const char *cs_gemm_kernel_name(void);

@@ -47,6 +47,9 @@ static void micro_6x16(int kc, const float *a, size_t lda, const float *b, float
 /* 8 elements of W at w (any type) as floats. */
 static inline __m256 load8(const void *w, cs_gemm_type wt, size_t i) {
     if (wt == CS_GEMM_F32) return _mm256_loadu_ps((const float *)w + i);
+    if (wt == CS_GEMM_I8) /* before the scale */
+        return _mm256_cvtepi32_ps(
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)w + i))));
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
     if (wt == CS_GEMM_F16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -75,18 +78,22 @@ static inline void transpose8(__m256 r[8]) {
 }
 
 /* Any nr that is a multiple of 8 (the AVX-512 kernels use it too). */
-void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                       const void *next, float *b);
-void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                       const void *next, float *b) {
-    if (kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
-        cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, next, b);
+void cs_mm_pack_b_avx2(const cs_mm_src *s, int nv, int kc, int nr, const void *next, float *b);
+void cs_mm_pack_b_avx2(const cs_mm_src *s, int nv, int kc, int nr, const void *next, float *b) {
+    const void *w = s->w;
+    size_t ldw = s->ldw;
+    cs_gemm_type wt = s->wt;
+    if (s->kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
+        cs_mm_pack_b_scalar(s, nv, kc, nr, next, b);
         return;
     }
-    if (kn) { /* W[k, n]: a row of the panel is contiguous already */
+    if (s->kn) { /* W[k, n]: a row of the panel is contiguous already */
         for (int p = 0; p < kc; p++)
-            for (int j = 0; j < nr; j += 8)
-                _mm256_store_ps(b + (size_t)p * nr + j, load8(w, wt, (size_t)p * ldw + j));
+            for (int j = 0; j < nr; j += 8) {
+                __m256 v = load8(w, wt, (size_t)p * ldw + j);
+                if (s->scale) v = _mm256_mul_ps(v, _mm256_loadu_ps(s->scale + j));
+                _mm256_store_ps(b + (size_t)p * nr + j, v);
+            }
         return;
     }
     /* rows of W past nv (the last panel of a matrix; the keys of a short
@@ -103,13 +110,15 @@ void cs_mm_pack_b_avx2(const void *w, size_t ldw, cs_gemm_type wt, int kn, int n
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 r[i] = j + i < nv ? load8(w, wt, (size_t)(j + i) * ldw + p) : _mm256_setzero_ps();
+            if (s->scale)
+                for (int i = 0; i < 8 && j + i < nv; i++)
+                    r[i] = _mm256_mul_ps(r[i], _mm256_set1_ps(s->scale[j + i]));
             transpose8(r);
 #pragma GCC unroll 8
             for (int t = 0; t < 8; t++) _mm256_store_ps(b + (size_t)(p + t) * nr + j, r[t]);
         }
     for (int p = p8; p < kc; p++)
-        for (int j = 0; j < nr; j++)
-            b[(size_t)p * nr + j] = j < nv ? cs_gemm_load(w, wt, (size_t)j * ldw + p) : 0.0f;
+        for (int j = 0; j < nr; j++) b[(size_t)p * nr + j] = j < nv ? cs_mm_src_at(s, j, p) : 0.0f;
 }
 
 const cs_mm_kernel cs_mm_avx2 = {"avx2", MR, NR, 256, micro_6x16, NULL, cs_mm_pack_b_avx2};

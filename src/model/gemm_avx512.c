@@ -19,9 +19,12 @@
 #endif
 enum { MR = CS_AVX512_MR, NV = CS_AVX512_NV, NR = 16 * NV };
 
-/* 16 elements of W at w (any type) as floats. */
+/* 16 elements of W at w (any type) as floats (int8: before the scale). */
 AVX512 static inline __m512 load16(const void *w, cs_gemm_type wt, size_t i) {
     if (wt == CS_GEMM_F32) return _mm512_loadu_ps((const float *)w + i);
+    if (wt == CS_GEMM_I8)
+        return _mm512_cvtepi32_ps(
+            _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)w + i))));
     __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
     if (wt == CS_GEMM_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -60,16 +63,22 @@ AVX512 static inline void transpose16(__m512 r[16]) {
 /* The packer for nr a multiple of 16: W[n, k] goes through 16 x 16
  * transposes (measured 3x faster than the 8 x 8 AVX2 ones it replaced:
  * packing was ~10% of a ViT-B/32 layer). */
-AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc,
-                                 int nr, const void *next, float *b) {
-    if (kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
-        cs_mm_pack_b_scalar(w, ldw, wt, kn, nv, kc, nr, next, b);
+AVX512 static void pack_b_avx512(const cs_mm_src *s, int nv, int kc, int nr, const void *next,
+                                 float *b) {
+    const void *w = s->w;
+    size_t ldw = s->ldw;
+    cs_gemm_type wt = s->wt;
+    if (s->kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
+        cs_mm_pack_b_scalar(s, nv, kc, nr, next, b);
         return;
     }
-    if (kn) { /* W[k, n]: a row of the panel is contiguous already */
+    if (s->kn) { /* W[k, n]: a row of the panel is contiguous already */
         for (int p = 0; p < kc; p++)
-            for (int j = 0; j < nr; j += 16)
-                _mm512_store_ps(b + (size_t)p * nr + j, load16(w, wt, (size_t)p * ldw + j));
+            for (int j = 0; j < nr; j += 16) {
+                __m512 v = load16(w, wt, (size_t)p * ldw + j);
+                if (s->scale) v = _mm512_mul_ps(v, _mm512_loadu_ps(s->scale + j));
+                _mm512_store_ps(b + (size_t)p * nr + j, v);
+            }
         return;
     }
     /* rows of W past nv (the last panel of a matrix; the keys of a short
@@ -86,14 +95,16 @@ AVX512 static void pack_b_avx512(const void *w, size_t ldw, cs_gemm_type wt, int
 #pragma GCC unroll 16
             for (int i = 0; i < 16; i++)
                 r[i] = j + i < nv ? load16(w, wt, (size_t)(j + i) * ldw + p) : _mm512_setzero_ps();
+            if (s->scale)
+                for (int i = 0; i < 16 && j + i < nv; i++)
+                    r[i] = _mm512_mul_ps(r[i], _mm512_set1_ps(s->scale[j + i]));
             transpose16(r);
 #pragma GCC unroll 16
             for (int t = 0; t < 16; t++) _mm512_store_ps(b + (size_t)(p + t) * nr + j, r[t]);
         }
         for (int p = p16; p < kc; p++)
             for (int i = 0; i < 16; i++)
-                b[(size_t)p * nr + j + i] =
-                    j + i < nv ? cs_gemm_load(w, wt, (size_t)(j + i) * ldw + p) : 0.0f;
+                b[(size_t)p * nr + j + i] = j + i < nv ? cs_mm_src_at(s, j + i, p) : 0.0f;
     }
 }
 

@@ -12,6 +12,17 @@
 
 #include "model/gemm.h"
 
+/* Where a packer reads one panel of W: element (j, p) of the panel (j: a
+ * column of y, p: a step of k) is at w + (kn ? p * ldw + j : j * ldw + p),
+ * of type wt, times scale[j] when wt is CS_GEMM_I8. */
+typedef struct cs_mm_src {
+    const void *w;
+    size_t ldw;
+    cs_gemm_type wt;
+    int kn;
+    const float *scale; /* CS_GEMM_I8: the panel's row scales; else NULL */
+} cs_mm_src;
+
 typedef struct cs_mm_kernel {
     const char *name;
     int mr, nr;
@@ -25,12 +36,10 @@ typedef struct cs_mm_kernel {
     void (*micro_rows)(int rows, int kc, const float *a, size_t lda, const float *b, float *c,
                        size_t ldc, const float *bias, int add);
     /* Packs one panel: columns j < nv of W (nv <= nr; the others are zero)
-     * over kc steps of k into b[p * nr + j]. w points at element (j0, p0)
-     * (or (p0, j0) when kn), in W's own type. next, if not NULL, is where
-     * the panel packed after this one starts (same ldw, nv rows): its first
-     * kc steps are prefetched into L2 as this one is packed. */
-    void (*pack_b)(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                   const void *next, float *b);
+     * over kc steps of k into b[p * nr + j], as float. next, if not NULL,
+     * is where the panel packed after this one starts (same ldw, nv rows):
+     * its first kc steps are prefetched into L2 as this one is packed. */
+    void (*pack_b)(const cs_mm_src *src, int nv, int kc, int nr, const void *next, float *b);
 } cs_mm_kernel;
 
 /* The kernel family cs_gemm uses on this CPU (model/cpu.h decides). */
@@ -74,19 +83,26 @@ static inline float cs_bf16_to_float(uint16_t h) {
     return v.f;
 }
 
-/* Element j of W in any type, as float. */
+/* Element j of W in any type, as float (for CS_GEMM_I8, before its scale). */
 static inline float cs_gemm_load(const void *w, cs_gemm_type wt, size_t j) {
     if (wt == CS_GEMM_F32) return ((const float *)w)[j];
+    if (wt == CS_GEMM_I8) return (float)((const int8_t *)w)[j];
     uint16_t h = ((const uint16_t *)w)[j];
     return wt == CS_GEMM_F16 ? cs_half_to_float(h) : cs_bf16_to_float(h);
 }
 
 static inline size_t cs_gemm_esize(cs_gemm_type wt) {
-    return wt == CS_GEMM_F32 ? 4 : 2;
+    return wt == CS_GEMM_F32 ? 4 : wt == CS_GEMM_I8 ? 1 : 2;
+}
+
+/* Element (j, p) of a panel, as float, its scale applied. */
+static inline float cs_mm_src_at(const cs_mm_src *s, int j, int p) {
+    size_t i = s->kn ? (size_t)p * s->ldw + (size_t)j : (size_t)j * s->ldw + (size_t)p;
+    float v = cs_gemm_load(s->w, s->wt, i);
+    return s->scale ? v * s->scale[j] : v;
 }
 
 /* The portable packer (also the edge case of the vector ones). */
-void cs_mm_pack_b_scalar(const void *w, size_t ldw, cs_gemm_type wt, int kn, int nv, int kc, int nr,
-                         const void *next, float *b);
+void cs_mm_pack_b_scalar(const cs_mm_src *src, int nv, int kc, int nr, const void *next, float *b);
 
 #endif

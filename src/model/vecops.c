@@ -14,6 +14,7 @@ void cs_vec_avx2_gelu(float *x, size_t n);
 void cs_vec_avx2_softmax(float *s, int nj, int n, float scale);
 void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
                                float *y);
+float cs_vec_avx2_quantize_row(const float *w, int k, int8_t *q);
 #define HAVE_AVX2() (cs_cpu_level_get() >= CS_CPU_AVX2)
 #else
 #define HAVE_AVX2()                                   0
@@ -21,6 +22,7 @@ void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const floa
 #define cs_vec_avx2_gelu(x, n)                        (void)0
 #define cs_vec_avx2_softmax(s, nj, n, scale)          (void)0
 #define cs_vec_avx2_layernorm_row(x, d, w, b, eps, y) (void)0
+#define cs_vec_avx2_quantize_row(w, k, q)             0.0f
 #endif
 
 void cs_vec_quick_gelu(float *x, size_t n) {
@@ -71,4 +73,26 @@ void cs_vec_layernorm_row(const float *x, int d, const float *w, const float *b,
     }
     float inv = (float)(1.0 / sqrt(ss / d + eps)), mf = (float)mean;
     for (int i = 0; i < d; i++) y[i] = (x[i] - mf) * inv * w[i] + b[i];
+}
+
+float cs_vec_quantize_row(const float *w, int k, int8_t *q) {
+    if (HAVE_AVX2()) return cs_vec_avx2_quantize_row(w, k, q);
+    float amax = 0.0f;
+    for (int i = 0; i < k; i++) {
+        float a = fabsf(w[i]);
+        amax = a > amax ? a : amax; /* NaN: ignored */
+    }
+    if (!(amax > 0.0f && amax <= 3.4e38f)) { /* zeros, or not finite */
+        memset(q, 0, (size_t)k);
+        return 1.0f;
+    }
+    float inv = 127.0f / amax;
+    for (int i = 0; i < k; i++) {
+        float v = w[i] * inv;
+        v = v == v ? v : 0.0f;
+        v = v < 127.0f ? v : 127.0f;
+        v = v > -127.0f ? v : -127.0f;
+        q[i] = (int8_t)(int)(v + copysignf(0.5f, v));
+    }
+    return amax / 127.0f;
 }

@@ -7,6 +7,7 @@
 #define CS_MODEL_VECOPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* In place over n values: x * sigmoid(1.702 x) (CLIP's quick_gelu). */
 void cs_vec_quick_gelu(float *x, size_t n);
@@ -22,5 +23,10 @@ void cs_vec_layernorm_row(const float *x, int d, const float *w, const float *b,
 /* softmax(scale * s[0..nj)) in place, scale > 0 (the sum in double, like
  * the reference); s[nj..n) = 0 (the keys a causal row does not see). */
 void cs_vec_softmax(float *s, int nj, int n, float scale);
+
+/* A row to int8 (model/quant.c): q[i] = round(w[i] / s), half away from
+ * zero, with s = max |w| / 127; returns s. An all-zero (or not finite)
+ * row gives zeros and s = 1; NaN weights give 0. */
+float cs_vec_quantize_row(const float *w, int k, int8_t *q);
 
 #endif

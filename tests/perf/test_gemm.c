@@ -1,8 +1,7 @@
 /* tests/perf/test_gemm.c - every GEMM kernel this CPU runs (AVX-512, AVX2,
- * portable) against a float64 reference: F32/F16/BF16 weights, both
- * layouts, bias, accumulate, the small-m path, and shapes whose edges are
- * not multiples of the tiles. Also the half-float conversion on known bit
- * patterns. */
+ * portable) against a float64 reference: F32/F16/BF16 weights, int8 with
+ * a scale per row (cs_gemm_i8), both layouts, bias, accumulate, the small-m path, and shapes whose
+ * edges are not multiples of the tiles. Also the half-float conversion on known bit patterns. */
 #include <math.h>
 #include <stdint.h>
 
@@ -10,6 +9,7 @@
 #include "model/cpu.h"
 #include "model/gemm.h"
 #include "model/gemm_kernel.h"
+#include "model/vecops.h"
 #include "test.h"
 
 static uint32_t rng = 12345;
@@ -18,8 +18,18 @@ static float frand(void) {
     return (float)((rng >> 8) / 16777216.0 - 0.5);
 }
 
-/* A random W of n*k elements of type wt; also its float value in wf. */
+/* A random W of n*k elements of type wt; also its float value in wf (for
+ * CS_GEMM_I8, before the row scales). */
 static void *make_w(cs_gemm_type wt, size_t count, float *wf) {
+    if (wt == CS_GEMM_I8) { /* -127..127 */
+        int8_t *w = malloc(count);
+        for (size_t i = 0; i < count; i++) {
+            rng = rng * 1664525u + 1013904223u;
+            w[i] = (int8_t)((int)((rng >> 8) % 255u) - 127);
+            wf[i] = w[i];
+        }
+        return w;
+    }
     if (wt == CS_GEMM_F32) {
         float *w = malloc(count * sizeof(float));
         for (size_t i = 0; i < count; i++) w[i] = wf[i] = frand();
@@ -54,6 +64,11 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
     for (int j = 0; j < n; j++) b[j] = frand();
     for (size_t i = 0; i < (size_t)m * ldy; i++) y[i] = frand();
     void *w = make_w(wt, wcount, wf);
+    float *scale = malloc((size_t)n * sizeof(float));
+    for (int j = 0; j < n; j++) scale[j] = 0.001f + 0.01f * (frand() + 0.5f);
+    if (wt == CS_GEMM_I8) /* the value the kernels use: float(q) * scale, in float */
+        for (int j = 0; j < n; j++)
+            for (int p = 0; p < k; p++) wf[(size_t)j * ldw + p] *= scale[j];
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             double s = bias ? b[j] : 0.0, a = fabs(s);
@@ -71,8 +86,13 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
         }
     float pad = y[(size_t)(m - 1) * ldy + n]; /* past the last column: must stay */
     cs_error err = {0};
-    CHECK_OK(cs_gemm(pool, m, n, k, x, ldx, w, ldw, wt, bias ? b : NULL, y, ldy, flags, &err),
-             &err);
+    if (wt == CS_GEMM_I8)
+        CHECK_OK(
+            cs_gemm_i8(pool, m, n, k, x, ldx, w, ldw, scale, bias ? b : NULL, y, ldy, flags, &err),
+            &err);
+    else
+        CHECK_OK(cs_gemm(pool, m, n, k, x, ldx, w, ldw, wt, bias ? b : NULL, y, ldy, flags, &err),
+                 &err);
     int bad = 0;
     for (int i = 0; i < m && !bad; i++)
         for (int j = 0; j < n && !bad; j++) {
@@ -86,7 +106,7 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
             }
         }
     CHECK(y[(size_t)(m - 1) * ldy + n] == pad);
-    free(x), free(wf), free(b), free(y), free(ref), free(mag), free(w);
+    free(x), free(wf), free(b), free(y), free(ref), free(mag), free(w), free(scale);
     return bad;
 }
 
@@ -114,7 +134,37 @@ static void check_invariant(cs_pool *pool, cs_gemm_type wt) {
     free(x), free(wf), free(b), free(y), free(y1), free(w);
 }
 
+/* A row to int8 at the current CPU level: its largest magnitude becomes
+ * +-127, every value within half a step, NaN 0; an all-zero row gets scale
+ * 1. q299 receives the row's result, which every level must give alike. */
+static void check_quantize_row(int8_t q299[299]) {
+    float w[299];
+    int8_t q[299];
+    uint32_t saved = rng;
+    rng = 99;
+    for (int i = 0; i < 299; i++) w[i] = frand() * 3.0f;
+    rng = saved;
+    w[17] = -2.54f; /* the largest */
+    w[40] = NAN;
+    float s = cs_vec_quantize_row(w, 299, q);
+    CHECK(fabsf(s - 2.54f / 127.0f) < 1e-9f);
+    CHECK_EQ_INT(q[17], -127);
+    CHECK_EQ_INT(q[40], 0);
+    for (int i = 0; i < 299; i++)
+        if (i != 40)
+            CHECK_MSG(fabsf((float)q[i] * s - w[i]) <= 0.5f * s * 1.0001f, "w[%d] = %g: q %d, s %g",
+                      i, w[i], q[i], s);
+    CHECK_MSG(!memcmp(q, q299, sizeof q) || q299[0] == -128, "%s: int8 row differs from generic's",
+              cs_gemm_kernel_name());
+    memcpy(q299, q, sizeof q);
+    memset(w, 0, sizeof w);
+    CHECK(cs_vec_quantize_row(w, 299, q) == 1.0f);
+    for (int i = 0; i < 299; i++) CHECK_EQ_INT(q[i], 0);
+}
+
 int main(void) {
+    int8_t q299[299];
+    q299[0] = -128; /* (no level yet) */
     /* Known half-float bit patterns, subnormals and specials included. */
     CHECK(cs_half_to_float(0x3c00) == 1.0f);
     CHECK(cs_half_to_float(0xc000) == -2.0f);
@@ -136,13 +186,15 @@ int main(void) {
         setenv("CLIPSEARCH_CPU", levels[lv], 1);
         cs_cpu_level_reload();
         CHECK(!strcmp(cs_gemm_kernel_name(), levels[lv]));
+        check_quantize_row(q299);
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
                 for (size_t d = 0; d < sizeof ks / sizeof *ks; d++)
-                    for (int wt = 0; wt < 3; wt++)
+                    for (int wt = 0; wt < 4; wt++)
                         for (int flags = 0; flags < 4; flags++)
-                            check_case((a + c + d) % 2 ? pool : NULL, ms[a], ns[c], ks[d],
-                                       (cs_gemm_type)wt, flags, (int)(a + d + flags) % 2);
+                            if (wt != CS_GEMM_I8 || !(flags & CS_GEMM_W_KN)) /* [n, k] only */
+                                check_case((a + c + d) % 2 ? pool : NULL, ms[a], ns[c], ks[d],
+                                           (cs_gemm_type)wt, flags, (int)(a + d + flags) % 2);
         /* The ViT-B/32 shapes at two images (k beyond the panel depth). */
         check_case(pool, 100, 768, 768, CS_GEMM_F16, 0, 1);
         check_case(pool, 98, 256, 3072, CS_GEMM_F32, CS_GEMM_ACCUMULATE, 1);
@@ -157,7 +209,16 @@ int main(void) {
         check_case(pool, 3, 17, 0, CS_GEMM_F32, CS_GEMM_GELU, 1);
         /* Tall: several row blocks per column block (and a partial last). */
         check_case(pool, 1100, 70, 40, CS_GEMM_BF16, 0, 1);
+        check_case(pool, 100, 3072, 768, CS_GEMM_I8, CS_GEMM_QUICK_GELU, 1);
     }
+    /* cs_gemm refuses int8 (it has no scales); cs_gemm_i8 wants them */
+    cs_error err = {0};
+    float one = 1;
+    int8_t q = 1;
+    CHECK_EQ_INT(cs_gemm(NULL, 1, 1, 1, &one, 1, &q, 1, CS_GEMM_I8, NULL, &one, 1, 0, &err),
+                 CS_EINVAL);
+    CHECK_EQ_INT(cs_gemm_i8(NULL, 1, 1, 1, &one, 1, &q, 1, NULL, NULL, &one, 1, 0, &err),
+                 CS_EINVAL);
     cs_pool_free(pool);
     return cs_test_done("gemm");
 }
