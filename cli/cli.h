@@ -50,4 +50,8 @@ const char *cli_model_arg(const char *opt);
  * stays valid until the next call. */
 const char *cli_resolve_model(const char *opt);
 
+/* $CLIPSEARCH_INT8 is set and not "0": models run on int8 weights
+ * (cs_model_opts.int8, an opt-in). */
+int cli_int8(void);
+
 #endif

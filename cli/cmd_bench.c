@@ -59,17 +59,23 @@ typedef struct run_result {
     int calls;
 } run_result;
 
-static cs_status time_images(cs_model *model, const cs_model_info *info, int batch, double budget,
-                             run_result *r, cs_error *err) {
-    size_t per = 3 * (size_t)info->image_size * info->image_size;
-    float *px = malloc(per * batch * sizeof(float)),
-          *out = malloc((size_t)batch * info->embed_dim * sizeof(float));
-    cs_status st = px && out ? CS_OK : CS_ENOMEM;
+/* A batch of synthetic preprocessed images (malloc'd; NULL when out of memory). */
+static float *synthetic_pixels(const cs_model_info *info, int batch) {
+    size_t n = 3 * (size_t)info->image_size * info->image_size * batch;
+    float *px = malloc(n * sizeof(float));
     uint32_t s = 1;
-    for (size_t i = 0; px && i < per * batch; i++) {
+    for (size_t i = 0; px && i < n; i++) {
         s = s * 1664525u + 1013904223u;
         px[i] = (float)(s >> 8) / 16777216.0f * 4.0f - 2.0f; /* the range of normalised pixels */
     }
+    return px;
+}
+
+static cs_status time_images(cs_model *model, const cs_model_info *info, int batch, double budget,
+                             run_result *r, cs_error *err) {
+    float *px = synthetic_pixels(info, batch),
+          *out = malloc((size_t)batch * info->embed_dim * sizeof(float));
+    cs_status st = px && out ? CS_OK : CS_ENOMEM;
     if (!st) st = cs_embed_pixels(model, px, batch, 0, out, err); /* warm-up: page in */
     double t0 = now(), c0 = cpu_now(), t = 0;
     r->calls = 0;
@@ -124,6 +130,57 @@ static cs_status time_texts(cs_model *model, int batch, int ctx, double budget, 
     return st;
 }
 
+/* The smallest cosine between rows of a and b (n rows of d, unit length). */
+static double min_cosine(const float *a, const float *b, int n, int d) {
+    double lo = 1.0;
+    for (int i = 0; i < n; i++) {
+        double dot = 0;
+        for (int j = 0; j < d; j++) dot += (double)a[(size_t)i * d + j] * b[(size_t)i * d + j];
+        if (dot < lo) lo = dot;
+    }
+    return lo;
+}
+
+/* With --int8: how close its embeddings are to the stored weights' on the
+ * same inputs (a second handle on the model, without int8): the synthetic
+ * image batch, a few real queries, and --image if given. */
+static cs_status int8_cosines(cs_model *q, const char *dir, cs_pool *pool,
+                              const cs_model_info *info, int batch, const char *image, json_t *o,
+                              cs_error *err) {
+    static const char *const texts[] = {"a ball",
+                                        "a dog on a beach",
+                                        "a photo of a cat",
+                                        "a red car parked on a street",
+                                        "mountains at sunset",
+                                        "a bowl of fruit",
+                                        "people playing football",
+                                        "a city at night"};
+    enum { N_TEXTS = sizeof texts / sizeof *texts };
+    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr};
+    cs_model *f = NULL;
+    cs_status st = cs_model_open(dir, &mo, &f, err);
+    if (st) return st;
+    int d = info->embed_dim, rows = batch > N_TEXTS ? batch : N_TEXTS;
+    float *px = synthetic_pixels(info, batch), *a = malloc((size_t)rows * d * sizeof(float)),
+          *b = malloc((size_t)rows * d * sizeof(float));
+    if (!px || !a || !b) st = cs_bench_oom(err);
+    if (!st) st = cs_embed_pixels(q, px, batch, 0, a, err);
+    if (!st) st = cs_embed_pixels(f, px, batch, 0, b, err);
+    if (!st)
+        json_object_set_new(o, "int8_min_cosine_images", json_real(min_cosine(a, b, batch, d)));
+    if (!st) st = cs_embed_texts(q, texts, N_TEXTS, 0, a, err);
+    if (!st) st = cs_embed_texts(f, texts, N_TEXTS, 0, b, err);
+    if (!st)
+        json_object_set_new(o, "int8_min_cosine_texts", json_real(min_cosine(a, b, N_TEXTS, d)));
+    if (!st && image) st = cs_embed_image_file(q, image, 0, a, err);
+    if (!st && image) st = cs_embed_image_file(f, image, 0, b, err);
+    if (!st && image)
+        json_object_set_new(o, "int8_cosine_image", json_real(min_cosine(a, b, 1, d)));
+    free(px), free(a), free(b);
+    cs_model_close(f);
+    return st;
+}
+
 /* One image through decode -> preprocess (resize, crop, normalise) ->
  * encode, each stage timed on its own (best of a few runs, after one
  * warm-up). jpeg_min_side > 0: the fast JPEG path (DCT-domain scaling). */
@@ -175,25 +232,27 @@ static int run(int argc, char **argv);
 const cs_cli_command cs_cmd_bench = {
     "bench", "measure the encoders' speed on this machine (JSON)",
     "usage: clipsearch bench --model DIR [--batch N] [--threads N] [--image FILE]\n"
-    "                        [--seconds S] [--no-text]\n\n"
+    "                        [--seconds S] [--no-text] [--int8]\n\n"
     "Times the image encoder (images/s on batches of N, default 8) and the text\n"
     "encoder (texts/s on batches of N queries of 4-15 tokens) with N threads\n"
     "(default: one per core), each for about S seconds (default 3) after a\n"
     "warm-up call, and prints one JSON object. With --image, also the time of\n"
     "each stage for that file: decode, preprocess, encode (one image), with the\n"
-    "exact decoder (\"stages\") and the fast JPEG path (\"stages_fast_jpeg\").\n",
+    "exact decoder (\"stages\") and the fast JPEG path (\"stages_fast_jpeg\").\n"
+    "With --int8, the encoder layers run on int8 weights (an opt-in; see\n"
+    "CLIPSEARCH_INT8 in the README), and the JSON also says how close the\n"
+    "embeddings are to the stored weights' (smallest cosine over the image\n"
+    "batch, a few queries and the --image).\n",
     run};
 
 static int run(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"image", required_argument, 0, 'i'},
-                                         {"seconds", required_argument, 0, 's'},
-                                         {"no-text", no_argument, 0, 'T'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'}, {"image", required_argument, 0, 'i'},
+        {"seconds", required_argument, 0, 's'}, {"no-text", no_argument, 0, 'T'},
+        {"int8", no_argument, 0, '8'},          {0, 0, 0, 0}};
     const char *model_opt = NULL, *image = NULL;
-    int batch = 8, threads = 0, no_text = 0, c;
+    int batch = 8, threads = 0, no_text = 0, int8 = 0, c;
     double budget = 3.0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -216,6 +275,9 @@ static int run(int argc, char **argv) {
         case 'T':
             no_text = 1;
             break;
+        case '8':
+            int8 = 1;
+            break;
         default:
             return cli_usage(&cs_cmd_bench);
         }
@@ -230,7 +292,8 @@ static int run(int argc, char **argv) {
         cli_error("cannot start %d threads", threads);
         return CLI_FAIL;
     }
-    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr};
+    int8 |= cli_int8();
+    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr, .int8 = int8};
     cs_model *model = NULL;
     double t_open = now();
     if (cs_model_open(dir, &mo, &model, &err)) {
@@ -244,6 +307,7 @@ static int run(int argc, char **argv) {
     json_t *o = json_object();
     json_object_set_new(o, "model", json_string(info.dir));
     json_object_set_new(o, "dtype", json_string(info.dtype));
+    json_object_set_new(o, "int8", json_boolean(info.int8));
     json_object_set_new(o, "threads", json_integer(cs_pool_threads(pool)));
     json_object_set_new(o, "batch", json_integer(batch));
     json_object_set_new(o, "kernel", json_string(cs_gemm_kernel_name()));
@@ -294,6 +358,7 @@ static int run(int argc, char **argv) {
             st = time_stages(model, &info, image, info.image_size, fast, &err);
         }
     }
+    if (!st && int8) st = int8_cosines(model, dir, pool, &info, batch, image, o, &err);
     if (!st) {
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (s) puts(s);

@@ -90,6 +90,14 @@ void cs_map_hint_huge(const void *p, size_t len) {
     (void)madvise((void *)a, (uintptr_t)p + len - a, MADV_HUGEPAGE);
 }
 
+void cs_map_release(const void *p, size_t len) {
+    if (!p || !len) return;
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), end = ((uintptr_t)p + len) & ~(page - 1);
+    if (a < end) (void)madvise((void *)a, end - a, MADV_DONTNEED);
+}
+
 cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *size,
                        cs_error *err) {
     *out = NULL;

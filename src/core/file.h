@@ -39,6 +39,11 @@ cs_prefault_how cs_prefault(const void *p, size_t len, int force_touch);
  * keep their size. Nothing happens where it is unsupported. */
 void cs_map_hint_huge(const void *p, size_t len);
 
+/* Drops this process's pages of [p, p + len) inside a read-only file
+ * mapping (the whole pages within it): they leave the resident set, and a
+ * later read faults them back in from the page cache. */
+void cs_map_release(const void *p, size_t len);
+
 /* Reads a whole file into a malloc'd buffer with a NUL after the last byte
  * (so text parsers may treat it as a string). Files larger than max_bytes are
  * refused with CS_ELIMIT before anything is allocated. */

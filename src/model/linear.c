@@ -54,12 +54,20 @@ void cs_to_f32(const void *src, cs_dtype dt, size_t n, float *dst) {
 }
 
 void cs_weight_row(const cs_weight *w, int r, float *out) {
+    if (w->dtype == CS_DT_I8) {
+        const int8_t *q = (const int8_t *)w->data + (size_t)r * (size_t)w->k;
+        for (int i = 0; i < w->k; i++) out[i] = (float)q[i] * w->scale[r];
+        return;
+    }
     size_t el = cs_dtype_size(w->dtype);
     cs_to_f32((const char *)w->data + (size_t)r * (size_t)w->k * el, w->dtype, (size_t)w->k, out);
 }
 
 static cs_status linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
                         float *y, int flags, cs_error *err) {
+    if (w->dtype == CS_DT_I8)
+        return cs_gemm_i8(pool, m, w->n, w->k, x, (size_t)w->k, w->data, (size_t)w->k, w->scale,
+                          bias, y, (size_t)w->n, flags, err);
     cs_gemm_type wt = w->dtype == CS_DT_F16    ? CS_GEMM_F16
                       : w->dtype == CS_DT_BF16 ? CS_GEMM_BF16
                                                : CS_GEMM_F32;

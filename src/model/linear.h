@@ -17,8 +17,10 @@
 /* A weight matrix [n, k] (n outputs, k inputs), row-major, in a checkpoint. */
 typedef struct cs_weight {
     const void *data;
-    cs_dtype dtype; /* CS_DT_F32, CS_DT_F16 or CS_DT_BF16 */
+    cs_dtype dtype; /* CS_DT_F32, CS_DT_F16 or CS_DT_BF16; CS_DT_I8 when made by
+                       model/quant.c, with: */
     int n, k;
+    const float *scale; /* CS_DT_I8: row j is data[j, :] * scale[j] */
 } cs_weight;
 
 /* y[m, n] = x[m, k] . W[n, k]^T + b[n]; bias may be NULL. x and y must not

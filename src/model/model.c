@@ -13,6 +13,7 @@
 
 #include "core/file.h"
 #include "model/model_internal.h"
+#include "model/quant.h"
 
 /* Rows per forward pass: bounds the scratch memory of one call. */
 #define IMAGE_CHUNK       16
@@ -92,6 +93,7 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
         m->log.user = opts->log_user;
         m->decode = opts->decode;
         m->pool = opts->pool;
+        m->int8 = opts->int8 != 0;
     }
     char cfg_path[4096];
     cs_status st = resolve_dir(model_dir, &m->dir, err);
@@ -152,6 +154,7 @@ void cs_model_get_info(const cs_model *m, cs_model_info *o) {
     o->context_length = c->context_length;
     o->vocab_size = c->vocab_size;
     o->dtype = m->dtype;
+    o->int8 = m->int8;
     o->dir = m->dir;
     o->id = m->id;
 }
@@ -162,8 +165,13 @@ static cs_status need_tower(cs_model *m, int vision, cs_error *err) {
     pthread_mutex_lock(&m->lock);
     int *have = vision ? &m->have_vision : &m->have_text;
     if (!*have) {
-        st = cs_tower_load(&m->cfg, &m->tab, vision, vision ? &m->vision : &m->text, err);
-        if (!st) *have = 1;
+        cs_tower *T = vision ? &m->vision : &m->text;
+        st = cs_tower_load(&m->cfg, &m->tab, vision, T, err);
+        if (!st && m->int8) st = cs_tower_quantize(T, m->pool, err);
+        if (!st)
+            *have = 1;
+        else
+            cs_tower_free(T);
     }
     pthread_mutex_unlock(&m->lock);
     return st;

@@ -20,6 +20,7 @@ struct cs_model {
     cs_decode_opts decode;
     char id[64];
     const char *dtype;
+    int int8;             /* cs_model_opts.int8 */
     pthread_mutex_t lock; /* guards the lazy parts below but the tokenizer */
     int have_vision, have_text;
     cs_tower vision, text;

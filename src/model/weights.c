@@ -192,7 +192,7 @@ static const float *vec(loader *ld, const cs_tensor *t) {
 }
 
 static cs_weight mat(const cs_tensor *t) {
-    cs_weight w = {t->data, t->dtype, (int)t->shape[0], 0};
+    cs_weight w = {t->data, t->dtype, (int)t->shape[0], 0, NULL};
     size_t k = t->nbytes / cs_dtype_size(t->dtype) / (t->shape[0] ? (size_t)t->shape[0] : 1);
     w.k = (int)k;
     return w;
@@ -262,5 +262,6 @@ void cs_tower_free(cs_tower *t) {
     if (!t) return;
     free(t->arena);
     free(t->layers);
+    free(t->qarena);
     memset(t, 0, sizeof *t);
 }

@@ -31,6 +31,7 @@ typedef struct cs_tower {
     cs_weight patch;                    /* vision: [width, 3 * p * p] (the conv as a matrix) */
     cs_weight tokens;                   /* text: [vocab, width] */
     cs_weight proj;                     /* [embed_dim, width], no bias */
+    void *qarena;                       /* int8 copies of the layers' matrices, if any */
 } cs_tower;
 
 /* Builds a tower's view (the weights must have passed cs_weights_check).

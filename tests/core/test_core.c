@@ -26,7 +26,7 @@ typedef struct {
     cs_pool *pool;
     atomic_int busy[8]; /* 1 while a task runs under that worker index */
     atomic_int clash, sum, ran_elsewhere;
-    int slow_owner;     /* outer task 1 sleeps in each nested task */
+    int slow_owner; /* outer task 1 sleeps in each nested task */
 } nest;
 
 typedef struct {
@@ -36,7 +36,8 @@ typedef struct {
 } inner;
 
 static void enter(nest *n, int worker) {
-    if (worker < 0 || worker >= 8 || atomic_exchange(&n->busy[worker], 1)) atomic_store(&n->clash, 1);
+    if (worker < 0 || worker >= 8 || atomic_exchange(&n->busy[worker], 1))
+        atomic_store(&n->clash, 1);
 }
 static void leave(nest *n, int worker) {
     if (worker >= 0 && worker < 8) atomic_store(&n->busy[worker], 0);

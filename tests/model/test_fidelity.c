@@ -4,14 +4,26 @@
  * every image (its reference 8-bit crop, normalised here with the folder's
  * mean/std) must reach cosine >= 0.99999 with the reference embedding, and
  * the raw norm must match. Batched and single calls, 1 and 2 threads must
- * give the same floats. */
+ * give the same floats. With int8 weights (cs_model_opts.int8, an opt-in)
+ * the bar is lower (MIN_COS_INT8), and the results must differ from the
+ * float path's (the quantised weights are in use). */
 #include <jansson.h>
 #include <math.h>
 #include <png.h>
 
 #include "test.h"
 
-#define MIN_COS 0.99999
+#define MIN_COS      0.99999
+#define MIN_COS_INT8 0.999
+
+/* What a run of the checks demands. */
+typedef struct bar {
+    double min_cos;  /* against the float64 reference */
+    double norm_tol; /* |raw norm / reference norm - 1| */
+    double max_cos;  /* int8: the worst must stay below (the weights differ) */
+} bar;
+
+static const bar FLOAT_BAR = {MIN_COS, 1e-4, 2.0}, INT8_BAR = {MIN_COS_INT8, 1e-2, 1 - 1e-7};
 
 static double cosine(const float *a, const double *b, int d, double *na, double *nb) {
     double ab = 0, aa = 0, bb = 0;
@@ -71,7 +83,8 @@ static void read_mean_std(const char *dir, float *mean, float *std) {
     json_decref(j);
 }
 
-static void check_texts(cs_model *m, cs_model *m1, json_t *texts, int d, const char *tag) {
+static void check_texts(cs_model *m, cs_model *m1, json_t *texts, int d, const char *tag,
+                        const bar *bar) {
     int n = (int)json_array_size(texts);
     int32_t **ids = calloc((size_t)n, sizeof *ids);
     int *n_ids = calloc((size_t)n, sizeof *n_ids);
@@ -94,16 +107,16 @@ static void check_texts(cs_model *m, cs_model *m1, json_t *texts, int d, const c
         double *ref = ref_vec(json_object_get(t, "embedding"), d), na, nb;
         double c = cosine(raw + (size_t)i * d, ref, d, &na, &nb);
         if (c < worst) worst = c;
-        CHECK_MSG(c >= MIN_COS, "%s text %d '%s': cosine %.8f", tag, i,
+        CHECK_MSG(c >= bar->min_cos, "%s text %d '%s': cosine %.8f", tag, i,
                   json_string_value(json_object_get(t, "text")), c);
-        CHECK_MSG(fabs(na / nb - 1) < 1e-4, "%s text %d: norm %g vs %g", tag, i, na, nb);
+        CHECK_MSG(fabs(na / nb - 1) < bar->norm_tol, "%s text %d: norm %g vs %g", tag, i, na, nb);
         double nn = 0;
         for (int j = 0; j < d; j++) {
             nn += (double)norm[(size_t)i * d + j] * norm[(size_t)i * d + j];
         }
         CHECK_MSG(fabs(nn - 1) < 1e-5, "%s text %d: normalised norm^2 %g", tag, i, nn);
         double c2 = cosine(norm + (size_t)i * d, ref, d, &na, &nb);
-        CHECK_MSG(c2 >= MIN_COS, "%s text %d: normalised cosine %.8f", tag, i, c2);
+        CHECK_MSG(c2 >= bar->min_cos, "%s text %d: normalised cosine %.8f", tag, i, c2);
         free(ref);
     }
     /* single calls and a one-thread model give the same floats as the batch */
@@ -113,6 +126,7 @@ static void check_texts(cs_model *m, cs_model *m1, json_t *texts, int d, const c
         CHECK_MSG(!memcmp(one, raw + (size_t)i * d, (size_t)d * sizeof(float)),
                   "%s text %d: single 1-thread call differs from the batch", tag, i);
     }
+    CHECK_MSG(worst < bar->max_cos, "%s texts: worst cosine %.10f", tag, worst);
     printf("%s: %d texts, worst cosine 1 - %.2e\n", tag, n, 1 - worst);
     for (int i = 0; i < n; i++) free(ids[i]);
     free(ids);
@@ -123,7 +137,7 @@ static void check_texts(cs_model *m, cs_model *m1, json_t *texts, int d, const c
 }
 
 static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *dir, int d,
-                         const char *tag) {
+                         const char *tag, const bar *bar) {
     cs_model_info info;
     cs_model_get_info(m, &info);
     int n = (int)json_object_size(images), S = info.image_size, i = 0;
@@ -148,8 +162,9 @@ static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *
     json_object_foreach(images, key, v) {
         double na, nb, c = cosine(raw + (size_t)i * d, refs[i], d, &na, &nb);
         if (c < worst) worst = c;
-        CHECK_MSG(c >= MIN_COS, "%s image %s: cosine %.8f", tag, key, c);
-        CHECK_MSG(fabs(na / nb - 1) < 1e-4, "%s image %s: norm %g vs %g", tag, key, na, nb);
+        CHECK_MSG(c >= bar->min_cos, "%s image %s: cosine %.8f", tag, key, c);
+        CHECK_MSG(fabs(na / nb - 1) < bar->norm_tol, "%s image %s: norm %g vs %g", tag, key, na,
+                  nb);
         if (i % 5 == 0) {
             CHECK_OK(cs_embed_pixels(m1, chw + (size_t)i * per, 1, CS_EMBED_RAW, one, &err), &err);
             CHECK_MSG(!memcmp(one, raw + (size_t)i * d, (size_t)d * sizeof(float)),
@@ -165,6 +180,7 @@ static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *
     CHECK_MSG(!memcmp(few, raw, (size_t)small * d * sizeof(float)),
               "%s: %d images on 2 threads differ from the same in a batch of %d", tag, small, n);
     free(few);
+    CHECK_MSG(worst < bar->max_cos, "%s images: worst cosine %.10f", tag, worst);
     printf("%s: %d images, worst cosine 1 - %.2e\n", tag, n, 1 - worst);
     for (i = 0; i < n; i++) free(refs[i]);
     free(refs);
@@ -173,7 +189,7 @@ static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *
     free(one);
 }
 
-static void check_model(const char *folder, const char *expected) {
+static void check_model(const char *folder, const char *expected, int int8) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", cs_test_oracle_path(folder));
     size_t len;
@@ -183,14 +199,18 @@ static void check_model(const char *folder, const char *expected) {
     CHECK(exp != NULL);
     cs_model *m = NULL, *m1 = NULL;
     cs_error err = {0};
-    cs_model_opts o2 = {.n_threads = 2}, o1 = {.n_threads = 1};
+    cs_model_opts o2 = {.n_threads = 2, .int8 = int8}, o1 = {.n_threads = 1, .int8 = int8};
+    const bar *bar = int8 ? &INT8_BAR : &FLOAT_BAR;
+    char tag[256];
+    snprintf(tag, sizeof tag, "%s%s", folder, int8 ? " (int8)" : "");
     CHECK_OK(cs_model_open(dir, &o2, &m, &err), &err);
     CHECK_OK(cs_model_open(dir, &o1, &m1, &err), &err);
     if (m && m1 && exp) {
         cs_model_info info;
         cs_model_get_info(m, &info);
-        check_texts(m, m1, json_object_get(exp, "texts"), info.embed_dim, folder);
-        check_images(m, m1, json_object_get(exp, "images"), dir, info.embed_dim, folder);
+        CHECK_EQ_INT(info.int8, int8);
+        check_texts(m, m1, json_object_get(exp, "texts"), info.embed_dim, tag, bar);
+        check_images(m, m1, json_object_get(exp, "images"), dir, info.embed_dim, tag, bar);
     }
     cs_model_close(m);
     cs_model_close(m1);
@@ -199,10 +219,13 @@ static void check_model(const char *folder, const char *expected) {
 
 int main(void) {
     cs_test_oracle();
-    check_model("models/tiny", "expected-tiny.json");
-    check_model("models/tiny-f16", "expected-tiny-f16.json");
-    check_model("models/tiny-bf16", "expected-tiny-bf16.json");
-    check_model("models/tiny-p16", "expected-tiny-p16.json");
-    check_model("models/tiny-bin", "expected-tiny.json");
+    check_model("models/tiny", "expected-tiny.json", 0);
+    check_model("models/tiny-f16", "expected-tiny-f16.json", 0);
+    check_model("models/tiny-bf16", "expected-tiny-bf16.json", 0);
+    check_model("models/tiny-p16", "expected-tiny-p16.json", 0);
+    check_model("models/tiny-bin", "expected-tiny.json", 0);
+    /* int8 weights, quantised from F32 and from F16 */
+    check_model("models/tiny", "expected-tiny.json", 1);
+    check_model("models/tiny-f16", "expected-tiny-f16.json", 1);
     return cs_test_done("model.fidelity");
 }

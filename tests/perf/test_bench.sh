@@ -20,7 +20,26 @@ for s in ("stages", "stages_fast_jpeg"):
         assert st[k] > 0, (s, k)
     assert abs(st["total_ms"] - st["decode_ms"] - st["preprocess_ms"] - st["encode_ms"]) < 1e-3
 assert (o["stages"]["width"], o["stages"]["height"]) == (640, 427), o["stages"]
+assert o["int8"] is False and "int8_min_cosine_images" not in o
 PY
+# --int8 (and CLIPSEARCH_INT8=1): int8 weights, and how close they land to
+# the stored weights' embeddings (0.999+ on this model, tests/model/test_fidelity.c)
+for how in "--int8" "env"; do
+    if [ "$how" = env ]; then
+        out=$(CLIPSEARCH_INT8=1 "$CLIPSEARCH" bench --model "$MODEL" --batch 2 --seconds 0.05 \
+            --image "$ORACLE/images/china.jpg") || fail "bench (CLIPSEARCH_INT8=1) failed"
+    else
+        out=$("$CLIPSEARCH" bench --model "$MODEL" --batch 2 --seconds 0.05 --int8 \
+            --image "$ORACLE/images/china.jpg") || fail "bench --int8 failed"
+    fi
+    /usr/bin/python3 - "$out" <<'PY' || fail "bad bench $how output: $out"
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["int8"] is True, o
+for k in ("int8_min_cosine_images", "int8_min_cosine_texts", "int8_cosine_image"):
+    assert 0.999 <= o[k] < 1 - 1e-7, (k, o[k])
+PY
+done
 # Bad command lines are refused with the usage status.
 "$CLIPSEARCH" bench --model "$MODEL" --batch 0 2>/dev/null
 [ $? -eq 2 ] || fail "--batch 0 accepted"
