@@ -28,4 +28,6 @@ mkdir -p "$WORK"
     "$here/compare_search.sh" "$f32" 100000
     echo "## memory"
     "$here/memory.sh" "$f32" "$f16" "$WORK/jpegs-24"
+    echo "## int8 weights (opt-in) vs the stored F32"
+    "$here/compare_int8.sh" "$f32" "$WORK/jpegs-24"
 } 2>&1 | tee "$WORK/run_all.log"
