@@ -2,8 +2,9 @@
  *
  * Every FLOP-heavy step of CLIP (patch embedding, q/k/v/out projections, the
  * MLP, the final projections) is y = x . W^T + b with W stored as PyTorch's
- * nn.Linear stores it: [n, k] row-major, in F32, F16 or BF16, memory-mapped.
- * The kernels live behind it in model/gemm*.c.
+ * nn.Linear stores it: [n, k] row-major, in F32, F16 or BF16, memory-mapped
+ * (or, opted in, int8 copies with a scale per row: model/quant.c). The
+ * kernels live behind it in model/gemm*.c.
  * FLOPs of one call: 2 * m * n * k. */
 #ifndef CS_MODEL_LINEAR_H
 #define CS_MODEL_LINEAR_H

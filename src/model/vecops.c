@@ -87,12 +87,6 @@ float cs_vec_quantize_row(const float *w, int k, int8_t *q) {
         return 1.0f;
     }
     float inv = 127.0f / amax;
-    for (int i = 0; i < k; i++) {
-        float v = w[i] * inv;
-        v = v == v ? v : 0.0f;
-        v = v < 127.0f ? v : 127.0f;
-        v = v > -127.0f ? v : -127.0f;
-        q[i] = (int8_t)(int)(v + copysignf(0.5f, v));
-    }
+    for (int i = 0; i < k; i++) q[i] = cs_vec_quantize_one(w[i] * inv);
     return amax / 127.0f;
 }

@@ -6,6 +6,7 @@
 #ifndef CS_MODEL_VECOPS_H
 #define CS_MODEL_VECOPS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,14 @@ void cs_vec_softmax(float *s, int nj, int n, float scale);
  * zero, with s = max |w| / 127; returns s. An all-zero (or not finite)
  * row gives zeros and s = 1; NaN weights give 0. */
 float cs_vec_quantize_row(const float *w, int k, int8_t *q);
+
+/* One value already divided by the row's step: clamped to +-127 (NaN: 0),
+ * rounded half away from zero (both versions' scalar part). */
+static inline int8_t cs_vec_quantize_one(float v) {
+    v = v == v ? v : 0.0f;
+    v = v < 127.0f ? v : 127.0f;
+    v = v > -127.0f ? v : -127.0f;
+    return (int8_t)(int)(v + copysignf(0.5f, v));
+}
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "model/vecops.h"
+
 void cs_vec_avx2_quick_gelu(float *x, size_t n);
 void cs_vec_avx2_gelu(float *x, size_t n);
 void cs_vec_avx2_softmax(float *s, int nj, int n, float scale);
@@ -175,12 +177,6 @@ float cs_vec_avx2_quantize_row(const float *w, int k, int8_t *q) {
         __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
         _mm_storel_epi64((__m128i *)(void *)(q + i), _mm_packs_epi16(h, h));
     }
-    for (; i < k; i++) {
-        float v = w[i] * inv;
-        v = v == v ? v : 0.0f;
-        v = v < 127.0f ? v : 127.0f;
-        v = v > -127.0f ? v : -127.0f;
-        q[i] = (int8_t)(int)(v + copysignf(0.5f, v));
-    }
+    for (; i < k; i++) q[i] = cs_vec_quantize_one(w[i] * inv);
     return amax / 127.0f;
 }
