@@ -74,6 +74,15 @@ static int32_t first_id(const char *dir, const char *text) {
     return n == 3 ? ids[1] : -1;
 }
 
+/* A fresh folder holding a copy of tokenizer.json: its paths. */
+static void new_folder(char dir[1024], char tj[1100], char cache[1100], const char *json,
+                       size_t n_json) {
+    snprintf(dir, 1024, "%s", cs_test_tmpdir());
+    snprintf(tj, 1100, "%s/tokenizer.json", dir);
+    snprintf(cache, 1100, "%s/.tokenizer.json.cscache", dir);
+    write_all(tj, json, n_json);
+}
+
 int main(void) {
     cs_test_oracle();
     json_error_t je;
@@ -85,10 +94,7 @@ int main(void) {
     if (!json) return cs_test_done("text.cache");
 
     char dir[1024], tj[1100], cache[1100];
-    snprintf(dir, sizeof dir, "%s", cs_test_tmpdir());
-    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
-    snprintf(cache, sizeof cache, "%s/.tokenizer.json.cscache", dir);
-    write_all(tj, json, n_json);
+    new_folder(dir, tj, cache, json, n_json);
 
     check_load(dir, false, "first load");
     CHECK_MSG(file_size(cache) > 1000000, "no cache written (%lld bytes)",
@@ -149,10 +155,7 @@ int main(void) {
 
     /* another folder's cache, its tokenizer.json a copy with the same times */
     char dir2[1024], tj2[1100], cache2[1100];
-    snprintf(dir2, sizeof dir2, "%s", cs_test_tmpdir());
-    snprintf(tj2, sizeof tj2, "%s/tokenizer.json", dir2);
-    snprintf(cache2, sizeof cache2, "%s/.tokenizer.json.cscache", dir2);
-    write_all(tj2, json, n_json);
+    new_folder(dir2, tj2, cache2, json, n_json);
     struct stat st1;
     CHECK(stat(tj, &st1) == 0);
     struct timespec t1[2] = {st1.st_atim, st1.st_mtim};
@@ -164,10 +167,7 @@ int main(void) {
 
     /* a folder read-only by its mode bits: no cache, even for root */
     char dir3[1024], tj3[1100], cache3[1100];
-    snprintf(dir3, sizeof dir3, "%s", cs_test_tmpdir());
-    snprintf(tj3, sizeof tj3, "%s/tokenizer.json", dir3);
-    snprintf(cache3, sizeof cache3, "%s/.tokenizer.json.cscache", dir3);
-    write_all(tj3, json, n_json);
+    new_folder(dir3, tj3, cache3, json, n_json);
     CHECK(chmod(dir3, 0555) == 0);
     check_load(dir3, false, "read-only folder");
     CHECK_MSG(access(cache3, F_OK) != 0, "a cache was written in a read-only folder");
