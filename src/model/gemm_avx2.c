@@ -77,8 +77,7 @@ static inline void transpose8(__m256 r[8]) {
     }
 }
 
-/* Any nr that is a multiple of 8 (the AVX-512 kernels use it too). */
-void cs_mm_pack_b_avx2(const cs_mm_src *s, int nv, int kc, int nr, const void *next, float *b);
+/* Any nr that is a multiple of 8 (the AVX-512 packer uses it for [k, n]). */
 void cs_mm_pack_b_avx2(const cs_mm_src *s, int nv, int kc, int nr, const void *next, float *b) {
     const void *w = s->w;
     size_t ldw = s->ldw;

@@ -65,22 +65,13 @@ AVX512 static inline void transpose16(__m512 r[16]) {
  * packing was ~10% of a ViT-B/32 layer). */
 AVX512 static void pack_b_avx512(const cs_mm_src *s, int nv, int kc, int nr, const void *next,
                                  float *b) {
+    if (s->kn) { /* W[k, n]: rows of the panel are contiguous, a copy (V in attention) */
+        cs_mm_pack_b_avx2(s, nv, kc, nr, next, b);
+        return;
+    }
     const void *w = s->w;
     size_t ldw = s->ldw;
     cs_gemm_type wt = s->wt;
-    if (s->kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
-        cs_mm_pack_b_scalar(s, nv, kc, nr, next, b);
-        return;
-    }
-    if (s->kn) { /* W[k, n]: a row of the panel is contiguous already */
-        for (int p = 0; p < kc; p++)
-            for (int j = 0; j < nr; j += 16) {
-                __m512 v = load16(w, wt, (size_t)p * ldw + j);
-                if (s->scale) v = _mm512_mul_ps(v, _mm512_loadu_ps(s->scale + j));
-                _mm512_store_ps(b + (size_t)p * nr + j, v);
-            }
-        return;
-    }
     /* rows of W past nv (the last panel of a matrix; the keys of a short
      * sequence in attention) pack as zeros */
     int p16 = kc & ~15;

@@ -102,6 +102,11 @@ static inline float cs_mm_src_at(const cs_mm_src *s, int j, int p) {
     return s->scale ? v * s->scale[j] : v;
 }
 
+#if defined(__x86_64__) || defined(_M_X64)
+/* The AVX2 packer, any nr a multiple of 8 (needs AVX2 + F16C). */
+void cs_mm_pack_b_avx2(const cs_mm_src *src, int nv, int kc, int nr, const void *next, float *b);
+#endif
+
 /* The portable packer (also the edge case of the vector ones). */
 void cs_mm_pack_b_scalar(const cs_mm_src *src, int nv, int kc, int nr, const void *next, float *b);
 
