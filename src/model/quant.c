@@ -19,11 +19,16 @@
 #include "model/linear.h"
 #include "model/vecops.h"
 
+/* One matrix: where it is stored, and its int8 copy in the arena. */
+typedef struct qmat {
+    cs_weight *w;
+    int8_t *q;
+    float *scale;
+} qmat;
+
 typedef struct qjob {
-    cs_weight *src[6 * 64]; /* the matrices, in layer order */
-    int8_t *q[6 * 64];
-    float *scale[6 * 64];
-    float *rows; /* per worker: max_k floats */
+    qmat *mats;  /* 6 a layer, in layer order */
+    float *rows; /* per worker: max_k floats (F16/BF16 rows as float) */
     int max_k;
 } qjob;
 
@@ -32,57 +37,67 @@ static size_t block(size_t bytes) {
     return (bytes + 63) & ~(size_t)63;
 }
 
+/* The arena's layout, matrix after matrix: its scales, then its rows.
+ * Returns the size; with an arena, also sets each matrix's pointers. */
+static size_t layout(qmat *mats, int n, uint8_t *arena) {
+    size_t at = 0;
+    for (int t = 0; t < n; t++) {
+        const cs_weight *w = mats[t].w;
+        if (arena) mats[t].scale = (float *)(void *)(arena + at);
+        at += block((size_t)w->n * sizeof(float));
+        if (arena) mats[t].q = (int8_t *)(arena + at);
+        at += block((size_t)w->n * (size_t)w->k);
+    }
+    return at;
+}
+
 static void quantize_task(void *ctx, int task, int worker) {
     qjob *J = ctx;
-    const cs_weight *w = J->src[task];
+    const qmat *m = &J->mats[task];
+    const cs_weight *w = m->w;
     float *row = J->rows + (size_t)worker * J->max_k;
     for (int r = 0; r < w->n; r++) {
-        cs_weight_row(w, r, row);
-        J->scale[task][r] = cs_vec_quantize_row(row, w->k, J->q[task] + (size_t)r * w->k);
+        const float *src = (const float *)w->data + (size_t)r * w->k; /* F32: in place */
+        if (w->dtype != CS_DT_F32) {
+            cs_weight_row(w, r, row);
+            src = row;
+        }
+        m->scale[r] = cs_vec_quantize_row(src, w->k, m->q + (size_t)r * w->k);
     }
     /* the stored matrix is not read again: out of the resident set */
     cs_map_release(w->data, (size_t)w->n * (size_t)w->k * cs_dtype_size(w->dtype));
 }
 
 cs_status cs_tower_quantize(cs_tower *T, cs_pool *pool, cs_error *err) {
-    int layers = T->cfg->layers, n = 6 * layers;
-    if (layers > 64) return cs_fail(err, CS_ELIMIT, "int8: more than 64 layers");
-    qjob *J = calloc(1, sizeof *J);
-    if (!J) return cs_fail(err, CS_ENOMEM, "int8: out of memory");
-    size_t bytes = 0;
-    for (int l = 0; l < layers; l++) {
+    int n = 6 * T->cfg->layers;
+    qjob J = {calloc((size_t)n, sizeof(qmat)), NULL, 0};
+    if (!J.mats) return cs_fail(err, CS_ENOMEM, "int8: out of memory");
+    for (int l = 0; l < T->cfg->layers; l++) {
         cs_layer_weights *L = &T->layers[l];
         cs_weight *w[6] = {&L->q, &L->k, &L->v, &L->o, &L->fc1, &L->fc2};
         for (int i = 0; i < 6; i++) {
-            J->src[6 * l + i] = w[i];
-            bytes += block((size_t)w[i]->n * sizeof(float)) + block((size_t)w[i]->n * w[i]->k);
-            if (w[i]->k > J->max_k) J->max_k = w[i]->k;
+            J.mats[6 * l + i].w = w[i];
+            if (w[i]->k > J.max_k) J.max_k = w[i]->k;
         }
     }
-    int threads = cs_pool_threads(pool);
+    size_t bytes = layout(J.mats, n, NULL);
     uint8_t *arena = aligned_alloc(64, bytes);
-    J->rows = malloc((size_t)threads * (size_t)J->max_k * sizeof(float));
-    if (!arena || !J->rows) {
+    J.rows = malloc((size_t)cs_pool_threads(pool) * (size_t)J.max_k * sizeof(float));
+    if (!arena || !J.rows) {
         free(arena);
-        free(J->rows);
-        free(J);
+        free(J.rows);
+        free(J.mats);
         return cs_fail(err, CS_ENOMEM, "int8: out of memory for %zu bytes of weights", bytes);
     }
-    uint8_t *at = arena;
+    layout(J.mats, n, arena);
+    cs_pool_for(pool, n, quantize_task, &J);
     for (int t = 0; t < n; t++) {
-        J->scale[t] = (float *)(void *)at;
-        at += block((size_t)J->src[t]->n * sizeof(float));
-        J->q[t] = (int8_t *)at;
-        at += block((size_t)J->src[t]->n * (size_t)J->src[t]->k);
-    }
-    cs_pool_for(pool, n, quantize_task, J);
-    for (int t = 0; t < n; t++) {
-        J->src[t]->data = J->q[t];
-        J->src[t]->dtype = CS_DT_I8;
-        J->src[t]->scale = J->scale[t];
+        J.mats[t].w->data = J.mats[t].q;
+        J.mats[t].w->dtype = CS_DT_I8;
+        J.mats[t].w->scale = J.mats[t].scale;
     }
     T->qarena = arena;
-    free(J->rows);
-    free(J);
+    free(J.rows);
+    free(J.mats);
     return CS_OK;
 }
