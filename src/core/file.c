@@ -61,10 +61,14 @@ void cs_unmap(cs_map *map) {
 #define MADV_POPULATE_READ 22 /* Linux 5.14; older headers lack the name */
 #endif
 
+static uintptr_t page_size(void) {
+    long ps = sysconf(_SC_PAGESIZE);
+    return ps > 0 ? (uintptr_t)ps : 4096;
+}
+
 cs_prefault_how cs_prefault(const void *p, size_t len, int force_touch) {
     if (!p || !len) return CS_PREFAULT_FAILED;
-    long ps = sysconf(_SC_PAGESIZE);
-    size_t page = ps > 0 ? (size_t)ps : 4096;
+    size_t page = page_size();
     /* madvise wants a page-aligned start; the pages are the same */
     uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1), end = (uintptr_t)p + len;
     if (!force_touch) {
@@ -84,16 +88,14 @@ cs_prefault_how cs_prefault(const void *p, size_t len, int force_touch) {
 
 void cs_map_hint_huge(const void *p, size_t len) {
     if (!p || !len) return;
-    long ps = sysconf(_SC_PAGESIZE);
-    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    uintptr_t page = page_size();
     uintptr_t a = (uintptr_t)p & ~(page - 1);
     (void)madvise((void *)a, (uintptr_t)p + len - a, MADV_HUGEPAGE);
 }
 
 void cs_map_release(const void *p, size_t len) {
     if (!p || !len) return;
-    long ps = sysconf(_SC_PAGESIZE);
-    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    uintptr_t page = page_size();
     uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), end = ((uintptr_t)p + len) & ~(page - 1);
     if (a < end) (void)madvise((void *)a, end - a, MADV_DONTNEED);
 }

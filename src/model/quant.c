@@ -10,7 +10,7 @@
  * quarter of F32, less memory and a quarter of the bytes to stream from
  * DRAM per call. The patch embedding and the two final projections (first
  * and last, small) stay as stored. Cosine to the stored weights' embeddings
- * and the speed: `clipsearch bench --int8`, tests/model/test_int8.c. */
+ * and the speed: `clipsearch bench --int8`, tests/model/test_fidelity.c. */
 #include "model/quant.h"
 
 #include <stdlib.h>
