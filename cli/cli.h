@@ -50,8 +50,9 @@ const char *cli_model_arg(const char *opt);
  * stays valid until the next call. */
 const char *cli_resolve_model(const char *opt);
 
-/* $CLIPSEARCH_INT8 is set and not "0": models run on int8 weights
- * (cs_model_opts.int8, an opt-in). */
-int cli_int8(void);
+/* The model options the environment sets (a variable counts when set and
+ * not "0"): CLIPSEARCH_INT8 (int8 weights, an opt-in: cs_model_opts.int8)
+ * and CLIPSEARCH_NO_PREPACK (cs_model_opts.no_prepack). */
+void cli_model_env(cs_model_opts *mo);
 
 #endif

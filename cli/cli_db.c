@@ -50,8 +50,8 @@ int cli_model_open(const char *opt_model, cs_pool *pool, int *verbosity, cs_mode
     *out = NULL;
     const char *dir = cli_resolve_model(opt_model); /* prints why when it fails */
     if (!dir) return CLI_FAIL;
-    cs_model_opts mo = {
-        .pool = pool, .log = cli_log_stderr, .log_user = verbosity, .int8 = cli_int8()};
+    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr, .log_user = verbosity};
+    cli_model_env(&mo);
     cs_error err;
     if (cs_model_open(dir, &mo, out, &err) != CS_OK) return cli_fail(&err);
     return CLI_OK;

@@ -292,8 +292,9 @@ static int run(int argc, char **argv) {
         cli_error("cannot start %d threads", threads);
         return CLI_FAIL;
     }
-    int8 |= cli_int8();
     cs_model_opts mo = {.pool = pool, .log = cli_log_stderr, .int8 = int8};
+    cli_model_env(&mo);
+    int8 = mo.int8;
     cs_model *model = NULL;
     double t_open = now();
     if (cs_model_open(dir, &mo, &model, &err)) {
@@ -321,6 +322,8 @@ static int run(int argc, char **argv) {
         2.0 * grid * grid * 3.0 * info.patch_size * info.patch_size * info.vision_width +
         2.0 * info.vision_width * info.embed_dim;
     cs_status st = time_images(model, &info, batch, budget, &r, &err);
+    cs_model_get_info(model, &info);
+    json_object_set_new(o, "prepacked", json_boolean(info.prepacked));
     if (!st) {
         json_object_set_new(o, "image_encoder_images_per_second", json_real(r.per_second));
         json_object_set_new(o, "image_encoder_ms_per_batch", json_real(r.seconds / r.calls * 1e3));

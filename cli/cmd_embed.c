@@ -237,7 +237,8 @@ static int run(int argc, char **argv) {
         free(ins);
         return CLI_FAIL;
     }
-    cs_model_opts opts = {.n_threads = threads, .log = cli_log_stderr, .int8 = cli_int8()};
+    cs_model_opts opts = {.n_threads = threads, .log = cli_log_stderr};
+    cli_model_env(&opts);
     cs_model *m = NULL;
     cs_error err = {0};
     if (cs_model_open(model, &opts, &m, &err) != CS_OK) {

@@ -179,7 +179,7 @@ static int run(int argc, char **argv) {
     cs_model_opts mo = {0};
     mo.log = cli_log_stderr;
     mo.log_user = &a.verbosity;
-    mo.int8 = cli_int8();
+    cli_model_env(&mo);
     cs_model *model = NULL;
     cs_db *db = NULL;
     cs_error err = {0};

@@ -40,9 +40,14 @@ const char *cli_model_arg(const char *opt) {
     return env && *env ? env : NULL;
 }
 
-int cli_int8(void) {
-    const char *env = getenv("CLIPSEARCH_INT8");
+static int env_flag(const char *name) {
+    const char *env = getenv(name);
     return env && *env && strcmp(env, "0") != 0;
+}
+
+void cli_model_env(cs_model_opts *mo) {
+    mo->int8 |= env_flag("CLIPSEARCH_INT8");
+    mo->no_prepack |= env_flag("CLIPSEARCH_NO_PREPACK");
 }
 
 static void print_help(FILE *f) {
@@ -54,7 +59,8 @@ static void print_help(FILE *f) {
         fprintf(f, "  %-10s %s\n", cs_cli_commands[i]->name, cs_cli_commands[i]->summary);
     fprintf(f, "\n`clipsearch COMMAND --help` describes a command.\n"
                "Environment: CLIPSEARCH_MODEL (model folder), CLIPSEARCH_DB (database),\n"
-               "CLIPSEARCH_INT8=1 (int8 weights: less memory, embeddings at cosine 0.99x).\n");
+               "CLIPSEARCH_INT8=1 (int8 weights: less memory, embeddings at cosine 0.99x),\n"
+               "CLIPSEARCH_NO_PREPACK=1 (image weights always read from the model file).\n");
 }
 
 int main(int argc, char **argv) {

@@ -32,6 +32,14 @@ typedef struct cs_model_opts {
      * F32 memory, and embeddings close to but not equal to the stored
      * weights' (cosine 0.999+; `clipsearch bench --int8` reports both). */
     int int8;
+    /* 1: the image tower's weights are always read from the file's map.
+     * By default, when the tower is first used for a batch of 8 or more
+     * images (indexing), its F32 matrices are packed once into the layout
+     * the matrix-multiply kernel reads, instead of per product: faster
+     * batches, the same results to the bit, and the same resident memory
+     * (the mapped originals are released); but that copy is the process's
+     * own, not the page cache's, which other processes share. */
+    int no_prepack;
 } cs_model_opts;
 
 /* Opens a model folder. opts may be NULL (defaults). */
@@ -47,6 +55,7 @@ typedef struct cs_model_info {
     int context_length, vocab_size;
     const char *dtype; /* "F32", "F16" or "BF16": the weights as stored */
     int int8;          /* the encoder layers run on int8 copies (cs_model_opts.int8) */
+    int prepacked;     /* the image tower's matrices are packed (cs_model_opts.no_prepack) */
     const char *dir;   /* the folder it was opened from */
     const char *id;    /* stable identity of config + weights, for catalogues */
 } cs_model_info;

@@ -84,6 +84,7 @@ typedef struct job {
     const uint8_t *w;
     cs_gemm_type wt;
     const float *scale; /* CS_GEMM_I8: per row of W */
+    const float *panels; /* W packed beforehand (cs_gemm_pack), or NULL */
     const float *b;
     float *y;
     float *scratch; /* per worker: scratch_floats each */
@@ -135,6 +136,33 @@ static const uint8_t *next_panel(const job *jb, int task, int j, int j0, int p0,
     return j2 + jb->kern->nr <= jb->n ? w_at(jb, j2, 0) : NULL;
 }
 
+/* Packed beforehand: the panel of columns [j, j + nr) at step p0. */
+static const float *packed_panel(const job *jb, int j, int p0) {
+    return jb->panels + ((size_t)(j / jb->kern->nr) * (size_t)jb->k + (size_t)p0) * jb->kern->nr;
+}
+
+/* Packed beforehand, the panels stream from memory: while the row tiles of
+ * one panel run, the one after it is fetched into L2, a slice per tile
+ * (tile t of tiles), so that no tile waits for DRAM. */
+static void fetch_ahead(const job *jb, int j, int j0, int j1, int p0, int kc, int t, int tiles) {
+    const int nr = jb->kern->nr;
+    const float *next;
+    size_t floats;
+    if (j + nr < j1) {
+        next = packed_panel(jb, j + nr, p0);
+        floats = (size_t)kc * nr;
+    } else if (p0 + kc < jb->k) {
+        int kc2 = jb->k - p0 - kc < kc ? jb->k - p0 - kc : kc;
+        next = packed_panel(jb, j0, p0 + kc);
+        floats = (size_t)kc2 * nr;
+    } else {
+        return;
+    }
+    size_t lines = floats / 16, per = (lines + (size_t)tiles - 1) / (size_t)tiles;
+    size_t l = (size_t)t * per, end = l + per < lines ? l + per : lines;
+    for (; l < end; l++) __builtin_prefetch(next + l * 16, 0, 2);
+}
+
 /* Task: columns [j0, j0 + nc) and rows [r0, r0 + mt) of y. */
 static void run_task(void *ctx, int task, int worker) {
     const job *jb = ctx;
@@ -151,7 +179,7 @@ static void run_task(void *ctx, int task, int worker) {
 
     for (int p0 = 0; p0 < jb->k; p0 += kn->kc) {
         int kc = jb->k - p0 < kn->kc ? jb->k - p0 : kn->kc;
-        for (int j = j0; j < j1; j += nr) {
+        for (int j = j0; j < j1 && !jb->panels; j += nr) {
             cs_mm_src src = {w_at(jb, j, p0), jb->ldw, jb->wt, (jb->flags & CS_GEMM_W_KN) != 0,
                              jb->scale ? jb->scale + j : NULL};
             kn->pack_b(&src, j1 - j < nr ? j1 - j : nr, kc, nr, next_panel(jb, task, j, j0, p0, kc),
@@ -169,10 +197,12 @@ static void run_task(void *ctx, int task, int worker) {
                        kc * sizeof(float));
         }
         for (int j = j0; j < j1; j += nr) {
-            const float *panel = bp + (size_t)(j - j0) * kc;
+            const float *panel = jb->panels ? packed_panel(jb, j, p0) : bp + (size_t)(j - j0) * kc;
             int nv = j1 - j < nr ? j1 - j : nr;
             const float *bj = bias ? bias + j : NULL;
+            int tiles = (r1 - r0 + mr - 1) / mr;
             for (int i = r0; i < r1; i += mr) {
+                if (jb->panels) fetch_ahead(jb, j, j0, j1, p0, kc, (i - r0) / mr, tiles);
                 float *c = jb->y + (size_t)i * jb->ldy + j;
                 if (i + mr <= r1 && nv == nr)
                     kn->micro(kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, panel, c, jb->ldy, bj,
@@ -191,12 +221,15 @@ static void run_task(void *ctx, int task, int worker) {
     }
 }
 
-static cs_status gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
-                      size_t ldw, cs_gemm_type wt, const float *scale, const float *b, float *y,
-                      size_t ldy, int flags, cs_error *err) {
+static cs_status gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
+                      const cs_gemm_panels *pk, const void *w, size_t ldw, cs_gemm_type wt,
+                      const float *scale, const float *b, float *y, size_t ldy, int flags,
+                      cs_error *err) {
     if (m <= 0 || n <= 0) return CS_OK;
-    job jb = {.kern = cs_mm_kernel_pick(),
+    const cs_mm_kernel *kern = cs_mm_kernel_pick();
+    job jb = {.kern = kern,
               .scale = scale,
+              .panels = pk && pk->p && pk->nr == kern->nr && pk->kc == kern->kc ? pk->p : NULL,
               .m = m,
               .n = n,
               .k = k,
@@ -245,7 +278,7 @@ cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx
                   size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
                   cs_error *err) {
     if (wt == CS_GEMM_I8) return cs_fail(err, CS_EINVAL, "cs_gemm: int8 W needs cs_gemm_i8");
-    return gemm(pool, m, n, k, x, ldx, w, ldw, wt, NULL, b, y, ldy, flags, err);
+    return gemm(pool, m, n, k, x, ldx, NULL, w, ldw, wt, NULL, b, y, ldy, flags, err);
 }
 
 cs_status cs_gemm_i8(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
@@ -253,7 +286,34 @@ cs_status cs_gemm_i8(cs_pool *pool, int m, int n, int k, const float *x, size_t 
                      size_t ldy, int flags, cs_error *err) {
     if (!scale || (flags & CS_GEMM_W_KN))
         return cs_fail(err, CS_EINVAL, "cs_gemm_i8: needs W [n, k] and its scales");
-    return gemm(pool, m, n, k, x, ldx, w, ldw, CS_GEMM_I8, scale, b, y, ldy, flags, err);
+    return gemm(pool, m, n, k, x, ldx, NULL, w, ldw, CS_GEMM_I8, scale, b, y, ldy, flags, err);
+}
+
+cs_status cs_gemm_packed(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
+                         const cs_gemm_panels *pk, const void *w, size_t ldw, cs_gemm_type wt,
+                         const float *scale, const float *b, float *y, size_t ldy, int flags,
+                         cs_error *err) {
+    if ((wt == CS_GEMM_I8) != (scale != NULL) || (flags & CS_GEMM_W_KN))
+        return cs_fail(err, CS_EINVAL, "cs_gemm_packed: W [n, k], with scales if int8 only");
+    return gemm(pool, m, n, k, x, ldx, pk, w, ldw, wt, scale, b, y, ldy, flags, err);
+}
+
+size_t cs_gemm_panels_floats(int n, int k) {
+    int nr = cs_mm_kernel_pick()->nr;
+    return (size_t)((n + nr - 1) / nr) * (size_t)nr * (size_t)k;
+}
+
+void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_gemm_type wt, const float *scale,
+                  float *out, cs_gemm_panels *pk) {
+    const cs_mm_kernel *kern = cs_mm_kernel_pick();
+    job jb = {.kern = kern, .n = n, .k = k, .ldw = ldw, .w = w, .wt = wt};
+    for (int j = 0; j < n; j += kern->nr)
+        for (int p0 = 0; p0 < k; p0 += kern->kc) {
+            cs_mm_src src = {w_at(&jb, j, p0), ldw, wt, 0, scale ? scale + j : NULL};
+            int nv = n - j < kern->nr ? n - j : kern->nr, kc = k - p0 < kern->kc ? k - p0 : kern->kc;
+            kern->pack_b(&src, nv, kc, kern->nr, NULL, out + ((size_t)j * k + (size_t)p0 * kern->nr));
+        }
+    *pk = (cs_gemm_panels){out, kern->nr, kern->kc};
 }
 
 /* ---- portable kernels (any CPU; the compiler vectorises the inner loops) -- */

@@ -8,14 +8,16 @@
  * (the checkpoint's memory map): every call packs the slices of W it needs
  * into small per-thread panels, converting to float32 on the way, so the
  * weights exist once in memory and F16 files keep half the footprint. The
- * packing is O(n k) against O(m n k) of arithmetic: 4-5% of the image
- * encoder's time at 16 images (perf), mostly the first read of the weights
- * from memory, which a pre-packed copy pays too. Packing each tensor once
- * and keeping it, as ONNX Runtime does, was measured 4-5% slower (an
- * experiment, alternating runs): the pack also stages each panel in L1/L2
- * just before the micro-kernel reads it; and it would cost 350 MB more for
- * ViT-B/32 F32 and double an F16 model's footprint. See gemm.c for the
- * measurements behind the choice of kernels.
+ * packing is O(n k) against O(m n k) of arithmetic, but it reads each weight
+ * from DRAM once per call and thread: 5-8% of the image encoder's time at
+ * 16 images a thread, 13-17% at 4 (perf; an experiment that skipped it).
+ * So a tower used for batches has its F32 matrices packed once instead
+ * (cs_gemm_pack, model/prepack.c), as ONNX Runtime does: the kernel then
+ * streams the panels, fetching the next one into L2 while it works on one.
+ * Measured in one process, the same batches alternating between a packed
+ * and a mapped model (2 threads, 8 images): 0.88-0.94x the time. An earlier
+ * try without the fetching ahead was 4-5% slower than packing per call.
+ * See gemm.c for the measurements behind the choice of kernels.
  *
  * The work is spread over the pool with cs_pool_for (from inside a pool
  * task: on that thread, helped by idle ones). Kernels: AVX-512, AVX2+FMA or
@@ -52,6 +54,31 @@ cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx
 cs_status cs_gemm_i8(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
                      const int8_t *w, size_t ldw, const float *scale, const float *b, float *y,
                      size_t ldy, int flags, cs_error *err);
+
+/* W packed once, in the layout the micro-kernel reads: panel t (columns
+ * [t nr, t nr + nr), zero past n) is k x nr floats, row p holding step p of
+ * each column; panels follow each other. Valid for the kernel it was made
+ * for (nr, kc): cs_gemm_packed falls back to w when the kernel in use
+ * differs (a test lowering CLIPSEARCH_CPU while a model is open). */
+typedef struct cs_gemm_panels {
+    const float *p; /* NULL: not packed */
+    int nr, kc;
+} cs_gemm_panels;
+
+/* Floats that cs_gemm_pack writes for an [n, k] matrix with this CPU's
+ * kernel. */
+size_t cs_gemm_panels_floats(int n, int k);
+/* Packs W [n, k] (row stride ldw; F32, F16, BF16, or I8 with its row
+ * scales) into out (cs_gemm_panels_floats, 64-byte aligned); sets *pk. */
+void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_gemm_type wt, const float *scale,
+                  float *out, cs_gemm_panels *pk);
+/* cs_gemm / cs_gemm_i8 reading W from pk when it fits the kernel in use,
+ * else from w (same arguments as they take; scale only for CS_GEMM_I8).
+ * Same bits either way. */
+cs_status cs_gemm_packed(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
+                         const cs_gemm_panels *pk, const void *w, size_t ldw, cs_gemm_type wt,
+                         const float *scale, const float *b, float *y, size_t ldy, int flags,
+                         cs_error *err);
 
 /* The kernel cs_gemm uses on this machine: "avx512", "avx2" or "generic". */
 const char *cs_gemm_kernel_name(void);

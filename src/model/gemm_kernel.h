@@ -2,8 +2,9 @@
  * gemm.c (internal to gemm*.c).
  *
  * Blocking (BLIS style, without packing x): the driver cuts y into tiles of
- * mr x nr. W is packed per call, nr columns at a time, into panels
- * b[p * nr + j] (p < kc) of float32; x is read in place, row stride lda. */
+ * mr x nr. W is packed per call (or once: cs_gemm_pack), nr columns at a
+ * time, into panels b[p * nr + j] (p < kc) of float32; x is read in place,
+ * row stride lda. */
 #ifndef CS_MODEL_GEMM_KERNEL_H
 #define CS_MODEL_GEMM_KERNEL_H
 

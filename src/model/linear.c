@@ -65,14 +65,13 @@ void cs_weight_row(const cs_weight *w, int r, float *out) {
 
 static cs_status linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
                         float *y, int flags, cs_error *err) {
-    if (w->dtype == CS_DT_I8)
-        return cs_gemm_i8(pool, m, w->n, w->k, x, (size_t)w->k, w->data, (size_t)w->k, w->scale,
-                          bias, y, (size_t)w->n, flags, err);
-    cs_gemm_type wt = w->dtype == CS_DT_F16    ? CS_GEMM_F16
+    cs_gemm_type wt = w->dtype == CS_DT_I8     ? CS_GEMM_I8
+                      : w->dtype == CS_DT_F16  ? CS_GEMM_F16
                       : w->dtype == CS_DT_BF16 ? CS_GEMM_BF16
                                                : CS_GEMM_F32;
-    return cs_gemm(pool, m, w->n, w->k, x, (size_t)w->k, w->data, (size_t)w->k, wt, bias, y,
-                   (size_t)w->n, flags, err);
+    return cs_gemm_packed(pool, m, w->n, w->k, x, (size_t)w->k, &w->panels, w->data, (size_t)w->k,
+                          wt, wt == CS_GEMM_I8 ? w->scale : NULL, bias, y, (size_t)w->n, flags,
+                          err);
 }
 
 cs_status cs_linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,

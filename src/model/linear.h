@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "core/pool.h"
+#include "model/gemm.h"
 #include "model/config.h"
 #include "model/tensors.h"
 
@@ -22,6 +23,7 @@ typedef struct cs_weight {
                        model/quant.c, with: */
     int n, k;
     const float *scale; /* CS_DT_I8: row j is data[j, :] * scale[j] */
+    cs_gemm_panels panels; /* packed once for the GEMM (model/prepack.c), if .p */
 } cs_weight;
 
 /* y[m, n] = x[m, k] . W[n, k]^T + b[n]; bias may be NULL. x and y must not

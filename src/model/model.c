@@ -13,11 +13,13 @@
 
 #include "core/file.h"
 #include "model/model_internal.h"
+#include "model/prepack.h"
 #include "model/quant.h"
 
 /* Rows per forward pass: bounds the scratch memory of one call. */
 #define IMAGE_CHUNK       16
 #define IMAGES_PER_THREAD 4  /* the smallest share of a batch split between threads */
+#define PREPACK_IMAGES    8  /* a first batch this large packs the image tower (prepack.c) */
 #define CS_MAX_SPLIT      64 /* threads that get a share (more: larger shares) */
 #define TEXT_CHUNK        64
 
@@ -94,6 +96,7 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
         m->decode = opts->decode;
         m->pool = opts->pool;
         m->int8 = opts->int8 != 0;
+        m->no_prepack = opts->no_prepack != 0;
     }
     char cfg_path[4096];
     cs_status st = resolve_dir(model_dir, &m->dir, err);
@@ -155,19 +158,27 @@ void cs_model_get_info(const cs_model *m, cs_model_info *o) {
     o->vocab_size = c->vocab_size;
     o->dtype = m->dtype;
     o->int8 = m->int8;
+    pthread_mutex_lock((pthread_mutex_t *)&m->lock); /* (set by need_tower) */
+    o->prepacked = m->vision.parena != NULL;
+    pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
     o->dir = m->dir;
     o->id = m->id;
 }
 
-/* Builds a tower on first use. */
-static cs_status need_tower(cs_model *m, int vision, cs_error *err) {
+/* Builds a tower on first use; for a batch of images, packed (prepack.c:
+ * decided here, before any forward pass reads the tower, as no lock guards
+ * the weights while they run). */
+static cs_status need_tower(cs_model *m, int vision, int batch, cs_error *err) {
     cs_status st = CS_OK;
     pthread_mutex_lock(&m->lock);
     int *have = vision ? &m->have_vision : &m->have_text;
     if (!*have) {
         cs_tower *T = vision ? &m->vision : &m->text;
         st = cs_tower_load(&m->cfg, &m->tab, vision, T, err);
-        if (!st && m->int8) st = cs_tower_quantize(T, m->pool, err);
+        if (!st && m->int8)
+            st = cs_tower_quantize(T, m->pool, err);
+        else if (!st && vision && batch >= PREPACK_IMAGES && !m->no_prepack)
+            st = cs_tower_prepack(T, m->pool, err);
         if (!st)
             *have = 1;
         else
@@ -186,7 +197,7 @@ cs_status cs_model_prefetch(cs_model *m, int towers, int part, int n_parts, cs_e
         return cs_fail(err, CS_EINVAL, "cs_model_prefetch: bad arguments");
     for (int vision = 0; vision < 2; vision++) {
         if (!(towers & (vision ? CS_PREFETCH_VISION : CS_PREFETCH_TEXT))) continue;
-        cs_status st = need_tower(m, vision, err);
+        cs_status st = need_tower(m, vision, 0, err);
         if (st) return st;
         const cs_tower *T = vision ? &m->vision : &m->text;
         if (part == 0 && vision) prefault_weight(&T->patch);
@@ -216,7 +227,7 @@ cs_status cs_embed_tokens(cs_model *m, const int32_t *const *ids, const int *n_i
                                i, (int)ids[i][t], m->cfg.vocab_size);
     }
     if (n == 0) return CS_OK;
-    cs_status st = need_tower(m, 0, err);
+    cs_status st = need_tower(m, 0, 0, err);
     for (int i = 0; i < n && !st; i += TEXT_CHUNK) {
         int k = n - i < TEXT_CHUNK ? n - i : TEXT_CHUNK;
         st = cs_text_forward(m->pool, &m->cfg, &m->text, ids + i, n_ids + i, k,
@@ -263,7 +274,7 @@ cs_status cs_embed_pixels(cs_model *m, const float *chw, int n, int flags, float
     if (!m || n < 0 || (n > 0 && (!chw || !out)))
         return cs_fail(err, CS_EINVAL, "cs_embed_pixels: bad arguments");
     if (n == 0) return CS_OK;
-    cs_status st = need_tower(m, 1, err);
+    cs_status st = need_tower(m, 1, n, err);
     if (st) return st;
     /* Batches of at least IMAGES_PER_THREAD images a thread are split
      * between the threads (data parallel) rather than each product between

@@ -21,6 +21,7 @@ struct cs_model {
     char id[64];
     const char *dtype;
     int int8;             /* cs_model_opts.int8 */
+    int no_prepack;       /* cs_model_opts.no_prepack */
     pthread_mutex_t lock; /* guards the lazy parts below but the tokenizer */
     int have_vision, have_text;
     cs_tower vision, text;

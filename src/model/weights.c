@@ -192,10 +192,8 @@ static const float *vec(loader *ld, const cs_tensor *t) {
 }
 
 static cs_weight mat(const cs_tensor *t) {
-    cs_weight w = {t->data, t->dtype, (int)t->shape[0], 0, NULL};
     size_t k = t->nbytes / cs_dtype_size(t->dtype) / (t->shape[0] ? (size_t)t->shape[0] : 1);
-    w.k = (int)k;
-    return w;
+    return (cs_weight){.data = t->data, .dtype = t->dtype, .n = (int)t->shape[0], .k = (int)k};
 }
 
 cs_status cs_tower_load(const cs_clip_config *c, const cs_tensor_table *tab, int vision,
@@ -263,5 +261,6 @@ void cs_tower_free(cs_tower *t) {
     free(t->arena);
     free(t->layers);
     free(t->qarena);
+    free(t->parena);
     memset(t, 0, sizeof *t);
 }

@@ -4,7 +4,8 @@
  * every image (its reference 8-bit crop, normalised here with the folder's
  * mean/std) must reach cosine >= 0.99999 with the reference embedding, and
  * the raw norm must match. Batched and single calls, 1 and 2 threads must
- * give the same floats. With int8 weights (cs_model_opts.int8, an opt-in)
+ * give the same floats, and so must the image tower's matrices packed once
+ * (a first batch of 8+ images) and read from the map. With int8 weights (cs_model_opts.int8, an opt-in)
  * the bar is lower (MIN_COS_INT8), and the results must differ from the
  * float path's (the quantised weights are in use). */
 #include <jansson.h>
@@ -211,6 +212,12 @@ static void check_model(const char *folder, const char *expected, int int8) {
         CHECK_EQ_INT(info.int8, int8);
         check_texts(m, m1, json_object_get(exp, "texts"), info.embed_dim, tag, bar);
         check_images(m, m1, json_object_get(exp, "images"), dir, info.embed_dim, tag, bar);
+        /* m's first images were a batch: its F32 matrices are packed once
+         * (the 1-thread singles compared above read them from the map) */
+        cs_model_get_info(m, &info);
+        CHECK_EQ_INT(info.prepacked, !int8 && !strcmp(info.dtype, "F32"));
+        cs_model_get_info(m1, &info);
+        CHECK_EQ_INT(info.prepacked, 0);
     }
     cs_model_close(m);
     cs_model_close(m1);

@@ -1,7 +1,9 @@
 /* tests/perf/test_gemm.c - every GEMM kernel this CPU runs (AVX-512, AVX2,
  * portable) against a float64 reference: F32/F16/BF16 weights, int8 with
  * a scale per row (cs_gemm_i8), both layouts, bias, accumulate, the small-m path, and shapes whose
- * edges are not multiples of the tiles. Also the half-float conversion on known bit patterns. */
+ * edges are not multiples of the tiles; W packed beforehand (cs_gemm_pack) giving the same bits
+ * as W packed per call, also when the kernel has changed since. Also the half-float conversion
+ * on known bit patterns. */
 #include <math.h>
 #include <stdint.h>
 
@@ -53,6 +55,30 @@ static void *make_w(cs_gemm_type wt, size_t count, float *wf) {
     return w;
 }
 
+static float *alloc_panels(int n, int k) { /* aligned_alloc wants whole 64-byte lines */
+    return aligned_alloc(64, (cs_gemm_panels_floats(n, k) + 15) / 16 * 64);
+}
+
+/* W [n, k] packed beforehand gives y the same bits as cs_gemm(_i8) did
+ * (y0: y before that call, yw: its result). */
+static void check_packed(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
+                         const void *w, size_t ldw, cs_gemm_type wt, const float *scale,
+                         const float *b, const float *y0, const float *yw, size_t ldy, int flags) {
+    float *panels = alloc_panels(n, k);
+    float *y = malloc((size_t)m * ldy * sizeof(float));
+    memcpy(y, y0, (size_t)m * ldy * sizeof(float));
+    cs_gemm_panels pk;
+    cs_gemm_pack(n, k, w, ldw, wt, wt == CS_GEMM_I8 ? scale : NULL, panels, &pk);
+    cs_error err = {0};
+    CHECK_OK(cs_gemm_packed(pool, m, n, k, x, ldx, &pk, w, ldw, wt, wt == CS_GEMM_I8 ? scale : NULL,
+                            b, y, ldy, flags, &err),
+             &err);
+    CHECK_MSG(!memcmp(y, yw, (size_t)m * ldy * sizeof(float)),
+              "%s m=%d n=%d k=%d type=%d flags=%d: packed beforehand, other bits",
+              cs_gemm_kernel_name(), m, n, k, wt, flags);
+    free(panels), free(y);
+}
+
 static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int flags, int bias) {
     size_t ldx = k + 3, ldy = n + 5, ldw = (flags & CS_GEMM_W_KN) ? n + 2 : k + 1;
     size_t wcount = (flags & CS_GEMM_W_KN) ? (size_t)k * ldw : (size_t)n * ldw;
@@ -85,6 +111,8 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
             ref[(size_t)i * n + j] = s, mag[(size_t)i * n + j] = a;
         }
     float pad = y[(size_t)(m - 1) * ldy + n]; /* past the last column: must stay */
+    float *y0 = malloc((size_t)m * ldy * sizeof(float));
+    memcpy(y0, y, (size_t)m * ldy * sizeof(float));
     cs_error err = {0};
     if (wt == CS_GEMM_I8)
         CHECK_OK(
@@ -106,7 +134,9 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
             }
         }
     CHECK(y[(size_t)(m - 1) * ldy + n] == pad);
-    free(x), free(wf), free(b), free(y), free(ref), free(mag), free(w), free(scale);
+    if (!(flags & CS_GEMM_W_KN) && k > 0)
+        check_packed(pool, m, n, k, x, ldx, w, ldw, wt, scale, bias ? b : NULL, y0, y, ldy, flags);
+    free(x), free(wf), free(b), free(y), free(y0), free(ref), free(mag), free(w), free(scale);
     return bad;
 }
 
@@ -210,6 +240,27 @@ int main(void) {
         /* Tall: several row blocks per column block (and a partial last). */
         check_case(pool, 1100, 70, 40, CS_GEMM_BF16, 0, 1);
         check_case(pool, 100, 3072, 768, CS_GEMM_I8, CS_GEMM_QUICK_GELU, 1);
+    }
+    /* Panels packed for one kernel, used after the level changed: read from
+     * W instead (the same bits as the new kernel's cs_gemm). */
+    {
+        int m = 9, n = 100, k = 300;
+        float *x = malloc((size_t)m * k * sizeof(float)), *w = malloc((size_t)n * k * sizeof(float));
+        float *y = calloc((size_t)m * n, sizeof(float)), *y1 = calloc((size_t)m * n, sizeof(float));
+        for (size_t i = 0; i < (size_t)m * k; i++) x[i] = frand();
+        for (size_t i = 0; i < (size_t)n * k; i++) w[i] = frand();
+        float *panels = alloc_panels(n, k);
+        cs_gemm_panels pk;
+        cs_gemm_pack(n, k, w, k, CS_GEMM_F32, NULL, panels, &pk);
+        for (size_t i = 0; i < cs_gemm_panels_floats(n, k); i++) panels[i] = NAN; /* unread */
+        setenv("CLIPSEARCH_CPU", "generic", 1);
+        cs_cpu_level_reload();
+        cs_error e = {0};
+        CHECK_OK(cs_gemm_packed(pool, m, n, k, x, k, &pk, w, k, CS_GEMM_F32, NULL, NULL, y, n, 0, &e),
+                 &e);
+        CHECK_OK(cs_gemm(pool, m, n, k, x, k, w, k, CS_GEMM_F32, NULL, y1, n, 0, &e), &e);
+        CHECK(top == CS_CPU_GENERIC || !memcmp(y, y1, (size_t)m * n * sizeof(float)));
+        free(x), free(w), free(y), free(y1), free(panels);
     }
     /* cs_gemm refuses int8 (it has no scales); cs_gemm_i8 wants them */
     cs_error err = {0};

@@ -1,0 +1,15 @@
+/* model/prepack.h - the image tower's matrices packed once for the GEMM. */
+#ifndef CS_MODEL_PREPACK_H
+#define CS_MODEL_PREPACK_H
+
+#include "core/error.h"
+#include "core/pool.h"
+#include "model/weights.h"
+
+/* Packs the encoder layers' F32 matrices of a tower (q, k, v, o, fc1, fc2)
+ * into the panels the kernel reads (cs_weight.panels), in T->parena (freed
+ * by cs_tower_free), and releases the mapped originals from the resident
+ * set. Matrices of other types are left as they are. */
+cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, cs_error *err);
+
+#endif
