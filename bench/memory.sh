@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench/memory.sh - peak resident memory of `clipsearch index` with an F32
 # and an F16 checkpoint of the same model (/usr/bin/time -v), next to the
-# size of the weights file: the weights are memory-mapped once, never
-# copied, so an F16 file costs half.
+# size of the weights file: the weights are memory-mapped, so an F16 file
+# costs half; F32 image weights packed for batches (src/model/prepack.c)
+# replace their mapped pages in the resident set, so the peak is the same.
 #
 #   bench/memory.sh F32_MODEL_DIR F16_MODEL_DIR IMAGE_DIR
 set -euo pipefail

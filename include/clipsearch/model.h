@@ -33,8 +33,8 @@ typedef struct cs_model_opts {
      * weights' (cosine 0.999+; `clipsearch bench --int8` reports both). */
     int int8;
     /* 1: the image tower's weights are always read from the file's map.
-     * By default, when the tower is first used for a batch of 8 or more
-     * images (indexing), its F32 matrices are packed once into the layout
+     * By default, when the tower is first used for bulk work (CS_EMBED_BULK,
+     * or 64+ images in one call), its F32 matrices are packed once into the layout
      * the matrix-multiply kernel reads, instead of per product: faster
      * batches, the same results to the bit, and the same resident memory
      * (the mapped originals are released); but that copy is the process's
@@ -67,7 +67,12 @@ CS_API cs_tokenizer *cs_model_tokenizer(cs_model *model, cs_error *err);
 
 /* Flags of the embed calls. */
 enum {
-    CS_EMBED_RAW = 1 /* the projected features as they are, not L2-normalised */
+    CS_EMBED_RAW = 1, /* the projected features as they are, not L2-normalised */
+    /* A hint: many more images follow (indexing). The image tower's first
+     * call with it (or with 64+ images) packs its F32 weights once, which
+     * costs about as much as embedding a few images and makes every batch
+     * after it faster (see cs_model_opts.no_prepack). */
+    CS_EMBED_BULK = 2
 };
 
 /* Each call writes n embeddings of embed_dim floats, row after row, to out. */

@@ -47,6 +47,7 @@ typedef struct run {
     /* the batch in flight */
     item *items;
     int n_items;
+    int more; /* files of the run after this batch */
     float *inputs, *outputs, *reused;
 } run;
 
@@ -344,7 +345,7 @@ static cs_status run_batch(run *r, cs_error *err) {
     r->stats->decode_s += elapsed(r) - t;
     t = elapsed(r);
     if (n_ok) {
-        st = r->be->embed(r->be->user, r->inputs, n_ok, r->outputs, err);
+        st = r->be->embed(r->be->user, r->inputs, n_ok, r->more, r->outputs, err);
         if (st) return st;
     }
     r->stats->embed_s += elapsed(r) - t;
@@ -385,6 +386,7 @@ static cs_status process(run *r, item *todo, size_t n_todo, int batch, cs_error 
     for (size_t at = 0; at < n_todo && !r->stop; at += (size_t)batch) {
         r->n_items = (int)(n_todo - at < (size_t)batch ? n_todo - at : (size_t)batch);
         memcpy(r->items, todo + at, (size_t)r->n_items * sizeof *r->items);
+        r->more = (int)(n_todo - at - (size_t)r->n_items);
         cs_status st = run_batch(r, err);
         if (st) return st;
         r->prog.processed = (int64_t)(at + (size_t)r->n_items);

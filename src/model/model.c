@@ -19,7 +19,6 @@
 /* Rows per forward pass: bounds the scratch memory of one call. */
 #define IMAGE_CHUNK       16
 #define IMAGES_PER_THREAD 4  /* the smallest share of a batch split between threads */
-#define PREPACK_IMAGES    8  /* a first batch this large packs the image tower (prepack.c) */
 #define CS_MAX_SPLIT      64 /* threads that get a share (more: larger shares) */
 #define TEXT_CHUNK        64
 
@@ -165,10 +164,10 @@ void cs_model_get_info(const cs_model *m, cs_model_info *o) {
     o->id = m->id;
 }
 
-/* Builds a tower on first use; for a batch of images, packed (prepack.c:
- * decided here, before any forward pass reads the tower, as no lock guards
- * the weights while they run). */
-static cs_status need_tower(cs_model *m, int vision, int batch, cs_error *err) {
+/* Builds a tower on first use; for bulk work, packed (prepack.c: decided
+ * here, before any forward pass reads the tower, as no lock guards the
+ * weights while they run). */
+static cs_status need_tower(cs_model *m, int vision, int bulk, cs_error *err) {
     cs_status st = CS_OK;
     pthread_mutex_lock(&m->lock);
     int *have = vision ? &m->have_vision : &m->have_text;
@@ -177,8 +176,11 @@ static cs_status need_tower(cs_model *m, int vision, int batch, cs_error *err) {
         st = cs_tower_load(&m->cfg, &m->tab, vision, T, err);
         if (!st && m->int8)
             st = cs_tower_quantize(T, m->pool, err);
-        else if (!st && vision && batch >= PREPACK_IMAGES && !m->no_prepack)
+        else if (!st && vision && bulk && !m->no_prepack) {
             st = cs_tower_prepack(T, m->pool, err);
+            if (!st && T->parena)
+                cs_log(&m->log, CS_LOG_DEBUG, "image tower: F32 matrices packed once (bulk work)");
+        }
         if (!st)
             *have = 1;
         else
@@ -274,7 +276,7 @@ cs_status cs_embed_pixels(cs_model *m, const float *chw, int n, int flags, float
     if (!m || n < 0 || (n > 0 && (!chw || !out)))
         return cs_fail(err, CS_EINVAL, "cs_embed_pixels: bad arguments");
     if (n == 0) return CS_OK;
-    cs_status st = need_tower(m, 1, n, err);
+    cs_status st = need_tower(m, 1, (flags & CS_EMBED_BULK) || n >= CS_BULK_IMAGES, err);
     if (st) return st;
     /* Batches of at least IMAGES_PER_THREAD images a thread are split
      * between the threads (data parallel) rather than each product between

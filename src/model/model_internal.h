@@ -33,6 +33,9 @@ struct cs_model {
     cs_tokenizer *tok;
 };
 
+/* A call embedding this many images counts as CS_EMBED_BULK. */
+#define CS_BULK_IMAGES 64
+
 /* Frees what model_io.c loaded lazily (the tokenizer). */
 void cs_model_io_free(cs_model *m);
 

@@ -170,6 +170,7 @@ static cs_status embed_many(cs_model *m, const cs_image *images, const char *con
     if (st) return st;
     size_t per = 3 * (size_t)m->cfg.image_size * m->cfg.image_size;
     int chunk = n < IMAGE_CHUNK ? n : IMAGE_CHUNK;
+    if (n >= CS_BULK_IMAGES) flags |= CS_EMBED_BULK; /* (decoded and embedded by chunks) */
     float *chw = malloc((size_t)chunk * per * sizeof(float));
     cs_status *sts = malloc((size_t)chunk * sizeof *sts);
     cs_error *ers = malloc((size_t)chunk * sizeof *ers);

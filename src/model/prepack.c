@@ -5,8 +5,9 @@
  * once per call and thread. A batch of 8 images on 2 threads is 4 images a
  * thread, 200 rows: there packing is 13-17% of the encoder's time (with
  * packing skipped, a wrong-result experiment: 0.83-0.87x the time). ONNX
- * Runtime packs its weights once, when a session is made; so do we, the
- * first time a batch of images is embedded (model.c), and the kernel then
+ * Runtime packs its weights once, when a session is made; so do we, when
+ * the image tower is first used for bulk work (model.c: CS_EMBED_BULK, or
+ * 64+ images in one call; not a query image), and the kernel then
  * streams each panel from memory, fetching the next one ahead
  * (gemm.c, fetch_ahead).
  *

@@ -16,6 +16,7 @@
 #define DIM 6
 
 static int embed_calls, embedded_rows;
+static int first_more; /* the `more` hint of a run's first embed call (-1: none yet) */
 
 static int syn_is_image(const uint8_t *head, size_t n) {
     return n >= 4 && !memcmp(head, "SYNI", 4);
@@ -41,9 +42,11 @@ static cs_status syn_prepare(void *user, const void *data, size_t size, const ch
     return CS_OK;
 }
 
-static cs_status syn_embed(void *user, const float *in, int n, float *out, cs_error *err) {
+static cs_status syn_embed(void *user, const float *in, int n, int more, float *out,
+                           cs_error *err) {
     (void)user;
     (void)err;
+    if (first_more < 0) first_more = more;
     embed_calls++;
     embedded_rows += n;
     memcpy(out, in, (size_t)n * DIM * sizeof(float));
@@ -123,6 +126,7 @@ static cs_index_stats run_index(cs_db *db, const cs_index_opts *extra, errors *e
     cs_index_stats st;
     cs_error err;
     embedded_rows = 0;
+    first_more = -1;
     CHECK_OK(cs_index_run(db, &be, roots, 1, &o, &st, &err), &err);
     CHECK_EQ_INT(last_phase, CS_INDEX_DONE);
     CHECK_EQ_INT(st.embedded, embedded_rows);
@@ -299,6 +303,8 @@ int main(void) {
     CHECK(st.stopped);
     int64_t first = st.embedded; /* the first batch also holds a broken file */
     CHECK(first > 0 && first < 9);
+    /* the backend heard that more files were to come after the first 4 */
+    CHECK(first_more >= 9 - 4);
     CHECK_EQ_INT(count(db), before + first);
     st = run_index(db, &o, &er);
     CHECK_EQ_INT(st.embedded, 9 - first);

@@ -5,9 +5,10 @@
  * mean/std) must reach cosine >= 0.99999 with the reference embedding, and
  * the raw norm must match. Batched and single calls, 1 and 2 threads must
  * give the same floats, and so must the image tower's matrices packed once
- * (a first batch of 8+ images) and read from the map. With int8 weights (cs_model_opts.int8, an opt-in)
- * the bar is lower (MIN_COS_INT8), and the results must differ from the
- * float path's (the quantised weights are in use). */
+ * (bulk work, CS_EMBED_BULK) and read from the map. With int8 weights
+ * (cs_model_opts.int8, an opt-in) the bar is lower (MIN_COS_INT8), and the
+ * results must differ from the float path's (the quantised weights are in
+ * use). */
 #include <jansson.h>
 #include <math.h>
 #include <png.h>
@@ -157,7 +158,7 @@ static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *
         refs[i++] = ref_vec(json_object_get(v, "embedding"), d);
     }
     cs_error err = {0};
-    CHECK_OK(cs_embed_pixels(m, chw, n, CS_EMBED_RAW, raw, &err), &err);
+    CHECK_OK(cs_embed_pixels(m, chw, n, CS_EMBED_RAW | CS_EMBED_BULK, raw, &err), &err);
     double worst = 1;
     i = 0;
     json_object_foreach(images, key, v) {
@@ -212,7 +213,7 @@ static void check_model(const char *folder, const char *expected, int int8) {
         CHECK_EQ_INT(info.int8, int8);
         check_texts(m, m1, json_object_get(exp, "texts"), info.embed_dim, tag, bar);
         check_images(m, m1, json_object_get(exp, "images"), dir, info.embed_dim, tag, bar);
-        /* m's first images were a batch: its F32 matrices are packed once
+        /* m's first images were bulk work: its F32 matrices are packed once
          * (the 1-thread singles compared above read them from the map) */
         cs_model_get_info(m, &info);
         CHECK_EQ_INT(info.prepacked, !int8 && !strcmp(info.dtype, "F32"));
