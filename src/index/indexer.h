@@ -24,8 +24,7 @@ typedef struct cs_index_backend {
                          int *width, int *height, cs_error *err);
     /* n prepared inputs -> n embeddings of the database's dim. more: how
      * many files of the run are still to come after these (a hint). */
-    cs_status (*embed)(void *user, const float *inputs, int n, int more, float *out,
-                       cs_error *err);
+    cs_status (*embed)(void *user, const float *inputs, int n, int more, float *out, cs_error *err);
     cs_pool *pool; /* for reading/hashing/decoding; NULL: the calling thread */
 } cs_index_backend;
 

@@ -83,7 +83,7 @@ typedef struct job {
     size_t ldx, ldw, ldy;
     const uint8_t *w;
     cs_gemm_type wt;
-    const float *scale; /* CS_GEMM_I8: per row of W */
+    const float *scale;  /* CS_GEMM_I8: per row of W */
     const float *panels; /* W packed beforehand (cs_gemm_pack), or NULL */
     const float *b;
     float *y;
@@ -310,8 +310,10 @@ void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_gemm_type wt, cons
     for (int j = 0; j < n; j += kern->nr)
         for (int p0 = 0; p0 < k; p0 += kern->kc) {
             cs_mm_src src = {w_at(&jb, j, p0), ldw, wt, 0, scale ? scale + j : NULL};
-            int nv = n - j < kern->nr ? n - j : kern->nr, kc = k - p0 < kern->kc ? k - p0 : kern->kc;
-            kern->pack_b(&src, nv, kc, kern->nr, NULL, out + ((size_t)j * k + (size_t)p0 * kern->nr));
+            int nv = n - j < kern->nr ? n - j : kern->nr,
+                kc = k - p0 < kern->kc ? k - p0 : kern->kc;
+            kern->pack_b(&src, nv, kc, kern->nr, NULL,
+                         out + ((size_t)j * k + (size_t)p0 * kern->nr));
         }
     *pk = (cs_gemm_panels){out, kern->nr, kern->kc};
 }

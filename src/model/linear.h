@@ -22,7 +22,7 @@ typedef struct cs_weight {
     cs_dtype dtype; /* CS_DT_F32, CS_DT_F16 or CS_DT_BF16; CS_DT_I8 when made by
                        model/quant.c, with: */
     int n, k;
-    const float *scale; /* CS_DT_I8: row j is data[j, :] * scale[j] */
+    const float *scale;    /* CS_DT_I8: row j is data[j, :] * scale[j] */
     cs_gemm_panels panels; /* packed once for the GEMM (model/prepack.c), if .p */
 } cs_weight;
 

@@ -164,6 +164,16 @@ void cs_model_get_info(const cs_model *m, cs_model_info *o) {
     o->id = m->id;
 }
 
+/* Packing is for speed only: without the memory for it, the tower reads
+ * its weights from the map as it would otherwise. */
+static void prepack(cs_model *m, cs_tower *T) {
+    cs_error e;
+    if (cs_tower_prepack(T, m->pool, &e) != CS_OK)
+        cs_log(&m->log, CS_LOG_WARN, "image tower: weights not packed (%s)", e.message);
+    else if (T->parena)
+        cs_log(&m->log, CS_LOG_DEBUG, "image tower: F32 matrices packed once (bulk work)");
+}
+
 /* Builds a tower on first use; for bulk work, packed (prepack.c: decided
  * here, before any forward pass reads the tower, as no lock guards the
  * weights while they run). */
@@ -176,11 +186,8 @@ static cs_status need_tower(cs_model *m, int vision, int bulk, cs_error *err) {
         st = cs_tower_load(&m->cfg, &m->tab, vision, T, err);
         if (!st && m->int8)
             st = cs_tower_quantize(T, m->pool, err);
-        else if (!st && vision && bulk && !m->no_prepack) {
-            st = cs_tower_prepack(T, m->pool, err);
-            if (!st && T->parena)
-                cs_log(&m->log, CS_LOG_DEBUG, "image tower: F32 matrices packed once (bulk work)");
-        }
+        else if (!st && vision && bulk && !m->no_prepack)
+            prepack(m, T);
         if (!st)
             *have = 1;
         else

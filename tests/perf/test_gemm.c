@@ -245,7 +245,8 @@ int main(void) {
      * W instead (the same bits as the new kernel's cs_gemm). */
     {
         int m = 9, n = 100, k = 300;
-        float *x = malloc((size_t)m * k * sizeof(float)), *w = malloc((size_t)n * k * sizeof(float));
+        float *x = malloc((size_t)m * k * sizeof(float)),
+              *w = malloc((size_t)n * k * sizeof(float));
         float *y = calloc((size_t)m * n, sizeof(float)), *y1 = calloc((size_t)m * n, sizeof(float));
         for (size_t i = 0; i < (size_t)m * k; i++) x[i] = frand();
         for (size_t i = 0; i < (size_t)n * k; i++) w[i] = frand();
@@ -256,8 +257,9 @@ int main(void) {
         setenv("CLIPSEARCH_CPU", "generic", 1);
         cs_cpu_level_reload();
         cs_error e = {0};
-        CHECK_OK(cs_gemm_packed(pool, m, n, k, x, k, &pk, w, k, CS_GEMM_F32, NULL, NULL, y, n, 0, &e),
-                 &e);
+        CHECK_OK(
+            cs_gemm_packed(pool, m, n, k, x, k, &pk, w, k, CS_GEMM_F32, NULL, NULL, y, n, 0, &e),
+            &e);
         CHECK_OK(cs_gemm(pool, m, n, k, x, k, w, k, CS_GEMM_F32, NULL, y1, n, 0, &e), &e);
         CHECK(top == CS_CPU_GENERIC || !memcmp(y, y1, (size_t)m * n * sizeof(float)));
         free(x), free(w), free(y), free(y1), free(panels);
