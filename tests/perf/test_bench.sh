@@ -21,7 +21,13 @@ for s in ("stages", "stages_fast_jpeg"):
     assert abs(st["total_ms"] - st["decode_ms"] - st["preprocess_ms"] - st["encode_ms"]) < 1e-3
 assert (o["stages"]["width"], o["stages"]["height"]) == (640, 427), o["stages"]
 assert o["int8"] is False and "int8_min_cosine_images" not in o
+assert o["prepacked"] is True, o  # bulk work: F32 image weights packed once
 PY
+# CLIPSEARCH_NO_PREPACK=1: read from the map instead
+out=$(CLIPSEARCH_NO_PREPACK=1 "$CLIPSEARCH" bench --model "$MODEL" --batch 2 --seconds 0.05 \
+    --no-text) || fail "bench with CLIPSEARCH_NO_PREPACK failed"
+/usr/bin/python3 -c 'import json, sys; o = json.loads(sys.argv[1]); assert o["prepacked"] is False, o' \
+    "$out" || fail "CLIPSEARCH_NO_PREPACK ignored: $out"
 # --int8 (and CLIPSEARCH_INT8=1): int8 weights, and how close they land to
 # the stored weights' embeddings (0.999+ on this model, tests/model/test_fidelity.c)
 for how in "--int8" "env"; do
@@ -35,7 +41,7 @@ for how in "--int8" "env"; do
     /usr/bin/python3 - "$out" <<'PY' || fail "bad bench $how output: $out"
 import json, sys
 o = json.loads(sys.argv[1])
-assert o["int8"] is True, o
+assert o["int8"] is True and o["prepacked"] is False, o  # int8 stays int8
 for k in ("int8_min_cosine_images", "int8_min_cosine_texts", "int8_cosine_image"):
     assert 0.999 <= o[k] < 1 - 1e-7, (k, o[k])
 PY
