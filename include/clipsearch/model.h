@@ -34,11 +34,11 @@ typedef struct cs_model_opts {
     int int8;
     /* 1: the image tower's weights are always read from the file's map.
      * By default, when the tower is first used for bulk work (CS_EMBED_BULK,
-     * or 64+ images in one call), its F32 matrices are packed once into the layout
-     * the matrix-multiply kernel reads, instead of per product: faster
-     * batches, the same results to the bit, and the same resident memory
-     * (the mapped originals are released); but that copy is the process's
-     * own, not the page cache's, which other processes share. */
+     * or 64+ images in one call), its F32 matrices are packed once into the
+     * layout the matrix-multiply kernel reads, instead of per product:
+     * faster batches, the same results to the bit, and the same resident
+     * memory (the mapped originals are released); but that copy is the
+     * process's own, not the page cache's, which other processes share. */
     int no_prepack;
 } cs_model_opts;
 
@@ -68,10 +68,10 @@ CS_API cs_tokenizer *cs_model_tokenizer(cs_model *model, cs_error *err);
 /* Flags of the embed calls. */
 enum {
     CS_EMBED_RAW = 1, /* the projected features as they are, not L2-normalised */
-    /* A hint: many more images follow (indexing). The image tower's first
-     * call with it (or with 64+ images) packs its F32 weights once, which
-     * costs about as much as embedding a few images and makes every batch
-     * after it faster (see cs_model_opts.no_prepack). */
+    /* A hint: many more images follow (indexing). If the image tower's
+     * first call has it (or 64+ images), the tower's F32 weights are packed
+     * once, which costs 0.1-1 s and makes every batch after it faster (see
+     * cs_model_opts.no_prepack). */
     CS_EMBED_BULK = 2
 };
 

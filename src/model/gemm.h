@@ -11,7 +11,7 @@
  * packing is O(n k) against O(m n k) of arithmetic, but it reads each weight
  * from DRAM once per call and thread: 5-8% of the image encoder's time at
  * 16 images a thread, 13-17% at 4 (perf; an experiment that skipped it).
- * So a tower used for batches has its F32 matrices packed once instead
+ * So a tower used for bulk work has its F32 matrices packed once instead
  * (cs_gemm_pack, model/prepack.c), as ONNX Runtime does: the kernel then
  * streams the panels, fetching the next one into L2 while it works on one.
  * Measured in one process, the same batches alternating between a packed
