@@ -198,6 +198,7 @@ static cs_status need_tower(cs_model *m, int vision, int bulk, cs_error *err) {
 }
 
 static void prefault_weight(const cs_weight *w) {
+    if (w->panels.p) return; /* packed (resident); the released original is not read */
     cs_prefault(w->data, (size_t)w->n * (size_t)w->k * cs_dtype_size(w->dtype), 0);
 }
 
