@@ -102,7 +102,7 @@ static cs_status model_prepare(void *user, const void *data, size_t size, const 
  * its image weights once (src/model/prepack.c), which costs 0.1-1.2 s here
  * (mostly the kernel zeroing fresh pages) and saves ~5-12% of each image's
  * encoding (2-4 of ~35 ms at 16 images a thread): from a few hundred
- * images on it pays (300 small PNGs, 3 alternating runs: 0.93-1.07x the
+ * images on it pays (300 small PNGs, 3 alternating runs: 0.91-1.08x the
  * time of reading the map; break-even, as expected). */
 #define BULK_RUN 256
 
