@@ -142,23 +142,27 @@ static const float *packed_panel(const job *jb, int j, int p0) {
 }
 
 /* Packed beforehand, the panels stream from memory: while the row tiles of
- * one panel run, the one after it is fetched into L2, a slice per tile
- * (tile t of tiles), so that no tile waits for DRAM. */
-static void fetch_ahead(const job *jb, int j, int j0, int j1, int p0, int kc, int t, int tiles) {
+ * one panel run, the panel the task reads after it (the next columns, or
+ * the first of the next block of k) is fetched into L2, a slice per tile,
+ * so that no tile waits for DRAM. The panel after [j, p0), and its size in
+ * cache lines (0: none). */
+static const float *panel_after(const job *jb, int j, int j0, int j1, int p0, int kc,
+                                size_t *lines) {
     const int nr = jb->kern->nr;
-    const float *next;
-    size_t floats;
+    *lines = 0;
     if (j + nr < j1) {
-        next = packed_panel(jb, j + nr, p0);
-        floats = (size_t)kc * nr;
-    } else if (p0 + kc < jb->k) {
-        int kc2 = jb->k - p0 - kc < kc ? jb->k - p0 - kc : kc;
-        next = packed_panel(jb, j0, p0 + kc);
-        floats = (size_t)kc2 * nr;
-    } else {
-        return;
+        *lines = (size_t)kc * nr / 16;
+        return packed_panel(jb, j + nr, p0);
     }
-    size_t lines = floats / 16, per = (lines + (size_t)tiles - 1) / (size_t)tiles;
+    if (p0 + kc >= jb->k) return NULL;
+    int kc2 = jb->k - p0 - kc < kc ? jb->k - p0 - kc : kc;
+    *lines = (size_t)kc2 * nr / 16;
+    return packed_panel(jb, j0, p0 + kc);
+}
+
+/* Slice t of tiles of that panel's lines into L2. */
+static void fetch_slice(const float *next, size_t lines, int t, int tiles) {
+    size_t per = (lines + (size_t)tiles - 1) / (size_t)tiles;
     size_t l = (size_t)t * per, end = l + per < lines ? l + per : lines;
     for (; l < end; l++) __builtin_prefetch(next + l * 16, 0, 2);
 }
@@ -201,8 +205,10 @@ static void run_task(void *ctx, int task, int worker) {
             int nv = j1 - j < nr ? j1 - j : nr;
             const float *bj = bias ? bias + j : NULL;
             int tiles = (r1 - r0 + mr - 1) / mr;
+            size_t lines = 0;
+            const float *next = jb->panels ? panel_after(jb, j, j0, j1, p0, kc, &lines) : NULL;
             for (int i = r0; i < r1; i += mr) {
-                if (jb->panels) fetch_ahead(jb, j, j0, j1, p0, kc, (i - r0) / mr, tiles);
+                if (lines) fetch_slice(next, lines, (i - r0) / mr, tiles);
                 float *c = jb->y + (size_t)i * jb->ldy + j;
                 if (i + mr <= r1 && nv == nr)
                     kn->micro(kc, jb->x + (size_t)i * jb->ldx + p0, jb->ldx, panel, c, jb->ldy, bj,

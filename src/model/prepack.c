@@ -9,7 +9,7 @@
  * the image tower is first used for bulk work (model.c: CS_EMBED_BULK, or
  * 64+ images in one call; not a query image), and the kernel then
  * streams each panel from memory, fetching the next one ahead
- * (gemm.c, fetch_ahead).
+ * (gemm.c, panel_after).
  *
  * Memory: only F32 matrices are packed (the panels are float32: packing F16
  * or BF16 would double them, and an F16 file is chosen for its size), and
