@@ -15,7 +15,7 @@
  * (cs_gemm_pack, model/prepack.c), as ONNX Runtime does: the kernel then
  * streams the panels, fetching the next one into L2 while it works on one.
  * Measured in one process, the same batches alternating between a packed
- * and a mapped model (2 threads, 8 images): 0.88-0.94x the time. An earlier
+ * and a mapped model (2 threads, 8 images): 0.89-0.97x the time. An earlier
  * try without the fetching ahead was 4-5% slower than packing per call.
  * See gemm.c for the measurements behind the choice of kernels.
  *
