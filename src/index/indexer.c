@@ -122,7 +122,7 @@ static cs_status walk_roots(run *r, char **roots, int n_roots, cs_error *err) {
     }
     /* sorted by path: a stable order, overlapping roots deduplicated, and the
      * list doubles as the set of paths seen (for dropping missing files) */
-    qsort(r->files, r->n_files, sizeof *r->files, cmp_files);
+    if (r->n_files) qsort(r->files, r->n_files, sizeof *r->files, cmp_files);
     size_t n = 0;
     for (size_t i = 0; i < r->n_files; i++) {
         if (n && !strcmp(r->files[n - 1].path, r->files[i].path))
@@ -273,8 +273,13 @@ static int compact(run *r) {
         if (it->act != ACT_DUP) continue;
         const item *src = &r->items[it->slot];
         if (src->act == ACT_FAIL) {
+            /* the same bytes fail the same way, but the message names the
+             * file it is about */
+            const char *why = src->error.message;
+            size_t n = strlen(src->f->path);
+            if (!strncmp(why, src->f->path, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
             it->act = ACT_FAIL;
-            it->error = src->error;
+            cs_fail(&it->error, src->error.status, "%s: %s", it->f->path, why);
         } else {
             it->vec = src->vec;
             it->width = src->width;
@@ -368,6 +373,7 @@ static cs_status run_batch(run *r, cs_error *err) {
             break;
         case ACT_FAIL:
             failed(r, it->f->path, &it->error);
+            if (it->old_id >= 0) r->stats->removed++; /* store() dropped its row */
             break;
         }
     }
@@ -399,7 +405,7 @@ static cs_status process(run *r, item *todo, size_t n_todo, int batch, cs_error 
 
 static int seen(const run *r, const char *path) {
     found_file key = {.path = (char *)path};
-    if (bsearch(&key, r->files, r->n_files, sizeof key, cmp_files)) return 1;
+    if (r->n_files && bsearch(&key, r->files, r->n_files, sizeof key, cmp_files)) return 1;
     for (size_t i = 0; i < r->n_bad; i++) {
         size_t n = strlen(r->bad[i]);
         if (!strncmp(path, r->bad[i], n) && (path[n] == '/' || path[n] == '\0')) return 1;

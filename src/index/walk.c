@@ -133,7 +133,7 @@ static void walk_dir(walker *w, const struct stat *dst) {
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n) qsort(names, n, sizeof *names, cmp_names); /* names is NULL when n is 0 */
     w->devs[w->depth] = dst->st_dev;
     w->inos[w->depth] = dst->st_ino;
     w->depth++;
