@@ -264,16 +264,16 @@ static int run(int argc, char **argv) {
             model_opt = optarg;
             break;
         case 'b':
-            batch = atoi(optarg);
+            if (cli_int_arg("--batch", optarg, 1, 4096, &batch)) return CLI_USAGE;
             break;
         case 't':
-            threads = atoi(optarg);
+            if (cli_int_arg("--threads", optarg, 0, 4096, &threads)) return CLI_USAGE;
             break;
         case 'i':
             image = optarg;
             break;
         case 's':
-            budget = atof(optarg);
+            if (cli_double_arg("--seconds", optarg, 0.001, 86400, &budget)) return CLI_USAGE;
             break;
         case 'T':
             no_text = 1;

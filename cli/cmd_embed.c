@@ -225,9 +225,12 @@ static int run(int argc, char **argv) {
             ins[n++] = (input){IN_TEXT, argv[++i]};
         else if (!strcmp(a, "--raw"))
             flags |= CS_EMBED_RAW;
-        else if (!strcmp(a, "--threads") && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else {
+        else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            if (cli_int_arg("--threads", argv[++i], 0, 4096, &threads)) {
+                free(ins);
+                return CLI_USAGE;
+            }
+        } else {
             free(ins);
             return cli_usage(&cs_cmd_embed);
         }

@@ -140,7 +140,11 @@ static void summary(const cs_index_stats *st, double seconds, const skipped *sk,
                 st->walk_s, st->hash_s, st->decode_s, st->embed_s, st->store_s);
     if (sk->n) {
         fprintf(stderr, "skipped %d file%s:\n", sk->n, sk->n == 1 ? "" : "s");
-        for (int i = 0; i < sk->n; i++) fprintf(stderr, "  %s\n", sk->lines[i]);
+        for (int i = 0; i < sk->n; i++) {
+            fputs("  ", stderr);
+            cli_put_escaped(sk->lines[i], stderr); /* names may hold control characters */
+            fputc('\n', stderr);
+        }
     }
 }
 
@@ -207,10 +211,16 @@ static int run(int argc, char **argv) {
             io.exact_decode = 1;
             break;
         case OPT_BATCH:
-            io.batch_size = atoi(optarg);
+            if (cli_int_arg("--batch", optarg, 1, 65536, &io.batch_size)) {
+                free(excludes);
+                return CLI_USAGE;
+            }
             break;
         case OPT_THREADS:
-            threads = atoi(optarg);
+            if (cli_int_arg("--threads", optarg, 0, 4096, &threads)) {
+                free(excludes);
+                return CLI_USAGE;
+            }
             break;
         case 'q':
             d.quiet = 1;

@@ -204,13 +204,9 @@ static int run(int argc, char **argv) {
             o.force = 1;
             break;
         case 'n': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 0 || n > 100) {
-                cli_error("--retries: '%s' is not a count from 0 to 100", optarg);
-                return CLI_USAGE;
-            }
-            o.retries = n == 0 ? -1 : (int)n;
+            int n;
+            if (cli_int_arg("--retries", optarg, 0, 100, &n)) return CLI_USAGE;
+            o.retries = n == 0 ? -1 : n;
             break;
         }
         case 'q':

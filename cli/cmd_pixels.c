@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/parse.h"
 
 static int run(int argc, char **argv);
 
@@ -28,15 +29,12 @@ const cs_cli_command cs_cmd_pixels = {
     "  --max-pixels N       refuse images with more pixels (default 178956970)\n",
     run};
 
-/* A whole number in [lo, hi], digits only ("-5" would wrap to a huge limit
- * through strtoull, "abc" to 0 = no option given). */
-static int parse_count(const char *s, unsigned long long lo, unsigned long long hi,
-                       unsigned long long *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
-    if (*s < '0' || *s > '9' || errno || *end || v < lo || v > hi) return 0;
-    *out = v;
+/* A whole number in [lo, hi] (core/parse.h: "-5", "abc", "5x" refused). */
+static int parse_count(const char *s, long long lo, long long hi, unsigned long long *out) {
+    long long v;
+    cs_error err;
+    if (cs_parse_int(s, lo, hi, "pixels", &v, &err) != CS_OK) return 0;
+    *out = (unsigned long long)v;
     return 1;
 }
 
@@ -69,7 +67,7 @@ static int run(int argc, char **argv) {
         case 'j':
         case 'x': {
             unsigned long long v;
-            if (!parse_count(optarg, 1, c == 'j' ? 65535 : UINT64_MAX, &v)) {
+            if (!parse_count(optarg, 1, c == 'j' ? 65535 : INT64_MAX, &v)) {
                 cli_error("pixels: --%s needs a whole number above 0, not '%s'",
                           c == 'j' ? "jpeg-min-side" : "max-pixels", optarg);
                 return CLI_USAGE;

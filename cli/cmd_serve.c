@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "cli_db.h"
+#include "core/parse.h"
 
 static const char usage[] =
     "usage: clipsearch serve [OPTIONS] [FOLDER...]\n"
@@ -41,11 +42,10 @@ typedef struct serve_args {
 } serve_args;
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return 0;
-    *out = v;
+    long long v;
+    cs_error err;
+    if (cs_parse_int(s, lo, hi, "serve", &v, &err) != CS_OK) return 0;
+    *out = (long)v;
     return 1;
 }
 

@@ -83,13 +83,7 @@ static int run(int argc, char **argv) {
         else if (!strncmp(arg, "--model=", 8))
             model = arg + 8;
         else if (!strcmp(arg, "--context") && a + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++a], &end, 10);
-            if (*end || v < 2 || v > 1 << 20) {
-                cli_error("--context: '%s' is not a context length (2 or more)", argv[a]);
-                return CLI_USAGE;
-            }
-            context = (int)v;
+            if (cli_int_arg("--context", argv[++a], 2, 1 << 20, &context)) return CLI_USAGE;
         } else if (arg[0] == '-' && arg[1] == '-') {
             cli_error("tokenize: unknown option '%s'", arg);
             return cli_usage(&cs_cmd_tokenize);

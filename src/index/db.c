@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/parse.h"
 #include "index/db_internal.h"
 
 #define SCHEMA_VERSION 2
@@ -127,8 +128,12 @@ cs_status cs_db_generation(cs_db *db, uint64_t *gen, cs_error *err) {
     char *v = NULL;
     cs_status st = meta_get(db, "generation", &v, err);
     if (st != CS_OK) return st;
-    *gen = v ? strtoull(v, NULL, 10) : 0;
+    long long g = 0;
+    cs_status st2 = v ? cs_parse_int(v, 0, INT64_MAX, "generation", &g, err) : CS_OK;
     free(v);
+    if (st2) return cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (bad generation)",
+                            db->path);
+    *gen = (uint64_t)g;
     return CS_OK;
 }
 
@@ -209,9 +214,14 @@ static cs_status check_model(cs_db *db, const cs_db_opts *o, int fresh, cs_error
     if (!st) st = meta_get(db, "model_name", &mname, err);
     if (!st) st = meta_get(db, "dim", &dim, err);
     if (!st) st = meta_get(db, "uuid", &uuid, err);
-    if (!st && (!mid || !dim || !uuid || strlen(uuid) != 32))
+    if (!st && (!mid || !dim || !uuid || strlen(uuid) != 32 ||
+                strspn(uuid, "0123456789abcdef") != 32))
         st = cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (incomplete meta)", db->path);
-    if (!st && o->model_id && (strcmp(mid, o->model_id) != 0 || atoi(dim) != o->dim)) {
+    long long ndim = 0;
+    if (!st && cs_parse_int(dim, 1, 65536, "dim", &ndim, err) != CS_OK)
+        st = cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (bad dimension '%.20s')",
+                     db->path, dim);
+    if (!st && o->model_id && (strcmp(mid, o->model_id) != 0 || ndim != o->dim)) {
         st = cs_fail(err, CS_EMISMATCH,
                      "%s: this database holds embeddings of model %s%s%s(id %s, %s dims), not "
                      "of the model in use %s%s%s(id %s, %d dims); re-index it for this model "
@@ -224,11 +234,9 @@ static cs_status check_model(cs_db *db, const cs_db_opts *o, int fresh, cs_error
     if (!st) {
         db->model_id = mid;
         db->model_name = mname;
-        db->dim = atoi(dim);
+        db->dim = (int)ndim;
         memcpy(db->uuid, uuid, 33);
         mid = mname = NULL;
-        if (db->dim <= 0 || db->dim > 65536)
-            st = cs_fail(err, CS_EFORMAT, "%s: bad dimension %d", db->path, db->dim);
     }
     free(mid);
     free(mname);

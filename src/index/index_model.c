@@ -140,7 +140,7 @@ cs_status cs_db_index(cs_db *db, cs_model *model, const char *const *roots, int 
 static int is_image_file(const char *path) {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO swapped in */
     if (fd < 0) return 0;
     uint8_t head[16];
     ssize_t n = read(fd, head, sizeof head);

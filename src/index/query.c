@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "index/db_internal.h"
@@ -84,6 +85,24 @@ static int looks_like_path(const char *s) {
     return !strchr(s, ' ') && cs_walk_image_extension(s);
 }
 
+/* 1 when s names something in the file system that is not a folder reached
+ * by a bare word: "/etc/passwd", "./notes.txt", "README" (a file here). A
+ * bare word naming a folder ("photos") stays text. */
+static int names_a_file(const char *s) {
+    struct stat st;
+    if (stat(s, &st) != 0) return 0;
+    return !S_ISDIR(st.st_mode) || strchr(s, '/') != NULL;
+}
+
+static const char *not_image_reason(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return "cannot be read";
+    if (S_ISDIR(st.st_mode)) return "a folder, not an image file";
+    if (!S_ISREG(st.st_mode)) return "not a regular file, so not an image";
+    if (access(path, R_OK) != 0) return "cannot be read (permission denied)";
+    return "not an image (its bytes are no JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC or AVIF)";
+}
+
 /* Adds the words [from, to) as one term with the given sign. */
 static cs_status add_words(cs_query *q, const char *const *words, int from, int to, float sign,
                            int flags, int (*is_image_file)(const char *), cs_error *err) {
@@ -107,8 +126,10 @@ static cs_status add_words(cs_query *q, const char *const *words, int from, int 
     else if (!(flags & CS_QUERY_PARSE_TEXT) && looks_like_path(text) && access(text, F_OK) != 0)
         /* "./dog.jpg" that is not there is a typo, not a text to search for */
         st = cs_fail(err, CS_ENOTFOUND, "%s: no such image file", text);
-    else if (!(flags & CS_QUERY_PARSE_TEXT) && looks_like_path(text) && access(text, F_OK) == 0)
-        st = cs_fail(err, CS_EFORMAT, "%s: not an image", text);
+    else if (!(flags & CS_QUERY_PARSE_TEXT) && (looks_like_path(text) || (is_image_file && names_a_file(text))))
+        /* a file that is there but not an image: searching its name as
+         * words is never what was meant (the caller hints at --text) */
+        st = cs_fail(err, CS_EFORMAT, "%s: %s", text, not_image_reason(text));
     if (!st) st = cs_query_add(q, &t, err);
     free(joined);
     return st;

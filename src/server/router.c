@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/parse.h"
 #include "server/assets.h"
 #include "server/http.h"
 
@@ -26,14 +27,10 @@ int srv_parse_int(const char *s, long lo, long hi, long dflt, long *out) {
         *out = dflt;
         return 1;
     }
-    if (!*s || strlen(s) > 9) return 0;
-    long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return 0;
-        v = v * 10 + (*p - '0');
-    }
-    if (v < lo || v > hi) return 0;
-    *out = v;
+    long long v;
+    cs_error err;
+    if (cs_parse_int(s, lo, hi, "argument", &v, &err) != CS_OK) return 0;
+    *out = (long)v;
     return 1;
 }
 
