@@ -55,4 +55,23 @@ const char *cli_resolve_model(const char *opt);
  * and CLIPSEARCH_NO_PREPACK (cs_model_opts.no_prepack). */
 void cli_model_env(cs_model_opts *mo);
 
+/* An option's value as a whole number in [lo, hi] (hi at most INT_MAX), or
+ * a finite number, parsed strictly (core/parse.h: "5x", "3.9" for a count,
+ * "nan" are refused). Print the reason and return CLI_USAGE when it is not. */
+int cli_int_arg(const char *opt, const char *arg, long long lo, long long hi, int *out);
+int cli_double_arg(const char *opt, const char *arg, double lo, double hi, double *out);
+
+/* File names in text output (cli_text.c). A name is printed as is unless it
+ * holds a control character (C0, DEL, C1 in UTF-8) or starts with '"': then
+ * it is printed in double quotes with \\, \", \n, \t, \r and \xHH escapes,
+ * so that one name stays one line and cannot drive the terminal.
+ * cli_unquote_path turns such a field back into the name, in place (0), or
+ * returns -1 when it is malformed. */
+int cli_needs_quotes(const char *s);
+/* s with its control characters escaped (\n, \t, \xHH) and nothing else:
+ * for messages, which name files but are not read back. */
+void cli_put_escaped(const char *s, FILE *f);
+void cli_put_path(const char *s, FILE *f);
+int cli_unquote_path(char *s);
+
 #endif

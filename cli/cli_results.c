@@ -6,6 +6,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#define MAX_K 10000000 /* results of one search; more is a typo */
+
 static char *join(const char *const *words, int n) {
     size_t len = 1;
     for (int i = 0; i < n; i++) len += strlen(words[i]) + 1;
@@ -68,21 +70,26 @@ static int print_json(const char *const *words, int n_words, const cs_result *re
     return s ? CLI_OK : CLI_FAIL;
 }
 
-int cli_print_results(cli_format fmt, const char *const *words, int n_words, const cs_result *res,
-                      int n) {
-    if (fmt == CLI_FORMAT_JSON) {
+int cli_print_results(const cli_result_opts *o, const char *const *words, int n_words,
+                      const cs_result *res, int n) {
+    if (o->fmt == CLI_FORMAT_JSON) {
         if (print_json(words, n_words, res, n) != CLI_OK) {
             cli_error("could not write the results as JSON");
             return CLI_FAIL;
         }
     } else {
+        /* -0: records end with NUL and names go out as they are (xargs -0);
+         * else a name with a control character is quoted (cli_put_path) */
         for (int i = 0; i < n; i++) {
-            if (fmt == CLI_FORMAT_TSV)
-                printf("%.6f\t%s\n", res[i].score, res[i].path);
-            else if (fmt == CLI_FORMAT_PATHS)
-                printf("%s\n", res[i].path);
+            if (o->fmt == CLI_FORMAT_TSV)
+                printf("%.6f\t", res[i].score);
+            else if (o->fmt == CLI_FORMAT_TEXT)
+                printf("%7.4f  ", res[i].score);
+            if (o->null_sep)
+                fputs(res[i].path, stdout);
             else
-                printf("%7.4f  %s\n", res[i].score, res[i].path);
+                cli_put_path(res[i].path, stdout);
+            putchar(o->null_sep ? '\0' : '\n');
         }
     }
     if (fflush(stdout) != 0) {
@@ -116,6 +123,16 @@ int cli_write_montage(const char *out_path, const char *const *words, int n_word
     return rc;
 }
 
+int cli_result_opts_check(cli_result_opts *o) {
+    if (!o->null_sep) return CLI_OK;
+    if (o->fmt == CLI_FORMAT_JSON) {
+        cli_error("-0 goes with --paths or --tsv, not --json");
+        return CLI_USAGE;
+    }
+    if (o->fmt == CLI_FORMAT_TEXT) o->fmt = CLI_FORMAT_PATHS;
+    return CLI_OK;
+}
+
 cli_result_opts cli_result_opts_default(void) {
     cli_result_opts o = {.search = {.k = 10}, .fmt = CLI_FORMAT_TEXT};
     return o;
@@ -124,11 +141,16 @@ cli_result_opts cli_result_opts_default(void) {
 int cli_result_opt(int c, const char *arg, cli_result_opts *o) {
     switch (c) {
     case 'k':
-        o->search.k = atoi(arg);
-        return 1;
-    case CLI_OPT_THRESHOLD:
+        return cli_int_arg("-k", arg, 1, MAX_K, &o->search.k) ? -1 : 1;
+    case CLI_OPT_THRESHOLD: {
+        double t;
+        if (cli_double_arg("--threshold", arg, -1, 1, &t)) return -1;
         o->search.use_threshold = 1;
-        o->search.threshold = strtof(arg, NULL);
+        o->search.threshold = (float)t;
+        return 1;
+    }
+    case '0':
+        o->null_sep = 1;
         return 1;
     case CLI_OPT_JSON:
         o->fmt = CLI_FORMAT_JSON;

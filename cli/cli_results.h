@@ -12,14 +12,15 @@ typedef enum cli_format {
 } cli_format;
 
 /* The options of every command that prints results (search, similar):
- * -k/--top, --threshold, --json, --tsv, --paths, --db, --montage. A command
- * puts CLI_RESULT_LONG_OPTIONS first in its getopt_long table ("k:" in the
- * short ones), numbers its own long options from CLI_OPT_COMMAND, and hands
+ * -k/--top, --threshold, --json, --tsv, --paths, -0/--null, --db, --montage.
+ * A command puts CLI_RESULT_LONG_OPTIONS first in its getopt_long table
+ * (CLI_RESULT_SHORT_OPTIONS in the short ones), numbers its own long options from CLI_OPT_COMMAND, and hands
  * every option it does not know to cli_result_opt. */
 typedef struct cli_result_opts {
     cs_search_opts search; /* k and the threshold */
     cli_format fmt;
     const char *db, *montage; /* NULL when not given */
+    int null_sep;             /* -0: NUL after each record, names unquoted */
 } cli_result_opts;
 
 enum {
@@ -40,20 +41,27 @@ enum {
     {"tsv", no_argument, NULL, CLI_OPT_TSV},                          \
     {"paths", no_argument, NULL, CLI_OPT_PATHS},                      \
     {"db", required_argument, NULL, CLI_OPT_DB},                      \
-    {"montage", required_argument, NULL, CLI_OPT_MONTAGE}
+    {"montage", required_argument, NULL, CLI_OPT_MONTAGE},             \
+    {"null", no_argument, NULL, '0'}
 // clang-format on
+
+#define CLI_RESULT_SHORT_OPTIONS "k:0"
 
 /* The defaults: 10 results, text output. */
 cli_result_opts cli_result_opts_default(void);
 
-/* Applies option c (with its argument) to o; returns 0 when c is not one of
- * the options above. */
+/* Applies option c (with its argument) to o; returns 1 when done, 0 when c
+ * is not one of the options above, -1 when its value is bad (said why). */
 int cli_result_opt(int c, const char *arg, cli_result_opts *o);
 
-/* Prints results to stdout; the query is the words joined with spaces.
- * Returns CLI_OK, or CLI_FAIL if stdout could not be written. */
-int cli_print_results(cli_format fmt, const char *const *words, int n_words, const cs_result *res,
-                      int n);
+/* After the options: -0 alone means --paths -0; with --json it is refused
+ * (said why, CLI_USAGE). */
+int cli_result_opts_check(cli_result_opts *o);
+
+/* Prints results to stdout in o's format; the query is the words joined
+ * with spaces. Returns CLI_OK, or CLI_FAIL if stdout could not be written. */
+int cli_print_results(const cli_result_opts *o, const char *const *words, int n_words,
+                      const cs_result *res, int n);
 
 /* Writes the query and its results as a contact sheet (cs_montage_write):
  * the query's picture when query_image is given, else its words. Prints the

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/parse.h"
 
 static int run_montage(int argc, char **argv);
 
@@ -12,7 +13,7 @@ const cs_cli_command cs_cmd_montage = {
     "montage", "draw search results as one contact-sheet JPEG",
     "usage: clipsearch montage OUT.jpg [--query IMAGE] [--label TEXT] [--tile "
     "N]\n"
-    "                          [--tsv FILE]\n"
+    "                          [--tsv FILE] [-0]\n"
     "\n"
     "Draws the query and its results in a grid, the score and file name under\n"
     "each picture, and writes it to OUT.jpg. The results are read as lines\n"
@@ -27,7 +28,11 @@ const cs_cli_command cs_cmd_montage = {
     "  --label TEXT   the query's caption; without --query it is shown in the\n"
     "                 query's box\n"
     "  --tile N       the size of each picture in pixels (default 224)\n"
-    "  --tsv FILE     read the results from FILE instead of standard input\n",
+    "  --tsv FILE     read the results from FILE instead of standard input\n"
+    "  -0, --null     records end with a NUL byte, paths unquoted (search --tsv -0)\n"
+    "\n"
+    "A PATH in double quotes is read with the C escapes search --tsv uses for\n"
+    "names holding control characters (\\n, \\t, \\xHH, \\\\, \\\").\n",
     run_montage};
 
 typedef struct results {
@@ -42,15 +47,19 @@ static void results_free(results *r) {
     free(r->scores);
 }
 
-/* One "SCORE<TAB>PATH" line; 0 on success, -1 malformed, -2 out of memory. */
-static int parse_line(char *line, results *r) {
-    line[strcspn(line, "\r\n")] = '\0';
+/* One "SCORE<TAB>PATH" record; 0 on success, -1 malformed, -2 out of
+ * memory. The path is quoted when it holds control characters (search
+ * --tsv: cli_put_path), and taken as is in NUL-separated input. */
+static int parse_line(char *line, int null_sep, results *r) {
+    if (!null_sep) line[strcspn(line, "\r\n")] = '\0';
     if (!*line) return 0; /* blank lines are ignored */
-    char *tab = strchr(line, '\t'), *end = NULL;
+    char *tab = strchr(line, '\t');
     if (!tab) return -1;
     *tab = '\0';
-    float score = strtof(line, &end);
-    if (end == line || *end != '\0' || !tab[1]) return -1;
+    double score;
+    cs_error err;
+    if (cs_parse_double(line, -1e30, 1e30, "score", &score, &err) != CS_OK || !tab[1]) return -1;
+    if (!null_sep && cli_unquote_path(tab + 1) != 0) return -1;
     if (r->n == r->cap) {
         int cap = r->cap ? r->cap * 2 : 16;
         char **p = realloc(r->paths, (size_t)cap * sizeof *p);
@@ -61,19 +70,21 @@ static int parse_line(char *line, results *r) {
         r->cap = cap;
     }
     if (!(r->paths[r->n] = strdup(tab + 1))) return -2;
-    r->scores[r->n++] = score;
+    r->scores[r->n++] = (float)score;
     return 0;
 }
 
-static int read_results(FILE *f, const char *name, results *r) {
+static int read_results(FILE *f, const char *name, int null_sep, results *r) {
     char *line = NULL;
     size_t cap = 0;
     int line_no = 0, rc = CLI_OK;
-    while (getline(&line, &cap, f) >= 0) {
+    while (getdelim(&line, &cap, null_sep ? '\0' : '\n', f) >= 0) {
         line_no++;
-        int st = parse_line(line, r);
+        int st = parse_line(line, null_sep, r);
         if (st == -1) {
-            cli_error("%s:%d: expected SCORE<TAB>PATH", name, line_no);
+            cli_error("%s:%d: expected SCORE<TAB>PATH (the path quoted as search --tsv quotes "
+                      "it)",
+                      name, line_no);
             rc = CLI_FAIL;
             break;
         }
@@ -89,7 +100,7 @@ static int read_results(FILE *f, const char *name, results *r) {
 
 static int run_montage(int argc, char **argv) {
     const char *out = NULL, *query = NULL, *label = NULL, *tsv = NULL;
-    int tile = 0;
+    int tile = 0, null_sep = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
@@ -100,13 +111,9 @@ static int run_montage(int argc, char **argv) {
         else if (!strcmp(a, "--tsv") && has_value)
             tsv = argv[++i];
         else if (!strcmp(a, "--tile") && has_value) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 16 || v > 1024) {
-                cli_error("montage: --tile must be a number of pixels from 16 to 1024");
-                return CLI_USAGE;
-            }
-            tile = (int)v;
+            if (cli_int_arg("--tile", argv[++i], 16, 1024, &tile)) return CLI_USAGE;
+        } else if (!strcmp(a, "-0") || !strcmp(a, "--null")) {
+            null_sep = 1;
         } else if (a[0] == '-' && a[1]) {
             cli_error("montage: unknown option or missing value: %s", a);
             return cli_usage(&cs_cmd_montage);
@@ -125,7 +132,7 @@ static int run_montage(int argc, char **argv) {
         return CLI_FAIL;
     }
     results r = {0};
-    int rc = read_results(f, tsv ? tsv : "standard input", &r);
+    int rc = read_results(f, tsv ? tsv : "standard input", null_sep, &r);
     if (tsv) fclose(f);
     if (rc == CLI_OK) {
         cs_error err = {0};

@@ -20,6 +20,11 @@ const cs_cli_command cs_cmd_search = {
     "Words between operators form one part. An image query never returns its\n"
     "own file.\n"
     "\n"
+    "A file name holding a control character (line break, tab, escape...) or\n"
+    "starting with '\"' is printed in double quotes with C escapes (\\n, \\t,\n"
+    "\\xHH, \\\\, \\\"); `clipsearch montage` reads that back. --json escapes as\n"
+    "JSON does; -0 prints names unchanged.\n"
+    "\n"
     "  -k, --top N        how many results (default 10)\n"
     "  --threshold S      only results with cosine similarity >= S\n"
     "  --image            every part is an image file\n"
@@ -27,6 +32,9 @@ const cs_cli_command cs_cmd_search = {
     "  --json             {\"query\": ..., \"results\": [{\"path\": ..., \"score\": ...}]}\n"
     "  --tsv              score<TAB>path lines\n"
     "  --paths            paths only, one per line\n"
+    "  -0, --null         end each result with a NUL byte instead of a line\n"
+    "                     break, names as they are (for xargs -0); alone it\n"
+    "                     means --paths -0\n"
     "  --montage OUT.jpg  also write the query and its results as a contact sheet\n"
     "  --model DIR|NAME   the CLIP model: a folder or a downloaded hub name\n"
     "                     (default: $CLIPSEARCH_MODEL, else the default model)\n"
@@ -47,7 +55,7 @@ static int run(int argc, char **argv) {
     const char *model_opt = NULL;
     int flags = 0, threads = 0, c;
     cli_result_opts ro = cli_result_opts_default();
-    while ((c = getopt_long(argc, argv, "k:", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_RESULT_SHORT_OPTIONS, longs, NULL)) != -1) {
         switch (c) {
         case OPT_IMAGE:
             flags |= CS_QUERY_PARSE_IMAGE;
@@ -59,12 +67,15 @@ static int run(int argc, char **argv) {
             model_opt = optarg;
             break;
         case OPT_THREADS:
-            threads = atoi(optarg);
+            if (cli_int_arg("--threads", optarg, 0, 4096, &threads)) return CLI_USAGE;
             break;
-        default:
-            if (!cli_result_opt(c, optarg, &ro)) return cli_usage(&cs_cmd_search);
+        default: {
+            int r = cli_result_opt(c, optarg, &ro);
+            if (r <= 0) return r < 0 ? CLI_USAGE : cli_usage(&cs_cmd_search);
+        }
         }
     }
+    if (cli_result_opts_check(&ro)) return CLI_USAGE;
     if (optind == argc || ro.search.k <= 0 || threads < 0 ||
         flags == (CS_QUERY_PARSE_IMAGE | CS_QUERY_PARSE_TEXT))
         return cli_usage(&cs_cmd_search);
@@ -76,7 +87,7 @@ static int run(int argc, char **argv) {
     if (cs_query_parse(q, words, n_words, flags, &err) != CS_OK) {
         cs_query_free(q);
         cli_fail(&err);
-        if (err.status == CS_ENOTFOUND)
+        if (err.status == CS_ENOTFOUND || err.status == CS_EFORMAT)
             fprintf(stderr, "hint: to search for these words as text, add --text\n");
         return CLI_FAIL;
     }
@@ -93,7 +104,7 @@ static int run(int argc, char **argv) {
         if (cs_db_search_query(db, model, q, &ro.search, &res, &n, &err) != CS_OK) {
             rc = cli_fail(&err);
         } else {
-            rc = cli_print_results(ro.fmt, words, n_words, res, n);
+            rc = cli_print_results(&ro, words, n_words, res, n);
             /* a lone image query is shown as its picture, anything else as words */
             const cs_query_term *t0 = cs_query_term_at(q, 0);
             const char *qimg =

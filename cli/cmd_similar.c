@@ -18,7 +18,8 @@ const cs_cli_command cs_cmd_similar = {
     "\n"
     "  -k, --top N        how many results (default 10)\n"
     "  --threshold S      only results with cosine similarity >= S\n"
-    "  --json, --tsv, --paths   output formats, as for search\n"
+    "  --json, --tsv, --paths, -0   output formats, as for search (names with\n"
+    "                     control characters are quoted: see search --help)\n"
     "  --montage OUT.jpg  also write the image and its neighbours as a contact sheet\n"
     "  --db PATH          the database (default: $CLIPSEARCH_DB, else\n"
     "                     $XDG_DATA_HOME/clipsearch/catalog.db)\n",
@@ -28,8 +29,11 @@ static int run(int argc, char **argv) {
     static const struct option longs[] = {CLI_RESULT_LONG_OPTIONS, {0, 0, 0, 0}};
     cli_result_opts ro = cli_result_opts_default();
     int c;
-    while ((c = getopt_long(argc, argv, "k:", longs, NULL)) != -1)
-        if (!cli_result_opt(c, optarg, &ro)) return cli_usage(&cs_cmd_similar);
+    while ((c = getopt_long(argc, argv, CLI_RESULT_SHORT_OPTIONS, longs, NULL)) != -1) {
+        int r = cli_result_opt(c, optarg, &ro);
+        if (r <= 0) return r < 0 ? CLI_USAGE : cli_usage(&cs_cmd_similar);
+    }
+    if (cli_result_opts_check(&ro)) return CLI_USAGE;
     if (optind != argc - 1 || ro.search.k <= 0) return cli_usage(&cs_cmd_similar);
     const char *path = argv[optind];
     cs_db_opts o = {.flags = CS_DB_READONLY};
@@ -49,7 +53,7 @@ static int run(int argc, char **argv) {
         if (cs_db_similar(db, id, &ro.search, &res, &n, &err) != CS_OK) {
             rc = cli_fail(&err);
         } else {
-            rc = cli_print_results(ro.fmt, (const char *const *)&path, 1, res, n);
+            rc = cli_print_results(&ro, (const char *const *)&path, 1, res, n);
             if (!rc && ro.montage)
                 rc = cli_write_montage(ro.montage, (const char *const *)&path, 1, path, res, n);
             cs_results_free(res, n);

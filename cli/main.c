@@ -8,12 +8,28 @@
 
 #include "cli_commands.inc" /* cs_cli_commands[], generated from cli/cmd_*.c */
 
+/* Messages name files, and a file name may hold control characters: they
+ * are escaped so that a name cannot move the cursor or recolour the
+ * terminal. */
+static void put_message(const char *prefix, const char *fmt, va_list ap) {
+    char buf[2048];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    fputs(prefix, stderr);
+    cli_put_escaped(buf, stderr);
+    fputc('\n', stderr);
+}
+
 void cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("clipsearch: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    put_message("clipsearch: ", fmt, ap);
+    va_end(ap);
+}
+
+static void log_line(const char *prefix, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    put_message(prefix, fmt, ap);
     va_end(ap);
 }
 
@@ -31,7 +47,7 @@ void cli_log_stderr(void *user, cs_log_level level, const char *message) {
     int verbosity = user ? *(const int *)user : CS_LOG_WARN;
     if ((int)level > verbosity) return;
     static const char *const names[] = {"error: ", "warning: ", "", ""};
-    fprintf(stderr, "clipsearch: %s%s\n", names[level], message);
+    log_line("clipsearch: ", "%s%s", names[level], message);
 }
 
 const char *cli_model_arg(const char *opt) {
