@@ -13,16 +13,20 @@ static int run(int argc, char **argv);
 const cs_cli_command cs_cmd_pixels = {
     "pixels", "write the RGB crop the model sees for an image, as a PNG",
     "usage: clipsearch pixels [--model DIR] IMAGE -o OUT.png [options]\n"
+    "       clipsearch pixels [--model DIR] IMAGE IMAGE... -o OUTDIR [options]\n"
     "\n"
     "Decodes IMAGE (format from its bytes), applies its EXIF orientation, and\n"
     "resizes and centre-crops it as the model's preprocessor_config.json says,\n"
     "exactly as Pillow + transformers' CLIPImageProcessor do. Writes the 8-bit\n"
     "RGB crop, before normalisation, to OUT.png.\n"
+    "With several IMAGEs, OUTDIR is an existing folder and each crop goes to\n"
+    "OUTDIR/<file name of IMAGE>.png; a refused image is reported on stderr,\n"
+    "the others are still written, and the exit status is then 3.\n"
     "\n"
     "options:\n"
     "  --model DIR|NAME     model folder or hub name (default: $CLIPSEARCH_MODEL,\n"
     "                       else the default model)\n"
-    "  -o, --output FILE    the PNG to write (required)\n"
+    "  -o, --output PATH    the PNG (one IMAGE) or folder (several) to write\n"
     "  --full               write the whole decoded image, not the crop\n"
     "  --ignore-exif        do not apply the EXIF orientation (transformers' way)\n"
     "  --jpeg-min-side N    let JPEGs decode at a reduced DCT scale (fast, inexact)\n"
@@ -36,6 +40,43 @@ static int parse_count(const char *s, long long lo, long long hi, unsigned long 
     if (cs_parse_int(s, lo, hi, "pixels", &v, &err) != CS_OK) return 0;
     *out = (unsigned long long)v;
     return 1;
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Several inputs with one file name would overwrite each other's output. */
+static int distinct_names(char **images, int n) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(base_name(images[i]), base_name(images[j]))) {
+                cli_error("pixels: %s and %s would both write %s.png", images[j], images[i],
+                          base_name(images[i]));
+                return 0;
+            }
+    return 1;
+}
+
+/* Decodes one image, crops it when pp is given, writes the PNG. */
+static int write_one(const char *image, const char *output, const cs_decode_opts *opts,
+                     const cs_preprocess *pp) {
+    cs_error err = {0};
+    cs_image img, crop;
+    if (cs_image_decode_file(image, opts, &img, &err)) return cli_fail(&err);
+    if (pp) {
+        cs_status st = cs_image_preprocess(&img, pp, &crop, &err);
+        cs_image_free(&img);
+        if (st) {
+            cli_error("%s: %s", image, err.message);
+            return CLI_FAIL;
+        }
+        img = crop;
+    }
+    cs_status st = cs_image_write_png(&img, output, &err);
+    cs_image_free(&img);
+    return st ? cli_fail(&err) : CLI_OK;
 }
 
 static int run(int argc, char **argv) {
@@ -82,27 +123,30 @@ static int run(int argc, char **argv) {
             return cli_usage(&cs_cmd_pixels);
         }
     }
-    if (optind != argc - 1 || !output) return cli_usage(&cs_cmd_pixels);
-    const char *image = argv[optind];
-    cs_error err = {0};
+    if (optind >= argc || !output) return cli_usage(&cs_cmd_pixels);
+    const int many = argc - optind > 1;
+    if (many && !distinct_names(argv + optind, argc - optind)) return CLI_USAGE;
     cs_preprocess pp;
     if (!full) {
+        cs_error err = {0};
         model = cli_resolve_model(model); /* prints why when it fails */
         if (!model) return CLI_FAIL;
         if (cs_preprocess_load(model, &pp, &err)) return cli_fail(&err);
     }
-    cs_image img, crop;
-    if (cs_image_decode_file(image, &opts, &img, &err)) return cli_fail(&err);
-    if (!full) {
-        cs_status st = cs_image_preprocess(&img, &pp, &crop, &err);
-        cs_image_free(&img);
-        if (st) {
-            cli_error("%s: %s", image, err.message);
-            return CLI_FAIL;
+    int refused = 0;
+    for (int i = optind; i < argc; i++) {
+        char path[4096];
+        const char *out = output;
+        if (many) {
+            if (snprintf(path, sizeof path, "%s/%s.png", output, base_name(argv[i])) >=
+                (int)sizeof path) {
+                cli_error("pixels: output path too long for %s", argv[i]);
+                return CLI_FAIL;
+            }
+            out = path;
         }
-        img = crop;
+        refused += write_one(argv[i], out, &opts, full ? NULL : &pp) != CLI_OK;
     }
-    cs_status st = cs_image_write_png(&img, output, &err);
-    cs_image_free(&img);
-    return st ? cli_fail(&err) : CLI_OK;
+    if (!refused) return CLI_OK;
+    return many ? CLI_PARTIAL : CLI_FAIL;
 }

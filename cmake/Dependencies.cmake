@@ -5,7 +5,7 @@ find_package(Threads REQUIRED)
 find_package(JPEG REQUIRED)   # libjpeg62-turbo-dev
 find_package(GIF REQUIRED)    # libgif-dev (no .pc in Debian 12)
 pkg_check_modules(CS_PKG REQUIRED IMPORTED_TARGET
-    jansson libutf8proc libpng zlib libwebp libwebpdemux libtiff-4 sqlite3)
+    jansson libutf8proc libpng zlib libwebp libwebpdemux libtiff-4 lcms2 sqlite3)
 # Headers only: these three (and the ~35 libraries they pull in) are opened
 # with dlopen on first use (src/core/lazylib.h), not at every program start.
 pkg_check_modules(CS_LAZY REQUIRED libheif libcurl libmicrohttpd)
@@ -29,5 +29,5 @@ target_include_directories(cs_deps INTERFACE ${FAISS_INCLUDE_DIR} ${CS_LAZY_INCL
 target_compile_options(cs_deps INTERFACE ${CS_LAZY_CFLAGS_OTHER})
 
 # for clipsearch.pc
-set(CS_PC_REQUIRES "jansson libutf8proc libjpeg libpng zlib libwebp libwebpdemux libtiff-4 sqlite3")
+set(CS_PC_REQUIRES "jansson libutf8proc libjpeg libpng zlib libwebp libwebpdemux libtiff-4 lcms2 sqlite3")
 set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -lgomp -lstdc++ -lpthread -ldl -lm")

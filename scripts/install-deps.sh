@@ -9,6 +9,7 @@ set -eu
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
   libjansson-dev libutf8proc-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libgif-dev libtiff-dev libheif-dev
+  liblcms2-dev
   libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev"
 # Tests: HEIC/AVIF encoders to make test files, Python's faiss to prove the
 # exported index opens with the seed's code, a browser and a load generator,

@@ -1,26 +1,23 @@
 /* image/decode_tiff.c - the first page of a TIFF through libtiff.
  *
- * The layouts Pillow unpacks itself are read scanline by scanline and
- * converted by Pillow's rules: grey 1/8 bit (MINISWHITE inverted), grey 16
- * bit (mode I;16, clamped to 255 by convert("RGB")), grey+alpha, RGB(A) 8
- * bit, RGB 16 bit (high byte), palette 1/2/4/8 bit (colormap entries >> 8),
- * CMYK 8 bit (no inversion, Pillow's CMYK rule). Everything else (tiles,
- * planar data, YCbCr, odd depths) goes through libtiff's RGBA reader, in
- * file order, so the orientation tag is applied once, by us, as Pillow's
- * exif_transpose applies it. libtiff's messages go to the error, never to
- * stderr. */
+ * Every layout Pillow 9.4 opens is decoded as Pillow decodes it: libtiff
+ * decodes the strips or tiles (tiff_read.c) and Pillow's unpacking and
+ * convert("RGB") rules turn the samples into RGB (tiff_rules.c). YCbCr
+ * goes through libjpeg's RGB when JPEG-compressed and through libtiff's RGBA
+ * reader otherwise, as in Pillow; layouts Pillow cannot open at all go
+ * through libtiff's RGBA reader too. Rows come in file order: the
+ * orientation tag is applied once, by decode.c.
+ *
+ * A libtiff error at any point, or libjpeg running out of data inside a
+ * JPEG strip, refuses the file: libtiff would otherwise go on and hand back
+ * zeros or grey where the data was bad. libtiff's messages go to the error,
+ * never to stderr. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tiffio.h>
 
-#include "image/image_internal.h"
-
-typedef struct tiff_src {
-    const uint8_t *data;
-    size_t size, pos;
-    char message[256];
-} tiff_src;
+#include "image/tiff_internal.h"
 
 static tmsize_t on_read(thandle_t h, void *buf, tmsize_t n) {
     tiff_src *s = h;
@@ -68,112 +65,25 @@ static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, 
     (void)tif, (void)module;
     tiff_src *s = user;
     if (!s->message[0]) vsnprintf(s->message, sizeof s->message, fmt, ap);
+    s->failed = 1;
     return 1;
 }
 
+/* Warnings are harmless (unknown tags, odd values libtiff corrects), except
+ * libjpeg's "Premature end of JPEG file" inside a JPEG-compressed strip:
+ * libjpeg pads the rest with grey, which we refuse as we do for a JPEG
+ * file that ends early. */
 static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-    (void)tif, (void)user, (void)module, (void)fmt, (void)ap;
+    (void)tif;
+    tiff_src *s = user;
+    if (!module || strcmp(module, "JPEGLib") != 0) return 1;
+    char text[256];
+    vsnprintf(text, sizeof text, fmt, ap);
+    if (strstr(text, "Premature end of JPEG")) {
+        if (!s->message[0]) snprintf(s->message, sizeof s->message, "%s", text);
+        s->failed = 1;
+    }
     return 1;
-}
-
-typedef struct tiff_layout {
-    uint16_t bps, spp, photometric, planar, format, inkset;
-} tiff_layout;
-
-/* Which scanline conversion applies, or 0 for the RGBA fallback. */
-static int scanline_kind(TIFF *tif, const tiff_layout *l) {
-    if (TIFFIsTiled(tif) || l->planar != PLANARCONFIG_CONTIG || l->format != SAMPLEFORMAT_UINT)
-        return 0;
-    switch (l->photometric) {
-    case PHOTOMETRIC_MINISBLACK:
-    case PHOTOMETRIC_MINISWHITE:
-        if (l->spp == 1 && (l->bps == 1 || l->bps == 8 || l->bps == 16)) return 'L';
-        if (l->spp == 2 && l->bps == 8 && l->photometric == PHOTOMETRIC_MINISBLACK) return 'A';
-        return 0;
-    case PHOTOMETRIC_RGB:
-        return l->spp >= 3 && (l->bps == 8 || l->bps == 16) ? 'R' : 0;
-    case PHOTOMETRIC_PALETTE:
-        return l->spp == 1 && l->bps <= 8 && 8 % l->bps == 0 ? 'P' : 0;
-    case PHOTOMETRIC_SEPARATED:
-        return l->inkset == INKSET_CMYK && l->spp >= 4 && l->bps == 8 ? 'C' : 0;
-    }
-    return 0;
-}
-
-static void grey_row(const tiff_layout *l, const uint8_t *in, uint8_t *rgb, uint32_t w) {
-    const int inv = l->photometric == PHOTOMETRIC_MINISWHITE;
-    if (l->bps == 16) { /* libtiff hands samples over in host (little-endian) order */
-        cs_row_grey16_to_rgb(in, 1, 0, rgb, (int)w);
-        return;
-    }
-    for (uint32_t x = 0; x < w; x++, rgb += 3) {
-        uint8_t v = l->bps == 1 ? (((in[x / 8] >> (7 - x % 8)) & 1) ? 255 : 0) : in[x];
-        rgb[0] = rgb[1] = rgb[2] = inv ? (uint8_t)(255 - v) : v;
-    }
-}
-
-static int read_colormap(TIFF *tif, int bps, cs_palette *pal) {
-    uint16_t *r, *g, *b;
-    cs_palette_init(pal);
-    if (!TIFFGetField(tif, TIFFTAG_COLORMAP, &r, &g, &b)) return -1;
-    for (int i = 0; i < (1 << bps); i++) {
-        pal->rgb[3 * i] = (uint8_t)(r[i] >> 8);
-        pal->rgb[3 * i + 1] = (uint8_t)(g[i] >> 8);
-        pal->rgb[3 * i + 2] = (uint8_t)(b[i] >> 8);
-    }
-    return 0;
-}
-
-static cs_status read_scanlines(const cs_decode_ctx *ctx, TIFF *tif, const tiff_layout *l, int kind,
-                                cs_image *out, tiff_src *src, cs_error *err) {
-    cs_palette pal;
-    if (kind == 'P' && read_colormap(tif, l->bps, &pal))
-        return cs_fail(err, CS_EFORMAT, "%s: bad TIFF: palette image without a colormap",
-                       ctx->name);
-    tmsize_t line = TIFFScanlineSize(tif);
-    uint8_t *buf = line > 0 ? malloc((size_t)line) : NULL;
-    if (!buf) return cs_fail(err, CS_ENOMEM, "%s: out of memory", ctx->name);
-    const uint32_t w = (uint32_t)out->width;
-    uint8_t idx[256];
-    for (int y = 0; y < out->height; y++) {
-        if (TIFFReadScanline(tif, buf, (uint32_t)y, 0) < 0) {
-            free(buf);
-            return cs_fail(err, CS_EFORMAT, "%s: bad TIFF data: %s", ctx->name,
-                           src->message[0] ? src->message : "read failed");
-        }
-        uint8_t *rgb = out->rgb + (size_t)y * w * 3;
-        switch (kind) {
-        case 'L':
-            grey_row(l, buf, rgb, w);
-            break;
-        case 'A':
-            cs_row_la_to_rgb(buf, rgb, (int)w);
-            break;
-        case 'R':
-            if (l->bps == 8)
-                cs_row_rgbx_to_rgb(buf, l->spp, rgb, (int)w);
-            else
-                cs_row_rgb16_to_rgb(buf, l->spp, 0, rgb, (int)w);
-            break;
-        case 'C':
-            for (uint32_t x = 0; x < w; x++)
-                cs_row_cmyk_to_rgb(buf + (size_t)x * l->spp, 0, rgb + 3 * x, 1);
-            break;
-        case 'P':
-            for (uint32_t x0 = 0; x0 < w; x0 += 256) {
-                int n = w - x0 < 256 ? (int)(w - x0) : 256;
-                for (int i = 0; i < n; i++) {
-                    uint32_t x = x0 + (uint32_t)i, bit = x * l->bps;
-                    idx[i] =
-                        (uint8_t)((buf[bit / 8] >> (8 - l->bps - bit % 8)) & ((1 << l->bps) - 1));
-                }
-                cs_row_pal_to_rgb(&pal, idx, rgb + 3 * x0, n);
-            }
-            break;
-        }
-    }
-    free(buf);
-    return CS_OK;
 }
 
 /* libtiff's RGBA reader, asked for the rows in file order (req_orientation
@@ -182,7 +92,7 @@ static cs_status read_rgba(const cs_decode_ctx *ctx, TIFF *tif, uint16_t orienta
                            tiff_src *src, cs_error *err) {
     char emsg[1024] = "";
     TIFFRGBAImage img;
-    if (!TIFFRGBAImageOK(tif, emsg) || !TIFFRGBAImageBegin(&img, tif, 0, emsg))
+    if (!TIFFRGBAImageOK(tif, emsg) || !TIFFRGBAImageBegin(&img, tif, 1, emsg))
         return cs_fail(err, CS_EUNSUPPORTED, "%s: unsupported TIFF: %s", ctx->name, emsg);
     img.req_orientation = orientation;
     const size_t n = (size_t)out->width * out->height;
@@ -190,7 +100,8 @@ static cs_status read_rgba(const cs_decode_ctx *ctx, TIFF *tif, uint16_t orienta
     cs_status st = CS_OK;
     if (!raster)
         st = cs_fail(err, CS_ENOMEM, "%s: out of memory", ctx->name);
-    else if (!TIFFRGBAImageGet(&img, raster, (uint32_t)out->width, (uint32_t)out->height))
+    else if (!TIFFRGBAImageGet(&img, raster, (uint32_t)out->width, (uint32_t)out->height) ||
+             src->failed)
         st = cs_fail(err, CS_EFORMAT, "%s: bad TIFF data: %s", ctx->name,
                      src->message[0] ? src->message : "read failed");
     TIFFRGBAImageEnd(&img);
@@ -203,6 +114,27 @@ static cs_status read_rgba(const cs_decode_ctx *ctx, TIFF *tif, uint16_t orienta
     return st;
 }
 
+/* The largest buffer we allocate for libtiff or for a band of raw rows. */
+static uint64_t alloc_cap(const cs_decode_ctx *ctx) {
+    uint64_t cap = ctx->max_pixels * 8 + (64u << 20);
+    return cap < (1ull << 40) ? cap : 1ull << 40;
+}
+
+static void read_layout(TIFF *tif, uint32_t w, uint32_t h, tiff_layout *l) {
+    *l = (tiff_layout){w, h, 1, 1, 0, PLANARCONFIG_CONTIG, SAMPLEFORMAT_UINT, FILLORDER_MSB2LSB,
+                       COMPRESSION_NONE, 0, NULL, TIFFIsBigEndian(tif)};
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &l->bps);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &l->spp);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &l->planar);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &l->format);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_FILLORDER, &l->fillorder);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &l->compression);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_EXTRASAMPLES, &l->nextra, &l->extra);
+    /* Pillow: a missing tag is 0 (min-is-white); old-style JPEG is YCbCr */
+    if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &l->photometric)) l->photometric = 0;
+    if (l->compression == COMPRESSION_OJPEG) l->photometric = PHOTOMETRIC_YCBCR;
+}
+
 static cs_status decode_open(const cs_decode_ctx *ctx, TIFF *tif, tiff_src *src, cs_image *out,
                              int *orientation, cs_error *err) {
     uint32_t w = 0, h = 0;
@@ -210,34 +142,44 @@ static cs_status decode_open(const cs_decode_ctx *ctx, TIFF *tif, tiff_src *src,
         return cs_fail(err, CS_EFORMAT, "%s: bad TIFF: no image size", ctx->name);
     cs_status st = cs_image_check_size(ctx, w, h, err);
     if (st) return st;
-    tiff_layout l = {1, 1, 0, PLANARCONFIG_CONTIG, SAMPLEFORMAT_UINT, INKSET_CMYK};
+    /* libtiff recovers from bad metadata (a tag it cannot read is dropped),
+     * and so does Pillow: only what goes wrong from here on counts */
+    src->failed = 0;
+    src->message[0] = '\0';
+    tiff_layout l;
+    read_layout(tif, w, h, &l);
     uint16_t o = ORIENTATION_TOPLEFT;
-    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &l.bps);
-    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &l.spp);
-    TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &l.planar);
-    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &l.format);
-    TIFFGetFieldDefaulted(tif, TIFFTAG_INKSET, &l.inkset);
     TIFFGetFieldDefaulted(tif, TIFFTAG_ORIENTATION, &o);
-    if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &l.photometric))
-        l.photometric = l.spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
+    *orientation = o >= 1 && o <= 8 ? o : 1;
+    int invert;
+    tiff_rule rule = cs_tiff_rule(&l, &invert);
+    /* Pillow: YCbCr JPEG in one plane through libjpeg's own RGB conversion,
+     * any other YCbCr through libtiff's RGBA reader */
+    if (rule == TIFF_RULE_YCBCR) {
+        if (l.compression == COMPRESSION_JPEG && l.planar == PLANARCONFIG_CONTIG)
+            TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+        else
+            rule = TIFF_RULE_NONE;
+    }
     st = cs_image_alloc(ctx, w, h, out, err);
     if (st) return st;
-    int kind = scanline_kind(tif, &l);
-    st = kind ? read_scanlines(ctx, tif, &l, kind, out, src, err)
-              : read_rgba(ctx, tif, o, out, src, err);
-    *orientation = o >= 1 && o <= 8 ? o : 1;
+    if (rule == TIFF_RULE_NONE) return read_rgba(ctx, tif, o, out, src, err);
+    tiff_convert *conv;
+    st = cs_tiff_convert_new(tif, &l, rule, invert, ctx->name, &conv, err);
+    if (st) return st;
+    st = cs_tiff_read(tif, &l, conv, src, ctx->name, alloc_cap(ctx), out, err);
+    cs_tiff_convert_free(conv);
     return st;
 }
 
 cs_status cs_decode_tiff(const cs_decode_ctx *ctx, cs_image *out, int *orientation, cs_error *err) {
-    tiff_src src = {ctx->data, ctx->size, 0, ""};
+    tiff_src src = {ctx->data, ctx->size, 0, 0, ""};
     TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
     if (!opts) return cs_fail(err, CS_ENOMEM, "%s: out of memory", ctx->name);
     TIFFOpenOptionsSetErrorHandlerExtR(opts, on_error, &src);
     TIFFOpenOptionsSetWarningHandlerExtR(opts, on_warning, &src);
     /* no single libtiff allocation above what our pixel limit allows */
-    uint64_t cap = ctx->max_pixels * 8 + (64u << 20);
-    TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)(cap < (1ull << 40) ? cap : 1ull << 40));
+    TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)alloc_cap(ctx));
     TIFF *tif = TIFFClientOpenExt(ctx->name, "r", &src, on_read, on_write, on_seek, on_close,
                                   on_size, on_map, on_unmap, opts);
     TIFFOpenOptionsFree(opts);

@@ -18,10 +18,10 @@ for src in src/core/*.c src/image/*.c; do
     extra=()
     case "$src" in *_avx2.c) extra=(-mavx2 -mfma -mf16c) ;; esac
     obj="$tmp/$(basename "$src" .c).o"
-    clang "${flags[@]}" "${extra[@]}" $(pkg-config --cflags libpng libwebp libtiff-4 libheif jansson) \
+    clang "${flags[@]}" "${extra[@]}" $(pkg-config --cflags libpng libwebp libtiff-4 lcms2 libheif jansson) \
         -c "$src" -o "$obj"
     objs+=("$obj")
 done
 clang "${flags[@]}" tests/fuzz/fuzz_decode.c "${objs[@]}" -o "$out" \
-    $(pkg-config --libs libpng libwebp libwebpdemux libtiff-4 libheif jansson) -ljpeg -lgif -lm -lpthread
+    $(pkg-config --libs libpng libwebp libwebpdemux libtiff-4 lcms2 libheif jansson) -ljpeg -lgif -lm -lpthread
 echo "$out"
