@@ -249,13 +249,18 @@ cs_status cs_decode_bmp(const cs_decode_ctx *ctx, cs_image *out, int *orientatio
     if (!st) st = pixel_kind(ctx, &bi, &kind, pos, err);
     if (!st) st = cs_image_check_size(ctx, bi.width, bi.height, err);
     if (st) return st;
-    if (kind == 'P' && (bi.colors == 0 || bi.colors > 65536))
+    /* Pillow reads up to 65536 entries, then refuses more than 256 when it
+     * loads the palette ("invalid palette size") */
+    if (kind == 'P' && (bi.colors == 0 || bi.colors > 256))
         return cs_fail(err, CS_EUNSUPPORTED, "%s: unsupported BMP palette size (%u)", ctx->name,
                        bi.colors);
     const uint32_t w = bi.width, h = bi.height;
     const int rle = bi.compression == BMP_RLE8 || bi.compression == BMP_RLE4;
     const size_t stride = rle ? w : (((size_t)w * bi.bits + 31) >> 3) & ~(size_t)3;
-    if (!rle && (bi.offset > ctx->size || stride * h > ctx->size - bi.offset))
+    /* Pillow's raw decoder stops after the last row's pixels: that row's
+     * padding to 4 bytes may be missing from the file */
+    const size_t last = ((size_t)w * bi.bits + 7) >> 3;
+    if (!rle && (bi.offset > ctx->size || stride * (h - 1) + last > ctx->size - bi.offset))
         return cs_fail(err, CS_EFORMAT, "%s: truncated BMP pixel data", ctx->name);
     cs_palette pal;
     read_palette(ctx, &bi, &pal); /* unused unless kind == 'P' */

@@ -6,9 +6,9 @@
  * APP1 "Exif\0" segment, as Pillow takes it.
  *
  * Errors longjmp out of libjpeg; everything allocated is reachable from the
- * context struct, so the landing site frees it. A file that ends early is
- * refused (Pillow: "image file is truncated"), although libjpeg itself would
- * pad it with grey and only warn. */
+ * context struct, so the landing site frees it. A file that ends early or
+ * whose coded data is corrupt is refused (see on_message), although libjpeg
+ * itself would pad it with grey and only warn. */
 #include <setjmp.h>
 #include <stdio.h> /* before jpeglib.h, which needs FILE and size_t */
 #include <stdlib.h>
@@ -38,13 +38,26 @@ static void on_error(j_common_ptr cinfo) {
     longjmp(c->jump, 1);
 }
 
-/* Warnings do not stop Pillow (it decodes corrupt data as libjpeg does),
- * except running out of data, which Pillow reports as a truncated file. */
+/* libjpeg only warns when the entropy-coded data is bad or missing, and
+ * fills what it could not decode with grey or garbage; Pillow keeps such an
+ * image (except when the file ends early: "image file is truncated"). We
+ * refuse all of them: the pixels are not the picture. Junk bytes between
+ * segments (JWRN_EXTRANEOUS_DATA) and odd headers lose nothing and pass. */
 static void on_message(j_common_ptr cinfo, int level) {
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
-        jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
+    if (level >= 0) return;
+    jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
+    switch (cinfo->err->msg_code) {
+    case JWRN_JPEG_EOF:
         snprintf(c->message, sizeof c->message, "truncated JPEG data");
         longjmp(c->jump, 1);
+    case JWRN_HIT_MARKER:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_ARITH_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+        cinfo->err->format_message(cinfo, c->message);
+        longjmp(c->jump, 1);
+    default:
+        return;
     }
 }
 

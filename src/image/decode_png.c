@@ -8,6 +8,7 @@
  * comes from eXIf (before or after the image data), else from the
  * "Raw profile type exif" text, else from XMP's tiff:Orientation. */
 #include <png.h>
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,27 @@ static void on_error(png_structp png, png_const_charp msg) {
 static void on_warning(png_structp png, png_const_charp msg) {
     (void)png;
     (void)msg;
+}
+
+/* Whether a chunk before IEND claims more bytes than the file has left.
+ * Pillow reads every chunk up to IEND and refuses such a file ("Truncated
+ * File Read"), even when the cut chunk comes after complete image data;
+ * a file that simply stops at a chunk boundary (no IEND, or no last CRC)
+ * is fine for it, and so for us. libpng alone would not tell the two apart
+ * after the image, where we ignore its errors as Pillow does. */
+static int has_cut_chunk(const uint8_t *d, size_t size) {
+    for (size_t pos = 8; size - pos >= 8;) {
+        uint32_t len = (uint32_t)d[pos] << 24 | (uint32_t)d[pos + 1] << 16 |
+                       (uint32_t)d[pos + 2] << 8 | d[pos + 3];
+        const uint8_t *type = d + pos + 4;
+        for (int i = 0; i < 4; i++) /* not a chunk type (Pillow: \w{4}): it stops there */
+            if (!isalnum(type[i]) && type[i] != '_') return 0;
+        if (!memcmp(type, "IEND", 4)) return 0;
+        if (len > size - pos - 8) return 1;
+        if (size - pos - 8 - len < 4) return 0;
+        pos += 12 + (size_t)len;
+    }
+    return 0;
 }
 
 static int hexval(int c) {
@@ -182,12 +204,17 @@ cs_status cs_decode_png(const cs_decode_ctx *ctx, cs_image *out, int *orientatio
         return cs_fail(err, CS_EFORMAT, "%s: bad PNG: %s", ctx->name, src.message);
     }
     png_set_read_fn(png, &src, on_read);
+    /* a bad CRC in an ancillary chunk is an error too, as in Pillow, which
+     * checks every chunk in front of the image data */
+    png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* our own pixel limit applies */
     png_read_info(png, info);
     png_uint_32 w, h;
     int depth, color, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
     cs_status st = cs_image_check_size(ctx, w, h, err);
+    if (!st && has_cut_chunk(ctx->data, ctx->size))
+        st = cs_fail(err, CS_EFORMAT, "%s: bad PNG: truncated chunk", ctx->name);
     if (st) {
         png_destroy_read_struct(&png, &info, NULL);
         return st;
@@ -221,7 +248,8 @@ cs_status cs_decode_png(const cs_decode_ctx *ctx, cs_image *out, int *orientatio
     free(src.raw);
     src.raw = NULL;
     /* Chunks after the image (e.g. eXIf) count, but like Pillow we keep the
-     * image if what follows it is damaged or missing. */
+     * image if what follows it is damaged or missing (has_cut_chunk has
+     * refused a file cut inside a chunk). */
     if (setjmp(png_jmpbuf(png)) == 0) png_read_end(png, info);
     *orientation = png_orientation(png, info);
     png_destroy_read_struct(&png, &info, NULL);

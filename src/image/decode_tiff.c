@@ -8,10 +8,10 @@
  * through libtiff's RGBA reader too. Rows come in file order: the
  * orientation tag is applied once, by decode.c.
  *
- * A libtiff error at any point, or libjpeg running out of data inside a
- * JPEG strip, refuses the file: libtiff would otherwise go on and hand back
- * zeros or grey where the data was bad. libtiff's messages go to the error,
- * never to stderr. */
+ * A libtiff error while reading pixels, or libjpeg finding missing or
+ * corrupt data inside a JPEG strip, refuses the file: libtiff would
+ * otherwise go on and hand back zeros or grey where the data was bad.
+ * libtiff's messages go to the error, never to stderr. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,16 +70,16 @@ static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, 
 }
 
 /* Warnings are harmless (unknown tags, odd values libtiff corrects), except
- * libjpeg's "Premature end of JPEG file" inside a JPEG-compressed strip:
- * libjpeg pads the rest with grey, which we refuse as we do for a JPEG
- * file that ends early. */
+ * libjpeg's inside a JPEG-compressed strip or tile when its coded data is
+ * missing or corrupt: libjpeg fills the rest with grey, and we refuse the
+ * file as we refuse such a JPEG (see decode_jpeg.c). */
 static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
-    (void)tif;
+    (void)tif, (void)module;
     tiff_src *s = user;
-    if (!module || strcmp(module, "JPEGLib") != 0) return 1;
     char text[256];
     vsnprintf(text, sizeof text, fmt, ap);
-    if (strstr(text, "Premature end of JPEG")) {
+    if (strstr(text, "Premature end of JPEG file") ||
+        (strstr(text, "Corrupt JPEG data") && !strstr(text, "extraneous bytes"))) {
         if (!s->message[0]) snprintf(s->message, sizeof s->message, "%s", text);
         s->failed = 1;
     }
@@ -121,8 +121,18 @@ static uint64_t alloc_cap(const cs_decode_ctx *ctx) {
 }
 
 static void read_layout(TIFF *tif, uint32_t w, uint32_t h, tiff_layout *l) {
-    *l = (tiff_layout){w, h, 1, 1, 0, PLANARCONFIG_CONTIG, SAMPLEFORMAT_UINT, FILLORDER_MSB2LSB,
-                       COMPRESSION_NONE, 0, NULL, TIFFIsBigEndian(tif)};
+    *l = (tiff_layout){w,
+                       h,
+                       1,
+                       1,
+                       0,
+                       PLANARCONFIG_CONTIG,
+                       SAMPLEFORMAT_UINT,
+                       FILLORDER_MSB2LSB,
+                       COMPRESSION_NONE,
+                       0,
+                       NULL,
+                       TIFFIsBigEndian(tif)};
     TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &l->bps);
     TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &l->spp);
     TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &l->planar);

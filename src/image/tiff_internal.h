@@ -22,16 +22,16 @@ typedef struct tiff_src {
 /* How Pillow 9.4 turns a layout into RGB: the mode and raw mode its TIFF
  * plugin picks (OPEN_INFO), then convert("RGB"). */
 typedef enum tiff_rule {
-    TIFF_RULE_NONE,    /* a layout Pillow cannot open: libtiff's RGBA reader */
-    TIFF_RULE_YCBCR,   /* JPEG: libjpeg's RGB; other codings: libtiff's RGBA reader */
-    TIFF_RULE_BILEVEL, /* "1", "1;I" */
-    TIFF_RULE_GREY,    /* "L;2", "L;4", "L" (and their ;I), first sample of "LA" */
-    TIFF_RULE_GREY16,  /* "I;16", "I;16B", "I;12": clamped to 255 */
-    TIFF_RULE_GREY16S, /* "I;16S": clamped to 0..255 */
-    TIFF_RULE_GREY32,  /* "I;32N", "I;32S": 32-bit signed, clamped to 0..255 */
-    TIFF_RULE_FLOAT,   /* "F;32F": clipped to 0..255, truncated */
-    TIFF_RULE_PALETTE, /* "P;1".."P", first sample of "PA" */
-    TIFF_RULE_RGB,     /* RGB, RGBX, RGBA (alpha dropped); 16 bit: high byte */
+    TIFF_RULE_NONE,       /* a layout Pillow cannot open: libtiff's RGBA reader */
+    TIFF_RULE_YCBCR,      /* JPEG: libjpeg's RGB; other codings: libtiff's RGBA reader */
+    TIFF_RULE_BILEVEL,    /* "1", "1;I" */
+    TIFF_RULE_GREY,       /* "L;2", "L;4", "L" (and their ;I), first sample of "LA" */
+    TIFF_RULE_GREY16,     /* "I;16", "I;16B", "I;12": clamped to 255 */
+    TIFF_RULE_GREY16S,    /* "I;16S": clamped to 0..255 */
+    TIFF_RULE_GREY32,     /* "I;32N", "I;32S": 32-bit signed, clamped to 0..255 */
+    TIFF_RULE_FLOAT,      /* "F;32F": clipped to 0..255, truncated */
+    TIFF_RULE_PALETTE,    /* "P;1".."P", first sample of "PA" */
+    TIFF_RULE_RGB,        /* RGB, RGBX, RGBA (alpha dropped); 16 bit: high byte */
     TIFF_RULE_RGBA_ASSOC, /* "RGBa": un-premultiplied, then alpha dropped */
     TIFF_RULE_CMYK,       /* Pillow's CMYK -> RGB; 16 bit: high byte */
     TIFF_RULE_LAB         /* LittleCMS, Lab (D50) to sRGB, as Pillow's convert */

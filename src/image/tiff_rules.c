@@ -63,8 +63,7 @@ static tiff_rule rgb_rule(const tiff_layout *l) {
         if (l->extra[i] != 0) return TIFF_RULE_NONE;
     const int a = l->extra[0];
     if (a == 1) return TIFF_RULE_RGBA_ASSOC;
-    return a == 0 || a == 2 || (a == 999 && n == 1 && l->bps == 8) ? TIFF_RULE_RGB
-                                                                    : TIFF_RULE_NONE;
+    return a == 0 || a == 2 || (a == 999 && n == 1 && l->bps == 8) ? TIFF_RULE_RGB : TIFF_RULE_NONE;
 }
 
 tiff_rule cs_tiff_rule(const tiff_layout *l, int *invert) {
@@ -263,7 +262,8 @@ void cs_tiff_convert_row(tiff_convert *c, const uint8_t *row, uint8_t *rgb) {
     const uint32_t w = l->width;
     switch (c->rule) {
     case TIFF_RULE_PALETTE:
-        for (uint32_t x = 0; x < w; x++) memcpy(rgb + 3 * x, c->pal.rgb + 3 * index_at(l, row, x), 3);
+        for (uint32_t x = 0; x < w; x++)
+            memcpy(rgb + 3 * x, c->pal.rgb + 3 * index_at(l, row, x), 3);
         return;
     case TIFF_RULE_YCBCR: /* libjpeg's RGB */
     case TIFF_RULE_RGB:
@@ -286,7 +286,8 @@ void cs_tiff_convert_row(tiff_convert *c, const uint8_t *row, uint8_t *rgb) {
         lab_row(c, row, rgb);
         return;
     default:
-        for (uint32_t x = 0; x < w; x++) rgb[3 * x] = rgb[3 * x + 1] = rgb[3 * x + 2] = grey_at(c, row, x);
+        for (uint32_t x = 0; x < w; x++)
+            rgb[3 * x] = rgb[3 * x + 1] = rgb[3 * x + 2] = grey_at(c, row, x);
         return;
     }
 }

@@ -8,7 +8,6 @@ with what Pillow + transformers' steps give:
     shortest edge, centre crop.
 Prints one line per case and exits 1 if any differs."""
 import io
-import json
 import os
 import struct
 import subprocess
@@ -16,31 +15,16 @@ import sys
 import zlib
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
+
+from pillow_ref import crop_config, reference as pillow_reference
 
 clipsearch, model, work = sys.argv[1:4]
-cfg = json.load(open(os.path.join(model, "preprocessor_config.json")))
-EDGE = cfg["size"]["shortest_edge"]
-CROP = (cfg["crop_size"]["width"], cfg["crop_size"]["height"])
+EDGE, CROP = crop_config(model)
 
 
 def reference(path):
-    im = Image.open(path)
-    # Pillow 9.4's TIFF loader already applies the orientation tag, and then
-    # exif_transpose applies it a second time (a Pillow bug: orientation 6
-    # comes out rotated 180 degrees). We apply it once, as Pillow's loader
-    # does, so a TIFF's reference is the loaded image.
-    if im.format != "TIFF":
-        im = ImageOps.exif_transpose(im)
-    full = im.convert("RGB")
-    w, h = full.size
-    short, long = (w, h) if w <= h else (h, w)
-    nl = int(EDGE * long / short)
-    size = (EDGE, nl) if w <= h else (nl, EDGE)
-    r = full.resize(size, Image.BICUBIC)
-    left, top = (r.size[0] - CROP[0]) // 2, (r.size[1] - CROP[1]) // 2
-    crop = np.asarray(r)[top:top + CROP[1], left:left + CROP[0]]
-    return np.asarray(full), crop
+    return pillow_reference(path, EDGE, CROP)
 
 
 def ours(path, *args):
@@ -230,6 +214,48 @@ pil("la.tif", RGB.convert("LA"), "TIFF")
 pil("i16.tif", Image.fromarray(g16.astype("<u2")), "TIFF")
 pil("orient6.tif", RGB, "TIFF", tiffinfo={274: 6})
 pil("orient3_lzw.tif", RGB, "TIFF", compression="tiff_lzw", tiffinfo={274: 3})
+pil("float.tif", Image.fromarray((grad[..., 0].astype(np.float32) - 40) * 1.7), "TIFF")
+pil("i32.tif", Image.fromarray(grad[..., 1].astype(np.int32) * 9 - 300), "TIFF")
+pil("lab.tif", RGB.convert("LAB"), "TIFF")
+pil("lab_deflate.tif", RGB.convert("LAB"), "TIFF", compression="tiff_adobe_deflate")
+pil("rgba_lzw.tif", rgba, "TIFF", compression="tiff_lzw")
+pil("cmyk_deflate.tif", RGB.convert("CMYK"), "TIFF", compression="tiff_adobe_deflate")
+pil("i16_deflate.tif", Image.fromarray(g16.astype("<u2")), "TIFF", compression="tiff_adobe_deflate")
+# BMP whose last row lacks its padding: Pillow's raw decoder never reads it
+add("short_pad.bmp", bmp(83, 61, 24, rows(bgr, 3))[:-3])
+
+# ---- damaged files: every one must be refused (docs/images.md, Refusals) ----
+damaged = []
+
+
+def bad(name, data):
+    add(name, data)
+    damaged.append(cases.pop())
+
+
+def saved(im, fmt, **kw):
+    b = io.BytesIO()
+    im.save(b, fmt, **kw)
+    return bytearray(b.getvalue())
+
+
+t = saved(RGB, "TIFF", compression="tiff_adobe_deflate")
+off = Image.open(io.BytesIO(bytes(t))).tag_v2[273][0]
+t[off + 40:off + 60] = b"\x55" * 20  # zlib data no longer inflates
+bad("zip_error.tif", bytes(t))
+t = saved(RGB, "TIFF")
+bad("short_strip.tif", bytes(t[:len(t) // 2]))  # uncompressed, cut in its strip
+t = saved(RGB, "TIFF", compression="jpeg")
+off = Image.open(io.BytesIO(bytes(t))).tag_v2[273][0]
+t[off + 700:off + 702] = b"\xff\xd9"  # an end marker inside the coded data
+bad("jpeg_cut.tif", bytes(t))
+j = saved(RGB, "JPEG", quality=90)
+sos = j.index(b"\xff\xda")
+j[sos + 900:sos + 902] = b"\xff\xd9"
+bad("early_eoi.jpg", bytes(j))
+bad("cut_chunk.png", bytes(saved(RGB, "PNG")[:-12]) + struct.pack(">I", 500) + b"tEXt" + b"x" * 40)
+p = saved(RGB, "PNG")
+bad("bad_crc.png", bytes(p[:33]) + chunk(b"tEXt", b"a\0b")[:-1] + b"\0" + bytes(p[33:]))
 
 failed = compared = 0
 for path in cases:
@@ -257,6 +283,15 @@ for path in cases:
     elif got_full is not None:
         detail += f" full: shape {got_full.shape} vs Pillow {want_full.shape}"
     print(f"FAIL {name}: {detail} (crop {'ok' if ok_crop else 'differs'})")
-print(f"{compared - failed}/{compared} cases identical to Pillow "
+for path in damaged:
+    got, err = ours(path, "--full")
+    if got is not None or path not in err:
+        failed += 1
+        why = "decoded" if got is not None else err
+        print(f"FAIL {os.path.basename(path)}: damaged but {why}")
+    else:
+        print(f"ok   {os.path.basename(path)} refused: {err}")
+total = compared + len(damaged)
+print(f"{total - failed}/{total} cases identical to Pillow or refused as damaged "
       f"({len(cases) - compared} that Pillow cannot read skipped)")
 sys.exit(1 if failed else 0)

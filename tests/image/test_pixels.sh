@@ -49,6 +49,24 @@ for bad in -5 abc 0 12x; do
     contains "$(cat "$TMP/err")" "--max-pixels needs a whole number" "--max-pixels $bad message"
 done
 
+# several images: one PNG each in the folder; a refused one is reported, the
+# others are still written, exit 3; two inputs with one file name: usage error
+mkdir "$TMP/many"
+"$CLIPSEARCH" pixels --model "$ORACLE/models/tiny" "$ORACLE/images/coins.png" \
+    "$ORACLE/bad/truncated.png" "$ORACLE/images/astronaut.gif" -o "$TMP/many" 2>"$TMP/err"
+rc=$?
+[ "$rc" -eq 3 ] || fail "pixels over several images with one refused exits $rc, want 3"
+contains "$(cat "$TMP/err")" "bad/truncated.png: bad PNG" "batch refusal message"
+"$CLIPSEARCH" pixels --full "$TMP/many/astronaut.gif.png" -o "$TMP/a.png"
+"$CLIPSEARCH" pixels --full "$ORACLE/crops-224/astronaut.gif.png" -o "$TMP/b.png"
+cmp -s "$TMP/a.png" "$TMP/b.png" || fail "batch: astronaut.gif crop differs from the oracle's"
+[ -e "$TMP/many/coins.png.png" ] || fail "batch: coins.png not written"
+[ ! -e "$TMP/many/truncated.png.png" ] || fail "batch: output written for a refused image"
+"$CLIPSEARCH" pixels --full "$ORACLE/images/coins.png" "$TMP/many/coins.png.png" \
+    "$ORACLE/images/coins.png" -o "$TMP/many" 2>"$TMP/err"
+[ $? -eq 2 ] || fail "two inputs named alike should exit 2"
+contains "$(cat "$TMP/err")" "would both write coins.png.png" "duplicate name message"
+
 # usage errors
 "$CLIPSEARCH" pixels --model "$ORACLE/models/tiny" "$ORACLE/images/coins.png" 2>/dev/null
 [ $? -eq 2 ] || fail "missing -o should exit 2"
