@@ -361,7 +361,8 @@ static int run(int argc, char **argv) {
         if (!st) {
             json_t *fast = json_object();
             json_object_set_new(o, "stages_fast_jpeg", fast);
-            st = time_stages(model, &info, image, info.image_size, fast, &err);
+            st = time_stages(model, &info, image, cs_fast_jpeg_min_side(cs_model_preprocess(model)),
+                             fast, &err);
         }
     }
     if (!st && int8) st = int8_cosines(model, dir, pool, &info, batch, image, o, &err);

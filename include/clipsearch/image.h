@@ -29,8 +29,11 @@ typedef struct cs_decode_opts {
     uint64_t max_pixels; /* refuse larger images before allocating; 0 = default */
     int ignore_exif;     /* 1: do not apply the EXIF orientation (transformers' way) */
     /* Fast path: when > 0, a JPEG may be decoded with libjpeg-turbo's DCT
-     * scaling to the smallest size whose shorter side is still >= this
-     * (e.g. the model's shortest_edge). 0 = exact, Pillow-identical. */
+     * scaling to the smallest size n/8 whose shorter side is still >= this
+     * and that covers the frame exactly (width and height * n divisible by
+     * 8); other JPEGs are decoded at full size. 0 = exact, Pillow-identical.
+     * For embedding, cs_fast_jpeg_min_side gives the value that keeps the
+     * embeddings at cosine >= 0.99999 to the exact path. */
     int jpeg_min_side;
 } cs_decode_opts;
 
@@ -76,6 +79,12 @@ CS_API cs_status cs_preprocess_load(const char *model_dir, cs_preprocess *out, c
  * crop_width x crop_height. */
 CS_API cs_status cs_image_preprocess(const cs_image *in, const cs_preprocess *pp, cs_image *out,
                                      cs_error *err);
+
+/* The jpeg_min_side of the fast path for a model's preprocessing: twice its
+ * shortest edge, so that the BICUBIC resize after the DCT scaling still
+ * reduces by 2x or more and the embedding stays at cosine >= 0.99999 to the
+ * exact path (docs/images.md, "the fast JPEG path"). */
+CS_API int cs_fast_jpeg_min_side(const cs_preprocess *pp);
 
 /* Rescale and normalise a crop into planar float: chw[c * h * w + y * w + x]. */
 CS_API void cs_image_normalize(const cs_image *crop, const cs_preprocess *pp, float *chw);

@@ -3,7 +3,7 @@
  * the container's transformations (irot, imir, clap) itself, which is what a
  * viewer shows; the EXIF orientation inside a HEIF file only repeats them, so
  * it is never applied on top (orientation stays 1). */
-#include <libheif/heif.h>
+#include "core/lazy_heif.h" /* <libheif/heif.h> */
 #include <string.h>
 
 #include "image/image_internal.h"

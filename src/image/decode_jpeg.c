@@ -76,12 +76,19 @@ static int exif_orientation(j_decompress_ptr cinfo) {
     return 0;
 }
 
-/* The smallest libjpeg scale n/8 whose shorter output side is >= min_side. */
+/* The smallest libjpeg scale n/8 whose shorter output side is >= min_side
+ * and whose output covers the frame exactly. Where width * n / 8 is not a
+ * whole number libjpeg rounds the size up and the last column stands for
+ * part of a pixel: a resize of the whole output then samples the picture
+ * shifted and stretched, which moved embeddings far more than the scaling
+ * itself (docs/images.md, "the fast JPEG path"). Such files are decoded at
+ * full size. */
 static void choose_scale(j_decompress_ptr cinfo, int min_side) {
-    unsigned short_side =
-        cinfo->image_width < cinfo->image_height ? cinfo->image_width : cinfo->image_height;
+    unsigned w = cinfo->image_width, h = cinfo->image_height;
+    unsigned short_side = w < h ? w : h;
     for (unsigned n = 1; n < 8; n++) {
-        if ((short_side * n + 7) / 8 >= (unsigned)min_side) {
+        if ((w * n) % 8 || (h * n) % 8) continue;
+        if (short_side * n / 8 >= (unsigned)min_side) {
             cinfo->scale_num = n;
             cinfo->scale_denom = 8;
             return;

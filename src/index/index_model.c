@@ -125,7 +125,7 @@ cs_status cs_db_index(cs_db *db, cs_model *model, const char *const *roots, int 
         return cs_fail(err, CS_EFORMAT, "%s: the model's preprocessor settings are unusable",
                        mi.dir);
     mb.pp = *pp;
-    mb.decode.jpeg_min_side = opts && opts->exact_decode ? 0 : mb.pp.shortest_edge;
+    mb.decode.jpeg_min_side = opts && opts->exact_decode ? 0 : cs_fast_jpeg_min_side(&mb.pp);
     cs_index_backend be = {.user = &mb,
                            .input_floats = (size_t)3 * mb.pp.crop_width * mb.pp.crop_height,
                            .is_image = sniff_is_image,
