@@ -30,4 +30,5 @@ target_compile_options(cs_deps INTERFACE ${CS_LAZY_CFLAGS_OTHER})
 
 # for clipsearch.pc
 set(CS_PC_REQUIRES "jansson libutf8proc libjpeg libpng zlib libwebp libwebpdemux libtiff-4 lcms2 sqlite3")
-set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -lgomp -lstdc++ -lpthread -ldl -lm")
+# libclipsearch.a leaves BLAS/LAPACK to the program (src/core/lazy_blas.c)
+set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -llapack -lblas -lgomp -lstdc++ -lpthread -ldl -lm")

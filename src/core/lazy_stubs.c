@@ -1,14 +1,13 @@
-/* core/lazy_stubs.c - the functions of libheif, libcurl, libmicrohttpd and
- * BLAS/LAPACK that clipsearch (and FAISS) calls, each forwarding to the real one, which dlopen
- * finds on the first call (why: core/lazylib.h). When a library cannot be
- * opened, each stub fails the way its library reports failure (NULL, an
- * error code, a heif_error), so callers report it as usual. */
-#define CURL_DISABLE_TYPECHECK /* curl_easy_setopt as a function, not a macro */
-#include <curl/curl.h>
-#include <libheif/heif.h>
-#include <microhttpd.h>
+/* core/lazy_stubs.c - the functions of libheif, libcurl and libmicrohttpd
+ * that clipsearch calls, under our names (core/lazy_curl.h, lazy_heif.h, lazy_mhd.h), each
+ * forwarding to the real one, which dlopen finds on the first call (why:
+ * core/lazylib.h). When a library cannot be opened, each stub fails the way
+ * its library reports failure (NULL, an error code, a heif_error), so
+ * callers report it as usual. BLAS and LAPACK: core/lazy_blas.c. */
+#include "core/lazy_curl.h" /* the libraries' headers, with our names */
+#include "core/lazy_heif.h"
+#include "core/lazy_mhd.h"
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "core/lazylib.h"
@@ -16,38 +15,6 @@
 static cs_lazy_lib heif = CS_LAZY_LIB("libheif.so.1");
 static cs_lazy_lib curl = CS_LAZY_LIB("libcurl.so.4");
 static cs_lazy_lib mhd = CS_LAZY_LIB("libmicrohttpd.so.12");
-/* the names Debian's alternatives give whichever BLAS is installed */
-static cs_lazy_lib blas = CS_LAZY_LIB("libblas.so.3");
-static cs_lazy_lib lapack = CS_LAZY_LIB("liblapack.so.3");
-
-/* The real function's address, looked up once (a benign race: every thread
- * stores the same pointer). */
-static void *resolve(cs_lazy_lib *lib, const char *name, void *_Atomic *cache) {
-    void *p = atomic_load_explicit(cache, memory_order_acquire);
-    if (!p && (p = cs_lazy_sym(lib, name))) atomic_store_explicit(cache, p, memory_order_release);
-    return p;
-}
-
-/* ret name(params): calls the real name(args), or returns fail. */
-#define STUB(lib, ret, name, params, args, fail)                                                   \
-    ret name params {                                                                              \
-        static void *_Atomic cache;                                                                \
-        void *sym_ = resolve(&lib, #name, &cache);                                                 \
-        if (!sym_) return fail;                                                                    \
-        ret(*real) params;                                                                         \
-        memcpy(&real, &sym_, sizeof real);                                                         \
-        return real args;                                                                          \
-    }
-
-#define VSTUB(lib, name, params, args)                                                             \
-    void name params {                                                                             \
-        static void *_Atomic cache;                                                                \
-        void *sym_ = resolve(&lib, #name, &cache);                                                 \
-        if (!sym_) return;                                                                         \
-        void(*real) params;                                                                        \
-        memcpy(&real, &sym_, sizeof real);                                                         \
-        real args;                                                                                 \
-    }
 
 /* ---- libheif ----------------------------------------------------------------- */
 
@@ -97,7 +64,7 @@ VSTUB(curl, curl_slist_free_all, (struct curl_slist * l), (l))
  * (curl.h: CURLOPTTYPE_*), as libcurl itself reads it. */
 CURLcode curl_easy_setopt(CURL *c, CURLoption opt, ...) {
     static void *_Atomic cache;
-    void *p = resolve(&curl, "curl_easy_setopt", &cache);
+    void *p = cs_lazy_cached(&curl, "curl_easy_setopt", &cache);
     if (!p) return CURLE_FAILED_INIT;
     CURLcode (*real)(CURL *, CURLoption, ...);
     memcpy(&real, &p, sizeof real);
@@ -125,7 +92,7 @@ struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_Accep
                                     void *apc_cls, MHD_AccessHandlerCallback dh, void *dh_cls,
                                     ...) {
     static void *_Atomic cache;
-    void *p = resolve(&mhd, "MHD_start_daemon_va", &cache);
+    void *p = cs_lazy_cached(&mhd, "MHD_start_daemon_va", &cache);
     if (!p) return NULL;
     struct MHD_Daemon *(*real)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
                                MHD_AccessHandlerCallback, void *, va_list);
@@ -160,55 +127,3 @@ STUB(mhd, enum MHD_Result, MHD_post_process,
      (struct MHD_PostProcessor * pp, const char *data, size_t len), (pp, data, len), MHD_NO)
 STUB(mhd, enum MHD_Result, MHD_destroy_post_processor, (struct MHD_PostProcessor * pp), (pp),
      MHD_NO)
-
-/* ---- BLAS and LAPACK (FAISS's training and batched search) -------------------
- * Fortran calling convention: every argument by address, as the reference
- * BLAS/LAPACK declare them (the counts below); FAISS declares them returning
- * int and ignores the value. The FAISS bridge checks cs_blas_available()
- * before any call that may reach them. */
-
-int cs_blas_available(void) {
-    return cs_lazy_sym(&blas, "sgemm_") != NULL && cs_lazy_sym(&lapack, "sgeqrf_") != NULL;
-}
-
-STUB(blas, int, sgemm_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
-      void *a10, void *a11, void *a12, void *a13),
-     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13), 0)
-STUB(blas, int, dgemm_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
-      void *a10, void *a11, void *a12, void *a13),
-     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13), 0)
-STUB(blas, int, ssyrk_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
-      void *a10),
-     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10), 0)
-STUB(lapack, int, sgeqrf_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8),
-     (a1, a2, a3, a4, a5, a6, a7, a8), 0)
-STUB(lapack, int, sorgqr_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9),
-     (a1, a2, a3, a4, a5, a6, a7, a8, a9), 0)
-STUB(lapack, int, sgesvd_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
-      void *a10, void *a11, void *a12, void *a13, void *a14),
-     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14), 0)
-STUB(lapack, int, dgesvd_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
-      void *a10, void *a11, void *a12, void *a13, void *a14),
-     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14), 0)
-STUB(lapack, int, sgetrf_, (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6),
-     (a1, a2, a3, a4, a5, a6), 0)
-STUB(lapack, int, sgetri_, (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7),
-     (a1, a2, a3, a4, a5, a6, a7), 0)
-STUB(lapack, int, dgetrf_, (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6),
-     (a1, a2, a3, a4, a5, a6), 0)
-STUB(lapack, int, dgetri_, (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7),
-     (a1, a2, a3, a4, a5, a6, a7), 0)
-STUB(lapack, int, dsyev_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9),
-     (a1, a2, a3, a4, a5, a6, a7, a8, a9), 0)
-STUB(lapack, int, sgelsd_,
-     (void *a1, void *a2, void *a3, void *a4, void *a5, void *a6, void *a7, void *a8, void *a9,
-      void *a10, void *a11, void *a12, void *a13, void *a14),
-     (a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14), 0)

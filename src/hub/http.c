@@ -1,7 +1,7 @@
 /* hub/http.c - GET over libcurl with resume; see http.h. */
 #include "hub/http.h"
 
-#include <curl/curl.h>
+#include "core/lazy_curl.h" /* <curl/curl.h> */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
+#include "core/lazy_mhd.h" /* <microhttpd.h> */
 
 #include "core/error.h"
 #include "server/backend.h"

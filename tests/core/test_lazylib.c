@@ -2,7 +2,7 @@
  * gives working functions; a missing library or symbol gives NULL (the
  * stubs' cue to fail), every time, without retrying the open. And the stubs
  * reach the real libraries: libcurl's version string comes through. */
-#include <curl/curl.h>
+#include "core/lazy_curl.h" /* the stubs, under our names */
 #include <math.h>
 #include <string.h>
 
