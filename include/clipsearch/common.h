@@ -70,8 +70,20 @@ CS_API cs_pool *cs_pool_create(int n_threads);
 CS_API void cs_pool_free(cs_pool *pool);
 CS_API int cs_pool_threads(const cs_pool *pool);
 
-/* "0.1.0" */
+/* The version of this header. While MAJOR is 0, MINOR moves with every
+ * change to the API or ABI (and the shared library's soname with it);
+ * from 1.0 on, MAJOR moves when a change breaks callers. Compare numbers:
+ * #if CS_VERSION_NUMBER >= 200 (0.2.0). CMakeLists.txt reads them here. */
+#define CS_VERSION_MAJOR 0
+#define CS_VERSION_MINOR 2
+#define CS_VERSION_PATCH 0
+#define CS_VERSION_NUMBER (CS_VERSION_MAJOR * 10000 + CS_VERSION_MINOR * 100 + CS_VERSION_PATCH)
+
+/* The library's version, "MAJOR.MINOR.PATCH", which may be newer than the
+ * header a program was built with. */
 CS_API const char *cs_version(void);
+/* The same as CS_VERSION_NUMBER of the library's own header. */
+CS_API int cs_version_number(void);
 
 #ifdef __cplusplus
 }

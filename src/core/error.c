@@ -5,8 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#define CS_STR_(x) #x
+#define CS_STR(x) CS_STR_(x)
+
 const char *cs_version(void) {
-    return CS_VERSION_STRING;
+    return CS_STR(CS_VERSION_MAJOR) "." CS_STR(CS_VERSION_MINOR) "." CS_STR(CS_VERSION_PATCH);
+}
+
+int cs_version_number(void) {
+    return CS_VERSION_NUMBER;
 }
 
 const char *cs_status_name(cs_status status) {
@@ -48,8 +55,8 @@ cs_status cs_fail(cs_error *err, cs_status status, const char *fmt, ...) {
     return status;
 }
 
-cs_status cs_fail_prefix(cs_error *err, const char *prefix) {
-    if (!err) return CS_EINTERNAL;
+void cs_fail_prefix(cs_error *err, const char *prefix) {
+    if (!err) return;
     char tmp[sizeof err->message];
     size_t n = strlen(prefix);
     if (n > sizeof tmp - 3) n = sizeof tmp - 3;
@@ -61,7 +68,6 @@ cs_status cs_fail_prefix(cs_error *err, const char *prefix) {
     memcpy(tmp + n + 2, err->message, rest);
     tmp[n + 2 + rest] = '\0';
     memcpy(err->message, tmp, sizeof tmp);
-    return err->status;
 }
 
 void cs_error_clear(cs_error *err) {

@@ -206,7 +206,9 @@ static void setup(cs_http *h, const char *url, request *r, char *errbuf) {
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #endif
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "clipsearch/" CS_VERSION_STRING);
+    char agent[32];
+    snprintf(agent, sizeof agent, "clipsearch/%s", cs_version());
+    curl_easy_setopt(c, CURLOPT_USERAGENT, agent);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)h->config.connect_timeout_s);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);

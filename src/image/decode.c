@@ -95,7 +95,8 @@ cs_status cs_image_decode_mem(const void *data, size_t size, const char *name,
         st = cs_image_orient(out, orientation, err);
         if (st) {
             cs_image_free(out);
-            return cs_fail_prefix(err, ctx.name);
+            cs_fail_prefix(err, ctx.name);
+            return st;
         }
     }
     return CS_OK;

@@ -183,7 +183,10 @@ cs_status cs_jpeg_write_file(const char *path, const cs_image *img, int quality,
     unsigned char *buf = NULL;
     size_t size = 0;
     cs_status st = cs_image_encode_jpeg(img, quality, &buf, &size, err);
-    if (st != CS_OK) return cs_fail_prefix(err, path);
+    if (st != CS_OK) {
+        cs_fail_prefix(err, path);
+        return st;
+    }
     st = cs_write_file_atomic(path, buf, size, err);
     free(buf);
     return st;

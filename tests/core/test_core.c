@@ -1,5 +1,7 @@
 /* tests/core/test_core.c - the thread pool, file helpers and errors. */
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,7 +169,13 @@ static void test_errors(void) {
     CHECK_EQ_INT(err.status, CS_EFORMAT);
     CHECK(!strcmp(cs_status_name(CS_ENOTFOUND), "not found"));
     CHECK_EQ_INT(cs_fail(NULL, CS_EIO, "ignored"), CS_EIO); /* NULL err is allowed */
-    CHECK(strlen(cs_version()) > 0);
+    cs_fail_prefix(NULL, "index"); /* allowed, like cs_fail(NULL, ...) */
+    /* the library's version is the header's */
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", CS_VERSION_MAJOR, CS_VERSION_MINOR, CS_VERSION_PATCH);
+    CHECK(!strcmp(cs_version(), v));
+    CHECK_EQ_INT(cs_version_number(), CS_VERSION_NUMBER);
+    CHECK(CS_VERSION_NUMBER == CS_VERSION_MAJOR * 10000 + CS_VERSION_MINOR * 100 + CS_VERSION_PATCH);
 }
 
 int main(void) {
