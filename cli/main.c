@@ -66,6 +66,42 @@ void cli_model_env(cs_model_opts *mo) {
     mo->no_prepack |= env_flag("CLIPSEARCH_NO_PREPACK");
 }
 
+/* The edit distance of a and b (insertions, deletions, substitutions and
+ * swaps of neighbours), capped at 9: names are short. */
+static int distance(const char *a, const char *b) {
+    enum { CAP = 24 };
+    size_t n = strlen(a), m = strlen(b);
+    if (n >= CAP || m >= CAP) return 9;
+    int d[CAP + 1][CAP + 1];
+    for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m] < 9 ? d[n][m] : 9;
+}
+
+/* The command a mistyped name most likely meant: within two edits (one for
+ * names of up to four letters), or that the name begins; NULL if none. */
+static const char *nearest_command(const char *name) {
+    const char *best = NULL;
+    int best_d = 9;
+    for (int i = 0; cs_cli_commands[i]; i++) {
+        const char *c = cs_cli_commands[i]->name;
+        int d = distance(name, c);
+        if (strlen(name) >= 3 && !strncmp(c, name, strlen(name))) d = 1;
+        if (d < best_d) best_d = d, best = c;
+    }
+    return best_d <= (strlen(name) <= 4 ? 1 : 2) ? best : NULL;
+}
+
 static void print_help(FILE *f) {
     fprintf(f,
             "clipsearch %s - find images by what they look like\n\n"
@@ -112,6 +148,11 @@ int main(int argc, char **argv) {
             }
         return c->run(argc - 1, argv + 1);
     }
-    cli_error("unknown command '%s' (see `clipsearch help`)", name);
+    const char *near = nearest_command(name);
+    if (near)
+        cli_error("unknown command '%s'; did you mean `clipsearch %s`? (see `clipsearch help`)",
+                  name, near);
+    else
+        cli_error("unknown command '%s' (see `clipsearch help`)", name);
     return CLI_USAGE;
 }

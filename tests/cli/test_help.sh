@@ -11,6 +11,13 @@ contains "$out" "clipsearch " "--version names the program"
 "$CLIPSEARCH" frobnicate 2>"$TMP/err"; rc=$?
 [ "$rc" -eq 2 ] || fail "unknown command exits $rc, want 2"
 contains "$(cat "$TMP/err")" "unknown command 'frobnicate'" "unknown command is named"
+! grep -q "did you mean" "$TMP/err" || fail "a far-off name gets a suggestion"
+# a mistyped command gets the one it was close to
+for typo in serach:search indx:index simlar:similar expor:export "modles:models" "inf:info"; do
+    "$CLIPSEARCH" "${typo%%:*}" 2>"$TMP/err"; rc=$?
+    [ "$rc" -eq 2 ] || fail "${typo%%:*} exits $rc, want 2"
+    contains "$(cat "$TMP/err")" "did you mean \`clipsearch ${typo##*:}\`" "suggestion for ${typo%%:*}"
+done
 
 "$CLIPSEARCH" 2>/dev/null; rc=$?
 [ "$rc" -eq 2 ] || fail "no command exits $rc, want 2"
