@@ -39,8 +39,10 @@ for p in $pkgs; do
 done
 if [ -n "$missing" ]; then
   echo "install-deps: installing:$missing"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+  # another apt (an unattended upgrade, say) may hold the lock: wait for it
+  lock="-o DPkg::Lock::Timeout=600"
+  $SUDO apt-get $lock update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get $lock install -y -qq --no-install-recommends $missing
 else
   echo "install-deps: all Debian packages present"
 fi
