@@ -162,7 +162,16 @@ static int download(const char *name, cs_hub_opts *o, int quiet, int verbosity) 
     cs_status st = cs_hub_download(name, o, dir, sizeof dir, &err);
     clear_line(&d);
     log_display = NULL;
-    if (st != CS_OK) return cli_fail(&err);
+    if (st != CS_OK) {
+        cli_fail(&err);
+        if (st == CS_ENETWORK)
+            fprintf(stderr,
+                    "hint: the model could not be downloaded. Without a network, copy a model "
+                    "folder\n  from a machine that has one (`clipsearch models download` there, "
+                    "or `git clone`\n  of the hub repository) and give it with --model DIR "
+                    "(or CLIPSEARCH_MODEL=DIR);\n  behind a mirror, set HF_ENDPOINT=URL.\n");
+        return CLI_FAIL;
+    }
     char hf[4096];
     if (!quiet && cs_hub_hf_cache_dir(hf, sizeof hf, &err) == CS_OK &&
         !strncmp(dir, hf, strlen(hf)) && dir[strlen(hf)] == '/')

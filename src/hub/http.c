@@ -255,6 +255,25 @@ static cs_status http_failure(const char *url, const cs_http_meta *m, cs_error *
                    detail, missing ? "" : hint);
 }
 
+/* What went wrong, in our words where a person can act on them, with
+ * libcurl's own text after it for the details. */
+static const char *curl_words(CURLcode rc) {
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return "the host name cannot be resolved: no network, or no DNS";
+    case CURLE_COULDNT_CONNECT:
+        return "no connection: the host is down, unreachable, or a firewall refuses it";
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timed out: the network is down or too slow";
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+        return "the TLS connection failed (a proxy or a wrong clock?)";
+    default:
+        return NULL;
+    }
+}
+
 cs_status cs_http_get(cs_http *h, const char *url, uint64_t offset, const cs_http_sink *sink,
                       cs_http_meta *meta, cs_error *err) {
     memset(meta, 0, sizeof *meta);
@@ -274,8 +293,10 @@ cs_status cs_http_get(cs_http *h, const char *url, uint64_t offset, const cs_htt
                        url);
     if (rc != CURLE_OK) {
         meta->retryable = retryable_curl(rc);
-        return cs_fail(err, CS_ENETWORK, "GET %s: %s", url,
-                       errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        const char *words = curl_words(rc), *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+        if (words)
+            return cs_fail(err, CS_ENETWORK, "GET %s: %s (%s)", url, words, detail);
+        return cs_fail(err, CS_ENETWORK, "GET %s: %s", url, detail);
     }
     if (meta->status < 200 || meta->status >= 300) {
         meta->retryable = meta->status == 429 || meta->status >= 500;

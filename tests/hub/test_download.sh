@@ -341,6 +341,14 @@ p=$(cs models path "$SRC") || fail "a folder did not resolve"
 [ "$p" = "$SRC" ] || fail "a folder resolves to '$p'"
 p=$(CLIPSEARCH_MODEL=$SRC cs models path) || fail "CLIPSEARCH_MODEL did not resolve"
 [ "$p" = "$SRC" ] || fail "CLIPSEARCH_MODEL resolves to '$p'"
+# No server at all (nothing listens on port 1): our words and what to do
+# instead, not libcurl's bare text.
+HF_ENDPOINT=http://127.0.0.1:1 cs models download test-org/tiny --cache "$TMP/c-off" \
+    >/dev/null 2>"$TMP/err" && fail "a download from nowhere succeeded"
+err=$(cat "$TMP/err")
+contains "$err" "no connection" "an unreachable hub is named as such"
+contains "$err" "--model DIR" "the offline message offers a local folder"
+contains "$err" "HF_ENDPOINT" "the offline message names the mirror setting"
 cs models path >/dev/null 2>"$TMP/err" && fail "the default model resolved from an empty cache"
 contains "$(cat "$TMP/err")" "clipsearch models download openai/clip-vit-base-patch32" \
     "the default model's message"
