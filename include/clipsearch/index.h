@@ -8,6 +8,7 @@
  *   cs_db_search      exact top-k by cosine, with threshold and exclusions
  *   cs_db_get         one image by id (ids, never paths, go in URLs)
  *   cs_db_foreach     every (id, path, vector) row in id order (export)
+ *   cs_db_duplicates  groups of near-identical images, each with a keeper
  *
  * Storage: one SQLite file (WAL; one transaction per batch, so a crash loses
  * at most the batch in flight) plus a memory-mapped copy of the vectors
@@ -254,6 +255,50 @@ CS_API cs_status cs_db_get_vector(cs_db *db, int64_t id, float *out, cs_error *e
  * strings and vectors passed are valid only during the call. */
 typedef int (*cs_db_row_fn)(void *user, int64_t id, const char *path, const float *vector);
 CS_API cs_status cs_db_foreach(cs_db *db, cs_db_row_fn fn, void *user, cs_error *err);
+
+/* ---- duplicates ------------------------------------------------------------ */
+
+/* The default threshold: "the same picture" (re-saved, recompressed,
+ * resized, slightly cropped), as measured in docs/duplicates.md. */
+#define CS_DUPS_DEFAULT_THRESHOLD 0.95f
+
+typedef struct cs_dups_opts {
+    float threshold; /* cosine in (0, 1]; 0: CS_DUPS_DEFAULT_THRESHOLD */
+    int k;           /* each image links to at most its k nearest at >= threshold
+                        (1..255; 0: 10); a group can still be larger */
+    int strict;      /* 1: every pair of a group passes (complete linkage);
+                        0: connected components, so chains are one group */
+    cs_pool *pool;   /* threads for the scan; NULL: the calling thread only */
+} cs_dups_opts;
+
+/* One image of a group. Strings stay valid until cs_dups_free. */
+typedef struct cs_dup_member {
+    int64_t id;
+    const char *path;
+    int64_t size;     /* bytes, as indexed (0 if unknown) */
+    int64_t mtime_ns; /* modification time as indexed (0 if unknown) */
+    int width, height;
+    float score; /* its best cosine with another member of its group */
+} cs_dup_member;
+
+/* Groups of images at cosine >= threshold: each group is a connected
+ * component of the graph "A and B score >= threshold" (or, with strict, a
+ * complete-linkage group), of 2 or more images. Member 0 of each group is
+ * the suggested keeper: the most pixels, then the largest file, then the
+ * oldest (an unknown date counts as newest), then the lowest id; the others
+ * follow by score, best first. Groups come best score first. Uses only the
+ * stored vectors and rows: no model, no file is read. */
+typedef struct cs_dups cs_dups;
+
+CS_API cs_status cs_db_duplicates(cs_db *db, const cs_dups_opts *opts, cs_dups **out,
+                                  cs_error *err);
+CS_API int64_t cs_dups_count(const cs_dups *d);             /* groups */
+CS_API int cs_dups_size(const cs_dups *d, int64_t group); /* its members */
+/* Member i of a group (0: the keeper); NULL when out of range. */
+CS_API const cs_dup_member *cs_dups_member(const cs_dups *d, int64_t group, int i);
+/* The cosine of members i and j of a group (NAN when out of range). */
+CS_API float cs_dups_score(const cs_dups *d, int64_t group, int i, int j);
+CS_API void cs_dups_free(cs_dups *d);
 
 #ifdef __cplusplus
 }

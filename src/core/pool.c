@@ -277,15 +277,17 @@ int cs_pool_threads(const cs_pool *p) {
 
 void cs_pool_for(cs_pool *p, int n_tasks, cs_task_fn fn, void *ctx) {
     if (n_tasks <= 0) return;
+    /* No pool: inline as worker 0 even inside another pool's task, since a
+     * caller without a pool sizes its per-worker scratch for one thread. */
+    if (!p) {
+        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
     if (current_worker >= 0) { /* nested */
         if (p && p == current_pool && p->help && n_tasks > 1 && !slot_open)
             run_posted(p, n_tasks, fn, ctx);
         else
             for (int t = 0; t < n_tasks; t++) fn(ctx, t, current_worker);
-        return;
-    }
-    if (!p) {
-        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
     pthread_mutex_lock(&p->submit); /* callers on other threads wait their turn */
