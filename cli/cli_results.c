@@ -23,7 +23,7 @@ static char *join(const char *const *words, int n) {
 
 /* JSON strings must be UTF-8; file names need not be. Bytes that are not
  * UTF-8 become U+FFFD (the path is then for reading, not for opening). */
-static json_t *json_path(const char *path) {
+json_t *cli_json_path(const char *path) {
     json_t *j = json_string(path);
     if (j) return j;
     size_t n = strlen(path);
@@ -57,9 +57,9 @@ static int print_json(const char *const *words, int n_words, const cs_result *re
     int ok = query && results && root;
     for (int i = 0; ok && i < n; i++)
         ok = json_array_append_new(
-                 results, json_pack("{s:o, s:f, s:I}", "path", json_path(res[i].path), "score",
+                 results, json_pack("{s:o, s:f, s:I}", "path", cli_json_path(res[i].path), "score",
                                     (double)res[i].score, "id", (json_int_t)res[i].id)) == 0;
-    ok = ok && json_object_set_new(root, "query", json_path(query)) == 0 &&
+    ok = ok && json_object_set_new(root, "query", cli_json_path(query)) == 0 &&
          json_object_set(root, "results", results) == 0;
     char *s = ok ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(7)) : NULL;
     if (s) puts(s);

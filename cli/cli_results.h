@@ -47,6 +47,10 @@ enum {
 
 #define CLI_RESULT_SHORT_OPTIONS "k:0"
 
+/* A JSON string for a path that may not be UTF-8 (invalid bytes become
+ * U+FFFD); NULL when out of memory. */
+struct json_t *cli_json_path(const char *path);
+
 /* The defaults: 10 results, text output. */
 cli_result_opts cli_result_opts_default(void);
 

@@ -153,8 +153,8 @@ static cs_status fill(cs_db *db, cs_dups *d, const cs_dup_groups *gr, cs_error *
                 if (err) *err = e;
                 return st;
             }
-            d->members[pos] = (cs_dup_member){img.id,  img.path,  img.size, img.mtime_ns,
-                                              img.width, img.height, 0};
+            d->members[pos] =
+                (cs_dup_member){img.id, img.path, img.size, img.mtime_ns, img.width, img.height, 0};
             d->rows[pos++] = row;
         }
         out->size = (int)(pos - out->first);
@@ -184,8 +184,7 @@ static cs_status finish(cs_dups *d, int64_t n_rows, const cs_dup_link *links, in
             group_of_row[d->rows[d->groups[g].first + i]] = g;
             member_of_row[d->rows[d->groups[g].first + i]] = d->groups[g].first + i;
         }
-    for (int64_t g = 0; g < d->n_groups; g++)
-        best_scores(d, &d->groups[g]);
+    for (int64_t g = 0; g < d->n_groups; g++) best_scores(d, &d->groups[g]);
     best_from_links(d, links, n_links, group_of_row, member_of_row);
     free(group_of_row);
     free(member_of_row);

@@ -18,7 +18,7 @@
 #include "model/gemm.h"
 
 enum { ROW_BLOCK = 256, COL_BLOCK = 512 };
-_Static_assert(ROW_BLOCK * COL_BLOCK == CS_DUPS_SCRATCH, "scratch size");
+_Static_assert(ROW_BLOCK *COL_BLOCK == CS_DUPS_SCRATCH, "scratch size");
 
 cs_status cs_dups_scan(const float *A, const int64_t *ida, int64_t a0, int64_t na, const float *B,
                        const int64_t *idb, int64_t b0, int64_t nb, int dim, int same,
@@ -66,8 +66,8 @@ static void exact_task(void *vctx, int task, int worker) {
     int64_t i0 = (int64_t)task * ROW_BLOCK;
     int64_t m = c->n - i0 < ROW_BLOCK ? c->n - i0 : ROW_BLOCK;
     /* this block against itself and every row after it, as one strip */
-    if (!y || cs_dups_scan(c->x + i0 * c->dim, NULL, i0, m, c->x + i0 * c->dim, NULL, i0,
-                           c->n - i0, c->dim, 1, c->threshold, c->lists, y) != CS_OK)
+    if (!y || cs_dups_scan(c->x + i0 * c->dim, NULL, i0, m, c->x + i0 * c->dim, NULL, i0, c->n - i0,
+                           c->dim, 1, c->threshold, c->lists, y) != CS_OK)
         atomic_store(&c->failed, 1);
     if (worker >= c->n_scratch) free(y);
 }

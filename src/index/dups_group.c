@@ -75,7 +75,8 @@ static int strict_exact(const float *v, int dim, float t, const int64_t *rows, i
     if (!L) return 0;
     for (int i = 0; i < m; i++) {
         label[i] = i;
-        for (int j = 0; j < m; j++) L[i * m + j] = i == j ? 1.0f : cs_dups_dot(v, dim, rows[i], rows[j]);
+        for (int j = 0; j < m; j++)
+            L[i * m + j] = i == j ? 1.0f : cs_dups_dot(v, dim, rows[i], rows[j]);
     }
     /* active clusters are those with label[c] == c; L[p][q] is their linkage */
     for (;;) {
@@ -202,8 +203,9 @@ fail:
     return 0;
 }
 
-cs_status cs_dups_make_groups(const cs_dup_link *links, int64_t n_links, int64_t n, const float *vectors,
-                        int dim, float threshold, int strict, cs_dup_groups *out, cs_error *err) {
+cs_status cs_dups_make_groups(const cs_dup_link *links, int64_t n_links, int64_t n,
+                              const float *vectors, int dim, float threshold, int strict,
+                              cs_dup_groups *out, cs_error *err) {
     memset(out, 0, sizeof *out);
     int64_t *members, *cstart, nc;
     if (!components(links, n_links, n, &members, &cstart, &nc))

@@ -81,8 +81,9 @@ typedef struct cs_dup_groups {
 /* Connected components of the links over n rows; with strict, each
  * component is cut into complete-linkage groups (every pair >= threshold,
  * scores taken from the vectors). */
-cs_status cs_dups_make_groups(const cs_dup_link *links, int64_t n_links, int64_t n, const float *vectors,
-                        int dim, float threshold, int strict, cs_dup_groups *out, cs_error *err);
+cs_status cs_dups_make_groups(const cs_dup_link *links, int64_t n_links, int64_t n,
+                              const float *vectors, int dim, float threshold, int strict,
+                              cs_dup_groups *out, cs_error *err);
 void cs_dup_groups_clear(cs_dup_groups *g);
 
 /* The cosine of two rows (a dot product of unit vectors). */

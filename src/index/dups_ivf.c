@@ -132,8 +132,8 @@ static int train(cs_pool *pool, const float *x, int64_t n, int dim, int nlist, f
         }
         for (int l = 0; l < nlist; l++) {
             /* an empty list takes a sample row, so no centroid is wasted */
-            const float *src = count[l] ? sum + (size_t)l * dim
-                                        : sample + (((int64_t)l * 7919 + it) % s) * dim;
+            const float *src =
+                count[l] ? sum + (size_t)l * dim : sample + (((int64_t)l * 7919 + it) % s) * dim;
             memcpy(cent + (size_t)l * dim, src, (size_t)dim * sizeof *cent);
             normalize(cent + (size_t)l * dim, dim);
         }
@@ -210,8 +210,7 @@ static void probe_list(probe_ctx *c, int l, worker_buf *w) {
     const float *b = nv ? gather(c->x, c->dim, vis, nv, &w->b, &w->cap_b) : NULL;
     if (!a || (nv && !b) ||
         cs_dups_scan(a, mem, 0, nm, a, mem, 0, nm, c->dim, 1, c->threshold, c->lists, w->y) ||
-        (nv && cs_dups_scan(b, vis, 0, nv, a, mem, 0, nm, c->dim, 0, c->threshold, c->lists,
-                            w->y)))
+        (nv && cs_dups_scan(b, vis, 0, nv, a, mem, 0, nm, c->dim, 0, c->threshold, c->lists, w->y)))
         atomic_store(&c->failed, 1);
 }
 

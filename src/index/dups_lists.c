@@ -99,8 +99,9 @@ cs_status cs_dup_lists_links(const cs_dup_lists *l, cs_dup_link **out, int64_t *
     int64_t total = 0;
     for (int64_t r = 0; r < l->n; r++) total += l->count[r];
     cs_dup_link *links = malloc((size_t)(total ? total : 1) * sizeof *links);
-    if (!links) return cs_fail(err, CS_ENOMEM, "duplicates: out of memory for %lld links",
-                               (long long)total);
+    if (!links)
+        return cs_fail(err, CS_ENOMEM, "duplicates: out of memory for %lld links",
+                       (long long)total);
     int64_t m = 0;
     for (int64_t a = 0; a < l->n; a++)
         for (int i = 0; i < l->count[a]; i++) {

@@ -115,7 +115,8 @@ static void test_k_limit(void) {
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < dim; j++) x[i * dim + j] = (float)gauss();
         if (i <= 20)
-            for (int j = 0; j < dim; j++) x[i * dim + j] = (j == 0 ? 10.0f : 0.0f) + 0.2f * x[i * dim + j];
+            for (int j = 0; j < dim; j++)
+                x[i * dim + j] = (j == 0 ? 10.0f : 0.0f) + 0.2f * x[i * dim + j];
         unit(x + i * dim, dim);
     }
     cs_error err;
@@ -181,8 +182,8 @@ static void test_chain(void) {
 
 static void put(cs_db *db, const char *path, const float *v, int w, int h, int64_t size,
                 int64_t mtime) {
-    cs_db_entry e = {.path = path, .size = size, .mtime_ns = mtime, .width = w, .height = h,
-                     .embedding = v};
+    cs_db_entry e = {
+        .path = path, .size = size, .mtime_ns = mtime, .width = w, .height = h, .embedding = v};
     cs_hash128(path, strlen(path), e.hash);
     cs_error err;
     CHECK_OK(cs_db_put(db, &e, 1, &err), &err);
