@@ -344,6 +344,34 @@ static char *catalogue_root(cs_db *db) {
     return r.prefix;
 }
 
+#define ROOT_FILE ".clipsearch-root"
+
+/* The root a previous run into dir used (so that a later run, after rows
+ * were dropped, keeps the same layout), else the catalogue's, remembered
+ * in dir unless dry_run. */
+static char *default_root(cs_db *db, const char *dir, int dry_run) {
+    char path[4200], buf[4097];
+    snprintf(path, sizeof path, "%s/" ROOT_FILE, dir);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        if (n && buf[n - 1] == '\n') {
+            buf[n - 1] = 0;
+            return strdup(buf);
+        }
+    }
+    char *root = catalogue_root(db);
+    if (root && !dry_run && (f = fopen(path, "wb"))) {
+        fprintf(f, "%s\n", root);
+        fflush(f);
+        fsync(fileno(f));
+        fclose(f);
+    }
+    return root;
+}
+
 /* The folder as stored paths spell it: absolute, resolved; "/" as "". */
 static char *folder(const char *path) {
     char *r = realpath(path, NULL);
@@ -363,7 +391,7 @@ int cli_dups_move(cs_db *db, const cs_dups *d, const char *dir_in, const char *r
         return CLI_FAIL;
     }
     char *dir = exists(dir_in) ? folder(dir_in) : strdup(dir_in);
-    char *root = root_in ? folder(root_in) : catalogue_root(db);
+    char *root = root_in ? folder(root_in) : default_root(db, dir, dry_run);
     if (!dir || !root) {
         cli_error("duplicates: %s: %s", !dir ? dir_in : root_in, strerror(errno));
         free(dir);

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "clipsearch/index.h"
 #include "clipsearch/search.h"
 #include "clipsearch/server.h"
 
@@ -56,6 +57,9 @@ typedef struct srv_backend {
                         cs_error *err);
     /* Releases an image that decode filled. */
     void (*image_free)(void *ctx, cs_image *img);
+    /* Groups of near-identical images (cs_db_duplicates; opts->pool is the
+     * backend's). NULL: the collection cannot tell (the API answers 501). */
+    cs_status (*duplicates)(void *ctx, const cs_dups_opts *opts, cs_dups **out, cs_error *err);
 } srv_backend;
 
 /* Starts a server over a backend (copied; its ctx must outlive the server). */

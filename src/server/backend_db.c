@@ -136,6 +136,13 @@ static void image_free(void *ctx, cs_image *img) {
     decode_slot_give(ctx);
 }
 
+static cs_status duplicates(void *ctx, const cs_dups_opts *opts, cs_dups **out, cs_error *err) {
+    db_backend *b = ctx;
+    cs_dups_opts o = *opts;
+    o.pool = b->pool;
+    return cs_db_duplicates(b->db, &o, out, err);
+}
+
 cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts, cs_server **out,
                           cs_error *err) {
     *out = NULL;
@@ -157,8 +164,8 @@ cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts
     if (opts) b->decode = opts->decode;
     int slots = cs_cpu_count();
     sem_init(&b->decoding, 0, (unsigned)(slots < 2 ? 2 : slots));
-    srv_backend be = {b,      mi.embed_dim, embed_text, embed_image, item_vector,
-                      search, item,         stats,      decode,      image_free};
+    srv_backend be = {b,    mi.embed_dim, embed_text, embed_image, item_vector, search,
+                      item, stats,        decode,     image_free,  duplicates};
     st = cs_server_start_backend(&be, opts, out, err);
     if (st != CS_OK) {
         sem_destroy(&b->decoding);

@@ -106,6 +106,7 @@ enum MHD_Result srv_api_thumb(srv_request *r, int64_t id);
 enum MHD_Result srv_api_image(srv_request *r, int64_t id);
 enum MHD_Result srv_api_stats(srv_request *r);
 enum MHD_Result srv_api_health(srv_request *r);
+enum MHD_Result srv_api_duplicates(srv_request *r); /* api_dups.c */
 
 /* A GET/POST argument of the request (URL query), or NULL. */
 const char *srv_arg(srv_request *r, const char *name);

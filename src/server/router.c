@@ -76,6 +76,7 @@ enum MHD_Result srv_route(srv_request *r) {
         if (!get) return srv_reply_405(r, "GET, HEAD");
         if (!strcmp(url, "/healthz")) return srv_api_health(r);
         if (!strcmp(url, "/api/stats")) return srv_api_stats(r);
+        if (!strcmp(url, "/api/duplicates")) return srv_api_duplicates(r);
         if (id_route(url, "/api/similar/", &id)) return srv_api_similar(r, id);
         if (id_route(url, "/api/thumb/", &id)) return srv_api_thumb(r, id);
         if (id_route(url, "/api/image/", &id)) return srv_api_image(r, id);

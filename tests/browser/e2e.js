@@ -170,6 +170,46 @@ async function main() {
     await settled(page);
     check(await page.$eval('#status', (s) => s.classList.contains('error')), 'a query that cancels out shows an error');
 
+    // 9. the Duplicates view: groups side by side, keeper first and marked, read only
+    const dupRequests = [];
+    page.on('request', (r) => { if (r.url().includes('/api/duplicates')) dupRequests.push(r.method()); });
+    await page.click('#nav-dups');
+    await page.waitForFunction(() => /group|No duplicates/.test(document.getElementById('dups-status').textContent));
+    check(await page.isVisible('#dups') && !(await page.isVisible('#grid')), 'the Duplicates link opens the view');
+    check(await page.inputValue('#dups-threshold') !== '', `the default threshold is shown (${await page.inputValue('#dups-threshold')})`);
+    await page.fill('#dups-threshold', '0.999');
+    await page.click('#dups-form button[type=submit]');
+    await page.waitForFunction(() => /groups? of duplicates at cosine ≥ 0.999/.test(document.getElementById('dups-status').textContent));
+    check(new URL(page.url()).searchParams.get('threshold') === '0.999', 'the URL carries the threshold');
+    const groups = await page.$$eval('.dup-group', (gs) => gs.map((g) => [...g.querySelectorAll('.dup')].map((d) => ({
+      keeper: d.classList.contains('keeper'), badge: d.querySelector('.badge').textContent,
+      name: d.querySelector('.name').textContent, info: d.querySelector('.info').textContent,
+    }))));
+    check(groups.length > 0 && groups.every((g) => g.length >= 2), `groups are shown (${groups.map((g) => g.map((d) => d.name).join('+')).join(', ')})`);
+    check(groups.some((g) => g.some((d) => d.name === 'coins.png') && g.some((d) => d.name === 'coins.bmp')),
+      'the same picture as PNG and BMP is one group');
+    check(groups.every((g) => g[0].keeper && g[0].badge === 'Keep' && g.slice(1).every((d) => !d.keeper)),
+      'the keeper comes first and is marked');
+    check(groups.every((g) => g.every((d) => /^\d+ × \d+ · [\d.]+ (B|kB|MB) · [01]\.\d{3}$/.test(d.info))),
+      'each image shows its pixel size, file size and score');
+    await page.waitForFunction(() => [...document.querySelectorAll('.dup img')].every((img) => img.complete && img.naturalWidth > 0));
+    check(true, 'every duplicate thumbnail loaded');
+    const sideBySide = await page.$eval('.dup-group .dup-row', (row) => {
+      const [a, b] = row.querySelectorAll('.dup');
+      return Math.abs(a.getBoundingClientRect().top - b.getBoundingClientRect().top) < 2 &&
+        b.getBoundingClientRect().left > a.getBoundingClientRect().right;
+    });
+    check(sideBySide, 'the members of a group sit side by side');
+    await page.screenshot({ path: shotPath.replace(/\.png$/, '-duplicates.png') });
+    await page.goto(base + '/?view=duplicates&threshold=0.999&strict=1');
+    await page.waitForFunction(() => /every pair/.test(document.getElementById('dups-status').textContent));
+    check(await page.isChecked('#dups-strict'), 'a deep link opens the view with strict groups');
+    check(dupRequests.length > 0 && dupRequests.every((m) => m === 'GET'), 'the view only reads (GET)');
+    await page.fill('#q', 'a photo of a cat');
+    await page.keyboard.press('Enter');
+    await settled(page);
+    check(!(await page.isVisible('#dups')) && (await cards(page)).length > 0, 'a search leaves the Duplicates view');
+
     check(offsite.length === 0, `no request left 127.0.0.1 (${offsite.join(', ') || 'none'})`);
     check(problems.length === 0 || problems.every((p) => p.includes('status of 400')),
       `no script errors or CSP violations (${problems.join(' | ') || 'none'})`);

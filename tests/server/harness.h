@@ -170,7 +170,8 @@ static inline void fake_init(fake *f, srv_backend *be, const char *dir) {
     }
     f->width[9] = 0; /* id 9: a file that no longer decodes */
     *be = (srv_backend){f,           FAKE_DIM,  fake_embed_text, fake_embed_image, fake_item_vector,
-                        fake_search, fake_item, fake_stats,      fake_decode,      fake_image_free};
+                        fake_search, fake_item, fake_stats,      fake_decode,      fake_image_free,
+                        NULL /* no duplicates: /api/duplicates answers 501 */};
 }
 
 /* ---- a raw HTTP client ---------------------------------------------------------- */

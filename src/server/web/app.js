@@ -78,6 +78,7 @@ function syncUrl(q, push) {
 }
 
 async function search(q, {push = true} = {}) {
+  if (window.csDuplicates) window.csDuplicates.hide();
   query = q;
   results = [];
   offset = 0;
@@ -333,6 +334,15 @@ function fromUrl(e) {
     return;
   }
   const p = new URLSearchParams(location.search);
+  if (p.get('view') === 'duplicates' && window.csDuplicates) {
+    query = null;
+    clearChip();
+    els.q.value = '';
+    setStatus('');
+    window.csDuplicates.show(p.get('threshold'), p.get('strict') === '1');
+    return;
+  }
+  if (window.csDuplicates) window.csDuplicates.hide();
   const text = (p.get('q') || '').trim();
   const similar = p.get('similar');
   clearChip();
