@@ -17,6 +17,7 @@ static int run(int argc, char **argv);
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
+// clang-format off
 const cs_cli_command cs_cmd_duplicates = {
     "duplicates", "find groups of duplicate and near-duplicate images",
     "usage: clipsearch duplicates [OPTIONS]\n"
@@ -35,48 +36,34 @@ const cs_cli_command cs_cmd_duplicates = {
     "another member of its group.\n"
     "\n"
     "  --threshold T   cosine similarity that counts as a duplicate (default\n"
-    "                  " STR(
-        CS_DUPS_DEFAULT_THRESHOLD) ": the same picture re-saved, recompressed, resized\n"
-                                   "                  or slightly cropped; lower finds bursts and "
-                                   "edits too)\n"
-                                   "  -k, --top K     each image links to at most its K nearest "
-                                   "(default 10)\n"
-                                   "  --strict        every pair of a group scores >= T (complete "
-                                   "linkage)\n"
-                                   "  --json          one JSON object per group and line:\n"
-                                   "                  {\"keeper\": PATH, \"members\": [{\"path\", "
-                                   "\"score\", \"bytes\",\n"
-                                   "                  \"width\", \"height\", \"mtime\", \"id\"}, "
-                                   "...], \"scores\": [[...]]}\n"
-                                   "                  (members keeper first; mtime in seconds, "
-                                   "null if unknown;\n"
-                                   "                  scores: the pairwise matrix, for groups of "
-                                   "up to 32)\n"
-                                   "  --tsv           one line per image: group, keep|dup, score, "
-                                   "bytes, width,\n"
-                                   "                  height, mtime (s), path (\\t \\n \\\\ and "
-                                   "control bytes escaped)\n"
-                                   "  --move-to DIR   move every image but the keepers into DIR, "
-                                   "keeping its path\n"
-                                   "                  relative to the indexed folder (--root), and "
-                                   "drop it from the\n"
-                                   "                  catalogue; prints each move. Nothing is "
-                                   "deleted or\n"
-                                   "                  overwritten; a move that was interrupted "
-                                   "(even by kill -9) is\n"
-                                   "                  completed by the next run with the same "
-                                   "DIR.\n"
-                                   "  --dry-run       with --move-to: print the moves, change "
-                                   "nothing\n"
-                                   "  --root DIR      the folder paths are kept relative to "
-                                   "(default: the folder\n"
-                                   "                  holding every image of the catalogue)\n"
-                                   "  --db PATH       the database (default: $CLIPSEARCH_DB, else\n"
-                                   "                  $XDG_DATA_HOME/clipsearch/catalog.db)\n"
-                                   "\n"
-                                   "Exit status: 0 done, 1 error, 3 some files could not be moved "
-                                   "(listed).\n",
+    "                  " STR(CS_DUPS_DEFAULT_THRESHOLD) ": the same picture re-saved, recompressed,\n"
+    "                  resized or slightly cropped; lower also finds bursts)\n"
+    "  -k, --top K     each image links to at most its K nearest (default 10)\n"
+    "  --strict        every pair of a group scores >= T (complete linkage)\n"
+    "  --json          one JSON object per group and line:\n"
+    "                  {\"keeper\": PATH, \"members\": [{\"path\", \"score\", \"bytes\",\n"
+    "                  \"width\", \"height\", \"mtime\", \"id\"}, ...], \"scores\": [[...]]}\n"
+    "                  (keeper first; mtime in seconds, null if unknown; scores:\n"
+    "                  the pairwise matrix, for groups of up to 32)\n"
+    "  --tsv           one line per image: group, keep|dup, score, bytes, width,\n"
+    "                  height, mtime (s), path (quoted like search --tsv when it\n"
+    "                  holds control characters)\n"
+    "  --move-to DIR   move every image but the keepers into DIR, keeping its path\n"
+    "                  relative to the indexed folder (--root), and drop it from the\n"
+    "                  catalogue; prints each move. Nothing is deleted or\n"
+    "                  overwritten; a move that was interrupted (even by kill -9) is\n"
+    "                  completed by the next run with the same DIR.\n"
+    "  --dry-run       with --move-to: print the moves, change nothing\n"
+    "  --root DIR      the folder paths are kept relative to (default: the folder\n"
+    "                  holding every image of the catalogue, then the one the\n"
+    "                  first run into DIR used)\n"
+    "  --db PATH       the database (default: $CLIPSEARCH_DB, else\n"
+    "                  $XDG_DATA_HOME/clipsearch/catalog.db)\n"
+    "\n"
+    "Exit status: 0 done, 1 error, 3 some files could not be moved (listed).\n"
+    "See docs/duplicates.md.\n",
     run};
+// clang-format on
 
 enum { OPT_STRICT = CLI_OPT_COMMAND, OPT_MOVE_TO, OPT_DRY_RUN, OPT_ROOT };
 enum {
@@ -120,8 +107,10 @@ static void print_text_group(const cs_dups *d, int64_t g, float t) {
             snprintf(px, sizeof px, "-");
         cli_format_bytes(x->size, bytes, sizeof bytes);
         format_date(x->mtime_ns, date, sizeof date);
-        printf("  %2d %s %.4f %11s %10s  %s  %s\n", i + 1, i == 0 ? "keep" : "    ", x->score, px,
-               bytes, date, x->path);
+        printf("  %2d %s %.4f %11s %10s  %s  ", i + 1, i == 0 ? "keep" : "    ", x->score, px,
+               bytes, date);
+        cli_put_path(x->path, stdout);
+        putchar('\n');
     }
     if (m > 2 && m <= TEXT_PAIRS_MAX) {
         printf("  pairs:");
@@ -173,25 +162,6 @@ static int print_json_group(const cs_dups *d, int64_t g) {
     return s != NULL;
 }
 
-/* A path on one TSV field: tab, newline, backslash and other control bytes
- * escaped, so a name holding them cannot split a line or a field. */
-static void put_tsv_path(const char *p) {
-    for (const unsigned char *c = (const unsigned char *)p; *c; c++) {
-        if (*c == '\t')
-            fputs("\\t", stdout);
-        else if (*c == '\n')
-            fputs("\\n", stdout);
-        else if (*c == '\r')
-            fputs("\\r", stdout);
-        else if (*c == '\\')
-            fputs("\\\\", stdout);
-        else if (*c < 0x20 || *c == 0x7f)
-            printf("\\x%02x", *c);
-        else
-            putchar(*c);
-    }
-}
-
 static void print_tsv_group(const cs_dups *d, int64_t g) {
     for (int i = 0; i < cs_dups_size(d, g); i++) {
         const cs_dup_member *x = cs_dups_member(d, g, i);
@@ -199,7 +169,7 @@ static void print_tsv_group(const cs_dups *d, int64_t g) {
                (long long)x->size, x->width, x->height);
         if (x->mtime_ns > 0) printf("%lld", (long long)(x->mtime_ns / 1000000000));
         putchar('\t');
-        put_tsv_path(x->path);
+        cli_put_path(x->path, stdout);
         putchar('\n');
     }
 }
@@ -229,14 +199,6 @@ static int print_groups(const cs_dups *d, cli_format fmt, float t) {
     return CLI_OK;
 }
 
-static int parse_float(const char *s, float *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end) return 0;
-    *out = (float)v;
-    return 1;
-}
-
 static int run(int argc, char **argv) {
     static const struct option longs[] = {CLI_RESULT_LONG_OPTIONS,
                                           {"strict", no_argument, NULL, OPT_STRICT},
@@ -248,20 +210,16 @@ static int run(int argc, char **argv) {
     cli_format fmt = CLI_FORMAT_TEXT;
     const char *db_opt = NULL, *move_to = NULL, *root = NULL;
     int dry_run = 0, c;
+    double t;
     while ((c = getopt_long(argc, argv, "k:", longs, NULL)) != -1) {
         switch (c) {
         case 'k':
-            o.k = atoi(optarg);
-            if (o.k < 1 || o.k > 255) {
-                cli_error("duplicates: -k must be from 1 to 255");
-                return CLI_USAGE;
-            }
+            if (cli_int_arg("-k", optarg, 1, 255, &o.k)) return CLI_USAGE;
             break;
         case CLI_OPT_THRESHOLD:
-            if (!parse_float(optarg, &o.threshold) || !(o.threshold > 0 && o.threshold <= 1)) {
-                cli_error("duplicates: --threshold must be a number in (0, 1], not '%s'", optarg);
-                return CLI_USAGE;
-            }
+            /* (0, 1]: a tiny lower bound stands for the open end */
+            if (cli_double_arg("--threshold", optarg, 1e-30, 1, &t)) return CLI_USAGE;
+            o.threshold = (float)t;
             break;
         case CLI_OPT_JSON:
             fmt = CLI_FORMAT_JSON;

@@ -384,6 +384,16 @@ static int under(const char *path, const char *dir) {
     return !strncmp(path, dir, n) && (path[n] == '/' || (n > 0 && dir[n - 1] == '/'));
 }
 
+/* "moved SRC -> DST", names quoted as the CLI quotes them (cli_put_path). */
+static void print_move(const char *what, const char *src, const char *dst) {
+    printf("%s ", what);
+    cli_put_path(src, stdout);
+    fputs(" -> ", stdout);
+    cli_put_path(dst, stdout);
+    putchar('\n');
+    fflush(stdout);
+}
+
 int cli_dups_move(cs_db *db, const cs_dups *d, const char *dir_in, const char *root_in,
                   int dry_run) {
     if (!dry_run && mkdir(dir_in, 0777) != 0 && errno != EEXIST) {
@@ -424,7 +434,7 @@ int cli_dups_move(cs_db *db, const cs_dups *d, const char *dir_in, const char *r
             char dst[8192];
             snprintf(dst, sizeof dst, "%s/%s", dir, m->path + strlen(root) + 1);
             if (dry_run) {
-                printf("would move %s -> %s\n", m->path, dst);
+                print_move("would move", m->path, dst);
                 moved++;
                 bytes += m->size;
                 continue;
@@ -455,8 +465,7 @@ int cli_dups_move(cs_db *db, const cs_dups *d, const char *dir_in, const char *r
                 return CLI_FAIL;
             }
             journal_add(&j, 'D', m->path, dst, 0);
-            printf("moved %s -> %s\n", m->path, dst);
-            fflush(stdout);
+            print_move("moved", m->path, dst);
             moved++;
             bytes += m->size;
         }

@@ -260,7 +260,7 @@ CS_API cs_status cs_db_foreach(cs_db *db, cs_db_row_fn fn, void *user, cs_error 
 
 /* The default threshold: "the same picture" (re-saved, recompressed,
  * resized, slightly cropped), as measured in docs/duplicates.md. */
-#define CS_DUPS_DEFAULT_THRESHOLD 0.95f
+#define CS_DUPS_DEFAULT_THRESHOLD 0.95
 
 typedef struct cs_dups_opts {
     float threshold; /* cosine in (0, 1]; 0: CS_DUPS_DEFAULT_THRESHOLD */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/parse.h"
 #include "server/http.h"
 
 enum {
@@ -66,13 +67,12 @@ static json_t *group_json(const cs_dups *d, int64_t g) {
     return o;
 }
 
-/* A threshold in (0, 1]: digits, one point, nothing else. */
+/* A threshold in (0, 1], parsed strictly (core/parse.h); absent: the default. */
 static int parse_threshold(const char *s, float *out) {
     if (!s) return 1;
-    if (!*s || strlen(s) > 12 || strspn(s, "0123456789.") != strlen(s)) return 0;
-    char *end;
-    double v = strtod(s, &end);
-    if (*end || !(v > 0 && v <= 1)) return 0;
+    double v;
+    cs_error err;
+    if (cs_parse_double(s, 1e-30, 1, "threshold", &v, &err) != CS_OK) return 0;
     *out = (float)v;
     return 1;
 }
