@@ -110,7 +110,8 @@ static int setup(band_reader *r, uint64_t max_alloc) {
         if (r->planes == 1 && r->block_row != r->row_bytes) return 0;
     }
     if (!r->block_size || !r->block_row) return 0;
-    uint64_t band = (uint64_t)r->row_bytes * r->bh;
+    /* a band never holds more rows than the image, however tall its tiles */
+    uint64_t band = (uint64_t)r->row_bytes * (r->bh < l->height ? r->bh : l->height);
     if (band > max_alloc || r->block_size > max_alloc) return 0;
     if (r->planes == 1 && !r->tiled) {
         /* strips may claim more rows than the image has: the band is one strip */
