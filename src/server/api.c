@@ -1,22 +1,32 @@
 /* server/api.c - the API's file and status endpoints: /api/thumb/ID,
  * /api/image/ID, /api/stats, /healthz. Files are found only through the
  * index (an id -> the path the index holds), never through the URL. */
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "server/http.h"
+#include "server/item_file.h"
 
-/* A validator for cached copies: FNV-1a over what identifies the content. */
-static void make_etag(char *out, size_t cap, char kind, const srv_item *it, uint64_t extra) {
+/* What identifies an indexed image's content: its id and the catalogue's
+ * record of its bytes (hash, size, mtime), FNV-1a mixed. A re-indexed image
+ * whose bytes changed gets a new key, so no cache (ours or the browser's)
+ * can serve the old picture under the same id. */
+static uint64_t content_key(const srv_item *it, uint64_t extra) {
     uint64_t h = 1469598103934665603ull;
-    for (const char *p = it->path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    uint64_t parts[3] = {(uint64_t)it->width, (uint64_t)it->height, extra};
-    for (int i = 0; i < 3; i++) h = (h ^ parts[i]) * 1099511628211ull;
-    snprintf(out, cap, "\"%c%lld-%016llx\"", kind, (long long)it->id, (unsigned long long)h);
+    for (int i = 0; i < 16; i++) h = (h ^ it->hash[i]) * 1099511628211ull;
+    uint64_t parts[4] = {(uint64_t)it->id, (uint64_t)it->size, (uint64_t)it->mtime_ns, extra};
+    for (int i = 0; i < 4; i++)
+        for (int byte = 0; byte < 8; byte++)
+            h = (h ^ ((parts[i] >> (8 * byte)) & 0xFF)) * 1099511628211ull;
+    return h;
+}
+
+/* A validator for cached copies. */
+static void make_etag(char *out, size_t cap, char kind, const srv_item *it, uint64_t extra) {
+    snprintf(out, cap, "\"%c%lld-%016llx\"", kind, (long long)it->id,
+             (unsigned long long)content_key(it, extra));
 }
 
 /* 1 with the record of `id`, or 0 after replying 404 (or the error). */
@@ -30,9 +40,29 @@ static int lookup(srv_request *r, int64_t id, srv_item *it) {
     return st == CS_OK;
 }
 
-/* Decode, shrink and encode one thumbnail. */
-static cs_status make_thumb(cs_server *srv, const srv_item *it, unsigned char **jpg, size_t *n,
-                            cs_error *err) {
+/* 1 with the file of `it` opened and its cheap checks passed, or 0 after
+ * replying 404. */
+static int open_item(srv_request *r, const srv_item *it, srv_item_file *f) {
+    cs_error err = {0};
+    if (srv_item_open(it, f, &err) == CS_OK) return 1;
+    cs_log(&r->srv->log, CS_LOG_WARN, "%s", err.message);
+    srv_reply_error(r, 404, "%s", err.message);
+    return 0;
+}
+
+/* The most bytes a file to decode may have: as cs_image_decode_file allows
+ * (no format stores more than 16 bytes a pixel, plus metadata). */
+static size_t max_file_bytes(const cs_server *srv) {
+    uint64_t px = srv->opts.decode.max_pixels ? srv->opts.decode.max_pixels : CS_DEFAULT_MAX_PIXELS;
+    return px < (SIZE_MAX >> 5) ? (size_t)px * 16 + ((size_t)64 << 20) : SIZE_MAX >> 1;
+}
+
+/* Decode, shrink and encode one thumbnail, from the bytes of the file that
+ * was checked against the catalogue. */
+static cs_status make_thumb(cs_server *srv, const srv_item *it, srv_item_file *f,
+                            unsigned char **jpg, size_t *n, cs_error *err) {
+    cs_status st = srv_item_verify(it, f, 1, max_file_bytes(srv), err);
+    if (st != CS_OK) return st;
     int size = srv->opts.thumb_size;
     int w = it->width > 0 ? it->width : size, h = it->height > 0 ? it->height : size;
     /* The decoder may shrink (JPEG DCT scaling, by M/8) as long as the shorter
@@ -42,7 +72,8 @@ static cs_status make_thumb(cs_server *srv, const srv_item *it, unsigned char **
     long lo = w < h ? w : h, hi = w > h ? w : h;
     long min_side = (lo * size + hi - 1) / hi + 1;
     cs_image img = {0}, small = {0};
-    cs_status st = srv->be.decode(srv->be.ctx, it, (int)(min_side > 0 ? min_side : 1), &img, err);
+    st = srv->be.decode(srv->be.ctx, it, f->data, (size_t)it->size,
+                        (int)(min_side > 0 ? min_side : 1), &img, err);
     if (st != CS_OK) return st;
     st = srv_image_fit(&img, size, &small, err);
     srv->be.image_free(srv->be.ctx, &img);
@@ -53,24 +84,35 @@ static cs_status make_thumb(cs_server *srv, const srv_item *it, unsigned char **
 
 enum MHD_Result srv_api_thumb(srv_request *r, int64_t id) {
     srv_item it;
-    if (!lookup(r, id, &it)) return MHD_YES;
+    srv_item_file f;
+    if (!lookup(r, id, &it) || !open_item(r, &it, &f)) return MHD_YES;
     char etag[64];
-    make_etag(etag, sizeof etag, 't', &it, (uint64_t)r->srv->opts.thumb_size);
-    if (srv_not_modified(r, etag)) return srv_reply_304(r, etag);
+    uint64_t size = (uint64_t)r->srv->opts.thumb_size;
+    make_etag(etag, sizeof etag, 't', &it, size);
+    if (srv_not_modified(r, etag)) {
+        srv_item_file_close(&f);
+        return srv_reply_304(r, etag);
+    }
     unsigned char *jpg = NULL;
     size_t n = 0;
-    if (!srv_cache_get(r->srv->thumbs, id, &jpg, &n)) {
+    int64_t key = (int64_t)content_key(&it, size);
+    if (!srv_cache_get(r->srv->thumbs, key, &jpg, &n)) {
         cs_error err = {0};
-        cs_status st = make_thumb(r->srv, &it, &jpg, &n, &err);
+        cs_status st = make_thumb(r->srv, &it, &f, &jpg, &n, &err);
+        srv_item_file_close(&f);
         if (st != CS_OK) {
             cs_log(&r->srv->log, CS_LOG_WARN, "thumbnail of image %lld: %s", (long long)id,
                    err.message);
-            /* the file changed or vanished since it was indexed */
-            return srv_reply_error(r, st == CS_EIO || st == CS_ENOTFOUND ? 404 : 422,
-                                   "no thumbnail for image %lld: %s", (long long)id, err.message);
+            /* The decoder's message may quote the file's first bytes: only
+             * our own refusals (which never do) are passed on. */
+            if (st == CS_ENOTFOUND) return srv_reply_error(r, 404, "%s", err.message);
+            return srv_reply_error(r, st == CS_ELIMIT ? 413 : 422,
+                                   "no thumbnail for image %lld: %s", (long long)id,
+                                   st == CS_ELIMIT ? "too large to decode" : "it does not decode");
         }
-        srv_cache_put(r->srv->thumbs, id, jpg, n);
+        srv_cache_put(r->srv->thumbs, key, jpg, n);
     }
+    srv_item_file_close(&f);
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, jpg, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(jpg);
@@ -80,21 +122,6 @@ enum MHD_Result srv_api_thumb(srv_request *r, int64_t id) {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=3600");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     return srv_queue(r, 200, resp);
-}
-
-/* The MIME type from the first bytes (never from the file name). */
-static const char *sniff_mime(const unsigned char *b, size_t n) {
-    if (n >= 3 && !memcmp(b, "\xFF\xD8\xFF", 3)) return "image/jpeg";
-    if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1A\n", 8)) return "image/png";
-    if (n >= 6 && (!memcmp(b, "GIF87a", 6) || !memcmp(b, "GIF89a", 6))) return "image/gif";
-    if (n >= 12 && !memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4)) return "image/webp";
-    if (n >= 2 && !memcmp(b, "BM", 2)) return "image/bmp";
-    if (n >= 4 && (!memcmp(b, "II*\0", 4) || !memcmp(b, "MM\0*", 4))) return "image/tiff";
-    if (n >= 12 && !memcmp(b + 4, "ftyp", 4)) {
-        if (!memcmp(b + 8, "avif", 4) || !memcmp(b + 8, "avis", 4)) return "image/avif";
-        return "image/heic";
-    }
-    return "application/octet-stream";
 }
 
 /* filename*=UTF-8''... : every byte outside [A-Za-z0-9._-] percent-encoded,
@@ -115,27 +142,29 @@ static void content_disposition(char *out, size_t cap, const char *path) {
 
 enum MHD_Result srv_api_image(srv_request *r, int64_t id) {
     srv_item it;
-    if (!lookup(r, id, &it)) return MHD_YES;
-    int fd = open(it.path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0) close(fd);
-        return srv_reply_error(r, 404, "image %lld is no longer readable", (long long)id);
-    }
-    unsigned char head[16];
-    ssize_t got = pread(fd, head, sizeof head, 0);
+    srv_item_file f;
+    if (!lookup(r, id, &it) || !open_item(r, &it, &f)) return MHD_YES;
     char etag[64], disp[1024];
-    make_etag(etag, sizeof etag, 'i', &it, (uint64_t)st.st_size ^ (uint64_t)st.st_mtime);
+    make_etag(etag, sizeof etag, 'i', &it, 0);
     if (srv_not_modified(r, etag)) {
-        close(fd);
+        srv_item_file_close(&f);
         return srv_reply_304(r, etag);
     }
-    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    cs_error err = {0};
+    if (srv_item_verify(&it, &f, 0, 0, &err) != CS_OK) {
+        srv_item_file_close(&f);
+        cs_log(&r->srv->log, CS_LOG_WARN, "%s", err.message);
+        return srv_reply_error(r, 404, "%s", err.message);
+    }
+    /* Sent from the checked descriptor, never by opening the path again. */
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)it.size, f.fd);
     if (!resp) {
-        close(fd);
+        srv_item_file_close(&f);
         return srv_queue(r, 500, NULL);
     }
-    srv_add_common_headers(resp, sniff_mime(head, got > 0 ? (size_t)got : 0));
+    f.fd = -1; /* the response owns it now */
+    srv_add_common_headers(resp, srv_image_mime(f.format));
+    srv_item_file_close(&f);
     content_disposition(disp, sizeof disp, it.path);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=3600");

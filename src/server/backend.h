@@ -14,10 +14,13 @@
 #include "clipsearch/search.h"
 #include "clipsearch/server.h"
 
-/* One indexed image. `path` is where the original lies on disk. */
+/* One indexed image: where the original lay when it was indexed, and what
+ * it was then (item_file.h checks the file against this before using it). */
 typedef struct srv_item {
     int64_t id;
     int width, height;
+    int64_t size, mtime_ns; /* bytes; modification time, ns since the epoch */
+    uint8_t hash[16];       /* cs_hash128 of its bytes; all zero if not recorded */
     char path[4096];
 } srv_item;
 
@@ -51,10 +54,12 @@ typedef struct srv_backend {
     cs_status (*item)(void *ctx, int64_t id, srv_item *out, cs_error *err);
     /* Adds the collection's figures ("images", "model", ...) to a JSON object. */
     cs_status (*stats)(void *ctx, json_t *obj, cs_error *err);
-    /* Decodes an indexed image, upright, for its thumbnail; it may come out
-     * smaller (JPEG DCT scaling) as long as its shorter side >= min_side. */
-    cs_status (*decode)(void *ctx, const srv_item *item, int min_side, cs_image *out,
-                        cs_error *err);
+    /* Decodes the bytes of an indexed image (read from the file that was
+     * checked against the item, never from its path again), upright, for its
+     * thumbnail; it may come out smaller (JPEG DCT scaling) as long as its
+     * shorter side >= min_side. */
+    cs_status (*decode)(void *ctx, const srv_item *item, const void *data, size_t size,
+                        int min_side, cs_image *out, cs_error *err);
     /* Releases an image that decode filled. */
     void (*image_free)(void *ctx, cs_image *img);
     /* Groups of near-identical images (cs_db_duplicates; opts->pool is the

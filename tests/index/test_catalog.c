@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "index/db_internal.h"
+#include "index/content_hash.h"
 #include "test.h"
 
 #define DIM 8
@@ -441,6 +442,17 @@ static void test_hash(void) {
         cs_hash128(buf, sizeof buf, h2);
         CHECK(memcmp(h, h2, 8) != 0 && memcmp(h + 8, h2 + 8, 8) != 0);
         buf[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+    }
+    /* in pieces of any sizes, the same hash as in one piece */
+    for (int len = 0; len <= 300; len += 7) {
+        for (int piece = 1; piece <= 70; piece += 3) {
+            cs_hash128_state s;
+            cs_hash128_init(&s);
+            for (int at = 0; at < len; at += piece)
+                cs_hash128_update(&s, buf + at, (size_t)(at + piece <= len ? piece : len - at));
+            cs_hash128_final(&s, h2);
+            CHECK(!memcmp(seen[len], h2, 16));
+        }
     }
 }
 

@@ -16,9 +16,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "clipsearch/index.h" /* cs_hash128 */
 #include "server/backend.h"
 #include "test.h"
 
@@ -29,6 +31,8 @@ typedef struct fake {
     float vec[FAKE_N][FAKE_DIM];
     char paths[FAKE_N][256];
     int width[FAKE_N], height[FAKE_N];
+    int64_t size[FAKE_N], mtime_ns[FAKE_N]; /* what "indexing" saw */
+    uint8_t hash[FAKE_N][16];
 } fake;
 
 static inline int fake_axis(const char *s, size_t n) {
@@ -111,8 +115,25 @@ static inline cs_status fake_item(void *ctx, int64_t id, srv_item *out, cs_error
     out->id = id;
     out->width = f->width[id];
     out->height = f->height[id];
+    out->size = f->size[id];
+    out->mtime_ns = f->mtime_ns[id];
+    memcpy(out->hash, f->hash[id], 16);
     snprintf(out->path, sizeof out->path, "%s", f->paths[id]);
     return CS_OK;
+}
+
+/* Records what the file of image i is now, as indexing would. */
+static inline void fake_index_file(fake *f, int i) {
+    FILE *fp = fopen(f->paths[i], "rb");
+    char buf[4096];
+    size_t n = fp ? fread(buf, 1, sizeof buf, fp) : 0;
+    if (fp) fclose(fp);
+    struct stat st;
+    if (stat(f->paths[i], &st) == 0) {
+        f->size[i] = (int64_t)st.st_size;
+        f->mtime_ns[i] = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    }
+    cs_hash128(buf, n, f->hash[i]);
 }
 
 static inline cs_status fake_stats(void *ctx, json_t *obj, cs_error *err) {
@@ -122,9 +143,9 @@ static inline cs_status fake_stats(void *ctx, json_t *obj, cs_error *err) {
 }
 
 /* A horizontal ramp: red = x * 255 / (w - 1), green = y * 255 / (h - 1), blue 40. */
-static inline cs_status fake_decode(void *ctx, const srv_item *it, int min_side, cs_image *out,
-                                    cs_error *err) {
-    (void)ctx, (void)min_side;
+static inline cs_status fake_decode(void *ctx, const srv_item *it, const void *data, size_t size,
+                                    int min_side, cs_image *out, cs_error *err) {
+    (void)ctx, (void)min_side, (void)data, (void)size;
     if (it->width <= 0) {
         err->status = CS_EFORMAT;
         snprintf(err->message, sizeof err->message, "%.200s: not an image", it->path);
@@ -167,6 +188,7 @@ static inline void fake_init(fake *f, srv_backend *be, const char *dir) {
         FILE *fp = fopen(f->paths[i], "wb");
         fprintf(fp, "\x89PNG\r\n\x1A\n-fake-image-%d", i);
         fclose(fp);
+        fake_index_file(f, i);
     }
     f->width[9] = 0; /* id 9: a file that no longer decodes */
     *be = (srv_backend){f,           FAKE_DIM,  fake_embed_text, fake_embed_image, fake_item_vector,
