@@ -35,6 +35,12 @@ typedef struct cs_server_opts {
     int thread_per_connection; /* 1: a thread per connection instead of the pool */
     int max_connections;       /* 0: 256 */
     int timeout_s;             /* a connection idle this long is closed; 0: 15 */
+    int header_timeout_ms;     /* a request's headers must all arrive within this, however
+                                  slowly the bytes trickle; 0: 10000 */
+    int body_timeout_ms;       /* and its body within this after them; 0: 60000 */
+    int max_per_client;        /* connections from one client address; 0: 32, but no limit
+                                  when bound to loopback (every local client has the same
+                                  address); -1: no limit */
     size_t max_body;           /* request body limit in bytes; 0: 16 MiB */
     int max_k;                 /* most results one request may ask for; 0: 500 */
     int thumb_size;            /* longest side of a thumbnail in pixels; 0: 320 */

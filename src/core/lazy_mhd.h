@@ -15,6 +15,7 @@
 #define MHD_start_daemon                CS_LAZY_NAME(MHD_start_daemon)
 #define MHD_get_daemon_info             CS_LAZY_NAME(MHD_get_daemon_info)
 #define MHD_stop_daemon                 CS_LAZY_NAME(MHD_stop_daemon)
+#define MHD_get_connection_info         CS_LAZY_NAME(MHD_get_connection_info)
 #define MHD_lookup_connection_value     CS_LAZY_NAME(MHD_lookup_connection_value)
 #define MHD_create_response_from_buffer CS_LAZY_NAME(MHD_create_response_from_buffer)
 #define MHD_create_response_from_fd     CS_LAZY_NAME(MHD_create_response_from_fd)

@@ -108,6 +108,8 @@ struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_Accep
 STUB(mhd, const union MHD_DaemonInfo *, MHD_get_daemon_info,
      (struct MHD_Daemon * d, enum MHD_DaemonInfoType t, ...), (d, t), NULL)
 VSTUB(mhd, MHD_stop_daemon, (struct MHD_Daemon * d), (d))
+STUB(mhd, const union MHD_ConnectionInfo *, MHD_get_connection_info,
+     (struct MHD_Connection * c, enum MHD_ConnectionInfoType t, ...), (c, t), NULL)
 STUB(mhd, const char *, MHD_lookup_connection_value,
      (struct MHD_Connection * c, enum MHD_ValueKind k, const char *key), (c, k, key), NULL)
 STUB(mhd, struct MHD_Response *, MHD_create_response_from_buffer,

@@ -194,9 +194,18 @@ enum MHD_Result srv_api_stats(srv_request *r) {
     json_object_set_new(obj, "query_cache",
                         json_pack("{s:I, s:I, s:I}", "cached", (json_int_t)entries, "hits",
                                   (json_int_t)hits, "misses", (json_int_t)misses));
-    json_object_set_new(obj, "limits",
-                        json_pack("{s:I, s:i, s:i}", "max_body", (json_int_t)srv->opts.max_body,
-                                  "max_k", srv->opts.max_k, "timeout_s", srv->opts.timeout_s));
+    const cs_server_opts *o = &srv->opts;
+    json_object_set_new(
+        obj, "limits",
+        json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "max_body", (json_int_t)o->max_body,
+                  "max_k", o->max_k, "timeout_s", o->timeout_s, "header_timeout_ms",
+                  o->header_timeout_ms, "body_timeout_ms", o->body_timeout_ms, "max_connections",
+                  o->max_connections, "max_per_client", srv->per_client, "reserve", srv->reserve));
+    unsigned long late, room;
+    srv_guard_stats(srv->guard, &late, &room);
+    json_object_set_new(obj, "connections_closed",
+                        json_pack("{s:I, s:I}", "past_deadline", (json_int_t)late, "for_room",
+                                  (json_int_t)room));
     return srv_reply_json(r, 200, obj);
 }
 

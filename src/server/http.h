@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "server/backend.h"
 #include "server/cache.h"
+#include "server/guard.h"
 #include "server/thumb.h"
 
 struct cs_server {
@@ -28,6 +29,9 @@ struct cs_server {
     int loopback; /* bound to a loopback address: only local Host names are served */
     srv_cache *thumbs;
     srv_cache *embeddings; /* query embeddings by hash of the text / image bytes */
+    srv_guard *guard;      /* deadlines and the reserve of connections */
+    int per_client;        /* connections per client address; 0: no limit */
+    int reserve;           /* connections kept for clients that send their request at once */
     cs_logger log;
     void *owned_ctx; /* the backend's context when the server made it (freed by stop) */
 };
@@ -50,14 +54,19 @@ typedef struct srv_request {
     double t_start;           /* seconds, monotonic */
     int status;               /* the reply's status, for the log line */
     int rejected;             /* a reply was queued before the body was read */
+    int refused;              /* the status to answer once the body has been dropped */
+    int close;                /* the reply closes the connection */
+    size_t n_args;            /* URL arguments, when more than accepted */
     size_t body_seen;         /* bytes of body received so far */
+    size_t dropped;           /* bytes of body dropped after a refusal */
     srv_buf body;             /* raw body (JSON, image bytes) */
     /* multipart/form-data and urlencoded forms */
     struct MHD_PostProcessor *form;
     srv_buf upload;       /* the file part of a form */
     char form_text[2048]; /* the "q"/"text" field */
     char form_k[16], form_offset[16];
-    int form_bad; /* a form field was too long or the upload too large */
+    int form_bad;       /* a form field was too long or the upload too large */
+    char form_why[128]; /* why the request is refused */
 } srv_request;
 
 /* ---- replies (reply.c) ----------------------------------------------------- */

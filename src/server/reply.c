@@ -84,6 +84,7 @@ enum MHD_Result srv_queue(srv_request *r, int status, struct MHD_Response *resp)
         return MHD_NO; /* out of memory: closing the connection is all we can do */
     }
     r->status = status;
+    if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned int)status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -1,9 +1,18 @@
 /* server/server.c - the libmicrohttpd daemon: start/stop, and the request
- * life cycle up to the router (headers -> body chunks -> complete).
+ * life cycle up to the router (request line -> headers -> body chunks ->
+ * complete).
  *
- * Safety comes mostly from configuration: a bounded number of connections,
- * an idle timeout (a slow client is dropped), a cap on header memory (long
- * URLs get 414 from libmicrohttpd), and our own cap on the body (413). */
+ * Safety comes mostly from configuration: a bounded number of connections
+ * (in all, and per client address), an idle timeout, deadlines for headers
+ * and bodies and a reserve of connections (guard.c), a cap on header memory
+ * (long URLs get 414 from libmicrohttpd), a cap on URL arguments, and our
+ * own cap on the body (413).
+ *
+ * libmicrohttpd accepts a reply only before the body is read or once it has
+ * all arrived, never in between. So a request refused mid-body (too large,
+ * a form field too long) is remembered, the rest of its body is read and
+ * dropped (up to MAX_DROP: past that the connection is just closed), and
+ * the refusal is sent at the end, with "Connection: close". */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -15,11 +24,20 @@
 
 #include "server/http.h"
 
+/* More URL arguments than any endpoint reads (it reads at most 4). */
+#define MAX_ARGS 64
+/* The body read and dropped after a refusal, to be able to answer it, is at
+ * most max_body or this, the larger; past it the connection is closed. The
+ * body deadline bounds the time it takes. */
+#define MAX_DROP ((size_t)16 << 20)
+
 static void fill_defaults(cs_server_opts *o) {
     if (!o->host || !*o->host) o->host = "127.0.0.1";
     if (o->threads <= 0) o->threads = 4;
     if (o->max_connections <= 0) o->max_connections = 256;
     if (o->timeout_s <= 0) o->timeout_s = 15;
+    if (o->header_timeout_ms <= 0) o->header_timeout_ms = 10000;
+    if (o->body_timeout_ms <= 0) o->body_timeout_ms = 60000;
     if (o->max_body == 0) o->max_body = (size_t)16 << 20;
     if (o->max_k <= 0) o->max_k = 500;
     if (o->thumb_size <= 0) o->thumb_size = 320;
@@ -28,11 +46,13 @@ static void fill_defaults(cs_server_opts *o) {
 
 /* ---- forms ------------------------------------------------------------------- */
 
-static void copy_field(char *dst, size_t cap, const char *data, uint64_t off, size_t size,
-                       int *bad) {
+static void copy_field(srv_request *r, const char *key, char *dst, size_t cap, const char *data,
+                       uint64_t off, size_t size) {
     size_t have = strlen(dst);
     if (off != have || have + size >= cap) {
-        *bad = 1;
+        r->form_bad = 1;
+        snprintf(r->form_why, sizeof r->form_why, "form field '%s' longer than %zu bytes", key,
+                 cap - 1);
         return;
     }
     memcpy(dst + have, data, size);
@@ -47,13 +67,17 @@ static enum MHD_Result on_form_field(void *cls, enum MHD_ValueKind kind, const c
     (void)kind, (void)content_type, (void)transfer_encoding;
     srv_request *r = cls;
     if (filename || !strcmp(key, "image") || !strcmp(key, "file")) {
-        if (!srv_buf_append(&r->upload, data, size, r->srv->opts.max_body)) r->form_bad = 1;
+        if (!srv_buf_append(&r->upload, data, size, r->srv->opts.max_body)) {
+            r->form_bad = 1;
+            snprintf(r->form_why, sizeof r->form_why,
+                     "uploaded file larger than the limit of %zu bytes", r->srv->opts.max_body);
+        }
     } else if (!strcmp(key, "q") || !strcmp(key, "text")) {
-        copy_field(r->form_text, sizeof r->form_text, data, off, size, &r->form_bad);
+        copy_field(r, key, r->form_text, sizeof r->form_text, data, off, size);
     } else if (!strcmp(key, "k")) {
-        copy_field(r->form_k, sizeof r->form_k, data, off, size, &r->form_bad);
+        copy_field(r, key, r->form_k, sizeof r->form_k, data, off, size);
     } else if (!strcmp(key, "offset")) {
-        copy_field(r->form_offset, sizeof r->form_offset, data, off, size, &r->form_bad);
+        copy_field(r, key, r->form_offset, sizeof r->form_offset, data, off, size);
     } /* other fields are ignored */
     return r->form_bad ? MHD_NO : MHD_YES;
 }
@@ -88,7 +112,37 @@ static int host_allowed(srv_request *r) {
     return strlen(r->srv->host) == n && !strncasecmp(h, r->srv->host, n);
 }
 
+/* Called with the request line, before libmicrohttpd splits the URL
+ * arguments: the request's state starts here. libmicrohttpd keeps every
+ * argument in the connection's 64 KiB memory pool, and when the pool runs
+ * out it can answer nothing and holds the connection until the idle
+ * timeout. So a URL with more arguments than MAX_ARGS has them cut off here,
+ * in the request line itself (the buffer libmicrohttpd parses next; it
+ * documents that this call comes before it modifies the URL), and the
+ * request is refused when its headers are complete. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)conn;
+    srv_request *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->srv = cls;
+    r->t_start = srv_now();
+    char *q = strchr(uri, '?');
+    if (q) {
+        size_t n = 1;
+        for (const char *p = q + 1; *p; p++) n += *p == '&';
+        if (n > MAX_ARGS) {
+            r->n_args = n;
+            q[1] = 0;
+        }
+    }
+    return r;
+}
+
 static enum MHD_Result on_first_call(srv_request *r) {
+    r->close = 1; /* until the headers pass: an early reply leaves a body unread */
+    if (r->n_args)
+        return srv_reply_error(r, 414, "%zu URL arguments; at most %d are accepted", r->n_args,
+                               MAX_ARGS);
     if (!host_allowed(r))
         return srv_reply_error(r, 421, "this server answers only to localhost names");
     const char *m = r->method;
@@ -103,7 +157,21 @@ static enum MHD_Result on_first_call(srv_request *r) {
         r->form = MHD_create_post_processor(r->conn, 65536, on_form_field, r);
         if (!r->form) return srv_reply_error(r, 400, "malformed form data (bad Content-Type)");
     }
+    r->close = 0;
     return MHD_YES;
+}
+
+/* Remembers why the request is refused mid-body; the reply goes at its end. */
+static void refuse_later(srv_request *r) {
+    size_t limit = r->srv->opts.max_body;
+    if (r->body_seen > limit) {
+        r->refused = 413;
+        snprintf(r->form_why, sizeof r->form_why,
+                 "request body larger than the limit of %zu bytes", limit);
+    } else {
+        r->refused = r->form_bad ? 413 : 400;
+        if (!r->form_bad) snprintf(r->form_why, sizeof r->form_why, "malformed form data");
+    }
 }
 
 /* One chunk of body. Returns 0 when the request must be refused now. */
@@ -120,41 +188,49 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_size, void **state) {
     (void)version;
     srv_request *r = *state;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r) return MHD_NO;
-        r->srv = cls;
+    if (!r) { /* no request line notice (out of memory there) */
+        if (!(r = *state = on_request_line(cls, "", conn))) return MHD_NO;
+    }
+    if (!r->conn) {
         r->conn = conn;
         r->url = url;
         r->method = method;
-        r->t_start = srv_now();
-        *state = r;
-        return on_first_call(r);
+        srv_guard_headers_done(conn);
+        enum MHD_Result ret = on_first_call(r);
+        if (r->status) r->rejected = 1; /* replied from the headers alone */
+        return ret;
     }
     if (r->rejected) {
         *upload_size = 0; /* a reply is already queued; drop the rest */
         return MHD_YES;
     }
     if (*upload_size) {
-        size_t n = *upload_size;
+        size_t n = *upload_size, limit = r->srv->opts.max_body;
         *upload_size = 0;
-        if (on_body(r, upload_data, n)) return MHD_YES;
+        if (r->refused) { /* dropping the rest, to answer at its end */
+            r->dropped += n;
+            return r->dropped > (limit > MAX_DROP ? limit : MAX_DROP) ? MHD_NO : MHD_YES;
+        }
+        if (!on_body(r, upload_data, n)) refuse_later(r);
+        return MHD_YES;
+    }
+    srv_guard_body_done(conn);
+    if (r->refused) {
+        r->close = 1;
         r->rejected = 1;
-        if (r->body_seen > r->srv->opts.max_body)
-            return srv_reply_error(r, 413, "request body larger than the limit of %zu bytes",
-                                   r->srv->opts.max_body);
-        return srv_reply_error(r, r->form_bad ? 413 : 400, "malformed or oversized form data");
+        return srv_reply_error(r, r->refused, "%s", r->form_why);
     }
     return srv_route(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
                          enum MHD_RequestTerminationCode code) {
-    (void)conn;
     cs_server *srv = cls;
     srv_request *r = *state;
+    if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK) srv_guard_request_done(conn);
     if (!r) return;
-    cs_log(&srv->log, CS_LOG_DEBUG, "%s %s %d %.1fms%s", r->method, r->url, r->status,
+    cs_log(&srv->log, CS_LOG_DEBUG, "%s %s %d %.1fms%s", r->method ? r->method : "-",
+           r->url ? r->url : "-", r->status,
            (srv_now() - r->t_start) * 1e3,
            code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     if (r->form) MHD_destroy_post_processor(r->form);
@@ -227,13 +303,20 @@ static struct MHD_Daemon *start_daemon(cs_server *srv, const struct sockaddr_sto
         {MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
+    struct MHD_OptionItem per_ip[] = {
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->per_client, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     return MHD_start_daemon(
-        flags, (uint16_t)srv->opts.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)ss, MHD_OPTION_CONNECTION_TIMEOUT,
+        flags, (uint16_t)srv->opts.port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+        MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)srv->opts.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)srv->opts.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_ARRAY,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        srv_guard_on_connection, srv->guard, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_ARRAY, srv->per_client > 0 ? per_ip : per_ip + 1, MHD_OPTION_ARRAY,
         srv->opts.thread_per_connection ? pool + 1 : pool, MHD_OPTION_END);
 }
 
@@ -260,17 +343,27 @@ cs_status cs_server_start_backend(const srv_backend *backend, const cs_server_op
     srv->opts.host = srv->host;
     srv->log = (cs_logger){o.log, o.log_user};
     srv->loopback = is_loopback(&ss);
+    /* every local client comes from the same address: a per-address limit
+     * on loopback would let one local program lock out the browser */
+    srv->per_client = o.max_per_client > 0 ? o.max_per_client
+                      : o.max_per_client < 0 || srv->loopback ? 0
+                                                             : 32;
+    srv->reserve = o.max_connections / 8 > 2 ? o.max_connections / 8 : 2;
     srv->thumbs = srv_cache_new(o.thumb_cache_bytes);
     srv->embeddings = srv_cache_new((size_t)8 << 20); /* ~4000 ViT-B/32 queries */
-    if (srv->thumbs && srv->embeddings) srv->daemon = start_daemon(srv, &ss);
+    srv->guard = srv_guard_new(o.header_timeout_ms / 1e3, o.body_timeout_ms / 1e3,
+                               o.max_connections > srv->reserve ? o.max_connections - srv->reserve
+                                                                : 1);
+    int ready = srv->thumbs && srv->embeddings && srv->guard;
+    if (ready) srv->daemon = start_daemon(srv, &ss);
     if (!srv->daemon) {
-        st = srv->thumbs && srv->embeddings
-                 ? cs_fail(err, CS_EIO,
-                           "serve: cannot listen on %s port %d (in use, or not allowed)", o.host,
-                           o.port)
-                 : cs_fail(err, CS_ENOMEM, "serve: out of memory");
+        st = ready ? cs_fail(err, CS_EIO,
+                             "serve: cannot listen on %s port %d (in use, or not allowed)", o.host,
+                             o.port)
+                   : cs_fail(err, CS_ENOMEM, "serve: out of memory");
         srv_cache_free(srv->thumbs);
         srv_cache_free(srv->embeddings);
+        srv_guard_free(srv->guard);
         free(srv);
         return st;
     }
@@ -287,6 +380,7 @@ int cs_server_port(const cs_server *srv) {
 void cs_server_stop(cs_server *srv) {
     if (!srv) return;
     MHD_stop_daemon(srv->daemon);
+    srv_guard_free(srv->guard);
     srv_cache_free(srv->thumbs);
     srv_cache_free(srv->embeddings);
     free(srv->owned_ctx);
