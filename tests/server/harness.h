@@ -142,10 +142,12 @@ static inline cs_status fake_stats(void *ctx, json_t *obj, cs_error *err) {
     return CS_OK;
 }
 
-/* A horizontal ramp: red = x * 255 / (w - 1), green = y * 255 / (h - 1), blue 40. */
+/* A horizontal ramp: red = x * 255 / (w - 1), green = y * 255 / (h - 1),
+ * blue 40, or 220 when the file's bytes end with '!' (a changed image). */
 static inline cs_status fake_decode(void *ctx, const srv_item *it, const void *data, size_t size,
                                     int min_side, cs_image *out, cs_error *err) {
-    (void)ctx, (void)min_side, (void)data, (void)size;
+    (void)ctx, (void)min_side;
+    uint8_t blue = size && ((const char *)data)[size - 1] == '!' ? 220 : 40;
     if (it->width <= 0) {
         err->status = CS_EFORMAT;
         snprintf(err->message, sizeof err->message, "%.200s: not an image", it->path);
@@ -160,7 +162,7 @@ static inline cs_status fake_decode(void *ctx, const srv_item *it, const void *d
             uint8_t *p = out->rgb + ((size_t)y * w + x) * 3;
             p[0] = (uint8_t)(x * 255 / (w - 1));
             p[1] = (uint8_t)(y * 255 / (h - 1));
-            p[2] = 40;
+            p[2] = blue;
         }
     return CS_OK;
 }

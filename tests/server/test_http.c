@@ -216,6 +216,49 @@ static int jpeg_info(const reply *r, int *w, int *h, int x, int y, uint8_t px[3]
     return 1;
 }
 
+static fake f;
+
+/* The thumbnail of `id`: its centre pixel and ETag. */
+static void thumb_of(int id, uint8_t px[3], char *etag, size_t cap) {
+    char path[64];
+    snprintf(path, sizeof path, "/api/thumb/%d", id);
+    reply r;
+    get(port, path, &r);
+    CHECK_EQ_INT(r.status, 200);
+    int w = 0, h = 0;
+    CHECK(jpeg_info(&r, &w, &h, 160, 80, px));
+    const char *et = strcasestr(r.head, "ETag: ");
+    etag[0] = 0;
+    if (et) snprintf(etag, cap, "%.*s", (int)strcspn(et + 6, "\r\n"), et + 6);
+    free(r.body);
+}
+
+/* An image changed and indexed again under the same id: its new thumbnail
+ * is served (not the cached one of the old bytes), under a new ETag. */
+static void test_thumb_after_change(void) {
+    uint8_t before[3], after[3];
+    char etag_before[128], etag_after[128];
+    thumb_of(5, before, etag_before, sizeof etag_before);
+    CHECK_MSG(abs(before[2] - 40) <= 6, "blue %d before the change", before[2]);
+    FILE *fp = fopen(f.paths[5], "wb");
+    fprintf(fp, "\x89PNG\r\n\x1A\n-fake-image-5, changed!");
+    fclose(fp);
+    fake_index_file(&f, 5);
+    thumb_of(5, after, etag_after, sizeof etag_after);
+    CHECK_MSG(abs(after[2] - 220) <= 6, "blue %d after the change: the old thumbnail", after[2]);
+    CHECK_MSG(strcmp(etag_before, etag_after) != 0, "the ETag stayed %s", etag_after);
+    /* a browser revalidating with the old ETag gets the new picture */
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /api/thumb/5 HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: %s\r\n"
+                     "Connection: close\r\n\r\n",
+                     etag_before);
+    reply r;
+    raw(port, req, (size_t)n, &r);
+    CHECK_EQ_INT(r.status, 200);
+    free(r.body);
+}
+
 static void test_thumb_and_image(void) {
     reply r;
     get(port, "/api/thumb/2", &r);
@@ -316,7 +359,6 @@ static void test_concurrency(void) {
 
 int main(void) {
     const char *dir = cs_test_tmpdir();
-    static fake f;
     srv_backend be;
     fake_init(&f, &be, dir);
     cs_server_opts opts = {0};
@@ -334,6 +376,7 @@ int main(void) {
     test_post();
     test_errors();
     test_thumb_and_image();
+    test_thumb_after_change();
     test_page();
     test_concurrency();
     cs_server_stop(srv);
