@@ -48,6 +48,23 @@ static void check_codec(const char *dir, const char *src_png, const cs_image *re
     /* a pixel limit below its size refuses it before decoding */
     cs_decode_opts opts = {.max_pixels = (uint64_t)ref->width * ref->height - 1};
     CHECK_EQ_INT(cs_image_decode_file(path, &opts, &img, &err), CS_ELIMIT);
+    /* claiming more pixels than libheif's own limit (each 'ispe' box set to
+     * 40000 x 40000): refused as too large (CS_ELIMIT, HTTP 413), like every
+     * other format, not as out of memory */
+    data = cs_test_read(path, &size);
+    int patched = 0;
+    for (size_t i = 0; i + 16 <= size; i++)
+        if (!memcmp(data + i, "ispe", 4)) {
+            for (int k = 0; k < 2; k++) {
+                uint8_t *v = (uint8_t *)data + i + 8 + 4 * k;
+                v[0] = 0, v[1] = 0, v[2] = 0x9C, v[3] = 0x40; /* 40000 */
+            }
+            patched++;
+        }
+    CHECK(patched > 0);
+    CHECK_EQ_INT(cs_image_decode_mem(data, size, "huge.heic", NULL, &img, &err), CS_ELIMIT);
+    CHECK(img.rgb == NULL && strstr(err.message, "huge.heic") != NULL);
+    free(data);
     /* truncated: refused, not half decoded */
     data = cs_test_read(path, &size);
     CHECK(cs_image_decode_mem(data, size / 2, "half.heic", NULL, &img, &err) != CS_OK);
