@@ -23,6 +23,11 @@ static uint64_t content_key(const srv_item *it, uint64_t extra) {
     return h;
 }
 
+/* The browser keeps a copy but asks again each time (a 304 when the ETag
+ * still matches): with a max-age it would show an image changed and
+ * indexed again under the same URL as it was, until the age ran out. */
+#define CACHE_CONTROL "private, no-cache"
+
 /* A validator for cached copies. */
 static void make_etag(char *out, size_t cap, char kind, const srv_item *it, uint64_t extra) {
     snprintf(out, cap, "\"%c%lld-%016llx\"", kind, (long long)it->id,
@@ -119,7 +124,7 @@ enum MHD_Result srv_api_thumb(srv_request *r, int64_t id) {
         return srv_queue(r, 500, NULL);
     }
     srv_add_common_headers(resp, "image/jpeg");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=3600");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, CACHE_CONTROL);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     return srv_queue(r, 200, resp);
 }
@@ -167,7 +172,7 @@ enum MHD_Result srv_api_image(srv_request *r, int64_t id) {
     srv_item_file_close(&f);
     content_disposition(disp, sizeof disp, it.path);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=3600");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, CACHE_CONTROL);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     return srv_queue(r, 200, resp);
 }

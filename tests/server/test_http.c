@@ -264,6 +264,8 @@ static void test_thumb_and_image(void) {
     get(port, "/api/thumb/2", &r);
     CHECK_EQ_INT(r.status, 200);
     CHECK(header_has(&r, "Content-Type: image/jpeg"));
+    /* kept, but revalidated each time: never a stale picture under its URL */
+    CHECK(header_has(&r, "Cache-Control: private, no-cache"));
     int w = 0, h = 0;
     uint8_t px[3] = {0};
     /* the 1000x500 ramp fits in 320x160; its centre pixel keeps the ramp's values */
@@ -301,6 +303,7 @@ static void test_thumb_and_image(void) {
     CHECK_EQ_INT(r.status, 200);
     CHECK(header_has(&r, "Content-Type: image/png"));
     CHECK(header_has(&r, "filename*=UTF-8''img4.png"));
+    CHECK(header_has(&r, "Cache-Control: private, no-cache"));
     CHECK(r.body_len == 21 && !memcmp(r.body, "\x89PNG\r\n\x1A\n-fake-image-4", 21));
     free(r.body);
     request(port, "HEAD", "/api/image/4", NULL, NULL, 0, &r);
