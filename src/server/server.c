@@ -66,6 +66,7 @@ static enum MHD_Result on_form_field(void *cls, enum MHD_ValueKind kind, const c
                                      size_t size) {
     (void)kind, (void)content_type, (void)transfer_encoding;
     srv_request *r = cls;
+    if (!key) key = ""; /* a part with no name (libmicrohttpd passes NULL) */
     if (filename || !strcmp(key, "image") || !strcmp(key, "file")) {
         if (!srv_buf_append(&r->upload, data, size, r->srv->opts.max_body)) {
             r->form_bad = 1;

@@ -66,6 +66,24 @@ static void test_long_multipart_field(void) {
     free(r.body);
 }
 
+/* A part with no name (libmicrohttpd hands the field over with a NULL key):
+ * ignored, so the request has no image and is refused. Found by fuzz_http. */
+static void test_nameless_part(void) {
+    const char body[] = "--BOUNDARY\r\nContent-Disposition: form-data\r\n\r\nxyz\r\n"
+                        "--BOUNDARY--\r\n";
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Content-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n",
+             sizeof body - 1);
+    reply r;
+    send_keepalive(head, body, sizeof body - 1, &r);
+    CHECK_MSG(r.status == 400 && strstr(r.body, "no image"), "a nameless part: %d %s", r.status,
+              r.body);
+    free(r.body);
+}
+
 static void test_long_urlencoded(void) {
     size_t n = 100 * 1024;
     char *body = malloc(n);
@@ -135,6 +153,7 @@ int main(void) {
     if (!srv) return cs_test_done("server.refusals");
     port = cs_server_port(srv);
     test_long_multipart_field();
+    test_nameless_part();
     test_long_urlencoded();
     test_chunked_past_limit();
     test_many_arguments();
