@@ -50,9 +50,11 @@ const char *cli_model_arg(const char *opt);
  * stays valid until the next call. */
 const char *cli_resolve_model(const char *opt);
 
-/* The model options the environment sets (a variable counts when set and
- * not "0"): CLIPSEARCH_INT8 (int8 weights, an opt-in: cs_model_opts.int8)
- * and CLIPSEARCH_NO_PREPACK (cs_model_opts.no_prepack). */
+/* The model options the environment and --precision set: the precision
+ * (--precision, else CLIPSEARCH_PRECISION, else CLIPSEARCH_INT8=1, the
+ * older spelling of int8: cs_model_opts.precision) and
+ * CLIPSEARCH_NO_PREPACK (cs_model_opts.no_prepack; a flag counts when set
+ * and not "0"). */
 void cli_model_env(cs_model_opts *mo);
 
 /* An option's value as a whole number in [lo, hi] (hi at most INT_MAX), or
@@ -73,5 +75,14 @@ int cli_needs_quotes(const char *s);
 void cli_put_escaped(const char *s, FILE *f);
 void cli_put_path(const char *s, FILE *f);
 int cli_unquote_path(char *s);
+
+/* --precision fp32|bf16|int8 of a command that embeds (for cli_model_env).
+ * Returns CLI_OK, or prints why not and returns CLI_USAGE. */
+int cli_precision_opt(const char *arg);
+
+#define CLI_PRECISION_HELP                                                                   \
+    "  --precision P        fp32 (default, exact), bf16 or int8: faster where the CPU\n"     \
+    "                       has AVX512_BF16 / AVX-512 VNNI (else the nearest it runs);\n"   \
+    "                       also CLIPSEARCH_PRECISION\n"
 
 #endif

@@ -142,10 +142,10 @@ static double min_cosine(const float *a, const float *b, int n, int d) {
     return lo;
 }
 
-/* With --int8: how close its embeddings are to the stored weights' on the
- * same inputs (a second handle on the model, without int8): the synthetic
+/* At a precision other than fp32: how close its embeddings are to fp32's on
+ * the same inputs (a second handle on the model, at fp32): the synthetic
  * image batch, a few real queries, and --image if given. */
-static cs_status int8_cosines(cs_model *q, const char *dir, cs_pool *pool,
+static cs_status fp32_cosines(cs_model *q, const char *dir, cs_pool *pool,
                               const cs_model_info *info, int batch, const char *image, json_t *o,
                               cs_error *err) {
     static const char *const texts[] = {"a ball",
@@ -157,7 +157,7 @@ static cs_status int8_cosines(cs_model *q, const char *dir, cs_pool *pool,
                                         "people playing football",
                                         "a city at night"};
     enum { N_TEXTS = sizeof texts / sizeof *texts };
-    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr};
+    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr, .no_prepack = 1};
     cs_model *f = NULL;
     cs_status st = cs_model_open(dir, &mo, &f, err);
     if (st) return st;
@@ -168,15 +168,15 @@ static cs_status int8_cosines(cs_model *q, const char *dir, cs_pool *pool,
     if (!st) st = cs_embed_pixels(q, px, batch, 0, a, err);
     if (!st) st = cs_embed_pixels(f, px, batch, 0, b, err);
     if (!st)
-        json_object_set_new(o, "int8_min_cosine_images", json_real(min_cosine(a, b, batch, d)));
+        json_object_set_new(o, "min_cosine_to_fp32_images", json_real(min_cosine(a, b, batch, d)));
     if (!st) st = cs_embed_texts(q, texts, N_TEXTS, 0, a, err);
     if (!st) st = cs_embed_texts(f, texts, N_TEXTS, 0, b, err);
     if (!st)
-        json_object_set_new(o, "int8_min_cosine_texts", json_real(min_cosine(a, b, N_TEXTS, d)));
+        json_object_set_new(o, "min_cosine_to_fp32_texts", json_real(min_cosine(a, b, N_TEXTS, d)));
     if (!st && image) st = cs_embed_image_file(q, image, 0, a, err);
     if (!st && image) st = cs_embed_image_file(f, image, 0, b, err);
     if (!st && image)
-        json_object_set_new(o, "int8_cosine_image", json_real(min_cosine(a, b, 1, d)));
+        json_object_set_new(o, "cosine_to_fp32_image", json_real(min_cosine(a, b, 1, d)));
     free(px), free(a), free(b);
     cs_model_close(f);
     return st;
@@ -233,7 +233,7 @@ static int run(int argc, char **argv);
 const cs_cli_command cs_cmd_bench = {
     "bench", "measure the encoders' speed on this machine (JSON)",
     "usage: clipsearch bench --model DIR [--batch N] [--threads N] [--image FILE]\n"
-    "                        [--seconds S] [--no-text] [--int8]\n\n"
+    "                        [--seconds S] [--no-text] [--precision P] [--int8]\n\n"
     "Times the image encoder (images/s on batches of N, default 8) and the text\n"
     "encoder (texts/s on batches of N queries of 4-15 tokens) with N threads\n"
     "(default: one per core), each for about S seconds (default 3) after a\n"
@@ -242,10 +242,10 @@ const cs_cli_command cs_cmd_bench = {
     "object. With --image, also the time of each stage for that file: decode,\n"
     "preprocess, encode (one image), with the exact decoder (\"stages\") and\n"
     "the fast JPEG path (\"stages_fast_jpeg\").\n"
-    "With --int8, the encoder layers run on int8 weights (an opt-in; see\n"
-    "CLIPSEARCH_INT8 in the README), and the JSON also says how close the\n"
-    "embeddings are to the stored weights' (smallest cosine over the image\n"
-    "batch, a few queries and the --image).\n",
+    "With --precision bf16|int8 (or CLIPSEARCH_PRECISION; --int8 is int8), the\n"
+    "encoders compute at that precision (\"precision\": what ran, after any\n"
+    "fallback), and the JSON also says how close the embeddings are to fp32's\n"
+    "(smallest cosine over the image batch, a few queries and the --image).\n",
     run};
 
 static int run(int argc, char **argv) {
@@ -253,9 +253,10 @@ static int run(int argc, char **argv) {
         {"model", required_argument, 0, 'm'},   {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"image", required_argument, 0, 'i'},
         {"seconds", required_argument, 0, 's'}, {"no-text", no_argument, 0, 'T'},
-        {"int8", no_argument, 0, '8'},          {0, 0, 0, 0}};
+        {"int8", no_argument, 0, '8'},          {"precision", required_argument, 0, 'p'},
+        {0, 0, 0, 0}};
     const char *model_opt = NULL, *image = NULL;
-    int batch = 8, threads = 0, no_text = 0, int8 = 0, c;
+    int batch = 8, threads = 0, no_text = 0, c;
     double budget = 3.0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -279,7 +280,10 @@ static int run(int argc, char **argv) {
             no_text = 1;
             break;
         case '8':
-            int8 = 1;
+            cli_precision_opt("int8");
+            break;
+        case 'p':
+            if (cli_precision_opt(optarg) != CLI_OK) return CLI_USAGE;
             break;
         default:
             return cli_usage(&cs_cmd_bench);
@@ -295,9 +299,8 @@ static int run(int argc, char **argv) {
         cli_error("cannot start %d threads", threads);
         return CLI_FAIL;
     }
-    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr, .int8 = int8};
+    cs_model_opts mo = {.pool = pool, .log = cli_log_stderr};
     cli_model_env(&mo);
-    int8 = mo.int8;
     cs_model *model = NULL;
     double t_open = now();
     if (cs_model_open(dir, &mo, &model, &err)) {
@@ -314,7 +317,10 @@ static int run(int argc, char **argv) {
     json_object_set_new(o, "int8", json_boolean(info.int8));
     json_object_set_new(o, "threads", json_integer(cs_pool_threads(pool)));
     json_object_set_new(o, "batch", json_integer(batch));
-    json_object_set_new(o, "kernel", json_string(cs_gemm_kernel_name()));
+    json_object_set_new(o, "precision", json_string(info.precision));
+    json_object_set_new(o, "kernel", json_string(!strcmp(info.precision, "bf16")   ? "avx512-bf16"
+                                                 : !strcmp(info.precision, "int8") ? "avx512-vnni"
+                                                                                   : cs_gemm_kernel_name()));
     json_object_set_new(o, "model_open_ms", json_real(t_open * 1e3));
 
     run_result r;
@@ -365,7 +371,8 @@ static int run(int argc, char **argv) {
                              fast, &err);
         }
     }
-    if (!st && int8) st = int8_cosines(model, dir, pool, &info, batch, image, o, &err);
+    if (!st && strcmp(info.precision, "fp32") != 0)
+        st = fp32_cosines(model, dir, pool, &info, batch, image, o, &err);
     if (!st) {
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (s) puts(s);

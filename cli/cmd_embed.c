@@ -230,6 +230,11 @@ static int run(int argc, char **argv) {
                 free(ins);
                 return CLI_USAGE;
             }
+        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
+            if (cli_precision_opt(argv[++i]) != CLI_OK) {
+                free(ins);
+                return CLI_USAGE;
+            }
         } else {
             free(ins);
             return cli_usage(&cs_cmd_embed);
@@ -277,5 +282,5 @@ const cs_cli_command cs_cmd_embed = {
     "  --image FILE   embed an image file (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIF)\n"
     "  --text STR     embed a text\n"
     "  --raw          the projected features as they are (default: L2-normalised)\n"
-    "  --threads N    threads to use (default: one per core)\n",
+    "  --threads N    threads to use (default: one per core)\n" CLI_PRECISION_HELP,
     run};

@@ -35,7 +35,7 @@ const cs_cli_command cs_cmd_index = {
     "  --keep-missing       keep the entries of files that are gone\n"
     "  --exact              decode JPEGs at full size (Pillow-exact pixels; slower)\n"
     "  --batch N            images per batch and per transaction (default 32)\n"
-    "  --threads N          threads (default: one per core)\n"
+    "  --threads N          threads (default: one per core)\n" CLI_PRECISION_HELP
     "  -q, --quiet          no progress and no summary\n"
     "  -v, --verbose        more messages\n",
     run};
@@ -160,7 +160,8 @@ enum {
     OPT_KEEP,
     OPT_EXACT,
     OPT_BATCH,
-    OPT_THREADS
+    OPT_THREADS,
+    OPT_PRECISION
 };
 
 static int run(int argc, char **argv) {
@@ -174,6 +175,7 @@ static int run(int argc, char **argv) {
                                           {"exact", no_argument, NULL, OPT_EXACT},
                                           {"batch", required_argument, NULL, OPT_BATCH},
                                           {"threads", required_argument, NULL, OPT_THREADS},
+                                          {"precision", required_argument, NULL, OPT_PRECISION},
                                           {"quiet", no_argument, NULL, 'q'},
                                           {"verbose", no_argument, NULL, 'v'},
                                           {0, 0, 0, 0}};
@@ -218,6 +220,12 @@ static int run(int argc, char **argv) {
             break;
         case OPT_THREADS:
             if (cli_int_arg("--threads", optarg, 0, 4096, &threads)) {
+                free(excludes);
+                return CLI_USAGE;
+            }
+            break;
+        case OPT_PRECISION:
+            if (cli_precision_opt(optarg) != CLI_OK) {
                 free(excludes);
                 return CLI_USAGE;
             }

@@ -40,10 +40,10 @@ const cs_cli_command cs_cmd_search = {
     "                     (default: $CLIPSEARCH_MODEL, else the default model)\n"
     "  --db PATH          the database (default: $CLIPSEARCH_DB, else\n"
     "                     $XDG_DATA_HOME/clipsearch/catalog.db)\n"
-    "  --threads N        threads (default: one per core)\n",
+    "  --threads N        threads (default: one per core)\n" CLI_PRECISION_HELP,
     run};
 
-enum { OPT_MODEL = CLI_OPT_COMMAND, OPT_IMAGE, OPT_TEXT, OPT_THREADS };
+enum { OPT_MODEL = CLI_OPT_COMMAND, OPT_IMAGE, OPT_TEXT, OPT_THREADS, OPT_PRECISION };
 
 static int run(int argc, char **argv) {
     static const struct option longs[] = {CLI_RESULT_LONG_OPTIONS,
@@ -51,6 +51,7 @@ static int run(int argc, char **argv) {
                                           {"text", no_argument, NULL, OPT_TEXT},
                                           {"model", required_argument, NULL, OPT_MODEL},
                                           {"threads", required_argument, NULL, OPT_THREADS},
+                                          {"precision", required_argument, NULL, OPT_PRECISION},
                                           {0, 0, 0, 0}};
     const char *model_opt = NULL;
     int flags = 0, threads = 0, c;
@@ -65,6 +66,9 @@ static int run(int argc, char **argv) {
             break;
         case OPT_MODEL:
             model_opt = optarg;
+            break;
+        case OPT_PRECISION:
+            if (cli_precision_opt(optarg) != CLI_OK) return CLI_USAGE;
             break;
         case OPT_THREADS:
             if (cli_int_arg("--threads", optarg, 0, 4096, &threads)) return CLI_USAGE;

@@ -27,7 +27,7 @@ static const char usage[] =
     "                       $CLIPSEARCH_MODEL, else openai/clip-vit-base-patch32)\n"
     "  --host ADDR          address to listen on (default 127.0.0.1: this computer only)\n"
     "  --port N             port (default 8080; 0 picks a free one)\n"
-    "  --threads N          connection threads (default 4)\n"
+    "  --threads N          connection threads (default 4)\n" CLI_PRECISION_HELP
     "  --thread-per-connection  one thread per connection instead\n"
     "  --max-body BYTES     largest request body, e.g. an upload (default 16777216)\n"
     "  --timeout SECONDS    close connections idle this long (default 15)\n"
@@ -88,7 +88,9 @@ static int parse(int argc, char **argv, serve_args *a) {
             a->db = val;
         else if (IS("--model"))
             a->model = val;
-        else if (IS("--host"))
+        else if (IS("--precision")) {
+            if (cli_precision_opt(val) != CLI_OK) return CLI_USAGE;
+        } else if (IS("--host"))
             a->opts.host = val;
         else if (IS("--port") && parse_long(val, 0, 65535, &v))
             a->opts.port = (int)v;

@@ -21,6 +21,25 @@ extern "C" {
 
 typedef struct cs_model cs_model;
 
+/* The arithmetic of the encoders (cs_model_opts.precision). */
+typedef enum cs_precision {
+    /* float32 throughout: the reference's embeddings (cosine 1 - 1e-13 to a
+     * float64 forward pass). The default. */
+    CS_PRECISION_FP32 = 0,
+    /* BF16 products summed in float32 (AVX512_BF16): about twice the
+     * images/s, embeddings at cosine 0.9999+ to the reference; weights
+     * packed to BF16 (half of F32). Elsewhere: fp32. */
+    CS_PRECISION_BF16,
+    /* int8 products summed in int32 (AVX-512 VNNI), weights per output
+     * channel, activations per token and block of 256; a quarter of the F32
+     * weight memory, cosine 0.999+. Without VNNI: int8 weights only, float
+     * arithmetic (the memory win, not the speed). */
+    CS_PRECISION_INT8
+} cs_precision;
+
+/* "fp32", "bf16", "int8" to a precision; -1 if none. */
+CS_API int cs_precision_parse(const char *name);
+
 typedef struct cs_model_opts {
     cs_pool *pool; /* the program's pool (not owned); NULL: the model makes one */
     int n_threads; /* threads of that pool when the model makes it; 0 = one per core */
@@ -30,8 +49,13 @@ typedef struct cs_model_opts {
     /* 1: the encoder layers' matrices quantised to int8 (one scale per
      * output channel) when a tower is first used. Opt-in: a quarter of their
      * F32 memory, and embeddings close to but not equal to the stored
-     * weights' (cosine 0.999+; `clipsearch bench --int8` reports both). */
+     * weights' (cosine 0.999+; `clipsearch bench --int8` reports both).
+     * The same as precision = CS_PRECISION_INT8 (kept for older callers). */
     int int8;
+    /* What the encoders compute in (see cs_precision). One this CPU cannot
+     * run falls back to the nearest it can, with a log message;
+     * cs_model_info.precision says what runs. */
+    cs_precision precision;
     /* 1: the image tower's weights are always read from the file's map.
      * By default, when the tower is first used for bulk work (CS_EMBED_BULK,
      * or 64+ images in one call), its F32 matrices are packed once into the
@@ -55,6 +79,9 @@ typedef struct cs_model_info {
     int context_length, vocab_size;
     const char *dtype; /* "F32", "F16" or "BF16": the weights as stored */
     int int8;          /* the encoder layers run on int8 copies (cs_model_opts.int8) */
+    /* what the encoders compute in: "fp32", "bf16", "int8" (VNNI), or
+     * "int8-weights" (int8 weights, float arithmetic: a CPU without VNNI) */
+    const char *precision;
     int prepacked;     /* the image tower's matrices are packed (cs_model_opts.no_prepack) */
     const char *dir;   /* the folder it was opened from */
     const char *id;    /* stable identity of config + weights, for catalogues */

@@ -15,6 +15,15 @@ static int has_f16c(void) {
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
+
+/* AVX512_VNNI (CPUID.7.0:ECX bit 11) and AVX512_BF16 (CPUID.7.1:EAX bit 5),
+ * read directly for the same reason. Their registers are AVX-512's. */
+static int detect_features(void) {
+    unsigned a, b, c, d, f = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11))) f |= CS_CPU_VNNI;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) f |= CS_CPU_BF16;
+    return (int)f;
+}
 #endif
 
 static cs_cpu_level detect(void) {
@@ -36,29 +45,46 @@ static cs_cpu_level detect(void) {
  * environment every time was ~1% of the image encoder (getenv + strncmp in
  * perf). An atomic, so threads racing on the first call are fine (they all
  * store the same value). */
-static _Atomic int level_in_use = -1;
+static _Atomic int level_in_use = -1, features_in_use = -1;
 
-static cs_cpu_level level_from_env(void) {
+/* Sets both from the CPU and CLIPSEARCH_CPU. */
+static void load_from_env(void) {
     cs_cpu_level level = detect();
+    int features = 0;
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+    if (level == CS_CPU_AVX512) features = detect_features();
+#endif
     const char *force = getenv("CLIPSEARCH_CPU");
     if (force && !strcmp(force, "generic"))
         level = CS_CPU_GENERIC;
     else if (force && !strcmp(force, "avx2") && level > CS_CPU_AVX2)
         level = CS_CPU_AVX2;
-    return level;
+    if (force && (!strcmp(force, "generic") || !strcmp(force, "avx2") || !strcmp(force, "avx512")))
+        features = 0; /* a named level is that level alone */
+    atomic_store_explicit(&features_in_use, features, memory_order_relaxed);
+    atomic_store_explicit(&level_in_use, (int)level, memory_order_relaxed);
 }
 
 cs_cpu_level cs_cpu_level_get(void) {
     int level = atomic_load_explicit(&level_in_use, memory_order_relaxed);
     if (level < 0) {
-        level = (int)level_from_env();
-        atomic_store_explicit(&level_in_use, level, memory_order_relaxed);
+        load_from_env();
+        level = atomic_load_explicit(&level_in_use, memory_order_relaxed);
     }
     return (cs_cpu_level)level;
 }
 
+int cs_cpu_has(cs_cpu_feature f) {
+    int have = atomic_load_explicit(&features_in_use, memory_order_relaxed);
+    if (have < 0) {
+        load_from_env();
+        have = atomic_load_explicit(&features_in_use, memory_order_relaxed);
+    }
+    return (have & (int)f) != 0;
+}
+
 void cs_cpu_level_reload(void) {
-    atomic_store_explicit(&level_in_use, (int)level_from_env(), memory_order_relaxed);
+    load_from_env();
 }
 
 const char *cs_cpu_level_name(cs_cpu_level level) {

@@ -12,9 +12,16 @@ typedef enum cs_cpu_level {
 } cs_cpu_level;
 
 /* The best level this machine runs, lowered by the environment variable
- * CLIPSEARCH_CPU=generic|avx2 (to test or time the fallbacks), both read
- * once per process. */
+ * CLIPSEARCH_CPU=generic|avx2|avx512 (to test or time the fallbacks), both
+ * read once per process. */
 cs_cpu_level cs_cpu_level_get(void);
+
+/* Extensions beyond the level, for the lower-precision kernels
+ * (model/gemm_lp.h): AVX512_BF16 (vdpbf16ps) and AVX-512 VNNI (vpdpbusd),
+ * each only with the AVX-512 level; CLIPSEARCH_CPU=avx512 (or lower)
+ * turns them off, as on an AVX-512 CPU without them. */
+typedef enum cs_cpu_feature { CS_CPU_BF16 = 1, CS_CPU_VNNI = 2 } cs_cpu_feature;
+int cs_cpu_has(cs_cpu_feature f);
 /* Reads CLIPSEARCH_CPU again (for tests and benchmarks that change it while
  * they run; not while other threads compute). */
 void cs_cpu_level_reload(void);

@@ -65,6 +65,8 @@ void cs_weight_row(const cs_weight *w, int r, float *out) {
 
 static cs_status linear(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
                         float *y, int flags, cs_error *err) {
+    if (w->lp.type != CS_LP_NONE)
+        return cs_gemm_lp(pool, m, x, (size_t)w->k, &w->lp, bias, y, (size_t)w->n, flags, err);
     cs_gemm_type wt = w->dtype == CS_DT_I8     ? CS_GEMM_I8
                       : w->dtype == CS_DT_F16  ? CS_GEMM_F16
                       : w->dtype == CS_DT_BF16 ? CS_GEMM_BF16

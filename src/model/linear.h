@@ -13,6 +13,7 @@
 
 #include "core/pool.h"
 #include "model/gemm.h"
+#include "model/gemm_lp.h"
 #include "model/config.h"
 #include "model/tensors.h"
 
@@ -24,6 +25,7 @@ typedef struct cs_weight {
     int n, k;
     const float *scale;    /* CS_DT_I8: row j is data[j, :] * scale[j] */
     cs_gemm_panels panels; /* packed once for the GEMM (model/prepack.c), if .p */
+    cs_lp_panels lp;       /* packed once for BF16 / int8 compute (model/lowp.c), if .type */
 } cs_weight;
 
 /* y[m, n] = x[m, k] . W[n, k]^T + b[n]; bias may be NULL. x and y must not

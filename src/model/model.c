@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "core/file.h"
+#include "model/cpu.h"
+#include "model/lowp.h"
 #include "model/model_internal.h"
 #include "model/prepack.h"
 #include "model/quant.h"
@@ -60,6 +62,35 @@ static void make_id(cs_model *m) {
              (unsigned long long)h);
 }
 
+int cs_precision_parse(const char *name) {
+    static const char *const names[] = {"fp32", "bf16", "int8"};
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, names[i])) return i;
+    return -1;
+}
+
+/* The precision asked for, or the nearest this CPU runs (with a message). */
+static void choose_precision(cs_model *m, cs_precision want) {
+    m->precision = "fp32";
+    if (want == CS_PRECISION_BF16 && cs_lp_native(CS_LP_BF16)) {
+        m->lp = CS_LP_BF16;
+        m->precision = "bf16";
+    } else if (want == CS_PRECISION_BF16) {
+        cs_log(&m->log, CS_LOG_WARN,
+               "precision bf16: this CPU has no AVX512_BF16; computing in fp32 instead");
+    } else if (want == CS_PRECISION_INT8 && cs_lp_native(CS_LP_I8)) {
+        m->lp = CS_LP_I8;
+        m->int8 = 1;
+        m->precision = "int8";
+    } else if (want == CS_PRECISION_INT8) {
+        m->int8 = 1;
+        m->precision = "int8-weights";
+        cs_log(&m->log, CS_LOG_WARN,
+               "precision int8: this CPU has no AVX-512 VNNI; int8 weights with fp32 arithmetic "
+               "instead (the memory saving, not the speed)");
+    }
+}
+
 /* The folder holding config.json: the folder itself, or the CLIP module of a
  * sentence-transformers folder (0_CLIPModel/). */
 static cs_status resolve_dir(const char *dir, char **out, cs_error *err) {
@@ -94,9 +125,11 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
         m->log.user = opts->log_user;
         m->decode = opts->decode;
         m->pool = opts->pool;
-        m->int8 = opts->int8 != 0;
         m->no_prepack = opts->no_prepack != 0;
     }
+    choose_precision(m, opts && opts->int8 ? CS_PRECISION_INT8
+                        : opts               ? opts->precision
+                                             : CS_PRECISION_FP32);
     char cfg_path[4096];
     cs_status st = resolve_dir(model_dir, &m->dir, err);
     if (!st) st = cs_path_join(cfg_path, sizeof cfg_path, m->dir, "config.json", err);
@@ -157,6 +190,7 @@ void cs_model_get_info(const cs_model *m, cs_model_info *o) {
     o->vocab_size = c->vocab_size;
     o->dtype = m->dtype;
     o->int8 = m->int8;
+    o->precision = m->precision;
     pthread_mutex_lock((pthread_mutex_t *)&m->lock); /* (set by need_tower) */
     o->prepacked = m->vision.parena != NULL;
     pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
@@ -184,7 +218,9 @@ static cs_status need_tower(cs_model *m, int vision, int bulk, cs_error *err) {
     if (!*have) {
         cs_tower *T = vision ? &m->vision : &m->text;
         st = cs_tower_load(&m->cfg, &m->tab, vision, T, err);
-        if (!st && m->int8)
+        if (!st && m->lp)
+            st = cs_tower_pack_lp(T, (cs_lp_type)m->lp, m->pool, err);
+        else if (!st && m->int8)
             st = cs_tower_quantize(T, m->pool, err);
         else if (!st && vision && bulk && !m->no_prepack)
             prepack(m, T);
@@ -198,7 +234,7 @@ static cs_status need_tower(cs_model *m, int vision, int bulk, cs_error *err) {
 }
 
 static void prefault_weight(const cs_weight *w) {
-    if (w->panels.p) return; /* packed (resident); the released original is not read */
+    if (w->panels.p || w->lp.type) return; /* packed (resident); the original is not read */
     cs_prefault(w->data, (size_t)w->n * (size_t)w->k * cs_dtype_size(w->dtype), 0);
 }
 

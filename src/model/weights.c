@@ -262,5 +262,6 @@ void cs_tower_free(cs_tower *t) {
     free(t->layers);
     free(t->qarena);
     free(t->parena);
+    free(t->larena);
     memset(t, 0, sizeof *t);
 }

@@ -33,6 +33,7 @@ typedef struct cs_tower {
     cs_weight proj;                     /* [embed_dim, width], no bias */
     void *qarena;                       /* int8 copies of the layers' matrices, if any */
     void *parena;                       /* their packed panels, if any (model/prepack.c) */
+    void *larena;                       /* BF16 / int8 panels, if any (model/lowp.c) */
 } cs_tower;
 
 /* Builds a tower's view (the weights must have passed cs_weights_check).

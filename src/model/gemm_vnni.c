@@ -1,0 +1,121 @@
+/* model/gemm_vnni.c - the int8 micro-kernel (AVX-512 VNNI) and the
+ * quantisation of x to uint8 (model/gemm_lp.h). Built for plain x86-64 like
+ * the rest; only these target-attributed functions use the extension, and
+ * gemm_lp.c calls them only when cs_cpu_has(CS_CPU_VNNI). */
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#include <string.h>
+
+#include "model/gemm_lp.h"
+
+#define VNNI        __attribute__((target("avx512f,avx512vnni,avx512vl,avx512bw,fma")))
+#define VNNI_INLINE VNNI __attribute__((always_inline)) static inline
+
+enum { NV = CS_LP_NR / 16, MR = CS_LP_MR, KB = CS_LP_KB };
+
+/* An R x 64 tile: 4R int32 accumulators; a step (a quad of k) is 4 panel
+ * loads, R broadcasts of a row's 4 bytes and 4R vpdpbusd (64 products
+ * each, exact). Then the block's sums to float:
+ *   c (+)= ws[j] (xs[i] acc + xlo[i] cs[j]) (+ bias[j])
+ * with the operations gemm_lp.c's portable kernel does, so the two agree
+ * to the bit. */
+VNNI_INLINE void tile(int R, int steps, const cs_lp_tile *t, const uint8_t *b, const float *ws,
+                      const float *cs, float *c, size_t ldc, int nv, const float *bias, int add) {
+    const uint8_t *a = t->a;
+    size_t lda = t->lda;
+    __m512i acc[MR][NV];
+#pragma GCC unroll 6
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_si512();
+    for (int q = 0; q < steps; q++) {
+        if ((q & 15) == 0) /* the rows of x: the line after next */
+#pragma GCC unroll 6
+            for (int i = 0; i < R; i++)
+                _mm_prefetch((const char *)(a + (size_t)i * lda + 4 * q + 128), _MM_HINT_T0);
+        __m512i bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            bv[v] = _mm512_load_si512((const void *)(b + (size_t)q * 4 * CS_LP_NR + 64 * v));
+#pragma GCC unroll 6
+        for (int i = 0; i < R; i++) {
+            int32_t quad;
+            memcpy(&quad, a + (size_t)i * lda + 4 * (size_t)q, 4);
+            __m512i av = _mm512_set1_epi32(quad);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], av, bv[v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        int left = nv - 16 * v;
+        __mmask16 mk = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        if (!mk) continue;
+        __m512 ws_v = _mm512_maskz_loadu_ps(mk, ws + 16 * v);
+        __m512 cs_v = _mm512_maskz_loadu_ps(mk, cs + 16 * v);
+        __m512 bias_v = bias ? _mm512_maskz_loadu_ps(mk, bias + 16 * v) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+        for (int i = 0; i < R; i++) {
+            float *cr = c + (size_t)i * ldc + 16 * v;
+            __m512 lo = _mm512_mul_ps(_mm512_set1_ps(t->xlo[(size_t)i * t->lds]), cs_v);
+            __m512 s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][v]),
+                                       _mm512_set1_ps(t->xs[(size_t)i * t->lds]), lo);
+            __m512 r = bias ? _mm512_fmadd_ps(s, ws_v, bias_v) : _mm512_mul_ps(s, ws_v);
+            if (add) r = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, cr), r);
+            _mm512_mask_storeu_ps(cr, mk, r);
+        }
+    }
+}
+
+VNNI void cs_lp_micro_i8_avx512(int rows, int steps, const cs_lp_tile *t, const uint8_t *b,
+                                const float *ws, const float *cs, float *c, size_t ldc, int nv,
+                                const float *bias, int add) {
+    // clang-format off
+    switch (rows) {
+    case 1: tile(1, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
+    case 2: tile(2, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
+    case 3: tile(3, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
+    case 4: tile(4, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
+    case 5: tile(5, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
+    default: tile(6, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
+    }
+    // clang-format on
+}
+
+/* Rows of x to uint8, each block of KB steps as lo + s u (u = round((x -
+ * lo) / s), s = (hi - lo) / 255): the same arithmetic as gemm_lp.c's
+ * cs_lp_convert_i8, vectorised. */
+VNNI void cs_lp_convert_i8_avx512(const float *x, size_t ldx, int r0, int r1, int k, int kp,
+                                  uint8_t *out, size_t ldo, float *xs, float *xlo) {
+    int blocks = (k + KB - 1) / KB;
+    for (int r = r0; r < r1; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        uint8_t *o = out + (size_t)r * ldo;
+        for (int bl = 0; bl < blocks; bl++) {
+            int p0 = bl * KB, p1 = p0 + KB < k ? p0 + KB : k;
+            __m512 lo_v = _mm512_set1_ps(xr[p0]), hi_v = lo_v;
+            for (int p = p0; p < p1; p += 16) {
+                __mmask16 mk = p1 - p >= 16 ? 0xffff : (__mmask16)((1u << (p1 - p)) - 1);
+                __m512 v = _mm512_mask_loadu_ps(lo_v, mk, xr + p);
+                lo_v = _mm512_min_ps(lo_v, v);
+                hi_v = _mm512_max_ps(hi_v, v);
+            }
+            float lo = _mm512_reduce_min_ps(lo_v), hi = _mm512_reduce_max_ps(hi_v);
+            float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+            xs[(size_t)r * blocks + bl] = (hi - lo) / 255.0f;
+            xlo[(size_t)r * blocks + bl] = lo;
+            __m512 inv_v = _mm512_set1_ps(inv);
+            lo_v = _mm512_set1_ps(lo);
+            for (int p = p0; p < p1; p += 16) {
+                __mmask16 mk = p1 - p >= 16 ? 0xffff : (__mmask16)((1u << (p1 - p)) - 1);
+                __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xr + p), lo_v), inv_v);
+                __m512i u = _mm512_max_epi32(_mm512_cvtps_epi32(v), _mm512_setzero_si512());
+                _mm512_mask_cvtusepi32_storeu_epi8(o + p, mk, u);
+            }
+        }
+        memset(o + k, 0, (size_t)(kp - k));
+    }
+}
+#else
+typedef int cs_gemm_vnni_unused; /* ISO C wants something in a file */
+#endif

@@ -1,0 +1,17 @@
+/* model/lowp.h - a tower's matrices packed once for the BF16 or int8
+ * kernels (cs_model_opts.precision; model/gemm_lp.h). */
+#ifndef CS_MODEL_LOWP_H
+#define CS_MODEL_LOWP_H
+
+#include "core/error.h"
+#include "core/pool.h"
+#include "model/gemm_lp.h"
+#include "model/weights.h"
+
+/* Packs the encoder layers' matrices (q, k, v, o, fc1, fc2) and, for the
+ * image tower, the patch embedding, whatever their stored dtype, into
+ * type's panels (cs_weight.lp) in T->larena (freed by cs_tower_free), and
+ * releases the mapped originals from the resident set. */
+cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, cs_error *err);
+
+#endif
