@@ -25,10 +25,15 @@ BF16_INLINE void tile(int R, int steps, const uint8_t *a, size_t lda, const uint
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     for (int q = 0; q < steps; q++) {
-        if ((q & 15) == 0) /* the rows of x: the line after next */
+        if ((q & 15) == 0) { /* the rows of x: the line after next; and early, y's tile */
 #pragma GCC unroll 6
             for (int i = 0; i < R; i++)
                 _mm_prefetch((const char *)(a + (size_t)i * lda + 4 * q + 128), _MM_HINT_T0);
+            if (add && q / 16 < R)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    _mm_prefetch((const char *)(c + (size_t)(q / 16) * ldc + 16 * v), _MM_HINT_T0);
+        }
         __m512bh bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)

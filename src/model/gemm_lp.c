@@ -21,6 +21,8 @@
 #include "model/vecops.h"
 
 enum { NR = CS_LP_NR, KB = CS_LP_KB, MR = CS_LP_MR, STEP_BYTES = 4 * NR, CONVERT_ROWS = 16 };
+/* steps of k per block for BF16 (int8: KB, also its quantisation block) */
+#define KB_BF16 256
 
 /* k steps one panel row holds: a pair of BF16 or a quad of int8. */
 static int step_k(cs_lp_type t) {
@@ -174,7 +176,7 @@ typedef struct lp_job {
     const cs_lp_panels *pk;
     cs_lp_micro_fn micro;
     cs_lp_convert_fn convert;
-    int m, nc, mt, m_tasks, tasks, flags, blocks, sk;
+    int m, nc, mt, m_tasks, tasks, flags, blocks, sk, kb;
     const float *x;
     size_t ldx;
     uint8_t *xa; /* converted activations */
@@ -213,7 +215,7 @@ static void run_task(void *ctx, int task, int worker) {
     size_t steps_all = (size_t)pk->kp / (size_t)J->sk, panel_bytes = steps_all * STEP_BYTES;
     int np = round_up(pk->n, NR);
     for (int bl = 0; bl < J->blocks; bl++) {
-        int p0 = bl * KB, kc = pk->kp - p0 < KB ? pk->kp - p0 : KB, steps = kc / J->sk;
+        int p0 = bl * J->kb, kc = pk->kp - p0 < J->kb ? pk->kp - p0 : J->kb, steps = kc / J->sk;
         int add = bl > 0 || (J->flags & CS_GEMM_ACCUMULATE);
         int last = bl == J->blocks - 1 && (J->flags & (CS_GEMM_QUICK_GELU | CS_GEMM_GELU));
         size_t a_off = (size_t)p0 * (pk->type == CS_LP_BF16 ? 2 : 1);
@@ -224,7 +226,7 @@ static void run_task(void *ctx, int task, int worker) {
             const uint8_t *next = j + NR < j1 ? panel + panel_bytes
                                   : bl + 1 < J->blocks
                                       ? pk->p + (size_t)(j0 / NR) * panel_bytes +
-                                            (size_t)((p0 + KB) / J->sk) * STEP_BYTES
+                                            (size_t)((p0 + J->kb) / J->sk) * STEP_BYTES
                                       : NULL;
             size_t lines = next ? (size_t)steps * STEP_BYTES / 64 : 0;
             int tiles = (r1 - r0 + MR - 1) / MR, nv = j1 - j < NR ? j1 - j : NR;
@@ -255,7 +257,8 @@ cs_status cs_gemm_lp(cs_pool *pool, int m, const float *x, size_t ldx, const cs_
     int native = cs_lp_native(pk->type), bf16 = pk->type == CS_LP_BF16;
     lp_job J = {.pk = pk, .m = m, .flags = flags, .x = x, .ldx = ldx, .b = b, .y = y, .ldy = ldy};
     J.sk = step_k(pk->type);
-    J.blocks = (pk->kp + KB - 1) / KB;
+    J.kb = bf16 ? KB_BF16 : KB;
+    J.blocks = (pk->kp + J.kb - 1) / J.kb;
 #if defined(__x86_64__) || defined(_M_X64)
     if (native) {
         J.micro = bf16 ? cs_lp_micro_bf16_avx512 : cs_lp_micro_i8_avx512;

@@ -13,6 +13,16 @@
 
 enum { NV = CS_LP_NR / 16, MR = CS_LP_MR, KB = CS_LP_KB };
 
+/* acc += u8 a . s8 b, four bytes a lane. In asm: GCC 12 compiles the
+ * intrinsic (_mm512_dpbusd_epi32) as if the accumulator were not updated in
+ * place, copying all 24 accumulators through the stack every step (the
+ * kernel ran at 37% of the instruction's peak instead of the BF16 kernel's
+ * 85%). */
+VNNI_INLINE __m512i dpbusd(__m512i acc, __m512i a, __m512i b) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+    return acc;
+}
+
 /* An R x 64 tile: 4R int32 accumulators; a step (a quad of k) is 4 panel
  * loads, R broadcasts of a row's 4 bytes and 4R vpdpbusd (64 products
  * each, exact). Then the block's sums to float:
@@ -29,10 +39,15 @@ VNNI_INLINE void tile(int R, int steps, const cs_lp_tile *t, const uint8_t *b, c
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_si512();
     for (int q = 0; q < steps; q++) {
-        if ((q & 15) == 0) /* the rows of x: the line after next */
+        if ((q & 15) == 0) { /* the rows of x: the line after next; and early, y's tile */
 #pragma GCC unroll 6
             for (int i = 0; i < R; i++)
                 _mm_prefetch((const char *)(a + (size_t)i * lda + 4 * q + 128), _MM_HINT_T0);
+            if (add && q / 16 < R)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    _mm_prefetch((const char *)(c + (size_t)(q / 16) * ldc + 16 * v), _MM_HINT_T0);
+        }
         __m512i bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
@@ -43,7 +58,7 @@ VNNI_INLINE void tile(int R, int steps, const cs_lp_tile *t, const uint8_t *b, c
             memcpy(&quad, a + (size_t)i * lda + 4 * (size_t)q, 4);
             __m512i av = _mm512_set1_epi32(quad);
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], av, bv[v]);
+            for (int v = 0; v < NV; v++) acc[i][v] = dpbusd(acc[i][v], av, bv[v]);
         }
     }
 #pragma GCC unroll 4

@@ -5,10 +5,14 @@
  * mean/std) must reach cosine >= 0.99999 with the reference embedding, and
  * the raw norm must match. Batched and single calls, 1 and 2 threads must
  * give the same floats, and so must the image tower's matrices packed once
- * (bulk work, CS_EMBED_BULK) and read from the map. With int8 weights
- * (cs_model_opts.int8, an opt-in) the bar is lower (MIN_COS_INT8), and the
- * results must differ from the float path's (the quantised weights are in
- * use). */
+ * (bulk work, CS_EMBED_BULK) and read from the map. At the other
+ * precisions (cs_model_opts.precision) the bar is lower: BF16 products
+ * (MIN_COS_BF16) and int8 products or int8 weights (MIN_COS_INT8), every
+ * image and text against the same float64 reference; the results must
+ * differ from the float path's (the rounding is in use), and batches,
+ * singles and thread counts still give the same bits. Where the CPU lacks
+ * AVX512_BF16 / VNNI, the precision falls back (fp32 / int8 weights) and
+ * that is what is checked, with a line saying so. */
 #include <jansson.h>
 #include <math.h>
 #include <png.h>
@@ -17,6 +21,7 @@
 
 #define MIN_COS      0.99999
 #define MIN_COS_INT8 0.999
+#define MIN_COS_BF16 0.9999
 
 /* What a run of the checks demands. */
 typedef struct bar {
@@ -25,7 +30,8 @@ typedef struct bar {
     double max_cos;  /* int8: the worst must stay below (the weights differ) */
 } bar;
 
-static const bar FLOAT_BAR = {MIN_COS, 1e-4, 2.0}, INT8_BAR = {MIN_COS_INT8, 1e-2, 1 - 1e-7};
+static const bar FLOAT_BAR = {MIN_COS, 1e-4, 2.0}, INT8_BAR = {MIN_COS_INT8, 1e-2, 1 - 1e-7},
+                 BF16_BAR = {MIN_COS_BF16, 5e-3, 1 - 1e-7};
 
 static double cosine(const float *a, const double *b, int d, double *na, double *nb) {
     double ab = 0, aa = 0, bb = 0;
@@ -191,7 +197,7 @@ static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *
     free(one);
 }
 
-static void check_model(const char *folder, const char *expected, int int8) {
+static void check_model(const char *folder, const char *expected, cs_precision precision) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", cs_test_oracle_path(folder));
     size_t len;
@@ -201,22 +207,28 @@ static void check_model(const char *folder, const char *expected, int int8) {
     CHECK(exp != NULL);
     cs_model *m = NULL, *m1 = NULL;
     cs_error err = {0};
-    cs_model_opts o2 = {.n_threads = 2, .int8 = int8}, o1 = {.n_threads = 1, .int8 = int8};
-    const bar *bar = int8 ? &INT8_BAR : &FLOAT_BAR;
-    char tag[256];
-    snprintf(tag, sizeof tag, "%s%s", folder, int8 ? " (int8)" : "");
+    cs_model_opts o2 = {.n_threads = 2, .precision = precision},
+                  o1 = {.n_threads = 1, .precision = precision};
     CHECK_OK(cs_model_open(dir, &o2, &m, &err), &err);
     CHECK_OK(cs_model_open(dir, &o1, &m1, &err), &err);
     if (m && m1 && exp) {
         cs_model_info info;
         cs_model_get_info(m, &info);
+        const char *want[] = {"fp32", "bf16", "int8"};
+        if (strcmp(info.precision, want[precision]) != 0)
+            printf("%s: %s asked, %s runs (this CPU lacks the extension)\n", folder,
+                   want[precision], info.precision);
+        int int8 = precision == CS_PRECISION_INT8, fp32 = !strcmp(info.precision, "fp32");
+        const bar *bar = int8 ? &INT8_BAR : fp32 ? &FLOAT_BAR : &BF16_BAR;
+        char tag[256];
+        snprintf(tag, sizeof tag, "%s (%s)", folder, info.precision);
         CHECK_EQ_INT(info.int8, int8);
         check_texts(m, m1, json_object_get(exp, "texts"), info.embed_dim, tag, bar);
         check_images(m, m1, json_object_get(exp, "images"), dir, info.embed_dim, tag, bar);
         /* m's first images were bulk work: its F32 matrices are packed once
          * (the 1-thread singles compared above read them from the map) */
         cs_model_get_info(m, &info);
-        CHECK_EQ_INT(info.prepacked, !int8 && !strcmp(info.dtype, "F32"));
+        CHECK_EQ_INT(info.prepacked, fp32 && !strcmp(info.dtype, "F32"));
         cs_model_get_info(m1, &info);
         CHECK_EQ_INT(info.prepacked, 0);
     }
@@ -227,13 +239,16 @@ static void check_model(const char *folder, const char *expected, int int8) {
 
 int main(void) {
     cs_test_oracle();
-    check_model("models/tiny", "expected-tiny.json", 0);
-    check_model("models/tiny-f16", "expected-tiny-f16.json", 0);
-    check_model("models/tiny-bf16", "expected-tiny-bf16.json", 0);
-    check_model("models/tiny-p16", "expected-tiny-p16.json", 0);
-    check_model("models/tiny-bin", "expected-tiny.json", 0);
-    /* int8 weights, quantised from F32 and from F16 */
-    check_model("models/tiny", "expected-tiny.json", 1);
-    check_model("models/tiny-f16", "expected-tiny-f16.json", 1);
+    static const char *const folders[][2] = {{"models/tiny", "expected-tiny.json"},
+                                             {"models/tiny-f16", "expected-tiny-f16.json"},
+                                             {"models/tiny-bf16", "expected-tiny-bf16.json"},
+                                             {"models/tiny-p16", "expected-tiny-p16.json"},
+                                             {"models/tiny-bin", "expected-tiny.json"}};
+    for (size_t i = 0; i < sizeof folders / sizeof *folders; i++)
+        check_model(folders[i][0], folders[i][1], CS_PRECISION_FP32);
+    /* BF16 and int8 compute from F32, F16 and BF16 weights, and a model
+     * whose widths are not multiples of the kernels' tiles (tiny-p16) */
+    for (int p = CS_PRECISION_BF16; p <= CS_PRECISION_INT8; p++)
+        for (size_t i = 0; i < 4; i++) check_model(folders[i][0], folders[i][1], (cs_precision)p);
     return cs_test_done("model.fidelity");
 }
