@@ -25,10 +25,14 @@ BF16_INLINE void tile(int R, int steps, const uint8_t *a, size_t lda, const uint
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     for (int q = 0; q < steps; q++) {
-        if ((q & 15) == 0) { /* the rows of x: the line after next; and early, y's tile */
+        if ((q & 15) == 0) { /* x: the line after next of these rows, this line of the next
+                                tile's (which would come from L3 once y's stores have
+                                pushed them out of L2); and early, y's tile */
 #pragma GCC unroll 6
-            for (int i = 0; i < R; i++)
+            for (int i = 0; i < R; i++) {
                 _mm_prefetch((const char *)(a + (size_t)i * lda + 4 * q + 128), _MM_HINT_T0);
+                _mm_prefetch((const char *)(a + (size_t)(MR + i) * lda + 4 * q), _MM_HINT_T1);
+            }
             if (add && q / 16 < R)
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++)
@@ -57,6 +61,11 @@ BF16_INLINE void tile(int R, int steps, const uint8_t *a, size_t lda, const uint
         for (int i = 0; i < R; i++) {
             float *cr = c + (size_t)i * ldc + 16 * v;
             __m512 r = _mm512_add_ps(acc[i][v], bias_v);
+            if (mk == 0xffff) { /* (masked stores are slower: a whole vector, plainly) */
+                if (add) r = _mm512_add_ps(_mm512_loadu_ps(cr), r);
+                _mm512_storeu_ps(cr, r);
+                continue;
+            }
             if (add) r = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, cr), r);
             _mm512_mask_storeu_ps(cr, mk, r);
         }

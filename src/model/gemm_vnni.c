@@ -39,10 +39,14 @@ VNNI_INLINE void tile(int R, int steps, const cs_lp_tile *t, const uint8_t *b, c
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_si512();
     for (int q = 0; q < steps; q++) {
-        if ((q & 15) == 0) { /* the rows of x: the line after next; and early, y's tile */
+        if ((q & 15) == 0) { /* x: the line after next of these rows, this line of the next
+                                tile's (which would come from L3 once y's stores have
+                                pushed them out of L2); and early, y's tile */
 #pragma GCC unroll 6
-            for (int i = 0; i < R; i++)
+            for (int i = 0; i < R; i++) {
                 _mm_prefetch((const char *)(a + (size_t)i * lda + 4 * q + 128), _MM_HINT_T0);
+                _mm_prefetch((const char *)(a + (size_t)(MR + i) * lda + 4 * q), _MM_HINT_T1);
+            }
             if (add && q / 16 < R)
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++)
@@ -76,6 +80,11 @@ VNNI_INLINE void tile(int R, int steps, const cs_lp_tile *t, const uint8_t *b, c
             __m512 s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][v]),
                                        _mm512_set1_ps(t->xs[(size_t)i * t->lds]), lo);
             __m512 r = bias ? _mm512_fmadd_ps(s, ws_v, bias_v) : _mm512_mul_ps(s, ws_v);
+            if (mk == 0xffff) { /* (masked stores are slower: a whole vector, plainly) */
+                if (add) r = _mm512_add_ps(_mm512_loadu_ps(cr), r);
+                _mm512_storeu_ps(cr, r);
+                continue;
+            }
             if (add) r = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, cr), r);
             _mm512_mask_storeu_ps(cr, mk, r);
         }
