@@ -47,9 +47,9 @@ for key, name, lower in (("image_encoder_images_per_second", "image encoder, ima
 print("%-34s %12.0f %12.0f %7.2fx" % ("peak RSS indexing, MB", rss[0], rss[1], rss[1] / rss[0]))
 q = [r for r in runs if r["int8"]]
 print("# int8 cosine to the stored weights' embeddings: images (synthetic batch) min %.6f, "
-      "queries min %.6f%s" % (min(r["int8_min_cosine_images"] for r in q),
-                             min(r["int8_min_cosine_texts"] for r in q),
-                             (", the JPEG %.6f" % q[0]["int8_cosine_image"]) if "int8_cosine_image" in q[0] else ""))
+      "queries min %.6f%s" % (min(r["min_cosine_to_fp32_images"] for r in q),
+                             min(r["min_cosine_to_fp32_texts"] for r in q),
+                             (", the JPEG %.6f" % q[0]["cosine_to_fp32_image"]) if "cosine_to_fp32_image" in q[0] else ""))
 print("# ratio: int8 / stored for speed (one query: stored ms / int8 ms), int8 / stored for memory")
 PY
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

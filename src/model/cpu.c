@@ -52,7 +52,11 @@ static void load_from_env(void) {
     cs_cpu_level level = detect();
     int features = 0;
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
-    if (level == CS_CPU_AVX512) features = detect_features();
+    /* (the kernels also use AVX-512 BW and VL, which every CPU with either
+     * extension has) */
+    if (level == CS_CPU_AVX512 && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        features = detect_features();
 #endif
     const char *force = getenv("CLIPSEARCH_CPU");
     if (force && !strcmp(force, "generic"))
