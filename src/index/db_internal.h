@@ -36,6 +36,12 @@ typedef struct cs_vecs {
     float *delta_vectors;
 } cs_vecs;
 
+/* 1 when `size` bytes at data are a whole, consistent vector file of the
+ * database with this dim, generation and uuid (hex): every header field
+ * checked with overflow-safe arithmetic, the ids strictly ascending. The
+ * vectors themselves are checked as they are scanned (cs_db_distrust_file). */
+int cs_vecfile_check(const void *data, size_t size, int dim, uint64_t gen, const char uuid_hex[33]);
+
 /* The number of rows a snapshot holds. */
 int64_t cs_vecs_count(const cs_vecs *v);
 /* Every row of v in id order, as a plain snapshot (NULL when out of memory). */
@@ -51,8 +57,9 @@ struct cs_db {
     char *path, *vec_path;
     char *model_id, *model_name;
     int dim, readonly;
-    int has_gen;   /* rows carry the generation that wrote them (schema 2) */
-    char uuid[33]; /* the database's identity, hex, also in its vector file */
+    int vec_file_bad; /* the vector file held damaged rows: not mapped again */
+    int has_gen;      /* rows carry the generation that wrote them (schema 2) */
+    char uuid[33];    /* the database's identity, hex, also in its vector file */
     cs_logger log;
     pthread_mutex_t snap_lock; /* guards snap */
     cs_vecs *snap;
@@ -114,6 +121,10 @@ void cs_vecs_release(cs_vecs *v);
 /* Makes the vector file current (after indexing): written from the handle's
  * snapshot, caught up first; nothing when the file already is current. */
 cs_status cs_db_write_vectors(cs_db *db, cs_error *err);
+/* A search found `n_bad` damaged rows in snapshot v: when they came from
+ * the vector file, it is distrusted (logged; later snapshots read SQLite
+ * until the file is rewritten) and 1 is returned (search again); else 0. */
+int cs_db_distrust_file(cs_db *db, const cs_vecs *v, int64_t n_bad);
 /* Drops the snapshot (at close). */
 void cs_db_drop_vectors(cs_db *db);
 

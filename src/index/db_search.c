@@ -6,6 +6,11 @@
 
 #include "clipsearch/search.h"
 #include "index/db_internal.h"
+#include "index/search_internal.h"
+
+/* The largest |score| of two unit vectors, with room for float rounding:
+ * beyond it (or NaN) a stored row is damaged. */
+#define UNIT_LIMIT 1.01f
 
 /* Orders hits best first; equal scores: lower id first. */
 static int better(const cs_hit *a, const cs_hit *b) {
@@ -15,8 +20,9 @@ static int better(const cs_hit *a, const cs_hit *b) {
 /* The best `want` rows of a snapshot as (id, score) in *hits (malloc'd),
  * best first: its base rows less the masked ones, merged with its delta. */
 static cs_status snapshot_topk(cs_pool *pool, const cs_vecs *v, const float *q, int want,
-                               cs_hit **hits, int64_t *n_hits) {
+                               cs_hit **hits, int64_t *n_hits, int64_t *n_bad) {
     *n_hits = 0;
+    *n_bad = 0;
     /* the base scan returns masked rows too: ask for as many more */
     int64_t kb = (int64_t)want + v->n_masked, kd = want;
     if (kb > v->n) kb = v->n;
@@ -30,8 +36,14 @@ static cs_status snapshot_topk(cs_pool *pool, const cs_vecs *v, const float *q, 
         *hits = NULL;
         return CS_ENOMEM;
     }
-    int64_t na = kb ? cs_search_flat(pool, v->vectors, v->n, v->dim, q, (int)kb, a) : 0;
-    int64_t nb = kd ? cs_search_flat(pool, v->delta_vectors, v->n_delta, v->dim, q, (int)kd, b) : 0;
+    int64_t bad_a = 0, bad_b = 0;
+    int64_t na = kb ? cs_search_flat_checked(pool, v->vectors, v->n, v->dim, q, (int)kb, a,
+                                             CS_ISA_AUTO, UNIT_LIMIT, &bad_a)
+                    : 0;
+    int64_t nb = kd ? cs_search_flat_checked(pool, v->delta_vectors, v->n_delta, v->dim, q, (int)kd,
+                                             b, CS_ISA_AUTO, UNIT_LIMIT, &bad_b)
+                    : 0;
+    *n_bad = bad_a + bad_b;
     int64_t m = 0;
     for (int64_t i = 0; i < na; i++) /* rows -> ids, masked dropped */
         if (!cs_vecs_masked(v, a[i].id)) a[m++] = (cs_hit){v->ids[a[i].id], a[i].score};
@@ -96,16 +108,34 @@ cs_status cs_db_search(cs_db *db, const float *query, const cs_search_opts *opts
     memcpy(q, query, (size_t)db->dim * sizeof *q);
     cs_db_normalize(q, db->dim);
     cs_status st = collect_excluded(db, &o, &excl, &n_excl, err);
-    if (!st) st = cs_db_vectors(db, &v, err);
-    /* ask for as many more as could be excluded, so k remain after */
-    int64_t want = v ? (int64_t)k + n_excl : 0;
-    if (v && want > cs_vecs_count(v)) want = cs_vecs_count(v);
-    int64_t got = 0;
-    if (!st && want > 0) {
-        res = calloc((size_t)(want < k ? want : k), sizeof *res);
-        st = res ? snapshot_topk(o.pool, v, q, (int)want, &hits, &got)
-                 : cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
-        if (st) cs_fail(err, st, "%s: out of memory", db->path);
+    int64_t want = 0, got = 0, bad = 0;
+    /* a damaged vector file is dropped and the search runs again on the
+     * rows read from SQLite; damage there is an error */
+    for (int attempt = 0; attempt < 2 && !st; attempt++) {
+        if (!st) st = cs_db_vectors(db, &v, err);
+        /* ask for as many more as could be excluded, so k remain after */
+        want = v ? (int64_t)k + n_excl : 0;
+        if (v && want > cs_vecs_count(v)) want = cs_vecs_count(v);
+        if (!st && want > 0) {
+            res = calloc((size_t)(want < k ? want : k), sizeof *res);
+            st = res ? snapshot_topk(o.pool, v, q, (int)want, &hits, &got, &bad)
+                     : cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+            if (st) cs_fail(err, st, "%s: out of memory", db->path);
+        }
+        if (st || !bad) break;
+        if (attempt == 0 && cs_db_distrust_file(db, v, bad)) {
+            cs_vecs_release(v);
+            v = NULL;
+            free(hits);
+            hits = NULL;
+            free(res);
+            res = NULL;
+            continue;
+        }
+        st = cs_fail(err, CS_EFORMAT,
+                     "%s: %lld stored embedding%s not unit vectors (NaN, infinite or damaged); "
+                     "re-index with --reset to rebuild them",
+                     db->path, (long long)bad, bad == 1 ? " is" : "s are");
     }
     int n = 0;
     if (!st && want > 0) {

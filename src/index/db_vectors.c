@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/checked.h"
 #include "index/db_internal.h"
 
 #define VEC_MAGIC    "CSVECS1"
@@ -66,26 +67,56 @@ int64_t cs_vecs_count(const cs_vecs *v) {
     return v->n - v->n_masked + v->n_delta;
 }
 
+/* 1 when the header describes a file of exactly `size` bytes holding the
+ * database's current vectors. Every size is computed with overflow checks:
+ * the fields are whatever the file says (a huge count once wrapped
+ * vectors_offset + count * dim * 4 to the file's size). */
+static int header_ok(const vec_header *h, uint64_t size, int dim, uint64_t gen,
+                     const uint8_t uuid[16]) {
+    uint64_t ids_bytes, ids_end, voff, vbytes, end;
+    if (memcmp(h->magic, VEC_MAGIC, 8) != 0 || h->version != 1 || h->dim != (uint32_t)dim ||
+        h->generation != gen || memcmp(h->uuid, uuid, 16) != 0 || h->ids_offset != VEC_HEADER)
+        return 0;
+    if (!cs_mul_u64(h->count, sizeof(int64_t), &ids_bytes) ||
+        !cs_add_u64(VEC_HEADER, ids_bytes, &ids_end) || !cs_align_u64(ids_end, 64, &voff) ||
+        h->vectors_offset != voff || !cs_mul3_u64(h->count, h->dim, sizeof(float), &vbytes) ||
+        !cs_add_u64(voff, vbytes, &end) || end != size || h->count > (uint64_t)INT64_MAX)
+        return 0;
+    return 1;
+}
+
+/* 1 when the ids strictly ascend (the snapshot's lookups bisect them). */
+static int ids_ascending(const int64_t *ids, uint64_t n) {
+    for (uint64_t i = 1; i < n; i++)
+        if (ids[i] <= ids[i - 1]) return 0;
+    return 1;
+}
+
+int cs_vecfile_check(const void *data, size_t size, int dim, uint64_t gen,
+                     const char uuid_hex[33]) {
+    vec_header h;
+    uint8_t uuid[16];
+    if (size < VEC_HEADER) return 0;
+    uuid_bytes(uuid_hex, uuid);
+    memcpy(&h, data, sizeof h);
+    return header_ok(&h, size, dim, gen, uuid) &&
+           ids_ascending((const int64_t *)((const uint8_t *)data + VEC_HEADER), h.count);
+}
+
 /* Maps the vector file if it is the database's current one; NULL otherwise.
  * populate: a search will read every vector, so map them all now
  * (cs_prefault: one system call, cheaper than a fault per few pages). */
 static cs_vecs *map_file(cs_db *db, uint64_t gen, int populate) {
-    cs_map m;
+    cs_map m = {0};
     cs_error e;
+    if (db->vec_file_bad) return NULL;
     if (cs_map_file(db->vec_path, &m, &e) != CS_OK) return NULL;
     /* before the first read: pages the page cache has to read from disk
      * (it dropped them) come back as 2 MiB folios */
     cs_map_hint_huge(m.data, m.size);
     vec_header h;
-    uint8_t uuid[16];
-    uuid_bytes(db->uuid, uuid);
-    if (m.size < VEC_HEADER) goto stale;
+    if (!m.data || !cs_vecfile_check(m.data, m.size, db->dim, gen, db->uuid)) goto stale;
     memcpy(&h, m.data, sizeof h);
-    if (memcmp(h.magic, VEC_MAGIC, 8) != 0 || h.version != 1 || h.dim != (uint32_t)db->dim ||
-        h.generation != gen || memcmp(h.uuid, uuid, 16) != 0 || h.ids_offset != VEC_HEADER ||
-        h.vectors_offset != vectors_offset(h.count) ||
-        m.size != h.vectors_offset + h.count * h.dim * sizeof(float))
-        goto stale;
     cs_vecs *v = calloc(1, sizeof *v);
     if (!v) goto stale;
     atomic_init(&v->refs, 1);
@@ -233,6 +264,7 @@ static cs_status tmp_finish(cs_db *db, out_file *o, cs_status st, cs_error *err)
         st = cs_fail(err, CS_EIO, "%s: close: %s", o->tmp, strerror(errno));
     if (!st && rename(o->tmp, db->vec_path) != 0)
         st = cs_fail(err, CS_EIO, "%s: rename: %s", db->vec_path, strerror(errno));
+    if (!st) db->vec_file_bad = 0; /* rewritten from SQLite: trusted again */
     if (st) unlink(o->tmp);
     free(o->tmp);
     free(o->buf);
@@ -567,6 +599,21 @@ cs_status cs_db_write_vectors(cs_db *db, cs_error *err) {
     cs_vecs_release(on_disk);
     cs_vecs_release(v);
     return st;
+}
+
+int cs_db_distrust_file(cs_db *db, const cs_vecs *v, int64_t n_bad) {
+    int from_file = v->source == VECS_FILE || (v->base && v->base->source == VECS_FILE);
+    if (!from_file) return 0;
+    cs_log(&db->log, CS_LOG_WARN,
+           "%s: %lld vector%s not unit vectors (NaN, infinite or damaged): the file is not used; "
+           "searches read the database until `clipsearch index` rewrites it",
+           db->vec_path, (long long)n_bad, n_bad == 1 ? " is" : "s are");
+    pthread_mutex_lock(&db->snap_lock);
+    db->vec_file_bad = 1;
+    cs_vecs_release(db->snap);
+    db->snap = NULL;
+    pthread_mutex_unlock(&db->snap_lock);
+    return 1;
 }
 
 void cs_db_drop_vectors(cs_db *db) {

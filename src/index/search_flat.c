@@ -77,6 +77,7 @@ static void sift_up(cs_hit *h, int i) {
 typedef struct topk {
     cs_hit *h;
     int size, cap;
+    int64_t bad; /* scores beyond the scan's limit (NaN included) */
 } topk;
 
 static inline void topk_push(topk *t, int64_t id, float score) {
@@ -111,6 +112,7 @@ typedef struct scan_ctx {
     const float *query;
     int64_t rows_per_task;
     cs_dot_rows_fn dot;
+    float limit; /* |score| above it (or NaN) is counted as bad */
     topk *heaps; /* one per worker */
     int n_heaps;
 } scan_ctx;
@@ -121,6 +123,7 @@ static void scan_rows(const scan_ctx *c, int64_t begin, int64_t end, topk *t) {
         int64_t m = end - b < SCAN_BLOCK ? end - b : SCAN_BLOCK;
         c->dot(c->vectors + b * (int64_t)c->dim, m, c->dim, c->query, scores);
         for (int64_t i = 0; i < m; i++) {
+            t->bad += !(fabsf(scores[i]) <= c->limit); /* one compare: damage is found cheaply */
             /* The common case, a score below the current k-th, costs one
              * compare; ties go to topk_push, which orders them by id. */
             if (t->size == t->cap && scores[i] < t->h[0].score) continue;
@@ -149,9 +152,16 @@ static cs_dot_rows_fn pick_kernel(cs_isa isa) {
 
 int64_t cs_search_flat_isa(cs_pool *pool, const float *vectors, int64_t n, int dim,
                            const float *query, int k, cs_hit *hits, cs_isa isa) {
+    return cs_search_flat_checked(pool, vectors, n, dim, query, k, hits, isa, INFINITY, NULL);
+}
+
+int64_t cs_search_flat_checked(cs_pool *pool, const float *vectors, int64_t n, int dim,
+                               const float *query, int k, cs_hit *hits, cs_isa isa, float limit,
+                               int64_t *n_bad) {
+    if (n_bad) *n_bad = 0;
     if (!vectors || !query || !hits || n <= 0 || dim <= 0 || k <= 0) return 0;
     int cap = (int64_t)k < n ? k : (int)n;
-    scan_ctx c = {vectors, n, dim, query, n, pick_kernel(isa), NULL, 0};
+    scan_ctx c = {vectors, n, dim, query, n, pick_kernel(isa), limit, NULL, 0};
 
     int threads = cs_pool_threads(pool);
     int64_t tasks = (n + MIN_ROWS_PER_TASK - 1) / MIN_ROWS_PER_TASK;
@@ -168,22 +178,27 @@ int64_t cs_search_flat_isa(cs_pool *pool, const float *vectors, int64_t n, int d
         }
     }
 
-    topk single = {hits, 0, cap};
+    topk single = {hits, 0, cap, 0};
     if (!heaps) {
         scan_rows(&c, 0, n, &single);
         topk_sort(&single);
+        if (n_bad) *n_bad = single.bad;
         return single.size;
     }
     heaps[0] = single;
-    for (int w = 1; w < threads; w++) heaps[w] = (topk){scratch + (size_t)(w - 1) * cap, 0, cap};
+    for (int w = 1; w < threads; w++) heaps[w] = (topk){scratch + (size_t)(w - 1) * cap, 0, cap, 0};
     c.heaps = heaps;
     c.n_heaps = threads;
     c.rows_per_task = (n + tasks - 1) / tasks;
     cs_pool_for(pool, (int)((n + c.rows_per_task - 1) / c.rows_per_task), scan_task, &c);
     /* Heap 0 lives in `hits`; merge the others into it. */
-    for (int w = 1; w < threads; w++)
+    int64_t bad = heaps[0].bad;
+    for (int w = 1; w < threads; w++) {
+        bad += heaps[w].bad;
         for (int i = 0; i < heaps[w].size; i++)
             topk_push(&heaps[0], heaps[w].h[i].id, heaps[w].h[i].score);
+    }
+    if (n_bad) *n_bad = bad;
     topk_sort(&heaps[0]);
     int64_t count = heaps[0].size;
     free(heaps);

@@ -19,6 +19,14 @@ int cs_cpu_has_avx2(void);
 int64_t cs_search_flat_isa(cs_pool *pool, const float *vectors, int64_t n, int dim,
                            const float *query, int k, cs_hit *hits, cs_isa isa);
 
+/* The same, counting in *n_bad (may be NULL) the rows whose score is NaN or
+ * beyond +-limit: the catalogue's rows and queries are unit vectors, so a
+ * score outside [-1, 1] (with rounding room) is a damaged row, found at the
+ * cost of one compare per row. */
+int64_t cs_search_flat_checked(cs_pool *pool, const float *vectors, int64_t n, int dim,
+                               const float *query, int k, cs_hit *hits, cs_isa isa, float limit,
+                               int64_t *n_bad);
+
 /* out[r] = sum_j rows[r * dim + j] * q[j] for r < nrows.
  * rows: nrows x dim, row-major; q: dim; out: nrows. */
 typedef void (*cs_dot_rows_fn)(const float *rows, int64_t nrows, int dim, const float *q,
