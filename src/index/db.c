@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,8 +132,8 @@ cs_status cs_db_generation(cs_db *db, uint64_t *gen, cs_error *err) {
     long long g = 0;
     cs_status st2 = v ? cs_parse_int(v, 0, INT64_MAX, "generation", &g, err) : CS_OK;
     free(v);
-    if (st2) return cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (bad generation)",
-                            db->path);
+    if (st2)
+        return cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (bad generation)", db->path);
     *gen = (uint64_t)g;
     return CS_OK;
 }
@@ -184,11 +185,11 @@ static cs_status make_parent_dirs(const char *path, cs_error *err) {
 
 /* Reads the identity from meta and checks it against what the caller wants;
  * binds (or re-binds, with CS_DB_RESET) the model when needed. */
-static cs_status check_model(cs_db *db, const cs_db_opts *o, int fresh, cs_error *err) {
+static cs_status check_model(cs_db *db, const cs_db_opts *o, cs_error *err) {
     char *mid = NULL, *mname = NULL, *dim = NULL, *uuid = NULL;
     cs_status st = meta_get(db, "model_id", &mid, err);
     int reset = (o->flags & CS_DB_RESET) != 0;
-    if (!st && (!mid || reset || fresh)) {
+    if (!st && (!mid || reset)) {
         if (!o->model_id || o->dim <= 0) {
             st = mid ? cs_fail(err, CS_EINVAL, "%s: resetting needs a model", db->path)
                      : cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (no model)",
@@ -214,8 +215,8 @@ static cs_status check_model(cs_db *db, const cs_db_opts *o, int fresh, cs_error
     if (!st) st = meta_get(db, "model_name", &mname, err);
     if (!st) st = meta_get(db, "dim", &dim, err);
     if (!st) st = meta_get(db, "uuid", &uuid, err);
-    if (!st && (!mid || !dim || !uuid || strlen(uuid) != 32 ||
-                strspn(uuid, "0123456789abcdef") != 32))
+    if (!st &&
+        (!mid || !dim || !uuid || strlen(uuid) != 32 || strspn(uuid, "0123456789abcdef") != 32))
         st = cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (incomplete meta)", db->path);
     long long ndim = 0;
     if (!st && cs_parse_int(dim, 1, 65536, "dim", &ndim, err) != CS_OK)
@@ -277,10 +278,93 @@ static cs_status upgrade(cs_db *db, cs_error *err) {
     return s;
 }
 
-static cs_status open_sql(cs_db *db, const cs_db_opts *o, int *fresh, cs_error *err) {
+/* A value of a query returning one integer, or -1 when it cannot run (a
+ * table it names is missing). */
+static int64_t query_int(cs_db *db, const char *sql) {
+    sqlite3_stmt *q = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db->sql, sql, -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* 1 when the database has its model bound: the last step of its creation. */
+static int has_model(cs_db *db) {
+    return query_int(db, "SELECT count(*) FROM meta WHERE key = 'model_id'") > 0;
+}
+
+/* Creates the schema and binds the model in ONE transaction, so that a
+ * crash or a full disk at any moment leaves either no schema or all of it,
+ * and a second process creating the same database at the same time waits
+ * for the lock and then finds it made. What an interrupted creation left
+ * (our tables, empty, no model: older versions created them one statement
+ * at a time) is dropped and made again; anything else is not ours. */
+static cs_status create_schema(cs_db *db, const cs_db_opts *o, cs_error *err) {
+    cs_status st = cs_db_exec(db, "BEGIN IMMEDIATE", err);
+    if (st) return st;
+    if (has_model(db)) /* another process made it while we waited */
+        return cs_db_exec(db, "COMMIT", err);
+    int64_t foreign = query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                    "name NOT IN ('meta', 'images', 'removed')");
+    int64_t rows = query_int(db, "SELECT count(*) FROM images");
+    if (foreign != 0 || rows > 0)
+        st = cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database%s", db->path,
+                     rows > 0 ? " (images without a model)" : "");
+    else if (!o->model_id || o->dim <= 0)
+        st = cs_fail(err, CS_EFORMAT, "%s: not a clipsearch database (no model)", db->path);
+    if (!st)
+        st = cs_db_exec(db,
+                        "DROP TABLE IF EXISTS images; DROP TABLE IF EXISTS removed; "
+                        "DROP TABLE IF EXISTS meta;",
+                        err);
+    if (!st) st = cs_db_exec(db, schema_sql, err);
+    if (!st) st = bind_model(db, o, err);
+    if (!st)
+        st = cs_db_exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'generation'; COMMIT",
+                        err);
+    if (st) sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+/* 1 when a reader cannot make the -wal and -shm files a WAL database needs
+ * beside it: a read-only file system, or a folder it may not write. SQLite
+ * then opens the database immutable (it reads the file as it is, taking no
+ * locks), which is right there: no one can be writing it either. */
+static int cannot_write_beside(const char *path) {
+    struct statvfs vfs;
+    if (statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return 1;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    return access(dir, W_OK) != 0 && errno != ENOENT;
+}
+
+/* "file:PATH?immutable=1" with the bytes a URI reserves escaped. */
+static char *immutable_uri(const char *path) {
+    size_t n = strlen(path);
+    char *u = malloc(3 * n + 32);
+    if (!u) return NULL;
+    char *o = u + sprintf(u, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
+            o += sprintf(o, "%%%02X", *p);
+        else
+            *o++ = (char)*p;
+    strcpy(o, "?immutable=1");
+    return u;
+}
+
+static cs_status open_sql(cs_db *db, const cs_db_opts *o, cs_error *err) {
     struct stat st;
     int exists = stat(db->path, &st) == 0;
-    *fresh = !exists || st.st_size == 0;
     if (!exists && !(o->flags & CS_DB_CREATE))
         return cs_fail(err, CS_ENOTFOUND, "%s: no such database", db->path);
     if (!exists && (o->flags & CS_DB_READONLY))
@@ -293,7 +377,20 @@ static cs_status open_sql(cs_db *db, const cs_db_opts *o, int *fresh, cs_error *
     }
     int flags = SQLITE_OPEN_FULLMUTEX |
                 (db->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(db->path, &db->sql, flags, NULL) != SQLITE_OK) {
+    char *uri = NULL;
+    if (db->readonly && cannot_write_beside(db->path)) {
+        if (!(uri = immutable_uri(db->path)))
+            return cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+        flags |= SQLITE_OPEN_URI;
+    } else if (!db->readonly && exists && access(db->path, W_OK) != 0) {
+        return cs_fail(err, CS_EIO,
+                       "%s: cannot write the database: %s (searching it works; indexing needs "
+                       "it and its folder writable)",
+                       db->path, strerror(errno));
+    }
+    int rc = sqlite3_open_v2(uri ? uri : db->path, &db->sql, flags, NULL);
+    free(uri);
+    if (rc != SQLITE_OK) {
         if (!db->sql) return cs_fail(err, CS_ENOMEM, "%s: cannot open database", db->path);
         return cs_db_sql_fail(db, err, "cannot open database");
     }
@@ -303,7 +400,7 @@ static cs_status open_sql(cs_db *db, const cs_db_opts *o, int *fresh, cs_error *
         /* WAL: readers never block the writer; synchronous=NORMAL keeps every
          * committed batch across a process crash (kill -9). */
         s = cs_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err);
-        if (!s && *fresh) s = cs_db_exec(db, schema_sql, err);
+        if (!s && !has_model(db)) s = create_schema(db, o, err);
     }
     if (!s) s = upgrade(db, err);
     if (!s) {
@@ -350,9 +447,8 @@ cs_status cs_db_open(const char *path, const cs_db_opts *opts, cs_db **out, cs_e
     }
     memcpy(db->vec_path, path, n);
     memcpy(db->vec_path + n, ".vectors", sizeof ".vectors");
-    int fresh = 0;
-    cs_status st = open_sql(db, &o, &fresh, err);
-    if (!st) st = check_model(db, &o, fresh, err);
+    cs_status st = open_sql(db, &o, err);
+    if (!st) st = check_model(db, &o, err);
     if (st) {
         cs_db_close(db);
         return st;
