@@ -28,8 +28,7 @@ static int decimal_chars(const char *s, int allow_fraction) {
 cs_status cs_parse_int(const char *s, long long lo, long long hi, const char *what, long long *out,
                        cs_error *err) {
     if (!s || !decimal_chars(s, 0))
-        return cs_fail(err, CS_EINVAL, "%s: '%.*s' is not a whole number", what, SHOWN,
-                       s ? s : "");
+        return cs_fail(err, CS_EINVAL, "%s: '%.*s' is not a whole number", what, SHOWN, s ? s : "");
     errno = 0;
     char *end = NULL;
     long long v = strtoll(s, &end, 10);

@@ -126,7 +126,8 @@ static cs_status add_words(cs_query *q, const char *const *words, int from, int 
     else if (!(flags & CS_QUERY_PARSE_TEXT) && looks_like_path(text) && access(text, F_OK) != 0)
         /* "./dog.jpg" that is not there is a typo, not a text to search for */
         st = cs_fail(err, CS_ENOTFOUND, "%s: no such image file", text);
-    else if (!(flags & CS_QUERY_PARSE_TEXT) && (looks_like_path(text) || (is_image_file && names_a_file(text))))
+    else if (!(flags & CS_QUERY_PARSE_TEXT) &&
+             (looks_like_path(text) || (is_image_file && names_a_file(text))))
         /* a file that is there but not an image: searching its name as
          * words is never what was meant (the caller hints at --text) */
         st = cs_fail(err, CS_EFORMAT, "%s: %s", text, not_image_reason(text));
