@@ -14,8 +14,8 @@ typedef enum cli_format {
 /* The options of every command that prints results (search, similar):
  * -k/--top, --threshold, --json, --tsv, --paths, -0/--null, --db, --montage.
  * A command puts CLI_RESULT_LONG_OPTIONS first in its getopt_long table
- * (CLI_RESULT_SHORT_OPTIONS in the short ones), numbers its own long options from CLI_OPT_COMMAND, and hands
- * every option it does not know to cli_result_opt. */
+ * (CLI_RESULT_SHORT_OPTIONS in the short ones), numbers its own long options from CLI_OPT_COMMAND,
+ * and hands every option it does not know to cli_result_opt. */
 typedef struct cli_result_opts {
     cs_search_opts search; /* k and the threshold */
     cli_format fmt;
