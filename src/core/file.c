@@ -108,6 +108,14 @@ cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *s
     struct stat st;
     cs_status s = open_regular(path, &fd, &st, err);
     if (s != CS_OK) return s;
+    return cs_read_fd(fd, path, &st, max_bytes, out, size, err);
+}
+
+cs_status cs_read_fd(int fd, const char *path, const struct stat *stp, size_t max_bytes, char **out,
+                     size_t *size, cs_error *err) {
+    *out = NULL;
+    if (size) *size = 0;
+    struct stat st = *stp;
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
         return cs_fail(err, CS_ELIMIT, "%s: %lld bytes, more than the limit of %zu", path,

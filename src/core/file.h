@@ -49,6 +49,12 @@ void cs_map_release(const void *p, size_t len);
  * refused with CS_ELIMIT before anything is allocated. */
 cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *size, cs_error *err);
 
+/* The same from an open regular file (closed here) whose fstat is *st;
+ * path is for messages. */
+struct stat;
+cs_status cs_read_fd(int fd, const char *path, const struct stat *st, size_t max_bytes, char **out,
+                     size_t *size, cs_error *err);
+
 /* Writes data to path atomically: a temporary file in the same folder, fsync,
  * rename. A crash leaves either the old file or the new one, never a mix. */
 cs_status cs_write_file_atomic(const char *path, const void *data, size_t size, cs_error *err);

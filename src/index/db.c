@@ -435,6 +435,7 @@ cs_status cs_db_open(const char *path, const cs_db_opts *opts, cs_db **out, cs_e
     pthread_mutex_init(&db->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&db->snap_lock, NULL);
+    cs_guard_init(&db->guard);
     db->readonly = (o.flags & CS_DB_READONLY) != 0;
     db->log.fn = o.log;
     db->log.user = o.log_user;
@@ -462,6 +463,7 @@ void cs_db_close(cs_db *db) {
     cs_db_drop_vectors(db);
     for (int i = 0; i < SQL_COUNT_; i++) sqlite3_finalize(db->stmts[i]);
     if (db->sql) sqlite3_close_v2(db->sql);
+    cs_guard_release(&db->guard); /* after SQLite: closing these drops its locks */
     pthread_mutex_destroy(&db->lock);
     pthread_mutex_destroy(&db->snap_lock);
     free(db->path);

@@ -10,6 +10,7 @@
 #include "clipsearch/index.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/guard.h"
 
 /* An immutable set of vectors. The base rows: row r = (ids[r], vectors[r *
  * dim ...]), ids ascending, mapped from the vector file or loaded from
@@ -64,6 +65,9 @@ struct cs_db {
     pthread_mutex_t snap_lock; /* guards snap */
     cs_vecs *snap;
     sqlite3_stmt *stmts[16]; /* cs_db_stmt's cache, by enum cs_db_sql */
+    /* the database's own files: what reads files for it (the indexer, the
+     * server) opens through it (core/guard.h); released after sqlite3_close */
+    cs_file_guard guard;
 };
 
 /* The statements used per row, prepared once per handle. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/guard.h"
 #include "core/pool.h"
 #include "index/db_internal.h"
 #include "index/walk.h"
@@ -114,7 +115,8 @@ static cs_status walk_roots(run *r, char **roots, int n_roots, cs_error *err) {
                        .n_excludes = r->o->n_excludes,
                        .follow_symlinks = r->o->follow_symlinks,
                        .include_hidden = r->o->include_hidden,
-                       .is_image = r->be->is_image};
+                       .is_image = r->be->is_image,
+                       .guard = &r->db->guard};
     for (int i = 0; i < n_roots && !r->stop; i++) {
         cs_status st = cs_walk(roots[i], &wo, on_file, on_walk_error, r, err);
         if (st) return st;
@@ -185,7 +187,8 @@ static void hash_task(void *ctx, int task, int worker) {
     item *it = &((run *)ctx)->items[task];
     char *data = NULL;
     size_t size = 0;
-    if (cs_read_file(it->f->path, MAX_FILE_BYTES, &data, &size, &it->error) != CS_OK) {
+    if (cs_guard_read_file(&((run *)ctx)->db->guard, it->f->path, MAX_FILE_BYTES, &data, &size,
+                           &it->error) != CS_OK) {
         it->act = ACT_FAIL;
         return;
     }
@@ -201,7 +204,8 @@ static void prepare_task(void *ctx, int task, int worker) {
     char *data = NULL;
     size_t size = 0;
     float *input = r->inputs + (size_t)it->slot * r->be->input_floats;
-    if (cs_read_file(it->f->path, MAX_FILE_BYTES, &data, &size, &it->error) != CS_OK ||
+    if (cs_guard_read_file(&r->db->guard, it->f->path, MAX_FILE_BYTES, &data, &size,
+                           &it->error) != CS_OK ||
         r->be->prepare(r->be->user, data, size, it->f->path, input, &it->width, &it->height,
                        &it->error) != CS_OK)
         it->act = ACT_FAIL;
@@ -498,6 +502,9 @@ cs_status cs_index_run(cs_db *db, const cs_index_backend *be, const char *const 
     memset(stats, 0, sizeof *stats);
     if (db->readonly) return cs_fail(err, CS_EINVAL, "%s: opened read-only", db->path);
     run r = {.db = db, .be = be, .o = opts ? opts : &defaults, .stats = stats};
+    /* the database's files as they are now (the -wal and -shm exist while
+     * it is open): never taken for images, whatever path reaches them */
+    cs_guard_add_family(&db->guard, db->path);
     clock_gettime(CLOCK_MONOTONIC, &r.t0);
     int batch = r.o->batch_size > 0 ? r.o->batch_size : 32;
     item *todo = NULL;

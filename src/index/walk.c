@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/guard.h"
 
 #define MAX_DEPTH 256
 
@@ -63,7 +64,7 @@ static int looks_like_image(const walker *w, const char *name) {
     if (fd < 0) return 0; /* unreadable and not named like an image: not ours */
     uint8_t head[16];
     ssize_t n = read(fd, head, sizeof head);
-    close(fd);
+    if (cs_guard_close(w->o->guard, fd)) return 0; /* swapped for a guarded file */
     return n > 0 && w->o->is_image(head, (size_t)n);
 }
 
@@ -96,6 +97,7 @@ static void visit(walker *w, const char *name) {
             return;
         }
     }
+    if (cs_guard_has(w->o->guard, &st)) return; /* the catalogue's own: never opened */
     if (S_ISDIR(st.st_mode))
         walk_dir(w, &st);
     else if (S_ISREG(st.st_mode) && looks_like_image(w, name))
@@ -171,6 +173,8 @@ cs_status cs_walk(const char *root, const cs_walk_opts *opts, cs_walk_file_fn fn
     else if (stat(w->path, &st) != 0)
         status =
             cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", root, strerror(errno));
+    else if (cs_guard_has(w->o->guard, &st))
+        status = cs_fail(err, CS_EINVAL, "%s: the catalogue's own file, not an image", root);
     else if (S_ISDIR(st.st_mode))
         walk_dir(w, &st);
     else if (S_ISREG(st.st_mode))

@@ -28,6 +28,9 @@ typedef struct cs_walk_opts {
     /* 1 when the first bytes (n <= 16) of a file are an image's; NULL: by
      * extension only */
     int (*is_image)(const uint8_t *head, size_t n);
+    /* files never reported nor opened (the catalogue's own; may be NULL),
+     * by device and inode, however they are reached */
+    struct cs_file_guard *guard;
 } cs_walk_opts;
 
 /* fn returns non-zero to stop the walk (then cs_walk returns CS_OK). */
