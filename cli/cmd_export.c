@@ -20,8 +20,11 @@ const cs_cli_command cs_cmd_export = {
     "    D, I = index.search(queries, k)   # paths[I[0][0]] is the best match\n"
     "\n"
     "options:\n"
-    "  --faiss OUT       the index file to write (required); both files are\n"
-    "                    replaced atomically\n"
+    "  --faiss OUT       the index file to write (required); OUT, OUT.paths and\n"
+    "                    OUT.manifest (count and SHA-256 of both, which\n"
+    "                    clipsearch checks when it reads them back) are all\n"
+    "                    written before any replaces the old one; OUT must be\n"
+    "                    a regular file or not exist\n"
     "  --factory STRING  build this faiss.index_factory type instead (inner\n"
     "                    product metric, trained on the vectors), e.g.\n"
     "                    \"IVF1024,Flat\", \"HNSW32\", \"IVF256,PQ32\"; "
@@ -123,8 +126,8 @@ static int run_export(int argc, char **argv) {
         st = cs_faiss_export_paths(out, r.vectors, (const char *const *)r.paths, r.n, r.dim,
                                    factory, &err);
     if (st == CS_OK)
-        printf("exported %lld images (%d dimensions) to %s and %s.paths\n", (long long)r.n, r.dim,
-               out, out);
+        printf("exported %lld images (%d dimensions) to %s and %s.paths (%s.manifest)\n",
+               (long long)r.n, r.dim, out, out, out);
     rows_free(&r);
     cs_db_close(db);
     if (st != CS_OK) return err.message[0] ? cli_fail(&err) : CLI_FAIL;

@@ -28,14 +28,24 @@ CS_API int64_t cs_search_flat(cs_pool *pool, const float *vectors, int64_t n, in
 /* Writes a FAISS index file readable by faiss.read_index(): with factory NULL,
  * IndexIDMap(IndexFlatIP) holding the rows with ids 0..n-1; otherwise the
  * index built by faiss.index_factory(dim, factory, METRIC_INNER_PRODUCT),
- * trained on the vectors if it needs training. Written atomically. */
+ * trained on the vectors if it needs training. Written atomically. A factory
+ * string FAISS refuses, or too few vectors to train, is CS_EINVAL in plain
+ * words, before anything is written; a path that exists and is not a
+ * regular file (a device, a folder, a link) is refused (CS_EINVAL). */
 CS_API cs_status cs_faiss_export(const char *path, const float *vectors, int64_t n, int dim,
                                  const char *factory, cs_error *err);
 
 /* Like cs_faiss_export, and also writes `path`.paths: paths[i] on line i+1
- * (the id order), each followed by '\n', as the seed's load_faiss_index reads
- * it. A path containing a newline cannot be written that way and is refused
- * (CS_EINVAL). The .paths file is written first, both atomically. */
+ * (the id order), each followed by '\n', exactly as the seed's
+ * load_faiss_index reads it (nothing else in it). A path containing a
+ * newline cannot be written that way and is refused (CS_EINVAL). Then
+ * `path`.manifest, one line of JSON that ties the two together:
+ *   {"format": "clipsearch-faiss-export", "version": 1, "count": N,
+ *    "dim": D, "index_sha256": HEX, "paths_sha256": HEX}
+ * All three are written in full to temporary files (fsync'd) before any is
+ * renamed into place: a failure (a full disk) leaves the old files, and a
+ * crash between the renames leaves a manifest that does not match, which
+ * cs_faiss_read_paths refuses. */
 CS_API cs_status cs_faiss_export_paths(const char *path, const float *vectors,
                                        const char *const *paths, int64_t n, int dim,
                                        const char *factory, cs_error *err);
@@ -66,7 +76,9 @@ CS_API cs_status cs_faiss_read_vectors(cs_faiss_index *index, float *vectors, in
 
 /* Reads `index_path`.paths: *paths is a malloc'd array of *n malloc'd
  * strings (line i = id i, trailing '\r' removed); free with
- * cs_faiss_paths_free. */
+ * cs_faiss_paths_free. When `index_path`.manifest exists, the .paths file
+ * and the index must be the files it describes (count and SHA-256 of
+ * both), else CS_EFORMAT; without one they are taken as they are. */
 CS_API cs_status cs_faiss_read_paths(const char *index_path, char ***paths, int64_t *n,
                                      cs_error *err);
 CS_API void cs_faiss_paths_free(char **paths, int64_t n);

@@ -68,6 +68,7 @@ void cs_sha256_init(cs_sha256 *s) {
 }
 
 void cs_sha256_update(cs_sha256 *s, const void *data, size_t size) {
+    if (!size) return; /* data may be NULL then (an empty file) */
     const uint8_t *p = data;
     s->length += size;
     if (s->fill) {

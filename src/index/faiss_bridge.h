@@ -17,13 +17,21 @@ extern "C" {
 /* A faiss::Index of any type, owned. */
 typedef struct cs_fb_index cs_fb_index;
 
-/* Builds an index over x (n x dim) and writes it to path atomically (a
- * temporary file in the same folder, fsync, rename). factory NULL:
+/* Builds an index over x (n x dim) in memory. factory NULL:
  * IndexIDMap(IndexFlatIP) with ids 0..n-1; else
  * index_factory(dim, factory, METRIC_INNER_PRODUCT), trained on x when it
- * needs training, ids 0..n-1 when it maps ids ("IDMap,..."). */
-cs_status cs_fb_build_write(const char *path, const float *x, int64_t n, int dim,
-                            const char *factory, cs_error *err);
+ * needs training, ids 0..n-1 when it maps ids ("IDMap,..."). A factory
+ * string FAISS refuses, or too few vectors to train, is CS_EINVAL in our
+ * words (e.g. "IVF1024 needs at least 1024 vectors to train; the catalogue
+ * has 25"). Nothing is written. */
+cs_status cs_fb_build(const float *x, int64_t n, int dim, const char *factory, cs_fb_index **out,
+                      cs_error *err);
+
+/* Writes the index to a new temporary file beside path ("path.XXXXXX",
+ * its name into tmp), fsync'd, with the SHA-256 of its bytes; the caller
+ * renames it into place or unlinks it. On failure nothing is left. */
+cs_status cs_fb_write_tmp(const cs_fb_index *index, const char *path, char *tmp, size_t tmp_cap,
+                          uint8_t sha256[32], cs_error *err);
 
 /* An in-memory IndexFlatIP holding a copy of x (n x dim): the baseline of
  * bench/bench_search.c. */

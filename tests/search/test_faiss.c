@@ -196,6 +196,25 @@ static void check_paths(const char *dir) {
     CHECK(strcmp(text, "/photos/a b.jpg\nrelative/ünïcödé.png\n\n/x/y/z.webp\n") == 0);
     free(text);
 
+    /* a mixed pair (what a crash between the renames would leave): the
+     * .paths of one export beside the index of another is refused, each way */
+    char other[600], cmd[1400];
+    snprintf(other, sizeof other, "%s", tmp_path(dir, "other.faiss"));
+    CHECK_OK(cs_faiss_export_paths(other, v, names, 3, 8, NULL, &err), &err);
+    snprintf(cmd, sizeof cmd, "cp '%s.paths' '%s.paths'", other, path);
+    CHECK(system(cmd) == 0);
+    CHECK(cs_faiss_read_paths(path, &back, &n, &err) == CS_EFORMAT);
+    CHECK_MSG(strstr(err.message, "export again") != NULL, "message: %s", err.message);
+    CHECK_OK(cs_faiss_export_paths(path, v, names, 4, 8, NULL, &err), &err);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", other, path);
+    CHECK(system(cmd) == 0);
+    CHECK(cs_faiss_read_paths(path, &back, &n, &err) == CS_EFORMAT);
+    /* without a manifest (another tool wrote them) the files are taken as is */
+    snprintf(cmd, sizeof cmd, "rm '%s.manifest'", path);
+    CHECK(system(cmd) == 0);
+    CHECK_OK(cs_faiss_read_paths(path, &back, &n, &err), &err);
+    if (back) cs_faiss_paths_free(back, n);
+
     const char *bad[] = {"ok.jpg", "two\nlines.jpg"};
     path = tmp_path(dir, "newline.faiss");
     CHECK(cs_faiss_export_paths(path, v, bad, 2, 8, NULL, &err) == CS_EINVAL);
