@@ -21,6 +21,10 @@
 
 #include <faiss/IVFlib.h>
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexScalarQuantizer.h>
+#include <faiss/invlists/InvertedLists.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFPQ.h>
@@ -172,7 +176,139 @@ cs_status need_blas(cs_error *err) {
                    "FAISS needs BLAS and LAPACK: libblas.so.3 or liblapack.so.3 cannot be loaded");
 }
 
+// ---- what read_index hands back, checked before anything uses it --------
+//
+// faiss::read_index takes each count and size from the file and checks few
+// of them against one another: a file whose ntotal, code arrays, inverted
+// lists or graph disagree loads, and the first search then reads past an
+// array. Each type we read is checked for the invariants its search relies
+// on, with overflow-safe sizes; any other type is refused.
+
+bool mul_ok(uint64_t a, uint64_t b, uint64_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+const char *check_index(const faiss::Index *ix, int depth);
+
+const char *check_codes(const faiss::IndexFlatCodes *f) {
+    uint64_t want;
+    if (f->code_size == 0 || !mul_ok((uint64_t)f->ntotal, f->code_size, &want) ||
+        f->codes.size() != want)
+        return "its code array does not hold ntotal codes";
+    if (auto *flat = dynamic_cast<const faiss::IndexFlat *>(f))
+        if (flat->code_size != (size_t)flat->d * sizeof(float))
+            return "a flat index whose code size is not d floats";
+    if (auto *pq = dynamic_cast<const faiss::IndexPQ *>(f)) {
+        uint64_t c;
+        if (pq->pq.d != (size_t)pq->d || pq->pq.code_size != pq->code_size || pq->pq.nbits == 0 ||
+            pq->pq.nbits > 16 || pq->pq.ksub != (size_t)1 << pq->pq.nbits ||
+            !mul_ok(pq->pq.d, pq->pq.ksub, &c) || pq->pq.centroids.size() != c)
+            return "a product quantizer whose sizes disagree";
+    }
+    if (auto *sq = dynamic_cast<const faiss::IndexScalarQuantizer *>(f))
+        if (sq->sq.d != (size_t)sq->d || sq->sq.code_size != sq->code_size)
+            return "a scalar quantizer whose sizes disagree";
+    return nullptr;
+}
+
+const char *check_ivf(const faiss::IndexIVF *ivf, int depth) {
+    if (!ivf->quantizer || ivf->quantizer->d != ivf->d ||
+        ivf->quantizer->ntotal != (int64_t)ivf->nlist)
+        return "its coarse quantizer does not hold nlist centroids of dimension d";
+    if (const char *why = check_index(ivf->quantizer, depth + 1)) return why;
+    auto *lists = dynamic_cast<const faiss::ArrayInvertedLists *>(ivf->invlists);
+    if (!lists || lists->nlist != ivf->nlist || lists->code_size != ivf->code_size ||
+        lists->codes.size() != ivf->nlist || lists->ids.size() != ivf->nlist)
+        return "its inverted lists do not match its nlist and code size";
+    uint64_t total = 0, want;
+    for (size_t i = 0; i < ivf->nlist; i++) {
+        if (!mul_ok(lists->ids[i].size(), ivf->code_size, &want) || lists->codes[i].size() != want)
+            return "an inverted list whose codes and ids disagree";
+        total += lists->ids[i].size();
+    }
+    if (total != (uint64_t)ivf->ntotal) return "its inverted lists do not hold ntotal vectors";
+    if (auto *pq = dynamic_cast<const faiss::IndexIVFPQ *>(ivf)) {
+        uint64_t c;
+        if (pq->pq.d != (size_t)pq->d || pq->pq.code_size != pq->code_size || pq->pq.nbits == 0 ||
+            pq->pq.nbits > 16 || pq->pq.ksub != (size_t)1 << pq->pq.nbits ||
+            !mul_ok(pq->pq.d, pq->pq.ksub, &c) || pq->pq.centroids.size() != c)
+            return "a product quantizer whose sizes disagree";
+    } else if (auto *sq = dynamic_cast<const faiss::IndexIVFScalarQuantizer *>(ivf)) {
+        if (sq->sq.d != (size_t)sq->d || sq->sq.code_size != sq->code_size)
+            return "a scalar quantizer whose sizes disagree";
+    } else if (!dynamic_cast<const faiss::IndexIVFFlat *>(ivf)) {
+        return "an IVF type clipsearch does not read";
+    } else if (ivf->code_size != (size_t)ivf->d * sizeof(float)) {
+        return "an IVF-Flat index whose code size is not d floats";
+    }
+    return nullptr;
+}
+
+const char *check_hnsw(const faiss::IndexHNSW *h, int depth) {
+    const faiss::HNSW &g = h->hnsw;
+    uint64_t n = (uint64_t)h->ntotal;
+    if (!h->storage || h->storage->ntotal != h->ntotal || h->storage->d != h->d)
+        return "its vector storage does not hold ntotal vectors of dimension d";
+    if (const char *why = check_index(h->storage, depth + 1)) return why;
+    if (g.levels.size() != n || g.offsets.size() != n + 1 || g.offsets[0] != 0 ||
+        g.offsets.back() != g.neighbors.size() || g.cum_nneighbor_per_level.empty())
+        return "its graph does not hold ntotal nodes";
+    int levels = (int)g.cum_nneighbor_per_level.size() - 1;
+    for (uint64_t i = 0; i < n; i++) {
+        if (g.levels[i] < 1 || g.levels[i] > levels || g.offsets[i + 1] < g.offsets[i] ||
+            g.offsets[i + 1] - g.offsets[i] != (size_t)g.cum_nneighbor_per_level[g.levels[i]])
+            return "a graph node whose links disagree with its level";
+    }
+    for (auto v : g.neighbors)
+        if (v < -1 || (int64_t)v >= h->ntotal) return "a graph link to a node that is not there";
+    if (g.entry_point < -1 || (int64_t)g.entry_point >= h->ntotal ||
+        (n > 0 && (g.entry_point < 0 || g.max_level != g.levels[g.entry_point] - 1)) ||
+        g.max_level >= levels)
+        return "a graph whose entry point is not one of its nodes";
+    for (size_t l = 1; l < g.cum_nneighbor_per_level.size(); l++)
+        if (g.cum_nneighbor_per_level[l] < g.cum_nneighbor_per_level[l - 1])
+            return "a graph whose links per level disagree";
+    return nullptr;
+}
+
+const char *check_index(const faiss::Index *ix, int depth) {
+    if (!ix || depth > 4) return "indexes nested too deep";
+    if (ix->d <= 0 || ix->d > 65536) return "a dimension outside 1..65536";
+    if (ix->ntotal < 0 || ix->ntotal > ((int64_t)1 << 40)) return "a vector count out of range";
+    if (auto *m = dynamic_cast<const faiss::IndexIDMap *>(ix)) {
+        if (!m->index || m->index->d != m->d || m->index->ntotal != m->ntotal ||
+            m->id_map.size() != (size_t)m->ntotal)
+            return "its id map does not hold ntotal ids for its index";
+        return check_index(m->index, depth + 1);
+    }
+    if (auto *f = dynamic_cast<const faiss::IndexFlatCodes *>(ix)) return check_codes(f);
+    if (auto *ivf = dynamic_cast<const faiss::IndexIVF *>(ix)) return check_ivf(ivf, depth);
+    if (auto *h = dynamic_cast<const faiss::IndexHNSW *>(ix)) return check_hnsw(h, depth);
+    return "an index type clipsearch does not read (flat, IDMap, IVF-Flat/PQ/SQ, PQ, SQ, HNSW)";
+}
+
+cs_status checked(const char *path, cs_fb_index *h, cs_error *err) {
+    if (const char *why = check_index(h->index.get(), 0))
+        return cs_fail(err, CS_EFORMAT, "%s: not a FAISS index clipsearch can use: %s", path, why);
+    return CS_OK;
+}
+
 } // namespace
+
+extern "C" cs_status cs_fb_read_mem(const void *data, size_t size, const char *name,
+                                    cs_fb_index **out, cs_error *err) {
+    *out = nullptr;
+    auto h = std::make_unique<cs_fb_index>();
+    cs_status st = guarded(name, err, [&] {
+        faiss::VectorIOReader r;
+        r.data.assign((const uint8_t *)data, (const uint8_t *)data + size);
+        h->index.reset(faiss::read_index(&r));
+        return CS_OK;
+    });
+    if (!st) st = checked(name, h.get(), err);
+    if (!st) *out = h.release();
+    return st;
+}
 
 extern "C" cs_status cs_fb_build(const float *x, int64_t n, int dim, const char *factory,
                                  cs_fb_index **out, cs_error *err) {
@@ -272,12 +408,14 @@ extern "C" cs_status cs_fb_flat_ip(const float *x, int64_t n, int dim, cs_fb_ind
 
 extern "C" cs_status cs_fb_read(const char *path, cs_fb_index **out, cs_error *err) {
     *out = nullptr;
-    return guarded(path, err, [&] {
-        auto h = std::make_unique<cs_fb_index>();
+    auto h = std::make_unique<cs_fb_index>();
+    cs_status st = guarded(path, err, [&] {
         h->index.reset(faiss::read_index(path));
-        *out = h.release();
         return CS_OK;
     });
+    if (!st) st = checked(path, h.get(), err);
+    if (!st) *out = h.release();
+    return st;
 }
 
 extern "C" void cs_fb_free(cs_fb_index *index) {

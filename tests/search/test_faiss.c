@@ -250,6 +250,38 @@ static void remove_dir(const char *dir) { /* flat: files only */
     rmdir(dir);
 }
 
+/* Every type we read, as Python's faiss writes it, passes the checks made
+ * after read_index (faiss_bridge.cpp); a count that disagrees does not. */
+static void check_python_types(const char *dir) {
+    const char *src = getenv("CS_SOURCE_DIR");
+    char cmd[1200], path[700];
+    if (!src || system("/usr/bin/python3 -c 'import faiss, numpy' 2>/dev/null") != 0) {
+        printf("python3-faiss absent: the types Python writes are not checked\n");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "bash '%s/tests/fuzz/make_seeds_index.sh' '%s/seeds' >/dev/null 2>&1",
+             src, dir);
+    CHECK(system(cmd) == 0);
+    static const char *const types[] = {"flat_ip",  "flat_l2", "idmap_flat", "idmap2_flat",
+                                        "ivf_flat", "ivf_pq",  "ivf_sq",     "pq",
+                                        "sq",       "hnsw"};
+    cs_error err;
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        snprintf(path, sizeof path, "%s/seeds/faiss/%s", dir, types[i]);
+        cs_faiss_index *ix = NULL;
+        CHECK_MSG(cs_faiss_open(path, &ix, &err) == CS_OK, "%s: %s", types[i], err.message);
+        if (ix) CHECK_EQ_INT(cs_faiss_ntotal(ix), 40);
+        cs_faiss_close(ix);
+    }
+    /* a graph link past the nodes, which faiss.read_index takes: refused */
+    snprintf(path, sizeof path, "%s/seeds/hnsw_bad_link", dir);
+    cs_faiss_index *ix = NULL;
+    CHECK(cs_faiss_open(path, &ix, &err) == CS_EFORMAT);
+    CHECK_MSG(strstr(err.message, "hnsw_bad_link") && strstr(err.message, "graph link"),
+              "message: %s", err.message);
+    cs_faiss_close(ix);
+}
+
 int main(void) {
     /* FAISS's OpenMP barriers spin: on a loaded 2-core test machine two
      * threads make k-means training take minutes instead of a second. */
@@ -263,6 +295,7 @@ int main(void) {
     check_factories(dir);
     check_paths(dir);
     check_errors(dir);
+    check_python_types(dir);
     remove_dir(dir);
     return cs_test_done("faiss");
 }
