@@ -39,8 +39,11 @@ void cs_guard_add(cs_file_guard *g, const char *path) {
     pthread_mutex_unlock(&g->lock);
 }
 
-void cs_guard_add_family(cs_file_guard *g, const char *path) {
+void cs_guard_set_family(cs_file_guard *g, const char *path) {
     static const char *const known[] = {"", "-wal", "-shm", "-journal", ".vectors"};
+    pthread_mutex_lock(&g->lock);
+    g->n = 0;
+    pthread_mutex_unlock(&g->lock);
     char buf[4096 + 256 + 2];
     for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
         snprintf(buf, sizeof buf, "%s%s", path, known[i]);

@@ -41,8 +41,11 @@ void cs_guard_release(cs_file_guard *g);
 void cs_guard_add(cs_file_guard *g, const char *path);
 /* Guards `path` and every file beside it whose name is path's last
  * component followed by '.' or '-' (DB-wal, DB-shm, DB.vectors, an index
- * file DB.ann, temporary files DB.vectors.XXXXXX). */
-void cs_guard_add_family(cs_file_guard *g, const char *path);
+ * file DB.ann, temporary files DB.vectors.XXXXXX), in place of the files
+ * guarded before: a file replaced since (the vector file is, after each
+ * run) frees its inode number for the next new file, which must not be
+ * taken for it. Parked descriptors stay. */
+void cs_guard_set_family(cs_file_guard *g, const char *path);
 
 /* 1 when st is a guarded file. g may be NULL (nothing is guarded). */
 int cs_guard_has(cs_file_guard *g, const struct stat *st);

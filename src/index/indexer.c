@@ -504,7 +504,7 @@ cs_status cs_index_run(cs_db *db, const cs_index_backend *be, const char *const 
     run r = {.db = db, .be = be, .o = opts ? opts : &defaults, .stats = stats};
     /* the database's files as they are now (the -wal and -shm exist while
      * it is open): never taken for images, whatever path reaches them */
-    cs_guard_add_family(&db->guard, db->path);
+    cs_guard_set_family(&db->guard, db->path);
     clock_gettime(CLOCK_MONOTONIC, &r.t0);
     int batch = r.o->batch_size > 0 ? r.o->batch_size : 32;
     item *todo = NULL;
