@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int d = dim >= 1 && dim <= 65536 ? (int)dim : 1;
     if (cs_vecfile_check(buf, size, d, gen, uuid)) {
         const int64_t *ids = (const int64_t *)(buf + 64);
-        int64_t sum = 0;
-        for (uint64_t i = 0; i < count; i++) sum += ids[i];
+        uint64_t sum = 0; /* touches every id */
+        for (uint64_t i = 0; i < count; i++) sum += (uint64_t)ids[i];
         float *q = calloc((size_t)d, sizeof *q);
         cs_hit hits[4];
         int64_t bad = 0;
