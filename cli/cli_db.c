@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_db_path(const char *opt, char *buf, size_t cap) {
     if (opt && *opt) {
@@ -44,6 +45,35 @@ int cli_db_open_for_model(const char *opt_db, const cs_model *model, cs_db **out
     cs_error err;
     if (cs_db_open_model(path, model, CS_DB_READONLY, out, &err) != CS_OK) return open_failed(&err);
     return CLI_OK;
+}
+
+const char *cli_db_model(const char *opt_model, const char *opt_db) {
+    static char source[4096];
+    if (cli_model_arg(opt_model)) return opt_model;
+    char path[4096];
+    struct stat st;
+    if (opt_db && *opt_db && strlen(opt_db) < sizeof path)
+        strcpy(path, opt_db);
+    else if (opt_db && *opt_db)
+        return NULL;
+    else {
+        cs_error err;
+        if (cs_db_default_path(path, sizeof path, &err) != CS_OK) return NULL;
+    }
+    if (stat(path, &st) != 0) return NULL; /* a new catalogue: the default model */
+    cs_db_opts o = {.flags = CS_DB_READONLY};
+    cs_db *db = NULL;
+    cs_db_info info;
+    cs_error err;
+    const char *out = NULL;
+    if (cs_db_open(path, &o, &db, &err) == CS_OK && cs_db_get_info(db, &info, &err) == CS_OK &&
+        *info.model_source && strlen(info.model_source) < sizeof source &&
+        stat(info.model_source, &st) == 0 && S_ISDIR(st.st_mode)) {
+        strcpy(source, info.model_source);
+        out = source;
+    }
+    cs_db_close(db);
+    return out;
 }
 
 int cli_model_open(const char *opt_model, cs_pool *pool, int *verbosity, cs_model **out) {

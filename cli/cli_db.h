@@ -14,6 +14,11 @@ int cli_db_path(const char *opt, char *buf, size_t cap);
  * with a hint for the usual mistakes, and returns CLI_FAIL on failure. */
 int cli_db_open(const char *opt_db, const cs_db_opts *opts, cs_db **out);
 
+/* The --model to use with the database opt_db: opt_model, else
+ * $CLIPSEARCH_MODEL, else the folder of the model the database was made
+ * with (when it still exists), else NULL (the default model). */
+const char *cli_db_model(const char *opt_model, const char *opt_db);
+
 /* Opens the model named by --model / $CLIPSEARCH_MODEL / the default model
  * (cli_resolve_model) with the given pool and log verbosity (a pointer that
  * must outlive the model). Prints the error and returns CLI_FAIL when it

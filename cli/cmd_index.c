@@ -248,7 +248,9 @@ static int run(int argc, char **argv) {
     cs_pool *pool = cs_pool_create(threads);
     cs_model *model = NULL;
     cs_db *db = NULL;
-    int rc = pool ? cli_model_open(model_opt, pool, &verbosity, &model) : CLI_FAIL;
+    /* an existing catalogue goes on with its own model unless told */
+    const char *use = reset ? model_opt : cli_db_model(model_opt, db_opt);
+    int rc = pool ? cli_model_open(use, pool, &verbosity, &model) : CLI_FAIL;
     if (!rc) {
         char path[4096];
         cs_error err;

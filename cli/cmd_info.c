@@ -44,10 +44,10 @@ static int run(int argc, char **argv) {
         return cli_fail(&err);
     }
     if (json) {
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:I, s:i, s:I}", "path", info.path, "model_id",
-                      info.model_id, "model_name", info.model_name, "count", (json_int_t)info.count,
-                      "dim", info.dim, "size_bytes", (json_int_t)info.size_bytes);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:I}", "path", info.path, "model_id",
+                              info.model_id, "model_name", info.model_name, "model_source",
+                              info.model_source, "count", (json_int_t)info.count, "dim", info.dim,
+                              "size_bytes", (json_int_t)info.size_bytes);
         char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         if (s) puts(s);
         free(s);
@@ -60,6 +60,7 @@ static int run(int argc, char **argv) {
             printf("model:      %s (%s)\n", info.model_name, info.model_id);
         else
             printf("model:      %s\n", info.model_id);
+        if (*info.model_source) printf("model from: %s\n", info.model_source);
         printf("images:     %lld\n", (long long)info.count);
         printf("dimensions: %d\n", info.dim);
         printf("size:       %s\n", size);

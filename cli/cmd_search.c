@@ -99,7 +99,8 @@ static int run(int argc, char **argv) {
     cs_pool *pool = cs_pool_create(threads);
     cs_model *model = NULL;
     cs_db *db = NULL;
-    int rc = pool ? cli_model_open(model_opt, pool, &verbosity, &model) : CLI_FAIL;
+    int rc =
+        pool ? cli_model_open(cli_db_model(model_opt, ro.db), pool, &verbosity, &model) : CLI_FAIL;
     if (!rc) rc = cli_db_open_for_model(ro.db, model, &db);
     if (!rc) {
         cs_result *res = NULL;

@@ -173,7 +173,7 @@ static int open_db(const serve_args *a, cs_model *model, cs_db **db) {
 static int run(int argc, char **argv) {
     serve_args a = {0};
     int rc = parse(argc, argv, &a);
-    const char *dir = rc == CLI_OK ? cli_resolve_model(a.model) : NULL;
+    const char *dir = rc == CLI_OK ? cli_resolve_model(cli_db_model(a.model, a.db)) : NULL;
     if (!dir) {
         free(a.folders);
         return rc == CLI_OK ? CLI_FAIL : rc;

@@ -51,6 +51,10 @@ typedef struct cs_db_opts {
     int flags;              /* CS_DB_* */
     cs_log_fn log;          /* optional log hook */
     void *log_user;
+    /* optional: the model's folder (absolute), kept when the database is
+     * bound to the model, so that later commands open the same model
+     * without being told (cs_db_info.model_source) */
+    const char *model_source;
 } cs_db_opts;
 
 CS_API cs_status cs_db_open(const char *path, const cs_db_opts *opts, cs_db **out, cs_error *err);
@@ -71,6 +75,7 @@ typedef struct cs_db_info {
     int64_t count;       /* images */
     int64_t size_bytes;  /* on disk: database, its WAL and the vector file */
     uint64_t generation; /* commit counter: moves with every change of the rows */
+    const char *model_source; /* the model's folder as kept at creation ("" if none) */
 } cs_db_info;
 
 /* Strings stay valid until cs_db_close. */

@@ -156,6 +156,7 @@ static cs_status bind_model(cs_db *db, const cs_db_opts *o, cs_error *err) {
     if (!st) st = meta_set(db, "schema", NULL, SCHEMA_VERSION, err);
     if (!st) st = meta_set(db, "model_id", o->model_id, 0, err);
     if (!st) st = meta_set(db, "model_name", o->model_name ? o->model_name : "", 0, err);
+    if (!st) st = meta_set(db, "model_source", o->model_source ? o->model_source : "", 0, err);
     if (!st) st = meta_set(db, "dim", NULL, o->dim, err);
     if (!st) st = meta_set(db, "uuid", uuid, 0, err);
     if (!st) {
@@ -186,7 +187,7 @@ static cs_status make_parent_dirs(const char *path, cs_error *err) {
 /* Reads the identity from meta and checks it against what the caller wants;
  * binds (or re-binds, with CS_DB_RESET) the model when needed. */
 static cs_status check_model(cs_db *db, const cs_db_opts *o, cs_error *err) {
-    char *mid = NULL, *mname = NULL, *dim = NULL, *uuid = NULL;
+    char *mid = NULL, *mname = NULL, *msource = NULL, *dim = NULL, *uuid = NULL;
     cs_status st = meta_get(db, "model_id", &mid, err);
     int reset = (o->flags & CS_DB_RESET) != 0;
     if (!st && (!mid || reset)) {
@@ -213,6 +214,7 @@ static cs_status check_model(cs_db *db, const cs_db_opts *o, cs_error *err) {
         }
     }
     if (!st) st = meta_get(db, "model_name", &mname, err);
+    if (!st) st = meta_get(db, "model_source", &msource, err); /* absent in older ones */
     if (!st) st = meta_get(db, "dim", &dim, err);
     if (!st) st = meta_get(db, "uuid", &uuid, err);
     if (!st &&
@@ -224,23 +226,27 @@ static cs_status check_model(cs_db *db, const cs_db_opts *o, cs_error *err) {
                      db->path, dim);
     if (!st && o->model_id && (strcmp(mid, o->model_id) != 0 || ndim != o->dim)) {
         st = cs_fail(err, CS_EMISMATCH,
-                     "%s: this database holds embeddings of model %s%s%s(id %s, %s dims), not "
-                     "of the model in use %s%s%s(id %s, %d dims); re-index it for this model "
-                     "(reset) or use another database",
+                     "%s: this database holds embeddings of model %s%s%s(id %s, %s dims%s%s), "
+                     "not of the model in use %s%s%s(id %s, %d dims%s%s); re-index it for this "
+                     "model (reset) or use another database",
                      db->path, mname && *mname ? "'" : "", mname ? mname : "",
-                     mname && *mname ? "' " : "", mid, dim, o->model_name ? "'" : "",
+                     mname && *mname ? "' " : "", mid, dim, msource && *msource ? ", from " : "",
+                     msource ? msource : "", o->model_name ? "'" : "",
                      o->model_name ? o->model_name : "", o->model_name ? "' " : "", o->model_id,
-                     o->dim);
+                     o->dim, o->model_source ? ", from " : "",
+                     o->model_source ? o->model_source : "");
     }
     if (!st) {
         db->model_id = mid;
         db->model_name = mname;
+        db->model_source = msource;
         db->dim = (int)ndim;
         memcpy(db->uuid, uuid, 33);
-        mid = mname = NULL;
+        mid = mname = msource = NULL;
     }
     free(mid);
     free(mname);
+    free(msource);
     free(dim);
     free(uuid);
     return st;
@@ -470,6 +476,7 @@ void cs_db_close(cs_db *db) {
     free(db->vec_path);
     free(db->model_id);
     free(db->model_name);
+    free(db->model_source);
     free(db);
 }
 
@@ -516,6 +523,7 @@ cs_status cs_db_get_info(cs_db *db, cs_db_info *out, cs_error *err) {
     out->path = db->path;
     out->model_id = db->model_id;
     out->model_name = db->model_name ? db->model_name : "";
+    out->model_source = db->model_source ? db->model_source : "";
     out->dim = db->dim;
     out->size_bytes =
         file_size(db->path, "") + file_size(db->path, "-wal") + file_size(db->path, ".vectors");

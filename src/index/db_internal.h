@@ -56,7 +56,7 @@ struct cs_db {
     sqlite3 *sql;
     pthread_mutex_t lock; /* recursive; guards sql and the statements below */
     char *path, *vec_path;
-    char *model_id, *model_name;
+    char *model_id, *model_name, *model_source;
     int dim, readonly;
     int vec_file_bad; /* the vector file held damaged rows: not mapped again */
     int has_gen;      /* rows carry the generation that wrote them (schema 2) */

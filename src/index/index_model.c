@@ -17,8 +17,16 @@ cs_status cs_db_open_model(const char *path, const cs_model *model, int flags, c
     /* the folder's name reads better in messages than the id */
     const char *name = mi.dir ? strrchr(mi.dir, '/') : NULL;
     name = name && name[1] ? name + 1 : mi.dir;
-    cs_db_opts o = {.model_id = mi.id, .dim = mi.embed_dim, .model_name = name, .flags = flags};
-    return cs_db_open(path, &o, out, err);
+    /* kept with a new database, so that its later users find the model */
+    char *source = mi.dir ? realpath(mi.dir, NULL) : NULL;
+    cs_db_opts o = {.model_id = mi.id,
+                    .dim = mi.embed_dim,
+                    .model_name = name,
+                    .flags = flags,
+                    .model_source = source};
+    cs_status st = cs_db_open(path, &o, out, err);
+    free(source);
+    return st;
 }
 
 /* ---- the model as the indexer's backend ------------------------------------ */
