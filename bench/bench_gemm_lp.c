@@ -57,9 +57,8 @@ int main(int argc, char **argv) {
     struct {
         const char *name;
         int n, k;
-    } shapes[] = {{"qkv/out 768x768", 768, 768},
-                  {"fc1 768->3072", 3072, 768},
-                  {"fc2 3072->768", 768, 3072}};
+    } shapes[] = {
+        {"qkv/out 768x768", 768, 768}, {"fc1 768->3072", 3072, 768}, {"fc2 3072->768", 768, 3072}};
     cs_pool *pool = cs_pool_create(threads);
     int m = 50 * batch;
     printf("{\"threads\":%d,\"batch\":%d,\"rows\":%d,\"bf16_native\":%d,\"int8_native\":%d}\n",
@@ -98,8 +97,8 @@ int main(int argc, char **argv) {
             }
         printf("{\"shape\":\"%s\",\"gflops_per_cpu_s\":{\"f32\":%.1f,\"bf16\":%.1f,\"int8\":%.1f},"
                "\"bf16_over_f32\":%.2f,\"int8_over_bf16\":%.2f}\n",
-               shapes[s].name, flop / best[0] * 1e-9, flop / best[1] * 1e-9,
-               flop / best[2] * 1e-9, best[0] / best[1], best[1] / best[2]);
+               shapes[s].name, flop / best[0] * 1e-9, flop / best[1] * 1e-9, flop / best[2] * 1e-9,
+               best[0] / best[1], best[1] / best[2]);
         fflush(stdout);
         free(x), free(w), free(b), free(y), free(fp), free(rowbuf), free(lpp[0]), free(lpp[1]);
     }

@@ -29,7 +29,8 @@ static double clock_hz(void) {
     for (int r = 0; r < 5; r++) {
         unsigned long x = 0;
         double t0 = now();
-        for (long i = 0; i < N_ITER; i++) __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+        for (long i = 0; i < N_ITER; i++)
+            __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
         double hz = 4.0 * N_ITER / (now() - t0);
         if (hz > best) best = hz;
     }
@@ -38,21 +39,23 @@ static double clock_hz(void) {
 
 #if defined(__x86_64__)
 #define TWELVE(op)                                                                                 \
-    op " %%zmm0, %%zmm1, %%zmm2\n\t" op " %%zmm0, %%zmm1, %%zmm3\n\t" op " %%zmm0, %%zmm1, %%zmm4\n\t" \
-    op " %%zmm0, %%zmm1, %%zmm5\n\t" op " %%zmm0, %%zmm1, %%zmm6\n\t" op " %%zmm0, %%zmm1, %%zmm7\n\t" \
-    op " %%zmm0, %%zmm1, %%zmm8\n\t" op " %%zmm0, %%zmm1, %%zmm9\n\t" op " %%zmm0, %%zmm1, %%zmm10\n\t" \
-    op " %%zmm0, %%zmm1, %%zmm11\n\t" op " %%zmm0, %%zmm1, %%zmm12\n\t" op " %%zmm0, %%zmm1, %%zmm13\n\t"
+    op " %%zmm0, %%zmm1, %%zmm2\n\t" op " %%zmm0, %%zmm1, %%zmm3\n\t" op                           \
+       " %%zmm0, %%zmm1, %%zmm4\n\t" op " %%zmm0, %%zmm1, %%zmm5\n\t" op                           \
+       " %%zmm0, %%zmm1, %%zmm6\n\t" op " %%zmm0, %%zmm1, %%zmm7\n\t" op                           \
+       " %%zmm0, %%zmm1, %%zmm8\n\t" op " %%zmm0, %%zmm1, %%zmm9\n\t" op                           \
+       " %%zmm0, %%zmm1, %%zmm10\n\t" op " %%zmm0, %%zmm1, %%zmm11\n\t" op                         \
+       " %%zmm0, %%zmm1, %%zmm12\n\t" op " %%zmm0, %%zmm1, %%zmm13\n\t"
 
 /* instructions per second of 12 independent streams of one instruction */
-#define PEAK(name, op, isa)                                                                     \
-    __attribute__((target(isa))) static double name(void) {                                      \
+#define PEAK(name, op, isa)                                                                        \
+    __attribute__((target(isa))) static double name(void) {                                        \
         double best = 0;                                                                           \
         for (int r = 0; r < 5; r++) {                                                              \
             double t0 = now();                                                                     \
             for (long i = 0; i < N_ITER / 8; i++)                                                  \
-                __asm__ volatile(                                                                  \
-                    TWELVE(op) ::: "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
-                    "xmm10", "xmm11", "xmm12", "xmm13");                                           \
+                __asm__ volatile(TWELVE(op)::                                                      \
+                                     : "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",     \
+                                       "xmm9", "xmm10", "xmm11", "xmm12", "xmm13");                \
             double ips = 12.0 * (N_ITER / 8) / (now() - t0);                                       \
             if (ips > best) best = ips;                                                            \
         }                                                                                          \

@@ -80,9 +80,9 @@ int cli_unquote_path(char *s);
  * Returns CLI_OK, or prints why not and returns CLI_USAGE. */
 int cli_precision_opt(const char *arg);
 
-#define CLI_PRECISION_HELP                                                                   \
-    "  --precision P        fp32 (default, exact), bf16 or int8: faster where the CPU\n"     \
-    "                       has AVX512_BF16 / AVX-512 VNNI (else the nearest it runs);\n"   \
+#define CLI_PRECISION_HELP                                                                         \
+    "  --precision P        fp32 (default, exact), bf16 or int8: faster where the CPU\n"           \
+    "                       has AVX512_BF16 / AVX-512 VNNI (else the nearest it runs);\n"          \
     "                       also CLIPSEARCH_PRECISION\n"
 
 #endif

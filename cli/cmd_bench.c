@@ -249,12 +249,15 @@ const cs_cli_command cs_cmd_bench = {
     run};
 
 static int run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"batch", required_argument, 0, 'b'},
-        {"threads", required_argument, 0, 't'}, {"image", required_argument, 0, 'i'},
-        {"seconds", required_argument, 0, 's'}, {"no-text", no_argument, 0, 'T'},
-        {"int8", no_argument, 0, '8'},          {"precision", required_argument, 0, 'p'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"image", required_argument, 0, 'i'},
+                                         {"seconds", required_argument, 0, 's'},
+                                         {"no-text", no_argument, 0, 'T'},
+                                         {"int8", no_argument, 0, '8'},
+                                         {"precision", required_argument, 0, 'p'},
+                                         {0, 0, 0, 0}};
     const char *model_opt = NULL, *image = NULL;
     int batch = 8, threads = 0, no_text = 0, c;
     double budget = 3.0;
@@ -318,9 +321,10 @@ static int run(int argc, char **argv) {
     json_object_set_new(o, "threads", json_integer(cs_pool_threads(pool)));
     json_object_set_new(o, "batch", json_integer(batch));
     json_object_set_new(o, "precision", json_string(info.precision));
-    json_object_set_new(o, "kernel", json_string(!strcmp(info.precision, "bf16")   ? "avx512-bf16"
-                                                 : !strcmp(info.precision, "int8") ? "avx512-vnni"
-                                                                                   : cs_gemm_kernel_name()));
+    json_object_set_new(o, "kernel",
+                        json_string(!strcmp(info.precision, "bf16")   ? "avx512-bf16"
+                                    : !strcmp(info.precision, "int8") ? "avx512-vnni"
+                                                                      : cs_gemm_kernel_name()));
     json_object_set_new(o, "model_open_ms", json_real(t_open * 1e3));
 
     run_result r;

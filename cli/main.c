@@ -80,8 +80,10 @@ void cli_model_env(cs_model_opts *mo) {
     if (p < 0 && env && *env) {
         p = cs_precision_parse(env);
         if (p < 0)
-            fprintf(stderr, "clipsearch: warning: CLIPSEARCH_PRECISION=%s is not one of fp32, bf16, "
-                            "int8; ignored\n", env);
+            fprintf(stderr,
+                    "clipsearch: warning: CLIPSEARCH_PRECISION=%s is not one of fp32, bf16, "
+                    "int8; ignored\n",
+                    env);
     }
     if (p < 0 && env_flag("CLIPSEARCH_INT8")) p = CS_PRECISION_INT8;
     if (p >= 0) {

@@ -72,9 +72,9 @@ typedef struct cs_db_info {
     const char *model_id;   /* the model the database belongs to */
     const char *model_name; /* as given when it was created ("" if none) */
     int dim;
-    int64_t count;       /* images */
-    int64_t size_bytes;  /* on disk: database, its WAL and the vector file */
-    uint64_t generation; /* commit counter: moves with every change of the rows */
+    int64_t count;            /* images */
+    int64_t size_bytes;       /* on disk: database, its WAL and the vector file */
+    uint64_t generation;      /* commit counter: moves with every change of the rows */
     const char *model_source; /* the model's folder as kept at creation ("" if none) */
 } cs_db_info;
 
@@ -297,7 +297,7 @@ typedef struct cs_dups cs_dups;
 
 CS_API cs_status cs_db_duplicates(cs_db *db, const cs_dups_opts *opts, cs_dups **out,
                                   cs_error *err);
-CS_API int64_t cs_dups_count(const cs_dups *d);             /* groups */
+CS_API int64_t cs_dups_count(const cs_dups *d);           /* groups */
 CS_API int cs_dups_size(const cs_dups *d, int64_t group); /* its members */
 /* Member i of a group (0: the keeper); NULL when out of range. */
 CS_API const cs_dup_member *cs_dups_member(const cs_dups *d, int64_t group, int i);

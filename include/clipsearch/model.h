@@ -82,9 +82,9 @@ typedef struct cs_model_info {
     /* what the encoders compute in: "fp32", "bf16", "int8" (VNNI), or
      * "int8-weights" (int8 weights, float arithmetic: a CPU without VNNI) */
     const char *precision;
-    int prepacked;     /* the image tower's matrices are packed (cs_model_opts.no_prepack) */
-    const char *dir;   /* the folder it was opened from */
-    const char *id;    /* stable identity of config + weights, for catalogues */
+    int prepacked;   /* the image tower's matrices are packed (cs_model_opts.no_prepack) */
+    const char *dir; /* the folder it was opened from */
+    const char *id;  /* stable identity of config + weights, for catalogues */
 } cs_model_info;
 
 CS_API void cs_model_get_info(const cs_model *model, cs_model_info *out);

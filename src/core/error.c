@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define CS_STR_(x) #x
-#define CS_STR(x) CS_STR_(x)
+#define CS_STR(x)  CS_STR_(x)
 
 const char *cs_version(void) {
     return CS_STR(CS_VERSION_MAJOR) "." CS_STR(CS_VERSION_MINOR) "." CS_STR(CS_VERSION_PATCH);

@@ -294,8 +294,7 @@ cs_status cs_http_get(cs_http *h, const char *url, uint64_t offset, const cs_htt
     if (rc != CURLE_OK) {
         meta->retryable = retryable_curl(rc);
         const char *words = curl_words(rc), *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-        if (words)
-            return cs_fail(err, CS_ENETWORK, "GET %s: %s (%s)", url, words, detail);
+        if (words) return cs_fail(err, CS_ENETWORK, "GET %s: %s (%s)", url, words, detail);
         return cs_fail(err, CS_ENETWORK, "GET %s: %s", url, detail);
     }
     if (meta->status < 200 || meta->status >= 300) {
