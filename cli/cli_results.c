@@ -114,7 +114,8 @@ int cli_write_montage(const char *out_path, const char *const *words, int n_word
             scores[i] = res[i].score;
         }
         cs_error err;
-        if (cs_montage_write(out_path, label, query_image, paths, scores, n, 0, &err) != CS_OK)
+        cs_montage_opts mo = {.log = cli_log_stderr};
+        if (cs_montage_write(out_path, label, query_image, paths, scores, n, &mo, &err) != CS_OK)
             rc = cli_fail(&err);
     }
     free(label);

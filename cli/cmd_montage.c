@@ -132,11 +132,19 @@ static int run_montage(int argc, char **argv) {
         return CLI_FAIL;
     }
     results r = {0};
-    int rc = read_results(f, tsv ? tsv : "standard input", null_sep, &r);
+    const char *source = tsv ? tsv : "standard input";
+    int rc = read_results(f, source, null_sep, &r);
     if (tsv) fclose(f);
+    if (rc == CLI_OK && r.n == 0) {
+        cli_error("montage: no results in %s (expected SCORE<TAB>PATH lines, as `clipsearch "
+                  "search ... --tsv` prints them); %s not written",
+                  source, out);
+        rc = CLI_FAIL;
+    }
     if (rc == CLI_OK) {
+        cs_montage_opts mo = {.tile = tile, .log = cli_log_stderr};
         cs_error err = {0};
-        if (cs_montage_write(out, label, query, (const char *const *)r.paths, r.scores, r.n, tile,
+        if (cs_montage_write(out, label, query, (const char *const *)r.paths, r.scores, r.n, &mo,
                              &err) != CS_OK)
             rc = cli_fail(&err);
     }

@@ -10,6 +10,7 @@
  *   clipsearch/image.h      file bytes -> RGB pixels -> model input (Pillow-exact)
  *   clipsearch/model.h      ids / pixels -> embeddings (the CLIP engine)
  *   clipsearch/search.h     exact top-k search, FAISS interchange
+ *   clipsearch/montage.h    results drawn as a contact sheet (JPEG)
  *   clipsearch/index.h      folders -> catalogue (SQLite) -> queries
  *   clipsearch/hub.h        model download and cache
  *   clipsearch/server.h     the HTTP API and web page
@@ -25,6 +26,7 @@
 #include "clipsearch/image.h"
 #include "clipsearch/model.h"
 #include "clipsearch/search.h"
+#include "clipsearch/montage.h"
 #include "clipsearch/index.h"
 #include "clipsearch/hub.h"
 #include "clipsearch/server.h"

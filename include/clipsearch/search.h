@@ -83,17 +83,6 @@ CS_API cs_status cs_faiss_read_paths(const char *index_path, char ***paths, int6
                                      cs_error *err);
 CS_API void cs_faiss_paths_free(char **paths, int64_t n);
 
-/* A contact sheet, like the seed's visualize_results: the query first
- * (framed: query_image's picture, or query_label's words in a box when
- * query_image is NULL), then paths[i] with "Score: scores[i]" and its file
- * name under it, up to 6 pictures a row, as a JPEG at out_path (written
- * atomically). tile: each picture's box in pixels (<= 0: 224). A file that
- * cannot be decoded shows as a grey "unreadable" box; the sheet is still
- * written. Decodes with cs_image_decode_file. */
-CS_API cs_status cs_montage_write(const char *out_path, const char *query_label,
-                                  const char *query_image, const char *const *paths,
-                                  const float *scores, int n, int tile, cs_error *err);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,11 +1,11 @@
-/* render/montage_files.c - cs_montage_write (clipsearch/search.h): decodes the
- * query and the result files and lays them out with cs_montage_compose. */
+/* render/montage_files.c - cs_montage_write (clipsearch/montage.h): decodes
+ * the query and the result files and lays them out with cs_montage_compose. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clipsearch/image.h"
-#include "clipsearch/search.h"
+#include "clipsearch/montage.h"
 #include "core/error.h"
 #include "render/montage.h"
 
@@ -18,19 +18,29 @@ static const char *base_name(const char *path) {
 
 /* Decodes path into *img, shrunk by the JPEG decoder where it can be (the
  * tile needs no more). A file that cannot be read leaves img empty: its cell
- * shows "unreadable" instead of failing the whole sheet. */
-static void load(const char *path, int tile, cs_image *img) {
-    cs_decode_opts opts = {.jpeg_min_side = tile};
+ * shows "unreadable" instead of failing the whole sheet, and the log hook
+ * is told why. */
+static void load(const char *path, const cs_montage_opts *o, cs_image *img) {
+    cs_decode_opts opts = {.jpeg_min_side = o->tile};
     cs_error err;
-    if (cs_image_decode_file(path, &opts, img, &err) != CS_OK) memset(img, 0, sizeof *img);
+    if (cs_image_decode_file(path, &opts, img, &err) == CS_OK) return;
+    memset(img, 0, sizeof *img);
+    if (o->log) {
+        char line[sizeof err.message + 64];
+        snprintf(line, sizeof line, "%s (drawn as an unreadable tile)", err.message);
+        o->log(o->log_user, CS_LOG_WARN, line);
+    }
 }
 
 cs_status cs_montage_write(const char *out_path, const char *query_label, const char *query_image,
-                           const char *const *paths, const float *scores, int n, int tile,
-                           cs_error *err) {
+                           const char *const *paths, const float *scores, int n,
+                           const cs_montage_opts *opts, cs_error *err) {
     if (!out_path || n < 0 || (n > 0 && (!paths || !scores)))
         return cs_fail(err, CS_EINVAL, "montage: bad arguments");
-    if (tile <= 0) tile = DEFAULT_TILE;
+    if (n == 0) return cs_fail(err, CS_EINVAL, "%s: no results to draw", out_path);
+    cs_montage_opts o = opts ? *opts : (cs_montage_opts){0};
+    if (o.tile <= 0) o.tile = DEFAULT_TILE;
+    int tile = o.tile;
     int cells_n = n + 1;
     cs_montage_cell *cells = calloc((size_t)cells_n, sizeof *cells);
     cs_image *images = calloc((size_t)cells_n, sizeof *images);
@@ -43,7 +53,7 @@ cs_status cs_montage_write(const char *out_path, const char *query_label, const 
     }
     /* cell 0: the query, framed; an image query shows the image, a text
      * query its words */
-    if (query_image) load(query_image, tile, &images[0]);
+    if (query_image) load(query_image, &o, &images[0]);
     cells[0] = (cs_montage_cell){.image = &images[0],
                                  .box_text = query_image ? NULL : (query_label ? query_label : ""),
                                  .line1 = "Query",
@@ -52,7 +62,7 @@ cs_status cs_montage_write(const char *out_path, const char *query_label, const 
                                                         : "",
                                  .highlight = 1};
     for (int i = 0; i < n; i++) {
-        load(paths[i], tile, &images[i + 1]);
+        load(paths[i], &o, &images[i + 1]);
         snprintf(captions[i + 1], sizeof captions[0], "Score: %.4f", (double)scores[i]);
         cells[i + 1] = (cs_montage_cell){
             .image = &images[i + 1], .line1 = captions[i + 1], .line2 = base_name(paths[i])};

@@ -36,12 +36,18 @@ out=$("$CLIPSEARCH" export --faiss "$TMP/out.faiss" 2>"$TMP/err") ||
     { /usr/bin/python3 -c 'import faiss,sys; assert faiss.read_index(sys.argv[1]).ntotal == 0' \
         "$TMP/out.faiss" || fail "Python cannot read the empty export"; }
 
-# montage with no results: the query box alone
-printf '' | "$CLIPSEARCH" montage "$TMP/m.jpg" --label nothing 2>"$TMP/err" ||
-    fail "montage of empty input exits $?: $(cat "$TMP/err")"
-[ -s "$TMP/m.jpg" ] || fail "montage of empty input wrote nothing"
-printf '\n\n' | "$CLIPSEARCH" montage "$TMP/m2.jpg" 2>"$TMP/err" ||
-    fail "montage of blank lines exits $?: $(cat "$TMP/err")"
+# montage with no results: refused by name, nothing written (a blank sheet
+# would hide that the search found nothing)
+printf '' | "$CLIPSEARCH" montage "$TMP/m.jpg" --label nothing 2>"$TMP/err" &&
+    fail "montage of empty input succeeded"
+contains "$(cat "$TMP/err")" "no results in standard input" "montage of empty input"
+[ ! -e "$TMP/m.jpg" ] || fail "montage of empty input wrote a sheet"
+printf '\n\n' | "$CLIPSEARCH" montage "$TMP/m2.jpg" 2>"$TMP/err" &&
+    fail "montage of blank lines succeeded"
+[ ! -e "$TMP/m2.jpg" ] || fail "montage of blank lines wrote a sheet"
+"$CLIPSEARCH" search --model "$MODEL" --montage "$TMP/m3.jpg" ball >/dev/null 2>"$TMP/err" &&
+    fail "search --montage of an empty catalogue succeeded"
+contains "$(cat "$TMP/err")" "no results to draw" "search --montage with no results"
 
 # empty files: reported by name, each under its own name, nothing stored
 "$CLIPSEARCH" index --model "$MODEL" "$TMP/blank" >"$TMP/out" 2>"$TMP/err"

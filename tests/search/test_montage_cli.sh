@@ -10,7 +10,11 @@ I=$ORACLE/images
 printf '0.8123\t%s\n0.7001\t%s\n\n0.5\t%s\n0.41\t%s\n' "$I/astronaut.png" "$I/chelsea.webp" \
     "$ORACLE/bad/corrupt.jpg" "$I/coffee.png" >"$TMP/results.tsv"
 "$CLIPSEARCH" montage "$TMP/sheet.jpg" --query "$I/camera.png" --tsv "$TMP/results.tsv" \
-    || fail "montage failed"
+    2>"$TMP/warn" || fail "montage failed"
+# the unreadable file is named, with the decoder's reason, and only it
+contains "$(cat "$TMP/warn")" "warning: $ORACLE/bad/corrupt.jpg:" "unreadable tile warned"
+contains "$(cat "$TMP/warn")" "unreadable tile" "the warning says what was drawn"
+[ "$(wc -l <"$TMP/warn")" = 1 ] || fail "expected one warning, got: $(cat "$TMP/warn")"
 
 /usr/bin/python3 - "$TMP/sheet.jpg" "$I/camera.png" <<'PY' || fail "the sheet is not what was drawn"
 import sys
