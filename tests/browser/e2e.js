@@ -86,6 +86,8 @@ async function main() {
     check(got.length > 0 && /results? for/.test(status), `a typed query shows results (${status})`);
     check(new URL(page.url()).searchParams.get('q') === 'a photo of a cat', 'the URL carries the query');
     check(got.every((c, i) => i === 0 || c.score <= got[i - 1].score), 'results are sorted by score');
+    check(await page.evaluate(() => [fmtScore(-0.0004), fmtScore(-0.0006), fmtScore(0.25)].join()) ===
+      '0.000,-0.001,0.250', 'a score that rounds to zero shows no minus sign');
     await allThumbsLoaded(page);
     check(true, 'every thumbnail loaded');
     await page.screenshot({ path: shotPath });

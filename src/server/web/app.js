@@ -120,12 +120,18 @@ function setStatus(text, error = false) {
 
 // ---- the grid -------------------------------------------------------------------
 
+// A cosine rounded to 3 places; a tiny negative one reads 0.000, not -0.000.
+function fmtScore(x) {
+  const s = x.toFixed(3);
+  return s === '-0.000' ? '0.000' : s;
+}
+
 function card(r, index) {
   const li = document.createElement('li');
   li.className = 'card';
   li.tabIndex = 0;
   li.dataset.index = String(index);
-  li.setAttribute('aria-label', `${r.name}, score ${r.score.toFixed(3)}`);
+  li.setAttribute('aria-label', `${r.name}, score ${fmtScore(r.score)}`);
   const img = document.createElement('img');
   img.src = r.thumb;
   img.alt = r.name;
@@ -133,7 +139,7 @@ function card(r, index) {
   img.decoding = 'async';
   const score = document.createElement('span');
   score.className = 'score';
-  score.textContent = r.score.toFixed(3);
+  score.textContent = fmtScore(r.score);
   const meta = document.createElement('div');
   meta.className = 'meta';
   const name = document.createElement('span');
@@ -193,7 +199,7 @@ function openViewer(index) {
   els.vImg.src = r.image;
   els.vImg.alt = r.name;
   els.vName.textContent = r.name;
-  els.vInfo.textContent = `${r.width} × ${r.height} · score ${r.score.toFixed(3)} · ${r.path}`;
+  els.vInfo.textContent = `${r.width} × ${r.height} · score ${fmtScore(r.score)} · ${r.path}`;
   els.vOpen.href = r.image;
   els.vPrev.disabled = index === 0;
   els.vNext.disabled = index === results.length - 1;
