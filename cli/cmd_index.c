@@ -74,6 +74,9 @@ static int on_progress(void *user, const cs_index_progress *p) {
         d->drawn = 0;
         return interrupted;
     }
+    /* nothing to embed (a re-run over unchanged files): no bar; the summary
+     * says what was found */
+    if (p->phase != CS_INDEX_WALK && p->to_process == 0) return interrupted;
     /* a terminal is redrawn often; a log gets a line every few seconds */
     if (p->elapsed_s - d->last < (d->tty ? 0.1 : 5.0) && p->processed != p->to_process)
         return interrupted;
@@ -86,7 +89,7 @@ static int on_progress(void *user, const cs_index_progress *p) {
         double rate = t > 0 ? (double)p->processed / t : 0;
         char eta[32] = "?";
         if (rate > 0) fmt_duration((double)(p->to_process - p->processed) / rate, eta, sizeof eta);
-        int pct = p->to_process ? (int)(100 * p->processed / p->to_process) : 100;
+        int pct = (int)(100 * p->processed / p->to_process);
         char bar[21];
         for (int i = 0; i < 20; i++) bar[i] = i < pct / 5 ? '#' : '.';
         bar[20] = '\0';

@@ -21,6 +21,7 @@ contains "$out" "25 images: 25 embedded" "first run embeds every image"
 out=$("$CLIPSEARCH" index --exact --model "$MODEL" "$TMP/photos" 2>"$TMP/err") ||
     fail "second index exits $?: $(cat "$TMP/err")"
 contains "$out" "25 images: 0 embedded, 0 reused, 25 unchanged" "second run embeds nothing"
+grep -q "0/0" "$TMP/err" && fail "a run with nothing to embed drew a progress bar: $(cat "$TMP/err")"
 
 for text in "ball" "a photo of a cat" "rocket launch" "galaxies in deep space"; do
     "$CLIPSEARCH" search --json -k 10 --model "$MODEL" "$text" >"$TMP/r.json" 2>"$TMP/err" ||
