@@ -11,4 +11,9 @@ build=${CS_TEST_BUILD_DIR:-build-test}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCS_SANITIZE=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
-ctest --output-on-failure -j"$(nproc)" "$@"
+rc=0
+ctest --output-on-failure -j"$(nproc)" "$@" || rc=$?
+# ctest shows why a test was skipped only with -V: each reason, once, here
+awk '/^[0-9]+\/[0-9]+ Test: / { name = $3 }
+     /^SKIP: / { printf "skipped %s: %s\n", name, substr($0, 7) }' Testing/Temporary/LastTest.log
+exit $rc
