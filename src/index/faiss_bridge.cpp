@@ -275,6 +275,12 @@ const char *check_index(const faiss::Index *ix, int depth) {
     if (!ix || depth > 4) return "indexes nested too deep";
     if (ix->d <= 0 || ix->d > 65536) return "a dimension outside 1..65536";
     if (ix->ntotal < 0 || ix->ntotal > ((int64_t)1 << 40)) return "a vector count out of range";
+    /* read as a raw int: any other value makes FAISS's scanners null */
+    int metric; /* copied as bytes: loading an enum holding no enumerator is undefined */
+    static_assert(sizeof metric == sizeof ix->metric_type, "MetricType is an int");
+    memcpy(&metric, &ix->metric_type, sizeof metric);
+    if (metric != faiss::METRIC_INNER_PRODUCT && metric != faiss::METRIC_L2)
+        return "a metric other than inner product or L2";
     if (auto *m = dynamic_cast<const faiss::IndexIDMap *>(ix)) {
         if (!m->index || m->index->d != m->d || m->index->ntotal != m->ntotal ||
             m->id_map.size() != (size_t)m->ntotal)
