@@ -2,8 +2,10 @@
 # tests/fuzz/make_seeds_index.sh DIR - seed corpora for fuzz_faiss (DIR/faiss:
 # small indexes of each type clipsearch reads, written by Python's faiss)
 # and fuzz_vecfile (DIR/vecfile: DB.vectors files as db_vectors.c writes
-# them) and DIR/hnsw_bad_link (a graph with a link past its nodes, which
-# clipsearch must refuse), made at run time so that no binaries live in the repository.
+# them), and hostile files clipsearch must refuse: DIR/hnsw_bad_link (a graph
+# with a link past its nodes) and DIR/ivf_bad_metric (an IVF-PQ index whose
+# metric is no metric FAISS knows), made at run time so that no binaries live
+# in the repository.
 set -euo pipefail
 out=${1:?usage: make_seeds_index.sh DIR}
 mkdir -p "$out/faiss" "$out/vecfile"
@@ -42,6 +44,15 @@ nb = faiss.vector_to_array(ix.hnsw.neighbors)
 nb[3] = 1000000
 faiss.copy_array_to_vector(nb, ix.hnsw.neighbors)
 faiss.write_index(ix, f"{out}/hnsw_bad_link")
+# hostile: the metric field (bytes 33..36, after fourcc, d, ntotal and two
+# dummies, is_trained) set to 2^24, which faiss.read_index takes; a value
+# over 1 is followed by a float metric_arg. FAISS's IVF scanner for it is null.
+ix = faiss.index_factory(8, "IVF4,PQ2x4np")
+ix.train(x)
+ix.add(x[:40])
+raw = faiss.serialize_index(ix).tobytes()
+assert raw[:4] == b"IwPQ" and struct.unpack_from("<i", raw, 33)[0] == faiss.METRIC_L2
+open(f"{out}/ivf_bad_metric", "wb").write(raw[:33] + struct.pack("<if", 1 << 24, 0.0) + raw[37:])
 # DB.vectors: magic, version, dim, count, generation, uuid, ids_offset, vectors_offset
 for n, dim in ((0, 4), (3, 4), (5, 16)):
     ids = np.arange(1, n + 1, dtype='<i8')

@@ -280,6 +280,18 @@ static void check_python_types(const char *dir) {
     CHECK_MSG(strstr(err.message, "hnsw_bad_link") && strstr(err.message, "graph link"),
               "message: %s", err.message);
     cs_faiss_close(ix);
+    /* a metric FAISS has no scanner for: refused, not searched */
+    snprintf(path, sizeof path, "%s/seeds/ivf_bad_metric", dir);
+    CHECK(cs_faiss_open(path, &ix, &err) == CS_EFORMAT);
+    CHECK_MSG(strstr(err.message, "ivf_bad_metric") && strstr(err.message, "metric"),
+              "message: %s", err.message);
+    if (ix) {
+        cs_hit h[3];
+        int64_t got = 0;
+        float q[8] = {1};
+        cs_faiss_search(ix, q, 3, h, &got, &err);
+        cs_faiss_close(ix);
+    }
 }
 
 int main(void) {
