@@ -54,7 +54,10 @@ typedef struct cs_model_opts {
     int int8;
     /* What the encoders compute in (see cs_precision). One this CPU cannot
      * run falls back to the nearest it can, with a log message;
-     * cs_model_info.precision says what runs. */
+     * cs_model_info.precision says what runs. A tower whose first call
+     * embeds a single input without CS_EMBED_BULK (a query) computes in
+     * fp32 from the mapped weights for the model's life: converting them
+     * would cost more than that one pass saves. */
     cs_precision precision;
     /* 1: the image tower's weights are always read from the file's map.
      * By default, when the tower is first used for bulk work (CS_EMBED_BULK,

@@ -208,21 +208,34 @@ static void prepack(cs_model *m, cs_tower *T) {
         cs_log(&m->log, CS_LOG_DEBUG, "image tower: F32 matrices packed once (bulk work)");
 }
 
-/* Builds a tower on first use; for bulk work, packed (prepack.c: decided
- * here, before any forward pass reads the tower, as no lock guards the
- * weights while they run). */
-static cs_status need_tower(cs_model *m, int vision, int bulk, cs_error *err) {
+/* How a tower's first call uses it: decides how the tower is built. */
+enum { USE_LONE = 0, USE_BATCH = 1, USE_BULK = 2 };
+
+static int first_use(int n, int flags, int bulk_at) {
+    if ((flags & CS_EMBED_BULK) || n >= bulk_at) return USE_BULK;
+    return n > 1 ? USE_BATCH : USE_LONE;
+}
+
+/* Builds a tower on first use (decided here, before any forward pass reads
+ * the tower, as no lock guards the weights while they run). A tower first
+ * used for one input (a query, or the query path's prefetch) reads its
+ * weights from the map at fp32 whatever the precision: converting them to
+ * BF16 or int8 reads every weight once and costs more CPU than that one
+ * pass saves (the cold query's measured cost is in docs/performance.md).
+ * Batches get the precision asked for; bulk work at fp32 packs the image
+ * tower's F32 matrices (prepack.c). */
+static cs_status need_tower(cs_model *m, int vision, int use, cs_error *err) {
     cs_status st = CS_OK;
     pthread_mutex_lock(&m->lock);
     int *have = vision ? &m->have_vision : &m->have_text;
     if (!*have) {
         cs_tower *T = vision ? &m->vision : &m->text;
         st = cs_tower_load(&m->cfg, &m->tab, vision, T, err);
-        if (!st && m->lp)
+        if (!st && m->lp && use != USE_LONE)
             st = cs_tower_pack_lp(T, (cs_lp_type)m->lp, m->pool, err);
-        else if (!st && m->int8)
+        else if (!st && m->int8 && use != USE_LONE)
             st = cs_tower_quantize(T, m->pool, err);
-        else if (!st && vision && bulk && !m->no_prepack)
+        else if (!st && vision && use == USE_BULK && !m->no_prepack)
             prepack(m, T);
         if (!st)
             *have = 1;
@@ -243,7 +256,7 @@ cs_status cs_model_prefetch(cs_model *m, int towers, int part, int n_parts, cs_e
         return cs_fail(err, CS_EINVAL, "cs_model_prefetch: bad arguments");
     for (int vision = 0; vision < 2; vision++) {
         if (!(towers & (vision ? CS_PREFETCH_VISION : CS_PREFETCH_TEXT))) continue;
-        cs_status st = need_tower(m, vision, 0, err);
+        cs_status st = need_tower(m, vision, USE_LONE, err);
         if (st) return st;
         const cs_tower *T = vision ? &m->vision : &m->text;
         if (part == 0 && vision) prefault_weight(&T->patch);
@@ -273,7 +286,7 @@ cs_status cs_embed_tokens(cs_model *m, const int32_t *const *ids, const int *n_i
                                i, (int)ids[i][t], m->cfg.vocab_size);
     }
     if (n == 0) return CS_OK;
-    cs_status st = need_tower(m, 0, 0, err);
+    cs_status st = need_tower(m, 0, first_use(n, flags, CS_BULK_IMAGES), err);
     for (int i = 0; i < n && !st; i += TEXT_CHUNK) {
         int k = n - i < TEXT_CHUNK ? n - i : TEXT_CHUNK;
         st = cs_text_forward(m->pool, &m->cfg, &m->text, ids + i, n_ids + i, k,
@@ -320,7 +333,7 @@ cs_status cs_embed_pixels(cs_model *m, const float *chw, int n, int flags, float
     if (!m || n < 0 || (n > 0 && (!chw || !out)))
         return cs_fail(err, CS_EINVAL, "cs_embed_pixels: bad arguments");
     if (n == 0) return CS_OK;
-    cs_status st = need_tower(m, 1, (flags & CS_EMBED_BULK) || n >= CS_BULK_IMAGES, err);
+    cs_status st = need_tower(m, 1, first_use(n, flags, CS_BULK_IMAGES), err);
     if (st) return st;
     /* Batches of at least IMAGES_PER_THREAD images a thread are split
      * between the threads (data parallel) rather than each product between

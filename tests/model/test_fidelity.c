@@ -130,7 +130,9 @@ static void check_texts(cs_model *m, cs_model *m1, json_t *texts, int d, const c
     /* single calls and a one-thread model give the same floats as the batch */
     for (int i = 0; i < n; i += 7) {
         const int32_t *p = ids[i];
-        CHECK_OK(cs_embed_tokens(m1, &p, &n_ids[i], 1, CS_EMBED_RAW, one, &err), &err);
+        /* (a lone text without the bulk hint would build m1's tower at fp32) */
+        CHECK_OK(cs_embed_tokens(m1, &p, &n_ids[i], 1, CS_EMBED_RAW | CS_EMBED_BULK, one, &err),
+                 &err);
         CHECK_MSG(!memcmp(one, raw + (size_t)i * d, (size_t)d * sizeof(float)),
                   "%s text %d: single 1-thread call differs from the batch", tag, i);
     }
@@ -144,8 +146,9 @@ static void check_texts(cs_model *m, cs_model *m1, json_t *texts, int d, const c
     free(one);
 }
 
+/* single_flags: what m1's one-image calls add to CS_EMBED_RAW. */
 static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *dir, int d,
-                         const char *tag, const bar *bar) {
+                         const char *tag, const bar *bar, int single_flags) {
     cs_model_info info;
     cs_model_get_info(m, &info);
     int n = (int)json_object_size(images), S = info.image_size, i = 0;
@@ -174,7 +177,9 @@ static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *
         CHECK_MSG(fabs(na / nb - 1) < bar->norm_tol, "%s image %s: norm %g vs %g", tag, key, na,
                   nb);
         if (i % 5 == 0) {
-            CHECK_OK(cs_embed_pixels(m1, chw + (size_t)i * per, 1, CS_EMBED_RAW, one, &err), &err);
+            CHECK_OK(cs_embed_pixels(m1, chw + (size_t)i * per, 1, CS_EMBED_RAW | single_flags,
+                                     one, &err),
+                     &err);
             CHECK_MSG(!memcmp(one, raw + (size_t)i * d, (size_t)d * sizeof(float)),
                       "%s image %s: single 1-thread call differs from the batch", tag, key);
         }
@@ -195,6 +200,37 @@ static void check_images(cs_model *m, cs_model *m1, json_t *images, const char *
     free(chw);
     free(raw);
     free(one);
+}
+
+/* A model whose towers are first used by one text and one image (a cold
+ * query) computes them at fp32 whatever its precision: the same bits as an
+ * fp32 model. */
+static void check_lone_query(const char *dir, cs_precision precision, const char *tag) {
+    cs_model_opts oq = {.n_threads = 1, .precision = precision}, of = {.n_threads = 1};
+    cs_model *mq = NULL, *mf = NULL;
+    cs_error err = {0};
+    CHECK_OK(cs_model_open(dir, &oq, &mq, &err), &err);
+    CHECK_OK(cs_model_open(dir, &of, &mf, &err), &err);
+    if (mq && mf) {
+        cs_model_info info;
+        cs_model_get_info(mq, &info);
+        int d = info.embed_dim, S = info.image_size;
+        float *a = calloc((size_t)2 * d, sizeof *a), *b = calloc((size_t)2 * d, sizeof *b);
+        float *chw = calloc((size_t)3 * S * S, sizeof *chw);
+        for (int i = 0; i < 3 * S * S; i++) chw[i] = (float)((i * 7919) % 401) / 100.0f - 2.0f;
+        const char *text = "a photo of a cat";
+        CHECK_OK(cs_embed_texts(mq, &text, 1, 0, a, &err), &err);
+        CHECK_OK(cs_embed_texts(mf, &text, 1, 0, b, &err), &err);
+        CHECK_OK(cs_embed_pixels(mq, chw, 1, 0, a + d, &err), &err);
+        CHECK_OK(cs_embed_pixels(mf, chw, 1, 0, b + d, &err), &err);
+        CHECK_MSG(!memcmp(a, b, (size_t)2 * d * sizeof *a),
+                  "%s: a lone query is not computed at fp32", tag);
+        free(a);
+        free(b);
+        free(chw);
+    }
+    cs_model_close(mq);
+    cs_model_close(mf);
 }
 
 static void check_model(const char *folder, const char *expected, cs_precision precision) {
@@ -224,13 +260,18 @@ static void check_model(const char *folder, const char *expected, cs_precision p
         snprintf(tag, sizeof tag, "%s (%s)", folder, info.precision);
         CHECK_EQ_INT(info.int8, int8);
         check_texts(m, m1, json_object_get(exp, "texts"), info.embed_dim, tag, bar);
-        check_images(m, m1, json_object_get(exp, "images"), dir, info.embed_dim, tag, bar);
+        /* at fp32 the bulk hint would pack m1's image tower, which is
+         * checked below to read its map; at BF16/int8 a lone image without
+         * it would build the tower at fp32 */
+        check_images(m, m1, json_object_get(exp, "images"), dir, info.embed_dim, tag, bar,
+                     fp32 ? 0 : CS_EMBED_BULK);
         /* m's first images were bulk work: its F32 matrices are packed once
          * (the 1-thread singles compared above read them from the map) */
         cs_model_get_info(m, &info);
         CHECK_EQ_INT(info.prepacked, fp32 && !strcmp(info.dtype, "F32"));
         cs_model_get_info(m1, &info);
         CHECK_EQ_INT(info.prepacked, 0);
+        if (!fp32) check_lone_query(dir, precision, tag);
     }
     cs_model_close(m);
     cs_model_close(m1);
