@@ -10,11 +10,14 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
   libjansson-dev libutf8proc-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libgif-dev libtiff-dev libheif-dev
   liblcms2-dev
-  libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev"
+  libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libopenmpi-dev"
 # Tests: HEIC/AVIF encoders to make test files, Python's faiss to prove the
 # exported index opens with the seed's code, a browser and a load generator,
-# and the command-line tools the CLI tests call (sqlite3, curl, nm).
-TEST="libheif-examples python3-faiss python3-numpy python3-pil wrk chromium curl sqlite3 binutils"
+# and the command-line tools the CLI tests call (sqlite3, curl, nm; mpirun
+# and ip for the MPI tests: ranks on this host and in network namespaces).
+TEST="libheif-examples python3-faiss python3-numpy python3-pil wrk chromium curl sqlite3 binutils
+  openmpi-bin iproute2"
 # Benchmarks only: the Python reference stack and hyperfine.
 BENCH="python3-torch hyperfine"
 

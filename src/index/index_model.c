@@ -120,6 +120,28 @@ static cs_status model_embed(void *user, const float *inputs, int n, int more, f
                            n + more >= BULK_RUN ? CS_EMBED_BULK : 0, out, err);
 }
 
+cs_status cs_index_model_backend(cs_model *model, const cs_index_opts *opts, cs_index_backend *be,
+                                 cs_error *err) {
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    const cs_preprocess *pp = cs_model_preprocess(model);
+    if (!pp)
+        return cs_fail(err, CS_EFORMAT, "%s: the model's preprocessor settings are unusable",
+                       mi.dir);
+    model_backend *mb = calloc(1, sizeof *mb);
+    if (!mb) return cs_fail(err, CS_ENOMEM, "out of memory");
+    mb->model = model;
+    mb->pp = *pp;
+    mb->decode.jpeg_min_side = opts && opts->exact_decode ? 0 : cs_fast_jpeg_min_side(&mb->pp);
+    *be = (cs_index_backend){.user = mb,
+                             .input_floats = (size_t)3 * mb->pp.crop_width * mb->pp.crop_height,
+                             .is_image = sniff_is_image,
+                             .prepare = model_prepare,
+                             .embed = model_embed,
+                             .pool = opts ? opts->pool : NULL};
+    return CS_OK;
+}
+
 cs_status cs_db_index(cs_db *db, cs_model *model, const char *const *roots, int n_roots,
                       const cs_index_opts *opts, cs_index_stats *stats, cs_error *err) {
     cs_model_info mi;
@@ -127,20 +149,12 @@ cs_status cs_db_index(cs_db *db, cs_model *model, const char *const *roots, int 
     if (strcmp(mi.id, db->model_id) != 0 || mi.embed_dim != db->dim)
         return cs_fail(err, CS_EMISMATCH, "%s: the database belongs to model %s, not %s", db->path,
                        db->model_id, mi.id);
-    model_backend mb = {.model = model};
-    const cs_preprocess *pp = cs_model_preprocess(model);
-    if (!pp)
-        return cs_fail(err, CS_EFORMAT, "%s: the model's preprocessor settings are unusable",
-                       mi.dir);
-    mb.pp = *pp;
-    mb.decode.jpeg_min_side = opts && opts->exact_decode ? 0 : cs_fast_jpeg_min_side(&mb.pp);
-    cs_index_backend be = {.user = &mb,
-                           .input_floats = (size_t)3 * mb.pp.crop_width * mb.pp.crop_height,
-                           .is_image = sniff_is_image,
-                           .prepare = model_prepare,
-                           .embed = model_embed,
-                           .pool = opts ? opts->pool : NULL};
-    return cs_index_run(db, &be, roots, n_roots, opts, stats, err);
+    cs_index_backend be;
+    cs_status st = cs_index_model_backend(model, opts, &be, err);
+    if (st) return st;
+    st = cs_index_run(db, &be, roots, n_roots, opts, stats, err);
+    free(be.user);
+    return st;
 }
 
 /* ---- queries ------------------------------------------------------------ */

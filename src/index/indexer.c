@@ -12,28 +12,10 @@
 #include "index/db_internal.h"
 #include "index/walk.h"
 
-#define MAX_FILE_BYTES ((size_t)1 << 31) /* larger files are not photos we can decode */
+typedef cs_index_file found_file;
+typedef cs_index_item item;
 
-typedef struct found_file {
-    char *path;
-    int64_t size, mtime_ns;
-} found_file;
-
-enum action { ACT_EMBED, ACT_REUSE, ACT_DUP, ACT_TOUCH, ACT_FAIL };
-
-/* One new or changed file of the batch in flight. */
-typedef struct item {
-    const found_file *f;
-    int64_t old_id; /* the row of this path, or -1 */
-    uint8_t old_hash[16], hash[16];
-    enum action act;
-    int slot; /* ACT_EMBED: its input row; ACT_DUP: the item it copies */
-    int width, height;
-    const float *vec;
-    cs_error error;
-} item;
-
-typedef struct run {
+struct cs_index_job {
     cs_db *db;
     const cs_index_backend *be;
     const cs_index_opts *o;
@@ -45,12 +27,13 @@ typedef struct run {
     char **bad; /* paths the walk could not read: rows below them are kept */
     size_t n_bad;
     int stop, oom;
-    /* the batch in flight */
-    item *items;
-    int n_items;
-    int more; /* files of the run after this batch */
-    float *inputs, *outputs, *reused;
-} run;
+    char **roots; /* resolved */
+    int n_roots;
+    item *todo; /* new or changed files */
+    size_t n_todo;
+};
+
+typedef struct cs_index_job run;
 
 static double elapsed(const run *r) {
     struct timespec t;
@@ -79,6 +62,7 @@ static void failed(run *r, const char *path, const cs_error *e) {
 
 static int on_file(void *user, const cs_walk_entry *e) {
     run *r = user;
+    if (r->be->keep && !r->be->keep(r->be->keep_user, e->path)) return r->stop;
     if (r->n_files == r->cap_files) {
         size_t cap = r->cap_files ? 2 * r->cap_files : 1024;
         found_file *grown = realloc(r->files, cap * sizeof *grown);
@@ -182,47 +166,76 @@ static cs_status classify(run *r, item **todo, size_t *n_todo, cs_error *err) {
 
 /* ---- 3. one batch ---------------------------------------------------------- */
 
+typedef struct items_job {
+    const cs_index_backend *be;
+    cs_file_guard *guard; /* the catalogue's own files, never read as images; may be NULL */
+    item *items;
+    float *inputs;
+} items_job;
+
+static cs_status read_item(cs_file_guard *guard, item *it, char **data, size_t *size) {
+    if (guard)
+        return cs_guard_read_file(guard, it->f->path, CS_INDEX_MAX_FILE_BYTES, data, size,
+                                  &it->error);
+    return cs_read_file(it->f->path, CS_INDEX_MAX_FILE_BYTES, data, size, &it->error);
+}
+
 static void hash_task(void *ctx, int task, int worker) {
     (void)worker;
-    item *it = &((run *)ctx)->items[task];
+    item *it = &((items_job *)ctx)->items[task];
+    if (it->data) {
+        cs_hash128(it->data, it->data_size, it->hash);
+        return;
+    }
     char *data = NULL;
     size_t size = 0;
-    if (cs_guard_read_file(&((run *)ctx)->db->guard, it->f->path, MAX_FILE_BYTES, &data, &size,
-                           &it->error) != CS_OK) {
-        it->act = ACT_FAIL;
+    if (read_item(((items_job *)ctx)->guard, it, &data, &size) != CS_OK) {
+        it->act = CS_ACT_FAIL;
         return;
     }
     cs_hash128(data, size, it->hash);
     free(data);
 }
 
+void cs_index_hash_items(cs_pool *pool, cs_file_guard *guard, cs_index_item *items, int n) {
+    items_job J = {.items = items, .guard = guard};
+    cs_pool_for(pool, n, hash_task, &J);
+}
+
 static void prepare_task(void *ctx, int task, int worker) {
     (void)worker;
-    run *r = ctx;
-    item *it = &r->items[task];
-    if (it->act != ACT_EMBED) return;
+    items_job *J = ctx;
+    item *it = &J->items[task];
+    if (it->act != CS_ACT_EMBED) return;
     char *data = NULL;
-    size_t size = 0;
-    float *input = r->inputs + (size_t)it->slot * r->be->input_floats;
-    if (cs_guard_read_file(&r->db->guard, it->f->path, MAX_FILE_BYTES, &data, &size,
-                           &it->error) != CS_OK ||
-        r->be->prepare(r->be->user, data, size, it->f->path, input, &it->width, &it->height,
+    size_t size = it->data_size;
+    float *input = J->inputs + (size_t)it->slot * J->be->input_floats;
+    const void *bytes = it->data;
+    if (!bytes) {
+        if (read_item(J->guard, it, &data, &size) != CS_OK) {
+            it->act = CS_ACT_FAIL;
+            return;
+        }
+        bytes = data;
+    }
+    if (J->be->prepare(J->be->user, bytes, size, it->f->path, input, &it->width, &it->height,
                        &it->error) != CS_OK)
-        it->act = ACT_FAIL;
+        it->act = CS_ACT_FAIL;
     free(data);
 }
 
 /* Decides, by content hash, which files need the model (under the lock). */
-static cs_status plan(run *r, int *n_embed, cs_error *err) {
+cs_status cs_index_job_plan(run *r, item *items, int n_items, float *reused, int *n_embed,
+                            cs_error *err) {
     *n_embed = 0;
     size_t row = (size_t)r->db->dim * sizeof(float);
     cs_status st = CS_OK;
     cs_db_lock(r->db);
-    for (int i = 0; i < r->n_items && !st; i++) {
-        item *it = &r->items[i];
-        if (it->act == ACT_FAIL) continue;
+    for (int i = 0; i < n_items && !st; i++) {
+        item *it = &items[i];
+        if (it->act == CS_ACT_FAIL) continue;
         if (it->old_id >= 0 && !memcmp(it->hash, it->old_hash, 16)) {
-            it->act = ACT_TOUCH; /* touched, same bytes */
+            it->act = CS_ACT_TOUCH; /* touched, same bytes */
             continue;
         }
         sqlite3_stmt *s = cs_db_stmt(r->db, SQL_BY_HASH, err);
@@ -233,23 +246,23 @@ static cs_status plan(run *r, int *n_embed, cs_error *err) {
         sqlite3_bind_blob(s, 1, it->hash, 16, SQLITE_STATIC);
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW && (size_t)sqlite3_column_bytes(s, 3) == row) {
-            it->act = ACT_REUSE; /* renamed or copied */
+            it->act = CS_ACT_REUSE; /* renamed or copied */
             it->width = sqlite3_column_int(s, 1);
             it->height = sqlite3_column_int(s, 2);
-            float *v = r->reused + (size_t)i * r->db->dim;
+            float *v = reused + (size_t)i * r->db->dim;
             memcpy(v, sqlite3_column_blob(s, 3), row);
             it->vec = v;
         } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
             st = cs_db_sql_fail(r->db, err, it->f->path);
         } else {
-            it->act = ACT_EMBED;
+            it->act = CS_ACT_EMBED;
             for (int j = 0; j < i; j++)
-                if (r->items[j].act == ACT_EMBED && !memcmp(r->items[j].hash, it->hash, 16)) {
-                    it->act = ACT_DUP; /* a copy within this batch */
+                if (items[j].act == CS_ACT_EMBED && !memcmp(items[j].hash, it->hash, 16)) {
+                    it->act = CS_ACT_DUP; /* a copy within this batch */
                     it->slot = j;
                     break;
                 }
-            if (it->act == ACT_EMBED) it->slot = (*n_embed)++;
+            if (it->act == CS_ACT_EMBED) it->slot = (*n_embed)++;
         }
         sqlite3_reset(s);
     }
@@ -259,30 +272,35 @@ static cs_status plan(run *r, int *n_embed, cs_error *err) {
 
 /* Moves the inputs of the files that decoded to the front, so the model
  * sees only those; returns their number and sets each item's vector. */
-static int compact(run *r) {
-    size_t nf = r->be->input_floats;
+static int compact(const cs_index_backend *be, item *items, int n_items, int dim, float *inputs,
+                   float *outputs) {
+    size_t nf = be->input_floats;
     int n = 0;
-    for (int i = 0; i < r->n_items; i++) {
-        item *it = &r->items[i];
-        if (it->act != ACT_EMBED) continue;
+    for (int i = 0; i < n_items; i++) {
+        item *it = &items[i];
+        if (it->act != CS_ACT_EMBED) continue;
         if (it->slot != n)
-            memmove(r->inputs + (size_t)n * nf, r->inputs + (size_t)it->slot * nf,
-                    nf * sizeof(float));
+            memmove(inputs + (size_t)n * nf, inputs + (size_t)it->slot * nf, nf * sizeof(float));
         it->slot = n;
-        it->vec = r->outputs + (size_t)n * r->db->dim;
+        it->vec = outputs + (size_t)n * dim;
         n++;
     }
-    for (int i = 0; i < r->n_items; i++) {
-        item *it = &r->items[i];
-        if (it->act != ACT_DUP) continue;
-        const item *src = &r->items[it->slot];
-        if (src->act == ACT_FAIL) {
+    return n;
+}
+
+/* The copies within a batch take their original's vector (or failure). */
+static void resolve_dups(item *items, int n_items) {
+    for (int i = 0; i < n_items; i++) {
+        item *it = &items[i];
+        if (it->act != CS_ACT_DUP) continue;
+        const item *src = &items[it->slot];
+        if (src->act == CS_ACT_FAIL) {
             /* the same bytes fail the same way, but the message names the
              * file it is about */
             const char *why = src->error.message;
             size_t n = strlen(src->f->path);
             if (!strncmp(why, src->f->path, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
-            it->act = ACT_FAIL;
+            it->act = CS_ACT_FAIL;
             cs_fail(&it->error, src->error.status, "%s: %s", it->f->path, why);
         } else {
             it->vec = src->vec;
@@ -290,17 +308,41 @@ static int compact(run *r) {
             it->height = src->height;
         }
     }
-    return n;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+cs_status cs_index_embed_items(const cs_index_backend *be, cs_file_guard *guard,
+                               cs_index_item *items, int n, int n_embed, int more, int dim,
+                               float *inputs, float *out, double *decode_s, double *embed_s,
+                               cs_error *err) {
+    double t = now_s();
+    items_job J = {.be = be, .guard = guard, .items = items, .inputs = inputs};
+    if (n_embed) cs_pool_for(be->pool, n, prepare_task, &J);
+    int n_ok = compact(be, items, n, dim, inputs, out);
+    if (decode_s) *decode_s += now_s() - t;
+    t = now_s();
+    if (n_ok) {
+        cs_status st = be->embed(be->user, inputs, n_ok, more, out, err);
+        if (st) return st;
+    }
+    if (embed_s) *embed_s += now_s() - t;
+    resolve_dups(items, n);
+    return CS_OK;
 }
 
 /* Writes the batch in one transaction. */
-static cs_status store(run *r, cs_error *err) {
+static cs_status store(run *r, item *items, int n_items, cs_error *err) {
     cs_status st = cs_db_begin(r->db, err);
     if (st) return st; /* not in a transaction: nothing to roll back */
-    for (int i = 0; i < r->n_items && !st; i++) {
-        item *it = &r->items[i];
+    for (int i = 0; i < n_items && !st; i++) {
+        item *it = &items[i];
         const found_file *f = it->f;
-        if (it->act == ACT_TOUCH) {
+        if (it->act == CS_ACT_TOUCH) {
             sqlite3_stmt *s = cs_db_stmt(r->db, SQL_TOUCH, err);
             if (!s) {
                 st = err ? err->status : CS_EIO;
@@ -311,7 +353,7 @@ static cs_status store(run *r, cs_error *err) {
             sqlite3_bind_int64(s, 3, it->old_id);
             if (sqlite3_step(s) != SQLITE_DONE) st = cs_db_sql_fail(r->db, err, f->path);
             sqlite3_reset(s);
-        } else if (it->act == ACT_FAIL) {
+        } else if (it->act == CS_ACT_FAIL) {
             if (it->old_id < 0) continue;
             /* the file changed into something we cannot read: its old vector
              * no longer describes it */
@@ -341,41 +383,25 @@ static cs_status store(run *r, cs_error *err) {
     return cs_db_commit(r->db, err);
 }
 
-static cs_status run_batch(run *r, cs_error *err) {
+cs_status cs_index_job_store(run *r, item *items, int n_items, cs_error *err) {
     double t = elapsed(r);
-    cs_pool_for(r->be->pool, r->n_items, hash_task, r);
-    int n_embed = 0;
-    cs_status st = plan(r, &n_embed, err);
-    if (st) return st;
-    r->stats->hash_s += elapsed(r) - t;
-    t = elapsed(r);
-    if (n_embed) cs_pool_for(r->be->pool, r->n_items, prepare_task, r);
-    int n_ok = compact(r);
-    r->stats->decode_s += elapsed(r) - t;
-    t = elapsed(r);
-    if (n_ok) {
-        st = r->be->embed(r->be->user, r->inputs, n_ok, r->more, r->outputs, err);
-        if (st) return st;
-    }
-    r->stats->embed_s += elapsed(r) - t;
-    t = elapsed(r);
-    st = store(r, err);
+    cs_status st = store(r, items, n_items, err);
     if (st) return st;
     r->stats->store_s += elapsed(r) - t;
-    for (int i = 0; i < r->n_items; i++) {
-        item *it = &r->items[i];
+    for (int i = 0; i < n_items; i++) {
+        item *it = &items[i];
         switch (it->act) {
-        case ACT_EMBED:
+        case CS_ACT_EMBED:
             r->stats->embedded++;
             break;
-        case ACT_REUSE:
-        case ACT_DUP:
+        case CS_ACT_REUSE:
+        case CS_ACT_DUP:
             r->stats->reused++;
             break;
-        case ACT_TOUCH:
+        case CS_ACT_TOUCH:
             r->stats->unchanged++;
             break;
-        case ACT_FAIL:
+        case CS_ACT_FAIL:
             failed(r, it->f->path, &it->error);
             if (it->old_id >= 0) r->stats->removed++; /* store() dropped its row */
             break;
@@ -384,25 +410,40 @@ static cs_status run_batch(run *r, cs_error *err) {
     return CS_OK;
 }
 
-static cs_status process(run *r, item *todo, size_t n_todo, int batch, cs_error *err) {
-    r->items = malloc((size_t)batch * sizeof *r->items);
-    r->inputs = malloc((size_t)batch * r->be->input_floats * sizeof(float));
-    r->outputs = malloc((size_t)batch * r->db->dim * sizeof(float));
-    r->reused = malloc((size_t)batch * r->db->dim * sizeof(float));
-    if (!r->items || !r->inputs || !r->outputs || !r->reused)
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory for a batch of %d", r->db->path, batch);
-    r->prog.to_process = (int64_t)n_todo;
-    progress(r, CS_INDEX_EMBED, NULL);
-    for (size_t at = 0; at < n_todo && !r->stop; at += (size_t)batch) {
-        r->n_items = (int)(n_todo - at < (size_t)batch ? n_todo - at : (size_t)batch);
-        memcpy(r->items, todo + at, (size_t)r->n_items * sizeof *r->items);
-        r->more = (int)(n_todo - at - (size_t)r->n_items);
-        cs_status st = run_batch(r, err);
-        if (st) return st;
-        r->prog.processed = (int64_t)(at + (size_t)r->n_items);
-        progress(r, CS_INDEX_EMBED, r->items[r->n_items - 1].f->path);
+void cs_index_job_progress(run *r, int64_t processed, const char *current) {
+    r->prog.processed = processed;
+    progress(r, CS_INDEX_EMBED, current);
+}
+
+/* The batches one after the other, in this process. */
+static cs_status process(run *r, int batch, cs_error *err) {
+    item *items = malloc((size_t)batch * sizeof *items);
+    float *inputs = malloc((size_t)batch * r->be->input_floats * sizeof(float));
+    float *outputs = malloc((size_t)batch * r->db->dim * sizeof(float));
+    float *reused = malloc((size_t)batch * r->db->dim * sizeof(float));
+    cs_status st = CS_OK;
+    if (!items || !inputs || !outputs || !reused)
+        st = cs_fail(err, CS_ENOMEM, "%s: out of memory for a batch of %d", r->db->path, batch);
+    for (size_t at = 0; !st && at < r->n_todo && !r->stop; at += (size_t)batch) {
+        int n = (int)(r->n_todo - at < (size_t)batch ? r->n_todo - at : (size_t)batch);
+        memcpy(items, r->todo + at, (size_t)n * sizeof *items);
+        int more = (int)(r->n_todo - at - (size_t)n);
+        double t = elapsed(r);
+        cs_index_hash_items(r->be->pool, &r->db->guard, items, n);
+        int n_embed = 0;
+        st = cs_index_job_plan(r, items, n, reused, &n_embed, err);
+        if (st) break;
+        r->stats->hash_s += elapsed(r) - t;
+        st = cs_index_embed_items(r->be, &r->db->guard, items, n, n_embed, more, r->db->dim, inputs,
+                                  outputs, &r->stats->decode_s, &r->stats->embed_s, err);
+        if (!st) st = cs_index_job_store(r, items, n, err);
+        if (!st) cs_index_job_progress(r, (int64_t)(at + (size_t)n), items[n - 1].f->path);
     }
-    return CS_OK;
+    free(items);
+    free(inputs);
+    free(outputs);
+    free(reused);
+    return st;
 }
 
 /* ---- 4. files gone --------------------------------------------------------- */
@@ -479,63 +520,94 @@ static cs_status prune(run *r, const char *root, cs_error *err) {
 
 /* ---- the run --------------------------------------------------------------- */
 
-static void free_run(run *r, char **roots, int n_roots, item *todo) {
+static void free_job(run *r) {
     for (size_t i = 0; i < r->n_files; i++) free(r->files[i].path);
     free(r->files);
     for (size_t i = 0; i < r->n_bad; i++) free(r->bad[i]);
     free(r->bad);
-    for (int i = 0; i < n_roots; i++) free(roots[i]);
-    free(roots);
-    free(todo);
-    free(r->items);
-    free(r->inputs);
-    free(r->outputs);
-    free(r->reused);
+    for (int i = 0; i < r->n_roots; i++) free(r->roots[i]);
+    free(r->roots);
+    free(r->todo);
+    free(r);
 }
 
-cs_status cs_index_run(cs_db *db, const cs_index_backend *be, const char *const *roots_in,
-                       int n_roots, const cs_index_opts *opts, cs_index_stats *stats,
-                       cs_error *err) {
-    static const cs_index_opts defaults;
-    cs_index_stats local;
-    if (!stats) stats = &local;
+static const cs_index_opts default_opts;
+
+cs_status cs_index_job_start(cs_db *db, const cs_index_backend *be, const char *const *roots_in,
+                             int n_roots, const cs_index_opts *opts, cs_index_stats *stats,
+                             cs_index_job **out, cs_error *err) {
+    *out = NULL;
     memset(stats, 0, sizeof *stats);
     if (db->readonly) return cs_fail(err, CS_EINVAL, "%s: opened read-only", db->path);
-    run r = {.db = db, .be = be, .o = opts ? opts : &defaults, .stats = stats};
+    run *r = calloc(1, sizeof *r);
+    if (!r) return cs_fail(err, CS_ENOMEM, "out of memory");
+    *r = (run){.db = db, .be = be, .o = opts ? opts : &default_opts, .stats = stats};
     /* the database's files as they are now (the -wal and -shm exist while
      * it is open): never taken for images, whatever path reaches them */
     cs_guard_set_family(&db->guard, db->path);
-    clock_gettime(CLOCK_MONOTONIC, &r.t0);
-    int batch = r.o->batch_size > 0 ? r.o->batch_size : 32;
-    item *todo = NULL;
-    size_t n_todo = 0;
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
     /* roots resolved, so stored paths are absolute and canonical */
-    char **roots = calloc((size_t)n_roots + 1, sizeof *roots);
-    if (!roots) return cs_fail(err, CS_ENOMEM, "out of memory");
+    r->roots = calloc((size_t)n_roots + 1, sizeof *r->roots);
+    if (!r->roots) {
+        free(r);
+        return cs_fail(err, CS_ENOMEM, "out of memory");
+    }
+    r->n_roots = n_roots;
     cs_status st = CS_OK;
     for (int i = 0; i < n_roots && !st; i++) {
         char buf[PATH_MAX];
         if (!realpath(roots_in[i], buf))
             st = cs_fail(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", roots_in[i],
                          strerror(errno));
-        else if (!(roots[i] = strdup(buf)))
+        else if (!(r->roots[i] = strdup(buf)))
             st = cs_fail(err, CS_ENOMEM, "out of memory");
     }
-    if (!st) st = walk_roots(&r, roots, n_roots, err);
-    stats->walk_s = elapsed(&r);
-    if (!st && !r.stop) st = classify(&r, &todo, &n_todo, err);
-    if (!st && !r.stop) st = process(&r, todo, n_todo, batch, err);
-    for (int i = 0; i < n_roots && !st && !r.stop && !r.o->keep_missing; i++)
-        st = prune(&r, roots[i], err);
+    if (!st) st = walk_roots(r, r->roots, n_roots, err);
+    stats->walk_s = elapsed(r);
+    if (!st && !r->stop) st = classify(r, &r->todo, &r->n_todo, err);
+    if (st) {
+        free_job(r);
+        return st;
+    }
+    r->prog.to_process = (int64_t)r->n_todo;
+    if (!r->stop) progress(r, CS_INDEX_EMBED, NULL);
+    *out = r;
+    return CS_OK;
+}
+
+cs_index_item *cs_index_job_todo(cs_index_job *r, size_t *n) {
+    *n = r->n_todo;
+    return r->todo;
+}
+
+int cs_index_job_stopped(const cs_index_job *r) {
+    return r->stop;
+}
+
+cs_status cs_index_job_finish(cs_index_job *r, cs_status st, cs_error *err) {
+    for (int i = 0; i < r->n_roots && !st && !r->stop && !r->o->keep_missing; i++)
+        st = prune(r, r->roots[i], err);
     if (!st) {
         /* a fresh vector file for the next cold search (also repairs one a
          * crashed run left stale) */
         cs_error verr;
-        if (cs_db_write_vectors(db, &verr) != CS_OK)
-            cs_log(&db->log, CS_LOG_WARN, "%s", verr.message);
+        if (cs_db_write_vectors(r->db, &verr) != CS_OK)
+            cs_log(&r->db->log, CS_LOG_WARN, "%s", verr.message);
     }
-    stats->stopped = r.stop;
-    progress(&r, CS_INDEX_DONE, NULL);
-    free_run(&r, roots, n_roots, todo);
+    r->stats->stopped = r->stop;
+    progress(r, CS_INDEX_DONE, NULL);
+    free_job(r);
     return st;
+}
+
+cs_status cs_index_run(cs_db *db, const cs_index_backend *be, const char *const *roots, int n_roots,
+                       const cs_index_opts *opts, cs_index_stats *stats, cs_error *err) {
+    cs_index_stats local;
+    if (!stats) stats = &local;
+    cs_index_job *r;
+    cs_status st = cs_index_job_start(db, be, roots, n_roots, opts, stats, &r, err);
+    if (st) return st;
+    int batch = r->o->batch_size > 0 ? r->o->batch_size : 32;
+    if (!r->stop) st = process(r, batch, err);
+    return cs_index_job_finish(r, st, err);
 }
