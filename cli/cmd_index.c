@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli_db.h"
+#include "mpi_cli.h"
 
 static int run(int argc, char **argv);
 
@@ -37,6 +38,13 @@ const cs_cli_command cs_cmd_index = {
     "  --batch N            images per batch and per transaction (default 32)\n"
     "  --threads N          threads (default: one per core)\n" CLI_PRECISION_HELP
     "  -q, --quiet          no progress and no summary\n"
+    "\n"
+    "Under mpirun or srun, every rank reads and embeds while rank 0 walks and\n"
+    "writes the database (see README.md, \"On a cluster\"):\n"
+    "  --ship               rank 0 reads the files and sends their bytes (for\n"
+    "                       hosts that do not see the folders)\n"
+    "  --shards PATTERN     each rank writes its own database, PATTERN with %r\n"
+    "                       replaced by the rank, holding its share of the files\n"
     "  -v, --verbose        more messages\n",
     run};
 
@@ -164,7 +172,9 @@ enum {
     OPT_EXACT,
     OPT_BATCH,
     OPT_THREADS,
-    OPT_PRECISION
+    OPT_PRECISION,
+    OPT_SHIP,
+    OPT_SHARDS
 };
 
 static int run(int argc, char **argv) {
@@ -179,12 +189,14 @@ static int run(int argc, char **argv) {
                                           {"batch", required_argument, NULL, OPT_BATCH},
                                           {"threads", required_argument, NULL, OPT_THREADS},
                                           {"precision", required_argument, NULL, OPT_PRECISION},
+                                          {"ship", no_argument, NULL, OPT_SHIP},
+                                          {"shards", required_argument, NULL, OPT_SHARDS},
                                           {"quiet", no_argument, NULL, 'q'},
                                           {"verbose", no_argument, NULL, 'v'},
                                           {0, 0, 0, 0}};
-    const char *db_opt = NULL, *model_opt = NULL;
+    const char *db_opt = NULL, *model_opt = NULL, *shards = NULL;
     const char **excludes = calloc((size_t)argc + 1, sizeof *excludes);
-    int n_excludes = 0, reset = 0, threads = 0, c;
+    int n_excludes = 0, reset = 0, threads = 0, ship = 0, c;
     int verbosity = CS_LOG_WARN;
     cs_index_opts io = {0};
     display d = {.embed_start = -1, .last = -1e9};
@@ -233,6 +245,12 @@ static int run(int argc, char **argv) {
                 return CLI_USAGE;
             }
             break;
+        case OPT_SHIP:
+            ship = 1;
+            break;
+        case OPT_SHARDS:
+            shards = optarg;
+            break;
         case 'q':
             d.quiet = 1;
             break;
@@ -244,20 +262,34 @@ static int run(int argc, char **argv) {
             return cli_usage(&cs_cmd_index);
         }
     }
-    if (optind == argc || io.batch_size < 0 || threads < 0) {
+    if (optind == argc || io.batch_size < 0 || threads < 0 || (ship && shards)) {
         free(excludes);
         return cli_usage(&cs_cmd_index);
     }
+    cs_comm *comm = NULL;
+    if (cli_comm_start(&comm) != CLI_OK) {
+        free(excludes);
+        return CLI_FAIL;
+    }
+    if ((ship || shards) && !comm) {
+        cli_error("--ship and --shards are for runs under mpirun or srun");
+        free(excludes);
+        return CLI_USAGE;
+    }
+    int rank = comm ? cs_comm_rank(comm) : 0;
+    if (rank != 0) d.quiet = 1; /* rank 0 speaks for the job */
     cs_pool *pool = cs_pool_create(threads);
     cs_model *model = NULL;
     cs_db *db = NULL;
-    /* an existing catalogue goes on with its own model unless told */
-    const char *use = reset ? model_opt : cli_db_model(model_opt, db_opt);
+    /* an existing catalogue goes on with its own model unless told (a shard
+     * is named per rank, so shards take --model or the default) */
+    const char *use = reset || shards ? model_opt : cli_db_model(model_opt, db_opt);
     int rc = pool ? cli_model_open(use, pool, &verbosity, &model) : CLI_FAIL;
-    if (!rc) {
+    if (!rc && (rank == 0 || shards)) {
         char path[4096];
         cs_error err;
-        rc = cli_db_path(db_opt, path, sizeof path);
+        rc = shards ? cli_shard_path(comm, shards, path, sizeof path)
+                    : cli_db_path(db_opt, path, sizeof path);
         if (!rc && cs_db_open_model(path, model, CS_DB_CREATE | (reset ? CS_DB_RESET : 0), &db,
                                     &err) != CS_OK) {
             rc = cli_fail(&err);
@@ -266,7 +298,7 @@ static int run(int argc, char **argv) {
                                 "--db\n");
         }
     }
-    if (!rc) {
+    if (!rc || comm) {
         skipped sk = {0};
         d.tty = isatty(STDERR_FILENO);
         io.excludes = excludes;
@@ -277,18 +309,33 @@ static int run(int argc, char **argv) {
         io.error_user = &sk;
         io.pool = pool;
         signal(SIGINT, on_sigint);
+        if (comm && rank == 0) cli_comm_on_kill();
         cs_index_stats st;
-        cs_error err;
+        cs_error err, setup = {0};
+        if (rc) {
+            setup.status = CS_EINVAL;
+            snprintf(setup.message, sizeof setup.message, "could not start (its message above)");
+        }
+        const char *const *roots = (const char *const *)argv + optind;
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        cs_status s = cs_db_index(db, model, (const char *const *)argv + optind, argc - optind, &io,
-                                  &st, &err);
+        cs_status s;
+        if (!comm)
+            s = cs_db_index(db, model, roots, argc - optind, &io, &st, &err);
+        else if (shards)
+            s = cs_dist_index_shard(comm, rc ? NULL : db, rc ? NULL : model, roots, argc - optind,
+                                    &io, &st, &setup, &err);
+        else
+            s = cs_dist_index(comm, rc ? NULL : db, rc ? NULL : model, roots, argc - optind, &io,
+                              ship, &st, &setup, &err);
         signal(SIGINT, SIG_DFL);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-        if (s != CS_OK) {
+        if (rc) {
+            /* this rank's own failure, already printed */
+        } else if (s != CS_OK) {
             rc = cli_fail(&err);
-        } else {
+        } else if (rank == 0) {
             summary(&st, secs, &sk, d.quiet, verbosity >= CS_LOG_INFO);
             if (st.stopped) {
                 cli_error("interrupted: the batches done are kept; run again to go on");
@@ -304,5 +351,6 @@ static int run(int argc, char **argv) {
     cs_model_close(model);
     cs_pool_free(pool);
     free(excludes);
+    cli_comm_end(comm);
     return rc;
 }

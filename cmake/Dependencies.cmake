@@ -32,3 +32,12 @@ target_compile_options(cs_deps INTERFACE ${CS_LAZY_CFLAGS_OTHER})
 set(CS_PC_REQUIRES "jansson libutf8proc libjpeg libpng zlib libwebp libwebpdemux libtiff-4 lcms2 sqlite3")
 # libclipsearch.a leaves BLAS/LAPACK to the program (src/core/lazy_blas.c)
 set(CS_PC_LIBS_PRIVATE "-lgif -lfaiss -llapack -lblas -lgomp -lstdc++ -lpthread -ldl -lm")
+
+# Open MPI's header, for its types only: libmpi is opened with dlopen when the
+# program is launched by mpirun or srun (src/dist/comm.h). Without it, a
+# launched program says it was built without MPI support.
+pkg_check_modules(CS_MPI QUIET ompi-c)
+if(CS_MPI_FOUND)
+    set_source_files_properties("${PROJECT_SOURCE_DIR}/src/dist/comm.c" PROPERTIES
+        COMPILE_DEFINITIONS CS_HAVE_MPI_H INCLUDE_DIRECTORIES "${CS_MPI_INCLUDE_DIRS}")
+endif()

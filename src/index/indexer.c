@@ -183,6 +183,7 @@ static cs_status read_item(cs_file_guard *guard, item *it, char **data, size_t *
 static void hash_task(void *ctx, int task, int worker) {
     (void)worker;
     item *it = &((items_job *)ctx)->items[task];
+    if (it->act == CS_ACT_FAIL) return; /* already failed to be read */
     if (it->data) {
         cs_hash128(it->data, it->data_size, it->hash);
         return;
@@ -288,8 +289,7 @@ static int compact(const cs_index_backend *be, item *items, int n_items, int dim
     return n;
 }
 
-/* The copies within a batch take their original's vector (or failure). */
-static void resolve_dups(item *items, int n_items) {
+void cs_index_resolve_dups(cs_index_item *items, int n_items) {
     for (int i = 0; i < n_items; i++) {
         item *it = &items[i];
         if (it->act != CS_ACT_DUP) continue;
@@ -331,7 +331,7 @@ cs_status cs_index_embed_items(const cs_index_backend *be, cs_file_guard *guard,
         if (st) return st;
     }
     if (embed_s) *embed_s += now_s() - t;
-    resolve_dups(items, n);
+    cs_index_resolve_dups(items, n);
     return CS_OK;
 }
 

@@ -109,5 +109,8 @@ cs_status cs_index_embed_items(const cs_index_backend *be, struct cs_file_guard 
                                cs_index_item *items, int n, int n_embed, int more, int dim,
                                float *inputs, float *out, double *decode_s, double *embed_s,
                                cs_error *err);
+/* The copies within a batch (CS_ACT_DUP) take their original's vector, or
+ * its failure. */
+void cs_index_resolve_dups(cs_index_item *items, int n);
 
 #endif

@@ -1,0 +1,23 @@
+/* cli/mpi_cli.h - the commands as ranks of an MPI job (mpirun, srun): see
+ * src/dist/dist.h for what each rank does. */
+#ifndef CS_CLI_MPI_CLI_H
+#define CS_CLI_MPI_CLI_H
+
+#include "cli.h"
+#include "dist/dist.h"
+
+/* *out: the job when launched by mpirun or srun (every rank joins it), else
+ * NULL. Prints why and returns CLI_FAIL when launched but MPI is missing. */
+int cli_comm_start(cs_comm **out);
+/* Leaves the job (NULL: nothing). */
+void cli_comm_end(cs_comm *comm);
+
+/* Rank 0 while it writes the catalogue: when the launcher ends the job (a
+ * rank died, or the job was cancelled), say what is kept before exiting. */
+void cli_comm_on_kill(void);
+
+/* The catalogue of this rank: PATTERN with each "%r" replaced by the rank
+ * (the same path on every host when it has none). CLI_FAIL if too long. */
+int cli_shard_path(const cs_comm *comm, const char *pattern, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,682 @@
+/* dist/dist_index.c - indexing over the ranks of an MPI job (see dist.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "dist/dist.h"
+#include "dist/dist_tags.h"
+#include "dist/wire.h"
+#include "index/db_internal.h"
+#include "index/indexer.h"
+
+/* Files read on rank 0 and sent with a chunk: at most this many bytes a
+ * message (MPI counts in int). */
+#define SHIP_MAX ((size_t)1 << 30)
+
+/* ---- rank 0: the chunks and who has them ------------------------------------ */
+
+typedef struct chunk {
+    cs_index_item *items; /* a slice of the job's todo, changed in place */
+    int n, n_embed, more;
+    float *reused, *vecs; /* n x dim each */
+    char **bytes;         /* ship: each item's file, read on rank 0 */
+} chunk;
+
+enum { STAGE_HASH = 1, STAGE_EMBED };
+
+/* Rank 0's own worker, a thread beside the coordinator: it takes one chunk
+ * at a time through this mailbox and works on the chunk's items in place. */
+typedef struct local_worker {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    chunk *job;
+    int stage, done, quit;
+    cs_status st;
+    cs_error err;
+    const cs_index_backend *be;
+    cs_file_guard *guard; /* the catalogue's own files: never read as images */
+    int dim;
+} local_worker;
+
+typedef struct peer {
+    int rank;  /* 0: the local worker */
+    int ready; /* said READY (the local one always is) */
+    int dead;  /* failed: given no more work */
+    chunk *c;  /* in flight, or NULL */
+} peer;
+
+typedef struct master {
+    cs_comm *comm;
+    cs_index_job *job;
+    const cs_index_backend *be;
+    cs_index_item *todo;
+    size_t n_todo, next, stored;
+    int batch, dim, ship, n_peers, inflight;
+    const char *model_id;
+    peer *peers;
+    local_worker lw;
+    cs_status st; /* the first failure: nothing more is handed out */
+    cs_error *err;
+} master;
+
+static void chunk_free(chunk *c) {
+    if (!c) return;
+    if (c->bytes)
+        for (int i = 0; i < c->n; i++) free(c->bytes[i]);
+    free(c->bytes);
+    free(c->reused);
+    free(c->vecs);
+    free(c);
+}
+
+static void *local_main(void *arg) {
+    local_worker *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->quit && (!w->job || w->done)) pthread_cond_wait(&w->cond, &w->lock);
+        if (w->quit) break;
+        chunk *c = w->job;
+        int stage = w->stage;
+        pthread_mutex_unlock(&w->lock);
+        cs_status st = CS_OK;
+        cs_error err = {0};
+        if (stage == STAGE_HASH) {
+            cs_index_hash_items(w->be->pool, w->guard, c->items, c->n);
+        } else {
+            float *inputs = malloc((size_t)c->n_embed * w->be->input_floats * sizeof *inputs);
+            if (!inputs)
+                st = cs_fail(&err, CS_ENOMEM, "out of memory for %d images", c->n_embed);
+            else
+                st = cs_index_embed_items(w->be, w->guard, c->items, c->n, c->n_embed, c->more,
+                                          w->dim, inputs, c->vecs, NULL, NULL, &err);
+            free(inputs);
+        }
+        pthread_mutex_lock(&w->lock);
+        w->st = st;
+        w->err = err;
+        w->done = 1;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void local_give(local_worker *w, chunk *c, int stage) {
+    pthread_mutex_lock(&w->lock);
+    w->job = c;
+    w->stage = stage;
+    w->done = 0;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* The stage the local worker finished (0: none yet). */
+static int local_take(local_worker *w, cs_status *st, cs_error *err) {
+    pthread_mutex_lock(&w->lock);
+    int stage = w->job && w->done ? w->stage : 0;
+    if (stage) {
+        *st = w->st;
+        *err = w->err;
+        w->job = NULL;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return stage;
+}
+
+/* ---- rank 0: messages to the workers ------------------------------------------ */
+
+static cs_status send_wbuf(master *m, int rank, int tag, cs_wbuf *w) {
+    cs_status st = w->oom ? cs_fail(m->err, CS_ENOMEM, "out of memory for a message")
+                          : cs_comm_send(m->comm, rank, tag, w->data, w->len, m->err);
+    cs_wbuf_free(w);
+    return st;
+}
+
+static cs_status give_hash(master *m, peer *p) {
+    if (p->rank == 0) {
+        local_give(&m->lw, p->c, STAGE_HASH);
+        return CS_OK;
+    }
+    cs_wbuf w = {0};
+    cs_w_u32(&w, (uint32_t)p->c->n);
+    for (int i = 0; i < p->c->n; i++) cs_w_str(&w, p->c->items[i].f->path);
+    return send_wbuf(m, p->rank, TAG_HASH, &w);
+}
+
+static cs_status give_embed(master *m, peer *p) {
+    chunk *c = p->c;
+    if (p->rank == 0) {
+        local_give(&m->lw, c, STAGE_EMBED);
+        return CS_OK;
+    }
+    cs_wbuf w = {0};
+    cs_w_u32(&w, (uint32_t)c->more);
+    cs_w_u32(&w, (uint32_t)c->n_embed);
+    for (int i = 0; i < c->n; i++) {
+        const cs_index_item *it = &c->items[i];
+        if (it->act != CS_ACT_EMBED) continue; /* slots 0.. in item order */
+        cs_w_str(&w, it->f->path);
+        cs_w_u32(&w, it->data != NULL);
+        if (it->data) {
+            cs_w_i64(&w, (int64_t)it->data_size);
+            cs_w_bytes(&w, it->data, it->data_size);
+        }
+    }
+    return send_wbuf(m, p->rank, TAG_EMBED, &w);
+}
+
+/* ---- rank 0: a chunk's life ------------------------------------------------------ */
+
+/* Rank 0 reads the chunk's files (ship): hashes them here, so that only the
+ * files the model needs travel. A file too large for one message fails. */
+static void ship_read(master *m, chunk *c) {
+    size_t total = 0;
+    for (int i = 0; i < c->n; i++) {
+        cs_index_item *it = &c->items[i];
+        size_t size = 0;
+        if (cs_guard_read_file(m->lw.guard, it->f->path, CS_INDEX_MAX_FILE_BYTES, &c->bytes[i],
+                               &size, &it->error) != CS_OK) {
+            it->act = CS_ACT_FAIL;
+            continue;
+        }
+        if (size > SHIP_MAX - 4096 || total + size > SHIP_MAX - 4096 * (size_t)c->n) {
+            cs_fail(&it->error, CS_ELIMIT, "%s: %zu bytes: too large to send to another host",
+                    it->f->path, size);
+            it->act = CS_ACT_FAIL;
+            free(c->bytes[i]);
+            c->bytes[i] = NULL;
+            continue;
+        }
+        total += size;
+        it->data = c->bytes[i];
+        it->data_size = size;
+    }
+    cs_index_hash_items(NULL, NULL, c->items, c->n); /* in memory: no second read */
+    (void)m;
+}
+
+static cs_status store_chunk(master *m, chunk *c) {
+    cs_status st = cs_index_job_store(m->job, c->items, c->n, m->err);
+    if (st) return st;
+    m->stored += (size_t)c->n;
+    cs_index_job_progress(m->job, (int64_t)m->stored, c->items[c->n - 1].f->path);
+    return CS_OK;
+}
+
+/* After the hashes: the plan, then the model where it is needed. */
+static cs_status planned(master *m, peer *p) {
+    chunk *c = p->c;
+    cs_status st = cs_index_job_plan(m->job, c->items, c->n, c->reused, &c->n_embed, m->err);
+    if (st) return st;
+    if (c->n_embed) return give_embed(m, p);
+    p->c = NULL;
+    m->inflight--;
+    st = store_chunk(m, c);
+    chunk_free(c);
+    return st;
+}
+
+/* The next chunk: a quarter of what is left per peer, at most a batch, at
+ * least 4 (the model runs fewer than 4 images a call less efficiently). */
+static int chunk_size(const master *m) {
+    size_t left = m->n_todo - m->next;
+    size_t k = left / (4 * (size_t)m->n_peers);
+    if (k > (size_t)m->batch) k = (size_t)m->batch;
+    if (k < 4) k = 4;
+    return (int)(k < left ? k : left);
+}
+
+static cs_status assign(master *m, peer *p) {
+    int n = chunk_size(m);
+    chunk *c = calloc(1, sizeof *c);
+    if (!c) return cs_fail(m->err, CS_ENOMEM, "out of memory");
+    c->items = m->todo + m->next;
+    c->n = n;
+    m->next += (size_t)n;
+    c->more = (int)(m->n_todo - m->next);
+    c->reused = malloc((size_t)n * (size_t)m->dim * sizeof(float));
+    c->vecs = malloc((size_t)n * (size_t)m->dim * sizeof(float));
+    c->bytes = m->ship ? calloc((size_t)n, sizeof *c->bytes) : NULL;
+    if (!c->reused || !c->vecs || (m->ship && !c->bytes)) {
+        chunk_free(c);
+        return cs_fail(m->err, CS_ENOMEM, "out of memory for a chunk of %d", n);
+    }
+    p->c = c;
+    m->inflight++;
+    if (!m->ship) return give_hash(m, p);
+    ship_read(m, c);
+    return planned(m, p);
+}
+
+/* ---- rank 0: what comes back ------------------------------------------------------ */
+
+/* "... (rank 2 on node7)": which host said so. */
+static void from_rank(cs_error *e, int rank, const char *host) {
+    size_t n = strlen(e->message);
+    snprintf(e->message + n, sizeof e->message - n, " (rank %d on %s)", rank, host);
+}
+
+static cs_status on_hashed(master *m, peer *p, cs_rbuf *r, const char *host) {
+    chunk *c = p->c;
+    for (int i = 0; i < c->n; i++) {
+        cs_index_item *it = &c->items[i];
+        if (cs_r_u32(r)) {
+            cs_r_bytes(r, it->hash, 16);
+            continue;
+        }
+        it->act = CS_ACT_FAIL;
+        it->error.status = (cs_status)cs_r_u32(r);
+        char *msg = cs_r_str(r);
+        snprintf(it->error.message, sizeof it->error.message, "%s", msg ? msg : "");
+        free(msg);
+        from_rank(&it->error, p->rank, host);
+    }
+    if (r->bad) return cs_fail(m->err, CS_EINTERNAL, "rank %d sent a malformed reply", p->rank);
+    return planned(m, p);
+}
+
+static cs_status on_vecs(master *m, peer *p, cs_rbuf *r, const char *host) {
+    chunk *c = p->c;
+    size_t row = (size_t)m->dim * sizeof(float);
+    int slot = 0;
+    for (int i = 0; i < c->n; i++) {
+        cs_index_item *it = &c->items[i];
+        if (it->act != CS_ACT_EMBED) continue;
+        if (cs_r_u32(r)) {
+            it->width = (int)cs_r_u32(r);
+            it->height = (int)cs_r_u32(r);
+            float *v = c->vecs + (size_t)slot * m->dim;
+            cs_r_bytes(r, v, row);
+            it->vec = v;
+        } else {
+            it->act = CS_ACT_FAIL;
+            it->error.status = (cs_status)cs_r_u32(r);
+            char *msg = cs_r_str(r);
+            snprintf(it->error.message, sizeof it->error.message, "%s", msg ? msg : "");
+            free(msg);
+            from_rank(&it->error, p->rank, host);
+        }
+        slot++;
+    }
+    if (r->bad) return cs_fail(m->err, CS_EINTERNAL, "rank %d sent a malformed reply", p->rank);
+    cs_index_resolve_dups(c->items, c->n);
+    return CS_OK;
+}
+
+/* The chunk a peer finished: it gets its next one first (so it works while
+ * rank 0 writes), then this one is stored. */
+static cs_status finished(master *m, peer *p) {
+    chunk *c = p->c;
+    p->c = NULL;
+    m->inflight--;
+    cs_status st = CS_OK;
+    if (!m->st && m->next < m->n_todo && !cs_index_job_stopped(m->job)) st = assign(m, p);
+    cs_status st2 = store_chunk(m, c);
+    chunk_free(c);
+    return st ? st : st2;
+}
+
+static void fail_once(master *m, cs_status st) {
+    if (!m->st) m->st = st;
+}
+
+static void on_message(master *m, int from, int tag, void *buf, size_t len) {
+    cs_rbuf r = {buf, len, 0};
+    peer *p = &m->peers[from];
+    char host[256] = "";
+    if (tag == TAG_READY) {
+        char *id = cs_r_str(&r);
+        int dim = (int)cs_r_u32(&r);
+        char *h = cs_r_str(&r);
+        if (!id || !h || strcmp(id, m->model_id) != 0 || dim != m->dim)
+            fail_once(m, cs_fail(m->err, CS_EMISMATCH,
+                                 "rank %d on %s opened model %s; rank 0 has %s: give every "
+                                 "host the same model folder",
+                                 from, h ? h : "?", id ? id : "?", m->model_id));
+        else
+            p->ready = 1;
+        free(id);
+        free(h);
+        return;
+    }
+    if (tag == TAG_FATAL) {
+        char *msg = cs_r_str(&r);
+        p->dead = 1;
+        if (p->c) {
+            chunk_free(p->c);
+            p->c = NULL;
+            m->inflight--;
+        }
+        fail_once(m, cs_fail(m->err, CS_EIO, "rank %d: %s", from, msg ? msg : "failed"));
+        free(msg);
+        return;
+    }
+    if (!p->c || (tag != TAG_HASHED && tag != TAG_VECS)) {
+        fail_once(m, cs_fail(m->err, CS_EINTERNAL, "rank %d sent an unexpected message (tag %d)",
+                             from, tag));
+        return;
+    }
+    char *h = cs_r_str(&r);
+    snprintf(host, sizeof host, "%s", h ? h : "?");
+    free(h);
+    cs_status st = tag == TAG_HASHED ? on_hashed(m, p, &r, host) : on_vecs(m, p, &r, host);
+    if (!st && tag == TAG_VECS) st = finished(m, p);
+    if (st) fail_once(m, st);
+}
+
+/* Waits for the next event: the local worker done, or a message. */
+static void step(master *m) {
+    int idle = 0;
+    for (;;) {
+        cs_status lst;
+        cs_error lerr;
+        int stage = local_take(&m->lw, &lst, &lerr);
+        if (stage) {
+            peer *p = &m->peers[0];
+            cs_status st = lst;
+            if (st) {
+                *m->err = lerr;
+                p->dead = 1;
+                chunk_free(p->c);
+                p->c = NULL;
+                m->inflight--;
+            } else if (stage == STAGE_HASH) {
+                st = planned(m, p);
+            } else {
+                st = finished(m, p);
+            }
+            if (st) fail_once(m, st);
+            return;
+        }
+        int from, tag;
+        size_t len;
+        if (cs_comm_probe(m->comm, -1, &from, &tag, &len)) {
+            void *buf = malloc(len ? len : 1);
+            cs_error e;
+            if (!buf) {
+                fail_once(m, cs_fail(m->err, CS_ENOMEM, "out of memory for a message"));
+                return;
+            }
+            if (cs_comm_recv(m->comm, from, tag, buf, len, &e) != CS_OK) {
+                *m->err = e;
+                fail_once(m, e.status);
+            } else {
+                on_message(m, from, tag, buf, len);
+            }
+            free(buf);
+            return;
+        }
+        cs_comm_idle(&idle);
+    }
+}
+
+static cs_status run_master(master *m) {
+    for (;;) {
+        int more = !m->st && m->next < m->n_todo && !cs_index_job_stopped(m->job);
+        for (int i = 0; more && i < m->n_peers; i++) {
+            peer *p = &m->peers[i];
+            if (!p->ready || p->dead || p->c) continue;
+            cs_status st = assign(m, p);
+            if (st) fail_once(m, st);
+            more = !m->st && m->next < m->n_todo && !cs_index_job_stopped(m->job);
+        }
+        if (!m->inflight && !more) break;
+        step(m);
+    }
+    return m->st;
+}
+
+static void stop_workers(cs_comm *comm) {
+    cs_error e;
+    for (int r = 1; r < cs_comm_size(comm); r++) cs_comm_send(comm, r, TAG_STOP, "", 0, &e);
+}
+
+static cs_status rank0(cs_comm *comm, cs_db *db, cs_model *model, const char *const *roots,
+                       int n_roots, const cs_index_opts *opts, int ship, cs_index_stats *stats,
+                       cs_error *err) {
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    cs_db_info di;
+    cs_status st = cs_db_get_info(db, &di, err);
+    if (st) return st;
+    if (strcmp(mi.id, di.model_id) != 0 || mi.embed_dim != di.dim)
+        return cs_fail(err, CS_EMISMATCH, "%s: the database belongs to model %s, not %s", di.path,
+                       di.model_id, mi.id);
+    cs_index_backend be;
+    st = cs_index_model_backend(model, opts, &be, err);
+    if (st) return st;
+    cs_index_job *job = NULL;
+    st = cs_index_job_start(db, &be, roots, n_roots, opts, stats, &job, err);
+    if (st) {
+        free(be.user);
+        return st;
+    }
+    master m = {.comm = comm,
+                .job = job,
+                .be = &be,
+                .batch = opts && opts->batch_size > 0 ? opts->batch_size : 32,
+                .dim = mi.embed_dim,
+                .ship = ship,
+                .n_peers = cs_comm_size(comm),
+                .model_id = mi.id,
+                .err = err};
+    m.todo = cs_index_job_todo(job, &m.n_todo);
+    m.peers = calloc((size_t)m.n_peers, sizeof *m.peers);
+    m.lw.be = &be;
+    m.lw.guard = &db->guard;
+    m.lw.dim = mi.embed_dim;
+    pthread_mutex_init(&m.lw.lock, NULL);
+    pthread_cond_init(&m.lw.cond, NULL);
+    int started = 0;
+    if (!m.peers)
+        st = cs_fail(err, CS_ENOMEM, "out of memory");
+    else if (pthread_create(&m.lw.thread, NULL, local_main, &m.lw) != 0)
+        st = cs_fail(err, CS_EINTERNAL, "cannot start a thread");
+    else
+        started = 1;
+    if (!st) {
+        for (int i = 0; i < m.n_peers; i++) m.peers[i].rank = i;
+        m.peers[0].ready = 1;
+        st = run_master(&m);
+    }
+    if (started) {
+        pthread_mutex_lock(&m.lw.lock);
+        m.lw.quit = 1;
+        pthread_cond_signal(&m.lw.cond);
+        pthread_mutex_unlock(&m.lw.lock);
+        pthread_join(m.lw.thread, NULL);
+    }
+    pthread_mutex_destroy(&m.lw.lock);
+    pthread_cond_destroy(&m.lw.cond);
+    free(m.peers);
+    st = cs_index_job_finish(job, st, err);
+    free(be.user);
+    return st;
+}
+
+/* ---- the other ranks ---------------------------------------------------------------- */
+
+static cs_status send_fatal(cs_comm *comm, const cs_error *e) {
+    cs_wbuf w = {0};
+    cs_error se;
+    char msg[700];
+    snprintf(msg, sizeof msg, "%s (on %s)", e->message, cs_comm_host(comm));
+    cs_w_str(&w, msg);
+    cs_status st = w.oom ? CS_ENOMEM : cs_comm_send(comm, 0, TAG_FATAL, w.data, w.len, &se);
+    cs_wbuf_free(&w);
+    return st;
+}
+
+static void put_failure(cs_wbuf *w, const cs_error *e) {
+    cs_w_u32(w, 0);
+    cs_w_u32(w, (uint32_t)e->status);
+    cs_w_str(w, e->message);
+}
+
+/* The items of a message: n paths (and, for EMBED, maybe their bytes). */
+static cs_status read_items(cs_rbuf *r, int with_bytes, cs_index_item **items,
+                            cs_index_file **files, int *n, cs_error *err) {
+    *n = (int)cs_r_u32(r);
+    if (r->bad || *n < 0 || (size_t)*n > r->left)
+        return cs_fail(err, CS_EINTERNAL, "malformed message from rank 0");
+    *items = calloc((size_t)*n + 1, sizeof **items);
+    *files = calloc((size_t)*n + 1, sizeof **files);
+    if (!*items || !*files) return cs_fail(err, CS_ENOMEM, "out of memory");
+    for (int i = 0; i < *n; i++) {
+        cs_index_item *it = &(*items)[i];
+        (*files)[i].path = cs_r_str(r);
+        it->f = &(*files)[i];
+        it->old_id = -1;
+        it->act = CS_ACT_EMBED;
+        it->slot = i;
+        if (with_bytes && cs_r_u32(r)) {
+            it->data_size = (size_t)cs_r_i64(r);
+            it->data = cs_r_view(r, it->data_size);
+        }
+    }
+    if (r->bad) return cs_fail(err, CS_EINTERNAL, "malformed message from rank 0");
+    return CS_OK;
+}
+
+static void free_items(cs_index_item *items, cs_index_file *files, int n) {
+    for (int i = 0; files && i < n; i++) free(files[i].path);
+    free(files);
+    free(items);
+}
+
+static cs_status do_hash(cs_comm *comm, const cs_index_backend *be, cs_rbuf *r, cs_error *err) {
+    cs_index_item *items = NULL;
+    cs_index_file *files = NULL;
+    int n = 0;
+    cs_status st = read_items(r, 0, &items, &files, &n, err);
+    if (!st) {
+        cs_index_hash_items(be->pool, NULL, items, n);
+        cs_wbuf w = {0};
+        cs_w_str(&w, cs_comm_host(comm));
+        for (int i = 0; i < n; i++) {
+            if (items[i].act == CS_ACT_FAIL) {
+                put_failure(&w, &items[i].error);
+                continue;
+            }
+            cs_w_u32(&w, 1);
+            cs_w_bytes(&w, items[i].hash, 16);
+        }
+        st = w.oom ? cs_fail(err, CS_ENOMEM, "out of memory")
+                   : cs_comm_send(comm, 0, TAG_HASHED, w.data, w.len, err);
+        cs_wbuf_free(&w);
+    }
+    free_items(items, files, n);
+    return st;
+}
+
+static cs_status do_embed(cs_comm *comm, const cs_index_backend *be, int dim, cs_rbuf *r,
+                          cs_error *err) {
+    int more = (int)cs_r_u32(r);
+    cs_index_item *items = NULL;
+    cs_index_file *files = NULL;
+    int n = 0;
+    cs_status st = read_items(r, 1, &items, &files, &n, err);
+    float *inputs = NULL, *out = NULL;
+    if (!st) {
+        inputs = malloc(((size_t)n + 1) * be->input_floats * sizeof *inputs);
+        out = malloc(((size_t)n + 1) * (size_t)dim * sizeof *out);
+        if (!inputs || !out) st = cs_fail(err, CS_ENOMEM, "out of memory for %d images", n);
+    }
+    if (!st)
+        st = cs_index_embed_items(be, NULL, items, n, n, more, dim, inputs, out, NULL, NULL, err);
+    if (!st) {
+        cs_wbuf w = {0};
+        cs_w_str(&w, cs_comm_host(comm));
+        for (int i = 0; i < n; i++) {
+            const cs_index_item *it = &items[i];
+            if (it->act == CS_ACT_FAIL) {
+                put_failure(&w, &it->error);
+                continue;
+            }
+            cs_w_u32(&w, 1);
+            cs_w_u32(&w, (uint32_t)it->width);
+            cs_w_u32(&w, (uint32_t)it->height);
+            cs_w_bytes(&w, it->vec, (size_t)dim * sizeof(float));
+        }
+        st = w.oom ? cs_fail(err, CS_ENOMEM, "out of memory")
+                   : cs_comm_send(comm, 0, TAG_VECS, w.data, w.len, err);
+        cs_wbuf_free(&w);
+    }
+    free(inputs);
+    free(out);
+    free_items(items, files, n);
+    return st;
+}
+
+static cs_status worker(cs_comm *comm, cs_model *model, const cs_index_opts *opts, cs_error *err) {
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    cs_index_backend be;
+    cs_status st = cs_index_model_backend(model, opts, &be, err);
+    if (st) {
+        send_fatal(comm, err);
+        return st;
+    }
+    cs_wbuf w = {0};
+    cs_w_str(&w, mi.id);
+    cs_w_u32(&w, (uint32_t)mi.embed_dim);
+    cs_w_str(&w, cs_comm_host(comm));
+    st = w.oom ? cs_fail(err, CS_ENOMEM, "out of memory")
+               : cs_comm_send(comm, 0, TAG_READY, w.data, w.len, err);
+    cs_wbuf_free(&w);
+    while (!st) {
+        int from, tag;
+        void *buf;
+        size_t len;
+        st = cs_comm_recv_any(comm, 0, &from, &tag, &buf, &len, err);
+        if (st) break;
+        cs_rbuf r = {buf, len, 0};
+        if (tag == TAG_STOP) {
+            free(buf);
+            break;
+        }
+        if (tag == TAG_HASH)
+            st = do_hash(comm, &be, &r, err);
+        else if (tag == TAG_EMBED)
+            st = do_embed(comm, &be, mi.embed_dim, &r, err);
+        else
+            st = cs_fail(err, CS_EINTERNAL, "unexpected message (tag %d) from rank 0", tag);
+        free(buf);
+        if (st) send_fatal(comm, err);
+    }
+    free(be.user);
+    return st;
+}
+
+cs_status cs_dist_index(cs_comm *comm, cs_db *db, cs_model *model, const char *const *roots,
+                        int n_roots, const cs_index_opts *opts, int ship, cs_index_stats *stats,
+                        const cs_error *setup_error, cs_error *err) {
+    if (cs_comm_rank(comm) != 0) {
+        if (!model) {
+            send_fatal(comm, setup_error);
+            *err = *setup_error;
+            /* rank 0 stops the job; wait for its word */
+            int from, tag;
+            void *buf;
+            size_t len;
+            while (cs_comm_recv_any(comm, 0, &from, &tag, &buf, &len, err) == CS_OK) {
+                free(buf);
+                if (tag == TAG_STOP) break;
+            }
+            return setup_error->status;
+        }
+        return worker(comm, model, opts, err);
+    }
+    cs_status st;
+    if (!db || !model) {
+        *err = *setup_error;
+        st = setup_error->status;
+    } else {
+        st = rank0(comm, db, model, roots, n_roots, opts, ship, stats, err);
+    }
+    stop_workers(comm);
+    return st;
+}
