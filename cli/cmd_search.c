@@ -7,6 +7,7 @@
 
 #include "cli_db.h"
 #include "cli_results.h"
+#include "mpi_cli.h"
 
 static int run(int argc, char **argv);
 
@@ -40,10 +41,47 @@ const cs_cli_command cs_cmd_search = {
     "                     (default: $CLIPSEARCH_MODEL, else the default model)\n"
     "  --db PATH          the database (default: $CLIPSEARCH_DB, else\n"
     "                     $XDG_DATA_HOME/clipsearch/catalog.db)\n"
-    "  --threads N        threads (default: one per core)\n" CLI_PRECISION_HELP,
+    "  --threads N        threads (default: one per core)\n"
+    "  --shard PATTERN    under mpirun or srun: each rank searches its own\n"
+    "                     database (PATTERN, %r replaced by the rank) and rank 0\n"
+    "                     prints the best of all\n" CLI_PRECISION_HELP,
     run};
 
-enum { OPT_MODEL = CLI_OPT_COMMAND, OPT_IMAGE, OPT_TEXT, OPT_THREADS, OPT_PRECISION };
+enum { OPT_MODEL = CLI_OPT_COMMAND, OPT_IMAGE, OPT_TEXT, OPT_THREADS, OPT_PRECISION, OPT_SHARD };
+
+static int search(const char *const *words, int n_words, int flags, const char *model_opt,
+                  int threads, cli_result_opts *ro, cs_comm *comm, const char *shard);
+
+/* cs_db_search_query over the shards: the query embedded here, its image
+ * files left out on every shard. */
+static cs_status dist_search_query(cs_comm *comm, cs_db *db, cs_model *model, const cs_query *q,
+                                   const cs_search_opts *so, cs_result **res, int *n,
+                                   cs_error *err) {
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    int nq = cs_query_count(q);
+    float *v = malloc((size_t)mi.embed_dim * sizeof *v);
+    const char **paths = malloc(((size_t)so->n_exclude_paths + (size_t)nq + 1) * sizeof *paths);
+    cs_status st = CS_ENOMEM;
+    if (!v || !paths)
+        snprintf(err->message, sizeof err->message, "out of memory"), err->status = st;
+    else
+        st = cs_query_embed(q, model, v, err);
+    if (!st) {
+        cs_search_opts o = *so;
+        int np = 0;
+        for (int i = 0; i < so->n_exclude_paths; i++) paths[np++] = so->exclude_paths[i];
+        for (int i = 0; i < nq; i++)
+            if (cs_query_term_at(q, i)->kind == CS_QUERY_IMAGE_FILE)
+                paths[np++] = cs_query_term_at(q, i)->text;
+        o.exclude_paths = paths;
+        o.n_exclude_paths = np;
+        st = cs_dist_search(comm, db, v, &o, res, n, err);
+    }
+    free(v);
+    free(paths);
+    return st;
+}
 
 static int run(int argc, char **argv) {
     static const struct option longs[] = {CLI_RESULT_LONG_OPTIONS,
@@ -52,8 +90,9 @@ static int run(int argc, char **argv) {
                                           {"model", required_argument, NULL, OPT_MODEL},
                                           {"threads", required_argument, NULL, OPT_THREADS},
                                           {"precision", required_argument, NULL, OPT_PRECISION},
+                                          {"shard", required_argument, NULL, OPT_SHARD},
                                           {0, 0, 0, 0}};
-    const char *model_opt = NULL;
+    const char *model_opt = NULL, *shard = NULL;
     int flags = 0, threads = 0, c;
     cli_result_opts ro = cli_result_opts_default();
     while ((c = getopt_long(argc, argv, CLI_RESULT_SHORT_OPTIONS, longs, NULL)) != -1) {
@@ -73,6 +112,9 @@ static int run(int argc, char **argv) {
         case OPT_THREADS:
             if (cli_int_arg("--threads", optarg, 0, 4096, &threads)) return CLI_USAGE;
             break;
+        case OPT_SHARD:
+            shard = optarg;
+            break;
         default: {
             int r = cli_result_opt(c, optarg, &ro);
             if (r <= 0) return r < 0 ? CLI_USAGE : cli_usage(&cs_cmd_search);
@@ -83,8 +125,24 @@ static int run(int argc, char **argv) {
     if (optind == argc || ro.search.k <= 0 || threads < 0 ||
         flags == (CS_QUERY_PARSE_IMAGE | CS_QUERY_PARSE_TEXT))
         return cli_usage(&cs_cmd_search);
-    const char *const *words = (const char *const *)argv + optind;
-    int n_words = argc - optind;
+    cs_comm *comm = NULL;
+    if (cli_comm_start(&comm) != CLI_OK) return CLI_FAIL;
+    int rc;
+    if (comm && cs_comm_rank(comm) != 0) {
+        rc = cli_shard_rank(comm, shard, threads);
+    } else {
+        rc = search((const char *const *)argv + optind, argc - optind, flags, model_opt, threads,
+                    &ro, comm, shard);
+        if (comm) cs_dist_shard_stop(comm);
+    }
+    cli_comm_end(comm);
+    return rc;
+}
+
+/* The search of one process, or rank 0's over the shards (comm and shard). */
+static int search(const char *const *words, int n_words, int flags, const char *model_opt,
+                  int threads, cli_result_opts *ro, cs_comm *comm, const char *shard) {
+    int sharded = comm && shard;
     cs_error err;
     cs_query *q = cs_query_new();
     if (!q) return CLI_FAIL;
@@ -99,22 +157,28 @@ static int run(int argc, char **argv) {
     cs_pool *pool = cs_pool_create(threads);
     cs_model *model = NULL;
     cs_db *db = NULL;
-    int rc =
-        pool ? cli_model_open(cli_db_model(model_opt, ro.db), pool, &verbosity, &model) : CLI_FAIL;
-    if (!rc) rc = cli_db_open_for_model(ro.db, model, &db);
+    /* shards are named per rank: they take --model or the default */
+    const char *use = sharded ? model_opt : cli_db_model(model_opt, shard ? shard : ro->db);
+    int rc = pool ? cli_model_open(use, pool, &verbosity, &model) : CLI_FAIL;
+    if (!rc)
+        rc = sharded ? cli_shard_open(comm, shard, model, &db)
+                     : cli_db_open_for_model(shard ? shard : ro->db, model, &db);
     if (!rc) {
         cs_result *res = NULL;
         int n = 0;
-        ro.search.pool = pool;
-        if (cs_db_search_query(db, model, q, &ro.search, &res, &n, &err) != CS_OK) {
+        ro->search.pool = pool;
+        cs_status st = sharded ? dist_search_query(comm, db, model, q, &ro->search, &res, &n, &err)
+                               : cs_db_search_query(db, model, q, &ro->search, &res, &n, &err);
+        if (st != CS_OK) {
             rc = cli_fail(&err);
         } else {
-            rc = cli_print_results(&ro, words, n_words, res, n);
+            rc = cli_print_results(ro, words, n_words, res, n);
             /* a lone image query is shown as its picture, anything else as words */
             const cs_query_term *t0 = cs_query_term_at(q, 0);
             const char *qimg =
                 cs_query_count(q) == 1 && t0->kind == CS_QUERY_IMAGE_FILE ? t0->text : NULL;
-            if (!rc && ro.montage) rc = cli_write_montage(ro.montage, words, n_words, qimg, res, n);
+            if (!rc && ro->montage)
+                rc = cli_write_montage(ro->montage, words, n_words, qimg, res, n);
             cs_results_free(res, n);
         }
     }

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "cli_db.h"
 #include "core/parse.h"
+#include "mpi_cli.h"
 
 static const char usage[] =
     "usage: clipsearch serve [OPTIONS] [FOLDER...]\n"
@@ -31,10 +32,13 @@ static const char usage[] =
     "  --thread-per-connection  one thread per connection instead\n"
     "  --max-body BYTES     largest request body, e.g. an upload (default 16777216)\n"
     "  --timeout SECONDS    close connections idle this long (default 15)\n"
-    "  -v, --verbose        log every request on stderr\n";
+    "  -v, --verbose        log every request on stderr\n"
+    "  --shard PATTERN      under mpirun or srun: each rank holds a database\n"
+    "                       (PATTERN, %r replaced by the rank); rank 0 serves\n"
+    "                       them all as one (the images must be readable on it)\n";
 
 typedef struct serve_args {
-    const char *db, *model;
+    const char *db, *model, *shard;
     cs_server_opts opts;
     const char **folders;
     int n_folders;
@@ -88,6 +92,8 @@ static int parse(int argc, char **argv, serve_args *a) {
             a->db = val;
         else if (IS("--model"))
             a->model = val;
+        else if (IS("--shard"))
+            a->shard = val;
         else if (IS("--precision")) {
             if (cli_precision_opt(val) != CLI_OK) return CLI_USAGE;
         } else if (IS("--host"))
@@ -133,7 +139,7 @@ static cs_status index_folders(cs_db *db, cs_model *model, const serve_args *a, 
 
 /* Serves until SIGINT or SIGTERM. The signals are blocked in every thread
  * (the server's threads inherit the mask) and taken here with sigwait. */
-static int serve(cs_model *model, cs_db *db, serve_args *a) {
+static int serve(cs_comm *comm, cs_model *model, cs_db *db, serve_args *a) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -144,9 +150,12 @@ static int serve(cs_model *model, cs_db *db, serve_args *a) {
     a->opts.log_user = &a->verbosity;
     cs_server *srv = NULL;
     cs_error err = {0};
-    if (cs_server_start(model, db, &a->opts, &srv, &err) != CS_OK) return cli_fail(&err);
+    cs_status st = comm ? cs_dist_server_start(comm, model, db, &a->opts, &srv, &err)
+                        : cs_server_start(model, db, &a->opts, &srv, &err);
+    if (st != CS_OK) return cli_fail(&err);
     cs_db_info info = {0};
     cs_db_get_info(db, &info, &err);
+    if (comm) cs_dist_count(comm, db, &info.count, &err);
     const char *host = a->opts.host ? a->opts.host : "127.0.0.1";
     int v6 = strchr(host, ':') != NULL;
     printf("clipsearch: serving %lld images at http://%s%s%s:%d/ (Ctrl-C stops)\n",
@@ -170,30 +179,54 @@ static int open_db(const serve_args *a, cs_model *model, cs_db **db) {
     return CLI_OK;
 }
 
-static int run(int argc, char **argv) {
-    serve_args a = {0};
-    int rc = parse(argc, argv, &a);
-    const char *dir = rc == CLI_OK ? cli_resolve_model(cli_db_model(a.model, a.db)) : NULL;
-    if (!dir) {
-        free(a.folders);
-        return rc == CLI_OK ? CLI_FAIL : rc;
-    }
+static int run_rank0(serve_args *a, cs_comm *comm) {
+    /* shards are named per rank: they take --model or the default */
+    const char *dir = cli_resolve_model(comm ? a->model : cli_db_model(a->model, a->db));
+    if (!dir) return CLI_FAIL;
     cs_model_opts mo = {0};
     mo.log = cli_log_stderr;
-    mo.log_user = &a.verbosity;
+    mo.log_user = &a->verbosity;
     cli_model_env(&mo);
     cs_model *model = NULL;
     cs_db *db = NULL;
     cs_error err = {0};
+    int rc;
     if (cs_model_open(dir, &mo, &model, &err) != CS_OK)
         rc = cli_fail(&err);
+    else if (comm)
+        rc = cli_shard_open(comm, a->shard, model, &db);
     else
-        rc = open_db(&a, model, &db);
-    if (rc == CLI_OK && a.n_folders && index_folders(db, model, &a, &err) != CS_OK)
+        rc = open_db(a, model, &db);
+    if (rc == CLI_OK && a->n_folders && index_folders(db, model, a, &err) != CS_OK)
         rc = cli_fail(&err);
-    if (rc == CLI_OK) rc = serve(model, db, &a);
+    if (rc == CLI_OK) rc = serve(comm, model, db, a);
     cs_db_close(db);
     cs_model_close(model);
+    return rc;
+}
+
+static int run(int argc, char **argv) {
+    serve_args a = {0};
+    int rc = parse(argc, argv, &a);
+    cs_comm *comm = NULL;
+    if (rc == CLI_OK) rc = cli_comm_start(&comm);
+    if (rc == CLI_OK && comm && !a.shard) {
+        cli_error("serve: under mpirun or srun, give each rank its database with --shard");
+        rc = CLI_USAGE;
+    } else if (rc == CLI_OK && a.shard && a.n_folders) {
+        cli_error("serve: --shard serves databases as they are (index them with index --shards)");
+        rc = CLI_USAGE;
+    }
+    if (rc == CLI_OK && !comm && a.shard) a.db = a.shard;
+    if (rc != CLI_OK) {
+        /* every rank parsed the same line and stops the same way */
+    } else if (comm && cs_comm_rank(comm) != 0) {
+        rc = cli_shard_rank(comm, a.shard, 1);
+    } else {
+        rc = run_rank0(&a, comm && a.shard ? comm : NULL);
+        if (comm) cs_dist_shard_stop(comm);
+    }
+    cli_comm_end(comm);
     free(a.folders);
     return rc;
 }

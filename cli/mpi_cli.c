@@ -1,6 +1,9 @@
 /* cli/mpi_cli.c - see mpi_cli.h. */
 #include "mpi_cli.h"
 
+#include "cli_db.h"
+#include "core/error.h"
+
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,5 +56,38 @@ int cli_shard_path(const cs_comm *comm, const char *pattern, char *buf, size_t c
         n += len;
     }
     buf[n] = '\0';
+    return CLI_OK;
+}
+
+int cli_shard_rank(cs_comm *comm, const char *pattern, int threads) {
+    char path[4096];
+    cs_db *db = NULL;
+    cs_error err, setup = {0};
+    int rc = CLI_OK;
+    if (!pattern) {
+        snprintf(setup.message, sizeof setup.message, "no --shard given");
+        setup.status = CS_EINVAL;
+    } else if (cli_shard_path(comm, pattern, path, sizeof path) != CLI_OK) {
+        cs_fail(&setup, CS_ELIMIT, "%s: path too long", pattern);
+    } else {
+        cs_db_opts o = {.flags = CS_DB_READONLY};
+        if (cs_db_open(path, &o, &db, &setup) != CS_OK) rc = cli_fail(&setup);
+    }
+    cs_pool *pool = cs_pool_create(threads);
+    if (cs_dist_shard_serve(comm, db, pool, &setup, &err) != CS_OK) rc = cli_fail(&err);
+    cs_pool_free(pool);
+    cs_db_close(db);
+    return rc;
+}
+
+int cli_shard_open(cs_comm *comm, const char *pattern, const cs_model *model, cs_db **db) {
+    char path[4096];
+    int rc = cli_shard_path(comm, pattern, path, sizeof path);
+    if (!rc) rc = cli_db_open_for_model(path, model, db);
+    if (rc) return rc;
+    cs_model_info mi;
+    cs_model_get_info(model, &mi);
+    cs_error err;
+    if (cs_dist_shard_check(comm, mi.id, mi.embed_dim, &err) != CS_OK) return cli_fail(&err);
     return CLI_OK;
 }

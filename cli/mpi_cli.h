@@ -20,4 +20,13 @@ void cli_comm_on_kill(void);
  * (the same path on every host when it has none). CLI_FAIL if too long. */
 int cli_shard_path(const cs_comm *comm, const char *pattern, char *buf, size_t cap);
 
+/* A rank > 0 of `search`, `similar` or `serve` under MPI: opens this rank's
+ * shard (read-only; pattern NULL: there is none, so it only waits) and
+ * answers rank 0 until rank 0 is done. Returns the exit status. */
+int cli_shard_rank(cs_comm *comm, const char *pattern, int threads);
+
+/* Rank 0: opens its own shard for the model and checks every other rank's;
+ * prints why and returns CLI_FAIL when one cannot serve. */
+int cli_shard_open(cs_comm *comm, const char *pattern, const cs_model *model, cs_db **db);
+
 #endif

@@ -25,6 +25,7 @@
 #define CS_DIST_DIST_H
 
 #include "clipsearch/index.h"
+#include "clipsearch/server.h"
 #include "dist/comm.h"
 
 /* Every rank calls it. db: rank 0's (NULL on the others; on rank 0, NULL
@@ -51,6 +52,10 @@ int cs_dist_shard_of(const char *path, int n);
  * shard. */
 cs_status cs_dist_search(cs_comm *comm, cs_db *db, const float *query, const cs_search_opts *opts,
                          cs_result **out, int *n, cs_error *err);
+/* Rank 0: the same, k results, leaving out one row by global id (the
+ * server's "similar": the image itself). */
+cs_status cs_dist_search_excluding(cs_comm *comm, cs_db *db, const float *query, int k,
+                                   int64_t exclude_gid, cs_result **out, int *n, cs_error *err);
 /* Rank 0: the stored vector of an indexed path from whichever shard has it
  * (CS_ENOTFOUND when none). */
 cs_status cs_dist_find_vector(cs_comm *comm, cs_db *db, const char *path, float *out,
@@ -67,6 +72,12 @@ void cs_dist_shard_stop(cs_comm *comm);
  * cs_dist_shard_stop. */
 cs_status cs_dist_shard_serve(cs_comm *comm, cs_db *db, cs_pool *pool, const cs_error *setup_error,
                               cs_error *err);
+/* Rank 0: `clipsearch serve` over every shard (model: rank 0's, to embed
+ * the queries; db: rank 0's shard). The images must be readable by path on
+ * rank 0 for thumbnails. Stop it with cs_server_stop, then
+ * cs_dist_shard_stop. */
+cs_status cs_dist_server_start(cs_comm *comm, cs_model *model, cs_db *db,
+                               const cs_server_opts *opts, cs_server **out, cs_error *err);
 /* Rank 0, before its first request: whether every shard opened, and holds
  * vectors of the model (model_id, dim); the first failure, by rank. */
 cs_status cs_dist_shard_check(cs_comm *comm, const char *model_id, int dim, cs_error *err);

@@ -220,12 +220,14 @@ static cs_status planned(master *m, peer *p) {
 }
 
 /* The next chunk: a quarter of what is left per peer, at most a batch, at
- * least 4 (the model runs fewer than 4 images a call less efficiently). */
+ * least 4 (the model runs fewer than 4 images a call less efficiently) or
+ * the batch when smaller. */
 static int chunk_size(const master *m) {
-    size_t left = m->n_todo - m->next;
-    size_t k = left / (4 * (size_t)m->n_peers);
+    size_t left = m->n_todo - m->next, least = m->batch < 4 ? (size_t)m->batch : 4;
+    /* alone, rank 0 has no one to finish with: whole batches, as one process */
+    size_t k = m->n_peers > 1 ? left / (4 * (size_t)m->n_peers) : (size_t)m->batch;
     if (k > (size_t)m->batch) k = (size_t)m->batch;
-    if (k < 4) k = 4;
+    if (k < least) k = least;
     return (int)(k < left ? k : left);
 }
 

@@ -21,20 +21,16 @@ static inline float tail_dot(const float *a, const float *q, int from, int dim) 
     return s;
 }
 
+/* One row in the same order of operations as a row of the 8-row passes
+ * below: one FMA chain, the same horizontal sum, then the tail. So a row
+ * scores the same bits wherever it falls (a catalogue split into shards
+ * ranks exactly as the whole). */
 static float dot_one(const float *a, const float *q, int dim) {
     int d8 = dim & ~7;
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    int j = 0;
-    for (; j + 16 <= d8; j += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(q + j), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j + 8), _mm256_loadu_ps(q + j + 8), s1);
-    }
-    if (j < d8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(q + j), s0);
-    __m256 s = _mm256_add_ps(s0, s1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    h = _mm_hadd_ps(h, h);
-    h = _mm_hadd_ps(h, h);
-    return _mm_cvtss_f32(h) + tail_dot(a, q, d8, dim);
+    __m256 acc = _mm256_setzero_ps();
+    for (int j = 0; j < d8; j += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(q + j), acc);
+    return _mm_cvtss_f32(hsum4(acc, acc, acc, acc)) + tail_dot(a, q, d8, dim);
 }
 
 void cs_dot_rows_avx2(const float *rows, int64_t nrows, int dim, const float *q, float *out) {

@@ -45,11 +45,6 @@ indexN --db "$TMP/three.db"
 grep -q "11 images: 2 embedded, 1 reused, 7 unchanged, 2 removed, 1 skipped" "$TMP/outN" ||
     fail "3 ranks, re-run: summary: $(cat "$TMP/outN")"
 same_rows "$TMP/one.db" "$TMP/three.db" "3 ranks, after changes"
-indexN --db "$TMP/ship.db" --ship
-same_rows "$TMP/one.db" "$TMP/ship.db" "3 ranks --ship, after changes"
-indexN --db "$TMP/three.db"
-grep -q "11 images: 0 embedded, 0 reused, 10 unchanged, 0 removed, 1 skipped" "$TMP/outN" ||
-    fail "3 ranks, nothing changed: $(cat "$TMP/outN")"
 
 # a rank that cannot start (no such model) stops the job with its reason
 run_mpi 2 index --model "$TMP/nothing" --db "$TMP/x.db" "$TMP/p" >/dev/null 2>"$TMP/err" &&
