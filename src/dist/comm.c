@@ -19,10 +19,11 @@ int cs_comm_launched(void) {
 }
 
 void cs_comm_idle(int *n) {
-    /* 50 us, doubling to 1 ms: replies within a batch come back fast, and
-     * a rank that waits for long costs a wake-up a millisecond */
-    long us = 50L << (*n < 5 ? *n : 5);
-    if (us > 1000) us = 1000;
+    /* 50 us, doubling to 2 ms: replies within a chunk come back fast, and
+     * a rank that waits for long costs a wake-up (and a probe, which runs
+     * Open MPI's progress engine: tens of us) every 2 ms */
+    long us = 50L << (*n < 6 ? *n : 6);
+    if (us > 2000) us = 2000;
     struct timespec t = {0, us * 1000};
     nanosleep(&t, NULL);
     (*n)++;

@@ -9,9 +9,9 @@
  *
  * Waiting never spins: Open MPI's blocking calls poll the network at 100%
  * of a core, which on a host whose cores all embed would take one from the
- * model. Every wait here probes and sleeps (50 us growing to 1 ms), which
- * costs well under 1% of a core and adds at most a millisecond per message
- * to batches that take seconds.
+ * model. Every wait here probes and sleeps (50 us growing to 2 ms), which
+ * costs well under 1% of a core and adds at most 2 ms per message to chunks
+ * that take seconds.
  *
  * Calls are serialised by the caller: one thread talks MPI at a time. */
 #ifndef CS_DIST_COMM_H
