@@ -75,39 +75,51 @@ done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- per-row costs and the cluster model ----------------------------------------
+# a rank's work per row: CPU seconds of the plain run (1 thread) per file
 rm -f "$work/m.db"*
+cpu_row=$(plain | awk -v n="$n" '{ print $2 / n }')
 "$cs" index -v -q --threads 1 --model "$model" --db "$work/m.db" "$jpegs" 2>"$work/stages" >/dev/null
-stages=$(grep 'stages (s)' "$work/stages")
-echo "# one process, 1 thread: $stages"
+echo "# one process, 1 thread (wall, busy machine): $(grep 'stages (s)' "$work/stages")"
 dim=$(sqlite3 "$work/m.db" "select value from meta where key = 'dim'")
 bytes=$(du -sbL "$jpegs" | cut -f1)
-echo "$stages" | sed 's/[^0-9.]/ /g' | awk -v n="$n" -v dim="$dim" -v bytes="$bytes" '{
-    walk = $1; hash = $2; dec = $3; mod = $4; store = $5
-    per_img = (hash + dec + mod) / n          # what a rank spends per file
-    st = store / n                            # rank 0: SQLite write per row
-    vbytes = dim * 4 + 48                     # a vector, its size and status
-    fbytes = bytes / n                        # a file, when --ship sends it
-    printf "# per row: read+hash %.2f ms, decode %.1f ms, model %.1f ms (1 core); rank 0 stores %.3f ms; sends %d B (vector) or %.0f kB (--ship)\n", hash / n * 1000, dec / n * 1000, mod / n * 1000, st * 1000, vbytes, fbytes / 1024
-    # a host of C cores embeds C / per_img rows a second; rank 0 stores
-    # 1 / st rows a second; its 10 Gb/s link (1.25e9 B/s) takes 1.25e9 /
-    # bytes rows a second; a shared filesystem serving F B/s to all hosts
-    # gives F / fbytes rows a second (1 GB/s assumed: a NAS).
-    for (h = 16; h <= 64; h *= 4) {
-        for (c = 16; c <= 64; c *= 4) {
-            compute = h * c / per_img
-            store_lim = 1 / st
-            net_vec = 1.25e9 / vbytes
-            net_ship = 1.25e9 / fbytes
-            fs = 1e9 / fbytes
-            path = compute; lim = "compute"
-            if (store_lim < path) { path = store_lim; lim = "rank 0 SQLite" }
-            if (fs < path) { path = fs; lim = "shared filesystem 1 GB/s" }
-            ship = compute; slim = "compute"
-            if (store_lim < ship) { ship = store_lim; slim = "rank 0 SQLite" }
-            if (net_ship < ship) { ship = net_ship; slim = "rank 0 link 10 Gb/s" }
-            if (1e9 / fbytes < ship) { ship = 1e9 / fbytes; slim = "rank 0 disk 1 GB/s" }
-            printf "# %2d hosts x %2d cores: by path %7.0f rows/s (%5.1fx one host; limit: %s); --ship %7.0f rows/s (%5.1fx; limit: %s)\n", h, c, path, path / (c / per_img), lim, ship, ship / (c / per_img), slim
-        }
+# rank 0's SQLite write per row: 20000 rows of our shape, 32 a transaction,
+# WAL with synchronous=NORMAL as the catalogue does
+rm -f "$work/store.db"*
+t0=$(date +%s.%N)
+{
+    echo "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+          CREATE TABLE images(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INT,
+          mtime_ns INT, hash BLOB, width INT, height INT, embedding BLOB, gen INT);
+          CREATE INDEX images_hash ON images(hash); CREATE INDEX images_gen ON images(gen);"
+    for t in $(seq 0 624); do
+        echo "BEGIN; INSERT INTO images(path, size, mtime_ns, hash, width, height, embedding, gen)
+              SELECT '/data/photos/2024/' || hex(randomblob(8)) || '.jpg', 1, 1, randomblob(16),
+              1, 1, randomblob($((dim * 4))), $t FROM generate_series($((t * 32)), $((t * 32 + 31)));
+              COMMIT;"
+    done
+} | sqlite3 "$work/store.db" >/dev/null
+t1=$(date +%s.%N)
+store_row=$(echo "($t1 - $t0) / 20000" | bc -l)
+rm -f "$work/store.db"*
+awk -v n="$n" -v cpu="$cpu_row" -v st="$store_row" -v dim="$dim" -v bytes="$bytes" 'BEGIN {
+    vbytes = dim * 4 + 48  # a vector back to rank 0, with its size and status
+    mbytes = 2 * 120       # the path out, its hash back (about)
+    fbytes = bytes / n     # a file, when --ship sends it
+    printf "# per row: %.1f ms of CPU on a rank (read, hash, decode, model); rank 0 writes it in %.3f ms (wall, busy machine); %d B cross the network (%.0f kB more with --ship)\n", cpu * 1000, st * 1000, vbytes + mbytes, fbytes / 1024
+    print "# model: a host of C cores embeds C / cpu rows/s (the cores scale: same bits at any thread count);"
+    print "#   rank 0 writes 1 / store rows/s; its 10 Gb/s link moves 1.25e9 / bytes rows/s;"
+    print "#   a shared filesystem (NAS, 1 GB/s assumed) or rank 0'"'"'s disk (--ship) serves 1e9 / file bytes rows/s"
+    for (h = 16; h <= 64; h *= 4) for (c = 16; c <= 64; c *= 4) {
+        host = c / cpu; compute = h * host
+        path = compute; lim = "compute"
+        if (1 / st < path) { path = 1 / st; lim = "rank 0 SQLite" }
+        if (1.25e9 / (vbytes + mbytes) < path) { path = 1.25e9 / (vbytes + mbytes); lim = "rank 0 link" }
+        if (1e9 / fbytes < path) { path = 1e9 / fbytes; lim = "shared filesystem" }
+        ship = compute; slim = "compute"
+        if (1 / st < ship) { ship = 1 / st; slim = "rank 0 SQLite" }
+        if (1.25e9 / (vbytes + mbytes + fbytes) < ship) { ship = 1.25e9 / (vbytes + mbytes + fbytes); slim = "rank 0 link" }
+        if (1e9 / fbytes < ship) { ship = 1e9 / fbytes; slim = "rank 0 disk" }
+        printf "# %2d hosts x %2d cores: by path %6.0f rows/s = %5.1fx one host (%s); --ship %6.0f rows/s = %5.1fx (%s)\n", h, c, path, path / host, lim, ship, ship / host, slim
     }
 }'
 rm -f "$work/m.db"*
