@@ -76,7 +76,9 @@ url_of() { # LOG PID: the URL the server printed
 }
 "$CLIPSEARCH" serve --port 0 --db "$TMP/one.db" --model "$MODEL" >"$TMP/s1" 2>&1 &
 s1=$!
-run_mpi 3 serve --port 0 --shard "$TMP/shard%r.db" --model "$MODEL" >"$TMP/s3" 2>&1 &
+# (mpirun itself in the background, so that $! is its pid)
+mpirun -np 3 -x LSAN_OPTIONS -x ASAN_OPTIONS -x UBSAN_OPTIONS "$CLIPSEARCH" serve --port 0 \
+    --shard "$TMP/shard%r.db" --model "$MODEL" >"$TMP/s3" 2>&1 &
 s3=$!
 trap 'kill $s1 $s3 2>/dev/null; rm -rf "$TMP"' EXIT
 u1=$(url_of "$TMP/s1" $s1) || fail "serve: $(cat "$TMP/s1")"
