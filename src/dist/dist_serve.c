@@ -115,8 +115,9 @@ cs_status cs_dist_server_start(cs_comm *comm, cs_model *model, cs_db *db,
     *b = (shard_backend){comm, model, db, opts ? opts->decode : (cs_decode_opts){0}};
     cs_model_info mi;
     cs_model_get_info(model, &mi);
+    /* duplicates: not across shards (the API answers 501) */
     srv_backend be = {b,      mi.embed_dim, embed_text, embed_image, item_vector,
-                      search, item,         stats,      decode,      image_free};
+                      search, item,         stats,      decode,      image_free, NULL};
     cs_status st = cs_server_start_backend(&be, opts, out, err);
     if (st) {
         free(b);
