@@ -71,6 +71,9 @@ static cs_status item(void *ctx, int64_t id, srv_item *out, cs_error *err) {
     out->id = id;
     out->width = img.width;
     out->height = img.height;
+    out->size = img.size;
+    out->mtime_ns = img.mtime_ns;
+    memcpy(out->hash, img.hash, sizeof out->hash);
     if (strlen(img.path) >= sizeof out->path)
         st = cs_fail(err, CS_ELIMIT, "image %lld: path too long", (long long)id);
     else
@@ -95,11 +98,12 @@ static cs_status stats(void *ctx, json_t *obj, cs_error *err) {
     return CS_OK;
 }
 
-static cs_status decode(void *ctx, const srv_item *it, int min_side, cs_image *out, cs_error *err) {
+static cs_status decode(void *ctx, const srv_item *it, const void *data, size_t size, int min_side,
+                        cs_image *out, cs_error *err) {
     shard_backend *b = ctx;
     cs_decode_opts d = b->decode;
     d.jpeg_min_side = min_side;
-    return cs_image_decode_file(it->path, &d, out, err);
+    return cs_image_decode_mem(data, size, it->path, &d, out, err);
 }
 
 static void image_free(void *ctx, cs_image *img) {
