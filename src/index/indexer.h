@@ -12,6 +12,7 @@
 #define CS_INDEX_INDEXER_H
 
 #include "clipsearch/index.h"
+#include "core/guard.h"
 
 typedef struct cs_index_backend {
     void *user;
@@ -99,13 +100,13 @@ cs_status cs_index_job_finish(cs_index_job *job, cs_status st, cs_error *err);
 /* Reads and hashes the items (on the pool); those that cannot be read get
  * CS_ACT_FAIL. guard (may be NULL): files never to read (the catalogue's own,
  * core/guard.h). */
-void cs_index_hash_items(cs_pool *pool, struct cs_file_guard *guard, cs_index_item *items, int n);
+void cs_index_hash_items(cs_pool *pool, cs_file_guard *guard, cs_index_item *items, int n);
 /* Reads, decodes and embeds the n_embed items with CS_ACT_EMBED (inputs:
  * n_embed x be->input_floats floats; out: n_embed x dim), then points each
  * item's vec at its row of out and resolves the copies (CS_ACT_DUP). Those
  * that fail get CS_ACT_FAIL. decode_s, embed_s (may be NULL) accumulate
  * the seconds of each stage. more: files of the run after these (a hint). */
-cs_status cs_index_embed_items(const cs_index_backend *be, struct cs_file_guard *guard,
+cs_status cs_index_embed_items(const cs_index_backend *be, cs_file_guard *guard,
                                cs_index_item *items, int n, int n_embed, int more, int dim,
                                float *inputs, float *out, double *decode_s, double *embed_s,
                                cs_error *err);
