@@ -208,13 +208,18 @@ cs_status cs_decode_png(const cs_decode_ctx *ctx, cs_image *out, int *orientatio
      * checks every chunk in front of the image data */
     png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* our own pixel limit applies */
+    /* before libpng reads the chunks: it allocates what an ancillary chunk
+     * claims before reading it (a 207-byte file claiming a 112 MB eXIf cost
+     * 112 MB, and a second under ASan) */
+    if (has_cut_chunk(ctx->data, ctx->size)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return cs_fail(err, CS_EFORMAT, "%s: bad PNG: truncated chunk", ctx->name);
+    }
     png_read_info(png, info);
     png_uint_32 w, h;
     int depth, color, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
     cs_status st = cs_image_check_size(ctx, w, h, err);
-    if (!st && has_cut_chunk(ctx->data, ctx->size))
-        st = cs_fail(err, CS_EFORMAT, "%s: bad PNG: truncated chunk", ctx->name);
     if (st) {
         png_destroy_read_struct(&png, &info, NULL);
         return st;

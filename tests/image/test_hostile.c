@@ -1,8 +1,9 @@
 /* tests/image/test_hostile.c - hostile and broken input is refused cleanly:
  * headers claiming huge sizes (refused before allocating, with the limit in
  * the message), files cut short at many points (never a partial image), and
- * a progressive JPEG with endless scans (refused, not decoded for minutes).
- * Runs under ASan in the default test build. */
+ * a progressive JPEG with endless scans (refused, not decoded for minutes),
+ * a chunk claiming more bytes than the file holds (refused before anything
+ * that size is allocated). Runs under ASan in the default test build. */
 #include <stdio.h>
 
 #include <jpeglib.h>
@@ -121,9 +122,48 @@ static void check_endless_scans(void) {
     free(buf);
 }
 
+/* The sanitizers' allocation hook, where the test build has one: the
+ * largest single allocation while armed. */
+int __sanitizer_install_malloc_and_free_hooks(void (*m)(const volatile void *, size_t),
+                                              void (*f)(const volatile void *))
+    __attribute__((weak));
+static volatile int alloc_armed;
+static volatile size_t alloc_largest;
+static void on_malloc(const volatile void *p, size_t size) {
+    (void)p;
+    if (alloc_armed && size > alloc_largest) alloc_largest = size;
+}
+/* the hooks come in pairs */
+static void on_free(const volatile void *p) {
+    (void)p;
+}
+
+/* A PNG whose eXIf, before the image data, claims 117,964,826 bytes in a
+ * 207-byte file: libpng allocates what a chunk claims before reading it, so
+ * such a chunk must be refused before libpng sees it. */
+static void check_cut_chunk_claim(void) {
+    uint8_t png[207] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0,    0,    13,
+                        'I',  'H', 'D', 'R', 0,    0,    0,    24,   0,    0,    0,    16,
+                        8,    2,   0,   0,   0,    0x83, 0x46, 0x28, 0xc2, 0x07, 0x08, 0x00,
+                        0x1a, 'e', 'X', 'I', 'f',  'M',  'M',  0,    '*'};
+    for (size_t i = 45; i < sizeof png; i++) png[i] = 0xa8;
+    int hooked = __sanitizer_install_malloc_and_free_hooks &&
+                 __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+    alloc_largest = 0;
+    alloc_armed = 1;
+    refuse(png, sizeof png, "exif-claim.png", CS_EFORMAT, "truncated chunk");
+    alloc_armed = 0;
+    if (hooked)
+        CHECK_MSG(alloc_largest < (1u << 20), "a %zu-byte allocation for a 207-byte file",
+                  (size_t)alloc_largest);
+    else
+        printf("no allocation hook in this build: the allocation size is not checked\n");
+}
+
 int main(void) {
     check_huge_headers();
     check_endless_scans();
+    check_cut_chunk_claim();
     cs_test_oracle();
     check_truncations();
     return cs_test_done("image.hostile");
