@@ -2,6 +2,7 @@
 // (see faiss_bridge.h). The only C++ in the project: kept to calls into FAISS
 // and the conversion of its exceptions into cs_status + message.
 #include "index/faiss_bridge.h"
+#include "index/faiss_shape.h"
 
 #include <cctype>
 #include <cerrno>
@@ -36,6 +37,7 @@
 
 extern "C" {
 #include "core/error.h"
+#include "core/file.h"
 #include "core/lazylib.h"
 #include "hub/sha256.h"
 }
@@ -106,6 +108,23 @@ struct HashingWriter : faiss::IOWriter {
             if (buf.size() == buf.capacity() && !flush()) return 0;
         }
         return nitems;
+    }
+};
+
+// FAISS's deserialiser reading from bytes in place (a file's mapping): a
+// read past the end is a short count, which FAISS turns into an exception.
+struct MemReader : faiss::IOReader {
+    const uint8_t *data;
+    size_t size, pos = 0;
+    MemReader(const uint8_t *d, size_t n) : data(d), size(n) {
+        name = "memory";
+    }
+    size_t operator()(void *ptr, size_t item, size_t nitems) override {
+        if (item == 0 || nitems == 0) return 0;
+        size_t fit = (size - pos) / item, n = nitems < fit ? nitems : fit;
+        if (n) memcpy(ptr, data + pos, n * item);
+        pos += n * item;
+        return n;
     }
 };
 
@@ -304,11 +323,15 @@ cs_status checked(const char *path, cs_fb_index *h, cs_error *err) {
 extern "C" cs_status cs_fb_read_mem(const void *data, size_t size, const char *name,
                                     cs_fb_index **out, cs_error *err) {
     *out = nullptr;
+    if (const char *why = cs_faiss_shape_check((const uint8_t *)data, size))
+        return cs_fail(err, CS_EFORMAT, "%s: not a FAISS index clipsearch can use: %s", name, why);
     auto h = std::make_unique<cs_fb_index>();
     cs_status st = guarded(name, err, [&] {
-        faiss::VectorIOReader r;
-        r.data.assign((const uint8_t *)data, (const uint8_t *)data + size);
-        h->index.reset(faiss::read_index(&r));
+        MemReader r((const uint8_t *)data, size);
+        // IVF-PQ's precomputed table is left out: its size is nlist x M x
+        // 2^nbits floats, a product of counts (up to FAISS's 2 GiB cap) that
+        // no file length bounds; searches compute the distances per list.
+        h->index.reset(faiss::read_index(&r, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
         return CS_OK;
     });
     if (!st) st = checked(name, h.get(), err);
@@ -414,13 +437,10 @@ extern "C" cs_status cs_fb_flat_ip(const float *x, int64_t n, int dim, cs_fb_ind
 
 extern "C" cs_status cs_fb_read(const char *path, cs_fb_index **out, cs_error *err) {
     *out = nullptr;
-    auto h = std::make_unique<cs_fb_index>();
-    cs_status st = guarded(path, err, [&] {
-        h->index.reset(faiss::read_index(path));
-        return CS_OK;
-    });
-    if (!st) st = checked(path, h.get(), err);
-    if (!st) *out = h.release();
+    cs_map map;
+    if (cs_status st = cs_map_file(path, &map, err)) return st;
+    cs_status st = cs_fb_read_mem(map.data, map.size, path, out, err);
+    cs_unmap(&map);
     return st;
 }
 

@@ -37,10 +37,13 @@ cs_status cs_fb_write_tmp(const cs_fb_index *index, const char *path, char *tmp,
  * bench/bench_search.c. */
 cs_status cs_fb_flat_ip(const float *x, int64_t n, int dim, cs_fb_index **out, cs_error *err);
 
-/* faiss::read_index(path), then checked: the counts and sizes that its
- * search relies on must agree (ntotal, code arrays, inverted lists, graph
- * links), else CS_EFORMAT; types other than flat, IDMap, IVF-Flat/PQ/SQ,
- * PQ, SQ and HNSW are refused (they could not be checked). */
+/* The file's layout walked first (faiss_shape.h: every array it announces
+ * must be in it, so what FAISS allocates is bounded by its length), then
+ * faiss::read_index on its mapping, then checked: the counts and sizes that
+ * its search relies on must agree (ntotal, code arrays, inverted lists,
+ * graph links), else CS_EFORMAT; types other than flat, IDMap,
+ * IVF-Flat/PQ/SQ, PQ, SQ and HNSW over flat or SQ are refused (they could
+ * not be checked). */
 cs_status cs_fb_read(const char *path, cs_fb_index **out, cs_error *err);
 /* The same from memory (name is for messages): the fuzzer's entry. */
 cs_status cs_fb_read_mem(const void *data, size_t size, const char *name, cs_fb_index **out,

@@ -3,7 +3,8 @@
 # small indexes of each type clipsearch reads, written by Python's faiss)
 # and fuzz_vecfile (DIR/vecfile: DB.vectors files as db_vectors.c writes
 # them), and hostile files clipsearch must refuse: DIR/hnsw_bad_link (a graph
-# with a link past its nodes) and DIR/ivf_bad_metric (an IVF-PQ index whose
+# with a link past its nodes), DIR/hnsw_wide (a search width of 2^31 - 1)
+# and DIR/ivf_bad_metric (an IVF-PQ index whose
 # metric is no metric FAISS knows), made at run time so that no binaries live
 # in the repository.
 set -euo pipefail
@@ -44,6 +45,12 @@ nb = faiss.vector_to_array(ix.hnsw.neighbors)
 nb[3] = 1000000
 faiss.copy_array_to_vector(nb, ix.hnsw.neighbors)
 faiss.write_index(ix, f"{out}/hnsw_bad_link")
+# hostile: a search width of 2^31 - 1, for which every search allocates
+# heaps of that many entries
+ix = faiss.IndexHNSWFlat(8, 4)
+ix.add(x[:40])
+ix.hnsw.efSearch = 2**31 - 1
+faiss.write_index(ix, f"{out}/hnsw_wide")
 # hostile: the metric field (bytes 33..36, after fourcc, d, ntotal and two
 # dummies, is_trained) set to 2^24, which faiss.read_index takes; a value
 # over 1 is followed by a float metric_arg. FAISS's IVF scanner for it is null.

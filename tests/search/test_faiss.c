@@ -250,6 +250,57 @@ static void remove_dir(const char *dir) { /* flat: files only */
     rmdir(dir);
 }
 
+/* seeds/faiss/<seed> with the 8 bytes at `at` replaced by v (or its first
+ * `keep` bytes only, when v is ~0), opened: the status, err holds why */
+static cs_status open_patched(const char *dir, const char *seed, size_t at, uint64_t v, size_t keep,
+                              cs_error *err) {
+    char path[700], out[700];
+    snprintf(path, sizeof path, "%s/seeds/faiss/%s", dir, seed);
+    snprintf(out, sizeof out, "%s/patched-%s", dir, seed);
+    size_t size = 0;
+    uint8_t *b = (uint8_t *)cs_test_read(path, &size);
+    if (!b || size < at + 8) {
+        free(b);
+        return CS_EIO;
+    }
+    if (v != ~(uint64_t)0) memcpy(b + at, &v, 8);
+    FILE *f = fopen(out, "wb");
+    fwrite(b, 1, v == ~(uint64_t)0 ? keep : size, f);
+    if (v == ~(uint64_t)0 && keep > size) fwrite("junk", 1, 4, f); /* bytes after the end */
+    fclose(f);
+    free(b);
+    cs_faiss_index *ix = NULL;
+    cs_status st = cs_faiss_open(out, &ix, err);
+    cs_faiss_close(ix);
+    return st;
+}
+
+/* Counts FAISS would allocate before reading what they count, or divide
+ * by, refused from the file's layout before FAISS reads it. Offsets: the
+ * index header is fourcc, d, ntotal, two dummies, is_trained, metric (37
+ * bytes); a flat index's code count follows it, as do a PQ's d, M, nbits. */
+static void check_layout(const char *dir) {
+    cs_error err;
+    /* 2^39 floats announced in a 1.3 KB file: FAISS asked for 2 TiB */
+    CHECK(open_patched(dir, "flat_ip", 37, (uint64_t)1 << 39, 0, &err) == CS_EFORMAT);
+    CHECK_MSG(strstr(err.message, "patched-flat_ip") && strstr(err.message, "past the end"),
+              "message: %s", err.message);
+    /* a product quantizer of M = 0 sub-quantizers: FAISS computed d % M */
+    CHECK(open_patched(dir, "pq", 45, 0, 0, &err) == CS_EFORMAT);
+    CHECK_MSG(strstr(err.message, "product quantizer"), "message: %s", err.message);
+    /* nbits 40: FAISS sized the centroids as d << nbits before reading them */
+    CHECK(open_patched(dir, "pq", 53, 40, 0, &err) == CS_EFORMAT);
+    size_t size = 0;
+    char path[700];
+    snprintf(path, sizeof path, "%s/seeds/faiss/flat_ip", dir);
+    free(cs_test_read(path, &size));
+    /* cut short anywhere, or with bytes after its end: refused */
+    for (size_t keep = 0; keep < size; keep += 97)
+        CHECK(open_patched(dir, "flat_ip", 0, ~(uint64_t)0, keep, &err) == CS_EFORMAT);
+    CHECK(open_patched(dir, "flat_ip", 0, ~(uint64_t)0, size + 1, &err) == CS_EFORMAT);
+    CHECK_MSG(strstr(err.message, "after the end"), "message: %s", err.message);
+}
+
 /* Every type we read, as Python's faiss writes it, passes the checks made
  * after read_index (faiss_bridge.cpp); a count that disagrees does not. */
 static void check_python_types(const char *dir) {
@@ -280,6 +331,12 @@ static void check_python_types(const char *dir) {
     CHECK_MSG(strstr(err.message, "hnsw_bad_link") && strstr(err.message, "graph link"),
               "message: %s", err.message);
     cs_faiss_close(ix);
+    /* a graph whose search width asks for 2^31 heap entries per query */
+    snprintf(path, sizeof path, "%s/seeds/hnsw_wide", dir);
+    CHECK(cs_faiss_open(path, &ix, &err) == CS_EFORMAT);
+    CHECK_MSG(strstr(err.message, "search width"), "message: %s", err.message);
+    cs_faiss_close(ix);
+    check_layout(dir);
     /* a metric FAISS has no scanner for: refused, not searched */
     snprintf(path, sizeof path, "%s/seeds/ivf_bad_metric", dir);
     CHECK(cs_faiss_open(path, &ix, &err) == CS_EFORMAT);
