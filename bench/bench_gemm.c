@@ -15,7 +15,7 @@
 
 #include "clipsearch.h"
 #include "core/pool.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 #include "model/gemm.h"
 
 /* OpenBLAS (libblas.so.3 of Debian's openblas-pthread), declared here so the

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "model/cpu.h"
+#include "core/cpu.h"
 
 static double now(void) {
     struct timespec ts;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/cpu.h"
 #include "index/faiss_bridge.h"
 #include "index/search_internal.h"
 
@@ -73,7 +74,7 @@ static void bench_size(int64_t n, int n_queries) {
                           {"ours avx2, 2 threads", pool2, CS_ISA_AUTO},
                           {"ours generic C, 1 thread", NULL, CS_ISA_GENERIC}};
     printf("n = %lld, dim = %d, k = %d, %d queries, AVX2+FMA: %s\n", (long long)n, DIM, K,
-           n_queries, cs_cpu_has_avx2() ? "yes" : "no");
+           n_queries, cs_cpu_level_get() >= CS_CPU_AVX2 ? "yes" : "no");
     /* Each query runs through every contender in turn, so that a busy spell
      * of a shared machine slows them all alike: the ratios stay meaningful
      * even when the absolute times wander. One warm-up round first. */

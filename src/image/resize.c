@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "image/image_internal.h"
 #include "image/resize_internal.h"
 
@@ -125,13 +126,13 @@ static void pass_horizontal(const uint8_t *src, int w_in, int y0, int rows, cons
     }
 }
 
-/* The AVX2 horizontal pass where the CPU has it (same integers, same
- * result); returns 0 when it did not run. CS_NO_AVX2 in the environment
- * forces the scalar pass (for tests and comparisons). */
+/* The AVX2 horizontal pass where core/cpu.h allows it (same integers, same
+ * result); returns 0 when it did not run. CLIPSEARCH_CPU=generic forces the
+ * scalar pass (for tests and comparisons). */
 static int horizontal_avx2(const uint8_t *src, int w_in, int y0, int rows, const taps *t, int w_out,
                            uint8_t *dst) {
 #ifdef CS_HAVE_AVX2_PASS
-    if (!__builtin_cpu_supports("avx2") || getenv("CS_NO_AVX2")) return 0;
+    if (cs_cpu_level_get() < CS_CPU_AVX2) return 0;
     const size_t pairs = (size_t)(t->ksize + 1) / 2;
     int32_t *wide = malloc(sizeof(int32_t) * 8 * pairs * (size_t)w_out);
     if (!wide) return 0;

@@ -1,7 +1,7 @@
 /* image/resize_avx2.c - the horizontal pass of resize.c with AVX2: two taps
  * (2 x RGB) per multiply. Integer sums are exact in any order, so the result
  * is identical to the scalar pass (and to Pillow) bit for bit. Only called
- * after __builtin_cpu_supports("avx2"). */
+ * when cs_cpu_level_get() >= CS_CPU_AVX2. */
 #include <immintrin.h>
 #include <string.h>
 

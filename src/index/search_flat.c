@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/cpu.h"
 #include "core/pool.h"
 #include "index/search_internal.h"
 
@@ -17,16 +18,6 @@ enum {
     MIN_ROWS_PER_TASK = 16384, /* below this a task costs more to hand out than to run */
     TASKS_PER_THREAD = 8       /* enough tasks that an uneven thread catches up */
 };
-
-int cs_cpu_has_avx2(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    /* libgcc fills the CPU model in a constructor, so no __builtin_cpu_init
-     * is needed here; the checks read a global. */
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
 
 void cs_dot_rows_generic(const float *rows, int64_t nrows, int dim, const float *q, float *out) {
     for (int64_t r = 0; r < nrows; r++) {
@@ -143,7 +134,7 @@ static void scan_task(void *vctx, int task, int worker) {
 
 static cs_dot_rows_fn pick_kernel(cs_isa isa) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (isa != CS_ISA_GENERIC && cs_cpu_has_avx2()) return cs_dot_rows_avx2;
+    if (isa != CS_ISA_GENERIC && cs_cpu_level_get() >= CS_CPU_AVX2) return cs_dot_rows_avx2;
 #else
     (void)isa;
 #endif

@@ -1,18 +1,17 @@
 /* index/search_internal.h - the pieces of the exact search that tests and the
- * benchmark reach directly: the instruction-set choice and the dot kernels. */
+ * benchmark reach directly: the kernel choice and the dot kernels. */
 #ifndef CS_INDEX_SEARCH_INTERNAL_H
 #define CS_INDEX_SEARCH_INTERNAL_H
 
 #include "clipsearch/search.h"
 
+/* Which dot kernel a search uses. The CPU's level (core/cpu.h, with
+ * CLIPSEARCH_CPU) always has the last word: a caller can only ask for less. */
 typedef enum cs_isa {
-    CS_ISA_AUTO = 0, /* AVX2+FMA when the CPU has them, else generic */
+    CS_ISA_AUTO = 0, /* AVX2+FMA where cs_cpu_level_get() allows, else generic */
     CS_ISA_GENERIC,  /* portable C */
-    CS_ISA_AVX2      /* only valid when cs_cpu_has_avx2() */
+    CS_ISA_AVX2      /* the same as AUTO; named where a test means AVX2 */
 } cs_isa;
-
-/* 1 when the CPU runs AVX2 and FMA instructions. */
-int cs_cpu_has_avx2(void);
 
 /* cs_search_flat with the kernel chosen by the caller (CS_ISA_AVX2 on a CPU
  * without it falls back to generic). */

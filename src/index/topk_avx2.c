@@ -1,6 +1,6 @@
 /* index/topk_avx2.c - inner products of many rows with one query, AVX2+FMA.
  * Built with -mavx2 -mfma; reached only through cs_search_flat's runtime
- * check (cs_cpu_has_avx2). The search is bound by memory bandwidth, so the
+ * check (core/cpu.h). The search is bound by memory bandwidth, so the
  * kernel's job is to keep loads streaming: 8 rows per pass share each query
  * load and give 8 independent FMA chains (enough to cover FMA latency). */
 #include <immintrin.h>

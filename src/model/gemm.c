@@ -47,7 +47,7 @@
 
 #include "core/error.h"
 #include "core/pool.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 #include "model/gemm_kernel.h"
 #include "model/vecops.h"
 

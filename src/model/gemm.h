@@ -21,7 +21,7 @@
  *
  * The work is spread over the pool with cs_pool_for (from inside a pool
  * task: on that thread, helped by idle ones). Kernels: AVX-512, AVX2+FMA or
- * portable C, picked at run time (model/cpu.h). */
+ * portable C, picked at run time (core/cpu.h). */
 #ifndef CS_MODEL_GEMM_H
 #define CS_MODEL_GEMM_H
 

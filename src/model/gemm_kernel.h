@@ -43,7 +43,7 @@ typedef struct cs_mm_kernel {
     void (*pack_b)(const cs_mm_src *src, int nv, int kc, int nr, const void *next, float *b);
 } cs_mm_kernel;
 
-/* The kernel family cs_gemm uses on this CPU (model/cpu.h decides). */
+/* The kernel family cs_gemm uses on this CPU (core/cpu.h decides). */
 const cs_mm_kernel *cs_mm_kernel_pick(void);
 
 extern const cs_mm_kernel cs_mm_generic;

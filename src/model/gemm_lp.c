@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 #include "core/pool.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 #include "model/gemm.h"
 #include "model/vecops.h"
 

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "model/cpu.h"
+#include "core/cpu.h"
 #include "model/gemm.h"
 
 /* ---- dtype conversion (portable) -------------------------------------------- */

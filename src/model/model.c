@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/file.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 #include "model/lowp.h"
 #include "model/model_internal.h"
 #include "model/prepack.h"

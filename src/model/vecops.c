@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "model/cpu.h"
+#include "core/cpu.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 void cs_vec_avx2_quick_gelu(float *x, size_t n);

@@ -9,6 +9,7 @@
  * a negative sum (clipped to 0) and output 3 one above 255 (clipped). */
 #include "test.h"
 
+#include "core/cpu.h"
 #include "image/image_internal.h"
 
 #include <stdlib.h>
@@ -140,7 +141,7 @@ static void check_config(void) {
 /* The AVX2 horizontal pass (used where the CPU has it) and the scalar one
  * give the same bytes: random images, widths and scales, odd and even tap
  * counts, rows ending at the very end of the buffer (ASan watches the
- * loads). CS_NO_AVX2 forces the scalar pass. */
+ * loads). CLIPSEARCH_CPU=generic forces the scalar pass. */
 static void check_simd_matches_scalar(void) {
     unsigned seed = 12345;
     for (int round = 0; round < 60; round++) {
@@ -154,11 +155,14 @@ static void check_simd_matches_scalar(void) {
             img.rgb[i] = (uint8_t)(seed >> 24);
         }
         cs_error err;
-        unsetenv("CS_NO_AVX2");
+        setenv("CLIPSEARCH_CPU", "avx2", 1);
+        cs_cpu_level_reload();
         CHECK_OK(cs_resize_bicubic(&img, ow, oh, &a, &err), &err);
-        setenv("CS_NO_AVX2", "1", 1);
+        setenv("CLIPSEARCH_CPU", "generic", 1);
+        cs_cpu_level_reload();
         CHECK_OK(cs_resize_bicubic(&img, ow, oh, &b, &err), &err);
-        unsetenv("CS_NO_AVX2");
+        unsetenv("CLIPSEARCH_CPU");
+        cs_cpu_level_reload();
         CHECK_MSG(a.rgb && b.rgb && !memcmp(a.rgb, b.rgb, (size_t)ow * oh * 3),
                   "%dx%d -> %dx%d: SIMD and scalar passes differ", w, h, ow, oh);
         cs_image_free(&a);

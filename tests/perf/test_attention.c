@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "model/attention.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 #include "test.h"
 
 static uint32_t rng = 777;

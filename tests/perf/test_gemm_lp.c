@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/pool.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 #include "model/gemm.h"
 #include "model/gemm_lp.h"
 #include "model/vecops.h"

@@ -3,6 +3,7 @@
  * ascending), over many n / dim / k, both kernels, with and without threads. */
 #include <math.h>
 
+#include "core/cpu.h"
 #include "core/pool.h"
 #include "index/search_internal.h"
 #include "test.h"
@@ -188,7 +189,7 @@ int main(void) {
     int n_setups = 0;
     setups[n_setups++] = (setup){"generic/1", NULL, CS_ISA_GENERIC};
     setups[n_setups++] = (setup){"generic/3", pool3, CS_ISA_GENERIC};
-    if (cs_cpu_has_avx2()) {
+    if (cs_cpu_level_get() >= CS_CPU_AVX2) {
         setups[n_setups++] = (setup){"avx2/1", NULL, CS_ISA_AVX2};
         setups[n_setups++] = (setup){"avx2/3", pool3, CS_ISA_AVX2};
     } else {

@@ -1,5 +1,5 @@
-/* model/cpu.c - runtime CPU feature detection (see cpu.h). */
-#include "model/cpu.h"
+/* core/cpu.c - runtime CPU feature detection, once per process (see cpu.h). */
+#include "core/cpu.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
