@@ -16,7 +16,7 @@
 #include "clipsearch.h"
 #include "core/pool.h"
 #include "core/cpu.h"
-#include "model/gemm.h"
+#include "kernels/gemm.h"
 
 /* OpenBLAS (libblas.so.3 of Debian's openblas-pthread), declared here so the
  * bench needs no BLAS header. */

@@ -14,8 +14,8 @@
 
 #include "clipsearch.h"
 #include "core/pool.h"
-#include "model/gemm.h"
-#include "model/gemm_lp.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_lp.h"
 
 static double now(void) {
     struct timespec ts;

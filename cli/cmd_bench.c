@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "model/gemm.h"
+#include "kernels/gemm.h"
 
 static double clock_s(clockid_t id) {
     struct timespec ts;

@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/pool.h"
 #include "index/dups_internal.h"
-#include "model/gemm.h"
+#include "kernels/gemm.h"
 
 enum { ROW_BLOCK = 256, COL_BLOCK = 512 };
 _Static_assert(ROW_BLOCK *COL_BLOCK == CS_DUPS_SCRATCH, "scratch size");

@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/pool.h"
 #include "index/dups_internal.h"
-#include "model/gemm.h"
+#include "kernels/gemm.h"
 
 enum {
     KMEANS_ITERS = 6,

@@ -1,12 +1,12 @@
 /* model/linear.c - y = x . W^T + b for the towers, over the GEMM
- * (model/gemm.c), and the conversion of F16/BF16 weights to float for the
+ * (kernels/gemm.c), and the conversion of F16/BF16 weights to float for the
  * few places that read a weight row by row (embeddings, small vectors). */
 #include "model/linear.h"
 
 #include <string.h>
 
 #include "core/cpu.h"
-#include "model/gemm.h"
+#include "kernels/gemm.h"
 
 /* ---- dtype conversion (portable) -------------------------------------------- */
 

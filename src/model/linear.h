@@ -4,7 +4,7 @@
  * MLP, the final projections) is y = x . W^T + b with W stored as PyTorch's
  * nn.Linear stores it: [n, k] row-major, in F32, F16 or BF16, memory-mapped
  * (or, opted in, int8 copies with a scale per row: model/quant.c). The
- * kernels live behind it in model/gemm*.c.
+ * kernels live behind it in kernels/gemm*.c.
  * FLOPs of one call: 2 * m * n * k. */
 #ifndef CS_MODEL_LINEAR_H
 #define CS_MODEL_LINEAR_H
@@ -12,8 +12,8 @@
 #include <stddef.h>
 
 #include "core/pool.h"
-#include "model/gemm.h"
-#include "model/gemm_lp.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_lp.h"
 #include "model/config.h"
 #include "model/tensors.h"
 

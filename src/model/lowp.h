@@ -1,11 +1,11 @@
 /* model/lowp.h - a tower's matrices packed once for the BF16 or int8
- * kernels (cs_model_opts.precision; model/gemm_lp.h). */
+ * kernels (cs_model_opts.precision; kernels/gemm_lp.h). */
 #ifndef CS_MODEL_LOWP_H
 #define CS_MODEL_LOWP_H
 
 #include "core/error.h"
 #include "core/pool.h"
-#include "model/gemm_lp.h"
+#include "kernels/gemm_lp.h"
 #include "model/weights.h"
 
 /* Packs the encoder layers' matrices (q, k, v, o, fc1, fc2) and, for the

@@ -344,7 +344,7 @@ cs_status cs_embed_pixels(cs_model *m, const float *chw, int n, int flags, float
      * Runtime with 2 threads, 0.90-0.93x before, 1.00-1.09x after
      * (bench/compare_ort.sh). The results are the same bits either way:
      * every image is summed in the same order whatever its batch
-     * (model/gemm.c; tests/model/test_fidelity.c checks both paths).
+     * (kernels/gemm.c; tests/model/test_fidelity.c checks both paths).
      * Smaller batches (a query image) split each product instead. */
     int threads = cs_pool_threads(m->pool);
     if (threads > 1 && n >= IMAGES_PER_THREAD * threads) {

@@ -2,8 +2,8 @@
  * the pool), and the encoder layer built from them and cs_linear. */
 #include "model/ops.h"
 
-#include "model/attention.h"
-#include "model/vecops.h"
+#include "kernels/attention.h"
+#include "kernels/vecops.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
 #include "model/config.h"
 #include "model/linear.h"
 
-/* cs_vec_layernorm_row (model/vecops.h) over every row of x[rows, d] into y
+/* cs_vec_layernorm_row (kernels/vecops.h) over every row of x[rows, d] into y
  * (which may be x), spread over the pool. */
 void cs_layernorm(cs_pool *pool, float *x, int rows, int d, const float *w, const float *b,
                   float eps, float *y);

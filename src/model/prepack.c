@@ -1,7 +1,7 @@
 /* model/prepack.c - the image tower's matrices packed once for the GEMM.
  *
  * Read from the checkpoint's map, every product packs the slices of W it
- * needs (model/gemm.c): each weight read from DRAM, transposed into panels,
+ * needs (kernels/gemm.c): each weight read from DRAM, transposed into panels,
  * once per call and thread. A batch of 8 images on 2 threads is 4 images a
  * thread, 200 rows: there packing is 13-17% of the encoder's time (with
  * packing skipped, a wrong-result experiment: 0.83-0.87x the time). ONNX
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 
 #include "core/file.h"
-#include "model/gemm.h"
+#include "kernels/gemm.h"
 #include "model/linear.h"
 
 typedef struct pmat {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "model/forward.h"
-#include "model/vecops.h"
+#include "kernels/vecops.h"
 
 int cs_text_pool_index(const cs_clip_config *c, const int32_t *ids, int n_ids) {
     int best = 0;

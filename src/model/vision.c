@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "model/forward.h"
-#include "model/vecops.h"
+#include "kernels/vecops.h"
 
 cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower *T,
                             const float *chw, int n, float *out, cs_error *err) {

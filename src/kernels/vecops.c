@@ -1,6 +1,6 @@
-/* model/vecops.c - model/vecops.h: the portable code, and the dispatch to
+/* kernels/vecops.c - kernels/vecops.h: the portable code, and the dispatch to
  * the AVX2 versions (vecops_avx2.c) where the CPU has them. */
-#include "model/vecops.h"
+#include "kernels/vecops.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* model/vecops_avx2.c - model/vecops.h with AVX2 + FMA intrinsics (built
+/* kernels/vecops_avx2.c - kernels/vecops.h with AVX2 + FMA intrinsics (built
  * with -mavx2 -mfma; called only after the CPU check in vecops.c). */
 #include <immintrin.h>
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "model/vecops.h"
+#include "kernels/vecops.h"
 
 void cs_vec_avx2_quick_gelu(float *x, size_t n);
 void cs_vec_avx2_gelu(float *x, size_t n);

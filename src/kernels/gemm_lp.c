@@ -1,4 +1,4 @@
-/* model/gemm_lp.c - the lower-precision GEMM's driver, packer and portable
+/* kernels/gemm_lp.c - the lower-precision GEMM's driver, packer and portable
  * kernels (see gemm_lp.h; the AVX-512 kernels are gemm_bf16.c and
  * gemm_vnni.c).
  *
@@ -8,7 +8,7 @@
  * steps: 32 KB in BF16, 16 KB in int8) stays in L1 while the row tiles
  * run over it, and the next panel is fetched into L2 meanwhile. x is
  * converted once per call, its rows split between the threads. */
-#include "model/gemm_lp.h"
+#include "kernels/gemm_lp.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -18,8 +18,8 @@
 #include "core/error.h"
 #include "core/pool.h"
 #include "core/cpu.h"
-#include "model/gemm.h"
-#include "model/vecops.h"
+#include "kernels/gemm.h"
+#include "kernels/vecops.h"
 
 enum { NR = CS_LP_NR, KB = CS_LP_KB, MR = CS_LP_MR, STEP_BYTES = 4 * NR, CONVERT_ROWS = 16 };
 /* steps of k per block for BF16 (int8: KB, also its quantisation block) */

@@ -1,12 +1,12 @@
-/* model/gemm_vnni.c - the int8 micro-kernel (AVX-512 VNNI) and the
- * quantisation of x to uint8 (model/gemm_lp.h). Built for plain x86-64 like
+/* kernels/gemm_vnni.c - the int8 micro-kernel (AVX-512 VNNI) and the
+ * quantisation of x to uint8 (kernels/gemm_lp.h). Built for plain x86-64 like
  * the rest; only these target-attributed functions use the extension, and
  * gemm_lp.c calls them only when cs_cpu_has(CS_CPU_VNNI). */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #include <string.h>
 
-#include "model/gemm_lp.h"
+#include "kernels/gemm_lp.h"
 
 #define VNNI        __attribute__((target("avx512f,avx512vnni,avx512vl,avx512bw,fma")))
 #define VNNI_INLINE VNNI __attribute__((always_inline)) static inline

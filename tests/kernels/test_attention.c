@@ -1,4 +1,4 @@
-/* tests/perf/test_attention.c - one attention head (model/attention.c) at
+/* tests/kernels/test_attention.c - one attention head (kernels/attention.c) at
  * every kernel level this CPU runs, against a float64 reference: sequence
  * lengths around the kernels' tiles (1, 5, 50, 64, 77, 130), head sizes that
  * are and are not multiples of the panels (12, 32, 64, 80), causal or not,
@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "model/attention.h"
+#include "kernels/attention.h"
 #include "core/cpu.h"
 #include "test.h"
 

@@ -1,4 +1,4 @@
-/* tests/perf/test_gemm_lp.c - the BF16 and int8 GEMM (model/gemm_lp.h)
+/* tests/kernels/test_gemm_lp.c - the BF16 and int8 GEMM (kernels/gemm_lp.h)
  * against a float64 product of the unrounded x and W: each element within
  * the bound that the rounding allows (BF16: 2^-7 of the sum of |products|;
  * int8: half a step of W's row and of x's block, per product), on shapes
@@ -12,9 +12,9 @@
 
 #include "core/pool.h"
 #include "core/cpu.h"
-#include "model/gemm.h"
-#include "model/gemm_lp.h"
-#include "model/vecops.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_lp.h"
+#include "kernels/vecops.h"
 #include "test.h"
 
 static uint32_t rng = 777;
@@ -166,5 +166,5 @@ int main(void) {
     }
     if (vnni) check_same_bits(pool);
     cs_pool_free(pool);
-    return cs_test_done("perf.gemm_lp");
+    return cs_test_done("gemm_lp");
 }

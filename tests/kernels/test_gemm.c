@@ -1,4 +1,4 @@
-/* tests/perf/test_gemm.c - every GEMM kernel this CPU runs (AVX-512, AVX2,
+/* tests/kernels/test_gemm.c - every GEMM kernel this CPU runs (AVX-512, AVX2,
  * portable) against a float64 reference: F32/F16/BF16 weights, int8 with
  * a scale per row (cs_gemm_i8), both layouts, bias, accumulate, the small-m path, and shapes whose
  * edges are not multiples of the tiles; W packed beforehand (cs_gemm_pack) giving the same bits
@@ -9,9 +9,9 @@
 
 #include "core/pool.h"
 #include "core/cpu.h"
-#include "model/gemm.h"
-#include "model/gemm_kernel.h"
-#include "model/vecops.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_kernel.h"
+#include "kernels/vecops.h"
 #include "test.h"
 
 static uint32_t rng = 12345;

@@ -1,10 +1,10 @@
-/* model/vecops.h - the element-wise steps of a transformer layer,
+/* kernels/vecops.h - the element-wise steps of a transformer layer,
  * vectorised: activations and the softmax (with a polynomial exp instead
  * of a libm call per element). Dispatched at run time like the
  * GEMM (core/cpu.h): vecops_avx2.c holds the AVX2 versions, vecops.c the
  * portable ones and the dispatch. */
-#ifndef CS_MODEL_VECOPS_H
-#define CS_MODEL_VECOPS_H
+#ifndef CS_KERNELS_VECOPS_H
+#define CS_KERNELS_VECOPS_H
 
 #include <math.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/perf/test_dispatch.sh - every kernel level this CPU runs (AVX-512,
+# tests/kernels/test_dispatch.sh - every kernel level this CPU runs (AVX-512,
 # AVX2, portable C; CLIPSEARCH_CPU lowers the choice, as on an older CPU)
 # gives the reference embeddings end to end (GEMM, attention, activations):
 # cosine >= 0.99999 to the float64 oracle, F32 and F16 weights, and each

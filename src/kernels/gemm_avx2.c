@@ -1,8 +1,8 @@
-/* model/gemm_avx2.c - AVX2 + FMA kernels (F16C for half weights). Built
+/* kernels/gemm_avx2.c - AVX2 + FMA kernels (F16C for half weights). Built
  * with -mavx2 -mfma -mf16c; reached only through cs_cpu_level_get(). */
 #include <immintrin.h>
 
-#include "model/gemm_kernel.h"
+#include "kernels/gemm_kernel.h"
 
 /* 6 x 16 tile: 12 accumulators + 2 panel vectors + 1 broadcast = 15 of the
  * 16 ymm registers; per step of k 8 loads feed 12 FMAs. */

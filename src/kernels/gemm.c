@@ -1,4 +1,4 @@
-/* model/gemm.c - the GEMM driver: blocking, threads, kernel choice.
+/* kernels/gemm.c - the GEMM driver: blocking, threads, kernel choice.
  *
  * Why our own kernels and not OpenBLAS (which FAISS uses), decided by
  * bench/bench_gemm on the ViT-B/32 shapes (2-core Xeon with AVX-512,
@@ -40,7 +40,7 @@
  * images, 1 thread, 0.90-1.00x the time in one process with the prefetch
  * on and off alternating (4 runs, median 0.975). Two blocks ahead was no
  * better. */
-#include "model/gemm.h"
+#include "kernels/gemm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +48,8 @@
 #include "core/error.h"
 #include "core/pool.h"
 #include "core/cpu.h"
-#include "model/gemm_kernel.h"
-#include "model/vecops.h"
+#include "kernels/gemm_kernel.h"
+#include "kernels/vecops.h"
 
 enum {
     KC = 256,     /* the largest kernel kc */

@@ -1,11 +1,11 @@
-/* model/gemm_avx512.c - the AVX-512 micro-kernel. The file is built for
+/* kernels/gemm_avx512.c - the AVX-512 micro-kernel. The file is built for
  * plain x86-64 like the rest of the library; only the functions carrying
  * the target attribute use AVX-512, and the driver calls them only when
  * cs_cpu_level_get() reports it. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
-#include "model/gemm_kernel.h"
+#include "kernels/gemm_kernel.h"
 
 #define AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
 

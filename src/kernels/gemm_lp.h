@@ -1,4 +1,4 @@
-/* model/gemm_lp.h - the matrix multiply at lower precision: BF16 products
+/* kernels/gemm_lp.h - the matrix multiply at lower precision: BF16 products
  * (AVX512_BF16, vdpbf16ps) and int8 products (AVX-512 VNNI, vpdpbusd),
  * both summed in 32 bits, for cs_model_opts.precision (model/lowp.c packs
  * the towers' matrices once).
@@ -23,8 +23,8 @@
  * lowering CLIPSEARCH_CPU after the panels were made) a portable version
  * of each computes the same quantities, slowly, and with BF16 not
  * necessarily the same bits. */
-#ifndef CS_MODEL_GEMM_LP_H
-#define CS_MODEL_GEMM_LP_H
+#ifndef CS_KERNELS_GEMM_LP_H
+#define CS_KERNELS_GEMM_LP_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -61,7 +61,7 @@ void cs_lp_pack(cs_lp_type type, int n, int k, cs_lp_row_fn get_row, const void 
                 uint8_t *out, cs_lp_panels *pk);
 
 /* y = x . W^T + b with W packed (flags: CS_GEMM_ACCUMULATE and the fused
- * activations of model/gemm.h; not CS_GEMM_W_KN). Fails only when scratch
+ * activations of kernels/gemm.h; not CS_GEMM_W_KN). Fails only when scratch
  * memory cannot be had. */
 cs_status cs_gemm_lp(cs_pool *pool, int m, const float *x, size_t ldx, const cs_lp_panels *pk,
                      const float *b, float *y, size_t ldy, int flags, cs_error *err);

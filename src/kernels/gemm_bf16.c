@@ -1,12 +1,12 @@
-/* model/gemm_bf16.c - the BF16 micro-kernel (AVX512_BF16) and the
- * conversion of x to BF16 (model/gemm_lp.h). Built for plain x86-64 like
+/* kernels/gemm_bf16.c - the BF16 micro-kernel (AVX512_BF16) and the
+ * conversion of x to BF16 (kernels/gemm_lp.h). Built for plain x86-64 like
  * the rest; only these target-attributed functions use the extension, and
  * gemm_lp.c calls them only when cs_cpu_has(CS_CPU_BF16). */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #include <string.h>
 
-#include "model/gemm_lp.h"
+#include "kernels/gemm_lp.h"
 
 #define BF16        __attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw,fma")))
 #define BF16_INLINE BF16 __attribute__((always_inline)) static inline

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/perf/test_bench.sh - `clipsearch bench` prints one JSON object with
+# tests/model/test_bench_cli.sh - `clipsearch bench` prints one JSON object with
 # the figures bench/ scripts and the README rely on (tiny model, short runs).
 source "$CS_SOURCE_DIR/tests/support/lib.sh"
 need_oracle

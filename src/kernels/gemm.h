@@ -1,5 +1,5 @@
-/* model/gemm.h - the matrix multiply behind cs_linear (attention uses its
- * micro-kernels directly, model/gemm_kernel.h).
+/* kernels/gemm.h - the matrix multiply behind cs_linear (attention uses its
+ * micro-kernels directly, kernels/gemm_kernel.h).
  *
  *   y[m, n] = x[m, k] . W[n, k]^T + b[n]       (W as PyTorch stores nn.Linear)
  *   y[m, n] = x[m, k] . W[k, n]     + b[n]     (with CS_GEMM_W_KN, e.g. P . V)
@@ -22,8 +22,8 @@
  * The work is spread over the pool with cs_pool_for (from inside a pool
  * task: on that thread, helped by idle ones). Kernels: AVX-512, AVX2+FMA or
  * portable C, picked at run time (core/cpu.h). */
-#ifndef CS_MODEL_GEMM_H
-#define CS_MODEL_GEMM_H
+#ifndef CS_KERNELS_GEMM_H
+#define CS_KERNELS_GEMM_H
 
 #include <stddef.h>
 #include <stdint.h>

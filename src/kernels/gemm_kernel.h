@@ -1,17 +1,17 @@
-/* model/gemm_kernel.h - what a GEMM kernel family provides to the driver in
+/* kernels/gemm_kernel.h - what a GEMM kernel family provides to the driver in
  * gemm.c (internal to gemm*.c).
  *
  * Blocking (BLIS style, without packing x): the driver cuts y into tiles of
  * mr x nr. W is packed per call (or once: cs_gemm_pack), nr columns at a
  * time, into panels b[p * nr + j] (p < kc) of float32; x is read in place,
  * row stride lda. */
-#ifndef CS_MODEL_GEMM_KERNEL_H
-#define CS_MODEL_GEMM_KERNEL_H
+#ifndef CS_KERNELS_GEMM_KERNEL_H
+#define CS_KERNELS_GEMM_KERNEL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/gemm.h"
+#include "kernels/gemm.h"
 
 /* Where a packer reads one panel of W: element (j, p) of the panel (j: a
  * column of y, p: a step of k) is at w + (kn ? p * ldw + j : j * ldw + p),

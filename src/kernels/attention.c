@@ -1,5 +1,5 @@
-/* model/attention.c - one head of scaled dot-product attention on the GEMM
- * micro-kernels (model/gemm_kernel.h).
+/* kernels/attention.c - one head of scaled dot-product attention on the GEMM
+ * micro-kernels (kernels/gemm_kernel.h).
  *
  *   S = Q K^T            [n, n]
  *   P = softmax_rows(scale S)     (causal: row i sees keys j <= i, the rest get 0)
@@ -16,13 +16,13 @@
  * hd_p = hd rounded up to NR_MAX, so that any kernel's tiles fit:
  *   kp [hd, n_p] packed K | s [n_m, n_p] scores | vp [n, hd_p] packed V |
  *   o [n_m, hd_p] output  | q [MR_MAX, hd] the last, zero-padded rows of Q */
-#include "model/attention.h"
+#include "kernels/attention.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#include "model/gemm_kernel.h"
-#include "model/vecops.h"
+#include "kernels/gemm_kernel.h"
+#include "kernels/vecops.h"
 
 enum { MR_MAX = 16, NR_MAX = 64 };
 

@@ -1,6 +1,6 @@
-/* model/attention.h - one head of scaled dot-product attention. */
-#ifndef CS_MODEL_ATTENTION_H
-#define CS_MODEL_ATTENTION_H
+/* kernels/attention.h - one head of scaled dot-product attention. */
+#ifndef CS_KERNELS_ATTENTION_H
+#define CS_KERNELS_ATTENTION_H
 
 #include <stddef.h>
 
