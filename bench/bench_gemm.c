@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
                 setenv("CLIPSEARCH_CPU", levels[lv], 1);
                 cs_cpu_level_reload();
                 double t0 = now();
-                cs_gemm(pool, m, n, k, x, k, w, k, CS_GEMM_F32, b, y, n, 0, NULL);
+                cs_gemm(pool, m, n, k, x, k, w, k, CS_DT_F32, b, y, n, 0, NULL);
                 double t = now() - t0;
                 if (t < best[lv]) best[lv] = t;
             }

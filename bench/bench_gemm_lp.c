@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
         float *y = malloc((size_t)m * n * sizeof(float));
         float *fp = aligned_alloc(64, (cs_gemm_panels_floats(n, k) * 4 + 63) / 64 * 64);
         cs_gemm_panels pk;
-        cs_gemm_pack(n, k, w, k, CS_GEMM_F32, NULL, fp, &pk);
+        cs_gemm_pack(n, k, w, k, CS_DT_F32, NULL, fp, &pk);
         cs_lp_panels lp[2];
         uint8_t *lpp[2];
         float *rowbuf = malloc(2 * (size_t)k * sizeof(float));
@@ -87,8 +87,8 @@ int main(int argc, char **argv) {
                 double t0 = now();
                 for (int i = 0; i < inner; i++) {
                     if (v == 0)
-                        cs_gemm_packed(pool, m, n, k, x, k, &pk, w, k, CS_GEMM_F32, NULL, b, y, n,
-                                       0, &err);
+                        cs_gemm_packed(pool, m, n, k, x, k, &pk, w, k, CS_DT_F32, NULL, b, y, n, 0,
+                                       &err);
                     else
                         cs_gemm_lp(pool, m, x, k, &lp[v - 1], b, y, n, 0, &err);
                 }

@@ -29,7 +29,7 @@ cs_status cs_dups_scan(const float *A, const int64_t *ida, int64_t a0, int64_t n
             int nc = (int)(nb - j0 < COL_BLOCK ? nb - j0 : COL_BLOCK);
             cs_error e;
             cs_status st = cs_gemm(NULL, m, nc, dim, A + i0 * dim, (size_t)dim, B + j0 * dim,
-                                   (size_t)dim, CS_GEMM_F32, NULL, y, (size_t)nc, 0, &e);
+                                   (size_t)dim, CS_DT_F32, NULL, y, (size_t)nc, 0, &e);
             if (st != CS_OK) return st;
             for (int i = 0; i < m; i++) {
                 const float *row = y + (size_t)i * nc;

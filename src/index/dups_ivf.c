@@ -55,7 +55,7 @@ static void assign_task(void *vctx, int task, int worker) {
                                      : malloc((size_t)ASSIGN_BLOCK * c->nlist * sizeof *y);
     cs_error e;
     if (!y || cs_gemm(NULL, m, c->nlist, c->dim, c->x + r0 * c->dim, (size_t)c->dim, c->cent,
-                      (size_t)c->dim, CS_GEMM_F32, NULL, y, (size_t)c->nlist, 0, &e) != CS_OK) {
+                      (size_t)c->dim, CS_DT_F32, NULL, y, (size_t)c->nlist, 0, &e) != CS_OK) {
         atomic_store(&c->failed, 1);
     } else {
         for (int i = 0; i < m; i++) {

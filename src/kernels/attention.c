@@ -51,7 +51,7 @@ void cs_attention_head(const float *q, const float *k, const float *v, size_t ld
 
     /* K [n, hd] -> panels of nr keys: kp[jp][c][j] = K[jp * nr + j][c] */
     for (int j = 0; j < n; j += nr)
-        kn->pack_b(&(cs_mm_src){k + (size_t)j * ld, ld, CS_GEMM_F32, 0, NULL},
+        kn->pack_b(&(cs_mm_src){k + (size_t)j * ld, ld, CS_DT_F32, 0, NULL},
                    n - j < nr ? n - j : nr, hd, nr, NULL, kp + (size_t)j * hd);
     /* S = Q K^T, mr rows at a time; the last rows through a zero-padded copy */
     for (int i = 0; i < n; i += mr) {
@@ -74,7 +74,7 @@ void cs_attention_head(const float *q, const float *k, const float *v, size_t ld
         memset(s + i * n_p, 0, (size_t)n * sizeof(float));
     /* V [n, hd] -> panels of nr columns: vp[cp][j][c] = V[j][cp * nr + c] */
     for (int c = 0; c < hd; c += nr)
-        kn->pack_b(&(cs_mm_src){v + c, ld, CS_GEMM_F32, 1, NULL}, hd - c < nr ? hd - c : nr, n, nr,
+        kn->pack_b(&(cs_mm_src){v + c, ld, CS_DT_F32, 1, NULL}, hd - c < nr ? hd - c : nr, n, nr,
                    NULL, vp + (size_t)c * n);
     /* O = P V, into o (padded), then the n valid rows out */
     for (int i = 0; i < n; i += mr)

@@ -82,8 +82,8 @@ typedef struct job {
     const float *x;
     size_t ldx, ldw, ldy;
     const uint8_t *w;
-    cs_gemm_type wt;
-    const float *scale;  /* CS_GEMM_I8: per row of W */
+    cs_dtype wt;
+    const float *scale;  /* CS_DT_I8: per row of W */
     const float *panels; /* W packed beforehand (cs_gemm_pack), or NULL */
     const float *b;
     float *y;
@@ -93,7 +93,7 @@ typedef struct job {
 
 /* W element (row j of y's columns, step p of k) as a byte pointer. */
 static const uint8_t *w_at(const job *jb, int j, int p) {
-    size_t es = cs_gemm_esize(jb->wt);
+    size_t es = cs_dtype_size(jb->wt);
     if (jb->flags & CS_GEMM_W_KN) return jb->w + ((size_t)p * jb->ldw + (size_t)j) * es;
     return jb->w + ((size_t)j * jb->ldw + (size_t)p) * es;
 }
@@ -228,9 +228,11 @@ static void run_task(void *ctx, int task, int worker) {
 }
 
 static cs_status gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
-                      const cs_gemm_panels *pk, const void *w, size_t ldw, cs_gemm_type wt,
+                      const cs_gemm_panels *pk, const void *w, size_t ldw, cs_dtype wt,
                       const float *scale, const float *b, float *y, size_t ldy, int flags,
                       cs_error *err) {
+    if (wt != CS_DT_F32 && wt != CS_DT_F16 && wt != CS_DT_BF16 && wt != CS_DT_I8)
+        return cs_fail(err, CS_EINVAL, "cs_gemm: W of type %d is not F32, F16, BF16 or I8", wt);
     if (m <= 0 || n <= 0) return CS_OK;
     const cs_mm_kernel *kern = cs_mm_kernel_pick();
     job jb = {.kern = kern,
@@ -281,9 +283,9 @@ static cs_status gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t
 }
 
 cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
-                  size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
+                  size_t ldw, cs_dtype wt, const float *b, float *y, size_t ldy, int flags,
                   cs_error *err) {
-    if (wt == CS_GEMM_I8) return cs_fail(err, CS_EINVAL, "cs_gemm: int8 W needs cs_gemm_i8");
+    if (wt == CS_DT_I8) return cs_fail(err, CS_EINVAL, "cs_gemm: int8 W needs cs_gemm_i8");
     return gemm(pool, m, n, k, x, ldx, NULL, w, ldw, wt, NULL, b, y, ldy, flags, err);
 }
 
@@ -292,14 +294,14 @@ cs_status cs_gemm_i8(cs_pool *pool, int m, int n, int k, const float *x, size_t 
                      size_t ldy, int flags, cs_error *err) {
     if (!scale || (flags & CS_GEMM_W_KN))
         return cs_fail(err, CS_EINVAL, "cs_gemm_i8: needs W [n, k] and its scales");
-    return gemm(pool, m, n, k, x, ldx, NULL, w, ldw, CS_GEMM_I8, scale, b, y, ldy, flags, err);
+    return gemm(pool, m, n, k, x, ldx, NULL, w, ldw, CS_DT_I8, scale, b, y, ldy, flags, err);
 }
 
 cs_status cs_gemm_packed(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
-                         const cs_gemm_panels *pk, const void *w, size_t ldw, cs_gemm_type wt,
+                         const cs_gemm_panels *pk, const void *w, size_t ldw, cs_dtype wt,
                          const float *scale, const float *b, float *y, size_t ldy, int flags,
                          cs_error *err) {
-    if ((wt == CS_GEMM_I8) != (scale != NULL) || (flags & CS_GEMM_W_KN))
+    if ((wt == CS_DT_I8) != (scale != NULL) || (flags & CS_GEMM_W_KN))
         return cs_fail(err, CS_EINVAL, "cs_gemm_packed: W [n, k], with scales if int8 only");
     return gemm(pool, m, n, k, x, ldx, pk, w, ldw, wt, scale, b, y, ldy, flags, err);
 }
@@ -309,7 +311,7 @@ size_t cs_gemm_panels_floats(int n, int k) {
     return (size_t)((n + nr - 1) / nr) * (size_t)nr * (size_t)k;
 }
 
-void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_gemm_type wt, const float *scale,
+void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_dtype wt, const float *scale,
                   float *out, cs_gemm_panels *pk) {
     const cs_mm_kernel *kern = cs_mm_kernel_pick();
     job jb = {.kern = kern, .n = n, .k = k, .ldw = ldw, .w = w, .wt = wt};

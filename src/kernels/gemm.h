@@ -29,10 +29,11 @@
 #include <stdint.h>
 
 #include "clipsearch/common.h"
+#include "kernels/dtype.h"
 
-/* W's element type. CS_GEMM_I8 (through cs_gemm_i8 only) is int8 with one
- * float scale per row of W: W[j, p] = w[j, p] * scale[j]. */
-typedef enum cs_gemm_type { CS_GEMM_F32 = 0, CS_GEMM_F16, CS_GEMM_BF16, CS_GEMM_I8 } cs_gemm_type;
+/* W's element type (wt): CS_DT_F32, CS_DT_F16, CS_DT_BF16, or CS_DT_I8
+ * (through cs_gemm_i8 only), int8 with one float scale per row of W:
+ * W[j, p] = w[j, p] * scale[j]. */
 
 enum {
     CS_GEMM_ACCUMULATE = 1, /* y += x . W^T + b (fuses a residual add) */
@@ -46,7 +47,7 @@ enum {
 /* y = x . W^T + b (see above). Row strides ldx, ldw, ldy are in elements;
  * b may be NULL. Fails only when scratch memory cannot be allocated. */
 cs_status cs_gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx, const void *w,
-                  size_t ldw, cs_gemm_type wt, const float *b, float *y, size_t ldy, int flags,
+                  size_t ldw, cs_dtype wt, const float *b, float *y, size_t ldy, int flags,
                   cs_error *err);
 
 /* The same with W in int8 ([n, k] only, flags without CS_GEMM_W_KN) and
@@ -70,13 +71,13 @@ typedef struct cs_gemm_panels {
 size_t cs_gemm_panels_floats(int n, int k);
 /* Packs W [n, k] (row stride ldw; F32, F16, BF16, or I8 with its row
  * scales) into out (cs_gemm_panels_floats, 64-byte aligned); sets *pk. */
-void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_gemm_type wt, const float *scale,
+void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_dtype wt, const float *scale,
                   float *out, cs_gemm_panels *pk);
 /* cs_gemm / cs_gemm_i8 reading W from pk when it fits the kernel in use,
- * else from w (same arguments as they take; scale only for CS_GEMM_I8).
+ * else from w (same arguments as they take; scale only for CS_DT_I8).
  * Same bits either way. */
 cs_status cs_gemm_packed(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
-                         const cs_gemm_panels *pk, const void *w, size_t ldw, cs_gemm_type wt,
+                         const cs_gemm_panels *pk, const void *w, size_t ldw, cs_dtype wt,
                          const float *scale, const float *b, float *y, size_t ldy, int flags,
                          cs_error *err);
 

@@ -45,13 +45,13 @@ static void micro_6x16(int kc, const float *a, size_t lda, const float *b, float
 }
 
 /* 8 elements of W at w (any type) as floats. */
-static inline __m256 load8(const void *w, cs_gemm_type wt, size_t i) {
-    if (wt == CS_GEMM_F32) return _mm256_loadu_ps((const float *)w + i);
-    if (wt == CS_GEMM_I8) /* before the scale */
+static inline __m256 load8(const void *w, cs_dtype wt, size_t i) {
+    if (wt == CS_DT_F32) return _mm256_loadu_ps((const float *)w + i);
+    if (wt == CS_DT_I8) /* before the scale */
         return _mm256_cvtepi32_ps(
             _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)w + i))));
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
-    if (wt == CS_GEMM_F16) return _mm256_cvtph_ps(h);
+    if (wt == CS_DT_F16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
@@ -81,7 +81,7 @@ static inline void transpose8(__m256 r[8]) {
 void cs_mm_pack_b_avx2(const cs_mm_src *s, int nv, int kc, int nr, const void *next, float *b) {
     const void *w = s->w;
     size_t ldw = s->ldw;
-    cs_gemm_type wt = s->wt;
+    cs_dtype wt = s->wt;
     if (s->kn && nv < nr) { /* the last columns of a [k, n] matrix: rare */
         cs_mm_pack_b_scalar(s, nv, kc, nr, next, b);
         return;
@@ -98,7 +98,7 @@ void cs_mm_pack_b_avx2(const cs_mm_src *s, int nv, int kc, int nr, const void *n
     /* rows of W past nv (the last panel of a matrix; the keys of a short
      * sequence in attention) pack as zeros */
     int p8 = kc & ~7;
-    size_t es = cs_gemm_esize(wt);
+    size_t es = cs_dtype_size(wt);
     for (int j = 0; j < nr; j += 8)
         for (int p = 0; p < p8; p += 8) {
             __m256 r[8];

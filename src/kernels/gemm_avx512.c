@@ -20,13 +20,13 @@
 enum { MR = CS_AVX512_MR, NV = CS_AVX512_NV, NR = 16 * NV };
 
 /* 16 elements of W at w (any type) as floats (int8: before the scale). */
-AVX512 static inline __m512 load16(const void *w, cs_gemm_type wt, size_t i) {
-    if (wt == CS_GEMM_F32) return _mm512_loadu_ps((const float *)w + i);
-    if (wt == CS_GEMM_I8)
+AVX512 static inline __m512 load16(const void *w, cs_dtype wt, size_t i) {
+    if (wt == CS_DT_F32) return _mm512_loadu_ps((const float *)w + i);
+    if (wt == CS_DT_I8)
         return _mm512_cvtepi32_ps(
             _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)w + i))));
     __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i));
-    if (wt == CS_GEMM_F16) return _mm512_cvtph_ps(h);
+    if (wt == CS_DT_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
@@ -71,11 +71,11 @@ AVX512 static void pack_b_avx512(const cs_mm_src *s, int nv, int kc, int nr, con
     }
     const void *w = s->w;
     size_t ldw = s->ldw;
-    cs_gemm_type wt = s->wt;
+    cs_dtype wt = s->wt;
     /* rows of W past nv (the last panel of a matrix; the keys of a short
      * sequence in attention) pack as zeros */
     int p16 = kc & ~15;
-    size_t es = cs_gemm_esize(wt);
+    size_t es = cs_dtype_size(wt);
     for (int j = 0; j < nr; j += 16) {
         for (int p = 0; p < p16; p += 16) {
             __m512 r[16];

@@ -15,13 +15,13 @@
 
 /* Where a packer reads one panel of W: element (j, p) of the panel (j: a
  * column of y, p: a step of k) is at w + (kn ? p * ldw + j : j * ldw + p),
- * of type wt, times scale[j] when wt is CS_GEMM_I8. */
+ * of type wt, times scale[j] when wt is CS_DT_I8. */
 typedef struct cs_mm_src {
     const void *w;
     size_t ldw;
-    cs_gemm_type wt;
+    cs_dtype wt;
     int kn;
-    const float *scale; /* CS_GEMM_I8: the panel's row scales; else NULL */
+    const float *scale; /* CS_DT_I8: the panel's row scales; else NULL */
 } cs_mm_src;
 
 typedef struct cs_mm_kernel {
@@ -52,48 +52,12 @@ extern const cs_mm_kernel cs_mm_avx2;
 extern const cs_mm_kernel cs_mm_avx512;
 #endif
 
-/* IEEE half and bfloat16 to float (portable). */
-static inline float cs_half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f)
-        bits = sign | 0x7f800000u | (man << 13); /* inf, nan */
-    else if (exp != 0)
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    else if (man == 0)
-        bits = sign;
-    else { /* subnormal: normalise */
-        exp = 113;
-        while (!(man & 0x400)) {
-            man <<= 1;
-            exp--;
-        }
-        bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
-    }
-    union {
-        uint32_t u;
-        float f;
-    } v = {bits};
-    return v.f;
-}
-
-static inline float cs_bf16_to_float(uint16_t h) {
-    union {
-        uint32_t u;
-        float f;
-    } v = {(uint32_t)h << 16};
-    return v.f;
-}
-
-/* Element j of W in any type, as float (for CS_GEMM_I8, before its scale). */
-static inline float cs_gemm_load(const void *w, cs_gemm_type wt, size_t j) {
-    if (wt == CS_GEMM_F32) return ((const float *)w)[j];
-    if (wt == CS_GEMM_I8) return (float)((const int8_t *)w)[j];
+/* Element j of W in any type, as float (for CS_DT_I8, before its scale). */
+static inline float cs_gemm_load(const void *w, cs_dtype wt, size_t j) {
+    if (wt == CS_DT_F32) return ((const float *)w)[j];
+    if (wt == CS_DT_I8) return (float)((const int8_t *)w)[j];
     uint16_t h = ((const uint16_t *)w)[j];
-    return wt == CS_GEMM_F16 ? cs_half_to_float(h) : cs_bf16_to_float(h);
-}
-
-static inline size_t cs_gemm_esize(cs_gemm_type wt) {
-    return wt == CS_GEMM_F32 ? 4 : wt == CS_GEMM_I8 ? 1 : 2;
+    return wt == CS_DT_F16 ? cs_half_to_float(h) : cs_bf16_to_float(h);
 }
 
 /* Element (j, p) of a panel, as float, its scale applied. */

@@ -42,8 +42,6 @@ cs_status cs_linear_act(cs_pool *pool, const float *x, int m, const cs_weight *w
 cs_status cs_linear_add(cs_pool *pool, const float *x, int m, const cs_weight *w, const float *bias,
                         float *y, cs_error *err);
 
-/* dst[0..n) = float(src[0..n)) for the F32/F16/BF16 dtypes. */
-void cs_to_f32(const void *src, cs_dtype dt, size_t n, float *dst);
 /* Row r of w (k floats), e.g. an embedding lookup. */
 void cs_weight_row(const cs_weight *w, int r, float *out);
 

@@ -41,7 +41,7 @@ static void pack_task(void *ctx, int task, int worker) {
     (void)worker;
     pmat *p = &((pmat *)ctx)[task];
     cs_weight *w = p->w;
-    cs_gemm_pack(w->n, w->k, w->data, (size_t)w->k, CS_GEMM_F32, NULL, p->out, &w->panels);
+    cs_gemm_pack(w->n, w->k, w->data, (size_t)w->k, CS_DT_F32, NULL, p->out, &w->panels);
     cs_map_release(w->data, (size_t)w->n * (size_t)w->k * sizeof(float));
 }
 

@@ -4,7 +4,7 @@
  * used, per row (an output channel), symmetrically:
  *   W[j, :] ~ q[j, :] * scale[j],  scale[j] = max |W[j, :]| / 127.
  * Weight-only: the activations stay float32, and the GEMM turns each panel
- * back into float as it packs it (kernels/gemm*.c, CS_GEMM_I8), so the
+ * back into float as it packs it (kernels/gemm*.c, CS_DT_I8), so the
  * arithmetic is the float path's; what changes is the weights' rounding (at
  * most half a step, 1/254 of the row's largest weight) and their size: a
  * quarter of F32, less memory and a quarter of the bytes to stream from

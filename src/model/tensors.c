@@ -6,21 +6,15 @@
 
 #include "core/error.h"
 
+/* safetensors' spellings */
 static const struct {
     cs_dtype dt;
     const char *name;
-    size_t size;
 } dtypes[] = {
-    {CS_DT_F32, "F32", 4}, {CS_DT_F16, "F16", 2},   {CS_DT_BF16, "BF16", 2}, {CS_DT_F64, "F64", 8},
-    {CS_DT_I64, "I64", 8}, {CS_DT_I32, "I32", 4},   {CS_DT_I16, "I16", 2},   {CS_DT_I8, "I8", 1},
-    {CS_DT_U8, "U8", 1},   {CS_DT_BOOL, "BOOL", 1},
+    {CS_DT_F32, "F32"}, {CS_DT_F16, "F16"},   {CS_DT_BF16, "BF16"}, {CS_DT_F64, "F64"},
+    {CS_DT_I64, "I64"}, {CS_DT_I32, "I32"},   {CS_DT_I16, "I16"},   {CS_DT_I8, "I8"},
+    {CS_DT_U8, "U8"},   {CS_DT_BOOL, "BOOL"},
 };
-
-size_t cs_dtype_size(cs_dtype dt) {
-    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
-        if (dtypes[i].dt == dt) return dtypes[i].size;
-    return 0;
-}
 
 const char *cs_dtype_name(cs_dtype dt) {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)

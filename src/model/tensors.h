@@ -12,20 +12,7 @@
 
 #include "clipsearch/common.h"
 #include "core/file.h"
-
-typedef enum cs_dtype {
-    CS_DT_UNKNOWN = 0,
-    CS_DT_F32,
-    CS_DT_F16,
-    CS_DT_BF16,
-    CS_DT_F64,
-    CS_DT_I64,
-    CS_DT_I32,
-    CS_DT_I16,
-    CS_DT_I8,
-    CS_DT_U8,
-    CS_DT_BOOL
-} cs_dtype;
+#include "kernels/dtype.h"
 
 #define CS_MAX_DIMS 8
 
@@ -50,8 +37,6 @@ typedef struct cs_tensor_table {
     char format[32]; /* "safetensors", "safetensors (sharded)", "pytorch zip" */
 } cs_tensor_table;
 
-/* Element size in bytes (0 for CS_DT_UNKNOWN). */
-size_t cs_dtype_size(cs_dtype dt);
 /* "F32", "F16", ...; safetensors spelling. */
 const char *cs_dtype_name(cs_dtype dt);
 /* From the safetensors spelling; CS_DT_UNKNOWN if not one we know. */

@@ -9,6 +9,7 @@
 
 #include "core/pool.h"
 #include "core/cpu.h"
+#include "kernels/dtype.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_kernel.h"
 #include "kernels/vecops.h"
@@ -21,9 +22,9 @@ static float frand(void) {
 }
 
 /* A random W of n*k elements of type wt; also its float value in wf (for
- * CS_GEMM_I8, before the row scales). */
-static void *make_w(cs_gemm_type wt, size_t count, float *wf) {
-    if (wt == CS_GEMM_I8) { /* -127..127 */
+ * CS_DT_I8, before the row scales). */
+static void *make_w(cs_dtype wt, size_t count, float *wf) {
+    if (wt == CS_DT_I8) { /* -127..127 */
         int8_t *w = malloc(count);
         for (size_t i = 0; i < count; i++) {
             rng = rng * 1664525u + 1013904223u;
@@ -32,7 +33,7 @@ static void *make_w(cs_gemm_type wt, size_t count, float *wf) {
         }
         return w;
     }
-    if (wt == CS_GEMM_F32) {
+    if (wt == CS_DT_F32) {
         float *w = malloc(count * sizeof(float));
         for (size_t i = 0; i < count; i++) w[i] = wf[i] = frand();
         return w;
@@ -40,7 +41,7 @@ static void *make_w(cs_gemm_type wt, size_t count, float *wf) {
     uint16_t *w = malloc(count * sizeof(uint16_t));
     for (size_t i = 0; i < count; i++) {
         rng = rng * 1664525u + 1013904223u;
-        if (wt == CS_GEMM_F16) /* exponents 0..29: subnormals included, no inf/nan */
+        if (wt == CS_DT_F16) /* exponents 0..29: subnormals included, no inf/nan */
             w[i] = (uint16_t)((rng >> 16) & 0x8000) | (uint16_t)(((rng >> 8) % 30) << 10) |
                    (uint16_t)(rng & 0x3ff);
         else { /* bf16 of a value in [-0.5, 0.5) */
@@ -62,15 +63,15 @@ static float *alloc_panels(int n, int k) { /* aligned_alloc wants whole 64-byte 
 /* W [n, k] packed beforehand gives y the same bits as cs_gemm(_i8) did
  * (y0: y before that call, yw: its result). */
 static void check_packed(cs_pool *pool, int m, int n, int k, const float *x, size_t ldx,
-                         const void *w, size_t ldw, cs_gemm_type wt, const float *scale,
-                         const float *b, const float *y0, const float *yw, size_t ldy, int flags) {
+                         const void *w, size_t ldw, cs_dtype wt, const float *scale, const float *b,
+                         const float *y0, const float *yw, size_t ldy, int flags) {
     float *panels = alloc_panels(n, k);
     float *y = malloc((size_t)m * ldy * sizeof(float));
     memcpy(y, y0, (size_t)m * ldy * sizeof(float));
     cs_gemm_panels pk;
-    cs_gemm_pack(n, k, w, ldw, wt, wt == CS_GEMM_I8 ? scale : NULL, panels, &pk);
+    cs_gemm_pack(n, k, w, ldw, wt, wt == CS_DT_I8 ? scale : NULL, panels, &pk);
     cs_error err = {0};
-    CHECK_OK(cs_gemm_packed(pool, m, n, k, x, ldx, &pk, w, ldw, wt, wt == CS_GEMM_I8 ? scale : NULL,
+    CHECK_OK(cs_gemm_packed(pool, m, n, k, x, ldx, &pk, w, ldw, wt, wt == CS_DT_I8 ? scale : NULL,
                             b, y, ldy, flags, &err),
              &err);
     CHECK_MSG(!memcmp(y, yw, (size_t)m * ldy * sizeof(float)),
@@ -79,7 +80,7 @@ static void check_packed(cs_pool *pool, int m, int n, int k, const float *x, siz
     free(panels), free(y);
 }
 
-static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int flags, int bias) {
+static int check_case(cs_pool *pool, int m, int n, int k, cs_dtype wt, int flags, int bias) {
     size_t ldx = k + 3, ldy = n + 5, ldw = (flags & CS_GEMM_W_KN) ? n + 2 : k + 1;
     size_t wcount = (flags & CS_GEMM_W_KN) ? (size_t)k * ldw : (size_t)n * ldw;
     float *x = malloc((size_t)m * ldx * sizeof(float)), *wf = malloc(wcount * sizeof(float));
@@ -92,7 +93,7 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
     void *w = make_w(wt, wcount, wf);
     float *scale = malloc((size_t)n * sizeof(float));
     for (int j = 0; j < n; j++) scale[j] = 0.001f + 0.01f * (frand() + 0.5f);
-    if (wt == CS_GEMM_I8) /* the value the kernels use: float(q) * scale, in float */
+    if (wt == CS_DT_I8) /* the value the kernels use: float(q) * scale, in float */
         for (int j = 0; j < n; j++)
             for (int p = 0; p < k; p++) wf[(size_t)j * ldw + p] *= scale[j];
     for (int i = 0; i < m; i++)
@@ -114,7 +115,7 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
     float *y0 = malloc((size_t)m * ldy * sizeof(float));
     memcpy(y0, y, (size_t)m * ldy * sizeof(float));
     cs_error err = {0};
-    if (wt == CS_GEMM_I8)
+    if (wt == CS_DT_I8)
         CHECK_OK(
             cs_gemm_i8(pool, m, n, k, x, ldx, w, ldw, scale, bias ? b : NULL, y, ldy, flags, &err),
             &err);
@@ -141,7 +142,7 @@ static int check_case(cs_pool *pool, int m, int n, int k, cs_gemm_type wt, int f
 }
 
 /* y of rows 0..r-1 computed alone equals those rows computed among 40. */
-static void check_invariant(cs_pool *pool, cs_gemm_type wt) {
+static void check_invariant(cs_pool *pool, cs_dtype wt) {
     int m = 40, n = 100, k = 300;
     float *x = malloc((size_t)m * k * sizeof(float)), *wf = malloc((size_t)n * k * sizeof(float));
     float *b = malloc(n * sizeof(float)), *y = malloc((size_t)m * n * sizeof(float));
@@ -192,7 +193,38 @@ static void check_quantize_row(int8_t q299[299]) {
     for (int i = 0; i < 299; i++) CHECK_EQ_INT(q[i], 0);
 }
 
+/* Every half, by IEEE 754's definition, through cs_half_to_float and
+ * through cs_to_f32 at every level this CPU runs (F16C or portable). */
+static void check_every_half(void) {
+    static uint16_t h[65536];
+    static float got[65536];
+    for (int i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+    const char *levels[] = {"generic", "avx2", "avx512"};
+    int top = cs_cpu_level_get();
+    for (int lv = 0; lv <= top; lv++) {
+        setenv("CLIPSEARCH_CPU", levels[lv], 1);
+        cs_cpu_level_reload();
+        cs_to_f32(h, CS_DT_F16, 65536, got);
+        for (int i = 0; i < 65536; i++) {
+            int sign = i >> 15, exp = (i >> 10) & 0x1f, man = i & 0x3ff;
+            double mag = exp == 0 ? ldexp(man, -24) : ldexp(1024 + man, exp - 25);
+            float want = (float)(sign ? -mag : mag), one = cs_half_to_float(h[i]);
+            if (exp == 0x1f) {
+                CHECK_MSG(man ? isnan(one) && isnan(got[i]) : isinf(one) && isinf(got[i]),
+                          "half 0x%04x: not inf/nan", i);
+                CHECK(!!signbit(one) == sign && !!signbit(got[i]) == sign);
+                continue;
+            }
+            CHECK_MSG(one == want && got[i] == want && !!signbit(one) == sign,
+                      "half 0x%04x at %s: %g and %g, want %g", i, levels[lv], one, got[i], want);
+        }
+    }
+    unsetenv("CLIPSEARCH_CPU");
+    cs_cpu_level_reload();
+}
+
 int main(void) {
+    check_every_half();
     int8_t q299[299];
     q299[0] = -128; /* (no level yet) */
     /* Known half-float bit patterns, subnormals and specials included. */
@@ -205,6 +237,7 @@ int main(void) {
     CHECK(isinf(cs_half_to_float(0x7c00)) && isnan(cs_half_to_float(0x7e00)));
     CHECK(cs_bf16_to_float(0x3f80) == 1.0f && cs_bf16_to_float(0xc040) == -3.0f);
 
+    static const cs_dtype types[] = {CS_DT_F32, CS_DT_F16, CS_DT_BF16, CS_DT_I8};
     static const int ms[] = {1, 3, 8, 9, 50, 61};
     static const int ns[] = {1, 17, 64, 100, 130};
     static const int ks[] = {1, 7, 129, 300};
@@ -220,26 +253,26 @@ int main(void) {
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
                 for (size_t d = 0; d < sizeof ks / sizeof *ks; d++)
-                    for (int wt = 0; wt < 4; wt++)
+                    for (int t = 0; t < 4; t++)
                         for (int flags = 0; flags < 4; flags++)
-                            if (wt != CS_GEMM_I8 || !(flags & CS_GEMM_W_KN)) /* [n, k] only */
+                            if (types[t] != CS_DT_I8 || !(flags & CS_GEMM_W_KN)) /* [n, k] only */
                                 check_case((a + c + d) % 2 ? pool : NULL, ms[a], ns[c], ks[d],
-                                           (cs_gemm_type)wt, flags, (int)(a + d + flags) % 2);
+                                           types[t], flags, (int)(a + d + flags) % 2);
         /* The ViT-B/32 shapes at two images (k beyond the panel depth). */
-        check_case(pool, 100, 768, 768, CS_GEMM_F16, 0, 1);
-        check_case(pool, 98, 256, 3072, CS_GEMM_F32, CS_GEMM_ACCUMULATE, 1);
+        check_case(pool, 100, 768, 768, CS_DT_F16, 0, 1);
+        check_case(pool, 98, 256, 3072, CS_DT_F32, CS_GEMM_ACCUMULATE, 1);
         /* A few rows alone give the same bits as the same rows inside a
          * larger m (what makes a single embedding equal its batch's). */
-        for (int wt = 0; wt < 3; wt++) check_invariant(pool, (cs_gemm_type)wt);
+        for (int t = 0; t < 3; t++) check_invariant(pool, types[t]);
         /* An activation fused into the product (each tile as it is finished),
          * with the other flags, partial tiles, and an empty sum (k = 0). */
-        check_case(pool, 61, 130, 300, CS_GEMM_F32, CS_GEMM_QUICK_GELU, 1);
-        check_case(NULL, 9, 100, 129, CS_GEMM_F16, CS_GEMM_GELU | CS_GEMM_ACCUMULATE, 1);
-        check_case(pool, 50, 64, 7, CS_GEMM_BF16, CS_GEMM_QUICK_GELU | CS_GEMM_W_KN, 0);
-        check_case(pool, 3, 17, 0, CS_GEMM_F32, CS_GEMM_GELU, 1);
+        check_case(pool, 61, 130, 300, CS_DT_F32, CS_GEMM_QUICK_GELU, 1);
+        check_case(NULL, 9, 100, 129, CS_DT_F16, CS_GEMM_GELU | CS_GEMM_ACCUMULATE, 1);
+        check_case(pool, 50, 64, 7, CS_DT_BF16, CS_GEMM_QUICK_GELU | CS_GEMM_W_KN, 0);
+        check_case(pool, 3, 17, 0, CS_DT_F32, CS_GEMM_GELU, 1);
         /* Tall: several row blocks per column block (and a partial last). */
-        check_case(pool, 1100, 70, 40, CS_GEMM_BF16, 0, 1);
-        check_case(pool, 100, 3072, 768, CS_GEMM_I8, CS_GEMM_QUICK_GELU, 1);
+        check_case(pool, 1100, 70, 40, CS_DT_BF16, 0, 1);
+        check_case(pool, 100, 3072, 768, CS_DT_I8, CS_GEMM_QUICK_GELU, 1);
     }
     /* Panels packed for one kernel, used after the level changed: read from
      * W instead (the same bits as the new kernel's cs_gemm). */
@@ -252,15 +285,14 @@ int main(void) {
         for (size_t i = 0; i < (size_t)n * k; i++) w[i] = frand();
         float *panels = alloc_panels(n, k);
         cs_gemm_panels pk;
-        cs_gemm_pack(n, k, w, k, CS_GEMM_F32, NULL, panels, &pk);
+        cs_gemm_pack(n, k, w, k, CS_DT_F32, NULL, panels, &pk);
         for (size_t i = 0; i < cs_gemm_panels_floats(n, k); i++) panels[i] = NAN; /* unread */
         setenv("CLIPSEARCH_CPU", "generic", 1);
         cs_cpu_level_reload();
         cs_error e = {0};
-        CHECK_OK(
-            cs_gemm_packed(pool, m, n, k, x, k, &pk, w, k, CS_GEMM_F32, NULL, NULL, y, n, 0, &e),
-            &e);
-        CHECK_OK(cs_gemm(pool, m, n, k, x, k, w, k, CS_GEMM_F32, NULL, y1, n, 0, &e), &e);
+        CHECK_OK(cs_gemm_packed(pool, m, n, k, x, k, &pk, w, k, CS_DT_F32, NULL, NULL, y, n, 0, &e),
+                 &e);
+        CHECK_OK(cs_gemm(pool, m, n, k, x, k, w, k, CS_DT_F32, NULL, y1, n, 0, &e), &e);
         CHECK(top == CS_CPU_GENERIC || !memcmp(y, y1, (size_t)m * n * sizeof(float)));
         free(x), free(w), free(y), free(y1), free(panels);
     }
@@ -268,7 +300,7 @@ int main(void) {
     cs_error err = {0};
     float one = 1;
     int8_t q = 1;
-    CHECK_EQ_INT(cs_gemm(NULL, 1, 1, 1, &one, 1, &q, 1, CS_GEMM_I8, NULL, &one, 1, 0, &err),
+    CHECK_EQ_INT(cs_gemm(NULL, 1, 1, 1, &one, 1, &q, 1, CS_DT_I8, NULL, &one, 1, 0, &err),
                  CS_EINVAL);
     CHECK_EQ_INT(cs_gemm_i8(NULL, 1, 1, 1, &one, 1, &q, 1, NULL, NULL, &one, 1, 0, &err),
                  CS_EINVAL);

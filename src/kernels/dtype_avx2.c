@@ -1,9 +1,9 @@
-/* model/linear_avx2.c - cs_to_f32 with F16C (compiled with -mavx2 -mfma
- * -mf16c; linear.c calls it only after a CPU check). */
+/* kernels/dtype_avx2.c - cs_to_f32 with F16C (compiled with -mavx2 -mfma
+ * -mf16c; dtype.c calls it only after the CPU check). */
 #include <immintrin.h>
 #include <string.h>
 
-#include "model/linear.h"
+#include "kernels/dtype.h"
 
 void cs_to_f32_avx2(const void *src, cs_dtype dt, size_t n, float *dst);
 void cs_to_f32_avx2(const void *src, cs_dtype dt, size_t n, float *dst) {
@@ -23,8 +23,5 @@ void cs_to_f32_avx2(const void *src, cs_dtype dt, size_t n, float *dst) {
         __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(s + i)));
         _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
     }
-    for (; i < n; i++) {
-        uint32_t b = (uint32_t)s[i] << 16;
-        memcpy(&dst[i], &b, 4);
-    }
+    for (; i < n; i++) dst[i] = cs_bf16_to_float(s[i]);
 }
