@@ -5,10 +5,10 @@
  *
  * Prints one JSON object of milliseconds:
  *   pool, model_open, db_open;
- *   warm: the tokenizer's load on one thread (tokenizer: its own time, from
- *     .tokenizer.json.cscache when current) while the others prefault the
- *     text tower's weights and the vector file (cs_model_prefetch,
- *     cs_vecs_prefault), then all threads prefault;
+ *   warm: cs_query_warm, as the command runs it: the tokenizer's load on
+ *     one thread (from .tokenizer.json.cscache when current) while the
+ *     others prefault the text tower's weights and the vector file, then
+ *     all threads prefault;
  *   embed: tokenize + text tower; search: scan + paths; total.
  * --plain skips the warm-up (the tokenizer loads inside embed, and the
  * weights and vectors fault in as they are read): the path before it.
@@ -21,35 +21,13 @@
 #include "clipsearch.h"
 #include "core/pool.h"
 #include "index/db_internal.h"
+#include "index/query_warm.h"
 
 #include "bench_util.h"
-
-enum { MODEL_PARTS = 12, VECTOR_PARTS = 8 }; /* as index_model.c */
 
 static int die(const cs_error *err) {
     fprintf(stderr, "bench_cold_query: %s\n", err->message);
     return 1;
-}
-
-typedef struct warm {
-    cs_model *model;
-    const cs_vecs *vecs;
-    double tokenizer_ms;
-} warm;
-
-static void warm_task(void *ctx, int task, int worker) {
-    (void)worker;
-    warm *W = ctx;
-    cs_error e;
-    if (task == 0) {
-        double t = now_ms();
-        cs_model_tokenizer(W->model, &e);
-        W->tokenizer_ms = now_ms() - t;
-    } else if (task <= MODEL_PARTS) {
-        cs_model_prefetch(W->model, CS_PREFETCH_TEXT, task - 1, MODEL_PARTS, &e);
-    } else {
-        cs_vecs_prefault(W->vecs, task - 1 - MODEL_PARTS, VECTOR_PARTS);
-    }
 }
 
 int main(int argc, char **argv) {
@@ -94,12 +72,10 @@ int main(int argc, char **argv) {
     if (cs_db_open_model(path, model, CS_DB_READONLY, &db, &err)) return die(&err);
     ms[DB] = now_ms() - t;
     t = now_ms();
-    warm W = {model, NULL, 0};
     cs_vecs *v = NULL;
     if (!plain) {
         if (cs_db_vectors_opt(db, 0, &v, &err)) return die(&err);
-        W.vecs = v;
-        cs_pool_for(pool, 1 + MODEL_PARTS + VECTOR_PARTS, warm_task, &W);
+        cs_query_warm(pool, model, CS_PREFETCH_TEXT, v);
     }
     ms[WARM] = now_ms() - t;
     t = now_ms();
@@ -121,9 +97,9 @@ int main(int argc, char **argv) {
     if (cs_db_get_info(db, &info, &err)) return die(&err);
     printf("{\"rows\": %lld, \"threads\": %d, \"warm_up\": %s, \"pool_ms\": %.2f, "
            "\"model_open_ms\": %.2f, \"db_open_ms\": %.2f, \"warm_ms\": %.2f, "
-           "\"tokenizer_ms\": %.2f, \"embed_ms\": %.2f, \"search_ms\": %.2f, \"total_ms\": %.2f}\n",
+           "\"embed_ms\": %.2f, \"search_ms\": %.2f, \"total_ms\": %.2f}\n",
            (long long)info.count, cs_pool_threads(pool), plain ? "false" : "true", ms[POOL],
-           ms[MODEL], ms[DB], ms[WARM], W.tokenizer_ms, ms[EMBED], ms[SEARCH], ms[TOTAL]);
+           ms[MODEL], ms[DB], ms[WARM], ms[EMBED], ms[SEARCH], ms[TOTAL]);
     cs_vecs_release(v);
     cs_results_free(res, n);
     cs_db_close(db);

@@ -9,6 +9,7 @@
 #include "core/pool.h"
 #include "index/db_internal.h"
 #include "index/indexer.h"
+#include "index/query_warm.h"
 
 cs_status cs_db_open_model(const char *path, const cs_model *model, int flags, cs_db **out,
                            cs_error *err) {
@@ -107,11 +108,9 @@ static cs_status model_prepare(void *user, const void *data, size_t size, const 
 }
 
 /* Runs of at least this many images are bulk work for the model: it packs
- * its image weights once (src/model/prepack.c), which costs 0.1-1.2 s here
- * (mostly the kernel zeroing fresh pages) and saves ~5-12% of each image's
- * encoding (2-4 of ~35 ms at 16 images a thread): from a few hundred
- * images on it pays (300 small PNGs, 3 alternating runs: 0.91-1.08x the
- * time of reading the map; break-even, as expected). */
+ * its image weights once (src/model/prepack.c), a one-time cost (mostly
+ * the kernel zeroing fresh pages) that a few percent saved on each image
+ * repays from a few hundred images on (docs/engine.md, "Packed once"). */
 #define BULK_RUN 256
 
 static cs_status model_embed(void *user, const float *inputs, int n, int more, float *out,
@@ -219,12 +218,11 @@ cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_erro
     return CS_OK;
 }
 
-/* A cold query's start, shared by the pool's threads: the tokenizer on one
- * (task 0), and meanwhile the pages the query will certainly read mapped in
- * slices on the others, then on all - the tower's weights (tasks 1..P),
- * then the vector file (the rest). Prefaulting costs less than the page
- * faults it replaces (one system call per slice), so even a one-thread
- * pool gains. Failures are left for the calls that follow to report. */
+/* Tasks of cs_query_warm: the tokenizer on one thread (task 0), and
+ * meanwhile the pages mapped in slices on the others, then on all - the
+ * towers' weights (tasks 1..P), then the vector file (the rest).
+ * Prefaulting costs less than the page faults it replaces (one system call
+ * per slice), so even a one-thread pool gains. */
 enum { WARM_MODEL_PARTS = 12, WARM_VECTOR_PARTS = 8 };
 
 typedef struct warm_job {
@@ -241,9 +239,14 @@ static void warm_task(void *ctx, int task, int worker) {
         if (J->towers & CS_PREFETCH_TEXT) cs_model_tokenizer(J->model, &e);
     } else if (task <= WARM_MODEL_PARTS) {
         if (J->towers) cs_model_prefetch(J->model, J->towers, task - 1, WARM_MODEL_PARTS, &e);
-    } else {
+    } else if (J->vecs) {
         cs_vecs_prefault(J->vecs, task - 1 - WARM_MODEL_PARTS, WARM_VECTOR_PARTS);
     }
+}
+
+void cs_query_warm(cs_pool *pool, cs_model *model, int towers, const cs_vecs *vecs) {
+    warm_job J = {model, towers, vecs};
+    cs_pool_for(pool, 1 + WARM_MODEL_PARTS + WARM_VECTOR_PARTS, warm_task, &J);
 }
 
 cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
@@ -274,18 +277,18 @@ cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
     }
     o.exclude_paths = paths;
     o.n_exclude_paths = np;
-    warm_job J = {model, 0, NULL};
+    int towers = 0;
     for (int i = 0; i < nq; i++) {
         cs_query_kind k = cs_query_term_at(query, i)->kind;
-        if (k == CS_QUERY_TEXT) J.towers |= CS_PREFETCH_TEXT;
-        if (k == CS_QUERY_IMAGE_FILE || k == CS_QUERY_IMAGE_MEM) J.towers |= CS_PREFETCH_VISION;
+        if (k == CS_QUERY_TEXT) towers |= CS_PREFETCH_TEXT;
+        if (k == CS_QUERY_IMAGE_FILE || k == CS_QUERY_IMAGE_MEM) towers |= CS_PREFETCH_VISION;
     }
     /* the snapshot now, its pages in the warm-up (cs_db_search takes the
      * same one unless the database moves on meanwhile) */
     cs_vecs *v = NULL;
     cs_error ve;
-    if (cs_db_vectors_opt(db, 0, &v, &ve) == CS_OK) J.vecs = v;
-    cs_pool_for(o.pool, 1 + WARM_MODEL_PARTS + WARM_VECTOR_PARTS, warm_task, &J);
+    if (cs_db_vectors_opt(db, 0, &v, &ve) != CS_OK) v = NULL;
+    cs_query_warm(o.pool, model, towers, v);
     cs_vecs_release(v);
     cs_status st = cs_query_embed(query, model, q, err);
     if (!st) st = cs_db_search(db, q, &o, out, n, err);
