@@ -15,11 +15,7 @@
 
 #include "clipsearch.h"
 
-static double cpu(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "bench_util.h"
 
 static double now(void) {
     struct timespec ts;
@@ -81,14 +77,14 @@ int main(int argc, char **argv) {
     }
     double t_first_image = now() - t0;
     t0 = now();
-    double c0 = cpu();
+    double c0 = cpu_seconds();
     int done = 0;
     while (done < n_img) {
         int k = n_img - done < batch ? n_img - done : batch;
         cs_embed_pixels(m, px, k, 0, out, &err);
         done += k;
     }
-    double t_img = now() - t0, c_img = cpu() - c0;
+    double t_img = now() - t0, c_img = cpu_seconds() - c0;
 
     static const int32_t query[] = {49406, 320, 1125, 539, 320, 2368, 530, 49407};
     const int32_t *ids[64];
@@ -98,9 +94,9 @@ int main(int argc, char **argv) {
     cs_embed_tokens(m, ids, n_ids, 1, 0, out, &err);
     double t_first_text = now() - t0;
     t0 = now();
-    c0 = cpu();
+    c0 = cpu_seconds();
     for (int i = 0; i < n_txt; i++) cs_embed_tokens(m, ids, n_ids, 1, 0, out, &err);
-    double t_txt1 = now() - t0, c_txt1 = cpu() - c0;
+    double t_txt1 = now() - t0, c_txt1 = cpu_seconds() - c0;
     t0 = now();
     for (done = 0; done < n_txt; done += 64)
         cs_embed_tokens(m, ids, n_ids, n_txt - done < 64 ? n_txt - done : 64, 0, out, &err);

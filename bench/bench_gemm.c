@@ -6,7 +6,7 @@
  * Prints one JSON line per shape: GFLOP/s of each kernel level this CPU
  * runs (avx512, avx2, generic), of OpenBLAS sgemm with as many threads, and
  * the ratio ours / OpenBLAS. Figures are the best of --reps rounds, per
- * CPU-second of the process (see now()). */
+ * CPU-second of the process (cpu_seconds, bench_util.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,33 +18,18 @@
 #include "core/cpu.h"
 #include "kernels/gemm.h"
 
+#include "bench_util.h"
+
 /* OpenBLAS (libblas.so.3 of Debian's openblas-pthread), declared here so the
  * bench needs no BLAS header. */
 void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
 void openblas_set_num_threads(int n);
 
-/* CPU time of the process (all threads): on a shared machine, GFLOP per
- * CPU-second is far steadier than per wall-second. */
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct shape {
     const char *name;
     int m_per_image, n, k;
 } shape;
-
-static float *randv(size_t n, unsigned seed) {
-    float *v = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        v[i] = ((seed >> 9) / 8388608.0f - 0.5f) * 0.1f;
-    }
-    return v;
-}
 
 int main(int argc, char **argv) {
     int batch = 8, threads = 2, reps = 5;
@@ -72,7 +57,8 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const shape *sh = &shapes[s];
         int m = sh->m_per_image ? sh->m_per_image * batch : 8, n = sh->n, k = sh->k;
-        float *x = randv((size_t)m * k, 1), *w = randv((size_t)n * k, 2), *b = randv(n, 3);
+        float *x = bench_randv((size_t)m * k, 1), *w = bench_randv((size_t)n * k, 2),
+              *b = bench_randv(n, 3);
         float *y = calloc((size_t)m * n, sizeof(float)), *yr = calloc((size_t)m * n, sizeof(float));
         double flop = 2.0 * m * n * k, best[4] = {1e9, 1e9, 1e9, 1e9};
         for (int r = 0; r < reps; r++) {
@@ -80,15 +66,15 @@ int main(int argc, char **argv) {
                 if (2 - lv > top) continue;
                 setenv("CLIPSEARCH_CPU", levels[lv], 1);
                 cs_cpu_level_reload();
-                double t0 = now();
+                double t0 = cpu_seconds();
                 cs_gemm(pool, m, n, k, x, k, w, k, CS_DT_F32, b, y, n, 0, NULL);
-                double t = now() - t0;
+                double t = cpu_seconds() - t0;
                 if (t < best[lv]) best[lv] = t;
             }
-            double t0 = now();
+            double t0 = cpu_seconds();
             for (int i = 0; i < m; i++) memcpy(yr + (size_t)i * n, b, n * sizeof(float));
             cblas_sgemm(101, 111, 112, m, n, k, 1.0f, x, k, w, k, 1.0f, yr, n);
-            double t = now() - t0;
+            double t = cpu_seconds() - t0;
             if (t < best[3]) best[3] = t;
         }
         unsetenv("CLIPSEARCH_CPU");

@@ -17,20 +17,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_lp.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static float *randv(size_t n, unsigned seed) {
-    float *v = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        v[i] = ((seed >> 9) / 8388608.0f - 0.5f) * 0.1f;
-    }
-    return v;
-}
+#include "bench_util.h"
 
 typedef struct src {
     const float *w;
@@ -66,7 +53,8 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         if (only >= 0 && (int)s != only) continue;
         int n = shapes[s].n, k = shapes[s].k;
-        float *x = randv((size_t)m * k, 1), *w = randv((size_t)n * k, 2), *b = randv(n, 3);
+        float *x = bench_randv((size_t)m * k, 1), *w = bench_randv((size_t)n * k, 2),
+              *b = bench_randv(n, 3);
         float *y = malloc((size_t)m * n * sizeof(float));
         float *fp = aligned_alloc(64, (cs_gemm_panels_floats(n, k) * 4 + 63) / 64 * 64);
         cs_gemm_panels pk;
@@ -84,7 +72,7 @@ int main(int argc, char **argv) {
         cs_error err;
         for (int r = 0; r < reps; r++)
             for (int v = 0; v < 3; v++) {
-                double t0 = now();
+                double t0 = cpu_seconds();
                 for (int i = 0; i < inner; i++) {
                     if (v == 0)
                         cs_gemm_packed(pool, m, n, k, x, k, &pk, w, k, CS_DT_F32, NULL, b, y, n, 0,
@@ -92,7 +80,7 @@ int main(int argc, char **argv) {
                     else
                         cs_gemm_lp(pool, m, x, k, &lp[v - 1], b, y, n, 0, &err);
                 }
-                double dt = (now() - t0) / inner;
+                double dt = (cpu_seconds() - t0) / inner;
                 if (dt < best[v]) best[v] = dt;
             }
         printf("{\"shape\":\"%s\",\"gflops_per_cpu_s\":{\"f32\":%.1f,\"bf16\":%.1f,\"int8\":%.1f},"

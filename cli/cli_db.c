@@ -5,17 +5,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int cli_db_path(const char *opt, char *buf, size_t cap) {
-    if (opt && *opt) {
-        if (strlen(opt) >= cap) {
-            cli_error("--db: path too long");
-            return CLI_FAIL;
-        }
-        strcpy(buf, opt);
-        return CLI_OK;
+/* --db if given, else $CLIPSEARCH_DB or the per-user default; says why not
+ * in err. */
+static cs_status choose_path(const char *opt, char *buf, size_t cap, cs_error *err) {
+    if (!opt || !*opt) return cs_db_default_path(buf, cap, err);
+    if (strlen(opt) >= cap) {
+        err->status = CS_EINVAL;
+        snprintf(err->message, sizeof err->message, "--db: path too long");
+        return CS_EINVAL;
     }
+    strcpy(buf, opt);
+    return CS_OK;
+}
+
+int cli_db_path(const char *opt, char *buf, size_t cap) {
     cs_error err;
-    if (cs_db_default_path(buf, cap, &err) != CS_OK) return cli_fail(&err);
+    if (choose_path(opt, buf, cap, &err) != CS_OK) return cli_fail(&err);
     return CLI_OK;
 }
 
@@ -52,19 +57,12 @@ const char *cli_db_model(const char *opt_model, const char *opt_db) {
     if (cli_model_arg(opt_model)) return opt_model;
     char path[4096];
     struct stat st;
-    if (opt_db && *opt_db && strlen(opt_db) < sizeof path)
-        strcpy(path, opt_db);
-    else if (opt_db && *opt_db)
-        return NULL;
-    else {
-        cs_error err;
-        if (cs_db_default_path(path, sizeof path, &err) != CS_OK) return NULL;
-    }
+    cs_error err;
+    if (choose_path(opt_db, path, sizeof path, &err) != CS_OK) return NULL;
     if (stat(path, &st) != 0) return NULL; /* a new catalogue: the default model */
     cs_db_opts o = {.flags = CS_DB_READONLY};
     cs_db *db = NULL;
     cs_db_info info;
-    cs_error err;
     const char *out = NULL;
     if (cs_db_open(path, &o, &db, &err) == CS_OK && cs_db_get_info(db, &info, &err) == CS_OK &&
         *info.model_source && strlen(info.model_source) < sizeof source &&

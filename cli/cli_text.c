@@ -35,13 +35,19 @@ static int control_at(const unsigned char *s) {
     return 0;
 }
 
-void cli_put_escaped(const char *s, FILE *f) {
+/* s with its control characters as C escapes; quoted: '"', '\\' and '\r'
+ * too, the form cli_unquote_path reads back. */
+static void put_escapes(const char *s, int quoted, FILE *f) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         int c = control_at(p);
-        if (*p == '\n')
+        if (quoted && (*p == '"' || *p == '\\'))
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
             fputs("\\n", f);
         else if (*p == '\t')
             fputs("\\t", f);
+        else if (quoted && *p == '\r')
+            fputs("\\r", f);
         else if (c == 2)
             fprintf(f, "\\x%02x\\x%02x", p[0], p[1]), p++;
         else if (c)
@@ -49,6 +55,10 @@ void cli_put_escaped(const char *s, FILE *f) {
         else
             fputc(*p, f);
     }
+}
+
+void cli_put_escaped(const char *s, FILE *f) {
+    put_escapes(s, 0, f);
 }
 
 int cli_needs_quotes(const char *s) {
@@ -64,23 +74,7 @@ void cli_put_path(const char *s, FILE *f) {
         return;
     }
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        int c = control_at(p);
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p == '\r')
-            fputs("\\r", f);
-        else if (c == 2)
-            fprintf(f, "\\x%02x\\x%02x", p[0], p[1]), p++;
-        else if (c)
-            fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
-    }
+    put_escapes(s, 1, f);
     fputc('"', f);
 }
 

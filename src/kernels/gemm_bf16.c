@@ -3,10 +3,9 @@
  * the rest; only these target-attributed functions use the extension, and
  * gemm_lp.c calls them only when cs_cpu_has(CS_CPU_BF16). */
 #if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
 #include <string.h>
 
-#include "kernels/gemm_lp.h"
+#include "kernels/gemm_lp_tile.h"
 
 #define BF16        __attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw,fma")))
 #define BF16_INLINE BF16 __attribute__((always_inline)) static inline
@@ -25,23 +24,12 @@ BF16_INLINE void tile(int R, int steps, const uint8_t *a, size_t lda, const uint
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     for (int q = 0; q < steps; q++) {
-        if ((q & 15) == 0) { /* x: the line after next of these rows, this line of the next
-                                tile's (which would come from L3 once y's stores have
-                                pushed them out of L2); and early, y's tile */
-#pragma GCC unroll 6
-            for (int i = 0; i < R; i++) {
-                _mm_prefetch((const char *)(a + (size_t)i * lda + 4 * q + 128), _MM_HINT_T0);
-                _mm_prefetch((const char *)(a + (size_t)(MR + i) * lda + 4 * q), _MM_HINT_T1);
-            }
-            if (add && q / 16 < R)
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; v++)
-                    _mm_prefetch((const char *)(c + (size_t)(q / 16) * ldc + 16 * v), _MM_HINT_T0);
-        }
+        lp_prefetch(R, q, a, lda, c, ldc, add);
         __m512bh bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
-            bv[v] = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)q * 4 * CS_LP_NR + 64 * v));
+            bv[v] =
+                (__m512bh)_mm512_load_si512((const void *)(b + (size_t)q * 4 * CS_LP_NR + 64 * v));
 #pragma GCC unroll 6
         for (int i = 0; i < R; i++) {
             int32_t pair;
@@ -53,21 +41,14 @@ BF16_INLINE void tile(int R, int steps, const uint8_t *a, size_t lda, const uint
     }
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
-        int left = nv - 16 * v;
-        __mmask16 mk = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        __mmask16 mk = lp_mask(nv, v);
         if (!mk) continue;
         __m512 bias_v = bias ? _mm512_maskz_loadu_ps(mk, bias + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 6
         for (int i = 0; i < R; i++) {
             float *cr = c + (size_t)i * ldc + 16 * v;
             __m512 r = _mm512_add_ps(acc[i][v], bias_v);
-            if (mk == 0xffff) { /* (masked stores are slower: a whole vector, plainly) */
-                if (add) r = _mm512_add_ps(_mm512_loadu_ps(cr), r);
-                _mm512_storeu_ps(cr, r);
-                continue;
-            }
-            if (add) r = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, cr), r);
-            _mm512_mask_storeu_ps(cr, mk, r);
+            lp_store(cr, r, mk, add);
         }
     }
 }
@@ -78,16 +59,7 @@ BF16 void cs_lp_micro_bf16_avx512(int rows, int steps, const cs_lp_tile *t, cons
     (void)ws, (void)cs;
     const uint8_t *a = t->a;
     size_t lda = t->lda;
-    // clang-format off
-    switch (rows) {
-    case 1: tile(1, steps, a, lda, b, c, ldc, nv, bias, add); break;
-    case 2: tile(2, steps, a, lda, b, c, ldc, nv, bias, add); break;
-    case 3: tile(3, steps, a, lda, b, c, ldc, nv, bias, add); break;
-    case 4: tile(4, steps, a, lda, b, c, ldc, nv, bias, add); break;
-    case 5: tile(5, steps, a, lda, b, c, ldc, nv, bias, add); break;
-    default: tile(6, steps, a, lda, b, c, ldc, nv, bias, add); break;
-    }
-    // clang-format on
+    LP_BY_ROWS(rows, tile, steps, a, lda, b, c, ldc, nv, bias, add)
 }
 
 /* Rows of x to BF16 (round to nearest even), zero padded to kp. */

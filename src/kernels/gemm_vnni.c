@@ -3,10 +3,9 @@
  * the rest; only these target-attributed functions use the extension, and
  * gemm_lp.c calls them only when cs_cpu_has(CS_CPU_VNNI). */
 #if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
 #include <string.h>
 
-#include "kernels/gemm_lp.h"
+#include "kernels/gemm_lp_tile.h"
 
 #define VNNI        __attribute__((target("avx512f,avx512vnni,avx512vl,avx512bw,fma")))
 #define VNNI_INLINE VNNI __attribute__((always_inline)) static inline
@@ -39,19 +38,7 @@ VNNI_INLINE void tile(int R, int steps, const cs_lp_tile *t, const uint8_t *b, c
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_si512();
     for (int q = 0; q < steps; q++) {
-        if ((q & 15) == 0) { /* x: the line after next of these rows, this line of the next
-                                tile's (which would come from L3 once y's stores have
-                                pushed them out of L2); and early, y's tile */
-#pragma GCC unroll 6
-            for (int i = 0; i < R; i++) {
-                _mm_prefetch((const char *)(a + (size_t)i * lda + 4 * q + 128), _MM_HINT_T0);
-                _mm_prefetch((const char *)(a + (size_t)(MR + i) * lda + 4 * q), _MM_HINT_T1);
-            }
-            if (add && q / 16 < R)
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; v++)
-                    _mm_prefetch((const char *)(c + (size_t)(q / 16) * ldc + 16 * v), _MM_HINT_T0);
-        }
+        lp_prefetch(R, q, a, lda, c, ldc, add);
         __m512i bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
@@ -67,8 +54,7 @@ VNNI_INLINE void tile(int R, int steps, const cs_lp_tile *t, const uint8_t *b, c
     }
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
-        int left = nv - 16 * v;
-        __mmask16 mk = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        __mmask16 mk = lp_mask(nv, v);
         if (!mk) continue;
         __m512 ws_v = _mm512_maskz_loadu_ps(mk, ws + 16 * v);
         __m512 cs_v = _mm512_maskz_loadu_ps(mk, cs + 16 * v);
@@ -80,31 +66,15 @@ VNNI_INLINE void tile(int R, int steps, const cs_lp_tile *t, const uint8_t *b, c
             __m512 s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][v]),
                                        _mm512_set1_ps(t->xs[(size_t)i * t->lds]), lo);
             __m512 r = bias ? _mm512_fmadd_ps(s, ws_v, bias_v) : _mm512_mul_ps(s, ws_v);
-            if (mk == 0xffff) { /* (masked stores are slower: a whole vector, plainly) */
-                if (add) r = _mm512_add_ps(_mm512_loadu_ps(cr), r);
-                _mm512_storeu_ps(cr, r);
-                continue;
-            }
-            if (add) r = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, cr), r);
-            _mm512_mask_storeu_ps(cr, mk, r);
+            lp_store(cr, r, mk, add);
         }
     }
 }
 
 VNNI void cs_lp_micro_i8_avx512(int rows, int steps, const cs_lp_tile *t, const uint8_t *b,
                                 const float *ws, const float *cs, float *c, size_t ldc, int nv,
-                                const float *bias, int add) {
-    // clang-format off
-    switch (rows) {
-    case 1: tile(1, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
-    case 2: tile(2, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
-    case 3: tile(3, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
-    case 4: tile(4, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
-    case 5: tile(5, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
-    default: tile(6, steps, t, b, ws, cs, c, ldc, nv, bias, add); break;
-    }
-    // clang-format on
-}
+                                const float *bias, int add){
+    LP_BY_ROWS(rows, tile, steps, t, b, ws, cs, c, ldc, nv, bias, add)}
 
 /* Rows of x to uint8, each block of KB steps as lo + s u (u = round((x -
  * lo) / s), s = (hi - lo) / 255): the same arithmetic as gemm_lp.c's
@@ -132,7 +102,8 @@ VNNI void cs_lp_convert_i8_avx512(const float *x, size_t ldx, int r0, int r1, in
             lo_v = _mm512_set1_ps(lo);
             for (int p = p0; p < p1; p += 16) {
                 __mmask16 mk = p1 - p >= 16 ? 0xffff : (__mmask16)((1u << (p1 - p)) - 1);
-                __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xr + p), lo_v), inv_v);
+                __m512 v =
+                    _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xr + p), lo_v), inv_v);
                 __m512i u = _mm512_max_epi32(_mm512_cvtps_epi32(v), _mm512_setzero_si512());
                 _mm512_mask_cvtusepi32_storeu_epi8(o + p, mk, u);
             }

@@ -65,18 +65,10 @@ contains "$(cat "$TMP/err")" "not a clipsearch database" "another program's data
 
 # a full disk at several levels: the failed run leaves a database the next
 # run (with room again) uses
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-if ! mount -t tmpfs -o size=640k tmpfs "$MNT" 2>/dev/null; then
-    echo "full-disk cases skipped: cannot mount a tmpfs here (not root, or not allowed)"
-    done_test
-fi
-trap 'umount "$MNT" 2>/dev/null; rm -rf "$TMP"' EXIT
+mount_small_tmpfs 640k
 for left in 4 8 16 24 32 48 64 96 128 192 256; do
     rm -rf "${MNT:?}"/*
-    avail=$(df -k --output=avail "$MNT" | tail -1)
-    fill=$((avail - left))
-    [ $fill -gt 0 ] && head -c "${fill}k" /dev/zero >"$MNT/filler" 2>/dev/null
+    fill_tmpfs_leaving $left
     "$CLIPSEARCH" index -q --model "$MODEL" --db "$MNT/c.db" "$TMP/p" >/dev/null 2>"$TMP/full-err"
     rm -f "$MNT/filler"
     index_ok "$MNT/c.db" "after a full disk with ${left} kB left ($(head -c 300 "$TMP/full-err"))"

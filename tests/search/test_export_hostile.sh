@@ -53,7 +53,7 @@ contains "$(cat "$TMP/err")" "IVF1024 needs at least 1024 vectors to train; the 
 refused "PQ on 6 vectors" "$TMP/out/x.faiss" --factory "PQ4"
 contains "$(cat "$TMP/err")" "needs at least 256 vectors" "PQ training set too small"
 
-# a good export: three files, the seed's reader sees exactly the paths
+# a good export: three files, a Python reader sees exactly the paths
 "$CLIPSEARCH" export --faiss "$TMP/out/x.faiss" >/dev/null 2>"$TMP/err" ||
     fail "export: $(cat "$TMP/err")"
 [ "$(wc -l <"$TMP/out/x.faiss.paths")" = 6 ] || fail ".paths holds other lines than the 6 paths"
@@ -64,19 +64,13 @@ m = json.load(open(p + '.manifest'))
 assert m['format'] == 'clipsearch-faiss-export' and m['count'] == 6, m
 assert m['index_sha256'] == hashlib.sha256(open(p, 'rb').read()).hexdigest()
 assert m['paths_sha256'] == hashlib.sha256(open(p + '.paths', 'rb').read()).hexdigest()
-paths = [l.strip() for l in open(p + '.paths')]  # the seed's reading
+paths = [l.strip() for l in open(p + '.paths')]  # how a Python loader reads it
 assert len(paths) == 6 and all(x.startswith('/') for x in paths), paths
 PY
 
 # a full disk at many levels: the old export stays whole, or the new one is
 # whole; never a mismatched pair, never a temporary file left
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-if ! mount -t tmpfs -o size=256k tmpfs "$MNT" 2>/dev/null; then
-    echo "full-disk cases skipped: cannot mount a tmpfs here (not root, or not allowed)"
-    done_test
-fi
-trap 'umount "$MNT" 2>/dev/null; rm -rf "$TMP"' EXIT
+mount_small_tmpfs 256k
 mkdir -p "$TMP/three"
 for f in china.jpg rocket.jpg coffee.png; do cp "$ORACLE/images/$f" "$TMP/three/"; done
 "$CLIPSEARCH" index -q --model "$MODEL" --db "$TMP/three.db" "$TMP/three" || fail "index three"
@@ -84,9 +78,7 @@ for left in 0 1 2 3 4 6 8 12 16 24; do
     rm -rf "${MNT:?}"/*
     "$CLIPSEARCH" export --faiss "$MNT/e.faiss" --db "$TMP/three.db" >/dev/null 2>&1 ||
         fail "the first export into the tmpfs failed"
-    avail=$(df -k --output=avail "$MNT" | tail -1)
-    fill=$((avail - left))
-    [ $fill -gt 0 ] && head -c "${fill}k" /dev/zero >"$MNT/filler" 2>/dev/null
+    fill_tmpfs_leaving $left
     "$CLIPSEARCH" export --faiss "$MNT/e.faiss" >/dev/null 2>"$TMP/err"
     rc=$?
     rm -f "$MNT/filler"

@@ -1,6 +1,6 @@
 # tests/support/lib.sh - sourced by the CLI tests (tests/*/test_*.sh).
 # Gives: $TMP (a fresh folder, removed at exit), $ORACLE (or skip), and
-# fail/contains/need_oracle/done_test. A test exits 1 on the first failure.
+# fail/contains/need_oracle/start_serve/mount_small_tmpfs/done_test. A test exits 1 on the first failure.
 TMP=$(mktemp -d /tmp/cs-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 TEST_NAME=$(basename "$0" .sh)
@@ -41,6 +41,28 @@ start_serve() {
         sleep 0.2
     done
     fail "serve printed no URL: $(cat "$TMP/out" "$TMP/log")"
+}
+
+# mount_small_tmpfs SIZE: a tmpfs of SIZE (e.g. 640k) at $MNT, unmounted at
+# exit, for the full-disk cases; where none can be mounted (not root, or not
+# allowed) the test ends there, passed, and says why.
+mount_small_tmpfs() {
+    MNT=$TMP/mnt
+    mkdir -p "$MNT"
+    if ! mount -t tmpfs -o "size=$1" tmpfs "$MNT" 2>/dev/null; then
+        echo "full-disk cases skipped: cannot mount a tmpfs here (not root, or not allowed)"
+        done_test
+    fi
+    trap 'umount "$MNT" 2>/dev/null; rm -rf "$TMP"' EXIT
+}
+
+# fill_tmpfs_leaving KB: fills $MNT (with $MNT/filler) until KB kB are free.
+fill_tmpfs_leaving() {
+    local avail fill
+    avail=$(df -k --output=avail "$MNT" | tail -1)
+    fill=$((avail - $1))
+    if [ $fill -gt 0 ]; then head -c "${fill}k" /dev/zero >"$MNT/filler" 2>/dev/null; fi
+    return 0
 }
 
 done_test() {
