@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cold `clipsearch search "a ball"` on a 100k-image catalogue (issue 7: under
+# Cold `clipsearch search "a ball"` on a 100k-image catalogue (the target: under
 # 100 ms wall, page cache warm). Builds the catalogue with bench_catalog (random
 # unit vectors under the model's identity), then times the command with
 # hyperfine (a fresh process each run) and prints where the time goes

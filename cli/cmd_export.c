@@ -1,5 +1,6 @@
 /* cli/cmd_export.c - `clipsearch export --faiss OUT`: the catalogue as a FAISS
- * index plus OUT.paths, the layout the seed tutorial's Python code loads. */
+ * index plus OUT.paths, the layout the usual Python pipeline (sentence-transformers + faiss) loads.
+ */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>

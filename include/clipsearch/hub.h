@@ -25,7 +25,7 @@
  * else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
  * A sentence-transformers CLIP repo (the model in its 0_CLIPModel/ folder)
  * resolves to that sub-folder, and a bare name is also looked up, as
- * sentence-transformers does, as "sentence-transformers/NAME" (the seed's
+ * sentence-transformers does, as "sentence-transformers/NAME" (the common
  * "clip-ViT-B-32"), by cs_hub_resolve and cs_hub_download alike.
  *
  * The network. Downloads use `{endpoint}/api/models/{repo}/revision/{rev}
@@ -47,7 +47,7 @@
 extern "C" {
 #endif
 
-/* "openai/clip-vit-base-patch32": the model the seed uses. */
+/* "openai/clip-vit-base-patch32": the model used when none is named. */
 CS_API const char *cs_hub_default_model(void);
 
 /* Non-zero when name has the shape of a hub repo id: "NAME" or "ORG/NAME",

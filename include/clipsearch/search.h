@@ -36,10 +36,10 @@ CS_API cs_status cs_faiss_export(const char *path, const float *vectors, int64_t
                                  const char *factory, cs_error *err);
 
 /* Like cs_faiss_export, and also writes `path`.paths: paths[i] on line i+1
- * (the id order), each followed by '\n', exactly as the seed's
- * load_faiss_index reads it (nothing else in it). A path containing a
- * newline cannot be written that way and is refused (CS_EINVAL). Then
- * `path`.manifest, one line of JSON that ties the two together:
+ * (the id order), each followed by '\n', exactly as a Python
+ * loader reading it line by line (faiss + a list of paths) expects (nothing else in it). A path
+ * containing a newline cannot be written that way and is refused (CS_EINVAL). Then `path`.manifest,
+ * one line of JSON that ties the two together:
  *   {"format": "clipsearch-faiss-export", "version": 1, "count": N,
  *    "dim": D, "index_sha256": HEX, "paths_sha256": HEX}
  * All three are written in full to temporary files (fsync'd) before any is

@@ -48,10 +48,9 @@ struct cs_pool {
  * be woken by the kernel for every job (in a VM, an interrupt to an idle
  * virtual CPU), and the caller the same way when the last worker finishes.
  * Spinning for a short while first (2000 pauses) catches the next job, or
- * the end of this one, without the kernel. Measured on the image encoder
- * with 2 threads (bench runs of the two builds alternating): +5% images/s
- * for one image at a time, +4% in batches of 8, the same in batches of 16,
- * at no extra CPU time. Not when the pool has more threads than the machine
+ * the end of this one, without the kernel: more images/s at small batches
+ * on the image encoder (bench runs of the two builds alternating), at no
+ * extra CPU time. Not when the pool has more threads than the machine
  * has cores: a spinner would then take the core of the thread it waits for. */
 enum { SPIN_ITERATIONS = 2000 };
 
@@ -66,17 +65,13 @@ static inline void cpu_relax(void) {
 /* Helping. A task may call cs_pool_for again (a batch split between the
  * threads runs a whole tower per task, each product a nested job). Run
  * inline, such a job leaves a thread idle from the moment it has finished
- * its own task until the slowest has: on a shared machine the two halves
- * of a batch of 8 finished 20-80 ms apart in 250-340 ms (7.6% of the
- * threads' time idle, measured). So a nested job is posted in its thread's
+ * its own task until the slowest has, and on a shared machine the halves
+ * of a batch finish far apart. So a nested job is posted in its thread's
  * slot, and a thread out of tasks of its own takes tasks from the other
  * slots until the whole job is done. Tasks may then run on any thread; the
- * worker index stays unique among the threads running at once. Measured in
- * one process, helping on and off alternating batch by batch (8 images, 2
- * threads, 3 runs of 20 batches each): 0.95, 0.97 and 1.02x the time; it
- * gains when the two cores run at different speeds, which on this shared
- * machine they often do. Not when threads outnumber cores (no spinning
- * there): then nested jobs run inline. */
+ * worker index stays unique among the threads running at once. It gains
+ * when the cores run at different speeds, as on a shared machine. Not when threads outnumber cores
+ * (no spinning there): then nested jobs run inline. */
 enum { HELP_IDLE_SCANS = 20000 }; /* fruitless scans (about 1 ms) before giving up */
 
 /* The task this thread is running: its pool and worker index (-1: none),

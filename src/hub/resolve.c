@@ -124,7 +124,7 @@ cs_status cs_hub_resolve(const char *name, const char *cache_dir, char *out, siz
     char found[4096];
     int hit = find_cached(name, ours, found, sizeof found, dir, sizeof dir, hf, sizeof hf);
     /* A bare name, as sentence-transformers takes it ("clip-ViT-B-32", the
-     * seed's model): its organisation's repo. */
+     * model of the usual sentence-transformers pipeline): its organisation's repo. */
     if (!hit && !strchr(name, '/')) {
         char st_name[300], st_dir[4096], st_hf[4096];
         snprintf(st_name, sizeof st_name, "%s/%s", CS_HUB_ST_ORG, name);

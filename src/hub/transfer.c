@@ -352,7 +352,7 @@ cs_status cs_hub_download(const char *repo_id, const cs_hub_opts *opts, char *ou
     if (s == CS_OK) s = run(d, &e);
     if (s == CS_ENOTFOUND && !d->info && !strchr(repo_id, '/')) {
         /* A bare name, as sentence-transformers takes it: its organisation's
-         * repo ("clip-ViT-B-32", the seed's model). */
+         * repo ("clip-ViT-B-32", sentence-transformers' CLIP). */
         char st_name[300];
         cs_error e2;
         snprintf(st_name, sizeof st_name, "%s/%s", CS_HUB_ST_ORG, repo_id);

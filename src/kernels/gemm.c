@@ -1,19 +1,14 @@
 /* kernels/gemm.c - the GEMM driver: blocking, threads, kernel choice.
  *
- * Why our own kernels and not OpenBLAS (which FAISS uses), decided by
- * bench/bench_gemm on the ViT-B/32 shapes (2-core Xeon with AVX-512,
- * 2026-11-28 09:15 UTC, GFLOP per CPU-second, 1 thread, batch 16):
- *  - Debian's OpenBLAS 0.3.21 does not recognise this CPU and runs its
- *    generic "Prescott" kernels: 20-35 GFLOP/s against our 150-167 (AVX-512)
- *    and 81-87 (AVX2) - out of the box ours are 4-5x faster;
- *  - forced to its SkylakeX kernels (OPENBLAS_CORETYPE) it does 158-171:
- *    ours are 0.88-1.06x of that per shape, and the whole image encoder is
- *    on a par with ONNX Runtime's (bench/compare_ort.sh), so the points
- *    below cost nothing in speed:
+ * Why our own kernels and not OpenBLAS (which FAISS uses): on the ViT-B/32
+ * shapes they are on a par with OpenBLAS at its best kernels, and several
+ * times faster than Debian's build where it misdetects the CPU and runs its
+ * generic ones (bench/bench_gemm; figures in docs/performance.md), so the
+ * points below cost nothing in speed:
  *  - they read F16 and BF16 weights directly (OpenBLAS sgemm needs a float32
  *    copy of every weight: twice the memory of an F16 file);
  *  - they run on our one thread pool (OpenBLAS brings its own threads, which
- *    fight the pool for the two cores unless pinned to one thread, and the
+ *    fight the pool for the cores unless pinned to one thread, and the
  *    Debian build picks its threading at install time, not ours);
  *  - they fuse the bias, the residual add (CS_GEMM_ACCUMULATE) and the MLP
  *    activation (CS_GEMM_QUICK_GELU / CS_GEMM_GELU);
@@ -22,7 +17,7 @@
  *    is bit-identical to the same one in a batch (the engine tests this;
  *    OpenBLAS gives no such promise across m and thread counts).
  *    That is why there is no separate dot-product path for small m: at one
- *    query the packing (about 0.5 cycle per weight) is the cost either way.
+ *    query the packing is the cost either way.
  *
  * Layout: per call, each task owns a slice of n (a multiple of nr columns),
  * packs its slice of W for kc steps of k at a time into float32 panels
@@ -32,14 +27,11 @@
  * W stays in L1. Large m is cut into row blocks too, so that the block of
  * y that every k step reads and writes back stays in L2.
  *
- * Packing reads each weight from memory once per call (0.4-0.56 ns a
- * weight from DRAM against 0.14 from L2, bench harness): at 4 images a
- * thread that is ~15% of the encoder's time (perf). So as a panel is
- * packed, the packer prefetches into L2 the rows of the panel packed after
- * it (next_panel): 0.34-0.40 ns a weight from DRAM, and the encoder at 4
- * images, 1 thread, 0.90-1.00x the time in one process with the prefetch
- * on and off alternating (4 runs, median 0.975). Two blocks ahead was no
- * better. */
+ * Packing reads each weight from memory once per call, several times
+ * slower from DRAM than from L2, and at a few images a thread that is a
+ * visible share of the encoder's time (perf). So as a panel is packed, the
+ * packer prefetches into L2 the rows of the panel packed after it
+ * (next_panel); prefetching two blocks ahead gained nothing more. */
 #include "kernels/gemm.h"
 
 #include <stdlib.h>

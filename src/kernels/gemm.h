@@ -9,15 +9,13 @@
  * into small per-thread panels, converting to float32 on the way, so the
  * weights exist once in memory and F16 files keep half the footprint. The
  * packing is O(n k) against O(m n k) of arithmetic, but it reads each weight
- * from DRAM once per call and thread: 5-8% of the image encoder's time at
- * 16 images a thread, 13-17% at 4 (perf; an experiment that skipped it).
- * So a tower used for bulk work has its F32 matrices packed once instead
- * (cs_gemm_pack, model/prepack.c), as ONNX Runtime does: the kernel then
- * streams the panels, fetching the next one into L2 while it works on one.
- * Measured in one process, the same batches alternating between a packed
- * and a mapped model (2 threads, 8 images): 0.89-0.97x the time. An earlier
- * try without the fetching ahead was 4-5% slower than packing per call.
- * See gemm.c for the measurements behind the choice of kernels.
+ * from DRAM once per call and thread, a share of the encoder's time that
+ * grows as the batch a thread runs shrinks. So a tower used for bulk work
+ * has its F32 matrices packed once instead (cs_gemm_pack, model/prepack.c),
+ * as ONNX Runtime does: the kernel then streams the panels, fetching the
+ * next one into L2 while it works on one (without that fetching, streaming
+ * packed panels is no faster than packing per call). The measurements:
+ * docs/engine.md ("Packed once") and docs/performance.md.
  *
  * The work is spread over the pool with cs_pool_for (from inside a pool
  * task: on that thread, helped by idle ones). Kernels: AVX-512, AVX2+FMA or

@@ -12,12 +12,7 @@
 /* 6 x 64 tile: 24 accumulators; the FMAs take x straight from memory as an
  * embedded broadcast, so a step of k is 4 panel loads + 6 broadcasts for 24
  * FMAs (8 x 32 and 12 x 32 issue more loads per FMA; 14 x 32 spills). */
-#ifndef CS_AVX512_MR /* (overridable, for bench/bench_gemm experiments) */
-#define CS_AVX512_MR 6
-#define CS_AVX512_NV 4
-#define CS_AVX512_KC 128
-#endif
-enum { MR = CS_AVX512_MR, NV = CS_AVX512_NV, NR = 16 * NV };
+enum { MR = 6, NV = 4, NR = 16 * NV, KC = 128 };
 
 /* 16 elements of W at w (any type) as floats (int8: before the scale). */
 AVX512 static inline __m512 load16(const void *w, cs_dtype wt, size_t i) {
@@ -61,8 +56,8 @@ AVX512 static inline void transpose16(__m512 r[16]) {
 }
 
 /* The packer for nr a multiple of 16: W[n, k] goes through 16 x 16
- * transposes (measured 3x faster than the 8 x 8 AVX2 ones it replaced:
- * packing was ~10% of a ViT-B/32 layer). */
+ * transposes, which move a whole panel row per shuffle sequence (packing is
+ * a visible share of a ViT-B/32 layer; bench/bench_gemm). */
 AVX512 static void pack_b_avx512(const cs_mm_src *s, int nv, int kc, int nr, const void *next,
                                  float *b) {
     if (s->kn) { /* W[k, n]: rows of the panel are contiguous, a copy (V in attention) */
@@ -116,11 +111,10 @@ AVX512_INLINE void step(int R, __m512 acc[MR][NV], const float *a, size_t lda, i
 
 /* An R x 64 tile (R <= MR, a constant once inlined). Software prefetch
  * (each 16 steps of k: the line two ahead in each row of x; over the first
- * chunks, the tile of y the kernel adds into at the end) made the whole
- * image encoder 6-8% faster, measured A/B in one process (bench:
- * alternating batches of 16, 1 thread): the rows of x stream from L2 at a
- * stride the hardware prefetcher follows late, and y's tile would
- * otherwise be fetched only when it is needed. Each element is summed in
+ * chunks, the tile of y the kernel adds into at the end) makes the whole
+ * image encoder faster (A/B in one process, `clipsearch bench`): the rows
+ * of x stream from L2 at a stride the hardware prefetcher follows late,
+ * and y's tile would otherwise be fetched only when it is needed. Each element is summed in
  * the same order whatever R, so a row gets the same bits in any tile. */
 AVX512_INLINE void tile(int R, int kc, const float *a, size_t lda, const float *b, float *c,
                         size_t ldc, const float *bias, int add) {
@@ -162,7 +156,6 @@ AVX512 static void micro_6x64(int kc, const float *a, size_t lda, const float *b
 /* The last rows of x (fewer than MR) in place: no padded copy, no work on
  * rows that are not there (at 4 images a thread, 200 rows = 33 tiles + 2).
  * One copy of the tile per row count, each unrolled for it. */
-#if CS_AVX512_MR == 6
 AVX512 static void micro_rows_64(int rows, int kc, const float *a, size_t lda, const float *b,
                                  float *c, size_t ldc, const float *bias, int add) {
     // clang-format off
@@ -175,12 +168,8 @@ AVX512 static void micro_rows_64(int rows, int kc, const float *a, size_t lda, c
     }
     // clang-format on
 }
-#else /* another MR (bench_gemm experiments): the driver pads instead */
-#define micro_rows_64 NULL
-#endif
 
-const cs_mm_kernel cs_mm_avx512 = {"avx512",      MR,           NR, CS_AVX512_KC, micro_6x64,
-                                   micro_rows_64, pack_b_avx512};
+const cs_mm_kernel cs_mm_avx512 = {"avx512", MR, NR, KC, micro_6x64, micro_rows_64, pack_b_avx512};
 #else
 typedef int cs_gemm_avx512_unused; /* ISO C wants something in a file */
 #endif

@@ -86,8 +86,8 @@ void cs_lp_pack(cs_lp_type type, int n, int k, cs_lp_row_fn get_row, const void 
             colsum[(size_t)(p / KB) * np + j] += (float)q[p];
         }
     }
-    *pk = (cs_lp_panels){type, n, k, kp, out, type == CS_LP_I8 ? wscale : NULL,
-                         type == CS_LP_I8 ? colsum : NULL};
+    *pk = (cs_lp_panels){
+        type, n, k, kp, out, type == CS_LP_I8 ? wscale : NULL, type == CS_LP_I8 ? colsum : NULL};
 }
 
 /* ---- portable kernels (a CPU without the extension) --------------------- */
@@ -158,7 +158,8 @@ void cs_lp_convert_i8(const float *x, size_t ldx, int r0, int r1, int k, int kp,
         for (int bl = 0; bl < blocks; bl++) {
             int p0 = bl * KB, p1 = p0 + KB < k ? p0 + KB : k;
             float lo = xr[p0], hi = xr[p0];
-            for (int p = p0; p < p1; p++) lo = xr[p] < lo ? xr[p] : lo, hi = xr[p] > hi ? xr[p] : hi;
+            for (int p = p0; p < p1; p++)
+                lo = xr[p] < lo ? xr[p] : lo, hi = xr[p] > hi ? xr[p] : hi;
             float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
             xs[(size_t)r * blocks + bl] = (hi - lo) / 255.0f;
             xlo[(size_t)r * blocks + bl] = lo;
@@ -175,8 +176,8 @@ void cs_lp_convert_i8(const float *x, size_t ldx, int r0, int r1, int k, int kp,
 
 /* The converted activations of a call (up to a few MB: 16 images' fc2 input
  * is 800 x 3072 BF16) come from a few buffers kept between calls: a fresh
- * allocation that size is a fresh mapping, and faulting its pages in was
- * 8% of the BF16 encoder's time (perf). Reachable from here, never freed:
+ * allocation that size is a fresh mapping, and faulting its pages in is a
+ * visible share of the BF16 encoder's time (perf). Reachable from here, never freed:
  * at most CACHED buffers, the largest sizes a process used. */
 enum { CACHED = 8 };
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -284,7 +285,8 @@ static void run_task(void *ctx, int task, int worker) {
             const float *cs = pk->colsum ? pk->colsum + (size_t)bl * np + j : NULL;
             const float *bias = bl == 0 && J->b ? J->b + j : NULL;
             for (int i = r0; i < r1; i += MR) {
-                size_t per = (lines + (size_t)tiles - 1) / (size_t)tiles, l = (size_t)(i - r0) / MR * per;
+                size_t per = (lines + (size_t)tiles - 1) / (size_t)tiles,
+                       l = (size_t)(i - r0) / MR * per;
                 for (size_t e = l + per < lines ? l + per : lines; l < e; l++)
                     __builtin_prefetch(next + l * 64, 0, 2);
                 int rows = r1 - i < MR ? r1 - i : MR;
@@ -324,7 +326,8 @@ cs_status cs_gemm_lp(cs_pool *pool, int m, const float *x, size_t ldx, const cs_
     size_t a_bytes = line((size_t)m * J.lda), s_floats = bf16 ? 0 : (size_t)m * J.blocks;
     size_t got = 0;
     J.xa = buffer_get(a_bytes + 2 * line(s_floats * sizeof(float)) + 64, &got);
-    if (!J.xa) return cs_fail(err, CS_ENOMEM, "matrix multiply %dx%dx%d: out of memory", m, pk->n, pk->k);
+    if (!J.xa)
+        return cs_fail(err, CS_ENOMEM, "matrix multiply %dx%dx%d: out of memory", m, pk->n, pk->k);
     if (!bf16) {
         J.xs = (float *)(void *)(J.xa + a_bytes);
         J.xlo = J.xs + line(s_floats * sizeof(float)) / sizeof(float);

@@ -128,8 +128,8 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
         m->no_prepack = opts->no_prepack != 0;
     }
     choose_precision(m, opts && opts->int8 ? CS_PRECISION_INT8
-                        : opts               ? opts->precision
-                                             : CS_PRECISION_FP32);
+                        : opts             ? opts->precision
+                                           : CS_PRECISION_FP32);
     char cfg_path[4096];
     cs_status st = resolve_dir(model_dir, &m->dir, err);
     if (!st) st = cs_path_join(cfg_path, sizeof cfg_path, m->dir, "config.json", err);
@@ -338,11 +338,9 @@ cs_status cs_embed_pixels(cs_model *m, const float *chw, int n, int flags, float
     /* Batches of at least IMAGES_PER_THREAD images a thread are split
      * between the threads (data parallel) rather than each product between
      * them: no barrier between the ~110 steps of a forward pass, and each
-     * core keeps its own activations in its own caches. Measured with 2
-     * threads against splitting the products (alternating bench runs):
-     * +1.5% images/s in batches of 8, +9% in 16, +15% in 32; against ONNX
-     * Runtime with 2 threads, 0.90-0.93x before, 1.00-1.09x after
-     * (bench/compare_ort.sh). The results are the same bits either way:
+     * core keeps its own activations in its own caches: more images/s,
+     * the more so the larger the batch (bench/compare_ort.sh and
+     * docs/performance.md). The results are the same bits either way:
      * every image is summed in the same order whatever its batch
      * (kernels/gemm.c; tests/model/test_fidelity.c checks both paths).
      * Smaller batches (a query image) split each product instead. */

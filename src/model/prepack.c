@@ -2,9 +2,8 @@
  *
  * Read from the checkpoint's map, every product packs the slices of W it
  * needs (kernels/gemm.c): each weight read from DRAM, transposed into panels,
- * once per call and thread. A batch of 8 images on 2 threads is 4 images a
- * thread, 200 rows: there packing is 13-17% of the encoder's time (with
- * packing skipped, a wrong-result experiment: 0.83-0.87x the time). ONNX
+ * once per call and thread. At a few images a thread that is a visible
+ * share of the encoder's time (docs/engine.md, "Packed once"). ONNX
  * Runtime packs its weights once, when a session is made; so do we, when
  * the image tower is first used for bulk work (model.c: CS_EMBED_BULK, or
  * 64+ images in one call; not a query image), and the kernel then
@@ -17,8 +16,7 @@
  * process holds one copy of the weights either way. What is lost is the
  * sharing of the page cache's copy between processes using the model.
  * Not the text tower: a query reads its weights once per call anyway, and
- * a cold search would pay for the pass over them (quantising them, the
- * int8 opt-in, adds ~40 ms to one). */
+ * a cold search would pay for the pass over them. */
 #include "model/prepack.h"
 
 #include <stdlib.h>
