@@ -198,11 +198,26 @@ enum {
  * whose bytes are an image is an image query, else it is a text. */
 CS_API cs_status cs_query_parse(cs_query *q, const char *const *words, int n, int flags,
                                 cs_error *err);
+/* One text in the same syntax, as a search box gives it: "2:golden
+ * retriever - grass" (a lone "+" or "-" between spaces starts a term added
+ * or subtracted); every term is a text, its weight times `weight`. */
+CS_API cs_status cs_query_parse_text(cs_query *q, const char *text, float weight, cs_error *err);
 CS_API int cs_query_count(const cs_query *q);
 CS_API const cs_query_term *cs_query_term_at(const cs_query *q, int i);
 
-/* The query's embedding: embed_dim floats, L2-normalised, into out. */
+/* The query's embedding: embed_dim floats, L2-normalised, into out. A term
+ * whose embedding is zero or not finite, or terms that cancel out, are
+ * CS_EINVAL. */
 CS_API cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_error *err);
+
+/* Embeds one term into out (dim floats, normalised or not). */
+typedef cs_status (*cs_query_embed_fn)(void *user, const cs_query_term *term, float *out,
+                                       cs_error *err);
+/* cs_query_embed with each term embedded by fn: the same weighting and
+ * checks, for a caller that embeds its own way (a cache in front of the
+ * model, a remote model). */
+CS_API cs_status cs_query_embed_with(const cs_query *q, int dim, cs_query_embed_fn fn, void *user,
+                                     float *out, cs_error *err);
 
 /* ---- search --------------------------------------------------------------- */
 

@@ -10,7 +10,7 @@
 #include "clipsearch/model.h"
 #include "core/error.h"
 #include "dist/dist.h"
-#include "server/http.h"
+#include "server/server_internal.h"
 
 typedef struct shard_backend {
     cs_comm *comm;
@@ -38,7 +38,7 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     return cs_dist_get_vector(b->comm, b->db, id, out, err);
 }
 
-static cs_status search(void *ctx, const float *query, int k, int64_t exclude, srv_hit **hits,
+static cs_status search(void *ctx, const float *query, int k, int64_t exclude, cs_srv_hit **hits,
                         int *n_hits, cs_error *err) {
     shard_backend *b = ctx;
     cs_result *res = NULL;
@@ -47,12 +47,12 @@ static cs_status search(void *ctx, const float *query, int k, int64_t exclude, s
     *n_hits = 0;
     cs_status st = cs_dist_search_excluding(b->comm, b->db, query, k, exclude, &res, &n, err);
     if (st) return st;
-    srv_hit *out = calloc(n > 0 ? (size_t)n : 1, sizeof *out);
+    cs_srv_hit *out = calloc(n > 0 ? (size_t)n : 1, sizeof *out);
     for (int i = 0; out && i < n; i++) {
-        out[i] = (srv_hit){res[i].id, res[i].score, res[i].width, res[i].height,
-                           strdup(res[i].path ? res[i].path : "")};
+        out[i] = (cs_srv_hit){res[i].id, res[i].score, res[i].width, res[i].height,
+                              strdup(res[i].path ? res[i].path : "")};
         if (!out[i].path) {
-            srv_hits_free(out, i);
+            cs_srv_hits_free(out, i);
             out = NULL;
         }
     }
@@ -63,7 +63,7 @@ static cs_status search(void *ctx, const float *query, int k, int64_t exclude, s
     return CS_OK;
 }
 
-static cs_status item(void *ctx, int64_t id, srv_item *out, cs_error *err) {
+static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {
     shard_backend *b = ctx;
     cs_db_image img = {0};
     cs_status st = cs_dist_get(b->comm, b->db, id, &img, err);
@@ -98,8 +98,8 @@ static cs_status stats(void *ctx, json_t *obj, cs_error *err) {
     return CS_OK;
 }
 
-static cs_status decode(void *ctx, const srv_item *it, const void *data, size_t size, int min_side,
-                        cs_image *out, cs_error *err) {
+static cs_status decode(void *ctx, const cs_srv_item *it, const void *data, size_t size,
+                        int min_side, cs_image *out, cs_error *err) {
     shard_backend *b = ctx;
     cs_decode_opts d = b->decode;
     d.jpeg_min_side = min_side;
@@ -120,8 +120,8 @@ cs_status cs_dist_server_start(cs_comm *comm, cs_model *model, cs_db *db,
     cs_model_info mi;
     cs_model_get_info(model, &mi);
     /* duplicates: not across shards (the API answers 501) */
-    srv_backend be = {b,      mi.embed_dim, embed_text, embed_image, item_vector,
-                      search, item,         stats,      decode,      image_free, NULL};
+    cs_srv_backend be = {b,    mi.embed_dim, embed_text, embed_image, item_vector, search,
+                         item, stats,        decode,     image_free,  NULL};
     cs_status st = cs_server_start_backend(&be, opts, out, err);
     if (st) {
         free(b);

@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "hub/download.h"
-#include "hub/http.h"
+#include "hub/http_client.h"
 #include "hub/hub_internal.h"
 
 #define DEFAULT_ENDPOINT "https://huggingface.co"

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "hub/http.h"
+#include "hub/http_client.h"
 #include "hub/hub_internal.h"
 #include "hub/sha256.h"
 

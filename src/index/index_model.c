@@ -173,20 +173,25 @@ cs_status cs_query_parse(cs_query *q, const char *const *words, int n, int flags
     return cs_query_parse_with(q, words, n, flags, is_image_file, err);
 }
 
-static cs_status embed_term(cs_model *model, const cs_query_term *t, int dim, float *e,
-                            cs_error *err) {
+typedef struct model_terms {
+    cs_model *model;
+    int dim;
+} model_terms;
+
+static cs_status embed_term(void *user, const cs_query_term *t, float *e, cs_error *err) {
+    const model_terms *m = user;
     switch (t->kind) {
     case CS_QUERY_TEXT:
-        return cs_embed_texts(model, &t->text, 1, 0, e, err);
+        return cs_embed_texts(m->model, &t->text, 1, 0, e, err);
     case CS_QUERY_IMAGE_FILE:
-        return cs_embed_image_file(model, t->text, 0, e, err);
+        return cs_embed_image_file(m->model, t->text, 0, e, err);
     case CS_QUERY_IMAGE_MEM:
-        return cs_embed_image_mem(model, t->data, t->size, 0, e, err);
+        return cs_embed_image_mem(m->model, t->data, t->size, 0, e, err);
     case CS_QUERY_EMBEDDING:
-        if (t->size != (size_t)dim)
+        if (t->size != (size_t)m->dim)
             return cs_fail(err, CS_EMISMATCH, "query embedding of %zu floats, the model makes %d",
-                           t->size, dim);
-        memcpy(e, t->data, (size_t)dim * sizeof *e);
+                           t->size, m->dim);
+        memcpy(e, t->data, (size_t)m->dim * sizeof *e);
         return CS_OK;
     }
     return cs_fail(err, CS_EINVAL, "query term of unknown kind %d", (int)t->kind);
@@ -195,27 +200,8 @@ static cs_status embed_term(cs_model *model, const cs_query_term *t, int dim, fl
 cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_error *err) {
     cs_model_info mi;
     cs_model_get_info(model, &mi);
-    int dim = mi.embed_dim, n = cs_query_count(q);
-    if (n == 0) return cs_fail(err, CS_EINVAL, "empty query");
-    float *e = malloc((size_t)dim * sizeof *e);
-    if (!e) return cs_fail(err, CS_ENOMEM, "out of memory");
-    memset(out, 0, (size_t)dim * sizeof *out);
-    cs_status st = CS_OK;
-    /* q = normalise(sum_i w_i * normalise(e_i)) */
-    for (int i = 0; i < n && !st; i++) {
-        const cs_query_term *t = cs_query_term_at(q, i);
-        st = embed_term(model, t, dim, e, err);
-        if (st) break;
-        cs_db_normalize(e, dim);
-        for (int j = 0; j < dim; j++) out[j] += t->weight * e[j];
-    }
-    free(e);
-    if (st) return st;
-    double ss = 0;
-    for (int j = 0; j < dim; j++) ss += (double)out[j] * out[j];
-    if (!(ss > 1e-12)) return cs_fail(err, CS_EINVAL, "the query's terms cancel out");
-    cs_db_normalize(out, dim);
-    return CS_OK;
+    model_terms m = {model, mi.embed_dim};
+    return cs_query_embed_with(q, mi.embed_dim, embed_term, &m, out, err);
 }
 
 /* Tasks of cs_query_warm: the tokenizer on one thread (task 0), and

@@ -1,6 +1,7 @@
 /* index/query.c - queries as weighted lists of terms, and the rclip-style
  * command-line syntax: "2:golden retriever" + ./dog.jpg - "grass". */
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,6 +42,9 @@ cs_status cs_query_add(cs_query *q, const cs_query_term *term, cs_error *err) {
     if (term->kind > CS_QUERY_EMBEDDING || (needs_text && (!term->text || !*term->text)) ||
         (!needs_text && (!term->data || !term->size)))
         return cs_fail(err, CS_EINVAL, "query term %d: missing its text, path or data", q->n + 1);
+    if (!isfinite(term->weight) || fabsf(term->weight) > 1e6f)
+        return cs_fail(err, CS_EINVAL, "query term %d: weight %g is out of range", q->n + 1,
+                       (double)term->weight);
     if (q->n == q->cap) {
         int cap = q->cap ? 2 * q->cap : 4;
         cs_query_term *grown = realloc(q->terms, (size_t)cap * sizeof *grown);
@@ -154,5 +158,61 @@ cs_status cs_query_parse_with(cs_query *q, const char *const *words, int n, int 
         if (op) sign = words[i][0] == '-' ? -1.0f : 1.0f;
         start = i + 1;
     }
+    return CS_OK;
+}
+
+cs_status cs_query_parse_text(cs_query *q, const char *text, float weight, cs_error *err) {
+    /* the words of the text, as a shell would have split them */
+    char *copy = strdup(text);
+    const char **words = malloc((strlen(text) / 2 + 1) * sizeof *words);
+    if (!copy || !words) {
+        free(copy);
+        free(words);
+        return cs_fail(err, CS_ENOMEM, "out of memory");
+    }
+    int n = 0, first = q->n;
+    for (char *save = NULL, *w = strtok_r(copy, " \t\n\r\f\v", &save); w;
+         w = strtok_r(NULL, " \t\n\r\f\v", &save))
+        words[n++] = w;
+    cs_status st = cs_query_parse_with(q, words, n, CS_QUERY_PARSE_TEXT, NULL, err);
+    for (int i = first; !st && i < q->n; i++) {
+        q->terms[i].weight *= weight;
+        if (!isfinite(q->terms[i].weight) || fabsf(q->terms[i].weight) > 1e6f)
+            st = cs_fail(err, CS_EINVAL, "query term %d: weight %g is out of range", i + 1,
+                         (double)q->terms[i].weight);
+    }
+    free(words);
+    free(copy);
+    return st;
+}
+
+cs_status cs_query_embed_with(const cs_query *q, int dim, cs_query_embed_fn fn, void *user,
+                              float *out, cs_error *err) {
+    int n = cs_query_count(q);
+    if (n == 0) return cs_fail(err, CS_EINVAL, "empty query");
+    float *e = malloc((size_t)dim * sizeof *e);
+    if (!e) return cs_fail(err, CS_ENOMEM, "out of memory");
+    memset(out, 0, (size_t)dim * sizeof *out);
+    cs_status st = CS_OK;
+    /* q = normalise(sum_i w_i * normalise(e_i)) */
+    for (int i = 0; i < n && !st; i++) {
+        const cs_query_term *t = cs_query_term_at(q, i);
+        st = fn(user, t, e, err);
+        if (st) break;
+        double ss = 0;
+        for (int j = 0; j < dim; j++) ss += (double)e[j] * e[j];
+        if (!(ss > 0) || !isfinite(ss)) {
+            st = cs_fail(err, CS_EINVAL, "query term %d: a zero or non-finite embedding", i + 1);
+            break;
+        }
+        cs_db_normalize(e, dim);
+        for (int j = 0; j < dim; j++) out[j] += t->weight * e[j];
+    }
+    free(e);
+    if (st) return st;
+    double ss = 0;
+    for (int j = 0; j < dim; j++) ss += (double)out[j] * out[j];
+    if (!(ss > 1e-12)) return cs_fail(err, CS_EINVAL, "the query's terms cancel out");
+    cs_db_normalize(out, dim);
     return CS_OK;
 }

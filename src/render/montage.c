@@ -1,5 +1,5 @@
-/* render/montage.c - contact sheets (see montage.h). */
-#include "render/montage.h"
+/* render/montage.c - contact sheets (see sheet.h). */
+#include "render/sheet.h"
 
 #include <stdio.h>
 #include <stdlib.h>

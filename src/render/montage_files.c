@@ -7,7 +7,7 @@
 #include "clipsearch/image.h"
 #include "clipsearch/montage.h"
 #include "core/error.h"
-#include "render/montage.h"
+#include "render/sheet.h"
 
 enum { DEFAULT_TILE = 224, MAX_COLUMNS = 6, JPEG_QUALITY = 90 };
 

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/http.h"
+#include "server/server_internal.h"
 #include "server/item_file.h"
 
 /* What identifies an indexed image's content: its id and the catalogue's
  * record of its bytes (hash, size, mtime), FNV-1a mixed. A re-indexed image
  * whose bytes changed gets a new key, so no cache (ours or the browser's)
  * can serve the old picture under the same id. */
-static uint64_t content_key(const srv_item *it, uint64_t extra) {
+static uint64_t content_key(const cs_srv_item *it, uint64_t extra) {
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < 16; i++) h = (h ^ it->hash[i]) * 1099511628211ull;
     uint64_t parts[4] = {(uint64_t)it->id, (uint64_t)it->size, (uint64_t)it->mtime_ns, extra};
@@ -29,29 +29,29 @@ static uint64_t content_key(const srv_item *it, uint64_t extra) {
 #define CACHE_CONTROL "private, no-cache"
 
 /* A validator for cached copies. */
-static void make_etag(char *out, size_t cap, char kind, const srv_item *it, uint64_t extra) {
+static void make_etag(char *out, size_t cap, char kind, const cs_srv_item *it, uint64_t extra) {
     snprintf(out, cap, "\"%c%lld-%016llx\"", kind, (long long)it->id,
              (unsigned long long)content_key(it, extra));
 }
 
 /* 1 with the record of `id`, or 0 after replying 404 (or the error). */
-static int lookup(srv_request *r, int64_t id, srv_item *it) {
+static int lookup(cs_srv_request *r, int64_t id, cs_srv_item *it) {
     cs_error err = {0};
     cs_status st = r->srv->be.item(r->srv->be.ctx, id, it, &err);
     if (st == CS_ENOTFOUND)
-        srv_reply_error(r, 404, "no image with id %lld", (long long)id);
+        cs_srv_reply_error(r, 404, "no image with id %lld", (long long)id);
     else if (st != CS_OK)
-        srv_reply_cs_error(r, &err);
+        cs_srv_reply_cs_error(r, &err);
     return st == CS_OK;
 }
 
 /* 1 with the file of `it` opened and its cheap checks passed, or 0 after
  * replying 404. */
-static int open_item(srv_request *r, const srv_item *it, srv_item_file *f) {
+static int open_item(cs_srv_request *r, const cs_srv_item *it, cs_srv_item_file *f) {
     cs_error err = {0};
-    if (srv_item_open(it, f, &err) == CS_OK) return 1;
+    if (cs_srv_item_open(it, f, &err) == CS_OK) return 1;
     cs_log(&r->srv->log, CS_LOG_WARN, "%s", err.message);
-    srv_reply_error(r, 404, "%s", err.message);
+    cs_srv_reply_error(r, 404, "%s", err.message);
     return 0;
 }
 
@@ -64,9 +64,9 @@ static size_t max_file_bytes(const cs_server *srv) {
 
 /* Decode, shrink and encode one thumbnail, from the bytes of the file that
  * was checked against the catalogue. */
-static cs_status make_thumb(cs_server *srv, const srv_item *it, srv_item_file *f,
+static cs_status make_thumb(cs_server *srv, const cs_srv_item *it, cs_srv_item_file *f,
                             unsigned char **jpg, size_t *n, cs_error *err) {
-    cs_status st = srv_item_verify(it, f, 1, max_file_bytes(srv), err);
+    cs_status st = cs_srv_item_verify(it, f, 1, max_file_bytes(srv), err);
     if (st != CS_OK) return st;
     int size = srv->opts.thumb_size;
     int w = it->width > 0 ? it->width : size, h = it->height > 0 ? it->height : size;
@@ -80,53 +80,53 @@ static cs_status make_thumb(cs_server *srv, const srv_item *it, srv_item_file *f
     st = srv->be.decode(srv->be.ctx, it, f->data, (size_t)it->size,
                         (int)(min_side > 0 ? min_side : 1), &img, err);
     if (st != CS_OK) return st;
-    st = srv_image_fit(&img, size, &small, err);
+    st = cs_srv_image_fit(&img, size, &small, err);
     srv->be.image_free(srv->be.ctx, &img);
     if (st == CS_OK) st = cs_image_encode_jpeg(&small, 82, jpg, n, err);
     free(small.rgb);
     return st;
 }
 
-enum MHD_Result srv_api_thumb(srv_request *r, int64_t id) {
-    srv_item it;
-    srv_item_file f;
+enum MHD_Result cs_srv_api_thumb(cs_srv_request *r, int64_t id) {
+    cs_srv_item it;
+    cs_srv_item_file f;
     if (!lookup(r, id, &it) || !open_item(r, &it, &f)) return MHD_YES;
     char etag[64];
     uint64_t size = (uint64_t)r->srv->opts.thumb_size;
     make_etag(etag, sizeof etag, 't', &it, size);
-    if (srv_not_modified(r, etag)) {
-        srv_item_file_close(&f);
-        return srv_reply_304(r, etag);
+    if (cs_srv_not_modified(r, etag)) {
+        cs_srv_item_file_close(&f);
+        return cs_srv_reply_304(r, etag);
     }
     unsigned char *jpg = NULL;
     size_t n = 0;
     int64_t key = (int64_t)content_key(&it, size);
-    if (!srv_cache_get(r->srv->thumbs, key, &jpg, &n)) {
+    if (!cs_srv_cache_get(r->srv->thumbs, key, &jpg, &n)) {
         cs_error err = {0};
         cs_status st = make_thumb(r->srv, &it, &f, &jpg, &n, &err);
-        srv_item_file_close(&f);
+        cs_srv_item_file_close(&f);
         if (st != CS_OK) {
             cs_log(&r->srv->log, CS_LOG_WARN, "thumbnail of image %lld: %s", (long long)id,
                    err.message);
             /* The decoder's message may quote the file's first bytes: only
              * our own refusals (which never do) are passed on. */
-            if (st == CS_ENOTFOUND) return srv_reply_error(r, 404, "%s", err.message);
-            return srv_reply_error(r, st == CS_ELIMIT ? 413 : 422,
-                                   "no thumbnail for image %lld: %s", (long long)id,
-                                   st == CS_ELIMIT ? "too large to decode" : "it does not decode");
+            if (st == CS_ENOTFOUND) return cs_srv_reply_error(r, 404, "%s", err.message);
+            return cs_srv_reply_error(
+                r, st == CS_ELIMIT ? 413 : 422, "no thumbnail for image %lld: %s", (long long)id,
+                st == CS_ELIMIT ? "too large to decode" : "it does not decode");
         }
-        srv_cache_put(r->srv->thumbs, key, jpg, n);
+        cs_srv_cache_put(r->srv->thumbs, key, jpg, n);
     }
-    srv_item_file_close(&f);
+    cs_srv_item_file_close(&f);
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, jpg, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(jpg);
-        return srv_queue(r, 500, NULL);
+        return cs_srv_queue(r, 500, NULL);
     }
-    srv_add_common_headers(resp, "image/jpeg");
+    cs_srv_add_common_headers(resp, "image/jpeg");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, CACHE_CONTROL);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-    return srv_queue(r, 200, resp);
+    return cs_srv_queue(r, 200, resp);
 }
 
 /* filename*=UTF-8''... : every byte outside [A-Za-z0-9._-] percent-encoded,
@@ -145,57 +145,57 @@ static void content_disposition(char *out, size_t cap, const char *path) {
     out[o] = 0;
 }
 
-enum MHD_Result srv_api_image(srv_request *r, int64_t id) {
-    srv_item it;
-    srv_item_file f;
+enum MHD_Result cs_srv_api_image(cs_srv_request *r, int64_t id) {
+    cs_srv_item it;
+    cs_srv_item_file f;
     if (!lookup(r, id, &it) || !open_item(r, &it, &f)) return MHD_YES;
     char etag[64], disp[1024];
     make_etag(etag, sizeof etag, 'i', &it, 0);
-    if (srv_not_modified(r, etag)) {
-        srv_item_file_close(&f);
-        return srv_reply_304(r, etag);
+    if (cs_srv_not_modified(r, etag)) {
+        cs_srv_item_file_close(&f);
+        return cs_srv_reply_304(r, etag);
     }
     cs_error err = {0};
-    if (srv_item_verify(&it, &f, 0, 0, &err) != CS_OK) {
-        srv_item_file_close(&f);
+    if (cs_srv_item_verify(&it, &f, 0, 0, &err) != CS_OK) {
+        cs_srv_item_file_close(&f);
         cs_log(&r->srv->log, CS_LOG_WARN, "%s", err.message);
-        return srv_reply_error(r, 404, "%s", err.message);
+        return cs_srv_reply_error(r, 404, "%s", err.message);
     }
     /* Sent from the checked descriptor, never by opening the path again. */
     struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)it.size, f.fd);
     if (!resp) {
-        srv_item_file_close(&f);
-        return srv_queue(r, 500, NULL);
+        cs_srv_item_file_close(&f);
+        return cs_srv_queue(r, 500, NULL);
     }
     f.fd = -1; /* the response owns it now */
-    srv_add_common_headers(resp, srv_image_mime(f.format));
-    srv_item_file_close(&f);
+    cs_srv_add_common_headers(resp, cs_srv_image_mime(f.format));
+    cs_srv_item_file_close(&f);
     content_disposition(disp, sizeof disp, it.path);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, CACHE_CONTROL);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-    return srv_queue(r, 200, resp);
+    return cs_srv_queue(r, 200, resp);
 }
 
-enum MHD_Result srv_api_stats(srv_request *r) {
+enum MHD_Result cs_srv_api_stats(cs_srv_request *r) {
     cs_server *srv = r->srv;
     json_t *obj = json_object();
     cs_error err = {0};
     cs_status st = srv->be.stats(srv->be.ctx, obj, &err);
     if (st != CS_OK) {
         json_decref(obj);
-        return srv_reply_cs_error(r, &err);
+        return cs_srv_reply_cs_error(r, &err);
     }
     size_t entries, bytes;
     uint64_t hits, misses;
-    srv_cache_stats(srv->thumbs, &entries, &bytes, &hits, &misses);
+    cs_srv_cache_stats(srv->thumbs, &entries, &bytes, &hits, &misses);
     json_object_set_new(obj, "dim", json_integer(srv->be.dim));
     json_object_set_new(obj, "version", json_string(cs_version()));
     json_object_set_new(obj, "thumbnails",
                         json_pack("{s:I, s:I, s:I, s:I, s:i}", "cached", (json_int_t)entries,
                                   "bytes", (json_int_t)bytes, "hits", (json_int_t)hits, "misses",
                                   (json_int_t)misses, "size", srv->opts.thumb_size));
-    srv_cache_stats(srv->embeddings, &entries, &bytes, &hits, &misses);
+    cs_srv_cache_stats(srv->embeddings, &entries, &bytes, &hits, &misses);
     json_object_set_new(obj, "query_cache",
                         json_pack("{s:I, s:I, s:I}", "cached", (json_int_t)entries, "hits",
                                   (json_int_t)hits, "misses", (json_int_t)misses));
@@ -207,13 +207,13 @@ enum MHD_Result srv_api_stats(srv_request *r) {
                   o->header_timeout_ms, "body_timeout_ms", o->body_timeout_ms, "max_connections",
                   o->max_connections, "max_per_client", srv->per_client, "reserve", srv->reserve));
     unsigned long late, room;
-    srv_guard_stats(srv->guard, &late, &room);
-    json_object_set_new(obj, "connections_closed",
-                        json_pack("{s:I, s:I}", "past_deadline", (json_int_t)late, "for_room",
-                                  (json_int_t)room));
-    return srv_reply_json(r, 200, obj);
+    cs_srv_guard_stats(srv->guard, &late, &room);
+    json_object_set_new(
+        obj, "connections_closed",
+        json_pack("{s:I, s:I}", "past_deadline", (json_int_t)late, "for_room", (json_int_t)room));
+    return cs_srv_reply_json(r, 200, obj);
 }
 
-enum MHD_Result srv_api_health(srv_request *r) {
-    return srv_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+enum MHD_Result cs_srv_api_health(cs_srv_request *r) {
+    return cs_srv_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/parse.h"
-#include "server/http.h"
+#include "server/server_internal.h"
 
 enum {
     DEFAULT_LIMIT = 100,
@@ -28,8 +28,8 @@ static json_t *member_json(const cs_dup_member *m, int keeper) {
     char link[64];
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(m->id));
-    json_object_set_new(o, "path", srv_json_string_lossy(m->path));
-    json_object_set_new(o, "name", srv_json_string_lossy(base_name(m->path)));
+    json_object_set_new(o, "path", cs_srv_json_string_lossy(m->path));
+    json_object_set_new(o, "name", cs_srv_json_string_lossy(base_name(m->path)));
     json_object_set_new(o, "score", json_real(round6(m->score)));
     json_object_set_new(o, "bytes", json_integer(m->size));
     json_object_set_new(o, "width", json_integer(m->width));
@@ -77,23 +77,23 @@ static int parse_threshold(const char *s, float *out) {
     return 1;
 }
 
-enum MHD_Result srv_api_duplicates(srv_request *r) {
-    const srv_backend *be = &r->srv->be;
-    if (!be->duplicates) return srv_reply_error(r, 501, "this server cannot find duplicates");
+enum MHD_Result cs_srv_api_duplicates(cs_srv_request *r) {
+    const cs_srv_backend *be = &r->srv->be;
+    if (!be->duplicates) return cs_srv_reply_error(r, 501, "this server cannot find duplicates");
     cs_dups_opts o = {.threshold = CS_DUPS_DEFAULT_THRESHOLD};
     long strict, limit, offset;
-    if (!parse_threshold(srv_arg(r, "threshold"), &o.threshold))
-        return srv_reply_error(r, 400, "threshold must be a number in (0, 1], e.g. 0.95");
-    if (!srv_parse_int(srv_arg(r, "strict"), 0, 1, 0, &strict))
-        return srv_reply_error(r, 400, "strict must be 0 or 1");
-    if (!srv_parse_int(srv_arg(r, "limit"), 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) ||
-        !srv_parse_int(srv_arg(r, "offset"), 0, MAX_OFFSET, 0, &offset))
-        return srv_reply_error(r, 400, "limit must be from 1 to %d and offset from 0 to %d",
-                               MAX_LIMIT, MAX_OFFSET);
+    if (!parse_threshold(cs_srv_arg(r, "threshold"), &o.threshold))
+        return cs_srv_reply_error(r, 400, "threshold must be a number in (0, 1], e.g. 0.95");
+    if (!cs_srv_parse_int(cs_srv_arg(r, "strict"), 0, 1, 0, &strict))
+        return cs_srv_reply_error(r, 400, "strict must be 0 or 1");
+    if (!cs_srv_parse_int(cs_srv_arg(r, "limit"), 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) ||
+        !cs_srv_parse_int(cs_srv_arg(r, "offset"), 0, MAX_OFFSET, 0, &offset))
+        return cs_srv_reply_error(r, 400, "limit must be from 1 to %d and offset from 0 to %d",
+                                  MAX_LIMIT, MAX_OFFSET);
     o.strict = (int)strict;
     cs_dups *d = NULL;
     cs_error err = {0};
-    if (be->duplicates(be->ctx, &o, &d, &err) != CS_OK) return srv_reply_cs_error(r, &err);
+    if (be->duplicates(be->ctx, &o, &d, &err) != CS_OK) return cs_srv_reply_cs_error(r, &err);
     int64_t total = cs_dups_count(d);
     json_t *groups = json_array();
     for (int64_t g = offset; g < total && g < offset + limit; g++)
@@ -106,6 +106,6 @@ enum MHD_Result srv_api_duplicates(srv_request *r) {
     json_object_set_new(obj, "total", json_integer(total));
     json_object_set_new(obj, "offset", json_integer(offset));
     json_object_set_new(obj, "more", json_boolean(total > offset + limit));
-    json_object_set_new(obj, "took_ms", json_real(round((srv_now() - r->t_start) * 1e5) / 1e2));
-    return srv_reply_json(r, 200, obj);
+    json_object_set_new(obj, "took_ms", json_real(round((cs_srv_now() - r->t_start) * 1e5) / 1e2));
+    return cs_srv_reply_json(r, 200, obj);
 }

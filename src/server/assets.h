@@ -5,15 +5,15 @@
 
 #include <stddef.h>
 
-typedef struct srv_asset {
+typedef struct cs_srv_asset {
     const char *name; /* "index.html": a bare file name, never a path */
     const char *mime;
     const unsigned char *data;
     size_t size;
     const char *etag; /* "\"<16 hex digits of its SHA-256>\"" */
-} srv_asset;
+} cs_srv_asset;
 
 /* Ends with an entry whose name is NULL. */
-extern const srv_asset srv_assets[];
+extern const cs_srv_asset cs_srv_assets[];
 
 #endif

@@ -16,26 +16,26 @@
 
 /* One indexed image: where the original lay when it was indexed, and what
  * it was then (item_file.h checks the file against this before using it). */
-typedef struct srv_item {
+typedef struct cs_srv_item {
     int64_t id;
     int width, height;
     int64_t size, mtime_ns; /* bytes; modification time, ns since the epoch */
     uint8_t hash[16];       /* cs_hash128 of its bytes; all zero if not recorded */
     char path[4096];
-} srv_item;
+} cs_srv_item;
 
 /* One search result; path is malloc'd. */
-typedef struct srv_hit {
+typedef struct cs_srv_hit {
     int64_t id;
     float score; /* cosine similarity */
     int width, height;
     char *path;
-} srv_hit;
+} cs_srv_hit;
 
 /* Frees hits[0..n) and their paths. */
-void srv_hits_free(srv_hit *hits, int n);
+void cs_srv_hits_free(cs_srv_hit *hits, int n);
 
-typedef struct srv_backend {
+typedef struct cs_srv_backend {
     void *ctx;
     int dim; /* the length of every embedding */
 
@@ -47,28 +47,28 @@ typedef struct srv_backend {
     cs_status (*item_vector)(void *ctx, int64_t id, float *out, cs_error *err);
     /* The k best images for a unit query vector, best first (equal scores:
      * lower id first), leaving out `exclude` (-1: none). *hits is a malloc'd
-     * array of *n_hits <= k, freed with srv_hits_free. */
-    cs_status (*search)(void *ctx, const float *query, int k, int64_t exclude, srv_hit **hits,
+     * array of *n_hits <= k, freed with cs_srv_hits_free. */
+    cs_status (*search)(void *ctx, const float *query, int k, int64_t exclude, cs_srv_hit **hits,
                         int *n_hits, cs_error *err);
     /* The record of an indexed image; CS_ENOTFOUND for an unknown id. */
-    cs_status (*item)(void *ctx, int64_t id, srv_item *out, cs_error *err);
+    cs_status (*item)(void *ctx, int64_t id, cs_srv_item *out, cs_error *err);
     /* Adds the collection's figures ("images", "model", ...) to a JSON object. */
     cs_status (*stats)(void *ctx, json_t *obj, cs_error *err);
     /* Decodes the bytes of an indexed image (read from the file that was
      * checked against the item, never from its path again), upright, for its
      * thumbnail; it may come out smaller (JPEG DCT scaling) as long as its
      * shorter side >= min_side. */
-    cs_status (*decode)(void *ctx, const srv_item *item, const void *data, size_t size,
+    cs_status (*decode)(void *ctx, const cs_srv_item *item, const void *data, size_t size,
                         int min_side, cs_image *out, cs_error *err);
     /* Releases an image that decode filled. */
     void (*image_free)(void *ctx, cs_image *img);
     /* Groups of near-identical images (cs_db_duplicates; opts->pool is the
      * backend's). NULL: the collection cannot tell (the API answers 501). */
     cs_status (*duplicates)(void *ctx, const cs_dups_opts *opts, cs_dups **out, cs_error *err);
-} srv_backend;
+} cs_srv_backend;
 
 /* Starts a server over a backend (copied; its ctx must outlive the server). */
-cs_status cs_server_start_backend(const srv_backend *backend, const cs_server_opts *opts,
+cs_status cs_server_start_backend(const cs_srv_backend *backend, const cs_server_opts *opts,
                                   cs_server **out, cs_error *err);
 
 #endif

@@ -10,7 +10,7 @@
 #include "clipsearch/index.h"
 #include "clipsearch/model.h"
 #include "core/pool.h"
-#include "server/http.h"
+#include "server/server_internal.h"
 
 typedef struct db_backend {
     cs_model *model;
@@ -54,7 +54,7 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     return cs_db_get_vector(b->db, id, out, err);
 }
 
-static cs_status search(void *ctx, const float *query, int k, int64_t exclude, srv_hit **hits,
+static cs_status search(void *ctx, const float *query, int k, int64_t exclude, cs_srv_hit **hits,
                         int *n_hits, cs_error *err) {
     db_backend *b = ctx;
     cs_search_opts so = {0};
@@ -70,12 +70,12 @@ static cs_status search(void *ctx, const float *query, int k, int64_t exclude, s
     *n_hits = 0;
     cs_status st = cs_db_search(b->db, query, &so, &res, &n, err);
     if (st != CS_OK) return st;
-    srv_hit *out = calloc(n > 0 ? (size_t)n : 1, sizeof *out);
+    cs_srv_hit *out = calloc(n > 0 ? (size_t)n : 1, sizeof *out);
     for (int i = 0; out && i < n; i++) {
-        out[i] = (srv_hit){res[i].id, res[i].score, res[i].width, res[i].height,
-                           strdup(res[i].path ? res[i].path : "")};
+        out[i] = (cs_srv_hit){res[i].id, res[i].score, res[i].width, res[i].height,
+                              strdup(res[i].path ? res[i].path : "")};
         if (!out[i].path) {
-            srv_hits_free(out, i);
+            cs_srv_hits_free(out, i);
             out = NULL;
         }
     }
@@ -86,7 +86,7 @@ static cs_status search(void *ctx, const float *query, int k, int64_t exclude, s
     return CS_OK;
 }
 
-static cs_status item(void *ctx, int64_t id, srv_item *out, cs_error *err) {
+static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {
     db_backend *b = ctx;
     cs_db_image img = {0};
     cs_status st = cs_db_get(b->db, id, &img, err);
@@ -124,8 +124,8 @@ static cs_status stats(void *ctx, json_t *obj, cs_error *err) {
     return CS_OK;
 }
 
-static cs_status decode(void *ctx, const srv_item *it, const void *data, size_t size, int min_side,
-                        cs_image *out, cs_error *err) {
+static cs_status decode(void *ctx, const cs_srv_item *it, const void *data, size_t size,
+                        int min_side, cs_image *out, cs_error *err) {
     db_backend *b = ctx;
     cs_decode_opts d = b->decode;
     d.jpeg_min_side = min_side; /* a thumbnail needs no more pixels than this */
@@ -168,8 +168,8 @@ cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts
     if (opts) b->decode = opts->decode;
     int slots = cs_cpu_count();
     sem_init(&b->decoding, 0, (unsigned)(slots < 2 ? 2 : slots));
-    srv_backend be = {b,    mi.embed_dim, embed_text, embed_image, item_vector, search,
-                      item, stats,        decode,     image_free,  duplicates};
+    cs_srv_backend be = {b,    mi.embed_dim, embed_text, embed_image, item_vector, search,
+                         item, stats,        decode,     image_free,  duplicates};
     st = cs_server_start_backend(&be, opts, out, err);
     if (st != CS_OK) {
         sem_destroy(&b->decoding);

@@ -18,7 +18,7 @@ typedef struct entry {
     struct entry *newer, *older;
 } entry;
 
-struct srv_cache {
+struct cs_srv_cache {
     pthread_mutex_t lock;
     size_t budget, bytes, count;
     uint64_t hits, misses;
@@ -27,8 +27,8 @@ struct srv_cache {
     entry *newest, *oldest;
 };
 
-srv_cache *srv_cache_new(size_t budget) {
-    srv_cache *c = calloc(1, sizeof *c);
+cs_srv_cache *cs_srv_cache_new(size_t budget) {
+    cs_srv_cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->budget = budget;
     c->n_buckets = 4096;
@@ -41,7 +41,7 @@ srv_cache *srv_cache_new(size_t budget) {
     return c;
 }
 
-void srv_cache_free(srv_cache *c) {
+void cs_srv_cache_free(cs_srv_cache *c) {
     if (!c) return;
     for (entry *e = c->newest, *next; e; e = next) {
         next = e->older;
@@ -53,12 +53,12 @@ void srv_cache_free(srv_cache *c) {
     free(c);
 }
 
-static size_t bucket_of(const srv_cache *c, int64_t id) {
+static size_t bucket_of(const cs_srv_cache *c, int64_t id) {
     uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull; /* Fibonacci hashing */
     return (size_t)(h >> 40) & (c->n_buckets - 1);
 }
 
-static void unlink_lru(srv_cache *c, entry *e) {
+static void unlink_lru(cs_srv_cache *c, entry *e) {
     if (e->newer)
         e->newer->older = e->older;
     else
@@ -70,7 +70,7 @@ static void unlink_lru(srv_cache *c, entry *e) {
     e->newer = e->older = NULL;
 }
 
-static void push_front(srv_cache *c, entry *e) {
+static void push_front(cs_srv_cache *c, entry *e) {
     e->older = c->newest;
     e->newer = NULL;
     if (c->newest) c->newest->newer = e;
@@ -78,13 +78,13 @@ static void push_front(srv_cache *c, entry *e) {
     if (!c->oldest) c->oldest = e;
 }
 
-static entry *find(srv_cache *c, int64_t id) {
+static entry *find(cs_srv_cache *c, int64_t id) {
     for (entry *e = c->buckets[bucket_of(c, id)]; e; e = e->next_in_bucket)
         if (e->id == id) return e;
     return NULL;
 }
 
-static void remove_entry(srv_cache *c, entry *e) {
+static void remove_entry(cs_srv_cache *c, entry *e) {
     entry **p = &c->buckets[bucket_of(c, e->id)];
     while (*p != e) p = &(*p)->next_in_bucket;
     *p = e->next_in_bucket;
@@ -95,7 +95,7 @@ static void remove_entry(srv_cache *c, entry *e) {
     free(e);
 }
 
-int srv_cache_get(srv_cache *c, int64_t id, unsigned char **out, size_t *size) {
+int cs_srv_cache_get(cs_srv_cache *c, int64_t id, unsigned char **out, size_t *size) {
     int found = 0;
     *out = NULL;
     *size = 0;
@@ -119,7 +119,7 @@ int srv_cache_get(srv_cache *c, int64_t id, unsigned char **out, size_t *size) {
     return found;
 }
 
-void srv_cache_put(srv_cache *c, int64_t id, const unsigned char *data, size_t size) {
+void cs_srv_cache_put(cs_srv_cache *c, int64_t id, const unsigned char *data, size_t size) {
     if (size > c->budget) return;
     entry *e = calloc(1, sizeof *e);
     unsigned char *copy = malloc(size);
@@ -145,8 +145,8 @@ void srv_cache_put(srv_cache *c, int64_t id, const unsigned char *data, size_t s
     pthread_mutex_unlock(&c->lock);
 }
 
-void srv_cache_stats(srv_cache *c, size_t *entries, size_t *bytes, uint64_t *hits,
-                     uint64_t *misses) {
+void cs_srv_cache_stats(cs_srv_cache *c, size_t *entries, size_t *bytes, uint64_t *hits,
+                        uint64_t *misses) {
     pthread_mutex_lock(&c->lock);
     *entries = c->count;
     *bytes = c->bytes;

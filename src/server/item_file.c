@@ -58,7 +58,7 @@ static int open_by_components(const char *path) {
     return -1;
 }
 
-int srv_open_no_links(const char *path, int use_openat2) {
+int cs_srv_open_no_links(const char *path, int use_openat2) {
     if (!use_openat2) return open_by_components(path);
 #ifdef SYS_openat2
     struct open_how how = {
@@ -72,7 +72,7 @@ int srv_open_no_links(const char *path, int use_openat2) {
     return open_by_components(path);
 }
 
-static cs_status refuse(const srv_item *it, cs_error *err, const char *why) {
+static cs_status refuse(const cs_srv_item *it, cs_error *err, const char *why) {
     return cs_fail(err, CS_ENOTFOUND,
                    "image %lld is not the file that was indexed (%s); index its folder again",
                    (long long)it->id, why);
@@ -112,7 +112,7 @@ static int read_and_hash(int fd, size_t size, char *data, uint8_t hash[16]) {
 }
 
 /* The checks on the opened file that need not read it all. */
-static cs_status check_stat(const srv_item *it, srv_item_file *f, cs_error *err) {
+static cs_status check_stat(const cs_srv_item *it, cs_srv_item_file *f, cs_error *err) {
     struct stat st;
     if (fstat(f->fd, &st) != 0) return refuse(it, err, "cannot be read");
     if (!S_ISREG(st.st_mode)) return refuse(it, err, "not a regular file");
@@ -125,10 +125,10 @@ static cs_status check_stat(const srv_item *it, srv_item_file *f, cs_error *err)
     return CS_OK;
 }
 
-cs_status srv_item_open(const srv_item *it, srv_item_file *out, cs_error *err) {
-    *out = (srv_item_file){.fd = -1};
+cs_status cs_srv_item_open(const cs_srv_item *it, cs_srv_item_file *out, cs_error *err) {
+    *out = (cs_srv_item_file){.fd = -1};
     if (!canonical(it->path)) return refuse(it, err, "not a canonical path");
-    out->fd = srv_open_no_links(it->path, 1);
+    out->fd = cs_srv_open_no_links(it->path, 1);
     if (out->fd < 0)
         return refuse(it, err,
                       errno == ELOOP     ? "a symbolic link is on its path"
@@ -136,12 +136,12 @@ cs_status srv_item_open(const srv_item *it, srv_item_file *out, cs_error *err) {
                       : errno == ENOENT  ? "it no longer exists"
                                          : "it cannot be opened");
     cs_status st = check_stat(it, out, err);
-    if (st != CS_OK) srv_item_file_close(out);
+    if (st != CS_OK) cs_srv_item_file_close(out);
     return st;
 }
 
-cs_status srv_item_verify(const srv_item *it, srv_item_file *f, int want_data, size_t max_bytes,
-                          cs_error *err) {
+cs_status cs_srv_item_verify(const cs_srv_item *it, cs_srv_item_file *f, int want_data,
+                             size_t max_bytes, cs_error *err) {
     size_t size = (size_t)it->size; /* check_stat saw the file at this size */
     if (want_data && size > max_bytes)
         return cs_fail(err, CS_ELIMIT, "image %lld: %zu bytes, more than the limit of %zu",
@@ -155,13 +155,13 @@ cs_status srv_item_verify(const srv_item *it, srv_item_file *f, int want_data, s
     return CS_OK;
 }
 
-void srv_item_file_close(srv_item_file *f) {
+void cs_srv_item_file_close(cs_srv_item_file *f) {
     if (f->fd >= 0) close(f->fd);
     free(f->data);
-    *f = (srv_item_file){.fd = -1};
+    *f = (cs_srv_item_file){.fd = -1};
 }
 
-const char *srv_image_mime(cs_image_format fmt) {
+const char *cs_srv_image_mime(cs_image_format fmt) {
     switch (fmt) {
     case CS_FMT_JPEG:
         return "image/jpeg";

@@ -19,30 +19,30 @@
 #include "server/backend.h"
 
 /* What a checked file is. */
-typedef struct srv_item_file {
+typedef struct cs_srv_item_file {
     int fd;                 /* open for reading, at offset 0; the caller closes it */
     cs_image_format format; /* from its first bytes: never CS_FMT_UNKNOWN */
     char *data;             /* its bytes (malloc'd) when asked for, else NULL */
-} srv_item_file;
+} cs_srv_item_file;
 
 /* Opens the file of `it` and checks what is cheap to check: no link on its
  * path, a regular file, its size and modification time, an image by its
  * first bytes. Enough to answer "not modified"; not enough to send bytes. */
-cs_status srv_item_open(const srv_item *it, srv_item_file *out, cs_error *err);
+cs_status cs_srv_item_open(const cs_srv_item *it, cs_srv_item_file *out, cs_error *err);
 /* Checks the content against the item's hash, reading the whole file: into
  * f->data with `want_data` (CS_ELIMIT above max_bytes), else in pieces, so a
  * large original costs no memory. On failure the caller still closes f. */
-cs_status srv_item_verify(const srv_item *it, srv_item_file *f, int want_data, size_t max_bytes,
-                          cs_error *err);
-void srv_item_file_close(srv_item_file *f);
+cs_status cs_srv_item_verify(const cs_srv_item *it, cs_srv_item_file *f, int want_data,
+                             size_t max_bytes, cs_error *err);
+void cs_srv_item_file_close(cs_srv_item_file *f);
 
 /* Opens an absolute path for reading with no symbolic link at any of its
  * components (ELOOP or ENOTDIR if there is one): with openat2 where the
  * kernel has it, else (or with use_openat2 = 0, for tests) one component at
  * a time. -1 and errno on failure. */
-int srv_open_no_links(const char *path, int use_openat2);
+int cs_srv_open_no_links(const char *path, int use_openat2);
 
 /* The MIME type of an image format. */
-const char *srv_image_mime(cs_image_format fmt);
+const char *cs_srv_image_mime(cs_image_format fmt);
 
 #endif

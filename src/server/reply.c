@@ -7,15 +7,15 @@
 
 #include <utf8proc.h>
 
-#include "server/http.h"
+#include "server/server_internal.h"
 
-double srv_now(void) {
+double cs_srv_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int srv_buf_append(srv_buf *b, const void *data, size_t n, size_t limit) {
+int cs_srv_buf_append(cs_srv_buf *b, const void *data, size_t n, size_t limit) {
     if (n > limit || b->len > limit - n) return 0;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -32,17 +32,17 @@ int srv_buf_append(srv_buf *b, const void *data, size_t n, size_t limit) {
     return 1;
 }
 
-void srv_hits_free(srv_hit *hits, int n) {
+void cs_srv_hits_free(cs_srv_hit *hits, int n) {
     for (int i = 0; hits && i < n; i++) free(hits[i].path);
     free(hits);
 }
 
-void srv_buf_free(srv_buf *b) {
+void cs_srv_buf_free(cs_srv_buf *b) {
     free(b->data);
     memset(b, 0, sizeof *b);
 }
 
-int srv_http_status(cs_status status) {
+int cs_srv_http_status(cs_status status) {
     switch (status) {
     case CS_OK:
         return 200;
@@ -67,7 +67,7 @@ int srv_http_status(cs_status status) {
     return 500;
 }
 
-void srv_add_common_headers(struct MHD_Response *resp, const char *mime) {
+void cs_srv_add_common_headers(struct MHD_Response *resp, const char *mime) {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, mime);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
@@ -78,7 +78,7 @@ void srv_add_common_headers(struct MHD_Response *resp, const char *mime) {
                             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
 }
 
-enum MHD_Result srv_queue(srv_request *r, int status, struct MHD_Response *resp) {
+enum MHD_Result cs_srv_queue(cs_srv_request *r, int status, struct MHD_Response *resp) {
     if (!resp) {
         r->status = 500;
         return MHD_NO; /* out of memory: closing the connection is all we can do */
@@ -90,46 +90,46 @@ enum MHD_Result srv_queue(srv_request *r, int status, struct MHD_Response *resp)
     return ret;
 }
 
-enum MHD_Result srv_reply_bytes(srv_request *r, int status, const char *mime, const void *data,
-                                size_t size, int copy, const char *cache_control,
-                                const char *etag) {
+enum MHD_Result cs_srv_reply_bytes(cs_srv_request *r, int status, const char *mime,
+                                   const void *data, size_t size, int copy,
+                                   const char *cache_control, const char *etag) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         size, (void *)data, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
-    if (!resp) return srv_queue(r, 500, NULL);
-    srv_add_common_headers(resp, mime);
+    if (!resp) return cs_srv_queue(r, 500, NULL);
+    cs_srv_add_common_headers(resp, mime);
     if (cache_control) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
     if (etag) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-    return srv_queue(r, status, resp);
+    return cs_srv_queue(r, status, resp);
 }
 
-enum MHD_Result srv_reply_json(srv_request *r, int status, json_t *obj) {
+enum MHD_Result cs_srv_reply_json(cs_srv_request *r, int status, json_t *obj) {
     char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(obj);
-    if (!text) return srv_queue(r, 500, NULL);
+    if (!text) return cs_srv_queue(r, 500, NULL);
     size_t n = strlen(text);
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
-        return srv_queue(r, 500, NULL);
+        return cs_srv_queue(r, 500, NULL);
     }
-    srv_add_common_headers(resp, "application/json; charset=utf-8");
+    cs_srv_add_common_headers(resp, "application/json; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    return srv_queue(r, status, resp);
+    return cs_srv_queue(r, status, resp);
 }
 
-enum MHD_Result srv_reply_error(srv_request *r, int status, const char *fmt, ...) {
+enum MHD_Result cs_srv_reply_error(cs_srv_request *r, int status, const char *fmt, ...) {
     char msg[600];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     json_t *obj = json_object();
-    json_object_set_new(obj, "error", srv_json_string_lossy(msg));
+    json_object_set_new(obj, "error", cs_srv_json_string_lossy(msg));
     json_object_set_new(obj, "status", json_integer(status));
-    return srv_reply_json(r, status, obj);
+    return cs_srv_reply_json(r, status, obj);
 }
 
-enum MHD_Result srv_reply_405(srv_request *r, const char *allow) {
+enum MHD_Result cs_srv_reply_405(cs_srv_request *r, const char *allow) {
     json_t *obj = json_pack("{s:s, s:i}", "error", "method not allowed", "status", 405);
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
@@ -137,34 +137,34 @@ enum MHD_Result srv_reply_405(srv_request *r, const char *allow) {
         text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!resp) {
         free(text);
-        return srv_queue(r, 500, NULL);
+        return cs_srv_queue(r, 500, NULL);
     }
-    srv_add_common_headers(resp, "application/json; charset=utf-8");
+    cs_srv_add_common_headers(resp, "application/json; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    return srv_queue(r, 405, resp);
+    return cs_srv_queue(r, 405, resp);
 }
 
-enum MHD_Result srv_reply_cs_error(srv_request *r, const cs_error *err) {
-    int status = srv_http_status(err->status);
+enum MHD_Result cs_srv_reply_cs_error(cs_srv_request *r, const cs_error *err) {
+    int status = cs_srv_http_status(err->status);
     const char *msg = err->message[0] ? err->message : cs_status_name(err->status);
     if (status >= 500) cs_log(&r->srv->log, CS_LOG_WARN, "%s %s: %s", r->method, r->url, msg);
-    return srv_reply_error(r, status, "%s", msg);
+    return cs_srv_reply_error(r, status, "%s", msg);
 }
 
-int srv_not_modified(srv_request *r, const char *etag) {
+int cs_srv_not_modified(cs_srv_request *r, const char *etag) {
     const char *inm =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     return inm && etag && strstr(inm, etag) != NULL;
 }
 
-enum MHD_Result srv_reply_304(srv_request *r, const char *etag) {
+enum MHD_Result cs_srv_reply_304(cs_srv_request *r, const char *etag) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-    if (!resp) return srv_queue(r, 500, NULL);
+    if (!resp) return cs_srv_queue(r, 500, NULL);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-    return srv_queue(r, 304, resp);
+    return cs_srv_queue(r, 304, resp);
 }
 
-json_t *srv_json_string_lossy(const char *s) {
+json_t *cs_srv_json_string_lossy(const char *s) {
     json_t *j = json_string(s);
     if (j) return j;
     /* Not UTF-8 (a Latin-1 file name, say): keep the valid runs and mark the rest. */

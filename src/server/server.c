@@ -4,7 +4,7 @@
  *
  * Safety comes mostly from configuration: a bounded number of connections
  * (in all, and per client address), an idle timeout, deadlines for headers
- * and bodies and a reserve of connections (guard.c), a cap on header memory
+ * and bodies and a reserve of connections (conn_guard.c), a cap on header memory
  * (long URLs get 414 from libmicrohttpd), a cap on URL arguments, and our
  * own cap on the body (413).
  *
@@ -22,7 +22,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "server/http.h"
+#include "server/server_internal.h"
 
 /* More URL arguments than any endpoint reads (it reads at most 4). */
 #define MAX_ARGS 64
@@ -46,7 +46,7 @@ static void fill_defaults(cs_server_opts *o) {
 
 /* ---- forms ------------------------------------------------------------------- */
 
-static void copy_field(srv_request *r, const char *key, char *dst, size_t cap, const char *data,
+static void copy_field(cs_srv_request *r, const char *key, char *dst, size_t cap, const char *data,
                        uint64_t off, size_t size) {
     size_t have = strlen(dst);
     if (off != have || have + size >= cap) {
@@ -65,10 +65,10 @@ static enum MHD_Result on_form_field(void *cls, enum MHD_ValueKind kind, const c
                                      const char *transfer_encoding, const char *data, uint64_t off,
                                      size_t size) {
     (void)kind, (void)content_type, (void)transfer_encoding;
-    srv_request *r = cls;
+    cs_srv_request *r = cls;
     if (!key) key = ""; /* a part with no name (libmicrohttpd passes NULL) */
     if (filename || !strcmp(key, "image") || !strcmp(key, "file")) {
-        if (!srv_buf_append(&r->upload, data, size, r->srv->opts.max_body)) {
+        if (!cs_srv_buf_append(&r->upload, data, size, r->srv->opts.max_body)) {
             r->form_bad = 1;
             snprintf(r->form_why, sizeof r->form_why,
                      "uploaded file larger than the limit of %zu bytes", r->srv->opts.max_body);
@@ -100,7 +100,7 @@ static int hexval(char c) {
 
 /* When bound to loopback, a request must name us by a local name: this stops
  * a web page from reading the API through DNS rebinding. */
-static int host_allowed(srv_request *r) {
+static int host_allowed(cs_srv_request *r) {
     if (!r->srv->loopback) return 1;
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (!h) return 1; /* HTTP/1.0 without Host: cannot come from a browser */
@@ -123,10 +123,10 @@ static int host_allowed(srv_request *r) {
  * request is refused when its headers are complete. */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
     (void)conn;
-    srv_request *r = calloc(1, sizeof *r);
+    cs_srv_request *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->srv = cls;
-    r->t_start = srv_now();
+    r->t_start = cs_srv_now();
     char *q = strchr(uri, '?');
     if (q) {
         size_t n = 1;
@@ -139,36 +139,36 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     return r;
 }
 
-static enum MHD_Result on_first_call(srv_request *r) {
+static enum MHD_Result on_first_call(cs_srv_request *r) {
     r->close = 1; /* until the headers pass: an early reply leaves a body unread */
     if (r->n_args)
-        return srv_reply_error(r, 414, "%zu URL arguments; at most %d are accepted", r->n_args,
-                               MAX_ARGS);
+        return cs_srv_reply_error(r, 414, "%zu URL arguments; at most %d are accepted", r->n_args,
+                                  MAX_ARGS);
     if (!host_allowed(r))
-        return srv_reply_error(r, 421, "this server answers only to localhost names");
+        return cs_srv_reply_error(r, 421, "this server answers only to localhost names");
     const char *m = r->method;
     if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "POST"))
-        return srv_reply_405(r, "GET, HEAD, POST");
+        return cs_srv_reply_405(r, "GET, HEAD, POST");
     const char *cl =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > r->srv->opts.max_body)
-        return srv_reply_error(r, 413, "request body larger than the limit of %zu bytes",
-                               r->srv->opts.max_body);
+        return cs_srv_reply_error(r, 413, "request body larger than the limit of %zu bytes",
+                                  r->srv->opts.max_body);
     if (!strcmp(m, "POST") && is_form(r->conn)) {
         r->form = MHD_create_post_processor(r->conn, 65536, on_form_field, r);
-        if (!r->form) return srv_reply_error(r, 400, "malformed form data (bad Content-Type)");
+        if (!r->form) return cs_srv_reply_error(r, 400, "malformed form data (bad Content-Type)");
     }
     r->close = 0;
     return MHD_YES;
 }
 
 /* Remembers why the request is refused mid-body; the reply goes at its end. */
-static void refuse_later(srv_request *r) {
+static void refuse_later(cs_srv_request *r) {
     size_t limit = r->srv->opts.max_body;
     if (r->body_seen > limit) {
         r->refused = 413;
-        snprintf(r->form_why, sizeof r->form_why,
-                 "request body larger than the limit of %zu bytes", limit);
+        snprintf(r->form_why, sizeof r->form_why, "request body larger than the limit of %zu bytes",
+                 limit);
     } else {
         r->refused = r->form_bad ? 413 : 400;
         if (!r->form_bad) snprintf(r->form_why, sizeof r->form_why, "malformed form data");
@@ -176,19 +176,19 @@ static void refuse_later(srv_request *r) {
 }
 
 /* One chunk of body. Returns 0 when the request must be refused now. */
-static int on_body(srv_request *r, const char *data, size_t size) {
+static int on_body(cs_srv_request *r, const char *data, size_t size) {
     size_t limit = r->srv->opts.max_body;
     r->body_seen += size;
     if (r->body_seen > limit) return 0;
     if (r->form) return MHD_post_process(r->form, data, size) == MHD_YES && !r->form_bad;
-    return srv_buf_append(&r->body, data, size, limit);
+    return cs_srv_buf_append(&r->body, data, size, limit);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **state) {
     (void)version;
-    srv_request *r = *state;
+    cs_srv_request *r = *state;
     if (!r) { /* no request line notice (out of memory there) */
         if (!(r = *state = on_request_line(cls, "", conn))) return MHD_NO;
     }
@@ -196,7 +196,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         r->url = url;
         r->method = method;
-        srv_guard_headers_done(conn);
+        cs_srv_guard_headers_done(conn);
         enum MHD_Result ret = on_first_call(r);
         if (r->status) r->rejected = 1; /* replied from the headers alone */
         return ret;
@@ -215,28 +215,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!on_body(r, upload_data, n)) refuse_later(r);
         return MHD_YES;
     }
-    srv_guard_body_done(conn);
+    cs_srv_guard_body_done(conn);
     if (r->refused) {
         r->close = 1;
         r->rejected = 1;
-        return srv_reply_error(r, r->refused, "%s", r->form_why);
+        return cs_srv_reply_error(r, r->refused, "%s", r->form_why);
     }
-    return srv_route(r);
+    return cs_srv_route(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
                          enum MHD_RequestTerminationCode code) {
     cs_server *srv = cls;
-    srv_request *r = *state;
-    if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK) srv_guard_request_done(conn);
+    cs_srv_request *r = *state;
+    if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK) cs_srv_guard_request_done(conn);
     if (!r) return;
     cs_log(&srv->log, CS_LOG_DEBUG, "%s %s %d %.1fms%s", r->method ? r->method : "-",
-           r->url ? r->url : "-", r->status,
-           (srv_now() - r->t_start) * 1e3,
+           r->url ? r->url : "-", r->status, (cs_srv_now() - r->t_start) * 1e3,
            code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     if (r->form) MHD_destroy_post_processor(r->form);
-    srv_buf_free(&r->body);
-    srv_buf_free(&r->upload);
+    cs_srv_buf_free(&r->body);
+    cs_srv_buf_free(&r->upload);
     free(r);
     *state = NULL;
 }
@@ -311,17 +310,16 @@ static struct MHD_Daemon *start_daemon(cs_server *srv, const struct sockaddr_sto
     return MHD_start_daemon(
         flags, (uint16_t)srv->opts.port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
-        MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)srv->opts.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)srv->opts.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        srv_guard_on_connection, srv->guard, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_ARRAY, srv->per_client > 0 ? per_ip : per_ip + 1, MHD_OPTION_ARRAY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)srv->opts.timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->opts.max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_URI_LOG_CALLBACK,
+        on_request_line, srv, MHD_OPTION_NOTIFY_CONNECTION, cs_srv_guard_on_connection, srv->guard,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_ARRAY, srv->per_client > 0 ? per_ip : per_ip + 1, MHD_OPTION_ARRAY,
         srv->opts.thread_per_connection ? pool + 1 : pool, MHD_OPTION_END);
 }
 
-cs_status cs_server_start_backend(const srv_backend *backend, const cs_server_opts *opts,
+cs_status cs_server_start_backend(const cs_srv_backend *backend, const cs_server_opts *opts,
                                   cs_server **out, cs_error *err) {
     *out = NULL;
     if (!backend || backend->dim <= 0)
@@ -346,15 +344,15 @@ cs_status cs_server_start_backend(const srv_backend *backend, const cs_server_op
     srv->loopback = is_loopback(&ss);
     /* every local client comes from the same address: a per-address limit
      * on loopback would let one local program lock out the browser */
-    srv->per_client = o.max_per_client > 0 ? o.max_per_client
+    srv->per_client = o.max_per_client > 0                    ? o.max_per_client
                       : o.max_per_client < 0 || srv->loopback ? 0
-                                                             : 32;
+                                                              : 32;
     srv->reserve = o.max_connections / 8 > 2 ? o.max_connections / 8 : 2;
-    srv->thumbs = srv_cache_new(o.thumb_cache_bytes);
-    srv->embeddings = srv_cache_new((size_t)8 << 20); /* ~4000 ViT-B/32 queries */
-    srv->guard = srv_guard_new(o.header_timeout_ms / 1e3, o.body_timeout_ms / 1e3,
-                               o.max_connections > srv->reserve ? o.max_connections - srv->reserve
-                                                                : 1);
+    srv->thumbs = cs_srv_cache_new(o.thumb_cache_bytes);
+    srv->embeddings = cs_srv_cache_new((size_t)8 << 20); /* ~4000 ViT-B/32 queries */
+    srv->guard =
+        cs_srv_guard_new(o.header_timeout_ms / 1e3, o.body_timeout_ms / 1e3,
+                         o.max_connections > srv->reserve ? o.max_connections - srv->reserve : 1);
     int ready = srv->thumbs && srv->embeddings && srv->guard;
     if (ready) srv->daemon = start_daemon(srv, &ss);
     if (!srv->daemon) {
@@ -362,9 +360,9 @@ cs_status cs_server_start_backend(const srv_backend *backend, const cs_server_op
                              "serve: cannot listen on %s port %d (in use, or not allowed)", o.host,
                              o.port)
                    : cs_fail(err, CS_ENOMEM, "serve: out of memory");
-        srv_cache_free(srv->thumbs);
-        srv_cache_free(srv->embeddings);
-        srv_guard_free(srv->guard);
+        cs_srv_cache_free(srv->thumbs);
+        cs_srv_cache_free(srv->embeddings);
+        cs_srv_guard_free(srv->guard);
         free(srv);
         return st;
     }
@@ -381,9 +379,9 @@ int cs_server_port(const cs_server *srv) {
 void cs_server_stop(cs_server *srv) {
     if (!srv) return;
     MHD_stop_daemon(srv->daemon);
-    srv_guard_free(srv->guard);
-    srv_cache_free(srv->thumbs);
-    srv_cache_free(srv->embeddings);
+    cs_srv_guard_free(srv->guard);
+    cs_srv_cache_free(srv->thumbs);
+    cs_srv_cache_free(srv->embeddings);
     free(srv->owned_ctx);
     free(srv);
 }

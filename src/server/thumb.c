@@ -55,7 +55,7 @@ static uint8_t clamp_u8(float v) {
     return v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)(v + 0.5f);
 }
 
-cs_status srv_image_fit(const cs_image *in, int max_side, cs_image *out, cs_error *err) {
+cs_status cs_srv_image_fit(const cs_image *in, int max_side, cs_image *out, cs_error *err) {
     memset(out, 0, sizeof *out);
     if (!in->rgb || in->width <= 0 || in->height <= 0 || max_side <= 0)
         return cs_fail(err, CS_EINVAL, "thumbnail: empty image");

@@ -1,5 +1,5 @@
 /* server/thumb.h - thumbnails: shrink an image (then cs_image_encode_jpeg;
- * they are kept in a srv_cache, cache.h). */
+ * they are kept in a cs_srv_cache, cache.h). */
 #ifndef CS_SERVER_THUMB_H
 #define CS_SERVER_THUMB_H
 
@@ -11,6 +11,6 @@
 /* Resizes `in` so that it fits in a max_side x max_side box, keeping its
  * aspect ratio (never enlarging); a triangle filter widened by the
  * reduction factor, so shrinking does not alias. out->rgb is malloc'd. */
-cs_status srv_image_fit(const cs_image *in, int max_side, cs_image *out, cs_error *err);
+cs_status cs_srv_image_fit(const cs_image *in, int max_side, cs_image *out, cs_error *err);
 
 #endif

@@ -33,7 +33,7 @@
 #define N   3 /* 0: an image, 1: a link to the secret, 2: an image that does not decode */
 
 static const char img_bytes[] = "\x89PNG\r\n\x1A\n-fuzz-image";
-static srv_item items[N];
+static cs_srv_item items[N];
 static int port;
 static cs_server *server; /* runs until the fuzzer exits */
 
@@ -58,16 +58,16 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     out[id % DIM] = 1;
     return CS_OK;
 }
-static cs_status search(void *ctx, const float *q, int k, int64_t exclude, srv_hit **hits,
+static cs_status search(void *ctx, const float *q, int k, int64_t exclude, cs_srv_hit **hits,
                         int *n, cs_error *err) {
     (void)ctx, (void)q, (void)err;
     *hits = calloc(N, sizeof **hits);
     *n = 0;
     for (int i = 0; i < N && *n < k; i++)
-        if (i != exclude) (*hits)[(*n)++] = (srv_hit){i, 0.5f, 8, 8, strdup(items[i].path)};
+        if (i != exclude) (*hits)[(*n)++] = (cs_srv_hit){i, 0.5f, 8, 8, strdup(items[i].path)};
     return CS_OK;
 }
-static cs_status item(void *ctx, int64_t id, srv_item *out, cs_error *err) {
+static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {
     (void)ctx;
     if (id < 0 || id >= N) return cs_fail(err, CS_ENOTFOUND, "no image %lld", (long long)id);
     *out = items[id];
@@ -78,7 +78,7 @@ static cs_status stats(void *ctx, json_t *obj, cs_error *err) {
     json_object_set_new(obj, "images", json_integer(N));
     return CS_OK;
 }
-static cs_status decode(void *ctx, const srv_item *it, const void *data, size_t size,
+static cs_status decode(void *ctx, const cs_srv_item *it, const void *data, size_t size,
                         int min_side, cs_image *out, cs_error *err) {
     (void)ctx, (void)data, (void)size, (void)min_side;
     if (it->id == 2) return cs_fail(err, CS_EFORMAT, "does not decode");
@@ -124,8 +124,8 @@ static void start(void) {
     /* image 1, as indexed, then swapped for a link to the secret */
     snprintf(path, sizeof path, "%s/img1.png", dir);
     if (remove(path) != 0 || symlink(secret, path) != 0) abort();
-    static srv_backend be = {NULL,   DIM,  embed_text, embed_image, item_vector,
-                             search, item, stats,      decode,      image_free, NULL};
+    static cs_srv_backend be = {NULL, DIM,   embed_text, embed_image, item_vector, search,
+                                item, stats, decode,     image_free,  NULL};
     cs_server_opts o = {0};
     o.threads = 2;
     o.max_body = 1 << 16;

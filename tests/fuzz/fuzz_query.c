@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/http.h" /* srv_parse_id */
-#include "server/query.h"
+#include "server/server_internal.h" /* cs_srv_parse_id */
+#include "server/query_vector.h"
 
 #define DIM 8
 
@@ -43,11 +43,11 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     return CS_OK;
 }
 
-static const srv_backend be = {NULL, DIM,  embed_text, embed_image, item_vector,
-                               NULL, NULL, NULL,       NULL,        NULL};
+static const cs_srv_backend be = {NULL, DIM,  embed_text, embed_image, item_vector,
+                                  NULL, NULL, NULL,       NULL,        NULL};
 
-static void check_query(srv_query *q, cs_status st, cs_error *err) {
-    if (st == CS_OK) st = srv_query_finish(q, err);
+static void check_query(cs_srv_query *q, cs_status st, cs_error *err) {
+    if (st == CS_OK) st = cs_srv_query_finish(q, err);
     if (st == CS_OK) {
         double n = 0;
         for (int i = 0; i < DIM; i++) n += (double)q->sum[i] * q->sum[i];
@@ -59,37 +59,37 @@ static void check_query(srv_query *q, cs_status st, cs_error *err) {
         fprintf(stderr, "refused without a message (status %d)\n", (int)st);
         abort();
     }
-    srv_query_free(q);
+    cs_srv_query_free(q);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    srv_cache *memo = srv_cache_new(1 << 16);
+    cs_srv_cache *memo = cs_srv_cache_new(1 << 16);
     cs_error err = {0};
-    srv_query q;
+    cs_srv_query q;
     /* as a JSON body */
     json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
-    if (doc && json_is_object(doc) && srv_query_init(&q, &be, memo, &err) == CS_OK)
-        check_query(&q, srv_query_add_json(&q, doc, "body", &err), &err);
+    if (doc && json_is_object(doc) && cs_srv_query_init(&q, &be, memo, &err) == CS_OK)
+        check_query(&q, cs_srv_query_add_json(&q, doc, "body", &err), &err);
     json_decref(doc);
     /* as a query text (what ?q= gives: a NUL-terminated string) */
     char *text = malloc(size + 1);
     memcpy(text, data, size);
     text[size] = 0;
     err = (cs_error){0};
-    if (srv_query_init(&q, &be, memo, &err) == CS_OK)
-        check_query(&q, srv_query_add_expr(&q, text, 1.0, &err), &err);
+    if (cs_srv_query_init(&q, &be, memo, &err) == CS_OK)
+        check_query(&q, cs_srv_query_add_expr(&q, text, 1.0, &err), &err);
     /* as base64, and as an id */
     unsigned char *bytes;
     size_t n;
-    if (srv_base64_decode(text, size, &bytes, &n, &err) == CS_OK) {
+    if (cs_srv_base64_decode(text, size, &bytes, &n, &err) == CS_OK) {
         if (n > size) abort(); /* base64 never grows */
         free(bytes);
     }
     int64_t id;
     long v;
-    if (srv_parse_id(text, &id) && id < 0) abort();
-    if (srv_parse_int(text, 1, 500, 20, &v) && (v < 1 || v > 500)) abort();
+    if (cs_srv_parse_id(text, &id) && id < 0) abort();
+    if (cs_srv_parse_int(text, 1, 500, 20, &v) && (v < 1 || v > 500)) abort();
     free(text);
-    srv_cache_free(memo);
+    cs_srv_cache_free(memo);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* Query parsing, rclip's syntax: words joined into terms, "+"/"-" operators,
  * "W:" weights, image paths recognised, errors for dangling operators and
- * missing image files; terms copied on add. */
+ * missing image files; terms copied on add; one text in the same syntax
+ * (what the server gets); the weighted sum of the terms' embeddings. */
 #include <math.h>
 
 #include "index/db_internal.h"
@@ -9,6 +10,61 @@
 static int fake_is_image(const char *path) {
     size_t n = strlen(path);
     return n > 4 && !strcmp(path + n - 4, ".img");
+}
+
+/* The fake embedder: term i's text names a row of this table. */
+static const float rows[3][4] = {{1, 0, 0, 0}, {0, 3, 4, 0}, {1, 1, 1, 1}};
+
+static cs_status fake_embed(void *user, const cs_query_term *t, float *out, cs_error *err) {
+    (void)user;
+    if (t->kind == CS_QUERY_EMBEDDING) {
+        memcpy(out, t->data, 4 * sizeof *out);
+        return CS_OK;
+    }
+    int r = t->text[0] - 'a';
+    if (r < 0 || r > 2) return cs_fail(err, CS_ENOTFOUND, "no row %s", t->text);
+    memcpy(out, rows[r], sizeof rows[r]);
+    return CS_OK;
+}
+
+/* cs_query_embed_with: normalise(sum w_i normalise(e_i)), computed in
+ * double here; a zero part and parts that cancel out are refused. */
+static void check_embed_with(void) {
+    cs_error err;
+    cs_query *q = cs_query_new();
+    CHECK_OK(cs_query_parse_text(q, "a + 2:b - 0.5:c", 1, &err), &err);
+    float got[4];
+    CHECK_OK(cs_query_embed_with(q, 4, fake_embed, NULL, got, &err), &err);
+    double want[4] = {0}, ss = 0;
+    const double w[3] = {1, 2, -0.5};
+    for (int i = 0; i < 3; i++) {
+        double n = 0;
+        for (int j = 0; j < 4; j++) n += (double)rows[i][j] * rows[i][j];
+        for (int j = 0; j < 4; j++) want[j] += w[i] * rows[i][j] / sqrt(n);
+    }
+    for (int j = 0; j < 4; j++) ss += want[j] * want[j];
+    for (int j = 0; j < 4; j++)
+        CHECK_MSG(fabs(got[j] - want[j] / sqrt(ss)) < 1e-6, "component %d: %g, want %g", j, got[j],
+                  want[j] / sqrt(ss));
+    cs_query_free(q);
+
+    q = cs_query_new();
+    CHECK_OK(cs_query_parse_text(q, "b - b", 1, &err), &err);
+    CHECK(cs_query_embed_with(q, 4, fake_embed, NULL, got, &err) == CS_EINVAL);
+    CHECK(strstr(err.message, "cancel out") != NULL);
+    cs_query_free(q);
+
+    q = cs_query_new();
+    float zero[4] = {0};
+    cs_query_term t = {.kind = CS_QUERY_EMBEDDING, .weight = 1, .data = zero, .size = 4};
+    CHECK_OK(cs_query_add(q, &t, &err), &err);
+    CHECK(cs_query_embed_with(q, 4, fake_embed, NULL, got, &err) == CS_EINVAL);
+    cs_query_free(q);
+
+    q = cs_query_new();
+    CHECK_OK(cs_query_parse_text(q, "z", 1, &err), &err);
+    CHECK(cs_query_embed_with(q, 4, fake_embed, NULL, got, &err) == CS_ENOTFOUND);
+    cs_query_free(q);
 }
 
 static cs_query *parse(int flags, cs_status want, int n, const char *const *words) {
@@ -96,5 +152,20 @@ int main(void) {
     CHECK(cs_query_add(q, &bad, &err) == CS_EINVAL);
     CHECK(cs_query_term_at(q, 1) == NULL);
     cs_query_free(q);
+
+    /* one text in the same syntax: "+"/"-" between spaces, weights scaled */
+    q = cs_query_new();
+    CHECK_OK(cs_query_parse_text(q, "  golden   retriever + 2:dog\t-  .5:grass ", 2, &err), &err);
+    CHECK_EQ_INT(cs_query_count(q), 3);
+    check_term(q, 0, CS_QUERY_TEXT, 2, "golden retriever");
+    check_term(q, 1, CS_QUERY_TEXT, 4, "dog");
+    check_term(q, 2, CS_QUERY_TEXT, -1, "grass");
+    CHECK(cs_query_parse_text(q, "cat -", 1, &err) == CS_EINVAL);       /* dangling */
+    CHECK(cs_query_parse_text(q, "   ", 1, &err) == CS_EINVAL);         /* nothing */
+    CHECK(cs_query_parse_text(q, "1e9:cat", 1, &err) == CS_OK);         /* not a weight */
+    CHECK(cs_query_parse_text(q, "999999:cat", 10, &err) == CS_EINVAL); /* out of range */
+    cs_query_free(q);
+
+    check_embed_with();
     return cs_test_done("index.query");
 }

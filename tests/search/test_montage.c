@@ -5,7 +5,7 @@
 #include <jpeglib.h>
 
 #include "render/font.h"
-#include "render/montage.h"
+#include "render/sheet.h"
 #include "test.h"
 
 static cs_image solid(int w, int h, uint8_t r, uint8_t g, uint8_t b) {

@@ -80,25 +80,25 @@ static inline cs_status fake_item_vector(void *ctx, int64_t id, float *out, cs_e
 }
 
 static inline cs_status fake_search(void *ctx, const float *q, int k, int64_t exclude,
-                                    srv_hit **hits, int *n, cs_error *err) {
+                                    cs_srv_hit **hits, int *n, cs_error *err) {
     (void)err;
     fake *f = ctx;
-    srv_hit all[FAKE_N];
+    cs_srv_hit all[FAKE_N];
     int m = 0;
     for (int i = 0; i < FAKE_N; i++) {
         if (i == exclude) continue;
         float s = 0;
         for (int d = 0; d < FAKE_DIM; d++) s += q[d] * f->vec[i][d];
-        all[m++] = (srv_hit){i, s, f->width[i], f->height[i], NULL};
+        all[m++] = (cs_srv_hit){i, s, f->width[i], f->height[i], NULL};
     }
     for (int i = 1; i < m; i++) /* insertion sort: best first, ties by id */
         for (int j = i; j > 0 && all[j].score > all[j - 1].score; j--) {
-            srv_hit t = all[j];
+            cs_srv_hit t = all[j];
             all[j] = all[j - 1];
             all[j - 1] = t;
         }
     *n = k < m ? k : m;
-    *hits = malloc(sizeof(srv_hit) * (size_t)(*n ? *n : 1));
+    *hits = malloc(sizeof(cs_srv_hit) * (size_t)(*n ? *n : 1));
     for (int i = 0; i < *n; i++) {
         (*hits)[i] = all[i];
         (*hits)[i].path = strdup(f->paths[all[i].id]);
@@ -106,7 +106,7 @@ static inline cs_status fake_search(void *ctx, const float *q, int k, int64_t ex
     return CS_OK;
 }
 
-static inline cs_status fake_item(void *ctx, int64_t id, srv_item *out, cs_error *err) {
+static inline cs_status fake_item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {
     fake *f = ctx;
     if (id < 0 || id >= FAKE_N) {
         err->status = CS_ENOTFOUND;
@@ -144,7 +144,7 @@ static inline cs_status fake_stats(void *ctx, json_t *obj, cs_error *err) {
 
 /* A horizontal ramp: red = x * 255 / (w - 1), green = y * 255 / (h - 1),
  * blue 40, or 220 when the file's bytes end with '!' (a changed image). */
-static inline cs_status fake_decode(void *ctx, const srv_item *it, const void *data, size_t size,
+static inline cs_status fake_decode(void *ctx, const cs_srv_item *it, const void *data, size_t size,
                                     int min_side, cs_image *out, cs_error *err) {
     (void)ctx, (void)min_side;
     uint8_t blue = size && ((const char *)data)[size - 1] == '!' ? 220 : 40;
@@ -174,7 +174,7 @@ static inline void fake_image_free(void *ctx, cs_image *img) {
 }
 
 /* Fills f (its files are created in dir) and the backend over it. */
-static inline void fake_init(fake *f, srv_backend *be, const char *dir) {
+static inline void fake_init(fake *f, cs_srv_backend *be, const char *dir) {
     memset(f, 0, sizeof *f);
     const float r2 = 1.0f / sqrtf(2.0f);
     int axis[FAKE_N][2] = {{0, -1}, {1, -1}, {2, -1}, {0, 1},  {3, -1},
@@ -193,9 +193,10 @@ static inline void fake_init(fake *f, srv_backend *be, const char *dir) {
         fake_index_file(f, i);
     }
     f->width[9] = 0; /* id 9: a file that no longer decodes */
-    *be = (srv_backend){f,           FAKE_DIM,  fake_embed_text, fake_embed_image, fake_item_vector,
-                        fake_search, fake_item, fake_stats,      fake_decode,      fake_image_free,
-                        NULL /* no duplicates: /api/duplicates answers 501 */};
+    *be = (cs_srv_backend){
+        f,           FAKE_DIM,  fake_embed_text, fake_embed_image, fake_item_vector,
+        fake_search, fake_item, fake_stats,      fake_decode,      fake_image_free,
+        NULL /* no duplicates: /api/duplicates answers 501 */};
 }
 
 /* ---- a raw HTTP client ---------------------------------------------------------- */

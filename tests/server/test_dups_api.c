@@ -29,7 +29,7 @@ static int status_of(int port, const char *path) {
 int main(void) {
     const char *dir = cs_test_tmpdir();
     static fake f;
-    srv_backend be;
+    cs_srv_backend be;
     fake_init(&f, &be, dir);
     for (int round = 0; round < 2; round++) {
         if (round) be.duplicates = refuse;

@@ -362,7 +362,7 @@ static void test_concurrency(void) {
 
 int main(void) {
     const char *dir = cs_test_tmpdir();
-    srv_backend be;
+    cs_srv_backend be;
     fake_init(&f, &be, dir);
     cs_server_opts opts = {0};
     opts.port = 0; /* any free port */

@@ -38,7 +38,7 @@ static void expect_open(const char *rel, int want_ok) {
     pathf(p, rel);
     for (int mode = 0; mode < 2; mode++) {
         errno = 0;
-        int fd = srv_open_no_links(p, mode);
+        int fd = cs_srv_open_no_links(p, mode);
         CHECK_MSG((fd >= 0) == want_ok, "%s (openat2 %d): fd %d errno %d", rel, mode, fd, errno);
         if (!want_ok) CHECK_MSG(errno == ELOOP || errno == ENOTDIR, "%s: errno %d", rel, errno);
         if (fd >= 0) close(fd);
@@ -71,10 +71,10 @@ static void test_no_links(void) {
     expect_open("la/b/f.png", 0);
     /* a file where a folder was */
     pathf(p, "a/b/f.png/x");
-    for (int mode = 0; mode < 2; mode++) CHECK(srv_open_no_links(p, mode) < 0);
+    for (int mode = 0; mode < 2; mode++) CHECK(cs_srv_open_no_links(p, mode) < 0);
 }
 
-/* srv_item_open / srv_item_verify against a row. */
+/* cs_srv_item_open / cs_srv_item_verify against a row. */
 static void test_checks(void) {
     char p[PATH_MAX];
     pathf(p, "c.png");
@@ -82,41 +82,42 @@ static void test_checks(void) {
     write_file(p, img, sizeof img - 1);
     struct stat st;
     CHECK(stat(p, &st) == 0);
-    srv_item it = {.id = 7, .size = (int64_t)st.st_size};
+    cs_srv_item it = {.id = 7, .size = (int64_t)st.st_size};
     it.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     cs_hash128(img, sizeof img - 1, it.hash);
     snprintf(it.path, sizeof it.path, "%s", p);
 
-    srv_item_file f;
+    cs_srv_item_file f;
     cs_error err = {0};
-    CHECK_OK(srv_item_open(&it, &f, &err), &err);
+    CHECK_OK(cs_srv_item_open(&it, &f, &err), &err);
     CHECK(f.format == CS_FMT_PNG);
-    CHECK_OK(srv_item_verify(&it, &f, 1, 1 << 20, &err), &err);
+    CHECK_OK(cs_srv_item_verify(&it, &f, 1, 1 << 20, &err), &err);
     CHECK(f.data && !memcmp(f.data, img, sizeof img - 1));
-    srv_item_file_close(&f);
+    cs_srv_item_file_close(&f);
     /* over the byte limit */
-    CHECK_OK(srv_item_open(&it, &f, &err), &err);
-    CHECK(srv_item_verify(&it, &f, 1, 8, &err) == CS_ELIMIT);
-    srv_item_file_close(&f);
+    CHECK_OK(cs_srv_item_open(&it, &f, &err), &err);
+    CHECK(cs_srv_item_verify(&it, &f, 1, 8, &err) == CS_ELIMIT);
+    cs_srv_item_file_close(&f);
 
     /* each field of the row that no longer matches */
-    srv_item bad = it;
+    cs_srv_item bad = it;
     bad.size++;
-    CHECK(srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "size"));
+    CHECK(cs_srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "size"));
     bad = it;
     bad.mtime_ns++;
-    CHECK(srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "modified"));
+    CHECK(cs_srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "modified"));
     bad = it;
     bad.hash[3] ^= 1;
-    CHECK_OK(srv_item_open(&bad, &f, &err), &err);
-    CHECK(srv_item_verify(&bad, &f, 0, 0, &err) == CS_ENOTFOUND && strstr(err.message, "content"));
-    srv_item_file_close(&f);
+    CHECK_OK(cs_srv_item_open(&bad, &f, &err), &err);
+    CHECK(cs_srv_item_verify(&bad, &f, 0, 0, &err) == CS_ENOTFOUND &&
+          strstr(err.message, "content"));
+    cs_srv_item_file_close(&f);
     /* paths the indexer never writes */
     const char *odd[] = {"c.png", "/./c.png", "/tmp/../c.png", ""};
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
         bad = it;
         snprintf(bad.path, sizeof bad.path, "%s", odd[i]);
-        CHECK(srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "canonical"));
+        CHECK(cs_srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "canonical"));
     }
     /* not an image, though size and mtime match: refused without its bytes */
     pathf(p, "d.png");
@@ -126,7 +127,7 @@ static void test_checks(void) {
     snprintf(bad.path, sizeof bad.path, "%s", p);
     bad.size = (int64_t)st.st_size;
     bad.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    CHECK(srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "not an image"));
+    CHECK(cs_srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "not an image"));
     CHECK(!strstr(err.message, "root") && !strstr(err.message, "72 6f"));
 }
 

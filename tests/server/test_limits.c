@@ -215,7 +215,7 @@ static void test_connection_flood(int small_port) {
 int main(void) {
     const char *dir = cs_test_tmpdir();
     static fake f;
-    srv_backend be;
+    cs_srv_backend be;
     fake_init(&f, &be, dir);
     cs_error err = {0};
     cs_server_opts opts = {0};

@@ -50,7 +50,8 @@ static void expect_refusal(const char *what, const reply *r, double took, int st
 
 static void test_long_multipart_field(void) {
     char body[4096];
-    int n = snprintf(body, sizeof body, "--BOUNDARY\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n");
+    int n = snprintf(body, sizeof body,
+                     "--BOUNDARY\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n");
     memset(body + n, 'a', 3000);
     n += 3000;
     n += snprintf(body + n, sizeof body - (size_t)n, "\r\n--BOUNDARY--\r\n");
@@ -143,7 +144,7 @@ static void test_many_arguments(void) {
 int main(void) {
     const char *dir = cs_test_tmpdir();
     static fake f;
-    srv_backend be;
+    cs_srv_backend be;
     fake_init(&f, &be, dir);
     cs_error err = {0};
     cs_server_opts opts = {0}; /* every default: 16 MiB bodies, 15 s idle timeout */

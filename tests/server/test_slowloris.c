@@ -114,7 +114,7 @@ static void test_per_client_limit(int limited_port) {
 int main(void) {
     const char *dir = cs_test_tmpdir();
     static fake f;
-    srv_backend be;
+    cs_srv_backend be;
     fake_init(&f, &be, dir);
     cs_error err = {0};
     cs_server_opts opts = {0};

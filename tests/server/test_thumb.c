@@ -29,7 +29,7 @@ static uint8_t flat(int x, int y, int c) {
 static void expect_size(int w, int h, int box, int ow, int oh) {
     cs_image in = make(w, h, flat), out;
     cs_error err = {0};
-    CHECK_OK(srv_image_fit(&in, box, &out, &err), &err);
+    CHECK_OK(cs_srv_image_fit(&in, box, &out, &err), &err);
     CHECK_MSG(out.width == ow && out.height == oh, "%dx%d in %d: got %dx%d, want %dx%d", w, h, box,
               out.width, out.height, ow, oh);
     /* a flat colour stays exactly that colour */
@@ -56,7 +56,7 @@ static void test_sizes(void) {
 static void test_antialias(void) {
     cs_image in = make(1000, 20, stripes), out;
     cs_error err = {0};
-    CHECK_OK(srv_image_fit(&in, 100, &out, &err), &err);
+    CHECK_OK(cs_srv_image_fit(&in, 100, &out, &err), &err);
     CHECK_EQ_INT(out.width, 100);
     int worst = 0;
     for (size_t i = 0; i < (size_t)out.width * out.height * 3; i++) {
@@ -136,33 +136,33 @@ static void test_jpeg_refused(void) {
 }
 
 static void test_cache(void) {
-    srv_cache *c = srv_cache_new(100);
+    cs_srv_cache *c = cs_srv_cache_new(100);
     unsigned char data[60] = {1, 2, 3}, *got;
     size_t n;
-    srv_cache_put(c, 1, data, 40);
-    srv_cache_put(c, 2, data, 40);
-    CHECK(srv_cache_get(c, 1, &got, &n) && n == 40 && got[2] == 3); /* 1 is now the newest */
+    cs_srv_cache_put(c, 1, data, 40);
+    cs_srv_cache_put(c, 2, data, 40);
+    CHECK(cs_srv_cache_get(c, 1, &got, &n) && n == 40 && got[2] == 3); /* 1 is now the newest */
     free(got);
-    srv_cache_put(c, 3, data, 40); /* over budget: 2, the least recently used, goes */
-    CHECK(!srv_cache_get(c, 2, &got, &n));
-    CHECK(srv_cache_get(c, 1, &got, &n));
+    cs_srv_cache_put(c, 3, data, 40); /* over budget: 2, the least recently used, goes */
+    CHECK(!cs_srv_cache_get(c, 2, &got, &n));
+    CHECK(cs_srv_cache_get(c, 1, &got, &n));
     free(got);
-    CHECK(srv_cache_get(c, 3, &got, &n));
+    CHECK(cs_srv_cache_get(c, 3, &got, &n));
     free(got);
-    srv_cache_put(c, 3, data, 60);  /* replacing keeps one entry per id */
-    srv_cache_put(c, 4, data, 200); /* larger than the whole budget: not kept */
-    CHECK(!srv_cache_get(c, 4, &got, &n));
+    cs_srv_cache_put(c, 3, data, 60);  /* replacing keeps one entry per id */
+    cs_srv_cache_put(c, 4, data, 200); /* larger than the whole budget: not kept */
+    CHECK(!cs_srv_cache_get(c, 4, &got, &n));
     size_t entries, bytes;
     uint64_t hits, misses;
-    srv_cache_stats(c, &entries, &bytes, &hits, &misses);
+    cs_srv_cache_stats(c, &entries, &bytes, &hits, &misses);
     CHECK_EQ_INT(entries, 2);
     CHECK_EQ_INT(bytes, 100);
     CHECK_EQ_INT(hits, 3);
     CHECK_EQ_INT(misses, 2);
-    for (int64_t id = 10; id < 5000; id++) srv_cache_put(c, id, data, 10); /* churn */
-    srv_cache_stats(c, &entries, &bytes, &hits, &misses);
+    for (int64_t id = 10; id < 5000; id++) cs_srv_cache_put(c, id, data, 10); /* churn */
+    cs_srv_cache_stats(c, &entries, &bytes, &hits, &misses);
     CHECK(bytes <= 100 && entries == 10);
-    srv_cache_free(c);
+    cs_srv_cache_free(c);
 }
 
 int main(void) {

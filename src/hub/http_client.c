@@ -1,5 +1,5 @@
-/* hub/http.c - GET over libcurl with resume; see http.h. */
-#include "hub/http.h"
+/* hub/http_client.c - GET over libcurl with resume; see http_client.h. */
+#include "hub/http_client.h"
 
 #include "core/lazy_curl.h" /* <curl/curl.h> */
 #include <pthread.h>

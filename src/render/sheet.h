@@ -1,8 +1,8 @@
-/* render/montage.h - a contact sheet: images in a grid, each with two caption
- * lines under it, written as JPEG. cs_montage_write (clipsearch/search.h)
+/* render/sheet.h - a contact sheet: images in a grid, each with two caption
+ * lines under it, written as JPEG. cs_montage_write (clipsearch/montage.h)
  * decodes the files and calls these. */
-#ifndef CS_RENDER_MONTAGE_H
-#define CS_RENDER_MONTAGE_H
+#ifndef CS_RENDER_SHEET_H
+#define CS_RENDER_SHEET_H
 
 #include "clipsearch/image.h"
 

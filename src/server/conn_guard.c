@@ -1,4 +1,4 @@
-/* server/guard.c - deadlines and the reserve for connections (see guard.h).
+/* server/conn_guard.c - deadlines and the reserve for connections (see conn_guard.h).
  *
  * Every connection has an entry from libmicrohttpd's "started" notice to its
  * "closed" notice; the entry is its socket context. One thread wakes a few
@@ -6,7 +6,7 @@
  * is shut down, never closed, and only under the lock while the entry is
  * listed: libmicrohttpd sends "closed" before it closes the descriptor, so
  * a number reused by another file can never be hit. */
-#include "server/guard.h"
+#include "server/conn_guard.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,10 +21,10 @@ typedef struct conn_entry {
     int shut;        /* already shut down */
     double since;    /* when it started waiting */
     double deadline; /* 0: none */
-    srv_guard *guard;
+    cs_srv_guard *guard;
 } conn_entry;
 
-struct srv_guard {
+struct cs_srv_guard {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t thread;
@@ -56,7 +56,7 @@ static void set_waiting(conn_entry *e, int waiting) {
 }
 
 /* Closes the connection that has waited longest for its headers. */
-static void make_room(srv_guard *g) {
+static void make_room(cs_srv_guard *g) {
     conn_entry *oldest = NULL;
     for (conn_entry *e = g->head; e; e = e->next)
         if (e->waiting && !e->shut && (!oldest || e->since < oldest->since)) oldest = e;
@@ -67,7 +67,7 @@ static void make_room(srv_guard *g) {
 }
 
 static void *watch(void *arg) {
-    srv_guard *g = arg;
+    cs_srv_guard *g = arg;
     double shortest = g->header_s < g->body_s ? g->header_s : g->body_s;
     double tick = shortest / 4 < 0.01 ? 0.01 : shortest / 4 > 0.25 ? 0.25 : shortest / 4;
     pthread_mutex_lock(&g->lock);
@@ -87,8 +87,8 @@ static void *watch(void *arg) {
     return NULL;
 }
 
-srv_guard *srv_guard_new(double header_s, double body_s, int max_waiting) {
-    srv_guard *g = calloc(1, sizeof *g);
+cs_srv_guard *cs_srv_guard_new(double header_s, double body_s, int max_waiting) {
+    cs_srv_guard *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->header_s = header_s;
     g->body_s = body_s;
@@ -100,7 +100,7 @@ srv_guard *srv_guard_new(double header_s, double body_s, int max_waiting) {
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&g->lock, NULL);
     if (pthread_create(&g->thread, NULL, watch, g) != 0) {
-        srv_guard_free(g);
+        cs_srv_guard_free(g);
         return NULL;
     }
     g->running = 1;
@@ -108,7 +108,7 @@ srv_guard *srv_guard_new(double header_s, double body_s, int max_waiting) {
 }
 
 /* After the daemon has stopped: every connection's entry is gone by then. */
-void srv_guard_free(srv_guard *g) {
+void cs_srv_guard_free(cs_srv_guard *g) {
     if (!g) return;
     if (g->running) {
         pthread_mutex_lock(&g->lock);
@@ -126,9 +126,9 @@ void srv_guard_free(srv_guard *g) {
     free(g);
 }
 
-void srv_guard_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                             enum MHD_ConnectionNotificationCode code) {
-    srv_guard *g = cls;
+void cs_srv_guard_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                enum MHD_ConnectionNotificationCode code) {
+    cs_srv_guard *g = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         conn_entry *e = calloc(1, sizeof *e);
         *socket_context = e;
@@ -178,7 +178,7 @@ static conn_entry *entry_of(struct MHD_Connection *conn) {
 static void update(struct MHD_Connection *conn, int waiting, int which) {
     conn_entry *e = entry_of(conn);
     if (!e) return;
-    srv_guard *g = e->guard;
+    cs_srv_guard *g = e->guard;
     pthread_mutex_lock(&g->lock);
     if (!e->shut) {
         double t = now_s();
@@ -189,19 +189,20 @@ static void update(struct MHD_Connection *conn, int waiting, int which) {
     pthread_mutex_unlock(&g->lock);
 }
 
-void srv_guard_headers_done(struct MHD_Connection *conn) {
+void cs_srv_guard_headers_done(struct MHD_Connection *conn) {
     update(conn, 0, 2);
 }
 
-void srv_guard_body_done(struct MHD_Connection *conn) {
+void cs_srv_guard_body_done(struct MHD_Connection *conn) {
     update(conn, 0, 0);
 }
 
-void srv_guard_request_done(struct MHD_Connection *conn) {
+void cs_srv_guard_request_done(struct MHD_Connection *conn) {
     update(conn, 1, 1);
 }
 
-void srv_guard_stats(srv_guard *g, unsigned long *closed_late, unsigned long *closed_for_room) {
+void cs_srv_guard_stats(cs_srv_guard *g, unsigned long *closed_late,
+                        unsigned long *closed_for_room) {
     pthread_mutex_lock(&g->lock);
     *closed_late = g->closed_late;
     *closed_for_room = g->closed_for_room;

@@ -1,7 +1,7 @@
-/* hub/http.h - the few HTTP GETs the hub needs, over libcurl: redirects
+/* hub/http_client.h - the few HTTP GETs the hub needs, over libcurl: redirects
  * followed, a Bearer token, timeouts, and resumable transfers (Range). */
-#ifndef CS_HUB_HTTP_H
-#define CS_HUB_HTTP_H
+#ifndef CS_HUB_HTTP_CLIENT_H
+#define CS_HUB_HTTP_CLIENT_H
 
 #include <stdint.h>
 

@@ -1,4 +1,4 @@
-/* server/query_json.c - the JSON form of a query (POST /api/search):
+/* server/query_vector_json.c - the JSON form of a query (POST /api/search):
  *
  *   {"text": "cat + 2:dog - grass",        rclip syntax, weight "text_weight"
  *    "image_base64": "...",                 weight "image_weight"
@@ -8,13 +8,13 @@
  *              {"embedding": [...]}, {"id": 3}],   plain parts, any number up to 16
  *    "k": 20, "offset": 0}
  *
- * Every part present is added (query.h); weights default to 1. Unknown keys
+ * Every part present is added (query_vector.h); weights default to 1. Unknown keys
  * are refused, so a misspelt one is an error rather than silently ignored. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "server/query.h"
+#include "server/query_vector.h"
 
 static const char *const TOP_KEYS[] = {"text",         "text_weight",
                                        "image_base64", "image_weight",
@@ -47,19 +47,20 @@ static cs_status weight_of(json_t *obj, const char *key, const char *where, doub
     return CS_OK;
 }
 
-static cs_status add_image_b64(srv_query *q, json_t *v, double w, const char *where,
+static cs_status add_image_b64(cs_srv_query *q, json_t *v, double w, const char *where,
                                cs_error *err) {
     if (!json_is_string(v))
         return cs_fail(err, CS_EINVAL, "%s: \"image_base64\" must be a string", where);
     unsigned char *bytes;
     size_t n;
-    cs_status st = srv_base64_decode(json_string_value(v), json_string_length(v), &bytes, &n, err);
-    if (st == CS_OK) st = srv_query_add_image(q, bytes, n, w, err);
+    cs_status st =
+        cs_srv_base64_decode(json_string_value(v), json_string_length(v), &bytes, &n, err);
+    if (st == CS_OK) st = cs_srv_query_add_image(q, bytes, n, w, err);
     free(bytes);
     return st;
 }
 
-static cs_status add_embedding(srv_query *q, json_t *v, double w, const char *where,
+static cs_status add_embedding(cs_srv_query *q, json_t *v, double w, const char *where,
                                cs_error *err) {
     if (!json_is_array(v) || json_array_size(v) != (size_t)q->be->dim)
         return cs_fail(err, CS_EINVAL, "%s: \"embedding\" must be an array of %d numbers", where,
@@ -73,16 +74,16 @@ static cs_status add_embedding(srv_query *q, json_t *v, double w, const char *wh
     }
     /* scratch is the caller's own copy from here: add_vector reads it before
      * anything else writes it */
-    return srv_query_add_vector(q, q->scratch, q->be->dim, w, err);
+    return cs_srv_query_add_vector(q, q->scratch, q->be->dim, w, err);
 }
 
-static cs_status add_id(srv_query *q, json_t *v, double w, const char *where, cs_error *err) {
+static cs_status add_id(cs_srv_query *q, json_t *v, double w, const char *where, cs_error *err) {
     if (!json_is_integer(v) || json_integer_value(v) < 0)
         return cs_fail(err, CS_EINVAL, "%s: \"id\" must be a non-negative integer", where);
-    return srv_query_add_id(q, (int64_t)json_integer_value(v), w, err);
+    return cs_srv_query_add_id(q, (int64_t)json_integer_value(v), w, err);
 }
 
-static cs_status add_term(srv_query *q, json_t *t, const char *where, cs_error *err) {
+static cs_status add_term(cs_srv_query *q, json_t *t, const char *where, cs_error *err) {
     if (!json_is_object(t)) return cs_fail(err, CS_EINVAL, "%s: must be an object", where);
     cs_status st = check_keys(t, TERM_KEYS, where, err);
     if (st != CS_OK) return st;
@@ -96,25 +97,25 @@ static cs_status add_term(srv_query *q, json_t *t, const char *where, cs_error *
                        "%s: needs exactly one of \"text\", \"image_base64\", \"embedding\", "
                        "\"id\"",
                        where);
-    if (text && (!json_is_string(text) || json_string_length(text) > SRV_MAX_TEXT))
+    if (text && (!json_is_string(text) || json_string_length(text) > CS_SRV_MAX_TEXT))
         return cs_fail(err, CS_EINVAL, "%s: \"text\" must be a string of at most %d bytes", where,
-                       SRV_MAX_TEXT);
-    if (text) return srv_query_add_text(q, json_string_value(text), w, err);
+                       CS_SRV_MAX_TEXT);
+    if (text) return cs_srv_query_add_text(q, json_string_value(text), w, err);
     if (img) return add_image_b64(q, img, w, where, err);
     if (emb) return add_embedding(q, emb, w, where, err);
     return add_id(q, id, w, where, err);
 }
 
-cs_status srv_query_add_json(srv_query *q, json_t *obj, const char *where, cs_error *err) {
+cs_status cs_srv_query_add_json(cs_srv_query *q, json_t *obj, const char *where, cs_error *err) {
     cs_status st = check_keys(obj, TOP_KEYS, where, err);
     double w = 1.0;
     json_t *v;
     if (st == CS_OK && (v = json_object_get(obj, "text"))) {
-        if (!json_is_string(v) || json_string_length(v) > SRV_MAX_TEXT)
+        if (!json_is_string(v) || json_string_length(v) > CS_SRV_MAX_TEXT)
             return cs_fail(err, CS_EINVAL, "%s: \"text\" must be a string of at most %d bytes",
-                           where, SRV_MAX_TEXT);
+                           where, CS_SRV_MAX_TEXT);
         st = weight_of(obj, "text_weight", where, &w, err);
-        if (st == CS_OK) st = srv_query_add_expr(q, json_string_value(v), w, err);
+        if (st == CS_OK) st = cs_srv_query_add_expr(q, json_string_value(v), w, err);
     }
     if (st == CS_OK && (v = json_object_get(obj, "image_base64"))) {
         st = weight_of(obj, "image_weight", where, &w, err);
