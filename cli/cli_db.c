@@ -40,6 +40,7 @@ int cli_db_open(const char *opt_db, const cs_db_opts *opts, cs_db **out) {
     if (rc) return rc;
     cs_error err;
     if (cs_db_open(path, opts, out, &err) != CS_OK) return open_failed(&err);
+    if (!opts || !opts->log) cs_db_set_log(*out, cli_log_stderr, NULL);
     return CLI_OK;
 }
 
@@ -49,6 +50,7 @@ int cli_db_open_for_model(const char *opt_db, const cs_model *model, cs_db **out
     if (rc) return rc;
     cs_error err;
     if (cs_db_open_model(path, model, CS_DB_READONLY, out, &err) != CS_OK) return open_failed(&err);
+    cs_db_set_log(*out, cli_log_stderr, NULL); /* e.g. why the approximate index is not used */
     return CLI_OK;
 }
 

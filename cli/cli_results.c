@@ -168,6 +168,11 @@ int cli_result_opt(int c, const char *arg, cli_result_opts *o) {
     case CLI_OPT_MONTAGE:
         o->montage = arg;
         return 1;
+    case CLI_OPT_EXACT:
+        o->search.exact = 1;
+        return 1;
+    case CLI_OPT_NPROBE:
+        return cli_int_arg("--nprobe", arg, 1, 1 << 22, &o->search.nprobe) ? -1 : 1;
     default:
         return 0;
     }

@@ -12,10 +12,11 @@ typedef enum cli_format {
 } cli_format;
 
 /* The options of every command that prints results (search, similar):
- * -k/--top, --threshold, --json, --tsv, --paths, -0/--null, --db, --montage.
- * A command puts CLI_RESULT_LONG_OPTIONS first in its getopt_long table
- * (CLI_RESULT_SHORT_OPTIONS in the short ones), numbers its own long options from CLI_OPT_COMMAND,
- * and hands every option it does not know to cli_result_opt. */
+ * -k/--top, --threshold, --json, --tsv, --paths, -0/--null, --db, --montage,
+ * --exact, --nprobe. A command puts CLI_RESULT_LONG_OPTIONS first in its
+ * getopt_long table (CLI_RESULT_SHORT_OPTIONS in the short ones), numbers
+ * its own long options from CLI_OPT_COMMAND, and hands
+ * every option it does not know to cli_result_opt. */
 typedef struct cli_result_opts {
     cs_search_opts search; /* k and the threshold */
     cli_format fmt;
@@ -30,6 +31,8 @@ enum {
     CLI_OPT_PATHS,
     CLI_OPT_DB,
     CLI_OPT_MONTAGE,
+    CLI_OPT_EXACT,
+    CLI_OPT_NPROBE,
     CLI_OPT_COMMAND = 0x200 /* a command's own options start here */
 };
 
@@ -41,8 +44,10 @@ enum {
     {"tsv", no_argument, NULL, CLI_OPT_TSV},                          \
     {"paths", no_argument, NULL, CLI_OPT_PATHS},                      \
     {"db", required_argument, NULL, CLI_OPT_DB},                      \
-    {"montage", required_argument, NULL, CLI_OPT_MONTAGE},             \
-    {"null", no_argument, NULL, '0'}
+    {"montage", required_argument, NULL, CLI_OPT_MONTAGE},            \
+    {"null", no_argument, NULL, '0'},                                 \
+    {"exact", no_argument, NULL, CLI_OPT_EXACT},                      \
+    {"nprobe", required_argument, NULL, CLI_OPT_NPROBE}
 // clang-format on
 
 #define CLI_RESULT_SHORT_OPTIONS "k:0"

@@ -298,6 +298,8 @@ static int run(int argc, char **argv) {
                                 "--db\n");
         }
     }
+    /* the approximate index's warnings (a failed update: the scan is used) */
+    if (!rc && db) cs_db_set_log(db, cli_log_stderr, &verbosity);
     if (!rc || comm) {
         skipped sk = {0};
         d.tty = isatty(STDERR_FILENO);

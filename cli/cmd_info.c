@@ -44,10 +44,12 @@ static int run(int argc, char **argv) {
         return cli_fail(&err);
     }
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:I}", "path", info.path, "model_id",
-                              info.model_id, "model_name", info.model_name, "model_source",
-                              info.model_source, "count", (json_int_t)info.count, "dim", info.dim,
-                              "size_bytes", (json_int_t)info.size_bytes);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:I, s:i, s:I, s:{s:s, s:s, s:I, s:i}}", "path", info.path,
+            "model_id", info.model_id, "model_name", info.model_name, "model_source",
+            info.model_source, "count", (json_int_t)info.count, "dim", info.dim, "size_bytes",
+            (json_int_t)info.size_bytes, "search_index", "kind", info.search_index, "note",
+            info.index_note, "size_bytes", (json_int_t)info.index_bytes, "lists", info.index_lists);
         char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         if (s) puts(s);
         free(s);
@@ -64,6 +66,14 @@ static int run(int argc, char **argv) {
         printf("images:     %lld\n", (long long)info.count);
         printf("dimensions: %d\n", info.dim);
         printf("size:       %s\n", size);
+        if (info.index_bytes) {
+            cli_format_bytes(info.index_bytes, size, sizeof size);
+            printf("search:     approximate index, IVF %d lists, 8-bit codes (%s)\n",
+                   info.index_lists, size);
+        } else {
+            printf("search:     exact scan%s%s%s\n", *info.index_note ? " (index file " : "",
+                   info.index_note, *info.index_note ? ": the next index or import rebuilds it)" : "");
+        }
     }
     cs_db_close(db);
     return CLI_OK;

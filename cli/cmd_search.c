@@ -8,12 +8,14 @@
 #include "cli_db.h"
 #include "cli_results.h"
 #include "mpi_cli.h"
+#include "search_npy.h"
 
 static int run(int argc, char **argv);
 
 const cs_cli_command cs_cmd_search = {
     "search", "find the indexed images nearest to a text or an image",
     "usage: clipsearch search [OPTIONS] QUERY...\n"
+    "       clipsearch search [OPTIONS] --npy QUERIES.npy --json\n"
     "\n"
     "QUERY is text (\"a dog on a beach\"), or the path of an image file, or a\n"
     "mix, each part added (+) or subtracted (-), with an optional weight:\n"
@@ -44,10 +46,26 @@ const cs_cli_command cs_cmd_search = {
     "  --threads N        threads (default: one per core)\n"
     "  --shard PATTERN    under mpirun or srun: each rank searches its own\n"
     "                     database (PATTERN, %r replaced by the rank) and rank 0\n"
-    "                     prints the best of all\n" CLI_PRECISION_HELP,
+    "                     prints the best of all\n"
+    "  --exact            scan every vector even where the catalogue has an\n"
+    "                     approximate index (large catalogues; see `info`)\n"
+    "  --nprobe N         approximate index: lists scanned (more: better recall,\n"
+    "                     slower; default: its own)\n"
+    "  --npy FILE         the queries are the rows of this .npy file (N x D\n"
+    "                     float32 or float16), no model needed: one line per\n"
+    "                     query, in order: {\"results\": [{\"id\", \"path\", \"score\"}]};\n"
+    "                     --threads N queries run at a time\n" CLI_PRECISION_HELP,
     run};
 
-enum { OPT_MODEL = CLI_OPT_COMMAND, OPT_IMAGE, OPT_TEXT, OPT_THREADS, OPT_PRECISION, OPT_SHARD };
+enum {
+    OPT_MODEL = CLI_OPT_COMMAND,
+    OPT_IMAGE,
+    OPT_TEXT,
+    OPT_THREADS,
+    OPT_PRECISION,
+    OPT_SHARD,
+    OPT_NPY
+};
 
 static int search(const char *const *words, int n_words, int flags, const char *model_opt,
                   int threads, cli_result_opts *ro, cs_comm *comm, const char *shard);
@@ -91,8 +109,9 @@ static int run(int argc, char **argv) {
                                           {"threads", required_argument, NULL, OPT_THREADS},
                                           {"precision", required_argument, NULL, OPT_PRECISION},
                                           {"shard", required_argument, NULL, OPT_SHARD},
+                                          {"npy", required_argument, NULL, OPT_NPY},
                                           {0, 0, 0, 0}};
-    const char *model_opt = NULL, *shard = NULL;
+    const char *model_opt = NULL, *shard = NULL, *npy = NULL;
     int flags = 0, threads = 0, c;
     cli_result_opts ro = cli_result_opts_default();
     while ((c = getopt_long(argc, argv, CLI_RESULT_SHORT_OPTIONS, longs, NULL)) != -1) {
@@ -115,6 +134,9 @@ static int run(int argc, char **argv) {
         case OPT_SHARD:
             shard = optarg;
             break;
+        case OPT_NPY:
+            npy = optarg;
+            break;
         default: {
             int r = cli_result_opt(c, optarg, &ro);
             if (r <= 0) return r < 0 ? CLI_USAGE : cli_usage(&cs_cmd_search);
@@ -122,6 +144,10 @@ static int run(int argc, char **argv) {
         }
     }
     if (cli_result_opts_check(&ro)) return CLI_USAGE;
+    if (npy) {
+        if (optind != argc || ro.montage || flags || shard) return cli_usage(&cs_cmd_search);
+        return cli_search_npy(npy, &ro, threads);
+    }
     if (optind == argc || ro.search.k <= 0 || threads < 0 ||
         flags == (CS_QUERY_PARSE_IMAGE | CS_QUERY_PARSE_TEXT))
         return cli_usage(&cs_cmd_search);

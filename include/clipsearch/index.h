@@ -5,7 +5,8 @@
  *   cs_db_open        a database bound to one model (refuses another's)
  *   cs_db_index       walk folders, embed new/changed images, drop deleted ones
  *   cs_query_*        a query from texts, image files/bytes, embeddings, weighted
- *   cs_db_search      exact top-k by cosine, with threshold and exclusions
+ *   cs_db_search      top-k by cosine, with threshold and exclusions (exact scan,
+ *                     or an approximate index beside large catalogues: PATH.ann)
  *   cs_db_get         one image by id (ids, never paths, go in URLs)
  *   cs_db_foreach     every (id, path, vector) row in id order (export)
  *   cs_db_duplicates  groups of near-identical images, each with a keeper
@@ -62,6 +63,8 @@ CS_API cs_status cs_db_open(const char *path, const cs_db_opts *opts, cs_db **ou
 CS_API cs_status cs_db_open_model(const char *path, const cs_model *model, int flags, cs_db **out,
                                   cs_error *err);
 CS_API void cs_db_close(cs_db *db);
+/* Sets (or with fn NULL, clears) the log hook of an open database. */
+CS_API void cs_db_set_log(cs_db *db, cs_log_fn fn, void *user);
 
 /* The database used when none is named: $CLIPSEARCH_DB when set, else
  * $XDG_DATA_HOME/clipsearch/catalog.db (~/.local/share/clipsearch/catalog.db). */
@@ -76,6 +79,13 @@ typedef struct cs_db_info {
     int64_t size_bytes;       /* on disk: database, its WAL and the vector file */
     uint64_t generation;      /* commit counter: moves with every change of the rows */
     const char *model_source; /* the model's folder as kept at creation ("" if none) */
+    /* How searches run: "exact" (a scan of every vector) or "ivf-sq8" (the
+     * approximate index PATH.ann, current for this generation: index_bytes,
+     * index_lists). index_note says why a file present is not used
+     * ("stale", "damaged"), else "". */
+    const char *search_index, *index_note;
+    int64_t index_bytes;
+    int index_lists;
 } cs_db_info;
 
 /* Strings stay valid until cs_db_close. */
@@ -143,6 +153,12 @@ CS_API cs_status cs_db_index(cs_db *db, cs_model *model, const char *const *root
                              const cs_index_opts *opts, cs_index_stats *stats, cs_error *err);
 
 /* ---- direct writes (for callers that embed themselves) -------------------- */
+
+/* After direct writes (cs_db_put, cs_db_remove): brings the files beside the
+ * database that make searches fast up to date: PATH.vectors, and for
+ * catalogues past the index threshold PATH.ann (cs_db_index does this at
+ * its end). pool: threads for building the index; NULL: this thread. */
+CS_API cs_status cs_db_finish(cs_db *db, cs_pool *pool, cs_error *err);
 
 typedef struct cs_db_entry {
     const char *path;       /* stored as given (callers pass absolute paths) */
@@ -230,6 +246,8 @@ typedef struct cs_search_opts {
     const char *const *exclude_paths; /* files never returned (resolved like indexed paths) */
     int n_exclude_paths;
     cs_pool *pool; /* threads for the scan; NULL: the calling thread only */
+    int exact;     /* 1: the exact scan even where the catalogue has an approximate index */
+    int nprobe;    /* approximate index: lists scanned; 0: its default (more: better recall) */
 } cs_search_opts;
 
 typedef struct cs_result {

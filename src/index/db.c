@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/parse.h"
+#include "index/ann.h"
 #include "index/db_internal.h"
 
 #define SCHEMA_VERSION 2
@@ -442,6 +443,7 @@ cs_status cs_db_open(const char *path, const cs_db_opts *opts, cs_db **out, cs_e
     pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&db->snap_lock, NULL);
     cs_guard_init(&db->guard);
+    pthread_mutex_init(&db->ann_lock, NULL);
     db->readonly = (o.flags & CS_DB_READONLY) != 0;
     db->log.fn = o.log;
     db->log.user = o.log_user;
@@ -464,14 +466,21 @@ cs_status cs_db_open(const char *path, const cs_db_opts *opts, cs_db **out, cs_e
     return CS_OK;
 }
 
+void cs_db_set_log(cs_db *db, cs_log_fn fn, void *user) {
+    db->log.fn = fn;
+    db->log.user = user;
+}
+
 void cs_db_close(cs_db *db) {
     if (!db) return;
     cs_db_drop_vectors(db);
+    cs_db_drop_ann(db);
     for (int i = 0; i < SQL_COUNT_; i++) sqlite3_finalize(db->stmts[i]);
     if (db->sql) sqlite3_close_v2(db->sql);
     cs_guard_release(&db->guard); /* after SQLite: closing these drops its locks */
     pthread_mutex_destroy(&db->lock);
     pthread_mutex_destroy(&db->snap_lock);
+    pthread_mutex_destroy(&db->ann_lock);
     free(db->path);
     free(db->vec_path);
     free(db->model_id);
@@ -525,7 +534,15 @@ cs_status cs_db_get_info(cs_db *db, cs_db_info *out, cs_error *err) {
     out->model_name = db->model_name ? db->model_name : "";
     out->model_source = db->model_source ? db->model_source : "";
     out->dim = db->dim;
-    out->size_bytes =
-        file_size(db->path, "") + file_size(db->path, "-wal") + file_size(db->path, ".vectors");
+    out->size_bytes = file_size(db->path, "") + file_size(db->path, "-wal") +
+                      file_size(db->path, ".vectors") + file_size(db->path, ".ann");
+    cs_ann_info ai;
+    cs_db_ann_info(db, &ai);
+    out->search_index = ai.state == CS_ANN_OK ? "ivf-sq8" : "exact";
+    out->index_note = ai.state == CS_ANN_STALE     ? "stale"
+                      : ai.state == CS_ANN_DAMAGED ? "damaged"
+                                                   : "";
+    out->index_bytes = ai.bytes;
+    out->index_lists = ai.nlist;
     return st;
 }

@@ -68,6 +68,10 @@ struct cs_db {
     /* the database's own files: what reads files for it (the indexer, the
      * server) opens through it (core/guard.h); released after sqlite3_close */
     cs_file_guard guard;
+    pthread_mutex_t ann_lock; /* guards the three below (index/ann_db.c) */
+    struct cs_ann *ann;       /* DB.ann, when it matched a snapshot's generation */
+    uint64_t ann_tried_gen;   /* the generation last looked for, and whether */
+    int ann_tried;            /* it was (so a missing file is not re-read per query) */
 };
 
 /* The statements used per row, prepared once per handle. */
@@ -131,6 +135,8 @@ cs_status cs_db_write_vectors(cs_db *db, cs_error *err);
 int cs_db_distrust_file(cs_db *db, const cs_vecs *v, int64_t n_bad);
 /* Drops the snapshot (at close). */
 void cs_db_drop_vectors(cs_db *db);
+/* Drops the approximate index held (at close; index/ann_db.c). */
+void cs_db_drop_ann(cs_db *db);
 
 /* cs_query_parse with the test for image files given (is_image_file may be
  * NULL: then only the flags make image terms). */

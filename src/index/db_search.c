@@ -5,57 +5,56 @@
 #include <string.h>
 
 #include "clipsearch/search.h"
+#include "index/ann.h"
 #include "index/db_internal.h"
 #include "index/search_internal.h"
-
-/* The largest |score| of two unit vectors, with room for float rounding:
- * beyond it (or NaN) a stored row is damaged. */
-#define UNIT_LIMIT 1.01f
 
 /* Orders hits best first; equal scores: lower id first. */
 static int better(const cs_hit *a, const cs_hit *b) {
     return a->score > b->score || (a->score == b->score && a->id < b->id);
 }
 
-/* The best `want` rows of a snapshot as (id, score) in *hits (malloc'd),
- * best first: its base rows less the masked ones, merged with its delta. */
-static cs_status snapshot_topk(cs_pool *pool, const cs_vecs *v, const float *q, int want,
-                               cs_hit **hits, int64_t *n_hits, int64_t *n_bad) {
-    *n_hits = 0;
-    *n_bad = 0;
+int64_t cs_snapshot_topk(cs_pool *pool, const cs_vecs *v, const cs_ann *ann, const cs_ann_params *p,
+                         const float *q, int want, cs_hit *hits, int64_t *n_bad) {
+    int64_t bad_a = 0, bad_b = 0;
+    if (n_bad) *n_bad = 0;
     /* the base scan returns masked rows too: ask for as many more */
     int64_t kb = (int64_t)want + v->n_masked, kd = want;
     if (kb > v->n) kb = v->n;
     if (kd > v->n_delta) kd = v->n_delta;
     cs_hit *a = malloc((size_t)(kb + 1) * sizeof *a), *b = malloc((size_t)(kd + 1) * sizeof *b);
-    *hits = malloc((size_t)want * sizeof **hits);
-    if (!a || !b || !*hits) {
+    if (!a || !b) {
         free(a);
         free(b);
-        free(*hits);
-        *hits = NULL;
-        return CS_ENOMEM;
+        return -1;
     }
-    int64_t bad_a = 0, bad_b = 0;
-    int64_t na = kb ? cs_search_flat_checked(pool, v->vectors, v->n, v->dim, q, (int)kb, a,
-                                             CS_ISA_AUTO, UNIT_LIMIT, &bad_a)
-                    : 0;
+    int64_t na = 0;
+    if (ann) { /* ids, masked rows already left out */
+        na = kb ? cs_ann_search(ann, v, q, want, p, a, &bad_a) : 0;
+    } else if (kb) {
+        na = cs_search_flat_checked(pool, v->vectors, v->n, v->dim, q, (int)kb, a, CS_ISA_AUTO,
+                                    CS_UNIT_LIMIT, &bad_a);
+        int64_t m = 0;
+        for (int64_t i = 0; i < na; i++) /* rows -> ids, masked dropped */
+            if (!cs_vecs_masked(v, a[i].id)) a[m++] = (cs_hit){v->ids[a[i].id], a[i].score};
+        na = m;
+    }
     int64_t nb = kd ? cs_search_flat_checked(pool, v->delta_vectors, v->n_delta, v->dim, q, (int)kd,
-                                             b, CS_ISA_AUTO, UNIT_LIMIT, &bad_b)
+                                             b, CS_ISA_AUTO, CS_UNIT_LIMIT, &bad_b)
                     : 0;
-    *n_bad = bad_a + bad_b;
-    int64_t m = 0;
-    for (int64_t i = 0; i < na; i++) /* rows -> ids, masked dropped */
-        if (!cs_vecs_masked(v, a[i].id)) a[m++] = (cs_hit){v->ids[a[i].id], a[i].score};
-    na = m;
+    if (n_bad) *n_bad = bad_a + bad_b;
+    if (na < 0) {
+        free(a);
+        free(b);
+        return -1;
+    }
     for (int64_t i = 0; i < nb; i++) b[i].id = v->delta_ids[b[i].id];
     int64_t i = 0, j = 0, n = 0;
     while (n < want && (i < na || j < nb))
-        (*hits)[n++] = j == nb || (i < na && better(&a[i], &b[j])) ? a[i++] : b[j++];
-    *n_hits = n;
+        hits[n++] = j == nb || (i < na && better(&a[i], &b[j])) ? a[i++] : b[j++];
     free(a);
     free(b);
-    return CS_OK;
+    return n;
 }
 
 static int has_id(const int64_t *ids, int n, int64_t id) {
@@ -108,22 +107,31 @@ cs_status cs_db_search(cs_db *db, const float *query, const cs_search_opts *opts
     memcpy(q, query, (size_t)db->dim * sizeof *q);
     cs_db_normalize(q, db->dim);
     cs_status st = collect_excluded(db, &o, &excl, &n_excl, err);
+    /* with an index only the candidates' rows are read: no need to map
+     * every vector before the search */
+    int use_ann = !o.exact && cs_db_ann_present(db);
+    cs_ann *ann = NULL;
+    cs_ann_params ap = {.nprobe = o.nprobe};
     int64_t want = 0, got = 0, bad = 0;
     /* a damaged vector file is dropped and the search runs again on the
      * rows read from SQLite; damage there is an error */
     for (int attempt = 0; attempt < 2 && !st; attempt++) {
-        if (!st) st = cs_db_vectors(db, &v, err);
+        if (!st) st = cs_db_vectors_opt(db, !use_ann, &v, err);
+        ann = !st && use_ann ? cs_db_ann_for(db, v) : NULL;
         /* ask for as many more as could be excluded, so k remain after */
         want = v ? (int64_t)k + n_excl : 0;
         if (v && want > cs_vecs_count(v)) want = cs_vecs_count(v);
         if (!st && want > 0) {
             res = calloc((size_t)(want < k ? want : k), sizeof *res);
-            st = res ? snapshot_topk(o.pool, v, q, (int)want, &hits, &got, &bad)
-                     : cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
-            if (st) cs_fail(err, st, "%s: out of memory", db->path);
+            hits = malloc((size_t)want * sizeof *hits);
+            if (res && hits) got = cs_snapshot_topk(o.pool, v, ann, &ap, q, (int)want, hits, &bad);
+            if (!res || !hits || got < 0)
+                st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
         }
         if (st || !bad) break;
         if (attempt == 0 && cs_db_distrust_file(db, v, bad)) {
+            cs_db_ann_release(db, ann);
+            ann = NULL;
             cs_vecs_release(v);
             v = NULL;
             free(hits);
@@ -155,6 +163,7 @@ cs_status cs_db_search(cs_db *db, const float *query, const cs_search_opts *opts
             }
         }
     }
+    cs_db_ann_release(db, ann);
     cs_vecs_release(v);
     free(hits);
     free(excl);

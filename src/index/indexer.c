@@ -9,6 +9,7 @@
 
 #include "core/guard.h"
 #include "core/pool.h"
+#include "index/ann.h"
 #include "index/db_internal.h"
 #include "index/walk.h"
 
@@ -592,6 +593,10 @@ cs_status cs_index_job_finish(cs_index_job *r, cs_status st, cs_error *err) {
          * crashed run left stale) */
         cs_error verr;
         if (cs_db_write_vectors(r->db, &verr) != CS_OK)
+            cs_log(&r->db->log, CS_LOG_WARN, "%s", verr.message);
+        /* then the approximate index of large catalogues (index/ann.h); when
+         * it fails, searches use the exact scan, so the run still succeeds */
+        else if (cs_db_update_ann(r->db, r->be->pool, &verr) != CS_OK)
             cs_log(&r->db->log, CS_LOG_WARN, "%s", verr.message);
     }
     r->stats->stopped = r->stop;

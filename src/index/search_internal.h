@@ -18,6 +18,10 @@ typedef enum cs_isa {
 int64_t cs_search_flat_isa(cs_pool *pool, const float *vectors, int64_t n, int dim,
                            const float *query, int k, cs_hit *hits, cs_isa isa);
 
+/* The largest |score| of two unit vectors, with room for float rounding:
+ * beyond it (or NaN) a stored row is damaged. */
+#define CS_UNIT_LIMIT 1.01f
+
 /* The same, counting in *n_bad (may be NULL) the rows whose score is NaN or
  * beyond +-limit: the catalogue's rows and queries are unit vectors, so a
  * score outside [-1, 1] (with rounding room) is a damaged row, found at the

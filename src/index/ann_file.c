@@ -1,0 +1,136 @@
+/* index/ann_file.c - DB.ann on disk: the layout, the checks made before a
+ * file is used, and opening it (see ann.h for the format). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/ann.h"
+#include "index/ann_internal.h"
+
+enum {
+    MAX_DIM = 65536,
+    MAX_NLIST = 1 << 22,
+};
+#define MAX_COUNT ((uint64_t)1 << 40)
+
+_Static_assert(sizeof(cs_ann_header) == CS_ANN_HEADER, "DB.ann header is 128 bytes");
+
+int cs_ann_stride(int dim) {
+    return (dim + 15) & ~15;
+}
+
+/* a * b + c without overflow, or 0. */
+static int mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t *out) {
+    uint64_t p;
+    return !__builtin_mul_overflow(a, b, &p) && !__builtin_add_overflow(p, c, out);
+}
+
+int cs_ann_layout(uint64_t dim, uint64_t nlist, uint64_t count, uint64_t stride,
+                  cs_ann_offsets *l) {
+    if (dim < 1 || dim > MAX_DIM || nlist < 1 || nlist > MAX_NLIST || count > MAX_COUNT ||
+        stride != (uint64_t)cs_ann_stride((int)dim))
+        return 0;
+    l->centroids = CS_ANN_HEADER;
+    uint64_t codes;
+    int ok = mul_add(nlist * dim, sizeof(float), l->centroids, &l->sq) &&
+             mul_add(2 * dim, sizeof(float), l->sq, &l->lists) &&
+             mul_add(nlist + 1, sizeof(uint64_t), l->lists, &l->ids) &&
+             mul_add(count, sizeof(int64_t), l->ids + 63, &codes);
+    if (!ok) return 0;
+    l->codes = codes & ~(uint64_t)63;
+    return mul_add(count, stride, l->codes, &l->size);
+}
+
+uint64_t cs_ann_checksum(const cs_ann_header *h, const uint8_t *tables, size_t n) {
+    /* the header as written, with check = 0, then the small tables */
+    cs_ann_header z = *h;
+    z.check = 0;
+    uint8_t a[16], b[16];
+    cs_hash128(&z, sizeof z, a);
+    cs_hash128(tables, n, b);
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x ^ (y * 0x9e3779b97f4a7c15ull);
+}
+
+static cs_ann_state damaged(cs_error *err, const char *why) {
+    cs_fail(err, CS_EFORMAT, "damaged index: %s", why);
+    return CS_ANN_DAMAGED;
+}
+
+cs_ann_state cs_ann_check(const cs_map *m, int dim, const uint8_t *uuid, uint64_t generation,
+                          cs_ann *a, cs_error *err) {
+    memset(a, 0, sizeof *a);
+    cs_ann_header h;
+    if (m->size < sizeof h) return damaged(err, "shorter than its header");
+    memcpy(&h, m->data, sizeof h);
+    if (memcmp(h.magic, CS_ANN_MAGIC, 8) != 0) return damaged(err, "not an index file (magic)");
+    if (h.version != 1) return damaged(err, "unknown version");
+    cs_ann_offsets l;
+    if (!cs_ann_layout(h.dim, h.nlist, h.count, h.code_stride, &l))
+        return damaged(err, "bad dimension, list count, row count or code size");
+    if (h.centroids != l.centroids || h.sq != l.sq || h.lists != l.lists || h.ids != l.ids ||
+        h.codes != l.codes || h.file_size != l.size || h.reserved != 0)
+        return damaged(err, "bad offsets");
+    if (m->size != l.size) return damaged(err, "truncated or too long");
+    if (cs_ann_checksum(&h, m->data + l.centroids, (size_t)(l.ids - l.centroids)) != h.check)
+        return damaged(err, "checksum of the header and tables");
+    if (dim > 0 && h.dim != (uint32_t)dim) return damaged(err, "dimension is not the database's");
+    a->map = *m;
+    a->dim = (int)h.dim;
+    a->nlist = (int)h.nlist;
+    a->code_stride = (int)h.code_stride;
+    a->count = (int64_t)h.count;
+    a->trained_count = (int64_t)h.trained_count;
+    a->generation = h.generation;
+    memcpy(a->uuid, h.uuid, 16);
+    a->centroids = (const float *)(m->data + l.centroids);
+    a->sq_min = (const float *)(m->data + l.sq);
+    a->sq_step = a->sq_min + h.dim;
+    a->lists = (const uint64_t *)(m->data + l.lists);
+    a->ids = (const int64_t *)(m->data + l.ids);
+    a->codes = m->data + l.codes;
+    if (a->lists[0] != 0 || a->lists[h.nlist] != h.count) return damaged(err, "list bounds");
+    for (uint32_t i = 0; i < h.nlist; i++) {
+        if (a->lists[i] > a->lists[i + 1]) return damaged(err, "list bounds");
+        for (uint64_t e = a->lists[i] + 1; e < a->lists[i + 1]; e++)
+            if (a->ids[e] <= a->ids[e - 1]) return damaged(err, "ids out of order");
+    }
+    for (uint32_t i = 0; i < 2 * h.dim; i++)
+        if (!(a->sq_min[i] > -1e30f && a->sq_min[i] < 1e30f)) return damaged(err, "bad ranges");
+    if (uuid && (memcmp(h.uuid, uuid, 16) != 0 || h.generation != generation)) return CS_ANN_STALE;
+    return CS_ANN_OK;
+}
+
+cs_ann_state cs_ann_open(const char *path, int dim, const uint8_t *uuid, uint64_t generation,
+                         cs_ann **out, cs_error *err) {
+    *out = NULL;
+    cs_map m;
+    cs_error e;
+    if (cs_map_file(path, &m, &e) != CS_OK) {
+        if (err) *err = e;
+        return e.status == CS_ENOTFOUND ? CS_ANN_MISSING : CS_ANN_DAMAGED;
+    }
+    cs_ann *a = calloc(1, sizeof *a);
+    if (!a) {
+        cs_unmap(&m);
+        cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
+        return CS_ANN_DAMAGED;
+    }
+    cs_ann_state s = cs_ann_check(&m, dim, uuid, generation, a, err);
+    if (s != CS_ANN_OK) {
+        if (s == CS_ANN_DAMAGED) cs_fail_prefix(err, path);
+        cs_unmap(&m);
+        free(a);
+        return s;
+    }
+    atomic_init(&a->refs, 1);
+    *out = a;
+    return CS_ANN_OK;
+}
+
+void cs_ann_close(cs_ann *a) {
+    if (!a) return;
+    cs_unmap(&a->map);
+    free(a);
+}

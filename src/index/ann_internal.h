@@ -1,0 +1,59 @@
+/* index/ann_internal.h - what the files of the approximate index share: the
+ * header as stored, the layout, the code kernels. */
+#ifndef CS_INDEX_ANN_INTERNAL_H
+#define CS_INDEX_ANN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_ANN_MAGIC "CSANN1\0"
+
+typedef struct cs_ann_header {
+    char magic[8];
+    uint32_t version, dim, nlist, code_stride;
+    uint64_t count, generation;
+    uint8_t uuid[16];
+    uint64_t trained_count;
+    uint64_t centroids, sq, lists, ids, codes, file_size;
+    uint64_t check, reserved;
+} cs_ann_header;
+
+/* Where each part of a file of this shape lies. */
+typedef struct cs_ann_offsets {
+    uint64_t centroids, sq, lists, ids, codes, size;
+} cs_ann_offsets;
+
+/* Bytes of one row's code: dim rounded up to 16 (the kernels' step). */
+int cs_ann_stride(int dim);
+
+/* The layout for dim, nlist, count and code stride; 0 when a value is out
+ * of range or a size overflows 64 bits. */
+int cs_ann_layout(uint64_t dim, uint64_t nlist, uint64_t count, uint64_t stride, cs_ann_offsets *l);
+
+/* The header's check value over h (check ignored) and the tables from the
+ * centroids to the ids (n bytes). */
+uint64_t cs_ann_checksum(const cs_ann_header *h, const uint8_t *tables, size_t n);
+
+/* The query in the codes' terms: qi[d] = round(q[d] * step[d] * scale),
+ * zero past dim up to stride, with scale chosen so no 32-bit sum of
+ * products with 8-bit codes can overflow. The score of a code c is then
+ * sum_d q[d] * min[d] + (sum_d qi[d] c[d]) / scale; the first term is the
+ * same for every row, so candidates are ranked by the integer dot alone. */
+void cs_ann_quantize_query(const float *q, const float *step, int dim, int stride, int16_t *qi);
+
+/* out[r] = sum_d qi[d] * codes[r * stride + d] for r < n. */
+typedef void (*cs_ann_scan_fn)(const uint8_t *codes, int64_t n, int stride, const int16_t *qi,
+                               int32_t *out);
+void cs_ann_scan_generic(const uint8_t *codes, int64_t n, int stride, const int16_t *qi,
+                         int32_t *out);
+#if defined(__x86_64__) || defined(_M_X64)
+void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const int16_t *qi, int32_t *out);
+#endif
+/* The kernel for this CPU. */
+cs_ann_scan_fn cs_ann_scan_kernel(void);
+
+/* One row's code: c[d] = clamp(round((x[d] - min[d]) / step[d]), 0, 255). */
+void cs_ann_encode(const float *x, const float *min, const float *step, int dim, int stride,
+                   uint8_t *code);
+
+#endif
