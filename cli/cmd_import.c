@@ -240,7 +240,7 @@ static int store(cs_db *db, const source *s, int batch, int resume, int64_t *add
 
 /* Opens (or creates) the database for rows of s->dim columns. */
 static int open_db(const char *db_opt, const char *model_opt, cs_pool *pool, const source *s,
-                   cs_db **db) {
+                   const char *what, cs_db **db) {
     char path[4096];
     int rc = cli_db_path(db_opt, path, sizeof path);
     struct stat st;
@@ -256,7 +256,7 @@ static int open_db(const char *db_opt, const char *model_opt, cs_pool *pool, con
         cs_model_info mi;
         cs_model_get_info(model, &mi);
         if (mi.embed_dim != s->dim) {
-            cli_error("the rows have %d columns, but the model %s embeds in %d dimensions", s->dim,
+            cli_error("%s: %d columns, but the model %s embeds in %d dimensions", what, s->dim,
                       mi.dir ? mi.dir : mi.id, mi.embed_dim);
             cs_model_close(model);
             return CLI_FAIL;
@@ -268,8 +268,9 @@ static int open_db(const char *db_opt, const char *model_opt, cs_pool *pool, con
     cs_db_info info;
     if (cs_db_get_info(*db, &info, &err) != CS_OK) return cli_fail(&err);
     if (info.dim != s->dim) {
-        cli_error("%s: the database holds %d-dimensional embeddings of %s, the rows have %d", path,
-                  info.dim, info.model_id, s->dim);
+        cli_error("%s: %d columns, but the database %s holds %d-dimensional embeddings (model %s): "
+                  "nothing was imported",
+                  what, s->dim, path, info.dim, info.model_id);
         return CLI_FAIL;
     }
     return CLI_OK;
@@ -336,7 +337,7 @@ static int run(int argc, char **argv) {
     cs_pool *pool = rc ? NULL : cs_pool_create(threads);
     cs_db *db = NULL;
     if (!rc && !pool) rc = CLI_FAIL;
-    if (!rc) rc = open_db(db_opt, model_opt, pool, &s, &db);
+    if (!rc) rc = open_db(db_opt, model_opt, pool, &s, faiss ? faiss : npys[0], &db);
     int64_t added = 0, skipped = 0;
     cs_db_info info;
     cs_error err;

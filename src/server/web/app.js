@@ -126,6 +126,19 @@ function fmtScore(x) {
   return s === '-0.000' ? '0.000' : s;
 }
 
+// What an image whose file is not on this disk shows (a catalogue imported
+// from embeddings made elsewhere: `clipsearch import`).
+const MISSING = 'data:image/svg+xml,' + encodeURIComponent(
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 160 120"><rect width="160" height="120" ' +
+  'fill="#8882"/><text x="80" y="64" font-size="11" text-anchor="middle" fill="#888">' +
+  'not on this disk</text></svg>');
+
+function placeholderOnError(img) {
+  img.addEventListener('error', () => {
+    if (img.src !== MISSING) { img.src = MISSING; img.classList.add('missing'); }
+  });
+}
+
 function card(r, index) {
   const li = document.createElement('li');
   li.className = 'card';
@@ -137,6 +150,7 @@ function card(r, index) {
   img.alt = r.name;
   img.loading = 'lazy';
   img.decoding = 'async';
+  placeholderOnError(img);
   const score = document.createElement('span');
   score.className = 'score';
   score.textContent = fmtScore(r.score);
@@ -196,6 +210,7 @@ function openViewer(index) {
   const r = results[index];
   if (!r) return;
   viewing = index;
+  els.vImg.classList.remove('missing');
   els.vImg.src = r.image;
   els.vImg.alt = r.name;
   els.vName.textContent = r.name;
@@ -375,4 +390,5 @@ fetch('/api/stats').then((r) => r.json()).then((s) => {
   const n = typeof s.images === 'number' ? `${s.images.toLocaleString()} images` : '';
   els.stats.textContent = [n, s.model && s.model.name, `clipsearch ${s.version}`].filter(Boolean).join(' · ');
 }).catch(() => {});
+placeholderOnError(els.vImg);
 fromUrl();
