@@ -308,11 +308,17 @@ static int run(int argc, char **argv) {
             model_opt = optarg;
         else if (c == O_DB)
             db_opt = optarg;
-        else if (c == O_BATCH)
-            batch = atoi(optarg);
-        else if (c == O_THREADS)
-            threads = atoi(optarg);
-        else if (c == 'q')
+        else if (c == O_BATCH) {
+            if (cli_int_arg("--batch", optarg, 1, 1 << 20, &batch)) {
+                free(npys);
+                return CLI_USAGE;
+            }
+        } else if (c == O_THREADS) {
+            if (cli_int_arg("--threads", optarg, 0, 4096, &threads)) {
+                free(npys);
+                return CLI_USAGE;
+            }
+        } else if (c == 'q')
             quiet = 1;
         else {
             free(npys);
