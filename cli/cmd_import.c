@@ -29,7 +29,7 @@ const cs_cli_command cs_cmd_import = {
     "stored in batches, one transaction each; after an interruption, run the\n"
     "same command again: rows already stored are skipped.\n"
     "\n"
-    "  --npy FILE         N x D float32 or float16 rows (repeatable: shards are\n"
+    "  --npy FILE...      N x D float32 or float16 rows (several files: shards,\n"
     "                     taken in the order given)\n"
     "  --paths FILE       one path per line, as many as the rows of all --npy\n"
     "  --faiss FILE       a FAISS index and FILE.paths (as `export --faiss` and\n"
@@ -325,6 +325,8 @@ static int run(int argc, char **argv) {
             return cli_usage(&cs_cmd_import);
         }
     }
+    /* `--npy img_emb/*.npy`: the shell's expansion after the first --npy */
+    while (n_npy && optind < argc) npys[n_npy++] = argv[optind++];
     if (optind != argc || batch <= 0 || threads < 0 || (!n_npy == !faiss) ||
         (n_npy && !paths_file) || (faiss && paths_file)) {
         free(npys);

@@ -49,8 +49,9 @@ for delay in 0.5 1 2 3 4 6; do
 done
 echo "killed during the import or build: $killed"
 # the re-run resumes: rows already stored are skipped, the index is built
-out=$("$CLIPSEARCH" import --db "$DB" --model "$MODEL" --npy "$TMP/a.npy" --npy "$TMP/b.npy" \
-    --paths "$TMP/paths.txt" 2>&1) || fail "re-run after kill: $out"
+# (the shards as a shell's `--npy DIR/*.npy` gives them)
+out=$("$CLIPSEARCH" import --db "$DB" --model "$MODEL" --paths "$TMP/paths.txt" \
+    --npy "$TMP/a.npy" "$TMP/b.npy" 2>&1) || fail "re-run after kill: $out"
 contains "$out" "12000 images" "the re-run ends with every row"
 ls "$DB".ann.tmp.* >/dev/null 2>&1 && fail "a temporary index file was left behind"
 info=$("$CLIPSEARCH" info --db "$DB") || fail "info"
