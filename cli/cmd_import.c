@@ -325,7 +325,7 @@ static int run(int argc, char **argv) {
             return cli_usage(&cs_cmd_import);
         }
     }
-    /* `--npy img_emb/*.npy`: the shell's expansion after the first --npy */
+    /* `--npy DIR/x*.npy`: the files the shell expands after the first --npy */
     while (n_npy && optind < argc) npys[n_npy++] = argv[optind++];
     if (optind != argc || batch <= 0 || threads < 0 || (!n_npy == !faiss) ||
         (n_npy && !paths_file) || (faiss && paths_file)) {
