@@ -8,7 +8,7 @@
 #include "index/ann_internal.h"
 #include "index/search_internal.h"
 
-/* Defaults from bench/ann_bench.sh on 1M CLIP-like vectors (docs/performance.md):
+/* Defaults from bench/bench_ann.c on 1M CLIP-like vectors (docs/performance.md):
  * the lists scanned grow with the list count, so that the rows scanned stay
  * about the same share of the catalogue. */
 enum { DEFAULT_RERANK = 160 };
