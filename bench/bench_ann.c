@@ -58,7 +58,7 @@ static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int ex
             cs_npy_row(q, i, v);
             cs_db_normalize(v, q->cols);
             double t0 = now_ms(), c0 = cpu_ms();
-            cs_snapshot_topk(NULL, snap, ann, &ap, v, 10, h);
+            cs_snapshot_topk(NULL, snap, ann, &ap, v, 10, h, NULL);
             cc[i] = cpu_ms() - c0;
             tc[i] = now_ms() - t0;
         }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "index/ann.h"
 #include "index/ann_internal.h"
 
@@ -18,10 +19,10 @@ int cs_ann_stride(int dim) {
     return (dim + 15) & ~15;
 }
 
-/* a * b + c without overflow, or 0. */
-static int mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t *out) {
+/* a * b * c + d without overflow (core/checked.h), or 0. */
+static int mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t *out) {
     uint64_t p;
-    return !__builtin_mul_overflow(a, b, &p) && !__builtin_add_overflow(p, c, out);
+    return cs_mul3_u64(a, b, c, &p) && cs_add_u64(p, d, out);
 }
 
 int cs_ann_layout(uint64_t dim, uint64_t nlist, uint64_t count, uint64_t stride,
@@ -30,14 +31,13 @@ int cs_ann_layout(uint64_t dim, uint64_t nlist, uint64_t count, uint64_t stride,
         stride != (uint64_t)cs_ann_stride((int)dim))
         return 0;
     l->centroids = CS_ANN_HEADER;
-    uint64_t codes;
-    int ok = mul_add(nlist * dim, sizeof(float), l->centroids, &l->sq) &&
-             mul_add(2 * dim, sizeof(float), l->sq, &l->lists) &&
-             mul_add(nlist + 1, sizeof(uint64_t), l->lists, &l->ids) &&
-             mul_add(count, sizeof(int64_t), l->ids + 63, &codes);
-    if (!ok) return 0;
-    l->codes = codes & ~(uint64_t)63;
-    return mul_add(count, stride, l->codes, &l->size);
+    uint64_t ids_end;
+    int ok = mul_add(nlist, dim, sizeof(float), l->centroids, &l->sq) &&
+             mul_add(2, dim, sizeof(float), l->sq, &l->lists) &&
+             mul_add(nlist + 1, 1, sizeof(uint64_t), l->lists, &l->ids) &&
+             mul_add(count, 1, sizeof(int64_t), l->ids, &ids_end) &&
+             cs_align_u64(ids_end, 64, &l->codes);
+    return ok && mul_add(count, stride, 1, l->codes, &l->size);
 }
 
 uint64_t cs_ann_checksum(const cs_ann_header *h, const uint8_t *tables, size_t n) {
@@ -72,8 +72,10 @@ cs_ann_state cs_ann_check(const cs_map *m, int dim, const uint8_t *uuid, uint64_
     if (h.centroids != l.centroids || h.sq != l.sq || h.lists != l.lists || h.ids != l.ids ||
         h.codes != l.codes || h.file_size != l.size || h.reserved != 0)
         return damaged(err, "bad offsets");
-    if (m->size != l.size) return damaged(err, "truncated or too long");
-    if (cs_ann_checksum(&h, m->data + l.centroids, (size_t)(l.ids - l.centroids)) != h.check)
+    size_t tables;
+    if (m->size != l.size || !cs_u64_size(l.ids - l.centroids, &tables))
+        return damaged(err, "truncated or too long");
+    if (cs_ann_checksum(&h, m->data + l.centroids, tables) != h.check)
         return damaged(err, "checksum of the header and tables");
     if (dim > 0 && h.dim != (uint32_t)dim) return damaged(err, "dimension is not the database's");
     a->map = *m;

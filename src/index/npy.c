@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "index/npy.h"
 
@@ -140,8 +141,10 @@ cs_status cs_npy_parse(const uint8_t *b, size_t size, const char *name, cs_npy *
     int64_t rows = nd == 2 ? dims[0] : 1, cols = nd == 2 ? dims[1] : dims[0];
     if (cols < 1 || cols > MAX_COLS)
         return cs_fail(err, CS_EFORMAT, "%s: %lld columns: not embeddings", name, (long long)cols);
-    uint64_t need = (uint64_t)rows * (uint64_t)cols * (f16 ? 2u : 4u); /* < 2^59: no overflow */
-    uint64_t have = size - hoff - hlen;
+    uint64_t need, have = size - hoff - hlen;
+    if (!cs_mul3_u64((uint64_t)rows, (uint64_t)cols, f16 ? 2u : 4u, &need))
+        return cs_fail(err, CS_EFORMAT, "%s: %lld x %lld values: too many", name, (long long)rows,
+                       (long long)cols);
     if (have < need)
         return cs_fail(err, CS_EFORMAT,
                        "%s: truncated: %lld x %lld values need %llu bytes of data, the file has "

@@ -27,7 +27,7 @@ static void search(const cs_ann *a) {
     v.vectors = q;
     cs_hit hits[4];
     cs_ann_params p = {.nprobe = a->nlist < 3 ? a->nlist : 3, .rerank = 8};
-    cs_ann_search(a, &v, q, 4, &p, hits);
+    cs_ann_search(a, &v, q, 4, &p, hits, NULL);
     free(q);
 }
 
