@@ -3,15 +3,22 @@
  * the approximate index at several nprobe values, and the exact scan.
  *
  *   bench_ann --db DB --queries Q.npy --gt GT.i32 [--nprobe 8,16,32] [--id-base 1]
+ *             [--cpu native,avx2] [--centroids codes,float] [--exact 0|1]
  *
+ * --cpu and --centroids run each nprobe once per kernel level (as
+ * CLIPSEARCH_CPU sets it; native: all the CPU has, the VNNI code scan
+ * included; avx512: AVX-512 without VNNI, i.e. the AVX2 code scan)
+ * and per way of ranking the centroids, alternating, so that their times
+ * are side by side under the same load.
  * GT.i32: Q x 10 int32, the exact top 10 as row numbers of the vectors
  * imported (make_vectors.py --gt 10); id = row + id-base (1 for a catalogue
  * made by one `import` into an empty database). The first half of the
  * queries are image-like, the second half text-like: recall is printed for
  * all and each half. One JSON object per setting, each after an untimed
  * pass over the queries (page cache and CPU caches warm): "median_ms" is
- * cs_db_search (with the paths read from SQLite), "core_median_ms" the
- * search of the vectors alone (cs_snapshot_topk: what a FAISS search does). */
+ * cs_db_search (with the paths read from SQLite, default centroid ranking),
+ * "core_median_ms" the search of the vectors alone (cs_snapshot_topk: what
+ * a FAISS search does), whose results give the recall. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +35,9 @@ static double cpu_ms(void) {
 }
 #include "clipsearch.h"
 #include "index/ann.h"
+#include "index/ann_internal.h"
 #include "index/npy.h"
+#include "model/cpu.h"
 
 static int in_gt(const int32_t *gt, int64_t id) {
     for (int i = 0; i < 10; i++)
@@ -37,7 +46,7 @@ static int in_gt(const int32_t *gt, int64_t id) {
 }
 
 static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int exact,
-               int64_t id_base) {
+               int float_centroids, int64_t id_base) {
     int64_t nq = q->rows;
     double *t = malloc((size_t)nq * sizeof *t), *tc = malloc((size_t)nq * sizeof *tc);
     double *cc = malloc((size_t)nq * sizeof *cc);
@@ -51,16 +60,18 @@ static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int ex
         return 1;
     }
     cs_ann *ann = exact ? NULL : cs_db_ann_for(db, snap);
-    cs_ann_params ap = {.nprobe = nprobe};
+    cs_ann_params ap = {.nprobe = nprobe, .float_centroids = float_centroids};
     cs_hit h[10];
     for (int pass = 0; pass < 2; pass++)
         for (int64_t i = 0; i < nq; i++) { /* the vectors alone; pass 0 warms up */
             cs_npy_row(q, i, v);
             cs_db_normalize(v, q->cols);
             double t0 = now_ms(), c0 = cpu_ms();
-            cs_snapshot_topk(NULL, snap, ann, &ap, v, 10, h, NULL);
+            int64_t n = cs_snapshot_topk(NULL, snap, ann, &ap, v, 10, h, NULL);
             cc[i] = cpu_ms() - c0;
             tc[i] = now_ms() - t0;
+            for (int64_t j = 0; pass && j < n; j++)
+                hits[i >= nq / 2] += in_gt(gt + i * 10, h[j].id - id_base);
         }
     cs_db_ann_release(db, ann);
     cs_vecs_release(snap);
@@ -75,19 +86,22 @@ static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int ex
             return 1;
         }
         t[i] = now_ms() - t0;
-        for (int j = 0; j < n; j++) hits[i >= nq / 2] += in_gt(gt + i * 10, res[j].id - id_base);
         cs_results_free(res, n);
     }
     qsort(t, (size_t)nq, sizeof *t, cmp_double);
     qsort(tc, (size_t)nq, sizeof *tc, cmp_double);
     qsort(cc, (size_t)nq, sizeof *cc, cmp_double);
     int64_t half = nq / 2;
-    printf("{\"search\": \"%s\", \"nprobe\": %d, \"recall\": %.4f, \"recall_image\": %.4f, "
+    printf("{\"search\": \"%s\", \"kernel\": \"%s\", \"centroids\": \"%s\", \"nprobe\": %d, "
+           "\"recall\": %.4f, \"recall_image\": %.4f, "
            "\"recall_text\": %.4f, \"median_ms\": %.3f, \"p90_ms\": %.3f, "
            "\"core_median_ms\": %.3f, \"core_p90_ms\": %.3f, \"core_cpu_median_ms\": %.3f}\n",
-           exact ? "exact" : "ivf-sq8", exact ? 0 : nprobe, (hits[0] + hits[1]) / (10.0 * nq),
-           hits[0] / (10.0 * half), hits[1] / (10.0 * (nq - half)), t[nq / 2], t[nq * 9 / 10],
-           tc[nq / 2], tc[nq * 9 / 10], cc[nq / 2]);
+           exact ? "exact" : "ivf-sq8",
+           exact ? cs_cpu_level_name(cs_cpu_level_get()) : cs_ann_scan_kernel_name(),
+           float_centroids ? "float" : "codes", exact ? 0 : nprobe,
+           (hits[0] + hits[1]) / (10.0 * nq), hits[0] / (10.0 * half),
+           hits[1] / (10.0 * (nq - half)), t[nq / 2], t[nq * 9 / 10], tc[nq / 2], tc[nq * 9 / 10],
+           cc[nq / 2]);
     fflush(stdout);
     free(t);
     free(tc);
@@ -96,8 +110,32 @@ static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int ex
     return 0;
 }
 
+/* CLIPSEARCH_CPU = the list item at c ("": as the environment has it;
+ * "native": unset). */
+static void set_cpu(const char *c) {
+    static char *initial;
+    static int saved;
+    if (!saved) {
+        const char *e = getenv("CLIPSEARCH_CPU");
+        initial = e ? strdup(e) : NULL;
+        saved = 1;
+    }
+    size_t n = strcspn(c, ",");
+    char level[32];
+    snprintf(level, sizeof level, "%.*s", (int)(n < 31 ? n : 31), c);
+    if (!strcmp(level, "native"))
+        unsetenv("CLIPSEARCH_CPU");
+    else if (*level)
+        setenv("CLIPSEARCH_CPU", level, 1);
+    else if (initial)
+        setenv("CLIPSEARCH_CPU", initial, 1);
+    else
+        unsetenv("CLIPSEARCH_CPU");
+    cs_cpu_level_reload();
+}
+
 int main(int argc, char **argv) {
-    const char *dbp = NULL, *qp = NULL, *gtp = NULL, *probes = "0";
+    const char *dbp = NULL, *qp = NULL, *gtp = NULL, *probes = "0", *cpus = "", *cents = "codes";
     int64_t id_base = 1;
     int exact = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -111,12 +149,17 @@ int main(int argc, char **argv) {
             probes = argv[i + 1];
         else if (!strcmp(argv[i], "--id-base"))
             id_base = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--cpu"))
+            cpus = argv[i + 1];
+        else if (!strcmp(argv[i], "--centroids"))
+            cents = argv[i + 1];
         else if (!strcmp(argv[i], "--exact"))
             exact = atoi(argv[i + 1]);
     }
     if (!dbp || !qp || !gtp) {
         fprintf(stderr, "usage: bench_ann --db DB --queries Q.npy --gt GT.i32 [--nprobe 8,16,32] "
-                        "[--id-base 1] [--exact 0|1]\n");
+                        "[--id-base 1] [--cpu native,avx2] [--centroids codes,float] "
+                        "[--exact 0|1]\n");
         return 2;
     }
     cs_error err;
@@ -135,15 +178,15 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     int rc = 0;
-    for (const char *p = probes; *p && !rc;) {
-        rc = run(db, &q, gt, atoi(p), 0, id_base);
-        p = strchr(p, ',');
-        if (p)
-            p++;
-        else
-            break;
-    }
-    if (exact && !rc) rc = run(db, &q, gt, 0, 1, id_base);
+    for (const char *p = probes; p && *p && !rc; p = strchr(p, ','), p = p ? p + 1 : p)
+        for (const char *c = cpus; c && !rc; c = strchr(c, ','), c = c ? c + 1 : c) {
+            set_cpu(c);
+            for (const char *f = cents; f && *f && !rc; f = strchr(f, ','), f = f ? f + 1 : f)
+                rc = run(db, &q, gt, atoi(p), 0, !strncmp(f, "float", 5), id_base);
+            if (!*c) break;
+        }
+    set_cpu("");
+    if (exact && !rc) rc = run(db, &q, gt, 0, 1, 0, id_base);
     cs_db_close(db);
     cs_npy_close(&q);
     free(gt);

@@ -51,12 +51,18 @@ typedef struct cs_ann {
     const uint64_t *lists;
     const int64_t *ids;
     const uint8_t *codes;
+    /* the centroids as 8-bit codes (nlist x code_stride) with their own
+     * ranges (cmin, cstep: dim each), made by cs_ann_prepare (malloc'd;
+     * NULL: the centroids are ranked in float) */
+    uint8_t *ccodes;
+    float *cmin, *cstep;
 } cs_ann;
 
 /* Search settings; 0 = the default for the index's size. */
 typedef struct cs_ann_params {
-    int nprobe; /* lists scanned */
-    int rerank; /* candidates re-scored exactly (>= the hits wanted) */
+    int nprobe;          /* lists scanned */
+    int rerank;          /* candidates re-scored exactly (>= the hits wanted) */
+    int float_centroids; /* 1: rank every centroid in float, not by codes (bench_ann) */
 } cs_ann_params;
 
 /* Why an index file could not be used. */
@@ -74,7 +80,14 @@ typedef enum cs_ann_state {
 cs_ann_state cs_ann_check(const cs_map *m, int dim, const uint8_t *uuid, uint64_t generation,
                           cs_ann *a, cs_error *err);
 
-/* Maps path and checks it (as above); the caller owns *out (cs_ann_close). */
+/* Codes the centroids of a checked index for the integer kernels (their
+ * ranking is then a quarter of the bytes); CS_ENOMEM leaves the floats in
+ * use. cs_ann_open calls it; cs_ann_unprepare frees what it made. */
+cs_status cs_ann_prepare(cs_ann *a);
+void cs_ann_unprepare(cs_ann *a);
+
+/* Maps path, checks it (as above) and prepares it; the caller owns *out
+ * (cs_ann_close). */
 cs_ann_state cs_ann_open(const char *path, int dim, const uint8_t *uuid, uint64_t generation,
                          cs_ann **out, cs_error *err);
 void cs_ann_close(cs_ann *a);

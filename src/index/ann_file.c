@@ -1,5 +1,6 @@
 /* index/ann_file.c - DB.ann on disk: the layout, the checks made before a
  * file is used, and opening it (see ann.h for the format). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,42 @@ cs_ann_state cs_ann_check(const cs_map *m, int dim, const uint8_t *uuid, uint64_
     return CS_ANN_OK;
 }
 
+cs_status cs_ann_prepare(cs_ann *a) {
+    int dim = a->dim, stride = a->code_stride;
+    a->ccodes = malloc((size_t)a->nlist * (size_t)stride);
+    a->cmin = malloc(2 * (size_t)dim * sizeof *a->cmin);
+    if (!a->ccodes || !a->cmin) {
+        cs_ann_unprepare(a);
+        return CS_ENOMEM;
+    }
+    a->cstep = a->cmin + dim;
+    for (int d = 0; d < dim; d++) a->cmin[d] = INFINITY, a->cstep[d] = -INFINITY;
+    for (int l = 0; l < a->nlist; l++)
+        for (int d = 0; d < dim; d++) {
+            float v = a->centroids[(size_t)l * dim + d];
+            a->cmin[d] = fminf(a->cmin[d], v);
+            a->cstep[d] = fmaxf(a->cstep[d], v); /* the max, for now */
+        }
+    for (int d = 0; d < dim; d++) {
+        float span = a->cstep[d] - a->cmin[d];
+        /* a NaN or huge centroid (damage the checksum missed) ranks badly
+         * but keeps the ranges finite */
+        a->cstep[d] = span > 1e-6f && span < 1e30f ? span / 255.0f : 1e-6f;
+        if (!(fabsf(a->cmin[d]) < 1e30f)) a->cmin[d] = 0;
+    }
+    for (int l = 0; l < a->nlist; l++)
+        cs_ann_encode(a->centroids + (size_t)l * dim, a->cmin, a->cstep, dim, stride,
+                      a->ccodes + (size_t)l * stride);
+    return CS_OK;
+}
+
+void cs_ann_unprepare(cs_ann *a) {
+    free(a->ccodes);
+    free(a->cmin);
+    a->ccodes = NULL;
+    a->cmin = a->cstep = NULL;
+}
+
 cs_ann_state cs_ann_open(const char *path, int dim, const uint8_t *uuid, uint64_t generation,
                          cs_ann **out, cs_error *err) {
     *out = NULL;
@@ -127,12 +164,14 @@ cs_ann_state cs_ann_open(const char *path, int dim, const uint8_t *uuid, uint64_
         return s;
     }
     atomic_init(&a->refs, 1);
+    cs_ann_prepare(a); /* out of memory: the float ranking */
     *out = a;
     return CS_ANN_OK;
 }
 
 void cs_ann_close(cs_ann *a) {
     if (!a) return;
+    cs_ann_unprepare(a);
     cs_unmap(&a->map);
     free(a);
 }

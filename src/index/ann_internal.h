@@ -36,21 +36,37 @@ uint64_t cs_ann_checksum(const cs_ann_header *h, const uint8_t *tables, size_t n
 
 /* The query in the codes' terms: qi[d] = round(q[d] * step[d] * scale),
  * zero past dim up to stride, with scale chosen so no 32-bit sum of
- * products with 8-bit codes can overflow. The score of a code c is then
- * sum_d q[d] * min[d] + (sum_d qi[d] c[d]) / scale; the first term is the
- * same for every row, so candidates are ranked by the integer dot alone. */
+ * products with 8-bit codes can overflow and |qi| < 2^14 (two signed bytes,
+ * below). The score of a code c is then sum_d q[d] * min[d] + (sum_d qi[d]
+ * c[d]) / scale; the first term is the same for every row, so candidates
+ * are ranked by the integer dot alone. */
 void cs_ann_quantize_query(const float *q, const float *step, int dim, int stride, int16_t *qi);
 
-/* out[r] = sum_d qi[d] * codes[r * stride + d] for r < n. */
-typedef void (*cs_ann_scan_fn)(const uint8_t *codes, int64_t n, int stride, const int16_t *qi,
+/* A quantized query as the kernels take it: qi (stride values) and the
+ * same split into signed bytes for vpdpbusd, q8 = hi[stride] then
+ * lo[stride] with qi = 128 hi + lo (lo in 0..127). */
+typedef struct cs_ann_qcode {
+    const int16_t *qi;
+    const int8_t *q8;
+} cs_ann_qcode;
+void cs_ann_split_query(const int16_t *qi, int stride, int8_t *q8);
+
+/* out[r] = sum_d qi[d] * codes[r * stride + d] for r < n, exactly (every
+ * kernel gives the same integers). */
+typedef void (*cs_ann_scan_fn)(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                                int32_t *out);
-void cs_ann_scan_generic(const uint8_t *codes, int64_t n, int stride, const int16_t *qi,
+void cs_ann_scan_generic(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                          int32_t *out);
 #if defined(__x86_64__) || defined(_M_X64)
-void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const int16_t *qi, int32_t *out);
+void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
+                      int32_t *out);
+void cs_ann_scan_vnni(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
+                      int32_t *out);
 #endif
-/* The kernel for this CPU. */
+/* The kernel for this CPU: AVX-512 VNNI, AVX2, or portable C (lowered by
+ * CLIPSEARCH_CPU, model/cpu.h), and its name. */
 cs_ann_scan_fn cs_ann_scan_kernel(void);
+const char *cs_ann_scan_kernel_name(void);
 
 /* One row's code: c[d] = clamp(round((x[d] - min[d]) / step[d]), 0, 255). */
 void cs_ann_encode(const float *x, const float *min, const float *step, int dim, int stride,

@@ -18,18 +18,19 @@ static inline __m256i codes16(const uint8_t *p) {
     return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
 }
 
-void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const int16_t *qi,
+void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                       int32_t *out) {
+    const int16_t *qi = q->qi;
     int64_t r = 0;
     for (; r + 4 <= n; r += 4) {
         const uint8_t *c = codes + r * stride;
         __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
         for (int d = 0; d < stride; d += 16) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(qi + d));
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(codes16(c + d), q));
-            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(codes16(c + stride + d), q));
-            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(codes16(c + 2 * stride + d), q));
-            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(codes16(c + 3 * stride + d), q));
+            __m256i x = _mm256_loadu_si256((const __m256i *)(qi + d));
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(codes16(c + d), x));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(codes16(c + stride + d), x));
+            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(codes16(c + 2 * stride + d), x));
+            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(codes16(c + 3 * stride + d), x));
         }
         out[r] = hsum(a0);
         out[r + 1] = hsum(a1);

@@ -7,11 +7,19 @@
 #include "index/ann.h"
 #include "index/ann_internal.h"
 #include "index/search_internal.h"
+#include "model/cpu.h"
 
 /* Defaults from bench/bench_ann.c on 1M CLIP-like vectors (docs/performance.md):
  * the lists scanned grow with the list count, so that the rows scanned stay
  * about the same share of the catalogue. */
 enum { DEFAULT_RERANK = 160 };
+
+/* With quantized centroids the lists are chosen in two steps: the best
+ * CENTROID_SLACK x nprobe by their 8-bit codes (a quarter of the bytes of
+ * the float centroids, on the integer kernel), then the best nprobe of
+ * those by the exact dot, so that rounding only matters for a list that
+ * falls out of the shortlist. */
+enum { CENTROID_SLACK = 2 };
 
 static int default_nprobe(int nlist) {
     int p = nlist / 40;
@@ -23,7 +31,7 @@ void cs_ann_quantize_query(const float *q, const float *step, int dim, int strid
     for (int d = 0; d < dim; d++) m = fmaxf(m, fabsf(q[d] * step[d]));
     /* |qi| * 255 * stride must fit in an int32 (the kernels' widest sum) */
     double lim = (double)INT32_MAX / (255.0 * stride);
-    if (lim > 32767) lim = 32767;
+    if (lim > 16383) lim = 16383; /* 128 hi + lo in two signed bytes */
     double scale = m > 0 ? floor(lim) / m : 0;
     for (int d = 0; d < stride; d++) qi[d] = d < dim ? (int16_t)lrint(q[d] * step[d] * scale) : 0;
 }
@@ -37,8 +45,17 @@ void cs_ann_encode(const float *x, const float *min, const float *step, int dim,
     memset(code + dim, 0, (size_t)(stride - dim));
 }
 
-void cs_ann_scan_generic(const uint8_t *codes, int64_t n, int stride, const int16_t *qi,
+void cs_ann_split_query(const int16_t *qi, int stride, int8_t *q8) {
+    for (int d = 0; d < stride; d++) {
+        int hi = (qi[d] + 16384) / 128 - 128; /* floor: lo = qi - 128 hi in 0..127 */
+        q8[d] = (int8_t)hi;
+        q8[stride + d] = (int8_t)(qi[d] - hi * 128);
+    }
+}
+
+void cs_ann_scan_generic(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                          int32_t *out) {
+    const int16_t *qi = q->qi;
     for (int64_t r = 0; r < n; r++) {
         const uint8_t *c = codes + r * stride;
         int32_t s = 0;
@@ -49,9 +66,19 @@ void cs_ann_scan_generic(const uint8_t *codes, int64_t n, int stride, const int1
 
 cs_ann_scan_fn cs_ann_scan_kernel(void) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (cs_cpu_has_avx2()) return cs_ann_scan_avx2;
+    if (cs_cpu_has(CS_CPU_VNNI)) return cs_ann_scan_vnni;
+    if (cs_cpu_level_get() >= CS_CPU_AVX2 && cs_cpu_has_avx2()) return cs_ann_scan_avx2;
 #endif
     return cs_ann_scan_generic;
+}
+
+const char *cs_ann_scan_kernel_name(void) {
+    cs_ann_scan_fn f = cs_ann_scan_kernel();
+#if defined(__x86_64__) || defined(_M_X64)
+    if (f == cs_ann_scan_vnni) return "avx512-vnni";
+    if (f == cs_ann_scan_avx2) return "avx2";
+#endif
+    return f == cs_ann_scan_generic ? "generic" : "?";
 }
 
 static cs_dot_rows_fn dot_kernel(void) {
@@ -116,19 +143,64 @@ static int cmp_hit(const void *a, const void *b) {
 enum { SCAN_CHUNK = 512 };
 
 /* The best `cap` entries of the probed lists by their codes, into t. */
-static void scan_lists(const cs_ann *a, const int *probe, int nprobe, const int16_t *qi, heap *t) {
+static void scan_lists(const cs_ann *a, const int *probe, int nprobe, const cs_ann_qcode *qc,
+                       heap *t) {
     cs_ann_scan_fn scan = cs_ann_scan_kernel();
     int32_t s[SCAN_CHUNK];
     for (int p = 0; p < nprobe; p++) {
         uint64_t b = a->lists[probe[p]], e = a->lists[probe[p] + 1];
         for (uint64_t at = b; at < e; at += SCAN_CHUNK) {
             int64_t m = (int64_t)(e - at < SCAN_CHUNK ? e - at : SCAN_CHUNK);
-            scan(a->codes + at * (uint64_t)a->code_stride, m, a->code_stride, qi, s);
+            scan(a->codes + at * (uint64_t)a->code_stride, m, a->code_stride, qc, s);
             for (int64_t i = 0; i < m; i++)
                 if (t->size < t->cap || (float)s[i] > t->h[0].score)
                     heap_push(t, (float)s[i], (int64_t)at + i);
         }
     }
+}
+
+/* q in the terms of codes with ranges `step`: qi and its byte split, in
+ * buf (4 x stride bytes, int16-aligned). */
+static cs_ann_qcode quantize(const float *q, const float *step, int dim, int stride, void *buf) {
+    int16_t *qi = buf;
+    int8_t *q8 = (int8_t *)(qi + stride);
+    cs_ann_quantize_query(q, step, dim, stride, qi);
+    cs_ann_split_query(qi, stride, q8);
+    return (cs_ann_qcode){qi, q8};
+}
+
+/* The `nprobe` lists whose centroids are nearest q, into probe; returns
+ * their number. With the centroids' codes (cs_ann_prepare) the integer
+ * kernel shortlists CENTROID_SLACK x nprobe of them, re-scored in float;
+ * else every centroid is scored in float. cs: nlist floats of scratch;
+ * ph: (CENTROID_SLACK + 1) x nprobe heap slots; qbuf: 4 x stride bytes. */
+static int choose_lists(const cs_ann *a, const float *q, int nprobe, int use_codes, float *cs,
+                        cand *ph, void *qbuf, int *probe) {
+    cs_dot_rows_fn dot = dot_kernel();
+    heap lists = {ph, 0, nprobe};
+    if (use_codes && a->ccodes && nprobe < a->nlist) {
+        int wide = nprobe * CENTROID_SLACK < a->nlist ? nprobe * CENTROID_SLACK : a->nlist;
+        cs_ann_qcode qc = quantize(q, a->cstep, a->dim, a->code_stride, qbuf);
+        int32_t *ci = (int32_t *)(void *)cs; /* same size as the floats */
+        cs_ann_scan_kernel()(a->ccodes, a->nlist, a->code_stride, &qc, ci);
+        heap near = {ph, 0, wide};
+        for (int l = 0; l < a->nlist; l++)
+            if (near.size < wide || (float)ci[l] > near.h[0].score)
+                heap_push(&near, (float)ci[l], l);
+        lists.h = ph + wide; /* the shortlist re-scored exactly, after it */
+        for (int i = 0; i < near.size; i++) {
+            int l = (int)near.h[i].at;
+            float s;
+            dot(a->centroids + (size_t)l * a->dim, 1, a->dim, q, &s);
+            if (lists.size < nprobe || s > lists.h[0].score) heap_push(&lists, s, l);
+        }
+    } else {
+        dot(a->centroids, a->nlist, a->dim, q, cs);
+        for (int l = 0; l < a->nlist; l++)
+            if (lists.size < nprobe || cs[l] > lists.h[0].score) heap_push(&lists, cs[l], l);
+    }
+    for (int i = 0; i < lists.size; i++) probe[i] = (int)lists.h[i].at;
+    return lists.size;
 }
 
 int64_t cs_ann_search(const cs_ann *a, const cs_vecs *v, const float *q, int want,
@@ -139,22 +211,19 @@ int64_t cs_ann_search(const cs_ann *a, const cs_vecs *v, const float *q, int wan
     if (nprobe > a->nlist) nprobe = a->nlist;
     int rerank = p && p->rerank > 0 ? p->rerank : DEFAULT_RERANK;
     if (rerank < want) rerank = want;
+    size_t nph = (size_t)nprobe * (CENTROID_SLACK + 1);
     float *cs = malloc((size_t)a->nlist * sizeof *cs);
-    cand *ph = malloc((size_t)nprobe * sizeof *ph), *ch = malloc((size_t)rerank * sizeof *ch);
+    cand *ph = malloc(nph * sizeof *ph), *ch = malloc((size_t)rerank * sizeof *ch);
     int *probe = malloc((size_t)nprobe * sizeof *probe);
-    int16_t *qi = malloc((size_t)a->code_stride * sizeof *qi);
+    void *qbuf = malloc((size_t)a->code_stride * 4);
     cs_hit *all = malloc((size_t)rerank * sizeof *all);
     int64_t n = -1;
-    if (!cs || !ph || !ch || !probe || !qi || !all) goto done;
+    if (!cs || !ph || !ch || !probe || !qbuf || !all) goto done;
     cs_dot_rows_fn dot = dot_kernel();
-    dot(a->centroids, a->nlist, a->dim, q, cs);
-    heap lists = {ph, 0, nprobe};
-    for (int l = 0; l < a->nlist; l++)
-        if (lists.size < nprobe || cs[l] > lists.h[0].score) heap_push(&lists, cs[l], l);
-    for (int i = 0; i < lists.size; i++) probe[i] = (int)lists.h[i].at;
-    cs_ann_quantize_query(q, a->sq_step, a->dim, a->code_stride, qi);
+    int np = choose_lists(a, q, nprobe, !(p && p->float_centroids), cs, ph, qbuf, probe);
+    cs_ann_qcode qc = quantize(q, a->sq_step, a->dim, a->code_stride, qbuf);
     heap cands = {ch, 0, rerank};
-    scan_lists(a, probe, lists.size, qi, &cands);
+    scan_lists(a, probe, np, &qc, &cands);
     /* re-score exactly; hits may be shorter than the candidates */
     int64_t m = 0;
     for (int i = 0; i < cands.size; i++) {
@@ -180,6 +249,6 @@ done:
     free(ph);
     free(ch);
     free(probe);
-    free(qi);
+    free(qbuf);
     return n;
 }

@@ -35,7 +35,11 @@ static void check(const uint8_t *data, size_t size) {
     cs_map m = {data, size};
     cs_ann a;
     cs_error err;
-    if (cs_ann_check(&m, 0, NULL, 0, &a, &err) == CS_ANN_OK) search(&a);
+    if (cs_ann_check(&m, 0, NULL, 0, &a, &err) == CS_ANN_OK) {
+        search(&a);                                  /* centroids ranked in float */
+        if (cs_ann_prepare(&a) == CS_OK) search(&a); /* and by their codes */
+        cs_ann_unprepare(&a);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -1,0 +1,87 @@
+/* tests/index/test_ann_scan.c - the code-scan kernels of the approximate
+ * index (ann_scan_avx2.c, ann_scan_vnni.c) give exactly the portable
+ * kernel's integers, on every code stride from 16 to 1040 (the VNNI
+ * kernel's 64-byte blocks and 16/32/48-byte tails), row counts that are
+ * and are not multiples of four, extreme codes and queries (all 255
+ * against the largest query the scale allows, either sign); and the query's
+ * byte split recombines to the 16-bit query. The kernels the CPU lacks are
+ * skipped with a note. */
+#include <math.h>
+#include <stdint.h>
+
+#include "index/ann_internal.h"
+#include "index/search_internal.h"
+#include "model/cpu.h"
+#include "test.h"
+
+static uint64_t rng = 7;
+static uint32_t next(void) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng >> 33);
+}
+
+enum { MAX_STRIDE = 1040, MAX_ROWS = 37 };
+
+/* A query of stride values as cs_ann_quantize_query makes them: dim
+ * floats with steps, quantized; mode 0 random, 1 all +max, 2 all -max. */
+static void make_query(int dim, int stride, int mode, int16_t *qi) {
+    float q[MAX_STRIDE], step[MAX_STRIDE];
+    for (int d = 0; d < dim; d++) {
+        q[d] = mode == 1 ? 1.0f : mode == 2 ? -1.0f : (float)((int)(next() % 2001) - 1000) / 1000;
+        step[d] = 1.0f / 255;
+    }
+    cs_ann_quantize_query(q, step, dim, stride, qi);
+}
+
+static void check_stride(int stride, const char *name, cs_ann_scan_fn fn, int mode) {
+    static uint8_t codes[MAX_ROWS * MAX_STRIDE];
+    int16_t qi[MAX_STRIDE];
+    int8_t q8[2 * MAX_STRIDE];
+    int dim = stride - (int)(next() % 16); /* zero past dim, as stored */
+    if (dim < 1) dim = 1;
+    make_query(dim, stride, mode, qi);
+    cs_ann_split_query(qi, stride, q8);
+    for (int d = 0; d < stride; d++) {
+        CHECK(qi[d] >= -16384 && qi[d] <= 16383);
+        CHECK_EQ_INT(q8[d] * 128 + q8[stride + d], qi[d]);
+        CHECK(q8[stride + d] >= 0);
+    }
+    for (int i = 0; i < MAX_ROWS * stride; i++)
+        codes[i] = mode ? 255 : (uint8_t)(i % stride < dim ? next() : 0);
+    cs_ann_qcode q = {qi, q8};
+    for (int n = 1; n <= MAX_ROWS; n += 4 + (n & 1)) { /* 1, 6, 10, 15, ... */
+        int32_t want[MAX_ROWS], got[MAX_ROWS];
+        cs_ann_scan_generic(codes, n, stride, &q, want);
+        fn(codes, n, stride, &q, got);
+        int same = 1;
+        for (int r = 0; r < n; r++) same &= want[r] == got[r];
+        CHECK_MSG(same, "%s: stride %d, %d rows, mode %d: not the portable kernel's sums", name,
+                  stride, n, mode);
+    }
+}
+
+int main(void) {
+    struct {
+        const char *name;
+        cs_ann_scan_fn fn;
+        int ok;
+    } kernels[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+        {"avx2", cs_ann_scan_avx2, cs_cpu_has_avx2()},
+        {"avx512-vnni", cs_ann_scan_vnni, cs_cpu_has(CS_CPU_VNNI)},
+#endif
+        {"generic", cs_ann_scan_generic, 1},
+    };
+    for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
+        if (!kernels[k].ok) {
+            printf("%s: not on this CPU, skipped\n", kernels[k].name);
+            continue;
+        }
+        for (int stride = 16; stride <= MAX_STRIDE; stride += 16)
+            for (int mode = 0; mode < 3; mode++)
+                check_stride(stride, kernels[k].name, kernels[k].fn, mode);
+        printf("%s: checked\n", kernels[k].name);
+    }
+    printf("kernel in use: %s\n", cs_ann_scan_kernel_name());
+    return cs_test_done("index.ann_scan");
+}
