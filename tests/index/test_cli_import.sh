@@ -37,8 +37,10 @@ imp() { "$CLIPSEARCH" import -q --db "$DB" "$@"; }
 killed=0
 for delay in 0.5 1 2 3 4 6; do
     rm -f "$DB" "$DB"-* "$DB".*
-    imp --model "$MODEL" --npy "$TMP/a.npy" --npy "$TMP/b.npy" --paths "$TMP/paths.txt" \
-        >/dev/null 2>&1 &
+    # the program itself in the background, not the shell function: $! must
+    # be its pid, or the kill leaves it importing beside the re-run
+    "$CLIPSEARCH" import -q --db "$DB" --model "$MODEL" --npy "$TMP/a.npy" --npy "$TMP/b.npy" \
+        --paths "$TMP/paths.txt" >/dev/null 2>&1 &
     pid=$!
     sleep "$delay"
     if ls "$DB".ann.tmp.* >/dev/null 2>&1 || { [ -f "$DB" ] && [ ! -f "$DB.ann" ]; }; then
