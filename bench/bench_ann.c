@@ -37,7 +37,7 @@ static double cpu_ms(void) {
 #include "index/ann.h"
 #include "index/ann_internal.h"
 #include "index/npy.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 
 static int in_gt(const int32_t *gt, int64_t id) {
     for (int i = 0; i < 10; i++)

@@ -64,7 +64,7 @@ void cs_ann_scan_vnni(const uint8_t *codes, int64_t n, int stride, const cs_ann_
                       int32_t *out);
 #endif
 /* The kernel for this CPU: AVX-512 VNNI, AVX2, or portable C (lowered by
- * CLIPSEARCH_CPU, model/cpu.h), and its name. */
+ * CLIPSEARCH_CPU, core/cpu.h), and its name. */
 cs_ann_scan_fn cs_ann_scan_kernel(void);
 const char *cs_ann_scan_kernel_name(void);
 

@@ -17,7 +17,7 @@
 
 /* acc += u8 a . s8 b. In asm: GCC 12 compiles _mm512_dpbusd_epi32 as if
  * the accumulator were not updated in place and spills it each step
- * (model/gemm_vnni.c). */
+ * (kernels/gemm_vnni.c). */
 VNNI_INLINE __m512i dpbusd(__m512i acc, __m512i a, __m512i b) {
     __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
     return acc;

@@ -7,7 +7,7 @@
 #include "index/ann.h"
 #include "index/ann_internal.h"
 #include "index/search_internal.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 
 /* Defaults from bench/bench_ann.c on 1M CLIP-like vectors (docs/performance.md):
  * the lists scanned grow with the list count, so that the rows scanned stay
@@ -67,7 +67,7 @@ void cs_ann_scan_generic(const uint8_t *codes, int64_t n, int stride, const cs_a
 cs_ann_scan_fn cs_ann_scan_kernel(void) {
 #if defined(__x86_64__) || defined(_M_X64)
     if (cs_cpu_has(CS_CPU_VNNI)) return cs_ann_scan_vnni;
-    if (cs_cpu_level_get() >= CS_CPU_AVX2 && cs_cpu_has_avx2()) return cs_ann_scan_avx2;
+    if (cs_cpu_level_get() >= CS_CPU_AVX2) return cs_ann_scan_avx2;
 #endif
     return cs_ann_scan_generic;
 }
@@ -83,7 +83,7 @@ const char *cs_ann_scan_kernel_name(void) {
 
 static cs_dot_rows_fn dot_kernel(void) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (cs_cpu_has_avx2()) return cs_dot_rows_avx2;
+    if (cs_cpu_level_get() >= CS_CPU_AVX2) return cs_dot_rows_avx2;
 #endif
     return cs_dot_rows_generic;
 }

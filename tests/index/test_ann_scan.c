@@ -11,7 +11,7 @@
 
 #include "index/ann_internal.h"
 #include "index/search_internal.h"
-#include "model/cpu.h"
+#include "core/cpu.h"
 #include "test.h"
 
 static uint64_t rng = 7;
@@ -67,7 +67,7 @@ int main(void) {
         int ok;
     } kernels[] = {
 #if defined(__x86_64__) || defined(_M_X64)
-        {"avx2", cs_ann_scan_avx2, cs_cpu_has_avx2()},
+        {"avx2", cs_ann_scan_avx2, cs_cpu_level_get() >= CS_CPU_AVX2},
         {"avx512-vnni", cs_ann_scan_vnni, cs_cpu_has(CS_CPU_VNNI)},
 #endif
         {"generic", cs_ann_scan_generic, 1},
