@@ -271,7 +271,7 @@ static int run(int argc, char **argv) {
         free(excludes);
         return CLI_FAIL;
     }
-    if ((ship || shards) && !comm) {
+    if ((ship || shards) && !comm && !cs_comm_launched()) {
         cli_error("--ship and --shards are for runs under mpirun or srun");
         free(excludes);
         return CLI_USAGE;

@@ -152,7 +152,10 @@ static int run(int argc, char **argv) {
         flags == (CS_QUERY_PARSE_IMAGE | CS_QUERY_PARSE_TEXT))
         return cli_usage(&cs_cmd_search);
     cs_comm *comm = NULL;
-    if (cli_comm_start(&comm) != CLI_OK) return CLI_FAIL;
+    char one[4096];
+    if (cli_comm_start(&comm) != CLI_OK ||
+        cli_shard_alone(comm, &shard, &ro.db, one, sizeof one) != CLI_OK)
+        return CLI_FAIL;
     int rc;
     if (comm && cs_comm_rank(comm) != 0) {
         rc = cli_shard_rank(comm, shard, threads);
@@ -184,11 +187,11 @@ static int search(const char *const *words, int n_words, int flags, const char *
     cs_model *model = NULL;
     cs_db *db = NULL;
     /* shards are named per rank: they take --model or the default */
-    const char *use = sharded ? model_opt : cli_db_model(model_opt, shard ? shard : ro->db);
+    const char *use = sharded ? model_opt : cli_db_model(model_opt, ro->db);
     int rc = pool ? cli_model_open(use, pool, &verbosity, &model) : CLI_FAIL;
     if (!rc)
         rc = sharded ? cli_shard_open(comm, shard, model, &db)
-                     : cli_db_open_for_model(shard ? shard : ro->db, model, &db);
+                     : cli_db_open_for_model(ro->db, model, &db);
     if (!rc) {
         cs_result *res = NULL;
         int n = 0;

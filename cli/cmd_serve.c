@@ -217,7 +217,8 @@ static int run(int argc, char **argv) {
         cli_error("serve: --shard serves databases as they are (index them with index --shards)");
         rc = CLI_USAGE;
     }
-    if (rc == CLI_OK && !comm && a.shard) a.db = a.shard;
+    char one[4096];
+    if (rc == CLI_OK) rc = cli_shard_alone(comm, &a.shard, &a.db, one, sizeof one);
     if (rc != CLI_OK) {
         /* every rank parsed the same line and stops the same way */
     } else if (comm && cs_comm_rank(comm) != 0) {

@@ -118,12 +118,14 @@ static int run(int argc, char **argv) {
     if (optind != argc - 1 || ro.search.k <= 0) return cli_usage(&cs_cmd_similar);
     const char *path = argv[optind];
     cs_comm *comm = NULL;
-    if (cli_comm_start(&comm) != CLI_OK) return CLI_FAIL;
+    char one[4096];
+    if (cli_comm_start(&comm) != CLI_OK ||
+        cli_shard_alone(comm, &shard, &ro.db, one, sizeof one) != CLI_OK)
+        return CLI_FAIL;
     int rc;
     if (comm && cs_comm_rank(comm) != 0) {
         rc = cli_shard_rank(comm, shard, 1);
     } else {
-        if (shard && !comm) ro.db = shard;
         rc = comm && shard ? similar_sharded(comm, shard, path, &ro) : similar(path, &ro);
         if (comm) cs_dist_shard_stop(comm);
     }

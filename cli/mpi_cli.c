@@ -10,7 +10,10 @@
 
 int cli_comm_start(cs_comm **out) {
     *out = NULL;
-    if (!cs_comm_launched()) return CLI_OK;
+    /* A job of one rank has no one to share with: it is the plain program,
+     * without the MPI runtime (its start costs more CPU than the whole
+     * coordination of a run) */
+    if (!cs_comm_launched() || cs_comm_launched_size() == 1) return CLI_OK;
     cs_error err;
     if (cs_comm_open(out, &err) != CS_OK) return cli_fail(&err);
     return CLI_OK;
@@ -56,6 +59,15 @@ int cli_shard_path(const cs_comm *comm, const char *pattern, char *buf, size_t c
         n += len;
     }
     buf[n] = '\0';
+    return CLI_OK;
+}
+
+int cli_shard_alone(const cs_comm *comm, const char **shard, const char **db, char *buf,
+                    size_t cap) {
+    if (comm || !*shard) return CLI_OK;
+    if (cli_shard_path(NULL, *shard, buf, cap) != CLI_OK) return CLI_FAIL;
+    *db = buf;
+    *shard = NULL;
     return CLI_OK;
 }
 

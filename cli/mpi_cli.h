@@ -6,8 +6,10 @@
 #include "cli.h"
 #include "dist/dist.h"
 
-/* *out: the job when launched by mpirun or srun (every rank joins it), else
- * NULL. Prints why and returns CLI_FAIL when launched but MPI is missing. */
+/* *out: the job when launched by mpirun or srun as several ranks (every
+ * rank joins it), else NULL: also for a job of one rank, which runs as the
+ * plain program (a --shard or --shards pattern names rank 0's catalogue).
+ * Prints why and returns CLI_FAIL when launched but MPI is missing. */
 int cli_comm_start(cs_comm **out);
 /* Leaves the job (NULL: nothing). */
 void cli_comm_end(cs_comm *comm);
@@ -19,6 +21,12 @@ void cli_comm_on_kill(void);
 /* The catalogue of this rank: PATTERN with each "%r" replaced by the rank
  * (the same path on every host when it has none). CLI_FAIL if too long. */
 int cli_shard_path(const cs_comm *comm, const char *pattern, char *buf, size_t cap);
+
+/* One process (comm NULL) given --shard: *shard names its catalogue,
+ * which becomes *db, and *shard is cleared (buf holds the path). With a
+ * job, or without --shard, nothing changes. CLI_FAIL if too long. */
+int cli_shard_alone(const cs_comm *comm, const char **shard, const char **db, char *buf,
+                    size_t cap);
 
 /* A rank > 0 of `search`, `similar` or `serve` under MPI: opens this rank's
  * shard (read-only; pattern NULL: there is none, so it only waits) and

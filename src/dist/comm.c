@@ -18,6 +18,15 @@ int cs_comm_launched(void) {
     return step && ntasks && atoi(ntasks) > 1;
 }
 
+int cs_comm_launched_size(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return 0;
+}
+
 void cs_comm_idle(int *n) {
     /* 50 us, doubling to 2 ms: replies within a chunk come back fast, and
      * a rank that waits for long costs a wake-up (and a probe, which runs
@@ -253,7 +262,8 @@ cs_status cs_comm_recv_any(cs_comm *c, int src, int *from, int *tag, void **buf,
                            cs_error *err) {
     cs_comm_wait(c, src, from, tag, len);
     *buf = malloc(*len ? *len : 1);
-    if (!*buf) return cs_fail(err, CS_ENOMEM, "MPI: out of memory for a message of %zu bytes", *len);
+    if (!*buf)
+        return cs_fail(err, CS_ENOMEM, "MPI: out of memory for a message of %zu bytes", *len);
     cs_status st = cs_comm_recv(c, *from, *tag, *buf, *len, err);
     if (st) {
         free(*buf);

@@ -28,6 +28,10 @@ typedef struct cs_comm cs_comm;
  * PMI_RANK), or a Slurm job step of more than one task (srun). */
 int cs_comm_launched(void);
 
+/* The number of ranks the launcher says it started (OMPI_COMM_WORLD_SIZE,
+ * PMI_SIZE, SLURM_STEP_NUM_TASKS); 0 when it does not say. */
+int cs_comm_launched_size(void);
+
 /* Loads libmpi and joins the job (MPI_Init_thread). CS_EUNSUPPORTED when
  * this build has no MPI support, CS_ENOTFOUND when libmpi cannot be loaded. */
 cs_status cs_comm_open(cs_comm **out, cs_error *err);

@@ -34,6 +34,12 @@ same_rows "$TMP/one.db" "$TMP/three.db" "3 ranks, by path"
 indexN --db "$TMP/ship.db" --ship
 same_rows "$TMP/one.db" "$TMP/ship.db" "3 ranks, --ship"
 
+# a job of one rank runs as the plain program: the same catalogue, --ship
+# meaning nothing more than its own reads
+run_mpi 1 index -q --ship --model "$MODEL" --db "$TMP/np1.db" "$TMP/p" 2>"$TMP/err"
+[ $? -eq 3 ] || fail "1 rank: exit $? (expected 3: one broken file): $(cat "$TMP/err")"
+same_rows "$TMP/one.db" "$TMP/np1.db" "1 rank"
+
 # changes: one touched, one renamed, one new copy, one deleted, one changed
 touch -d '2001-01-01' "$TMP/p/a/coffee.png"
 mv "$TMP/p/a/rocket.jpg" "$TMP/p/b/rocket_moved.jpg"

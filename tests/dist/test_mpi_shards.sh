@@ -56,6 +56,12 @@ t=$(one search --model "$MODEL" --tsv -k 6 "a rocket" | tail -1 | cut -f1)
 check "threshold $t" search --model "$MODEL" --tsv -k 20 --threshold "$t" "a rocket"
 check "similar" similar --tsv -k 4 "$TMP/p/coffee.png"
 check "similar, all" similar --tsv -k 50 "$TMP/p/rocket.jpg"
+# one rank: the pattern names rank 0's shard, searched alone
+"$CLIPSEARCH" search --db "$TMP/shard0.db" --model "$MODEL" --tsv -k 20 "a ball" >"$TMP/a" ||
+    fail "shard 0 alone"
+run_mpi 1 search --shard "$TMP/shard%r.db" --model "$MODEL" --tsv -k 20 "a ball" >"$TMP/b" \
+    2>"$TMP/err" || fail "1 rank --shard: $(cat "$TMP/err")"
+[ -s "$TMP/a" ] && cmp -s "$TMP/a" "$TMP/b" || fail "1 rank --shard: $(diff "$TMP/a" "$TMP/b" | head -4)"
 three similar --tsv "$TMP/nothing.jpg" >/dev/null 2>"$TMP/err" && fail "similar of no file: exit 0"
 grep -q "not in any shard" "$TMP/err" || fail "similar of no file: $(cat "$TMP/err")"
 
