@@ -3,11 +3,14 @@
 # ranks of one thread each against one process of one thread (the speed-up),
 # and one rank under mpirun against the plain program (the overhead of the
 # MPI path), arms alternated round by round, each on a fresh catalogue. Then
-# the per-row costs a cluster run is made of (rank 0's SQLite write, the
+# the fixed cost of the launcher and MPI over an empty folder, and the
+# per-row costs a cluster run is made of (rank 0's SQLite write, the
 # bytes a rank sends, reading and hashing a file, the model), from `index -v`
 # of the plain run, and a model of the speed-up at 16 and 64 hosts.
 #
 #   bench/mpi_speedup.sh MODEL_DIR [N_FILES] [ROUNDS] [RANKS]
+#
+# (ROUNDS 0: the fixed costs, the per-row costs and the model only)
 #
 # The JPEGs (N of 1024-1328 x 768-996, made with Pillow from
 # ../shared/oracle/images, distinct bytes, sizes differing) go to $WORK
@@ -74,18 +77,35 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# ---- the fixed cost of the launcher and of MPI, over an empty folder ----------------
+# (the model's weights are not touched when there is nothing to embed)
+mkdir -p "$work/empty"
+for r in 1 2 3 4 5; do
+    rm -f "$work/e.db"*
+    a=$(timed "$cs" index -q --threads 1 --model "$model" --db "$work/e.db" "$work/empty")
+    rm -f "$work/e.db"*
+    b=$(timed mpirun -np 1 "$cs" index -q --threads 1 --model "$model" --db "$work/e.db" "$work/empty")
+    rm -f "$work/e.db"*
+    c=$(timed mpirun -np 2 "$cs" index -q --threads 1 --model "$model" --db "$work/e.db" "$work/empty")
+    echo "$a|$b|$c"
+done | awk -F'|' '{ split($1, a, " "); split($2, b, " "); split($3, c, " ")
+    pa += a[2]; pb += b[2]; pc += c[2] }
+    END { printf "# empty folder, CPU seconds (mean of 5): plain %.2f, np1 %.2f, np2 %.2f\n", pa / 5, pb / 5, pc / 5 }'
+echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
 # ---- per-row costs and the cluster model ----------------------------------------
 # a rank's work per row: CPU seconds of the plain run (1 thread) per file
 rm -f "$work/m.db"*
 cpu_row=$(plain | awk -v n="$n" '{ print $2 / n }')
+rm -f "$work/m.db"*
 "$cs" index -v -q --threads 1 --model "$model" --db "$work/m.db" "$jpegs" 2>"$work/stages" >/dev/null
 echo "# one process, 1 thread (wall, busy machine): $(grep 'stages (s)' "$work/stages")"
 dim=$(sqlite3 "$work/m.db" "select value from meta where key = 'dim'")
 bytes=$(du -sbL "$jpegs" | cut -f1)
 # rank 0's SQLite write per row: 20000 rows of our shape, 32 a transaction,
-# WAL with synchronous=NORMAL as the catalogue does
+# WAL with synchronous=NORMAL as the catalogue does. Its CPU seconds are
+# what an idle host spends (the wall time of a busy one is mostly waiting)
 rm -f "$work/store.db"*
-t0=$(date +%s.%N)
 {
     echo "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
           CREATE TABLE images(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INT,
@@ -97,15 +117,16 @@ t0=$(date +%s.%N)
               1, 1, randomblob($((dim * 4))), $t FROM generate_series($((t * 32)), $((t * 32 + 31)));
               COMMIT;"
     done
-} | sqlite3 "$work/store.db" >/dev/null
-t1=$(date +%s.%N)
-store_row=$(echo "($t1 - $t0) / 20000" | bc -l)
-rm -f "$work/store.db"*
-awk -v n="$n" -v cpu="$cpu_row" -v st="$store_row" -v dim="$dim" -v bytes="$bytes" 'BEGIN {
+} >"$work/store.sql"
+store=$(timed sqlite3 "$work/store.db" <"$work/store.sql")
+store_row=$(echo "$store" | awk '{ print $2 / 20000 }')
+store_wall=$(echo "$store" | awk '{ print $1 / 20000 }')
+rm -f "$work/store.db"* "$work/store.sql"
+awk -v n="$n" -v cpu="$cpu_row" -v st="$store_row" -v stw="$store_wall" -v dim="$dim" -v bytes="$bytes" 'BEGIN {
     vbytes = dim * 4 + 48  # a vector back to rank 0, with its size and status
     mbytes = 2 * 120       # the path out, its hash back (about)
     fbytes = bytes / n     # a file, when --ship sends it
-    printf "# per row: %.1f ms of CPU on a rank (read, hash, decode, model); rank 0 writes it in %.3f ms (wall, busy machine); %d B cross the network (%.0f kB more with --ship)\n", cpu * 1000, st * 1000, vbytes + mbytes, fbytes / 1024
+    printf "# per row: %.1f ms of CPU on a rank (read, hash, decode, model); rank 0 writes it in %.3f ms of CPU (%.3f ms wall); %d B cross the network (%.0f kB more with --ship)\n", cpu * 1000, st * 1000, stw * 1000, vbytes + mbytes, fbytes / 1024
     print "# model: a host of C cores embeds C / cpu rows/s (the cores scale: same bits at any thread count);"
     print "#   rank 0 writes 1 / store rows/s; its 10 Gb/s link moves 1.25e9 / bytes rows/s;"
     print "#   a shared filesystem (NAS, 1 GB/s assumed) or rank 0'"'"'s disk (--ship) serves 1e9 / file bytes rows/s"
