@@ -41,6 +41,7 @@
 #include "core/pool.h"
 #include "core/cpu.h"
 #include "kernels/gemm_kernel.h"
+#include "kernels/scratch.h"
 #include "kernels/vecops.h"
 
 enum {
@@ -265,12 +266,13 @@ static cs_status gemm(cs_pool *pool, int m, int n, int k, const float *x, size_t
     jb.mt = (jb.mt + mr - 1) / mr * mr;
     jb.m_tasks = (m + jb.mt - 1) / jb.mt;
     jb.scratch_floats = (size_t)KC * NC_MAX + (size_t)MR_MAX * KC + MR_MAX * NR_MAX + NR_MAX;
-    jb.scratch = aligned_alloc(64, (size_t)threads * jb.scratch_floats * sizeof(float));
+    size_t got;
+    jb.scratch = cs_scratch_get((size_t)threads * jb.scratch_floats * sizeof(float), &got);
     if (!jb.scratch)
         return cs_fail(err, CS_ENOMEM, "matrix multiply %dx%dx%d: out of memory", m, n, k);
     jb.tasks = jb.m_tasks * ((n + jb.nc - 1) / jb.nc);
     cs_pool_for(pool, jb.tasks, run_task, &jb);
-    free(jb.scratch);
+    cs_scratch_put(jb.scratch, got);
     return CS_OK;
 }
 

@@ -11,7 +11,6 @@
 #include "kernels/gemm_lp.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +18,7 @@
 #include "core/pool.h"
 #include "core/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/scratch.h"
 #include "kernels/vecops.h"
 
 enum { NR = CS_LP_NR, KB = CS_LP_KB, MR = CS_LP_MR, STEP_BYTES = 4 * NR, CONVERT_ROWS = 16 };
@@ -174,55 +174,6 @@ void cs_lp_convert_i8(const float *x, size_t ldx, int r0, int r1, int k, int kp,
 
 /* ---- the driver --------------------------------------------------------- */
 
-/* The converted activations of a call (up to a few MB: 16 images' fc2 input
- * is 800 x 3072 BF16) come from a few buffers kept between calls: a fresh
- * allocation that size is a fresh mapping, and faulting its pages in is a
- * visible share of the BF16 encoder's time (perf). Reachable from here, never freed:
- * at most CACHED buffers, the largest sizes a process used. */
-enum { CACHED = 8 };
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    void *p;
-    size_t size;
-} cache[CACHED];
-
-static void *buffer_get(size_t size, size_t *got) {
-    void *p = NULL;
-    pthread_mutex_lock(&cache_lock);
-    for (int i = 0; i < CACHED && !p; i++)
-        if (cache[i].p && cache[i].size >= size) {
-            p = cache[i].p, *got = cache[i].size;
-            cache[i].p = NULL;
-        }
-    pthread_mutex_unlock(&cache_lock);
-    if (p) return p;
-    *got = (size + 65535) & ~(size_t)65535; /* room to grow a little */
-    return aligned_alloc(64, *got);
-}
-
-/* Back into the cache: an empty slot, else in place of the smallest buffer
- * if that is smaller than this one, else freed. */
-static void buffer_put(void *p, size_t size) {
-    pthread_mutex_lock(&cache_lock);
-    int slot = -1;
-    for (int i = 0; i < CACHED && slot < 0; i++)
-        if (!cache[i].p) slot = i;
-    if (slot < 0) {
-        slot = 0;
-        for (int i = 1; i < CACHED; i++)
-            if (cache[i].size < cache[slot].size) slot = i;
-        if (cache[slot].size >= size) {
-            pthread_mutex_unlock(&cache_lock);
-            free(p);
-            return;
-        }
-    }
-    void *old = cache[slot].p;
-    cache[slot].p = p, cache[slot].size = size;
-    pthread_mutex_unlock(&cache_lock);
-    free(old);
-}
-
 typedef struct lp_job {
     const cs_lp_panels *pk;
     cs_lp_micro_fn micro;
@@ -325,7 +276,7 @@ cs_status cs_gemm_lp(cs_pool *pool, int m, const float *x, size_t ldx, const cs_
     J.lda = (size_t)pk->kp * (bf16 ? 2 : 1);
     size_t a_bytes = line((size_t)m * J.lda), s_floats = bf16 ? 0 : (size_t)m * J.blocks;
     size_t got = 0;
-    J.xa = buffer_get(a_bytes + 2 * line(s_floats * sizeof(float)) + 64, &got);
+    J.xa = cs_scratch_get(a_bytes + 2 * line(s_floats * sizeof(float)) + 64, &got);
     if (!J.xa)
         return cs_fail(err, CS_ENOMEM, "matrix multiply %dx%dx%d: out of memory", m, pk->n, pk->k);
     if (!bf16) {
@@ -343,6 +294,6 @@ cs_status cs_gemm_lp(cs_pool *pool, int m, const float *x, size_t ldx, const cs_
     J.m_tasks = (m + J.mt - 1) / J.mt;
     J.tasks = J.m_tasks * ((pk->n + J.nc - 1) / J.nc);
     cs_pool_for(pool, J.tasks, run_task, &J);
-    buffer_put(J.xa, got);
+    cs_scratch_put(J.xa, got);
     return CS_OK;
 }

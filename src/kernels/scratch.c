@@ -1,0 +1,50 @@
+/* kernels/scratch.c - a cache of a few scratch buffers (kernels/scratch.h). */
+#include "kernels/scratch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+enum { CACHED = 8 };
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *p;
+    size_t size;
+} cache[CACHED];
+
+void *cs_scratch_get(size_t size, size_t *got) {
+    void *p = NULL;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHED && !p; i++)
+        if (cache[i].p && cache[i].size >= size) {
+            p = cache[i].p, *got = cache[i].size;
+            cache[i].p = NULL;
+        }
+    pthread_mutex_unlock(&cache_lock);
+    if (p) return p;
+    *got = (size + 65535) & ~(size_t)65535; /* room to grow a little */
+    return aligned_alloc(64, *got);
+}
+
+/* Into an empty slot, else in place of the smallest buffer if that is
+ * smaller than this one, else freed. */
+void cs_scratch_put(void *p, size_t got) {
+    if (!p) return;
+    pthread_mutex_lock(&cache_lock);
+    int slot = -1;
+    for (int i = 0; i < CACHED && slot < 0; i++)
+        if (!cache[i].p) slot = i;
+    if (slot < 0) {
+        slot = 0;
+        for (int i = 1; i < CACHED; i++)
+            if (cache[i].size < cache[slot].size) slot = i;
+        if (cache[slot].size >= got) {
+            pthread_mutex_unlock(&cache_lock);
+            free(p);
+            return;
+        }
+    }
+    void *old = cache[slot].p;
+    cache[slot].p = p, cache[slot].size = got;
+    pthread_mutex_unlock(&cache_lock);
+    free(old);
+}
