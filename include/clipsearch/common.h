@@ -70,6 +70,14 @@ CS_API cs_pool *cs_pool_create(int n_threads);
 CS_API void cs_pool_free(cs_pool *pool);
 CS_API int cs_pool_threads(const cs_pool *pool);
 
+/* Room to grow. The options and info structs end with reserved words: a
+ * field added in a later version takes some of them, so the struct keeps
+ * its size and every older field its offset, and a program built against
+ * an older header keeps working with a newer library. Zero the whole
+ * struct before setting fields (= {0} or a designated initializer): a
+ * field the caller's header did not have then reads as 0, its default. */
+#define CS_RESERVED_WORDS 8
+
 /* The version of this header. While MAJOR is 0, MINOR moves with every
  * change to the API or ABI (and the shared library's soname with it);
  * from 1.0 on, MAJOR moves when a change breaks callers. Compare numbers:

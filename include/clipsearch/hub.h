@@ -104,6 +104,7 @@ typedef struct cs_hub_opts {
     void *progress_user;
     cs_log_fn log; /* optional log hook */
     void *log_user;
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_hub_opts;
 
 /* Downloads the files a CLIP model needs from repo_id: config.json,

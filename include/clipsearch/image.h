@@ -35,6 +35,7 @@ typedef struct cs_decode_opts {
      * For embedding, cs_fast_jpeg_min_side gives the value that keeps the
      * embeddings at cosine >= 0.99999 to the exact path. */
     int jpeg_min_side;
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_decode_opts;
 
 /* The formats we read, detected from the bytes, never from the file name. */

@@ -56,6 +56,7 @@ typedef struct cs_db_opts {
      * bound to the model, so that later commands open the same model
      * without being told (cs_db_info.model_source) */
     const char *model_source;
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_db_opts;
 
 CS_API cs_status cs_db_open(const char *path, const cs_db_opts *opts, cs_db **out, cs_error *err);
@@ -86,6 +87,7 @@ typedef struct cs_db_info {
     const char *search_index, *index_note;
     int64_t index_bytes;
     int index_lists;
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_db_info;
 
 /* Strings stay valid until cs_db_close. */
@@ -131,6 +133,7 @@ typedef struct cs_index_opts {
     cs_index_error_fn on_error;
     void *error_user;
     cs_pool *pool; /* threads for reading and decoding (e.g. the model's); NULL: the caller's */
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_index_opts;
 
 typedef struct cs_index_stats {
@@ -143,6 +146,7 @@ typedef struct cs_index_stats {
     int stopped;       /* 1 when the progress callback asked to stop */
     /* wall seconds per stage: walk, read + hash, decode + preprocess, model, store */
     double walk_s, hash_s, decode_s, embed_s, store_s;
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_index_stats;
 
 /* Brings the database up to date with the images under `roots` (folders or
@@ -248,6 +252,7 @@ typedef struct cs_search_opts {
     cs_pool *pool; /* threads for the scan; NULL: the calling thread only */
     int exact;     /* 1: the exact scan even where the catalogue has an approximate index */
     int nprobe;    /* approximate index: lists scanned; 0: its default (more: better recall) */
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_search_opts;
 
 typedef struct cs_result {
@@ -307,6 +312,7 @@ typedef struct cs_dups_opts {
     int strict;      /* 1: every pair of a group passes (complete linkage);
                         0: connected components, so chains are one group */
     cs_pool *pool;   /* threads for the scan; NULL: the calling thread only */
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_dups_opts;
 
 /* One image of a group. Strings stay valid until cs_dups_free. */

@@ -67,6 +67,7 @@ typedef struct cs_model_opts {
      * memory (the mapped originals are released); but that copy is the
      * process's own, not the page cache's, which other processes share. */
     int no_prepack;
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_model_opts;
 
 /* Opens a model folder. opts may be NULL (defaults). */
@@ -88,6 +89,7 @@ typedef struct cs_model_info {
     int prepacked;   /* the image tower's matrices are packed (cs_model_opts.no_prepack) */
     const char *dir; /* the folder it was opened from */
     const char *id;  /* stable identity of config + weights, for catalogues */
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_model_info;
 
 CS_API void cs_model_get_info(const cs_model *model, cs_model_info *out);

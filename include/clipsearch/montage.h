@@ -13,6 +13,7 @@ typedef struct cs_montage_opts {
     int tile;      /* each picture's box in pixels; <= 0: 224 */
     cs_log_fn log; /* optional: told (CS_LOG_WARN) of each file it cannot draw */
     void *log_user;
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_montage_opts;
 
 /* Draws the query (framed: query_image's picture, or query_label's words in

@@ -50,6 +50,7 @@ typedef struct cs_server_opts {
                                   connection's own thread, best when many search at once */
     cs_log_fn log;             /* optional: one line per request at DEBUG */
     void *log_user;
+    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_server_opts;
 
 /* Starts serving the images of `db`, searched with `model` (the one the
