@@ -243,6 +243,8 @@ const char *check_ivf(const faiss::IndexIVF *ivf, int depth) {
     for (size_t i = 0; i < ivf->nlist; i++) {
         if (!mul_ok(lists->ids[i].size(), ivf->code_size, &want) || lists->codes[i].size() != want)
             return "an inverted list whose codes and ids disagree";
+        for (auto id : lists->ids[i])
+            if (id < 0) return "a negative id (FAISS's -1 means no result)";
         total += lists->ids[i].size();
     }
     if (total != (uint64_t)ivf->ntotal) return "its inverted lists do not hold ntotal vectors";
@@ -304,12 +306,28 @@ const char *check_index(const faiss::Index *ix, int depth) {
         if (!m->index || m->index->d != m->d || m->index->ntotal != m->ntotal ||
             m->id_map.size() != (size_t)m->ntotal)
             return "its id map does not hold ntotal ids for its index";
+        for (auto id : m->id_map)
+            if (id < 0) return "a negative id (FAISS's -1 means no result)";
         return check_index(m->index, depth + 1);
     }
     if (auto *f = dynamic_cast<const faiss::IndexFlatCodes *>(ix)) return check_codes(f);
     if (auto *ivf = dynamic_cast<const faiss::IndexIVF *>(ix)) return check_ivf(ivf, depth);
     if (auto *h = dynamic_cast<const faiss::IndexHNSW *>(ix)) return check_hnsw(h, depth);
     return "an index type clipsearch does not read (flat, IDMap, IVF-Flat/PQ/SQ, PQ, SQ, HNSW)";
+}
+
+// Whether the ids in an IVF index's lists are each of 0..ntotal-1 once.
+bool ids_are_rows(const faiss::IndexIVF *ivf) {
+    std::vector<bool> seen((size_t)ivf->ntotal);
+    for (size_t l = 0; l < ivf->nlist; l++) {
+        faiss::InvertedLists::ScopedIds ids(ivf->invlists, l);
+        for (size_t i = 0, n = ivf->invlists->list_size(l); i < n; i++) {
+            int64_t id = ids[i];
+            if (id < 0 || id >= ivf->ntotal || seen[(size_t)id]) return false;
+            seen[(size_t)id] = true;
+        }
+    }
+    return true;
 }
 
 cs_status checked(const char *path, cs_fb_index *h, cs_error *err) {
@@ -481,8 +499,12 @@ extern "C" cs_status cs_fb_reconstruct_all(cs_fb_index *index, float *vectors, i
         }
         int64_t n = base->ntotal;
         if (vectors && n > 0) {
-            // IVF lists are stored out of order: reconstruct needs the direct map.
-            if (auto *ivf = faiss::ivflib::try_extract_index_ivf(base)) ivf->make_direct_map(true);
+            // FAISS writes each IVF list entry to the row its id names and
+            // leaves rows no id names as they were: the ids must be 0..n-1.
+            if (auto *ivf = faiss::ivflib::try_extract_index_ivf(base))
+                if (!ids_are_rows(ivf))
+                    throw faiss::FaissException(
+                        "an IVF index whose ids are not 0..ntotal-1 cannot be read as rows");
             base->reconstruct_n(0, n, vectors);
         }
         if (ids)

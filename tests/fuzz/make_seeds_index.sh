@@ -3,7 +3,8 @@
 # small indexes of each type clipsearch reads, written by Python's faiss)
 # and fuzz_vecfile (DIR/vecfile: DB.vectors files as db_vectors.c writes
 # them), and hostile files clipsearch must refuse: DIR/hnsw_bad_link (a graph
-# with a link past its nodes), DIR/hnsw_wide (a search width of 2^31 - 1)
+# with a link past its nodes), DIR/hnsw_wide (a search width of 2^31 - 1),
+# DIR/ivf_bad_direct_map, DIR/ivf_negative_id, DIR/ivf_custom_ids (see below)
 # and DIR/ivf_bad_metric (an IVF-PQ index whose
 # metric is no metric FAISS knows), made at run time so that no binaries live
 # in the repository.
@@ -51,6 +52,30 @@ ix = faiss.IndexHNSWFlat(8, 4)
 ix.add(x[:40])
 ix.hnsw.efSearch = 2**31 - 1
 faiss.write_index(ix, f"{out}/hnsw_wide")
+# an IVF index saved with its direct map (id -> list and offset), and the
+# same with entry 0 pointing far past its list (FAISS uses a map read from
+# a file as it is) and with a negative id in a list
+ix = faiss.index_factory(8, "IVF4,Flat", faiss.METRIC_INNER_PRODUCT)
+ix.train(x)
+ix.add(x[:40])
+ix.make_direct_map()
+faiss.write_index(ix, f"{out}/faiss/ivf_direct_map")
+dm = faiss.vector_to_array(ix.direct_map.array)
+dm[0] = (dm[0] >> 32 << 32) + 100000
+faiss.copy_array_to_vector(dm, ix.direct_map.array)
+faiss.write_index(ix, f"{out}/ivf_bad_direct_map")
+ix = faiss.index_factory(8, "IVF4,Flat", faiss.METRIC_INNER_PRODUCT)
+ix.train(x)
+ix.add(x[:40])
+lists = ix.invlists
+ids = faiss.rev_swig_ptr(lists.get_ids(0), lists.list_size(0))  # a view of list 0's ids
+ids[0] = -5
+faiss.write_index(ix, f"{out}/ivf_negative_id")
+# an IVF index whose own ids are not its rows: its vectors cannot be read as rows
+ix = faiss.index_factory(8, "IVF4,Flat", faiss.METRIC_INNER_PRODUCT)
+ix.train(x)
+ix.add_with_ids(x[:40], np.arange(1000, 1040).astype('int64'))
+faiss.write_index(ix, f"{out}/ivf_custom_ids")
 # hostile: the metric field (bytes 33..36, after fourcc, d, ntotal and two
 # dummies, is_trained) set to 2^24, which faiss.read_index takes; a value
 # over 1 is followed by a float metric_arg. FAISS's IVF scanner for it is null.

@@ -313,9 +313,9 @@ static void check_python_types(const char *dir) {
     snprintf(cmd, sizeof cmd, "bash '%s/tests/fuzz/make_seeds_index.sh' '%s/seeds' >/dev/null 2>&1",
              src, dir);
     CHECK(system(cmd) == 0);
-    static const char *const types[] = {"flat_ip",  "flat_l2", "idmap_flat", "idmap2_flat",
-                                        "ivf_flat", "ivf_pq",  "ivf_sq",     "pq",
-                                        "sq",       "hnsw"};
+    static const char *const types[] = {
+        "flat_ip",        "flat_l2", "idmap_flat", "idmap2_flat", "ivf_flat", "ivf_pq",
+        "ivf_direct_map", "ivf_sq",  "pq",         "sq",          "hnsw"};
     cs_error err;
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         snprintf(path, sizeof path, "%s/seeds/faiss/%s", dir, types[i]);
@@ -337,11 +337,42 @@ static void check_python_types(const char *dir) {
     CHECK_MSG(strstr(err.message, "search width"), "message: %s", err.message);
     cs_faiss_close(ix);
     check_layout(dir);
+    /* a negative id in an inverted list: FAISS would answer it as a hit */
+    snprintf(path, sizeof path, "%s/seeds/ivf_negative_id", dir);
+    CHECK(cs_faiss_open(path, &ix, &err) == CS_EFORMAT);
+    CHECK_MSG(strstr(err.message, "negative id"), "message: %s", err.message);
+    cs_faiss_close(ix);
+    /* ids 1000..1039 in an IVF index: its vectors are not rows 0..39 (FAISS
+     * would leave the rows untouched), so reading them is refused */
+    snprintf(path, sizeof path, "%s/seeds/ivf_custom_ids", dir);
+    CHECK_OK(cs_faiss_open(path, &ix, &err), &err);
+    if (ix) {
+        float v[40 * 8];
+        CHECK(cs_faiss_read_vectors(ix, v, NULL, &err) != CS_OK);
+        CHECK_MSG(strstr(err.message, "not 0..ntotal-1"), "message: %s", err.message);
+        cs_faiss_close(ix);
+    }
+    /* a direct map entry past its list (FAISS's single reconstruct would
+     * follow it): the vectors read back are those of the intact file */
+    char good[700];
+    snprintf(good, sizeof good, "%s/seeds/faiss/ivf_direct_map", dir);
+    snprintf(path, sizeof path, "%s/seeds/ivf_bad_direct_map", dir);
+    cs_faiss_index *a = NULL, *b = NULL;
+    CHECK_OK(cs_faiss_open(good, &a, &err), &err);
+    CHECK_OK(cs_faiss_open(path, &b, &err), &err);
+    if (a && b) {
+        float va[40 * 8], vb[40 * 8];
+        CHECK_OK(cs_faiss_read_vectors(a, va, NULL, &err), &err);
+        CHECK_OK(cs_faiss_read_vectors(b, vb, NULL, &err), &err);
+        CHECK(memcmp(va, vb, sizeof va) == 0);
+    }
+    cs_faiss_close(a);
+    cs_faiss_close(b);
     /* a metric FAISS has no scanner for: refused, not searched */
     snprintf(path, sizeof path, "%s/seeds/ivf_bad_metric", dir);
     CHECK(cs_faiss_open(path, &ix, &err) == CS_EFORMAT);
-    CHECK_MSG(strstr(err.message, "ivf_bad_metric") && strstr(err.message, "metric"),
-              "message: %s", err.message);
+    CHECK_MSG(strstr(err.message, "ivf_bad_metric") && strstr(err.message, "metric"), "message: %s",
+              err.message);
     if (ix) {
         cs_hit h[3];
         int64_t got = 0;
