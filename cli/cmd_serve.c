@@ -32,6 +32,12 @@ static const char usage[] =
     "  --thread-per-connection  one thread per connection instead\n"
     "  --max-body BYTES     largest request body, e.g. an upload (default 16777216)\n"
     "  --timeout SECONDS    close connections idle this long (default 15)\n"
+    "  --header-timeout MS  a request's headers must all arrive within this, however\n"
+    "                       slowly they trickle (default 10000)\n"
+    "  --body-timeout MS    and its body within this after them (default 60000)\n"
+    "  --max-connections N  connections at once (default 256)\n"
+    "  --max-per-client N   connections one client address may hold (default 32 off\n"
+    "                       loopback, no limit on it; 0: no limit)\n"
     "  -v, --verbose        log every request on stderr\n"
     "  --shard PATTERN      under mpirun or srun: each rank holds a database\n"
     "                       (PATTERN, %r replaced by the rank); rank 0 serves\n"
@@ -106,6 +112,14 @@ static int parse(int argc, char **argv, serve_args *a) {
             a->opts.max_body = (size_t)v;
         else if (IS("--timeout") && parse_long(val, 1, 3600, &v))
             a->opts.timeout_s = (int)v;
+        else if (IS("--header-timeout") && parse_long(val, 1, 3600000, &v))
+            a->opts.header_timeout_ms = (int)v;
+        else if (IS("--body-timeout") && parse_long(val, 1, 3600000, &v))
+            a->opts.body_timeout_ms = (int)v;
+        else if (IS("--max-connections") && parse_long(val, 1, 100000, &v))
+            a->opts.max_connections = (int)v;
+        else if (IS("--max-per-client") && parse_long(val, 0, 100000, &v))
+            a->opts.max_per_client = v ? (int)v : -1; /* the option's -1 is "no limit" */
         else {
             cli_error("serve: bad option or value: %s", argv[i - (eq ? 0 : 1)]);
             return CLI_USAGE;

@@ -110,4 +110,24 @@ wait "$pid"; rc=$?
 [ "$rc" -eq 0 ] || fail "serve exits $rc after SIGINT: $(cat "$TMP/log")"
 contains "$(cat "$TMP/log")" "stopping" "serve says it stops"
 curl -s -o /dev/null "$base/healthz" && fail "still answering after SIGINT"
+
+# the connection limits and deadlines from the command line, as /api/stats reports them
+for bad in "--header-timeout 0" "--body-timeout 5x" "--max-connections -1" "--max-per-client 1.5"; do
+    # shellcheck disable=SC2086
+    "$CLIPSEARCH" serve --db "$TMP/c.db" $bad 2>"$TMP/err"; rc=$?
+    [ "$rc" -eq 2 ] || fail "serve $bad exits $rc, want 2"
+done
+start_serve --db "$TMP/c.db" --model "$MODEL" --header-timeout 1500 --body-timeout 2500 \
+    --max-connections 40 --max-per-client 3 --host 127.0.0.1
+base=${SERVE_URL%/}
+[ "$(code "$base/api/stats")" = 200 ] || fail "stats with limits"
+$PY -c 'import json,sys; l=json.load(open(sys.argv[1]))["limits"]; assert (l["header_timeout_ms"], l["body_timeout_ms"], l["max_connections"], l["max_per_client"], l["reserve"]) == (1500, 2500, 40, 3, 5), l' \
+    "$TMP/body" || fail "the limits given are not those used: $(cat "$TMP/body")"
+kill -INT "$SERVE_PID"
+wait "$SERVE_PID"
+start_serve --db "$TMP/c.db" --model "$MODEL" --max-per-client 0
+base=${SERVE_URL%/}
+[ "$(code "$base/api/stats")" = 200 ] || fail "stats without a per-client limit"
+$PY -c 'import json,sys; assert json.load(open(sys.argv[1]))["limits"]["max_per_client"] == 0' \
+    "$TMP/body" || fail "--max-per-client 0 is not 'no limit': $(cat "$TMP/body")"
 done_test
