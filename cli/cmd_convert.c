@@ -1,21 +1,24 @@
 /* cli/cmd_convert.c - `clipsearch convert`: pytorch_model.bin -> model.safetensors. */
-#include <string.h>
+#include <getopt.h>
 
 #include "cli.h"
 
 extern const cs_cli_command cs_cmd_convert;
 
 static int run(int argc, char **argv) {
+    static const struct option longs[] = {
+        {"model", required_argument, NULL, 'm'}, {"force", no_argument, NULL, 'f'}, {0, 0, 0, 0}};
     const char *model = NULL;
-    int force = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model") && i + 1 < argc)
-            model = argv[++i];
-        else if (!strcmp(argv[i], "--force"))
+    int force = 0, c;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c == 'm')
+            model = optarg;
+        else if (c == 'f')
             force = 1;
         else
             return cli_usage(&cs_cmd_convert);
     }
+    if (optind != argc) return cli_usage(&cs_cmd_convert);
     model = cli_resolve_model(model);
     if (!model) return CLI_FAIL;
     cs_error err = {0};

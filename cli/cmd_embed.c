@@ -1,6 +1,7 @@
 /* cli/cmd_embed.c - `clipsearch embed`: texts and images to CLIP embeddings,
  * one JSON object per input per line. */
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -215,30 +216,32 @@ static int run(int argc, char **argv) {
     int flags = 0, threads = 0, n = 0;
     input *ins = calloc((size_t)argc, sizeof *ins);
     if (!ins) return CLI_FAIL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--model") && i + 1 < argc)
-            model = argv[++i];
-        else if (!strcmp(a, "--image") && i + 1 < argc)
-            ins[n++] = (input){IN_IMAGE, argv[++i]};
-        else if (!strcmp(a, "--text") && i + 1 < argc)
-            ins[n++] = (input){IN_TEXT, argv[++i]};
-        else if (!strcmp(a, "--raw"))
+    static const struct option longs[] = {{"model", required_argument, NULL, 'm'},
+                                          {"image", required_argument, NULL, 'i'},
+                                          {"text", required_argument, NULL, 't'},
+                                          {"raw", no_argument, NULL, 'r'},
+                                          {"threads", required_argument, NULL, 'T'},
+                                          {"precision", required_argument, NULL, 'p'},
+                                          {0, 0, 0, 0}};
+    int c, rc = CLI_OK;
+    while (rc == CLI_OK && (c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c == 'm')
+            model = optarg;
+        else if (c == 'i' || c == 't') /* in the order given */
+            ins[n++] = (input){c == 'i' ? IN_IMAGE : IN_TEXT, optarg};
+        else if (c == 'r')
             flags |= CS_EMBED_RAW;
-        else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            if (cli_int_arg("--threads", argv[++i], 0, 4096, &threads)) {
-                free(ins);
-                return CLI_USAGE;
-            }
-        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
-            if (cli_precision_opt(argv[++i]) != CLI_OK) {
-                free(ins);
-                return CLI_USAGE;
-            }
-        } else {
-            free(ins);
-            return cli_usage(&cs_cmd_embed);
-        }
+        else if (c == 'T')
+            rc = cli_int_arg("--threads", optarg, 0, 4096, &threads) ? CLI_USAGE : CLI_OK;
+        else if (c == 'p')
+            rc = cli_precision_opt(optarg) != CLI_OK ? CLI_USAGE : CLI_OK;
+        else
+            rc = cli_usage(&cs_cmd_embed);
+    }
+    if (rc == CLI_OK && optind != argc) rc = cli_usage(&cs_cmd_embed);
+    if (rc != CLI_OK) {
+        free(ins);
+        return rc;
     }
     model = cli_resolve_model(model);
     if (!model) {
@@ -253,7 +256,6 @@ static int run(int argc, char **argv) {
         free(ins);
         return cli_fail(&err);
     }
-    int rc;
     if (n) {
         int f = embed_batch(m, ins, n, flags);
         rc = f < 0 ? CLI_FAIL : f > 0 ? CLI_PARTIAL : CLI_OK;

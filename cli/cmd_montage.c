@@ -1,6 +1,7 @@
 /* cli/cmd_montage.c - `clipsearch montage OUT.jpg`: a contact sheet of search
  * results, read as the "score<TAB>path" lines `clipsearch search --tsv`
  * prints. */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,30 +100,30 @@ static int read_results(FILE *f, const char *name, int null_sep, results *r) {
 }
 
 static int run_montage(int argc, char **argv) {
+    static const struct option longs[] = {
+        {"query", required_argument, NULL, 'q'}, {"label", required_argument, NULL, 'l'},
+        {"tsv", required_argument, NULL, 's'},   {"tile", required_argument, NULL, 't'},
+        {"null", no_argument, NULL, '0'},        {0, 0, 0, 0}};
     const char *out = NULL, *query = NULL, *label = NULL, *tsv = NULL;
-    int tile = 0, null_sep = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(a, "--query") && has_value)
-            query = argv[++i];
-        else if (!strcmp(a, "--label") && has_value)
-            label = argv[++i];
-        else if (!strcmp(a, "--tsv") && has_value)
-            tsv = argv[++i];
-        else if (!strcmp(a, "--tile") && has_value) {
-            if (cli_int_arg("--tile", argv[++i], 16, 1024, &tile)) return CLI_USAGE;
-        } else if (!strcmp(a, "-0") || !strcmp(a, "--null")) {
+    int tile = 0, null_sep = 0, c;
+    while ((c = getopt_long(argc, argv, "0", longs, NULL)) != -1) {
+        if (c == 'q')
+            query = optarg;
+        else if (c == 'l')
+            label = optarg;
+        else if (c == 's')
+            tsv = optarg;
+        else if (c == 't') {
+            if (cli_int_arg("--tile", optarg, 16, 1024, &tile)) return CLI_USAGE;
+        } else if (c == '0')
             null_sep = 1;
-        } else if (a[0] == '-' && a[1]) {
-            cli_error("montage: unknown option or missing value: %s", a);
+        else
             return cli_usage(&cs_cmd_montage);
-        } else if (!out)
-            out = a;
-        else {
-            cli_error("montage: unexpected argument '%s'", a);
-            return cli_usage(&cs_cmd_montage);
-        }
+    }
+    if (optind < argc) out = argv[optind++];
+    if (optind < argc) {
+        cli_error("montage: unexpected argument '%s'", argv[optind]);
+        return cli_usage(&cs_cmd_montage);
     }
     if (!out) return cli_usage(&cs_cmd_montage);
 

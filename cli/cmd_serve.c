@@ -1,6 +1,7 @@
 /* cli/cmd_serve.c - `clipsearch serve`: the web page and JSON API over an
  * index, until Ctrl-C. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -68,64 +69,82 @@ static int parse(int argc, char **argv, serve_args *a) {
         cli_error("serve: out of memory");
         return CLI_FAIL;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL;
-        if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
+    enum {
+        O_DB = 1,
+        O_MODEL,
+        O_SHARD,
+        O_PRECISION,
+        O_HOST,
+        O_PORT,
+        O_THREADS,
+        O_MAX_BODY,
+        O_TIMEOUT,
+        O_HEADER_TIMEOUT,
+        O_BODY_TIMEOUT,
+        O_MAX_CONNECTIONS,
+        O_MAX_PER_CLIENT,
+        O_TPC
+    };
+    static const struct option longs[] = {
+        {"verbose", no_argument, NULL, 'v'},
+        {"thread-per-connection", no_argument, NULL, O_TPC},
+        {"db", required_argument, NULL, O_DB},
+        {"model", required_argument, NULL, O_MODEL},
+        {"shard", required_argument, NULL, O_SHARD},
+        {"precision", required_argument, NULL, O_PRECISION},
+        {"host", required_argument, NULL, O_HOST},
+        {"port", required_argument, NULL, O_PORT},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"max-body", required_argument, NULL, O_MAX_BODY},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"header-timeout", required_argument, NULL, O_HEADER_TIMEOUT},
+        {"body-timeout", required_argument, NULL, O_BODY_TIMEOUT},
+        {"max-connections", required_argument, NULL, O_MAX_CONNECTIONS},
+        {"max-per-client", required_argument, NULL, O_MAX_PER_CLIENT},
+        {0, 0, 0, 0}};
+    int c, idx;
+    long v;
+    while ((c = getopt_long(argc, argv, "v", longs, &idx)) != -1) {
+        int ok = 1;
+        if (c == 'v')
             a->verbosity = CS_LOG_DEBUG;
-            continue;
-        }
-        if (!strcmp(arg, "--thread-per-connection")) {
+        else if (c == O_TPC)
             a->opts.thread_per_connection = 1;
-            continue;
-        }
-        if (arg[0] != '-' || !strcmp(arg, "-")) {
-            a->folders[a->n_folders++] = arg;
-            continue;
-        }
-        const char *eq = strchr(arg, '=');
-        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (eq)
-            val = eq + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
-        if (!val) {
-            cli_error("serve: %s needs a value", arg);
-            return CLI_USAGE;
-        }
-        long v;
-#define IS(name) (len == strlen(name) && !strncmp(arg, name, len))
-        if (IS("--db"))
-            a->db = val;
-        else if (IS("--model"))
-            a->model = val;
-        else if (IS("--shard"))
-            a->shard = val;
-        else if (IS("--precision")) {
-            if (cli_precision_opt(val) != CLI_OK) return CLI_USAGE;
-        } else if (IS("--host"))
-            a->opts.host = val;
-        else if (IS("--port") && parse_long(val, 0, 65535, &v))
+        else if (c == O_DB)
+            a->db = optarg;
+        else if (c == O_MODEL)
+            a->model = optarg;
+        else if (c == O_SHARD)
+            a->shard = optarg;
+        else if (c == O_PRECISION) {
+            if (cli_precision_opt(optarg) != CLI_OK) return CLI_USAGE;
+        } else if (c == O_HOST)
+            a->opts.host = optarg;
+        else if (c == O_PORT && (ok = parse_long(optarg, 0, 65535, &v)))
             a->opts.port = (int)v;
-        else if (IS("--threads") && parse_long(val, 1, 1024, &v))
+        else if (c == O_THREADS && (ok = parse_long(optarg, 1, 1024, &v)))
             a->opts.threads = (int)v;
-        else if (IS("--max-body") && parse_long(val, 1024, LONG_MAX, &v))
+        else if (c == O_MAX_BODY && (ok = parse_long(optarg, 1024, LONG_MAX, &v)))
             a->opts.max_body = (size_t)v;
-        else if (IS("--timeout") && parse_long(val, 1, 3600, &v))
+        else if (c == O_TIMEOUT && (ok = parse_long(optarg, 1, 3600, &v)))
             a->opts.timeout_s = (int)v;
-        else if (IS("--header-timeout") && parse_long(val, 1, 3600000, &v))
+        else if (c == O_HEADER_TIMEOUT && (ok = parse_long(optarg, 1, 3600000, &v)))
             a->opts.header_timeout_ms = (int)v;
-        else if (IS("--body-timeout") && parse_long(val, 1, 3600000, &v))
+        else if (c == O_BODY_TIMEOUT && (ok = parse_long(optarg, 1, 3600000, &v)))
             a->opts.body_timeout_ms = (int)v;
-        else if (IS("--max-connections") && parse_long(val, 1, 100000, &v))
+        else if (c == O_MAX_CONNECTIONS && (ok = parse_long(optarg, 1, 100000, &v)))
             a->opts.max_connections = (int)v;
-        else if (IS("--max-per-client") && parse_long(val, 0, 100000, &v))
+        else if (c == O_MAX_PER_CLIENT && (ok = parse_long(optarg, 0, 100000, &v)))
             a->opts.max_per_client = v ? (int)v : -1; /* the option's -1 is "no limit" */
-        else {
-            cli_error("serve: bad option or value: %s", argv[i - (eq ? 0 : 1)]);
+        else if (ok)                                  /* getopt said what is wrong */
+            return CLI_USAGE;
+        if (!ok) {
+            cli_error("serve: bad value for --%s: %s", longs[idx].name, optarg);
             return CLI_USAGE;
         }
-#undef IS
     }
+    /* the folders, wherever they stood among the options */
+    for (int i = optind; i < argc; i++) a->folders[a->n_folders++] = argv[i];
     return CLI_OK;
 }
 

@@ -1,4 +1,5 @@
 /* cli/cmd_tokenize.c - `clipsearch tokenize`: text -> CLIP token ids. */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,27 +71,22 @@ static int from_jsonl(cs_tokenizer *tok, int32_t *ids) {
 }
 
 static int run(int argc, char **argv) {
+    static const struct option longs[] = {{"model", required_argument, NULL, 'm'},
+                                          {"context", required_argument, NULL, 'c'},
+                                          {0, 0, 0, 0}};
     const char *model = NULL;
-    int context = 0, a = 1;
-    for (; a < argc; a++) {
-        const char *arg = argv[a];
-        if (!strcmp(arg, "--")) {
-            a++;
-            break;
-        }
-        if (!strcmp(arg, "--model") && a + 1 < argc)
-            model = argv[++a];
-        else if (!strncmp(arg, "--model=", 8))
-            model = arg + 8;
-        else if (!strcmp(arg, "--context") && a + 1 < argc) {
-            if (cli_int_arg("--context", argv[++a], 2, 1 << 20, &context)) return CLI_USAGE;
-        } else if (arg[0] == '-' && arg[1] == '-') {
-            cli_error("tokenize: unknown option '%s'", arg);
+    int context = 0, c;
+    /* "+": the texts start at the first word that is not an option, so a
+     * text may begin with "-" after "--" or after another text */
+    while ((c = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
+        if (c == 'm')
+            model = optarg;
+        else if (c == 'c') {
+            if (cli_int_arg("--context", optarg, 2, 1 << 20, &context)) return CLI_USAGE;
+        } else
             return cli_usage(&cs_cmd_tokenize);
-        } else {
-            break;
-        }
     }
+    int a = optind;
     model = cli_resolve_model(model); /* prints why when it fails */
     if (!model) return CLI_FAIL;
     cs_error err;
