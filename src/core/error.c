@@ -55,8 +55,9 @@ cs_status cs_fail(cs_error *err, cs_status status, const char *fmt, ...) {
     return status;
 }
 
-void cs_fail_prefix(cs_error *err, const char *prefix) {
-    if (!err) return;
+cs_status cs_fail_prefix(cs_error *err, cs_status status, const char *prefix) {
+    if (!err) return status;
+    err->status = status;
     char tmp[sizeof err->message];
     size_t n = strlen(prefix);
     if (n > sizeof tmp - 3) n = sizeof tmp - 3;
@@ -68,6 +69,7 @@ void cs_fail_prefix(cs_error *err, const char *prefix) {
     memcpy(tmp + n + 2, err->message, rest);
     tmp[n + 2 + rest] = '\0';
     memcpy(err->message, tmp, sizeof tmp);
+    return status;
 }
 
 void cs_error_clear(cs_error *err) {

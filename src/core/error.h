@@ -14,10 +14,10 @@
  * `status`, so a failure path reads `return cs_fail(err, CS_EIO, ...);`. */
 cs_status cs_fail(cs_error *err, cs_status status, const char *fmt, ...) CS_PRINTF(3, 4);
 
-/* Prefixes an already filled error with "prefix: ", keeping its status.
- * err may be NULL. Callers return the status they hold, not err's, which a
- * NULL err does not have. */
-void cs_fail_prefix(cs_error *err, const char *prefix);
+/* Prefixes an error already filled with `status` with "prefix: " and
+ * returns status (err may be NULL, as for cs_fail), so a failure path reads
+ * `return cs_fail_prefix(err, st, path);`. */
+cs_status cs_fail_prefix(cs_error *err, cs_status status, const char *prefix);
 
 /* Clears err to CS_OK with an empty message. */
 void cs_error_clear(cs_error *err);

@@ -95,8 +95,7 @@ cs_status cs_image_decode_mem(const void *data, size_t size, const char *name,
         st = cs_image_orient(out, orientation, err);
         if (st) {
             cs_image_free(out);
-            cs_fail_prefix(err, ctx.name);
-            return st;
+            return cs_fail_prefix(err, st, ctx.name);
         }
     }
     return CS_OK;

@@ -92,7 +92,8 @@ cs_status cs_faiss_export(const char *path, const float *vectors, int64_t n, int
     cs_status st = check_export_args(path, vectors, n, dim, err);
     if (!st) st = check_destination(path, err);
     cs_fb_index *ix = NULL;
-    if (!st && (st = cs_fb_build(vectors, n, dim, factory, &ix, err))) cs_fail_prefix(err, path);
+    if (!st && (st = cs_fb_build(vectors, n, dim, factory, &ix, err)))
+        st = cs_fail_prefix(err, st, path);
     char tmp[4200];
     uint8_t sha[32];
     if (!st) st = cs_fb_write_tmp(ix, path, tmp, sizeof tmp, sha, err);
@@ -165,7 +166,8 @@ cs_status cs_faiss_export_paths(const char *path, const float *vectors, const ch
     /* everything that can be refused is refused before anything is written:
      * the factory string, the training set */
     cs_fb_index *ix = NULL;
-    if (!st && (st = cs_fb_build(vectors, n, dim, factory, &ix, err))) cs_fail_prefix(err, path);
+    if (!st && (st = cs_fb_build(vectors, n, dim, factory, &ix, err)))
+        st = cs_fail_prefix(err, st, path);
     uint8_t ish[32], psh[32];
     int made = 0; /* temporary files written */
     if (!st && !(st = cs_fb_write_tmp(ix, path, tmps[0], sizeof tmps[0], ish, err))) made = 1;
@@ -250,7 +252,7 @@ cs_status cs_faiss_search(const cs_faiss_index *index, const float *query, int k
             if (ids[i] >= 0) hits[n++] = (cs_hit){ids[i], d[i]}; /* -1: no such neighbour */
         *count = n;
     } else {
-        cs_fail_prefix(err, index->path);
+        st = cs_fail_prefix(err, st, index->path);
     }
     free(d);
     free(ids);
@@ -261,7 +263,7 @@ cs_status cs_faiss_read_vectors(cs_faiss_index *index, float *vectors, int64_t *
                                 cs_error *err) {
     if (!index) return cs_fail(err, CS_EINVAL, "FAISS read: no index");
     cs_status st = cs_fb_reconstruct_all(index->fb, vectors, ids, err);
-    if (st != CS_OK) cs_fail_prefix(err, index->path);
+    if (st != CS_OK) st = cs_fail_prefix(err, st, index->path);
     return st;
 }
 

@@ -99,7 +99,7 @@ static cs_status model_prepare(void *user, const void *data, size_t size, const 
     if (!st) {
         original_size(&img, data, size, width, height);
         st = cs_image_preprocess(&img, &mb->pp, &crop, err);
-        if (st) cs_fail_prefix(err, name);
+        if (st) st = cs_fail_prefix(err, st, name);
     }
     cs_image_free(&img);
     if (!st) cs_image_normalize(&crop, &mb->pp, input);

@@ -186,7 +186,7 @@ static cs_status embed_many(cs_model *m, const cs_image *images, const char *con
                 st = sts[t];
                 char what[32];
                 snprintf(what, sizeof what, "image %d", i + t);
-                if (n > 1 && !paths) cs_fail_prefix(err, what);
+                if (n > 1 && !paths) st = cs_fail_prefix(err, st, what);
             }
         }
     }

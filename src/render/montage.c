@@ -184,8 +184,7 @@ cs_status cs_jpeg_write_file(const char *path, const cs_image *img, int quality,
     size_t size = 0;
     cs_status st = cs_image_encode_jpeg(img, quality, &buf, &size, err);
     if (st != CS_OK) {
-        cs_fail_prefix(err, path);
-        return st;
+        return cs_fail_prefix(err, st, path);
     }
     st = cs_write_file_atomic(path, buf, size, err);
     free(buf);

@@ -164,18 +164,20 @@ static void test_errors(void) {
     cs_error err;
     CHECK_EQ_INT(cs_fail(&err, CS_EFORMAT, "x.png: bad %s", "header"), CS_EFORMAT);
     CHECK(!strcmp(err.message, "x.png: bad header"));
-    cs_fail_prefix(&err, "index");
+    CHECK_EQ_INT(cs_fail_prefix(&err, CS_EFORMAT, "index"), CS_EFORMAT);
     CHECK(!strcmp(err.message, "index: x.png: bad header"));
     CHECK_EQ_INT(err.status, CS_EFORMAT);
     CHECK(!strcmp(cs_status_name(CS_ENOTFOUND), "not found"));
     CHECK_EQ_INT(cs_fail(NULL, CS_EIO, "ignored"), CS_EIO); /* NULL err is allowed */
-    cs_fail_prefix(NULL, "index"); /* allowed, like cs_fail(NULL, ...) */
+    /* allowed, like cs_fail(NULL, ...): the status still comes back */
+    CHECK_EQ_INT(cs_fail_prefix(NULL, CS_EIO, "index"), CS_EIO);
     /* the library's version is the header's */
     char v[32];
     snprintf(v, sizeof v, "%d.%d.%d", CS_VERSION_MAJOR, CS_VERSION_MINOR, CS_VERSION_PATCH);
     CHECK(!strcmp(cs_version(), v));
     CHECK_EQ_INT(cs_version_number(), CS_VERSION_NUMBER);
-    CHECK(CS_VERSION_NUMBER == CS_VERSION_MAJOR * 10000 + CS_VERSION_MINOR * 100 + CS_VERSION_PATCH);
+    CHECK(CS_VERSION_NUMBER ==
+          CS_VERSION_MAJOR * 10000 + CS_VERSION_MINOR * 100 + CS_VERSION_PATCH);
 }
 
 int main(void) {
