@@ -151,8 +151,8 @@ static enum MHD_Result post_json(cs_srv_request *r) {
     return finish_and_reply(r, &q, st, &err, k, offset);
 }
 
-/* A multipart upload (field "image" or any file, optional "q", "k", "offset"),
- * or raw image bytes with ?q=&k=&offset= in the URL. */
+/* A multipart upload (field "image" or any file, optional "q", "k", "offset",
+ * each else from the URL), or raw image bytes with ?q=&k=&offset= in the URL. */
 static enum MHD_Result post_image(cs_srv_request *r, const cs_srv_buf *image, const char *text,
                                   const char *ks, const char *offs) {
     long k, offset;
@@ -175,8 +175,9 @@ enum MHD_Result cs_srv_api_search_post(cs_srv_request *r) {
     const char *ct =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (r->form)
-        return post_image(r, &r->upload, r->form_text, r->form_k[0] ? r->form_k : NULL,
-                          r->form_offset[0] ? r->form_offset : NULL);
+        return post_image(r, &r->upload, r->form_text[0] ? r->form_text : cs_srv_arg(r, "q"),
+                          r->form_k[0] ? r->form_k : cs_srv_arg(r, "k"),
+                          r->form_offset[0] ? r->form_offset : cs_srv_arg(r, "offset"));
     if (ct && !strncasecmp(ct, "application/json", 16)) return post_json(r);
     if (!ct || !strncasecmp(ct, "image/", 6) || !strncasecmp(ct, "application/octet-stream", 24))
         return post_image(r, &r->body, cs_srv_arg(r, "q"), cs_srv_arg(r, "k"),

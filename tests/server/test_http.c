@@ -124,6 +124,11 @@ static void test_post(void) {
         "Content-Type: image/png\r\n\r\ngreen\r\n"
         "--XyZ\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\n2\r\n--XyZ--\r\n";
     expect_ids("POST", "/api/search", "multipart/form-data; boundary=XyZ", mp, "1,3");
+    /* a form without k: the URL's k and q count */
+    const char *mp_url =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+        "Content-Type: image/png\r\n\r\ngreen\r\n--XyZ--\r\n";
+    expect_ids("POST", "/api/search?k=1", "multipart/form-data; boundary=XyZ", mp_url, "1");
 }
 
 static void expect_status(const char *method, const char *path, const char *ctype, const char *body,
