@@ -199,6 +199,33 @@ static inline void fake_init(fake *f, cs_srv_backend *be, const char *dir) {
         NULL /* no duplicates: /api/duplicates answers 501 */};
 }
 
+/* The fake backend, over its files in the test's temporary folder. */
+static inline cs_srv_backend fake_backend(void) {
+    static fake f;
+    cs_srv_backend be;
+    fake_init(&f, &be, cs_test_tmpdir());
+    return be;
+}
+
+/* Removes the fake's files and their folder. */
+static inline void fake_remove(const cs_srv_backend *be) {
+    const fake *f = be->ctx;
+    for (int i = 0; i < FAKE_N; i++) remove(f->paths[i]);
+    char dir[sizeof f->paths[0]];
+    snprintf(dir, sizeof dir, "%s", f->paths[0]);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    if (slash) rmdir(dir);
+}
+
+/* A server over be with opts; NULL (and the test failed) when it cannot start. */
+static inline cs_server *start_server(const cs_srv_backend *be, const cs_server_opts *opts) {
+    cs_error err = {0};
+    cs_server *srv = NULL;
+    CHECK_OK(cs_server_start_backend(be, opts, &srv, &err), &err);
+    return srv;
+}
+
 /* ---- a raw HTTP client ---------------------------------------------------------- */
 
 typedef struct reply {

@@ -27,16 +27,11 @@ static int status_of(int port, const char *path) {
 }
 
 int main(void) {
-    const char *dir = cs_test_tmpdir();
-    static fake f;
-    cs_srv_backend be;
-    fake_init(&f, &be, dir);
+    cs_srv_backend be = fake_backend();
     for (int round = 0; round < 2; round++) {
         if (round) be.duplicates = refuse;
         cs_server_opts opts = {0};
-        cs_server *srv = NULL;
-        cs_error err = {0};
-        CHECK_OK(cs_server_start_backend(&be, &opts, &srv, &err), &err);
+        cs_server *srv = start_server(&be, &opts);
         if (!srv) break;
         int port = cs_server_port(srv);
         if (!round) {
@@ -51,6 +46,6 @@ int main(void) {
         }
         cs_server_stop(srv);
     }
-    for (int i = 0; i < FAKE_N; i++) remove(f.paths[i]);
+    fake_remove(&be);
     return cs_test_done("server.dups_api");
 }

@@ -213,22 +213,17 @@ static void test_connection_flood(int small_port) {
 }
 
 int main(void) {
-    const char *dir = cs_test_tmpdir();
-    static fake f;
-    cs_srv_backend be;
-    fake_init(&f, &be, dir);
-    cs_error err = {0};
+    cs_srv_backend be = fake_backend();
     cs_server_opts opts = {0};
     opts.timeout_s = 1;
-    cs_server *srv = NULL, *small = NULL;
-    CHECK_OK(cs_server_start_backend(&be, &opts, &srv, &err), &err);
+    cs_server *srv = start_server(&be, &opts);
     /* a second server with tight limits, thread per connection */
     cs_server_opts tight = {0};
     tight.max_body = 4096;
     tight.max_connections = 8;
     tight.thread_per_connection = 1;
     tight.timeout_s = 2;
-    CHECK_OK(cs_server_start_backend(&be, &tight, &small, &err), &err);
+    cs_server *small = start_server(&be, &tight);
     if (!srv || !small) return cs_test_done("server.limits");
     port = cs_server_port(srv);
     test_path_tricks();
@@ -240,7 +235,6 @@ int main(void) {
     CHECK(healthy());
     cs_server_stop(srv);
     cs_server_stop(small);
-    for (int i = 0; i < FAKE_N; i++) remove(f.paths[i]);
-    rmdir(dir);
+    fake_remove(&be);
     return cs_test_done("server.limits");
 }

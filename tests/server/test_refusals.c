@@ -142,15 +142,10 @@ static void test_many_arguments(void) {
 }
 
 int main(void) {
-    const char *dir = cs_test_tmpdir();
-    static fake f;
-    cs_srv_backend be;
-    fake_init(&f, &be, dir);
-    cs_error err = {0};
+    cs_srv_backend be = fake_backend();
     cs_server_opts opts = {0}; /* every default: 16 MiB bodies, 15 s idle timeout */
     if (getenv("CS_TEST_VERBOSE")) opts.log = print_log;
-    cs_server *srv = NULL;
-    CHECK_OK(cs_server_start_backend(&be, &opts, &srv, &err), &err);
+    cs_server *srv = start_server(&be, &opts);
     if (!srv) return cs_test_done("server.refusals");
     port = cs_server_port(srv);
     test_long_multipart_field();
@@ -163,7 +158,6 @@ int main(void) {
     CHECK_EQ_INT(r.status, 200);
     free(r.body);
     cs_server_stop(srv);
-    for (int i = 0; i < FAKE_N; i++) remove(f.paths[i]);
-    rmdir(dir);
+    fake_remove(&be);
     return cs_test_done("server.refusals");
 }

@@ -112,22 +112,17 @@ static void test_per_client_limit(int limited_port) {
 }
 
 int main(void) {
-    const char *dir = cs_test_tmpdir();
-    static fake f;
-    cs_srv_backend be;
-    fake_init(&f, &be, dir);
-    cs_error err = {0};
+    cs_srv_backend be = fake_backend();
     cs_server_opts opts = {0};
     opts.threads = 2;
     opts.max_connections = 16;
     opts.timeout_s = 2;
     opts.header_timeout_ms = 600;
     opts.body_timeout_ms = 800;
-    cs_server *srv = NULL, *limited = NULL;
-    CHECK_OK(cs_server_start_backend(&be, &opts, &srv, &err), &err);
+    cs_server *srv = start_server(&be, &opts);
     cs_server_opts lim = opts;
     lim.max_per_client = 4;
-    CHECK_OK(cs_server_start_backend(&be, &lim, &limited, &err), &err);
+    cs_server *limited = start_server(&be, &lim);
     if (!srv || !limited) return cs_test_done("server.slowloris");
     port = cs_server_port(srv);
     test_slow_headers();
@@ -136,7 +131,6 @@ int main(void) {
     CHECK(healthz_fast());
     cs_server_stop(srv);
     cs_server_stop(limited);
-    for (int i = 0; i < FAKE_N; i++) remove(f.paths[i]);
-    rmdir(dir);
+    fake_remove(&be);
     return cs_test_done("server.slowloris");
 }
