@@ -158,7 +158,7 @@ cs_ann_state cs_ann_open(const char *path, int dim, const uint8_t *uuid, uint64_
     }
     cs_ann_state s = cs_ann_check(&m, dim, uuid, generation, a, err);
     if (s != CS_ANN_OK) {
-        if (s == CS_ANN_DAMAGED) cs_fail_prefix(err, path);
+        if (s == CS_ANN_DAMAGED && err) cs_fail_prefix(err, err->status, path);
         cs_unmap(&m);
         free(a);
         return s;
