@@ -34,16 +34,20 @@ static json_t *hit_json(const cs_srv_hit *h) {
 }
 
 /* Searches with the finished query and replies {"results": [...], ...}.
- * `exclude` (>= 0) leaves one id out: an image is not "similar" to itself. */
+ * `exclude` (>= 0) leaves one id out: an image is not "similar" to itself.
+ * about (may be NULL; taken) describes the query as "query". */
 static enum MHD_Result reply_hits(cs_srv_request *r, const float *query, long k, long offset,
-                                  int64_t exclude) {
+                                  int64_t exclude, json_t *about) {
     const cs_srv_backend *be = &r->srv->be;
     cs_srv_hit *hits = NULL;
     int n = 0;
     cs_error err = {0};
     /* one more than the page: tells whether there is a next one */
     cs_status st = be->search(be->ctx, query, (int)(offset + k + 1), exclude, &hits, &n, &err);
-    if (st != CS_OK) return cs_srv_reply_cs_error(r, &err);
+    if (st != CS_OK) {
+        json_decref(about);
+        return cs_srv_reply_cs_error(r, &err);
+    }
     double took = cs_srv_now() - r->t_start; /* the whole request: embedding included */
     json_t *results = json_array();
     for (long i = offset; i < n && i < offset + k; i++)
@@ -55,6 +59,7 @@ static enum MHD_Result reply_hits(cs_srv_request *r, const float *query, long k,
     json_object_set_new(obj, "offset", json_integer(offset));
     json_object_set_new(obj, "more", json_boolean(n > offset + k));
     json_object_set_new(obj, "took_ms", json_real(round(took * 1e5) / 1e2));
+    if (about) json_object_set_new(obj, "query", about);
     return cs_srv_reply_json(r, 200, obj);
 }
 
@@ -76,7 +81,7 @@ static enum MHD_Result finish_and_reply(cs_srv_request *r, cs_srv_query *q, cs_s
                                         cs_error *err, long k, long offset) {
     if (st == CS_OK) st = cs_srv_query_finish(q, err);
     enum MHD_Result ret =
-        st == CS_OK ? reply_hits(r, q->sum, k, offset, -1) : cs_srv_reply_cs_error(r, err);
+        st == CS_OK ? reply_hits(r, q->sum, k, offset, -1, NULL) : cs_srv_reply_cs_error(r, err);
     cs_srv_query_free(q);
     return ret;
 }
@@ -112,8 +117,16 @@ enum MHD_Result cs_srv_api_similar(cs_srv_request *r, int64_t id) {
     if (st != CS_OK) return cs_srv_reply_cs_error(r, &err);
     st = cs_srv_query_add_id(&q, id, 1.0, &err);
     if (st == CS_OK) st = cs_srv_query_finish(&q, &err);
-    enum MHD_Result ret =
-        st == CS_OK ? reply_hits(r, q.sum, k, offset, id) : cs_srv_reply_cs_error(r, &err);
+    /* the image it is similar to, by name: the page says so after a reload */
+    json_t *about = NULL;
+    cs_srv_item it;
+    cs_error ierr;
+    if (st == CS_OK && r->srv->be.item(r->srv->be.ctx, id, &it, &ierr) == CS_OK)
+        about = json_pack("{s:I, s:o, s:o}", "id", (json_int_t)id, "path",
+                          cs_srv_json_string_lossy(it.path), "name",
+                          cs_srv_json_string_lossy(base_name(it.path)));
+    enum MHD_Result ret = st == CS_OK ? reply_hits(r, q.sum, k, offset, id, about)
+                                      : cs_srv_reply_cs_error(r, &err);
     cs_srv_query_free(&q);
     return ret;
 }

@@ -161,6 +161,12 @@ async function main() {
     check(got.length > 0 && /results? for images similar to/.test(status), `"Similar" searches by an image (${status})`);
     check(!got.some((c) => c.name === firstName), 'an image is not listed as similar to itself');
     check(/^\d+$/.test(new URL(page.url()).searchParams.get('similar') || ''), 'the URL carries the similar id');
+    // the same link opened afresh knows only the id: the page still names the image
+    const fresh = await context.newPage();
+    await fresh.goto(page.url());
+    const freshStatus = await settled(fresh);
+    check(freshStatus.includes(`similar to ${firstName}`), `a ?similar= link names its image (${freshStatus})`);
+    await fresh.close();
     await page.goBack();
     await page.waitForFunction(() => document.getElementById('status').textContent.includes('your image'));
     status = await settled(page);

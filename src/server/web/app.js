@@ -46,6 +46,8 @@ async function fetchPage(q, from) {
   let data = null;
   try { data = await res.json(); } catch (e) { /* not JSON: handled below */ }
   if (!res.ok) throw new Error((data && data.error) || `the server answered ${res.status}`);
+  // a reloaded ?similar=ID knows only the id: the answer names the image
+  if (q.kind === 'similar' && !q.name && data.query) q.name = data.query.name;
   return data;
 }
 
