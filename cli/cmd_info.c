@@ -72,7 +72,8 @@ static int run(int argc, char **argv) {
                    info.index_lists, size);
         } else {
             printf("search:     exact scan%s%s%s\n", *info.index_note ? " (index file " : "",
-                   info.index_note, *info.index_note ? ": the next index or import rebuilds it)" : "");
+                   info.index_note,
+                   *info.index_note ? ": the next index or import rebuilds it)" : "");
         }
     }
     cs_db_close(db);

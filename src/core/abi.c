@@ -7,7 +7,7 @@
 #include "clipsearch.h"
 
 #if UINTPTR_MAX == UINT64_MAX && (defined(__x86_64__) || defined(__aarch64__))
-#define CS_ABI_SIZE(type, bytes) \
+#define CS_ABI_SIZE(type, bytes)                                                                   \
     _Static_assert(sizeof(type) == (bytes), #type " changed size: take reserved words instead")
 CS_ABI_SIZE(cs_hub_opts, 144);
 CS_ABI_SIZE(cs_decode_opts, 80);

@@ -20,7 +20,8 @@ static pthread_mutex_t talk = PTHREAD_MUTEX_INITIALIZER;
 static cs_status ask_all(cs_comm *comm, int tag, const cs_wbuf *w, cs_error *err) {
     if (w->oom) return cs_fail(err, CS_ENOMEM, "out of memory for a request");
     for (int r = 1; r < cs_comm_size(comm); r++) {
-        cs_status st = cs_comm_send(comm, r, tag, w->data ? w->data : (const void *)"", w->len, err);
+        cs_status st =
+            cs_comm_send(comm, r, tag, w->data ? w->data : (const void *)"", w->len, err);
         if (st) return st;
     }
     return CS_OK;
@@ -40,8 +41,10 @@ static cs_status answer(cs_comm *comm, int rank, void **buf, cs_rbuf *r, cs_erro
     *r = (cs_rbuf){*buf, len, 0};
     cs_status rs = (cs_status)cs_r_u32(r);
     char *msg = cs_r_str(r);
-    if (r->bad) st = cs_fail(err, CS_EINTERNAL, "rank %d sent a malformed reply", rank);
-    else if (rs) st = cs_fail(err, rs, "shard of rank %d: %s", rank, msg ? msg : "failed");
+    if (r->bad)
+        st = cs_fail(err, CS_EINTERNAL, "rank %d sent a malformed reply", rank);
+    else if (rs)
+        st = cs_fail(err, rs, "shard of rank %d: %s", rank, msg ? msg : "failed");
     free(msg);
     return st;
 }
@@ -102,7 +105,8 @@ static cs_status search_locked(cs_comm *comm, cs_db *db, const float *q, int dim
     cs_result *res = NULL;
     int nr = 0;
     cs_status mine = cs_db_search(db, q, &lo, &res, &nr, err);
-    if (!mine && add_hits(&all, &n, res, nr, 0, size)) mine = cs_fail(err, CS_ENOMEM, "out of memory");
+    if (!mine && add_hits(&all, &n, res, nr, 0, size))
+        mine = cs_fail(err, CS_ENOMEM, "out of memory");
     cs_results_free(res, nr);
     st = mine;
     for (int r = 1; r < size; r++) {

@@ -4,13 +4,13 @@
 
 enum {
     /* indexing (dist_index.c) */
-    TAG_READY = 1, /* worker -> 0: model id, dim: the worker is up */
-    TAG_FATAL,     /* any -> 0: the rank cannot go on (message) */
-    TAG_HASH,      /* 0 -> worker: a chunk of paths to read and hash */
-    TAG_HASHED,    /* worker -> 0: their hashes, or why each failed */
-    TAG_EMBED,     /* 0 -> worker: the files to embed (paths, maybe bytes) */
-    TAG_VECS,      /* worker -> 0: their vectors and sizes, or why each failed */
-    TAG_STOP,      /* 0 -> worker: no more work */
+    TAG_READY = 1,  /* worker -> 0: model id, dim: the worker is up */
+    TAG_FATAL,      /* any -> 0: the rank cannot go on (message) */
+    TAG_HASH,       /* 0 -> worker: a chunk of paths to read and hash */
+    TAG_HASHED,     /* worker -> 0: their hashes, or why each failed */
+    TAG_EMBED,      /* 0 -> worker: the files to embed (paths, maybe bytes) */
+    TAG_VECS,       /* worker -> 0: their vectors and sizes, or why each failed */
+    TAG_STOP,       /* 0 -> worker: no more work */
     TAG_SHARD_DONE, /* shard -> 0: its counts and failures */
     /* search over shards (dist_search.c) */
     TAG_Q_CHECK = 20, /* 0 -> shard: model id, dim; reply: status + message */

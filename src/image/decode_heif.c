@@ -13,8 +13,8 @@ static cs_status heif_fail(const cs_decode_ctx *ctx, struct heif_error e, cs_err
      * size, as a "memory allocation error": it is too large, not out of
      * memory (CS_ELIMIT, as every other decoder says of a huge image) */
     if (e.subcode == heif_suberror_Security_limit_exceeded)
-        return cs_fail(err, CS_ELIMIT, "%s: image larger than the decoder's limits (%s)",
-                       ctx->name, e.message && *e.message ? e.message : "security limit");
+        return cs_fail(err, CS_ELIMIT, "%s: image larger than the decoder's limits (%s)", ctx->name,
+                       e.message && *e.message ? e.message : "security limit");
     cs_status st =
         e.code == heif_error_Unsupported_feature || e.code == heif_error_Unsupported_filetype
             ? CS_EUNSUPPORTED

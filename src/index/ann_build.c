@@ -48,8 +48,8 @@ cs_status cs_ann_assign(cs_pool *pool, const float *base, const int64_t *rows, i
                        (size_t)dim * sizeof *x);
             xb = x;
         }
-        st = cs_gemm(pool, m, nlist, dim, xb, (size_t)dim, centroids, (size_t)dim, CS_DT_F32,
-                     NULL, y, (size_t)nlist, 0, err);
+        st = cs_gemm(pool, m, nlist, dim, xb, (size_t)dim, centroids, (size_t)dim, CS_DT_F32, NULL,
+                     y, (size_t)nlist, 0, err);
         for (int i = 0; !st && i < m; i++) {
             const float *s = y + (size_t)i * nlist;
             int best = 0;

@@ -41,11 +41,11 @@ enum {
 typedef enum cs_lp_type { CS_LP_NONE = 0, CS_LP_BF16, CS_LP_I8 } cs_lp_type;
 
 typedef struct cs_lp_panels {
-    cs_lp_type type; /* CS_LP_NONE: not packed */
-    int n, k, kp;    /* kp: k rounded up to the pair (BF16) or quad (int8) */
-    const uint8_t *p;      /* panel t at p + t * kp * CS_LP_NR * (2 or 1) bytes */
-    const float *wscale;   /* int8: per column (zero past n) */
-    const float *colsum;   /* int8: [k blocks][columns rounded up to CS_LP_NR] */
+    cs_lp_type type;     /* CS_LP_NONE: not packed */
+    int n, k, kp;        /* kp: k rounded up to the pair (BF16) or quad (int8) */
+    const uint8_t *p;    /* panel t at p + t * kp * CS_LP_NR * (2 or 1) bytes */
+    const float *wscale; /* int8: per column (zero past n) */
+    const float *colsum; /* int8: [k blocks][columns rounded up to CS_LP_NR] */
 } cs_lp_panels;
 
 /* Bytes cs_lp_pack writes for an [n, k] matrix. */

@@ -20,12 +20,12 @@ struct cs_model {
     cs_decode_opts decode;
     char id[64];
     const char *dtype;
-    int int8;             /* int8 weights, either kind below */
-    int lp;               /* cs_lp_type: BF16 / int8 kernels (model/lowp.c), else 0:
-                             F32 arithmetic, int8 weights (model/quant.c) if int8 */
+    int int8;              /* int8 weights, either kind below */
+    int lp;                /* cs_lp_type: BF16 / int8 kernels (model/lowp.c), else 0:
+                              F32 arithmetic, int8 weights (model/quant.c) if int8 */
     const char *precision; /* cs_model_info.precision */
-    int no_prepack;       /* cs_model_opts.no_prepack */
-    pthread_mutex_t lock; /* guards the lazy parts below but the tokenizer */
+    int no_prepack;        /* cs_model_opts.no_prepack */
+    pthread_mutex_t lock;  /* guards the lazy parts below but the tokenizer */
     int have_vision, have_text;
     cs_tower vision, text;
     int have_pp;

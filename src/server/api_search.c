@@ -125,8 +125,8 @@ enum MHD_Result cs_srv_api_similar(cs_srv_request *r, int64_t id) {
         about = json_pack("{s:I, s:o, s:o}", "id", (json_int_t)id, "path",
                           cs_srv_json_string_lossy(it.path), "name",
                           cs_srv_json_string_lossy(base_name(it.path)));
-    enum MHD_Result ret = st == CS_OK ? reply_hits(r, q.sum, k, offset, id, about)
-                                      : cs_srv_reply_cs_error(r, &err);
+    enum MHD_Result ret =
+        st == CS_OK ? reply_hits(r, q.sum, k, offset, id, about) : cs_srv_reply_cs_error(r, &err);
     cs_srv_query_free(&q);
     return ret;
 }

@@ -34,6 +34,10 @@ typedef struct cs_srv_hit {
 
 /* Frees hits[0..n) and their paths. */
 void cs_srv_hits_free(cs_srv_hit *hits, int n);
+/* Turns n library results into hits (*hits, *n_hits) and frees res, also
+ * on failure (CS_ENOMEM). */
+cs_status cs_srv_hits_from_results(cs_result *res, int n, cs_srv_hit **hits, int *n_hits,
+                                   cs_error *err);
 
 typedef struct cs_srv_backend {
     void *ctx;

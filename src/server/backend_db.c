@@ -70,20 +70,7 @@ static cs_status search(void *ctx, const float *query, int k, int64_t exclude, c
     *n_hits = 0;
     cs_status st = cs_db_search(b->db, query, &so, &res, &n, err);
     if (st != CS_OK) return st;
-    cs_srv_hit *out = calloc(n > 0 ? (size_t)n : 1, sizeof *out);
-    for (int i = 0; out && i < n; i++) {
-        out[i] = (cs_srv_hit){res[i].id, res[i].score, res[i].width, res[i].height,
-                              strdup(res[i].path ? res[i].path : "")};
-        if (!out[i].path) {
-            cs_srv_hits_free(out, i);
-            out = NULL;
-        }
-    }
-    cs_results_free(res, n);
-    if (!out) return cs_fail(err, CS_ENOMEM, "search: out of memory");
-    *hits = out;
-    *n_hits = n;
-    return CS_OK;
+    return cs_srv_hits_from_results(res, n, hits, n_hits, err);
 }
 
 static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {

@@ -37,6 +37,24 @@ void cs_srv_hits_free(cs_srv_hit *hits, int n) {
     free(hits);
 }
 
+cs_status cs_srv_hits_from_results(cs_result *res, int n, cs_srv_hit **hits, int *n_hits,
+                                   cs_error *err) {
+    cs_srv_hit *out = calloc(n > 0 ? (size_t)n : 1, sizeof *out);
+    for (int i = 0; out && i < n; i++) {
+        out[i] = (cs_srv_hit){res[i].id, res[i].score, res[i].width, res[i].height,
+                              strdup(res[i].path ? res[i].path : "")};
+        if (!out[i].path) {
+            cs_srv_hits_free(out, i);
+            out = NULL;
+        }
+    }
+    cs_results_free(res, n);
+    if (!out) return cs_fail(err, CS_ENOMEM, "search: out of memory");
+    *hits = out;
+    *n_hits = n;
+    return CS_OK;
+}
+
 void cs_srv_buf_free(cs_srv_buf *b) {
     free(b->data);
     memset(b, 0, sizeof *b);

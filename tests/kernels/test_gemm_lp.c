@@ -86,16 +86,18 @@ static void check_case(cs_pool *pool, cs_lp_type type, int m, int n, int k, int 
             double got = y[(size_t)i * n + j];
             if (!(fabs(got - s) <= tol)) {
                 bad = 1;
-                CHECK_MSG(0, "type %d native %d m=%d n=%d k=%d flags=%d: y[%d,%d] = %.7g, want %.7g +- %.3g",
-                          type, cs_lp_native(type), m, n, k, flags, i, j, got, s, tol);
+                CHECK_MSG(
+                    0,
+                    "type %d native %d m=%d n=%d k=%d flags=%d: y[%d,%d] = %.7g, want %.7g +- %.3g",
+                    type, cs_lp_native(type), m, n, k, flags, i, j, got, s, tol);
             }
         }
     /* each row alone, on no pool: the same bits */
     memcpy(y1, y0, (size_t)m * n * sizeof(float));
     for (int i = 0; i < m; i += 1 + m / 4)
-        CHECK_OK(cs_gemm_lp(NULL, 1, x + (size_t)i * k, k, &pk, b, y1 + (size_t)i * n, n, flags,
-                            &err),
-                 &err);
+        CHECK_OK(
+            cs_gemm_lp(NULL, 1, x + (size_t)i * k, k, &pk, b, y1 + (size_t)i * n, n, flags, &err),
+            &err);
     for (int i = 0; i < m; i += 1 + m / 4)
         CHECK_MSG(!memcmp(y1 + (size_t)i * n, y + (size_t)i * n, (size_t)n * sizeof(float)),
                   "type %d m=%d n=%d k=%d: row %d alone differs from the batch", type, m, n, k, i);
@@ -142,11 +144,11 @@ static void run_all(cs_pool *pool, int full) {
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
                 for (size_t d = 0; d < sizeof ks / sizeof *ks; d++)
-                    check_case((a + c + d) % 2 ? pool : NULL, (cs_lp_type)type, ms[a], ns[c],
-                               ks[d], (int)(a + c + d) % 3 == 0 ? CS_GEMM_ACCUMULATE : 0);
+                    check_case((a + c + d) % 2 ? pool : NULL, (cs_lp_type)type, ms[a], ns[c], ks[d],
+                               (int)(a + c + d) % 3 == 0 ? CS_GEMM_ACCUMULATE : 0);
         check_case(pool, (cs_lp_type)type, 61, 130, 300, CS_GEMM_QUICK_GELU);
         check_case(pool, (cs_lp_type)type, 100, 300, 768, CS_GEMM_ACCUMULATE); /* 2 x 50 tokens */
-        check_case(pool, (cs_lp_type)type, 600, 70, 40, 0); /* two row blocks */
+        check_case(pool, (cs_lp_type)type, 600, 70, 40, 0);                    /* two row blocks */
     }
 }
 
