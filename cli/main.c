@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__ /* defined by the headers above */
+#include <malloc.h>
+#endif
 
 #include "cli.h"
 
@@ -143,7 +146,24 @@ static void print_help(FILE *f) {
                "CLIPSEARCH_NO_PREPACK=1 (image weights always read from the model file).\n");
 }
 
+/* The work's large buffers live for one image or one batch: a decoded photo
+ * (36 MB at 12 MP), its resized copies, a batch's activations (tens of MB).
+ * By default glibc hands blocks that large back to the kernel at free()
+ * (mmap above its threshold, trimming the heap above twice that) and gets
+ * them back at the next malloc() as fresh pages, each faulted in and
+ * zeroed: 8-9% of a one-thread `index` run (docs/performance.md). Kept in
+ * the heap, they are reused; the resident set stays at the largest working
+ * set, which the run reaches anyway. A program, not the library, owns this
+ * process-wide choice. */
+static void keep_large_blocks(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
+}
+
 int main(int argc, char **argv) {
+    keep_large_blocks();
     if (argc < 2) {
         print_help(stderr);
         return CLI_USAGE;
