@@ -20,14 +20,8 @@ model=${1:?usage: compare_ort.sh MODEL_DIR [SECONDS]}
 secs=${2:-6}
 work=${WORK:-/tmp/clipsearch-bench}
 cs=${CLIPSEARCH:-$here/../build-rel/clipsearch}
-mkdir -p "$work"
-onnx=$work/$(basename "$model")-vision.onnx
-if [ ! -s "$onnx" ]; then
-    /usr/bin/python3 "$here/export_onnx.py" "$model" "$onnx" 2>/dev/null
-fi
-if [ ! -d "$here/ort/node_modules/onnxruntime-node" ]; then
-    (cd "$here/ort" && npm ci --no-audit --no-fund --onnxruntime-node-install-cuda=skip >/dev/null)
-fi
+# shellcheck source=bench/ort/setup.sh
+. "$here/ort/setup.sh" # sets $onnx: the ONNX export of the model
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %-6s %-6s %12s %12s %8s %14s %14s %8s\n' threads batch ours "ours img/s" "ORT img/s" ratio \
     "ours cpu ms" "ORT cpu ms" "cpu ratio"
