@@ -115,12 +115,13 @@ cs_status cs_ann_prepare(cs_ann *a) {
     }
     a->cstep = a->cmin + dim;
     for (int d = 0; d < dim; d++) a->cmin[d] = INFINITY, a->cstep[d] = -INFINITY;
-    for (int l = 0; l < a->nlist; l++)
-        for (int d = 0; d < dim; d++) {
-            float v = a->centroids[(size_t)l * dim + d];
-            a->cmin[d] = fminf(a->cmin[d], v);
-            a->cstep[d] = fmaxf(a->cstep[d], v); /* the max, for now */
+    for (int l = 0; l < a->nlist; l++) {
+        const float *c = a->centroids + (size_t)l * dim;
+        for (int d = 0; d < dim; d++) { /* comparisons, not fminf: they vectorize */
+            a->cmin[d] = c[d] < a->cmin[d] ? c[d] : a->cmin[d];
+            a->cstep[d] = c[d] > a->cstep[d] ? c[d] : a->cstep[d]; /* the max, for now */
         }
+    }
     for (int d = 0; d < dim; d++) {
         float span = a->cstep[d] - a->cmin[d];
         /* a NaN or huge centroid (damage the checksum missed) ranks badly

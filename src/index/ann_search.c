@@ -36,11 +36,21 @@ void cs_ann_quantize_query(const float *q, const float *step, int dim, int strid
     for (int d = 0; d < stride; d++) qi[d] = d < dim ? (int16_t)lrint(q[d] * step[d] * scale) : 0;
 }
 
+/* rintf for 0 <= v <= 255 without a library call (the build targets plain
+ * x86-64, where rintf is not inlined, and the loop below would not
+ * vectorize): adding and taking away 1.5 x 2^23 leaves v rounded to
+ * nearest, ties to even, as rintf does. */
+static inline float round_small(float v) {
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
 void cs_ann_encode(const float *x, const float *min, const float *step, int dim, int stride,
                    uint8_t *code) {
     for (int d = 0; d < dim; d++) {
-        float c = rintf((x[d] - min[d]) / step[d]);
-        code[d] = c <= 0 ? 0 : c >= 255 ? 255 : (uint8_t)c; /* NaN -> 0 */
+        float c = (x[d] - min[d]) / step[d];
+        c = c > 0 ? c : 0; /* NaN -> 0 */
+        c = c < 255 ? c : 255;
+        code[d] = (uint8_t)round_small(c);
     }
     memset(code + dim, 0, (size_t)(stride - dim));
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/pool.h"
+#include "index/ann.h"
 #include "index/db_internal.h"
 #include "index/indexer.h"
 #include "index/query_warm.h"
@@ -204,35 +205,51 @@ cs_status cs_query_embed(const cs_query *q, cs_model *model, float *out, cs_erro
     return cs_query_embed_with(q, mi.embed_dim, embed_term, &m, out, err);
 }
 
-/* Tasks of cs_query_warm: the tokenizer on one thread (task 0), and
- * meanwhile the pages mapped in slices on the others, then on all - the
- * towers' weights (tasks 1..P), then the vector file (the rest).
- * Prefaulting costs less than the page faults it replaces (one system call
- * per slice), so even a one-thread pool gains. */
-enum { WARM_MODEL_PARTS = 12, WARM_VECTOR_PARTS = 8 };
+/* Tasks of cs_query_warm: the tokenizer on one thread (task 0) and the
+ * approximate index on another (task 1), and meanwhile the pages mapped in
+ * slices on the others, then on all - the towers' weights (tasks
+ * 2..P+1), then the vector file (the rest). Prefaulting costs less than
+ * the page faults it replaces (one system call per slice), so even a
+ * one-thread pool gains. */
+enum { WARM_MODEL_PARTS = 12, WARM_VECTOR_PARTS = 8, WARM_FIRST_PART = 2 };
 
 typedef struct warm_job {
     cs_model *model;
     int towers;          /* CS_PREFETCH_* the terms need */
-    const cs_vecs *vecs; /* the snapshot the search will scan (or NULL) */
+    cs_db *db;           /* with `vecs`: the index to open, or NULL */
+    const cs_vecs *vecs; /* the snapshot the search will read (or NULL) */
+    int scan;            /* it will read all of it: map it in */
 } warm_job;
 
 static void warm_task(void *ctx, int task, int worker) {
     (void)worker;
     warm_job *J = ctx;
     cs_error e;
+    int part = task - WARM_FIRST_PART;
     if (task == 0) {
         if (J->towers & CS_PREFETCH_TEXT) cs_model_tokenizer(J->model, &e);
-    } else if (task <= WARM_MODEL_PARTS) {
-        if (J->towers) cs_model_prefetch(J->model, J->towers, task - 1, WARM_MODEL_PARTS, &e);
-    } else if (J->vecs) {
-        cs_vecs_prefault(J->vecs, task - 1 - WARM_MODEL_PARTS, WARM_VECTOR_PARTS);
+    } else if (task == 1) {
+        /* opened once per generation and kept by the catalogue */
+        if (J->db && J->vecs && !J->scan) cs_db_ann_release(J->db, cs_db_ann_for(J->db, J->vecs));
+    } else if (part < WARM_MODEL_PARTS) {
+        if (J->towers) cs_model_prefetch(J->model, J->towers, part, WARM_MODEL_PARTS, &e);
+    } else if (J->vecs && J->scan) {
+        cs_vecs_prefault(J->vecs, part - WARM_MODEL_PARTS, WARM_VECTOR_PARTS);
     }
 }
 
-void cs_query_warm(cs_pool *pool, cs_model *model, int towers, const cs_vecs *vecs) {
-    warm_job J = {model, towers, vecs};
-    cs_pool_for(pool, 1 + WARM_MODEL_PARTS + WARM_VECTOR_PARTS, warm_task, &J);
+void cs_query_warm(cs_pool *pool, cs_model *model, int towers, cs_db *db, int exact) {
+    warm_job J = {model, towers, db, NULL, 1};
+    cs_vecs *v = NULL;
+    cs_error e;
+    /* the snapshot now (cs_db_search takes the same one unless the
+     * database moves on meanwhile), and the choice cs_db_search makes */
+    if (db && cs_db_vectors_opt(db, 0, &v, &e) == CS_OK) {
+        J.vecs = v;
+        J.scan = exact || !cs_db_ann_present(db);
+    }
+    cs_pool_for(pool, WARM_FIRST_PART + WARM_MODEL_PARTS + WARM_VECTOR_PARTS, warm_task, &J);
+    cs_vecs_release(v);
 }
 
 cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
@@ -269,13 +286,7 @@ cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
         if (k == CS_QUERY_TEXT) towers |= CS_PREFETCH_TEXT;
         if (k == CS_QUERY_IMAGE_FILE || k == CS_QUERY_IMAGE_MEM) towers |= CS_PREFETCH_VISION;
     }
-    /* the snapshot now, its pages in the warm-up (cs_db_search takes the
-     * same one unless the database moves on meanwhile) */
-    cs_vecs *v = NULL;
-    cs_error ve;
-    if (cs_db_vectors_opt(db, 0, &v, &ve) != CS_OK) v = NULL;
-    cs_query_warm(o.pool, model, towers, v);
-    cs_vecs_release(v);
+    cs_query_warm(o.pool, model, towers, db, o.exact);
     cs_status st = cs_query_embed(query, model, q, err);
     if (!st) st = cs_db_search(db, q, &o, out, n, err);
     free(q);
