@@ -10,6 +10,7 @@
 #include "clipsearch/model.h"
 #include "core/error.h"
 #include "dist/dist.h"
+#include "index/db_internal.h" /* its file guard */
 #include "server/server_internal.h"
 
 typedef struct shard_backend {
@@ -108,7 +109,10 @@ cs_status cs_dist_server_start(cs_comm *comm, cs_model *model, cs_db *db,
     cs_model_get_info(model, &mi);
     /* duplicates: not across shards (the API answers 501) */
     cs_srv_backend be = {b,    mi.embed_dim, embed_text, embed_image, item_vector, search,
-                         item, stats,        decode,     image_free,  NULL};
+                         item, stats,        decode,     image_free,  NULL,        NULL};
+    /* rank 0's own shard: the only catalogue whose locks this process holds */
+    cs_guard_set_family(&db->guard, db->path);
+    be.guard = &db->guard;
     cs_status st = cs_server_start_backend(&be, opts, out, err);
     if (st) {
         free(b);

@@ -49,7 +49,7 @@ static int lookup(cs_srv_request *r, int64_t id, cs_srv_item *it) {
  * replying 404. */
 static int open_item(cs_srv_request *r, const cs_srv_item *it, cs_srv_item_file *f) {
     cs_error err = {0};
-    if (cs_srv_item_open(it, f, &err) == CS_OK) return 1;
+    if (cs_srv_item_open(it, r->srv->be.guard, f, &err) == CS_OK) return 1;
     cs_log(&r->srv->log, CS_LOG_WARN, "%s", err.message);
     cs_srv_reply_error(r, 404, "%s", err.message);
     return 0;

@@ -69,6 +69,11 @@ typedef struct cs_srv_backend {
     /* Groups of near-identical images (cs_db_duplicates; opts->pool is the
      * backend's). NULL: the collection cannot tell (the API answers 501). */
     cs_status (*duplicates)(void *ctx, const cs_dups_opts *opts, cs_dups **out, cs_error *err);
+    /* The catalogue's own files (core/guard.h), never opened as images: an
+     * indexed path may be hard-linked to one after indexing, and closing a
+     * descriptor of the database drops the process's SQLite locks. Must
+     * outlive the server; NULL: none. */
+    struct cs_file_guard *guard;
 } cs_srv_backend;
 
 /* Starts a server over a backend (copied; its ctx must outlive the server). */

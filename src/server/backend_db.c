@@ -10,6 +10,7 @@
 #include "clipsearch/index.h"
 #include "clipsearch/model.h"
 #include "core/pool.h"
+#include "index/db_internal.h" /* its file guard */
 #include "server/server_internal.h"
 
 typedef struct db_backend {
@@ -156,7 +157,11 @@ cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts
     int slots = cs_cpu_count();
     sem_init(&b->decoding, 0, (unsigned)(slots < 2 ? 2 : slots));
     cs_srv_backend be = {b,    mi.embed_dim, embed_text, embed_image, item_vector, search,
-                         item, stats,        decode,     image_free,  duplicates};
+                         item, stats,        decode,     image_free,  duplicates,  NULL};
+    /* the database's files as they are now (its -wal and -shm exist while
+     * it is open), released after it is closed */
+    cs_guard_set_family(&db->guard, db->path);
+    be.guard = &db->guard;
     st = cs_server_start_backend(&be, opts, out, err);
     if (st != CS_OK) {
         sem_destroy(&b->decoding);

@@ -125,9 +125,21 @@ static cs_status check_stat(const cs_srv_item *it, cs_srv_item_file *f, cs_error
     return CS_OK;
 }
 
-cs_status cs_srv_item_open(const cs_srv_item *it, cs_srv_item_file *out, cs_error *err) {
+/* 1 when the file at path, or opened as fd, is one of the guard's. */
+static int guarded(cs_file_guard *guard, const char *path, int fd) {
+    struct stat st;
+    if (!guard) return 0;
+    return fd < 0 ? stat(path, &st) == 0 && cs_guard_has(guard, &st)
+                  : fstat(fd, &st) == 0 && cs_guard_has(guard, &st);
+}
+
+cs_status cs_srv_item_open(const cs_srv_item *it, cs_file_guard *guard, cs_srv_item_file *out,
+                           cs_error *err) {
     *out = (cs_srv_item_file){.fd = -1};
     if (!canonical(it->path)) return refuse(it, err, "not a canonical path");
+    /* checked before opening (most of the time nothing is opened at all),
+     * and on the opened file: it may have been swapped in between */
+    if (guarded(guard, it->path, -1)) return refuse(it, err, "the catalogue's own file");
     out->fd = cs_srv_open_no_links(it->path, 1);
     if (out->fd < 0)
         return refuse(it, err,
@@ -135,6 +147,11 @@ cs_status cs_srv_item_open(const cs_srv_item *it, cs_srv_item_file *out, cs_erro
                       : errno == ENOTDIR ? "a folder on its path was replaced"
                       : errno == ENOENT  ? "it no longer exists"
                                          : "it cannot be opened");
+    if (guarded(guard, it->path, out->fd)) {
+        cs_guard_close(guard, out->fd); /* kept open: closing drops the locks */
+        out->fd = -1;
+        return refuse(it, err, "the catalogue's own file");
+    }
     cs_status st = check_stat(it, out, err);
     if (st != CS_OK) cs_srv_item_file_close(out);
     return st;

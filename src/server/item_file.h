@@ -8,14 +8,16 @@
  * path: it opens it without following a symbolic link at any component and
  * then checks the OPENED file against the catalogue's row - a regular file,
  * the same size, the same modification time, an image by its first bytes,
- * and the same content hash. Anything else is refused (CS_ENOTFOUND) with a
- * reason that never quotes the file's bytes. */
+ * and the same content hash, and none of the catalogue's own files. Anything
+ * else is refused (CS_ENOTFOUND) with a reason that never quotes the file's
+ * bytes. */
 #ifndef CS_SERVER_ITEM_FILE_H
 #define CS_SERVER_ITEM_FILE_H
 
 #include <stddef.h>
 
 #include "clipsearch/image.h"
+#include "core/guard.h"
 #include "server/backend.h"
 
 /* What a checked file is. */
@@ -26,9 +28,12 @@ typedef struct cs_srv_item_file {
 } cs_srv_item_file;
 
 /* Opens the file of `it` and checks what is cheap to check: no link on its
- * path, a regular file, its size and modification time, an image by its
- * first bytes. Enough to answer "not modified"; not enough to send bytes. */
-cs_status cs_srv_item_open(const cs_srv_item *it, cs_srv_item_file *out, cs_error *err);
+ * path, not a file of `guard` (may be NULL; one found opened stays open in
+ * the guard: closing it would drop the catalogue's locks), a regular file,
+ * its size and modification time, an image by its first bytes. Enough to
+ * answer "not modified"; not enough to send bytes. */
+cs_status cs_srv_item_open(const cs_srv_item *it, cs_file_guard *guard, cs_srv_item_file *out,
+                           cs_error *err);
 /* Checks the content against the item's hash, reading the whole file: into
  * f->data with `want_data` (CS_ELIMIT above max_bytes), else in pieces, so a
  * large original costs no memory. On failure the caller still closes f. */

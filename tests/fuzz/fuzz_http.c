@@ -133,7 +133,7 @@ static void start(void) {
     snprintf(path, sizeof path, "%s/img1.png", dir);
     if (remove(path) != 0 || symlink(secret, path) != 0) abort();
     static cs_srv_backend be = {NULL, DIM,   embed_text, embed_image, item_vector, search,
-                                item, stats, decode,     image_free,  NULL};
+                                item, stats, decode,     image_free,  NULL,        NULL};
     cs_server_opts o = {0};
     /* A thread per connection: libmicrohttpd polls each connection there,
      * so it sees the client's half-close after a request cut short and ends

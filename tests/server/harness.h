@@ -196,7 +196,7 @@ static inline void fake_init(fake *f, cs_srv_backend *be, const char *dir) {
     *be = (cs_srv_backend){
         f,           FAKE_DIM,  fake_embed_text, fake_embed_image, fake_item_vector,
         fake_search, fake_item, fake_stats,      fake_decode,      fake_image_free,
-        NULL /* no duplicates: /api/duplicates answers 501 */};
+        NULL /* no duplicates: /api/duplicates answers 501 */, NULL};
 }
 
 /* The fake backend, over its files in the test's temporary folder. */

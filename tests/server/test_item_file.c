@@ -1,7 +1,9 @@
 /* tests/server/test_item_file.c - opening an indexed image's file: no
  * symbolic link at any component (with openat2 and with the one-component-
- * at-a-time fallback), and the checks of the opened file against its row.
- * tests/server/test_swap.sh does the same end to end through the server. */
+ * at-a-time fallback), the checks of the opened file against its row, and
+ * the catalogue's own files refused with their locks kept.
+ * tests/server/test_swap.sh and test_own_files.sh do the same end to end
+ * through the server. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clipsearch/index.h"
@@ -89,26 +92,27 @@ static void test_checks(void) {
 
     cs_srv_item_file f;
     cs_error err = {0};
-    CHECK_OK(cs_srv_item_open(&it, &f, &err), &err);
+    CHECK_OK(cs_srv_item_open(&it, NULL, &f, &err), &err);
     CHECK(f.format == CS_FMT_PNG);
     CHECK_OK(cs_srv_item_verify(&it, &f, 1, 1 << 20, &err), &err);
     CHECK(f.data && !memcmp(f.data, img, sizeof img - 1));
     cs_srv_item_file_close(&f);
     /* over the byte limit */
-    CHECK_OK(cs_srv_item_open(&it, &f, &err), &err);
+    CHECK_OK(cs_srv_item_open(&it, NULL, &f, &err), &err);
     CHECK(cs_srv_item_verify(&it, &f, 1, 8, &err) == CS_ELIMIT);
     cs_srv_item_file_close(&f);
 
     /* each field of the row that no longer matches */
     cs_srv_item bad = it;
     bad.size++;
-    CHECK(cs_srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "size"));
+    CHECK(cs_srv_item_open(&bad, NULL, &f, &err) == CS_ENOTFOUND && strstr(err.message, "size"));
     bad = it;
     bad.mtime_ns++;
-    CHECK(cs_srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "modified"));
+    CHECK(cs_srv_item_open(&bad, NULL, &f, &err) == CS_ENOTFOUND &&
+          strstr(err.message, "modified"));
     bad = it;
     bad.hash[3] ^= 1;
-    CHECK_OK(cs_srv_item_open(&bad, &f, &err), &err);
+    CHECK_OK(cs_srv_item_open(&bad, NULL, &f, &err), &err);
     CHECK(cs_srv_item_verify(&bad, &f, 0, 0, &err) == CS_ENOTFOUND &&
           strstr(err.message, "content"));
     cs_srv_item_file_close(&f);
@@ -117,7 +121,8 @@ static void test_checks(void) {
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
         bad = it;
         snprintf(bad.path, sizeof bad.path, "%s", odd[i]);
-        CHECK(cs_srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "canonical"));
+        CHECK(cs_srv_item_open(&bad, NULL, &f, &err) == CS_ENOTFOUND &&
+              strstr(err.message, "canonical"));
     }
     /* not an image, though size and mtime match: refused without its bytes */
     pathf(p, "d.png");
@@ -127,8 +132,52 @@ static void test_checks(void) {
     snprintf(bad.path, sizeof bad.path, "%s", p);
     bad.size = (int64_t)st.st_size;
     bad.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    CHECK(cs_srv_item_open(&bad, &f, &err) == CS_ENOTFOUND && strstr(err.message, "not an image"));
+    CHECK(cs_srv_item_open(&bad, NULL, &f, &err) == CS_ENOTFOUND &&
+          strstr(err.message, "not an image"));
     CHECK(!strstr(err.message, "root") && !strstr(err.message, "72 6f"));
+}
+
+/* 1 when another process sees a write lock held on path. */
+static int locked_elsewhere(const char *path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(path, O_RDWR);
+        struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        _exit(fd >= 0 && fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK ? 0 : 1);
+    }
+    int status = 0;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+}
+
+/* An indexed path hard-linked to the catalogue's database: refused, and the
+ * database's POSIX lock (what SQLite relies on) still held afterwards. */
+static void test_own_files(void) {
+    char db[PATH_MAX], photo[PATH_MAX];
+    pathf(db, "catalog.db");
+    pathf(photo, "a/photo.png");
+    write_file(db, "SQLite format 3", 16);
+    int fd = open(db, O_RDWR);
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    CHECK(fd >= 0 && fcntl(fd, F_SETLK, &l) == 0);
+    CHECK(locked_elsewhere(db));
+    CHECK(link(db, photo) == 0);
+    cs_file_guard g;
+    cs_guard_init(&g);
+    cs_guard_add(&g, db);
+    cs_srv_item it = {.id = 7, .size = 16};
+    snprintf(it.path, sizeof it.path, "%s", photo);
+    cs_srv_item_file f;
+    cs_error err = {0};
+    CHECK(cs_srv_item_open(&it, &g, &f, &err) == CS_ENOTFOUND && f.fd < 0);
+    CHECK_MSG(strstr(err.message, "the catalogue's own file") != NULL, "%s", err.message);
+    CHECK_MSG(locked_elsewhere(db), "the lock went with the refusal");
+    /* without the guard it is opened (and refused only for what it holds),
+     * and closing it drops the lock: what the guard is for */
+    CHECK(cs_srv_item_open(&it, NULL, &f, &err) == CS_ENOTFOUND);
+    CHECK(!locked_elsewhere(db));
+    cs_guard_release(&g);
+    close(fd);
 }
 
 int main(void) {
@@ -140,5 +189,6 @@ int main(void) {
     CHECK(mkdir(p, 0700) == 0);
     test_no_links();
     test_checks();
+    test_own_files();
     return cs_test_done("server.item_file");
 }
