@@ -99,6 +99,32 @@ static void image_free(void *ctx, cs_image *img) {
     free(img->rgb);
     img->rgb = NULL;
 }
+/* /api/duplicates over a real catalogue of the same images (0 and 2 alike),
+ * so that its arguments and its answer are fuzzed, not a 501. */
+static cs_db *dups_db;
+static cs_status duplicates(void *ctx, const cs_dups_opts *opts, cs_dups **out, cs_error *err) {
+    (void)ctx;
+    return cs_db_duplicates(dups_db, opts, out, err);
+}
+static void fail(const cs_error *err) {
+    fprintf(stderr, "%s\n", err->message);
+    abort();
+}
+static void make_dups_db(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fuzz.db", dir);
+    cs_db_opts o = {.model_id = "fuzz", .dim = DIM, .flags = CS_DB_CREATE};
+    cs_error err;
+    if (cs_db_open(path, &o, &dups_db, &err) != CS_OK) fail(&err);
+    for (int i = 0; i < N; i++) {
+        float v[DIM] = {0};
+        v[i % 2] = 1;
+        cs_db_entry e = {
+            .path = items[i].path, .size = items[i].size, .width = 8, .height = 8, .embedding = v};
+        if (cs_db_put(dups_db, &e, 1, &err) != CS_OK) fail(&err);
+    }
+    if (cs_db_finish(dups_db, NULL, &err) != CS_OK) fail(&err);
+}
 
 static void make_item(int i, const char *path) {
     struct stat st;
@@ -132,8 +158,9 @@ static void start(void) {
     /* image 1, as indexed, then swapped for a link to the secret */
     snprintf(path, sizeof path, "%s/img1.png", dir);
     if (remove(path) != 0 || symlink(secret, path) != 0) abort();
+    make_dups_db(dir);
     static cs_srv_backend be = {NULL, DIM,   embed_text, embed_image, item_vector, search,
-                                item, stats, decode,     image_free,  NULL,        NULL};
+                                item, stats, decode,     image_free,  duplicates,  NULL};
     cs_server_opts o = {0};
     /* A thread per connection: libmicrohttpd polls each connection there,
      * so it sees the client's half-close after a request cut short and ends

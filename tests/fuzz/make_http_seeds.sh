@@ -26,4 +26,6 @@ seed "POST /api/search HTTP/1.1\r\n${H}Content-Type: application/x-www-form-urle
 seed "POST /api/search HTTP/1.1\r\n${H}Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n\x89PNG\r\n3;x=y\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
 seed "GET /api/search?q=r$(printf '&a=%d' $(seq 1 70)) HTTP/1.1\r\n$H\r\n"
 seed "PUT /api/search HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n"
+seed "GET /api/duplicates HTTP/1.1\r\n$H\r\n"
+seed "GET /api/duplicates?threshold=0.9&strict=1&limit=1&offset=0 HTTP/1.1\r\n$H\r\n"
 echo "$n seeds in $out"
