@@ -13,7 +13,7 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
   libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev libmicrohttpd-dev
   libopenmpi-dev"
 # Tests: HEIC/AVIF encoders to make test files, Python's faiss to prove the
-# exported index opens with the seed's code, a browser and a load generator,
+# exported index opens with the Python tutorial's code, a browser and a load generator,
 # and the command-line tools the CLI tests call (sqlite3, curl, nm; mpirun
 # and ip for the MPI tests: ranks on this host and in network namespaces).
 TEST="libheif-examples python3-faiss python3-numpy python3-pil wrk chromium curl sqlite3 binutils

@@ -1,7 +1,7 @@
 /* index/db_vectors.c - the vector snapshot and its file, DB.vectors.
  *
  * Reading 100k embeddings out of SQLite takes far longer than a cold search
- * may (issue 7: < 100 ms in all), so the rows are also kept in a flat file
+ * may take in all (docs/catalog.md), so the rows are also kept in a flat file
  * that is memory-mapped as is:
  *
  *   offset 0   header (64 bytes, little-endian):

@@ -363,7 +363,8 @@ extern "C" cs_status cs_fb_build(const float *x, int64_t n, int dim, const char 
     if (cs_status st = need_blas(err)) return st;
     auto h = std::make_unique<cs_fb_index>();
     if (!factory) {
-        // The seed's layout: faiss.IndexIDMap(faiss.IndexFlatIP(d)).
+        // The layout the Python tutorial writes and reads back:
+        // faiss.IndexIDMap(faiss.IndexFlatIP(d)).
         cs_status st = guarded("FAISS", err, [&] {
             auto map = std::make_unique<faiss::IndexIDMap>(new faiss::IndexFlatIP(dim));
             map->own_fields = true;

@@ -230,7 +230,7 @@ contains "$(cat "$TMP/err")" "test-org/tiny: no revision 'v9'" "unknown revision
 cs models download "../etc" --cache "$TMP/c9" >/dev/null 2>&1 && fail "a bad repo id was accepted"
 
 # ---- 9a. a bare name is also looked up as sentence-transformers/NAME (as
-# sentence-transformers does: the seed's "clip-ViT-B-32") ---------------------------------------
+# sentence-transformers does: the Python tutorial's "clip-ViT-B-32") ---------------------------------------
 start_server "$LIGHT" sentence-transformers/tiny-st
 out=$(cs models download tiny-st --cache "$TMP/c9a" 2>"$TMP/err") ||
     fail "bare name download failed: $(cat "$TMP/err")"

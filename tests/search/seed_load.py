@@ -1,4 +1,4 @@
-"""Loads an index the way the seed tutorial does and searches it.
+"""Loads an index the way the Python tutorial does and searches it.
 
 usage: seed_load.py INDEX QUERIES.f32 VECTORS.f32 K
 
@@ -12,7 +12,7 @@ import faiss
 import numpy as np
 
 
-def load_faiss_index(index_path):  # the seed's own loading code
+def load_faiss_index(index_path):  # the tutorial's own loading code
     index = faiss.read_index(index_path)
     with open(index_path + '.paths', 'r') as f:
         image_paths = [line.strip() for line in f]

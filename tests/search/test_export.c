@@ -1,7 +1,7 @@
 /* tests/search/test_export.c - `clipsearch export --faiss`: a catalogue made
  * with cs_db_put is exported by the program; the index holds the stored
  * vectors in id order, OUT.paths their paths, and Python's faiss with the
- * seed's loading code finds the neighbours cs_search_flat finds. */
+ * Python tutorial's loading code finds the neighbours cs_search_flat finds. */
 #include <math.h>
 #include <sys/wait.h>
 
@@ -95,7 +95,7 @@ int main(void) {
     for (int64_t i = 0; i < n_paths && i < N; i++) CHECK(strcmp(paths[i], s.paths[i]) == 0);
     cs_faiss_paths_free(paths, n_paths);
 
-    /* the seed's Python code on our export: same neighbours as cs_search_flat */
+    /* the Python tutorial's code on our export: same neighbours as cs_search_flat */
     if (run("/usr/bin/python3 -c 'import faiss, numpy' 2>/dev/null") == 0) {
         const char *src = getenv("CS_SOURCE_DIR");
         char qpath[600], vpath[600], res[600];

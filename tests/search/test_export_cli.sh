@@ -1,6 +1,6 @@
-# tests/search/test_export_cli.sh - the seed's workflow across the two
+# tests/search/test_export_cli.sh - the Python tutorial's workflow across the two
 # stacks: `clipsearch index` the oracle images with the reference model,
-# `clipsearch export --faiss`, then the seed's Python loading code (Debian's
+# `clipsearch export --faiss`, then the tutorial's Python loading code (Debian's
 # python3-faiss) must find, for every image, the neighbours that
 # `clipsearch similar` finds, with the same scores.
 source "$CS_SOURCE_DIR/tests/support/lib.sh"
@@ -26,7 +26,7 @@ import sys
 import faiss
 import numpy as np
 
-def load_faiss_index(index_path):  # the seed's loading code
+def load_faiss_index(index_path):  # the tutorial's loading code
     index = faiss.read_index(index_path)
     with open(index_path + '.paths', 'r') as f:
         image_paths = [line.strip() for line in f]

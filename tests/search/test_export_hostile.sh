@@ -4,7 +4,7 @@
 # refused; a factory string FAISS refuses or a training set too small fails
 # in our words before anything is written; a full disk at any level leaves
 # the previous export whole (or the new one), never a mismatched pair, and
-# no temporary files. Python's seed code still reads OUT.paths as is.
+# no temporary files. The Python tutorial's code still reads OUT.paths as is.
 set -u
 . "$CS_SOURCE_DIR/tests/support/lib.sh"
 need_oracle

@@ -1,5 +1,5 @@
 /* tests/search/test_faiss_python.c - our export opens in Debian's
- * python3-faiss with the seed tutorial's own loading code (seed_load.py) and
+ * python3-faiss with the Python tutorial's own loading code (seed_load.py) and
  * returns the neighbours cs_search_flat finds; the file is byte-identical to
  * what Python's faiss writes for the same vectors. Skipped when
  * /usr/bin/python3 has no faiss or numpy. */
