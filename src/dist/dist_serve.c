@@ -4,7 +4,6 @@
  * or "similar" request finds its shard. Thumbnails and originals are read
  * by path on rank 0: the images must be visible there (a shared folder). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "clipsearch/index.h"
 #include "clipsearch/model.h"
@@ -39,16 +38,12 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     return cs_dist_get_vector(b->comm, b->db, id, out, err);
 }
 
-static cs_status search(void *ctx, const float *query, int k, int64_t exclude, cs_srv_hit **hits,
+static cs_status search(void *ctx, const float *query, int k, int64_t exclude, cs_result **hits,
                         int *n_hits, cs_error *err) {
     shard_backend *b = ctx;
-    cs_result *res = NULL;
-    int n = 0;
     *hits = NULL;
     *n_hits = 0;
-    cs_status st = cs_dist_search_excluding(b->comm, b->db, query, k, exclude, &res, &n, err);
-    if (st) return st;
-    return cs_srv_hits_from_results(res, n, hits, n_hits, err);
+    return cs_dist_search_excluding(b->comm, b->db, query, k, exclude, hits, n_hits, err);
 }
 
 static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {
@@ -56,18 +51,7 @@ static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {
     cs_db_image img = {0};
     cs_status st = cs_dist_get(b->comm, b->db, id, &img, err);
     if (st) return st;
-    out->id = id;
-    out->width = img.width;
-    out->height = img.height;
-    out->size = img.size;
-    out->mtime_ns = img.mtime_ns;
-    memcpy(out->hash, img.hash, sizeof out->hash);
-    if (strlen(img.path) >= sizeof out->path)
-        st = cs_fail(err, CS_ELIMIT, "image %lld: path too long", (long long)id);
-    else
-        memcpy(out->path, img.path, strlen(img.path) + 1);
-    cs_db_image_clear(&img);
-    return st;
+    return cs_srv_item_from_image(id, &img, out, err);
 }
 
 static cs_status stats(void *ctx, json_t *obj, cs_error *err) {

@@ -17,13 +17,14 @@ static const char *base_name(const char *path) {
 }
 
 /* One result as JSON: the links name the id, never the path. */
-static json_t *hit_json(const cs_srv_hit *h) {
+static json_t *hit_json(const cs_result *h) {
     char link[64];
+    const char *path = h->path ? h->path : "";
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(h->id));
     json_object_set_new(o, "score", json_real(round(h->score * 1e6) / 1e6));
-    json_object_set_new(o, "path", cs_srv_json_string_lossy(h->path));
-    json_object_set_new(o, "name", cs_srv_json_string_lossy(base_name(h->path)));
+    json_object_set_new(o, "path", cs_srv_json_string_lossy(path));
+    json_object_set_new(o, "name", cs_srv_json_string_lossy(base_name(path)));
     json_object_set_new(o, "width", json_integer(h->width));
     json_object_set_new(o, "height", json_integer(h->height));
     snprintf(link, sizeof link, "/api/thumb/%lld", (long long)h->id);
@@ -39,7 +40,7 @@ static json_t *hit_json(const cs_srv_hit *h) {
 static enum MHD_Result reply_hits(cs_srv_request *r, const float *query, long k, long offset,
                                   int64_t exclude, json_t *about) {
     const cs_srv_backend *be = &r->srv->be;
-    cs_srv_hit *hits = NULL;
+    cs_result *hits = NULL;
     int n = 0;
     cs_error err = {0};
     /* one more than the page: tells whether there is a next one */
@@ -52,7 +53,7 @@ static enum MHD_Result reply_hits(cs_srv_request *r, const float *query, long k,
     json_t *results = json_array();
     for (long i = offset; i < n && i < offset + k; i++)
         json_array_append_new(results, hit_json(&hits[i]));
-    cs_srv_hits_free(hits, n);
+    cs_results_free(hits, n);
     json_t *obj = json_object();
     json_object_set_new(obj, "results", results);
     json_object_set_new(obj, "k", json_integer(k));

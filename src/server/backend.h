@@ -24,20 +24,9 @@ typedef struct cs_srv_item {
     char path[4096];
 } cs_srv_item;
 
-/* One search result; path is malloc'd. */
-typedef struct cs_srv_hit {
-    int64_t id;
-    float score; /* cosine similarity */
-    int width, height;
-    char *path;
-} cs_srv_hit;
-
-/* Frees hits[0..n) and their paths. */
-void cs_srv_hits_free(cs_srv_hit *hits, int n);
-/* Turns n library results into hits (*hits, *n_hits) and frees res, also
- * on failure (CS_ENOMEM). */
-cs_status cs_srv_hits_from_results(cs_result *res, int n, cs_srv_hit **hits, int *n_hits,
-                                   cs_error *err);
+/* Fills *out (id) from a catalogue row and clears img, also on failure
+ * (CS_ELIMIT: a path longer than out->path holds). */
+cs_status cs_srv_item_from_image(int64_t id, cs_db_image *img, cs_srv_item *out, cs_error *err);
 
 typedef struct cs_srv_backend {
     void *ctx;
@@ -51,8 +40,9 @@ typedef struct cs_srv_backend {
     cs_status (*item_vector)(void *ctx, int64_t id, float *out, cs_error *err);
     /* The k best images for a unit query vector, best first (equal scores:
      * lower id first), leaving out `exclude` (-1: none). *hits is a malloc'd
-     * array of *n_hits <= k, freed with cs_srv_hits_free. */
-    cs_status (*search)(void *ctx, const float *query, int k, int64_t exclude, cs_srv_hit **hits,
+     * array of *n_hits <= k with malloc'd paths, the library's own result
+     * type, freed with cs_results_free. */
+    cs_status (*search)(void *ctx, const float *query, int k, int64_t exclude, cs_result **hits,
                         int *n_hits, cs_error *err);
     /* The record of an indexed image; CS_ENOTFOUND for an unknown id. */
     cs_status (*item)(void *ctx, int64_t id, cs_srv_item *out, cs_error *err);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <semaphore.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "clipsearch/index.h"
 #include "clipsearch/model.h"
@@ -55,7 +54,7 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     return cs_db_get_vector(b->db, id, out, err);
 }
 
-static cs_status search(void *ctx, const float *query, int k, int64_t exclude, cs_srv_hit **hits,
+static cs_status search(void *ctx, const float *query, int k, int64_t exclude, cs_result **hits,
                         int *n_hits, cs_error *err) {
     db_backend *b = ctx;
     cs_search_opts so = {0};
@@ -65,13 +64,9 @@ static cs_status search(void *ctx, const float *query, int k, int64_t exclude, c
         so.exclude_ids = &exclude;
         so.n_exclude_ids = 1;
     }
-    cs_result *res = NULL;
-    int n = 0;
     *hits = NULL;
     *n_hits = 0;
-    cs_status st = cs_db_search(b->db, query, &so, &res, &n, err);
-    if (st != CS_OK) return st;
-    return cs_srv_hits_from_results(res, n, hits, n_hits, err);
+    return cs_db_search(b->db, query, &so, hits, n_hits, err);
 }
 
 static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {
@@ -79,18 +74,7 @@ static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {
     cs_db_image img = {0};
     cs_status st = cs_db_get(b->db, id, &img, err);
     if (st != CS_OK) return st;
-    out->id = id;
-    out->width = img.width;
-    out->height = img.height;
-    out->size = img.size;
-    out->mtime_ns = img.mtime_ns;
-    memcpy(out->hash, img.hash, sizeof out->hash);
-    if (strlen(img.path) >= sizeof out->path)
-        st = cs_fail(err, CS_ELIMIT, "image %lld: path too long", (long long)id);
-    else
-        memcpy(out->path, img.path, strlen(img.path) + 1);
-    cs_db_image_clear(&img);
-    return st;
+    return cs_srv_item_from_image(id, &img, out, err);
 }
 
 static cs_status stats(void *ctx, json_t *obj, cs_error *err) {

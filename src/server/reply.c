@@ -32,27 +32,20 @@ int cs_srv_buf_append(cs_srv_buf *b, const void *data, size_t n, size_t limit) {
     return 1;
 }
 
-void cs_srv_hits_free(cs_srv_hit *hits, int n) {
-    for (int i = 0; hits && i < n; i++) free(hits[i].path);
-    free(hits);
-}
-
-cs_status cs_srv_hits_from_results(cs_result *res, int n, cs_srv_hit **hits, int *n_hits,
-                                   cs_error *err) {
-    cs_srv_hit *out = calloc(n > 0 ? (size_t)n : 1, sizeof *out);
-    for (int i = 0; out && i < n; i++) {
-        out[i] = (cs_srv_hit){res[i].id, res[i].score, res[i].width, res[i].height,
-                              strdup(res[i].path ? res[i].path : "")};
-        if (!out[i].path) {
-            cs_srv_hits_free(out, i);
-            out = NULL;
-        }
-    }
-    cs_results_free(res, n);
-    if (!out) return cs_fail(err, CS_ENOMEM, "search: out of memory");
-    *hits = out;
-    *n_hits = n;
-    return CS_OK;
+cs_status cs_srv_item_from_image(int64_t id, cs_db_image *img, cs_srv_item *out, cs_error *err) {
+    cs_status st = CS_OK;
+    out->id = id;
+    out->width = img->width;
+    out->height = img->height;
+    out->size = img->size;
+    out->mtime_ns = img->mtime_ns;
+    memcpy(out->hash, img->hash, sizeof out->hash);
+    if (strlen(img->path) >= sizeof out->path)
+        st = cs_fail(err, CS_ELIMIT, "image %lld: path too long", (long long)id);
+    else
+        memcpy(out->path, img->path, strlen(img->path) + 1);
+    cs_db_image_clear(img);
+    return st;
 }
 
 void cs_srv_buf_free(cs_srv_buf *b) {

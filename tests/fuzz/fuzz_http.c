@@ -66,13 +66,13 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     out[id % DIM] = 1;
     return CS_OK;
 }
-static cs_status search(void *ctx, const float *q, int k, int64_t exclude, cs_srv_hit **hits,
+static cs_status search(void *ctx, const float *q, int k, int64_t exclude, cs_result **hits,
                         int *n, cs_error *err) {
     (void)ctx, (void)q, (void)err;
     *hits = calloc(N, sizeof **hits);
     *n = 0;
     for (int i = 0; i < N && *n < k; i++)
-        if (i != exclude) (*hits)[(*n)++] = (cs_srv_hit){i, 0.5f, 8, 8, strdup(items[i].path)};
+        if (i != exclude) (*hits)[(*n)++] = (cs_result){i, 0.5f, strdup(items[i].path), 8, 8};
     return CS_OK;
 }
 static cs_status item(void *ctx, int64_t id, cs_srv_item *out, cs_error *err) {

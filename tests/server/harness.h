@@ -80,25 +80,25 @@ static inline cs_status fake_item_vector(void *ctx, int64_t id, float *out, cs_e
 }
 
 static inline cs_status fake_search(void *ctx, const float *q, int k, int64_t exclude,
-                                    cs_srv_hit **hits, int *n, cs_error *err) {
+                                    cs_result **hits, int *n, cs_error *err) {
     (void)err;
     fake *f = ctx;
-    cs_srv_hit all[FAKE_N];
+    cs_result all[FAKE_N];
     int m = 0;
     for (int i = 0; i < FAKE_N; i++) {
         if (i == exclude) continue;
         float s = 0;
         for (int d = 0; d < FAKE_DIM; d++) s += q[d] * f->vec[i][d];
-        all[m++] = (cs_srv_hit){i, s, f->width[i], f->height[i], NULL};
+        all[m++] = (cs_result){.id = i, .score = s, .width = f->width[i], .height = f->height[i]};
     }
     for (int i = 1; i < m; i++) /* insertion sort: best first, ties by id */
         for (int j = i; j > 0 && all[j].score > all[j - 1].score; j--) {
-            cs_srv_hit t = all[j];
+            cs_result t = all[j];
             all[j] = all[j - 1];
             all[j - 1] = t;
         }
     *n = k < m ? k : m;
-    *hits = malloc(sizeof(cs_srv_hit) * (size_t)(*n ? *n : 1));
+    *hits = malloc(sizeof(cs_result) * (size_t)(*n ? *n : 1));
     for (int i = 0; i < *n; i++) {
         (*hits)[i] = all[i];
         (*hits)[i].path = strdup(f->paths[all[i].id]);
