@@ -138,24 +138,11 @@ int main(int argc, char **argv) {
     const char *dbp = NULL, *qp = NULL, *gtp = NULL, *probes = "0", *cpus = "", *cents = "codes";
     int64_t id_base = 1;
     int exact = 1;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--db"))
-            dbp = argv[i + 1];
-        else if (!strcmp(argv[i], "--queries"))
-            qp = argv[i + 1];
-        else if (!strcmp(argv[i], "--gt"))
-            gtp = argv[i + 1];
-        else if (!strcmp(argv[i], "--nprobe"))
-            probes = argv[i + 1];
-        else if (!strcmp(argv[i], "--id-base"))
-            id_base = atoll(argv[i + 1]);
-        else if (!strcmp(argv[i], "--cpu"))
-            cpus = argv[i + 1];
-        else if (!strcmp(argv[i], "--centroids"))
-            cents = argv[i + 1];
-        else if (!strcmp(argv[i], "--exact"))
-            exact = atoi(argv[i + 1]);
-    }
+    const bench_opt opts[] = {{"--db", 's', &dbp},          {"--queries", 's', &qp},
+                              {"--gt", 's', &gtp},          {"--nprobe", 's', &probes},
+                              {"--id-base", 'l', &id_base}, {"--cpu", 's', &cpus},
+                              {"--centroids", 's', &cents}, {"--exact", 'i', &exact}};
+    bench_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof *opts);
     if (!dbp || !qp || !gtp) {
         fprintf(stderr, "usage: bench_ann --db DB --queries Q.npy --gt GT.i32 [--nprobe 8,16,32] "
                         "[--id-base 1] [--cpu native,avx2] [--centroids codes,float] "
@@ -170,13 +157,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err.message);
         return 1;
     }
-    FILE *f = fopen(gtp, "rb");
-    int32_t *gt = malloc((size_t)q.rows * 10 * sizeof *gt);
-    if (!f || fread(gt, sizeof *gt, (size_t)q.rows * 10, f) != (size_t)q.rows * 10) {
-        fprintf(stderr, "%s: cannot read %lld x 10 ids\n", gtp, (long long)q.rows);
-        return 1;
-    }
-    fclose(f);
+    int32_t *gt = bench_read_gt(gtp, q.rows);
+    if (!gt) return 1;
     int rc = 0;
     for (const char *p = probes; p && *p && !rc; p = strchr(p, ','), p = p ? p + 1 : p)
         for (const char *c = cpus; c && !rc; c = strchr(c, ','), c = c ? c + 1 : c) {

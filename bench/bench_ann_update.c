@@ -82,18 +82,12 @@ static double recall(ctx *c, const int64_t *refs) {
 int main(int argc, char **argv) {
     const char *dbp = NULL, *qp = NULL, *gtp = NULL;
     int64_t n = 10000, nq = 1000;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--db"))
-            dbp = argv[i + 1];
-        else if (!strcmp(argv[i], "--queries"))
-            qp = argv[i + 1];
-        else if (!strcmp(argv[i], "--gt"))
-            gtp = argv[i + 1];
-        else if (!strcmp(argv[i], "--n"))
-            n = atoll(argv[i + 1]);
-        else if (!strcmp(argv[i], "--nq"))
-            nq = atoll(argv[i + 1]);
-    }
+    const bench_opt opts[] = {{"--db", 's', &dbp},
+                              {"--queries", 's', &qp},
+                              {"--gt", 's', &gtp},
+                              {"--n", 'l', &n},
+                              {"--nq", 'l', &nq}};
+    bench_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof *opts);
     if (!dbp || !qp || !gtp || n < 1 || nq < 1) {
         fprintf(stderr, "usage: bench_ann_update --db DB --queries Q.npy --gt GT.i32 [--n 10000] "
                         "[--nq 1000]\n");
@@ -109,14 +103,9 @@ int main(int argc, char **argv) {
     }
     if (nq > q.rows) nq = q.rows;
     int dim = q.cols;
-    int32_t *gt = malloc((size_t)q.rows * 10 * sizeof *gt);
+    int32_t *gt = bench_read_gt(gtp, q.rows);
+    if (!gt) return 1;
     int64_t *refs = malloc((size_t)nq * 10 * sizeof *refs);
-    FILE *f = fopen(gtp, "rb");
-    if (!f || fread(gt, sizeof *gt, (size_t)q.rows * 10, f) != (size_t)q.rows * 10) {
-        fprintf(stderr, "%s: cannot read %lld x 10 ids\n", gtp, (long long)q.rows);
-        return 1;
-    }
-    fclose(f);
     cs_db_info info;
     if (cs_db_get_info(db, &info, &err) != CS_OK) return 1;
     int64_t count = info.count;

@@ -53,27 +53,14 @@ int main(int argc, char **argv) {
     int64_t n = -1;
     float t = 0.97f;
     const char *method = "auto";
-    for (int i = 3; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--dim"))
-            dim = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--n"))
-            n = atoll(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threshold"))
-            t = strtof(argv[i + 1], NULL);
-        else if (!strcmp(argv[i], "--method"))
-            method = argv[i + 1];
-        else if (!strcmp(argv[i], "--nlist"))
-            nlist = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--nprobe"))
-            nprobe = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--k"))
-            k = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
-        else {
-            fprintf(stderr, "unknown option %s\n", argv[i]);
-            return 2;
-        }
+    const bench_opt opts[] = {{"--dim", 'i', &dim},     {"--n", 'l', &n},
+                              {"--threshold", 'f', &t}, {"--method", 's', &method},
+                              {"--nlist", 'i', &nlist}, {"--nprobe", 'i', &nprobe},
+                              {"--k", 'i', &k},         {"--threads", 'i', &threads}};
+    const char *unknown = bench_parse_opts(argc, argv, 3, opts, sizeof opts / sizeof *opts);
+    if (unknown) {
+        fprintf(stderr, "unknown option %s\n", unknown);
+        return 2;
     }
     size_t bytes, pbytes;
     double t0 = now_ms();

@@ -39,17 +39,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     int threads = 0, batch = 8, n_img = 32, n_txt = 256;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        int v = atoi(argv[i + 1]);
-        if (!strcmp(argv[i], "--threads"))
-            threads = v;
-        else if (!strcmp(argv[i], "--batch"))
-            batch = v;
-        else if (!strcmp(argv[i], "--images"))
-            n_img = v;
-        else if (!strcmp(argv[i], "--texts"))
-            n_txt = v;
-    }
+    const bench_opt opts[] = {{"--threads", 'i', &threads},
+                              {"--batch", 'i', &batch},
+                              {"--images", 'i', &n_img},
+                              {"--texts", 'i', &n_txt}};
+    bench_parse_opts(argc, argv, 2, opts, sizeof opts / sizeof *opts);
     cs_error err = {0};
     cs_model *m = NULL;
     cs_model_opts o = {.n_threads = threads};

@@ -33,14 +33,9 @@ typedef struct shape {
 
 int main(int argc, char **argv) {
     int batch = 8, threads = 2, reps = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--batch"))
-            batch = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(argv[i + 1]);
-    }
+    const bench_opt opts[] = {
+        {"--batch", 'i', &batch}, {"--threads", 'i', &threads}, {"--reps", 'i', &reps}};
+    bench_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof *opts);
     /* ViT-B/32 vision: 50 tokens per image (49 patches + class), width 768,
      * MLP 3072; the patch embedding is a 3072-deep product over 49 patches. */
     const shape shapes[] = {{"qkv/out 768x768", 50, 768, 768},

@@ -31,16 +31,11 @@ static void row(const void *ctx, int r, float *out) {
 
 int main(int argc, char **argv) {
     int batch = 8, threads = 1, reps = 5, only = -1;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--batch"))
-            batch = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--shape")) /* 0, 1, 2: only that one */
-            only = atoi(argv[i + 1]);
-    }
+    const bench_opt opts[] = {{"--batch", 'i', &batch},
+                              {"--threads", 'i', &threads},
+                              {"--reps", 'i', &reps},
+                              {"--shape", 'i', &only}}; /* 0, 1, 2: only that one */
+    bench_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof *opts);
     struct {
         const char *name;
         int n, k;
