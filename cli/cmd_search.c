@@ -101,6 +101,19 @@ static cs_status dist_search_query(cs_comm *comm, cs_db *db, cs_model *model, co
     return st;
 }
 
+typedef struct search_args {
+    const char *const *words;
+    int n_words, flags;
+    const char *model_opt;
+    int threads;
+    cli_result_opts *ro;
+} search_args;
+
+static int search_rank0(void *ctx, cs_comm *comm, const char *shard) {
+    search_args *a = ctx;
+    return search(a->words, a->n_words, a->flags, a->model_opt, a->threads, a->ro, comm, shard);
+}
+
 static int run(int argc, char **argv) {
     static const struct option longs[] = {CLI_RESULT_LONG_OPTIONS,
                                           {"image", no_argument, NULL, OPT_IMAGE},
@@ -151,21 +164,9 @@ static int run(int argc, char **argv) {
     if (optind == argc || ro.search.k <= 0 || threads < 0 ||
         flags == (CS_QUERY_PARSE_IMAGE | CS_QUERY_PARSE_TEXT))
         return cli_usage(&cs_cmd_search);
-    cs_comm *comm = NULL;
-    char one[4096];
-    if (cli_comm_start(&comm) != CLI_OK ||
-        cli_shard_alone(comm, &shard, &ro.db, one, sizeof one) != CLI_OK)
-        return CLI_FAIL;
-    int rc;
-    if (comm && cs_comm_rank(comm) != 0) {
-        rc = cli_shard_rank(comm, shard, threads);
-    } else {
-        rc = search((const char *const *)argv + optind, argc - optind, flags, model_opt, threads,
-                    &ro, comm, shard);
-        if (comm) cs_dist_shard_stop(comm);
-    }
-    cli_comm_end(comm);
-    return rc;
+    search_args a = {
+        (const char *const *)argv + optind, argc - optind, flags, model_opt, threads, &ro};
+    return cli_run_ranks(shard, &ro.db, threads, search_rank0, &a);
 }
 
 /* The search of one process, or rank 0's over the shards (comm and shard). */

@@ -100,6 +100,16 @@ static int similar(const char *path, cli_result_opts *ro) {
 
 enum { OPT_SHARD = CLI_OPT_COMMAND };
 
+typedef struct similar_args {
+    const char *path;
+    cli_result_opts *ro;
+} similar_args;
+
+static int similar_rank0(void *ctx, cs_comm *comm, const char *shard) {
+    similar_args *a = ctx;
+    return comm && shard ? similar_sharded(comm, shard, a->path, a->ro) : similar(a->path, a->ro);
+}
+
 static int run(int argc, char **argv) {
     static const struct option longs[] = {
         CLI_RESULT_LONG_OPTIONS, {"shard", required_argument, NULL, OPT_SHARD}, {0, 0, 0, 0}};
@@ -116,19 +126,6 @@ static int run(int argc, char **argv) {
     }
     if (cli_result_opts_check(&ro)) return CLI_USAGE;
     if (optind != argc - 1 || ro.search.k <= 0) return cli_usage(&cs_cmd_similar);
-    const char *path = argv[optind];
-    cs_comm *comm = NULL;
-    char one[4096];
-    if (cli_comm_start(&comm) != CLI_OK ||
-        cli_shard_alone(comm, &shard, &ro.db, one, sizeof one) != CLI_OK)
-        return CLI_FAIL;
-    int rc;
-    if (comm && cs_comm_rank(comm) != 0) {
-        rc = cli_shard_rank(comm, shard, 1);
-    } else {
-        rc = comm && shard ? similar_sharded(comm, shard, path, &ro) : similar(path, &ro);
-        if (comm) cs_dist_shard_stop(comm);
-    }
-    cli_comm_end(comm);
-    return rc;
+    similar_args a = {argv[optind], &ro};
+    return cli_run_ranks(shard, &ro.db, 1, similar_rank0, &a);
 }

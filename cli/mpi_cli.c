@@ -92,6 +92,23 @@ int cli_shard_rank(cs_comm *comm, const char *pattern, int threads) {
     return rc;
 }
 
+int cli_run_ranks(const char *shard, const char **db, int threads, cli_rank0_fn work, void *ctx) {
+    cs_comm *comm = NULL;
+    char one[4096];
+    if (cli_comm_start(&comm) != CLI_OK ||
+        cli_shard_alone(comm, &shard, db, one, sizeof one) != CLI_OK)
+        return CLI_FAIL;
+    int rc;
+    if (comm && cs_comm_rank(comm) != 0) {
+        rc = cli_shard_rank(comm, shard, threads);
+    } else {
+        rc = work(ctx, comm, shard);
+        if (comm) cs_dist_shard_stop(comm);
+    }
+    cli_comm_end(comm);
+    return rc;
+}
+
 int cli_shard_open(cs_comm *comm, const char *pattern, const cs_model *model, cs_db **db) {
     char path[4096];
     int rc = cli_shard_path(comm, pattern, path, sizeof path);

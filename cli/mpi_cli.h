@@ -33,6 +33,17 @@ int cli_shard_alone(const cs_comm *comm, const char **shard, const char **db, ch
  * answers rank 0 until rank 0 is done. Returns the exit status. */
 int cli_shard_rank(cs_comm *comm, const char *pattern, int threads);
 
+/* What rank 0 (or the lone process) of a command does: comm is the job or
+ * NULL, shard the --shard pattern under a job (else NULL). */
+typedef int (*cli_rank0_fn)(void *ctx, cs_comm *comm, const char *shard);
+
+/* Runs a command that reads catalogues (search, similar) alone or as each
+ * rank of an MPI job: ranks > 0 serve their shard (cli_shard_rank, with
+ * `threads`) while rank 0 runs work(ctx, ...) and then stops them. Alone,
+ * --shard names the catalogue: *db then points into storage that lasts
+ * until this returns. Returns work's exit status (or the shard rank's). */
+int cli_run_ranks(const char *shard, const char **db, int threads, cli_rank0_fn work, void *ctx);
+
 /* Rank 0: opens its own shard for the model and checks every other rank's;
  * prints why and returns CLI_FAIL when one cannot serve. */
 int cli_shard_open(cs_comm *comm, const char *pattern, const cs_model *model, cs_db **db);
