@@ -142,34 +142,16 @@ function placeholderOnError(img) {
 }
 
 function card(r, index) {
-  const li = document.createElement('li');
-  li.className = 'card';
-  li.tabIndex = 0;
+  const img = thumbnail(r);
+  placeholderOnError(img);
+  const sim = el('button', {type: 'button', className: 'similar', textContent: 'Similar',
+                            title: 'Find similar images'});
+  sim.addEventListener('click', (e) => { e.stopPropagation(); findSimilar(index); });
+  const li = el('li', {className: 'card', tabIndex: 0}, img,
+                el('span', {className: 'score', textContent: fmtScore(r.score)}),
+                el('div', {className: 'meta'}, nameLabel('span', r), sim));
   li.dataset.index = String(index);
   li.setAttribute('aria-label', `${r.name}, score ${fmtScore(r.score)}`);
-  const img = document.createElement('img');
-  img.src = r.thumb;
-  img.alt = r.name;
-  img.loading = 'lazy';
-  img.decoding = 'async';
-  placeholderOnError(img);
-  const score = document.createElement('span');
-  score.className = 'score';
-  score.textContent = fmtScore(r.score);
-  const meta = document.createElement('div');
-  meta.className = 'meta';
-  const name = document.createElement('span');
-  name.className = 'name';
-  name.textContent = r.name;
-  name.title = r.path;
-  const sim = document.createElement('button');
-  sim.type = 'button';
-  sim.className = 'similar';
-  sim.textContent = 'Similar';
-  sim.title = 'Find similar images';
-  sim.addEventListener('click', (e) => { e.stopPropagation(); findSimilar(index); });
-  meta.append(name, sim);
-  li.append(img, score, meta);
   li.addEventListener('click', () => openViewer(index));
   return li;
 }

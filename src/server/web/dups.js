@@ -27,33 +27,14 @@ window.csDuplicates = (() => {
   }
 
   function memberCard(m) {
-    const li = document.createElement('li');
-    li.className = 'dup' + (m.keeper ? ' keeper' : '');
-    const a = document.createElement('a');
-    a.href = m.image;
-    a.target = '_blank';
-    a.rel = 'noopener';
-    const img = document.createElement('img');
-    img.src = m.thumb;
-    img.alt = m.name;
-    img.loading = 'lazy';
-    img.decoding = 'async';
-    a.append(img);
-    const badge = document.createElement('span');
-    badge.className = 'badge';
-    badge.textContent = m.keeper ? 'Keep' : m.score.toFixed(3);
-    badge.title = m.keeper ? 'Suggested keeper: most pixels, then largest file, then oldest'
-                           : 'Best cosine similarity inside the group';
-    const name = document.createElement('div');
-    name.className = 'name';
-    name.textContent = m.name;
-    name.title = m.path;
-    const info = document.createElement('div');
-    info.className = 'info';
     const px = m.width > 0 ? `${m.width} × ${m.height}` : 'size unknown';
-    info.textContent = `${px} · ${bytes(m.bytes)} · ${m.score.toFixed(3)}`;
-    li.append(a, badge, name, info);
-    return li;
+    return el('li', {className: 'dup' + (m.keeper ? ' keeper' : '')},
+      el('a', {href: m.image, target: '_blank', rel: 'noopener'}, thumbnail(m)),
+      el('span', {className: 'badge', textContent: m.keeper ? 'Keep' : m.score.toFixed(3),
+                  title: m.keeper ? 'Suggested keeper: most pixels, then largest file, then oldest'
+                                  : 'Best cosine similarity inside the group'}),
+      nameLabel('div', m),
+      el('div', {className: 'info', textContent: `${px} · ${bytes(m.bytes)} · ${m.score.toFixed(3)}`}));
   }
 
   function groupBlock(g, index) {
