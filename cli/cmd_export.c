@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli_db.h"
+#include "index/db_internal.h" /* cs_db_own_file */
 
 static int run_export(int argc, char **argv);
 
@@ -75,6 +76,22 @@ static void rows_free(rows *r) {
     free(r->vectors);
 }
 
+/* 1 (said) when OUT, OUT.paths or OUT.manifest is one of the catalogue's own
+ * files: each is replaced by rename, and the catalogue would go with it. */
+static int own_destination(cs_db *db, const char *out) {
+    static const char *const ext[] = {"", ".paths", ".manifest"};
+    cs_db_file_guard(db);
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        char name[4200];
+        snprintf(name, sizeof name, "%s%s", out, ext[i]);
+        if (cs_db_own_file(db, name)) {
+            cli_error("export: %s is the catalogue's own file; refusing to replace it", name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int run_export(int argc, char **argv) {
     static const struct option longs[] = {{"faiss", required_argument, NULL, 'o'},
                                           {"factory", required_argument, NULL, 'f'},
@@ -106,6 +123,10 @@ static int run_export(int argc, char **argv) {
     int rc = cli_db_open(db_opt, &opts, &db);
     if (rc) return rc;
     cs_error err = {0};
+    if (own_destination(db, out)) {
+        cs_db_close(db);
+        return CLI_FAIL;
+    }
     cs_db_info info;
     rows r = {0};
     cs_status st = cs_db_get_info(db, &info, &err);

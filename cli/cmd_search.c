@@ -207,6 +207,11 @@ static int search(const char *const *words, int n_words, int flags, const char *
             const cs_query_term *t0 = cs_query_term_at(q, 0);
             const char *qimg =
                 cs_query_count(q) == 1 && t0->kind == CS_QUERY_IMAGE_FILE ? t0->text : NULL;
+            /* drawn with the catalogue closed: it opens the results by their
+             * paths, and closing one since linked to the database would drop
+             * this process's SQLite locks while it is open */
+            cs_db_close(db);
+            db = NULL;
             if (!rc && ro->montage)
                 rc = cli_write_montage(ro->montage, words, n_words, qimg, res, n);
             cs_results_free(res, n);

@@ -62,6 +62,8 @@ static int similar_sharded(cs_comm *comm, const char *shard, const char *path,
             rc = cli_fail(&err);
         } else {
             rc = cli_print_results(ro, &path, 1, res, n);
+            cs_db_close(db); /* before the montage opens the results: see similar() */
+            db = NULL;
             if (!rc && ro->montage) rc = cli_write_montage(ro->montage, &path, 1, path, res, n);
             cs_results_free(res, n);
         }
@@ -90,6 +92,11 @@ static int similar(const char *path, cli_result_opts *ro) {
             rc = cli_fail(&err);
         } else {
             rc = cli_print_results(ro, &path, 1, res, n);
+            /* drawn with the catalogue closed: it opens the results by their
+             * paths, and closing one since linked to the database would drop
+             * this process's SQLite locks while it is open */
+            cs_db_close(db);
+            db = NULL;
             if (!rc && ro->montage) rc = cli_write_montage(ro->montage, &path, 1, path, res, n);
             cs_results_free(res, n);
         }

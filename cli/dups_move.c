@@ -22,6 +22,7 @@
 #include "dups_move.h"
 
 #include "cli_db.h"
+#include "index/db_internal.h" /* cs_db_own_file */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -422,12 +423,21 @@ int cli_dups_move(cs_db *db, const cs_dups *d, const char *dir_in, const char *r
     }
     int64_t moved = 0, bytes = 0, failed = 0;
     int unsure = 0; /* a move failed half way: keep the journal for the next run */
+    cs_db_file_guard(db);
     for (int64_t g = 0; g < cs_dups_count(d); g++)
         for (int i = 1; i < cs_dups_size(d, g); i++) {
             const cs_dup_member *m = cs_dups_member(d, g, i);
             if (under(m->path, dir)) continue; /* set aside already */
             if (*root && !under(m->path, root)) {
                 cli_error("duplicates: %s is not under %s (--root): not moved", m->path, root);
+                failed++;
+                continue;
+            }
+            /* an indexed path since linked to the database: moving it would
+             * set the live catalogue aside, and the copy path opens and
+             * closes it, which drops this process's SQLite locks */
+            if (cs_db_own_file(db, m->path)) {
+                cli_error("duplicates: %s: not moved: the catalogue's own file", m->path);
                 failed++;
                 continue;
             }

@@ -24,30 +24,36 @@ void cs_guard_release(cs_file_guard *g) {
     memset(g, 0, sizeof *g);
 }
 
-void cs_guard_add(cs_file_guard *g, const char *path) {
+/* Adds the file at path (followed) to a list of ids, unless it is there. */
+static void add_id(cs_file_guard *list, const char *path) {
     struct stat st;
     if (stat(path, &st) != 0) return;
-    pthread_mutex_lock(&g->lock);
     int known = 0;
-    for (int i = 0; i < g->n && !known; i++)
-        known = g->ids[i].dev == st.st_dev && g->ids[i].ino == st.st_ino;
-    if (!known && g->n < CS_GUARD_MAX) {
-        g->ids[g->n].dev = st.st_dev;
-        g->ids[g->n].ino = st.st_ino;
-        g->n++;
+    for (int i = 0; i < list->n && !known; i++)
+        known = list->ids[i].dev == st.st_dev && list->ids[i].ino == st.st_ino;
+    if (!known && list->n < CS_GUARD_MAX) {
+        list->ids[list->n].dev = st.st_dev;
+        list->ids[list->n].ino = st.st_ino;
+        list->n++;
     }
+}
+
+void cs_guard_add(cs_file_guard *g, const char *path) {
+    pthread_mutex_lock(&g->lock);
+    add_id(g, path);
     pthread_mutex_unlock(&g->lock);
 }
 
 void cs_guard_set_family(cs_file_guard *g, const char *path) {
     static const char *const known[] = {"", "-wal", "-shm", "-journal", ".vectors"};
-    pthread_mutex_lock(&g->lock);
-    g->n = 0;
-    pthread_mutex_unlock(&g->lock);
+    /* gathered aside and swapped in at once: threads that check files
+     * meanwhile (a server's) never see an empty list */
+    cs_file_guard *fresh = calloc(1, sizeof *fresh);
+    if (!fresh) return; /* the files guarded before stay guarded */
     char buf[4096 + 256 + 2];
     for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
         snprintf(buf, sizeof buf, "%s%s", path, known[i]);
-        cs_guard_add(g, buf);
+        add_id(fresh, buf);
     }
     /* the others beside it, whatever they are called after the name */
     const char *slash = strrchr(path, '/');
@@ -56,15 +62,18 @@ void cs_guard_set_family(cs_file_guard *g, const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%.*s", (int)(dlen ? dlen : 1), slash ? path : ".");
     DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
+    for (struct dirent *de; d && (de = readdir(d));) {
         const char *nm = de->d_name;
         if (strncmp(nm, base, blen) != 0 || (nm[blen] != '.' && nm[blen] != '-')) continue;
         snprintf(buf, sizeof buf, "%s/%s", dir, nm);
-        cs_guard_add(g, buf);
+        add_id(fresh, buf);
     }
-    closedir(d);
+    if (d) closedir(d);
+    pthread_mutex_lock(&g->lock);
+    memcpy(g->ids, fresh->ids, sizeof g->ids);
+    g->n = fresh->n;
+    pthread_mutex_unlock(&g->lock);
+    free(fresh);
 }
 
 int cs_guard_has(cs_file_guard *g, const struct stat *st) {

@@ -95,8 +95,7 @@ cs_status cs_dist_server_start(cs_comm *comm, cs_model *model, cs_db *db,
     cs_srv_backend be = {b,    mi.embed_dim, embed_text, embed_image, item_vector, search,
                          item, stats,        decode,     image_free,  NULL,        NULL};
     /* rank 0's own shard: the only catalogue whose locks this process holds */
-    cs_guard_set_family(&db->guard, db->path);
-    be.guard = &db->guard;
+    be.guard = cs_db_file_guard(db);
     cs_status st = cs_server_start_backend(&be, opts, out, err);
     if (st) {
         free(b);

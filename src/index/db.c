@@ -489,6 +489,16 @@ void cs_db_close(cs_db *db) {
     free(db);
 }
 
+cs_file_guard *cs_db_file_guard(cs_db *db) {
+    cs_guard_set_family(&db->guard, db->path);
+    return &db->guard;
+}
+
+int cs_db_own_file(cs_db *db, const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && cs_guard_has(&db->guard, &st);
+}
+
 cs_status cs_db_default_path(char *buf, size_t cap, cs_error *err) {
     const char *env = getenv("CLIPSEARCH_DB");
     int n;

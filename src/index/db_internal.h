@@ -135,6 +135,14 @@ cs_status cs_db_write_vectors(cs_db *db, cs_error *err);
 int cs_db_distrust_file(cs_db *db, const cs_vecs *v, int64_t n_bad);
 /* Drops the snapshot (at close). */
 void cs_db_drop_vectors(cs_db *db);
+
+/* The catalogue's own files (the database, its -wal and -shm, its vector
+ * and index files) as they are now, for whatever opens or replaces a file
+ * by a path it did not choose: an indexed path, a result, a destination
+ * (core/guard.h). Each call looks again (one read of the folder). */
+cs_file_guard *cs_db_file_guard(cs_db *db);
+/* 1 when path (followed) is one of the files cs_db_file_guard last saw. */
+int cs_db_own_file(cs_db *db, const char *path);
 /* Drops the approximate index held (at close; index/ann_db.c). */
 void cs_db_drop_ann(cs_db *db);
 

@@ -276,7 +276,16 @@ cs_status cs_db_search_query(cs_db *db, cs_model *model, const cs_query *query,
     for (int i = 0; i < o.n_exclude_paths; i++) paths[np++] = o.exclude_paths[i];
     for (int i = 0; i < nq; i++) {
         const cs_query_term *t = cs_query_term_at(query, i);
-        if (t->kind == CS_QUERY_IMAGE_FILE) paths[np++] = t->text;
+        if (t->kind != CS_QUERY_IMAGE_FILE) continue;
+        /* opened and closed to be embedded: one of the catalogue's own files
+         * would lose this process its SQLite locks */
+        if (np == o.n_exclude_paths) cs_db_file_guard(db);
+        if (cs_db_own_file(db, t->text)) {
+            free(q);
+            free(paths);
+            return cs_fail(err, CS_EINVAL, "%s: the catalogue's own file, not an image", t->text);
+        }
+        paths[np++] = t->text;
     }
     o.exclude_paths = paths;
     o.n_exclude_paths = np;

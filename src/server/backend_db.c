@@ -144,8 +144,7 @@ cs_status cs_server_start(cs_model *model, cs_db *db, const cs_server_opts *opts
                          item, stats,        decode,     image_free,  duplicates,  NULL};
     /* the database's files as they are now (its -wal and -shm exist while
      * it is open), released after it is closed */
-    cs_guard_set_family(&db->guard, db->path);
-    be.guard = &db->guard;
+    be.guard = cs_db_file_guard(db);
     st = cs_server_start_backend(&be, opts, out, err);
     if (st != CS_OK) {
         sem_destroy(&b->decoding);
