@@ -2,6 +2,7 @@
 #include "core/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -80,7 +81,15 @@ static _Thread_local int current_worker = -1;
 static _Thread_local cs_pool *current_pool;
 static _Thread_local int slot_open;
 
+/* The process's affinity, not the machine's CPUs: fewer under taskset, a
+ * container's cpuset, or a launcher that binds (mpirun binds each rank to
+ * a core, or to a socket past two ranks, unless told --bind-to none).
+ * More threads than that would only take turns on the same cores. */
 int cs_cpu_count(void) {
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
