@@ -115,11 +115,12 @@ cs_status cs_ann_prepare(cs_ann *a) {
     }
     a->cstep = a->cmin + dim;
     for (int d = 0; d < dim; d++) a->cmin[d] = INFINITY, a->cstep[d] = -INFINITY;
+    float *restrict lo = a->cmin, *restrict hi = a->cstep; /* the max, for now */
     for (int l = 0; l < a->nlist; l++) {
-        const float *c = a->centroids + (size_t)l * dim;
+        const float *restrict c = a->centroids + (size_t)l * dim;
         for (int d = 0; d < dim; d++) { /* comparisons, not fminf: they vectorize */
-            a->cmin[d] = c[d] < a->cmin[d] ? c[d] : a->cmin[d];
-            a->cstep[d] = c[d] > a->cstep[d] ? c[d] : a->cstep[d]; /* the max, for now */
+            lo[d] = c[d] < lo[d] ? c[d] : lo[d];
+            hi[d] = c[d] > hi[d] ? c[d] : hi[d];
         }
     }
     for (int d = 0; d < dim; d++) {

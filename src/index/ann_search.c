@@ -44,9 +44,9 @@ static inline float round_small(float v) {
     return (v + 12582912.0f) - 12582912.0f;
 }
 
-void cs_ann_encode(const float *x, const float *min, const float *step, int dim, int stride,
-                   uint8_t *code) {
-    for (int d = 0; d < dim; d++) {
+void cs_ann_encode(const float *restrict x, const float *restrict min, const float *restrict step,
+                   int dim, int stride, uint8_t *restrict code) {
+    for (int d = 0; d < dim; d++) { /* restrict: a byte store could alias the floats */
         float c = (x[d] - min[d]) / step[d];
         c = c > 0 ? c : 0; /* NaN -> 0 */
         c = c < 255 ? c : 255;

@@ -5,7 +5,9 @@
  * and are not multiples of four, extreme codes and queries (all 255
  * against the largest query the scale allows, either sign); and the query's
  * byte split recombines to the 16-bit query. The kernels the CPU lacks are
- * skipped with a note. */
+ * skipped with a note. The row encoder rounds and clamps as
+ * clamp(rintf((x - min) / step), 0, 255) with NaN -> 0, checked on values
+ * in and out of range, halves (ties to even), NaN and infinities. */
 #include <math.h>
 #include <stdint.h>
 
@@ -60,7 +62,36 @@ static void check_stride(int stride, const char *name, cs_ann_scan_fn fn, int mo
     }
 }
 
+static void check_encode(void) {
+    enum { DIM = 200, STRIDE = 208 };
+    float x[DIM], min[DIM], step[DIM];
+    uint8_t code[STRIDE];
+    for (int round = 0; round < 200; round++) {
+        for (int d = 0; d < DIM; d++) {
+            min[d] = (float)((int)(next() % 2001) - 1000) / 1000;
+            step[d] = round % 2 ? 1.0f : (float)(next() % 1000 + 1) / 100000;
+            int kind = (int)(next() % 8);
+            /* a whole or half number of steps (ties), far out, NaN, inf */
+            float k = kind == 0 ? (float)((int)(next() % 600) - 170) / 2
+                      : kind == 1 ? (float)((int)(next() % 10) - 5) * 1e30f
+                      : kind == 2 ? NAN
+                      : kind == 3 ? (next() & 1 ? INFINITY : -INFINITY)
+                                  : (float)((int)(next() % 300000) - 20000) / 1000;
+            x[d] = round % 2 ? min[d] + k : min[d] + k * step[d];
+        }
+        cs_ann_encode(x, min, step, DIM, STRIDE, code);
+        for (int d = 0; d < DIM; d++) {
+            float c = rintf((x[d] - min[d]) / step[d]);
+            int want = isnan(c) || c <= 0 ? 0 : c >= 255 ? 255 : (int)c;
+            CHECK_MSG(code[d] == want, "encode %g (min %g, step %g): %d, not %d", (double)x[d],
+                      (double)min[d], (double)step[d], code[d], want);
+        }
+        for (int d = DIM; d < STRIDE; d++) CHECK_EQ_INT(code[d], 0);
+    }
+}
+
 int main(void) {
+    check_encode();
     struct {
         const char *name;
         cs_ann_scan_fn fn;
