@@ -4,7 +4,9 @@
  * that one mapping several times, one load per cache line. The first pass
  * pays for each page's first touch in the process; the others show the
  * memory's speed. A cold command makes exactly one such first pass over
- * everything it reads, so the gap is the floor of its cold start.
+ * everything it reads, so the gap is the floor of its cold start. Then the
+ * first write to each page of fresh anonymous memory of the same size (what
+ * every new buffer pays), in microseconds a page.
  *
  * usage: bench_map FILE [PASSES]        (prints one JSON object)
  *
@@ -13,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "core/file.h"
 
@@ -43,8 +46,19 @@ int main(int argc, char **argv) {
         double ms = now_ms() - t;
         printf("%s%.2f", p ? ", " : "", (double)m.size / 1e6 / ms);
     }
-    /* the sum printed, so the reads cannot be optimised away */
-    printf("], \"checksum\": %llu}\n", (unsigned long long)(sum & 0xffff));
+    size_t size = m.size;
     cs_unmap(&m);
+    uint8_t *anon = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    double anon_us = -1;
+    if (anon != MAP_FAILED) {
+        t = now_ms();
+        for (size_t i = 0; i < size; i += 4096) anon[i] = (uint8_t)i;
+        anon_us = (now_ms() - t) * 1e3 / (double)((size + 4095) / 4096);
+        sum += anon[size / 2];
+        munmap(anon, size);
+    }
+    /* the sum printed, so the reads cannot be optimised away */
+    printf("], \"anon_first_touch_us_per_page\": %.2f, \"checksum\": %llu}\n", anon_us,
+           (unsigned long long)(sum & 0xffff));
     return 0;
 }
