@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/pool.h"
+#include "image/stored_size.h"
 #include "index/ann.h"
 #include "index/db_internal.h"
 #include "index/indexer.h"
@@ -43,62 +44,13 @@ static int sniff_is_image(const uint8_t *head, size_t n) {
     return cs_image_sniff(head, n) != CS_FMT_UNKNOWN;
 }
 
-static int be16(const uint8_t *p) {
-    return p[0] << 8 | p[1];
-}
-
-/* The frame size in a JPEG's SOF header, before any DCT scaling. */
-static int jpeg_frame_size(const uint8_t *d, size_t n, int *w, int *h) {
-    size_t pos = 2;
-    while (pos + 9 < n) {
-        if (d[pos] != 0xFF) return 0;
-        uint8_t m = d[pos + 1];
-        if (m == 0xFF) {
-            pos++; /* fill byte */
-            continue;
-        }
-        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
-            pos += 2; /* markers without a length */
-            continue;
-        }
-        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
-            *h = be16(d + pos + 5);
-            *w = be16(d + pos + 7);
-            return *w > 0 && *h > 0;
-        }
-        if (m == 0xDA || m == 0xD9) return 0;
-        pos += 2 + (size_t)be16(d + pos + 2);
-    }
-    return 0;
-}
-
-/* The size of the upright image as stored. A JPEG decoded at reduced size
- * (the fast path) reports its frame size, turned like the decoded image. */
-static void original_size(const cs_image *img, const void *data, size_t size, int *w, int *h) {
-    *w = img->width;
-    *h = img->height;
-    int fw, fh;
-    if (cs_image_sniff(data, size) != CS_FMT_JPEG || !jpeg_frame_size(data, size, &fw, &fh)) return;
-    if (fw == img->width && fh == img->height) return;
-    if (fw == img->height && fh == img->width) {
-        *w = fh;
-        *h = fw;
-        return;
-    }
-    /* reduced: turned (EXIF 5-8) when the aspect matches the swapped frame better */
-    long long same = llabs((long long)img->width * fh - (long long)img->height * fw);
-    long long turned = llabs((long long)img->width * fw - (long long)img->height * fh);
-    *w = same <= turned ? fw : fh;
-    *h = same <= turned ? fh : fw;
-}
-
 static cs_status model_prepare(void *user, const void *data, size_t size, const char *name,
                                float *input, int *width, int *height, cs_error *err) {
     model_backend *mb = user;
     cs_image img = {0}, crop = {0};
     cs_status st = cs_image_decode_mem(data, size, name, &mb->decode, &img, err);
     if (!st) {
-        original_size(&img, data, size, width, height);
+        cs_image_stored_size(&img, data, size, width, height);
         st = cs_image_preprocess(&img, &mb->pp, &crop, err);
         if (st) st = cs_fail_prefix(err, st, name);
     }
