@@ -3,7 +3,7 @@
 #define CS_DIST_TAGS_H
 
 enum {
-    /* indexing (dist_index.c) */
+    /* indexing (dist_index.c: rank 0; dist_index_worker.c: the others) */
     TAG_READY = 1,  /* worker -> 0: model id, dim: the worker is up */
     TAG_FATAL,      /* any -> 0: the rank cannot go on (message) */
     TAG_HASH,       /* 0 -> worker: a chunk of paths to read and hash */
