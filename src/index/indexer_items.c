@@ -1,0 +1,139 @@
+/* index/indexer_items.c - the work on a batch's files that needs no
+ * catalogue: read and hash them, decode and embed those the plan
+ * (indexer.c, cs_index_job_plan) left to the model, and give copies their
+ * source's vector. One process runs it on its batches; an MPI rank on the
+ * chunks rank 0 sends (src/dist/). See indexer.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "core/guard.h"
+#include "core/pool.h"
+#include "index/indexer.h"
+
+typedef cs_index_item item;
+
+typedef struct items_job {
+    const cs_index_backend *be;
+    cs_file_guard *guard; /* the catalogue's own files, never read as images; may be NULL */
+    item *items;
+    float *inputs;
+} items_job;
+
+static cs_status read_item(cs_file_guard *guard, item *it, char **data, size_t *size) {
+    if (guard)
+        return cs_guard_read_file(guard, it->f->path, CS_INDEX_MAX_FILE_BYTES, data, size,
+                                  &it->error);
+    return cs_read_file(it->f->path, CS_INDEX_MAX_FILE_BYTES, data, size, &it->error);
+}
+
+static void hash_task(void *ctx, int task, int worker) {
+    (void)worker;
+    item *it = &((items_job *)ctx)->items[task];
+    if (it->act == CS_ACT_FAIL) return; /* already failed to be read */
+    if (it->data) {
+        cs_hash128(it->data, it->data_size, it->hash);
+        return;
+    }
+    char *data = NULL;
+    size_t size = 0;
+    if (read_item(((items_job *)ctx)->guard, it, &data, &size) != CS_OK) {
+        it->act = CS_ACT_FAIL;
+        return;
+    }
+    cs_hash128(data, size, it->hash);
+    free(data);
+}
+
+void cs_index_hash_items(cs_pool *pool, cs_file_guard *guard, cs_index_item *items, int n) {
+    items_job J = {.items = items, .guard = guard};
+    cs_pool_for(pool, n, hash_task, &J);
+}
+
+static void prepare_task(void *ctx, int task, int worker) {
+    (void)worker;
+    items_job *J = ctx;
+    item *it = &J->items[task];
+    if (it->act != CS_ACT_EMBED) return;
+    char *data = NULL;
+    size_t size = it->data_size;
+    float *input = J->inputs + (size_t)it->slot * J->be->input_floats;
+    const void *bytes = it->data;
+    if (!bytes) {
+        if (read_item(J->guard, it, &data, &size) != CS_OK) {
+            it->act = CS_ACT_FAIL;
+            return;
+        }
+        bytes = data;
+    }
+    if (J->be->prepare(J->be->user, bytes, size, it->f->path, input, &it->width, &it->height,
+                       &it->error) != CS_OK)
+        it->act = CS_ACT_FAIL;
+    free(data);
+}
+
+/* Moves the inputs of the files that decoded to the front, so the model
+ * sees only those; returns their number and sets each item's vector. */
+static int compact(const cs_index_backend *be, item *items, int n_items, int dim, float *inputs,
+                   float *outputs) {
+    size_t nf = be->input_floats;
+    int n = 0;
+    for (int i = 0; i < n_items; i++) {
+        item *it = &items[i];
+        if (it->act != CS_ACT_EMBED) continue;
+        if (it->slot != n)
+            memmove(inputs + (size_t)n * nf, inputs + (size_t)it->slot * nf, nf * sizeof(float));
+        it->slot = n;
+        it->vec = outputs + (size_t)n * dim;
+        n++;
+    }
+    return n;
+}
+
+void cs_index_resolve_dups(cs_index_item *items, int n_items) {
+    for (int i = 0; i < n_items; i++) {
+        item *it = &items[i];
+        if (it->act != CS_ACT_DUP) continue;
+        const item *src = &items[it->slot];
+        if (src->act == CS_ACT_FAIL) {
+            /* the same bytes fail the same way, but the message names the
+             * file it is about */
+            const char *why = src->error.message;
+            size_t n = strlen(src->f->path);
+            if (!strncmp(why, src->f->path, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
+            it->act = CS_ACT_FAIL;
+            cs_fail(&it->error, src->error.status, "%s: %s", it->f->path, why);
+        } else {
+            it->vec = src->vec;
+            it->width = src->width;
+            it->height = src->height;
+        }
+    }
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+cs_status cs_index_embed_items(const cs_index_backend *be, cs_file_guard *guard,
+                               cs_index_item *items, int n, int n_embed, int more, int dim,
+                               float *inputs, float *out, double *decode_s, double *embed_s,
+                               cs_error *err) {
+    double t = now_s();
+    items_job J = {.be = be, .guard = guard, .items = items, .inputs = inputs};
+    if (n_embed) cs_pool_for(be->pool, n, prepare_task, &J);
+    int n_ok = compact(be, items, n, dim, inputs, out);
+    if (decode_s) *decode_s += now_s() - t;
+    t = now_s();
+    if (n_ok) {
+        cs_status st = be->embed(be->user, inputs, n_ok, more, out, err);
+        if (st) return st;
+    }
+    if (embed_s) *embed_s += now_s() - t;
+    cs_index_resolve_dups(items, n);
+    return CS_OK;
+}
