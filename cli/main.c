@@ -151,7 +151,7 @@ static void print_help(FILE *f) {
  * By default glibc hands blocks that large back to the kernel at free()
  * (mmap above its threshold, trimming the heap above twice that) and gets
  * them back at the next malloc() as fresh pages, each faulted in and
- * zeroed: 8-9% of a one-thread `index` run (docs/performance.md). Kept in
+ * zeroed: 7-10% of a one-thread `index` run (docs/performance.md). Kept in
  * the heap, they are reused; the resident set stays at the largest working
  * set, which the run reaches anyway. A program, not the library, owns this
  * process-wide choice. */
