@@ -87,8 +87,21 @@ static cs_status mpi_fail(cs_comm *c, cs_error *err, int rc, const char *what) {
                    len ? msg : "failed");
 }
 
+/* Every rank on this host (the launcher tells each rank both counts, so
+ * all of them decide alike): shared memory carries every message, and the
+ * UCX transport Open MPI prefers would only spend ~0.2 s of each rank's
+ * start probing for network adapters (docs/catalog.md). A pml chosen by the
+ * user or an MCA file stands. */
+static void single_host_transport(void) {
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const char *world = getenv("OMPI_COMM_WORLD_SIZE");
+    if (local && world && *local && strcmp(local, world) == 0 && !getenv("OMPI_MCA_pml"))
+        setenv("OMPI_MCA_pml", "ob1", 0);
+}
+
 cs_status cs_comm_open(cs_comm **out, cs_error *err) {
     *out = NULL;
+    single_host_transport();
     cs_comm *c = calloc(1, sizeof *c);
     if (!c) return cs_fail(err, CS_ENOMEM, "out of memory");
     /* RTLD_GLOBAL: Open MPI's own plugins, which it opens with dlopen, may
