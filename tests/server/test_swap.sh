@@ -10,7 +10,7 @@
 set -u
 . "$CS_SOURCE_DIR/tests/support/lib.sh"
 need_oracle
-command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+need_curl
 PY=/usr/bin/python3
 IMG=$ORACLE/images
 

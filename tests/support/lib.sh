@@ -1,6 +1,6 @@
 # tests/support/lib.sh - sourced by the CLI tests (tests/*/test_*.sh).
 # Gives: $TMP (a fresh folder, removed at exit), $ORACLE (or skip), and
-# fail/contains/need_oracle/start_serve/mount_small_tmpfs/done_test. A test exits 1 on the first failure.
+# fail/contains/need_oracle/need_curl/start_serve/mount_small_tmpfs/done_test. A test exits 1 on the first failure.
 TMP=$(mktemp -d /tmp/cs-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 TEST_NAME=$(basename "$0" .sh)
@@ -24,6 +24,10 @@ need_oracle() {
         exit 77
     fi
     ORACLE=$CS_ORACLE
+}
+
+need_curl() {
+    command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 }
 
 # start_serve ARGS...: `clipsearch serve --port 0 ARGS` in the background
