@@ -66,8 +66,8 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     out[id % DIM] = 1;
     return CS_OK;
 }
-static cs_status search(void *ctx, const float *q, int k, int64_t exclude, cs_result **hits,
-                        int *n, cs_error *err) {
+static cs_status search(void *ctx, const float *q, int k, int64_t exclude, cs_result **hits, int *n,
+                        cs_error *err) {
     (void)ctx, (void)q, (void)err;
     *hits = calloc(N, sizeof **hits);
     *n = 0;

@@ -43,8 +43,8 @@ static cs_status item_vector(void *ctx, int64_t id, float *out, cs_error *err) {
     return CS_OK;
 }
 
-static const cs_srv_backend be = {NULL, DIM,  embed_text, embed_image, item_vector,
-                                  NULL, NULL, NULL,       NULL,        NULL, NULL, NULL};
+static const cs_srv_backend be = {NULL, DIM,  embed_text, embed_image, item_vector, NULL,
+                                  NULL, NULL, NULL,       NULL,        NULL,        NULL};
 
 static void check_query(cs_srv_query *q, cs_status st, cs_error *err) {
     if (st == CS_OK) st = cs_srv_query_finish(q, err);

@@ -72,7 +72,7 @@ static void check_encode(void) {
             step[d] = round % 2 ? 1.0f : (float)(next() % 1000 + 1) / 100000;
             int kind = (int)(next() % 8);
             /* a whole or half number of steps (ties), far out, NaN, inf */
-            float k = kind == 0 ? (float)((int)(next() % 600) - 170) / 2
+            float k = kind == 0   ? (float)((int)(next() % 600) - 170) / 2
                       : kind == 1 ? (float)((int)(next() % 10) - 5) * 1e30f
                       : kind == 2 ? NAN
                       : kind == 3 ? (next() & 1 ? INFINITY : -INFINITY)

@@ -193,10 +193,18 @@ static inline void fake_init(fake *f, cs_srv_backend *be, const char *dir) {
         fake_index_file(f, i);
     }
     f->width[9] = 0; /* id 9: a file that no longer decodes */
-    *be = (cs_srv_backend){
-        f,           FAKE_DIM,  fake_embed_text, fake_embed_image, fake_item_vector,
-        fake_search, fake_item, fake_stats,      fake_decode,      fake_image_free,
-        NULL /* no duplicates: /api/duplicates answers 501 */, NULL};
+    *be = (cs_srv_backend){f,
+                           FAKE_DIM,
+                           fake_embed_text,
+                           fake_embed_image,
+                           fake_item_vector,
+                           fake_search,
+                           fake_item,
+                           fake_stats,
+                           fake_decode,
+                           fake_image_free,
+                           NULL /* no duplicates: /api/duplicates answers 501 */,
+                           NULL};
 }
 
 /* The fake backend, over its files in the test's temporary folder. */
