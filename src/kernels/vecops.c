@@ -9,12 +9,7 @@
 #include "core/cpu.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
-void cs_vec_avx2_quick_gelu(float *x, size_t n);
-void cs_vec_avx2_gelu(float *x, size_t n);
-void cs_vec_avx2_softmax(float *s, int nj, int n, float scale);
-void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
-                               float *y);
-float cs_vec_avx2_quantize_row(const float *w, int k, int8_t *q);
+#include "kernels/vecops_avx2.h"
 #define HAVE_AVX2() (cs_cpu_level_get() >= CS_CPU_AVX2)
 #else
 #define HAVE_AVX2()                                   0

@@ -7,13 +7,7 @@
 #include <string.h>
 
 #include "kernels/vecops.h"
-
-void cs_vec_avx2_quick_gelu(float *x, size_t n);
-void cs_vec_avx2_gelu(float *x, size_t n);
-void cs_vec_avx2_softmax(float *s, int nj, int n, float scale);
-void cs_vec_avx2_layernorm_row(const float *x, int d, const float *w, const float *b, float eps,
-                               float *y);
-float cs_vec_avx2_quantize_row(const float *w, int k, int8_t *q);
+#include "kernels/vecops_avx2.h"
 
 /* exp(x), x clamped to [-87, 88], within 2 ulp: 2^n p(r) with n = round(x /
  * ln 2) (the 1.5 * 2^23 trick), r = x - n ln 2 in two parts, and p Cephes'
