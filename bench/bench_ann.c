@@ -3,8 +3,11 @@
  * the approximate index at several nprobe values, and the exact scan.
  *
  *   bench_ann --db DB --queries Q.npy --gt GT.i32 [--nprobe 8,16,32] [--id-base 1]
- *             [--cpu native,avx2] [--centroids codes,float] [--exact 0|1]
+ *             [--cpu native,avx2] [--centroids codes,float] [--rerank 0,160]
+ *             [--exact 0|1]
  *
+ * --rerank: the candidates re-scored exactly in the search of the vectors
+ * alone (0: the index's default; cs_db_search always uses the default).
  * --cpu and --centroids run each nprobe once per kernel level (as
  * CLIPSEARCH_CPU sets it; native: all the CPU has, the VNNI code scan
  * included; avx512: AVX-512 without VNNI, i.e. the AVX2 code scan)
@@ -45,7 +48,7 @@ static int in_gt(const int32_t *gt, int64_t id) {
     return 0;
 }
 
-static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int exact,
+static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int rerank, int exact,
                int float_centroids, int64_t id_base) {
     int64_t nq = q->rows;
     double *t = malloc((size_t)nq * sizeof *t), *tc = malloc((size_t)nq * sizeof *tc);
@@ -60,7 +63,8 @@ static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int ex
         return 1;
     }
     cs_ann *ann = exact ? NULL : cs_db_ann_for(db, snap);
-    cs_ann_params ap = {.nprobe = nprobe, .float_centroids = float_centroids};
+    cs_ann_params ap = {.nprobe = nprobe, .rerank = rerank, .float_centroids = float_centroids};
+    const char *kind = !ann ? "exact" : ann->code_bits == 4 ? "ivf-sq4" : "ivf-sq8";
     cs_hit h[10];
     for (int pass = 0; pass < 2; pass++)
         for (int64_t i = 0; i < nq; i++) { /* the vectors alone; pass 0 warms up */
@@ -93,12 +97,12 @@ static int run(cs_db *db, const cs_npy *q, const int32_t *gt, int nprobe, int ex
     qsort(cc, (size_t)nq, sizeof *cc, cmp_double);
     int64_t half = nq / 2;
     printf("{\"search\": \"%s\", \"kernel\": \"%s\", \"centroids\": \"%s\", \"nprobe\": %d, "
+           "\"rerank\": %d, "
            "\"recall\": %.4f, \"recall_image\": %.4f, "
            "\"recall_text\": %.4f, \"median_ms\": %.3f, \"p90_ms\": %.3f, "
            "\"core_median_ms\": %.3f, \"core_p90_ms\": %.3f, \"core_cpu_median_ms\": %.3f}\n",
-           exact ? "exact" : "ivf-sq8",
-           exact ? cs_cpu_level_name(cs_cpu_level_get()) : cs_ann_scan_kernel_name(),
-           float_centroids ? "float" : "codes", exact ? 0 : nprobe,
+           kind, exact ? cs_cpu_level_name(cs_cpu_level_get()) : cs_ann_scan_kernel_name(),
+           float_centroids ? "float" : "codes", exact ? 0 : nprobe, rerank,
            (hits[0] + hits[1]) / (10.0 * nq), hits[0] / (10.0 * half),
            hits[1] / (10.0 * (nq - half)), t[nq / 2], t[nq * 9 / 10], tc[nq / 2], tc[nq * 9 / 10],
            cc[nq / 2]);
@@ -135,18 +139,19 @@ static void set_cpu(const char *c) {
 }
 
 int main(int argc, char **argv) {
-    const char *dbp = NULL, *qp = NULL, *gtp = NULL, *probes = "0", *cpus = "", *cents = "codes";
+    const char *dbp = NULL, *qp = NULL, *gtp = NULL, *probes = "0", *cpus = "", *cents = "codes",
+               *reranks = "0";
     int64_t id_base = 1;
     int exact = 1;
-    const bench_opt opts[] = {{"--db", 's', &dbp},          {"--queries", 's', &qp},
-                              {"--gt", 's', &gtp},          {"--nprobe", 's', &probes},
-                              {"--id-base", 'l', &id_base}, {"--cpu", 's', &cpus},
-                              {"--centroids", 's', &cents}, {"--exact", 'i', &exact}};
+    const bench_opt opts[] = {
+        {"--db", 's', &dbp},          {"--queries", 's', &qp},      {"--gt", 's', &gtp},
+        {"--nprobe", 's', &probes},   {"--id-base", 'l', &id_base}, {"--cpu", 's', &cpus},
+        {"--centroids", 's', &cents}, {"--exact", 'i', &exact},     {"--rerank", 's', &reranks}};
     bench_parse_opts(argc, argv, 1, opts, sizeof opts / sizeof *opts);
     if (!dbp || !qp || !gtp) {
         fprintf(stderr, "usage: bench_ann --db DB --queries Q.npy --gt GT.i32 [--nprobe 8,16,32] "
                         "[--id-base 1] [--cpu native,avx2] [--centroids codes,float] "
-                        "[--exact 0|1]\n");
+                        "[--rerank 0,160] [--exact 0|1]\n");
         return 2;
     }
     cs_error err;
@@ -164,11 +169,12 @@ int main(int argc, char **argv) {
         for (const char *c = cpus; c && !rc; c = strchr(c, ','), c = c ? c + 1 : c) {
             set_cpu(c);
             for (const char *f = cents; f && *f && !rc; f = strchr(f, ','), f = f ? f + 1 : f)
-                rc = run(db, &q, gt, atoi(p), 0, !strncmp(f, "float", 5), id_base);
+                for (const char *r = reranks; r && *r && !rc; r = strchr(r, ','), r = r ? r + 1 : r)
+                    rc = run(db, &q, gt, atoi(p), atoi(r), 0, !strncmp(f, "float", 5), id_base);
             if (!*c) break;
         }
     set_cpu("");
-    if (exact && !rc) rc = run(db, &q, gt, 0, 1, 0, id_base);
+    if (exact && !rc) rc = run(db, &q, gt, 0, 0, 1, 0, id_base);
     cs_db_close(db);
     cs_npy_close(&q);
     free(gt);

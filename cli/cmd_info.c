@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli_db.h"
 
@@ -68,8 +69,8 @@ static int run(int argc, char **argv) {
         printf("size:       %s\n", size);
         if (info.index_bytes) {
             cli_format_bytes(info.index_bytes, size, sizeof size);
-            printf("search:     approximate index, IVF %d lists, 8-bit codes (%s)\n",
-                   info.index_lists, size);
+            printf("search:     approximate index, IVF %d lists, %s-bit codes (%s)\n",
+                   info.index_lists, strcmp(info.search_index, "ivf-sq4") ? "8" : "4", size);
         } else {
             printf("search:     exact scan%s%s%s\n", *info.index_note ? " (index file " : "",
                    info.index_note,

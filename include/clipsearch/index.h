@@ -80,9 +80,10 @@ typedef struct cs_db_info {
     int64_t size_bytes;       /* on disk: database, its WAL and the vector file */
     uint64_t generation;      /* commit counter: moves with every change of the rows */
     const char *model_source; /* the model's folder as kept at creation ("" if none) */
-    /* How searches run: "exact" (a scan of every vector) or "ivf-sq8" (the
-     * approximate index PATH.ann, current for this generation: index_bytes,
-     * index_lists). index_note says why a file present is not used
+    /* How searches run: "exact" (a scan of every vector), "ivf-sq8" or
+     * "ivf-sq4" (the approximate index PATH.ann with codes of 8 or 4 bits,
+     * current for this generation: index_bytes, index_lists). index_note says why a file present is
+     * not used
      * ("stale", "damaged"), else "". */
     const char *search_index, *index_note;
     int64_t index_bytes;

@@ -2,25 +2,30 @@
  *
  * An inverted file (IVF): the vectors are clustered around `nlist`
  * centroids (spherical k-means, our own, on cs_gemm); each row is stored in
- * the list of its nearest centroid as an 8-bit code per dimension (SQ8, one
- * range per dimension). A query ranks the centroids, scans the codes of the
- * `nprobe` best lists with an integer kernel (ann_scan_avx2.c), and re-ranks
- * the best `rerank` candidates exactly from the full-precision vectors of the
+ * the list of its nearest centroid as a code of 8 or 4 bits a dimension
+ * (scalar quantization, one range per dimension; 4 bits for catalogues
+ * whose 8-bit codes would not sit in memory, cs_ann_choose_bits). A query
+ * ranks the centroids, scans the codes of the `nprobe` best lists with an
+ * integer kernel (ann_scan_avx2.c, ann_scan_vnni.c), and re-ranks the best
+ * `rerank` candidates exactly from the full-precision vectors of the
  * snapshot (DB.vectors, memory-mapped): the scores returned are exact, only
  * the candidates are approximate.
  *
- * File layout (little-endian; every offset is derived from dim, nlist and
- * count by ann_layout(), and the stored ones must equal them):
- *   header (128 bytes): magic "CSANN1\0\0", u32 version (1), u32 dim,
+ * File layout (little-endian; every offset is derived from dim, nlist,
+ * count and the code bits by ann_layout(), and the stored ones must equal
+ * them):
+ *   header (128 bytes): magic "CSANN1\0\0", u32 version (2), u32 dim,
  *       u32 nlist, u32 code_stride, u64 count, u64 generation, u8 uuid[16],
  *       u64 trained_count, u64 centroids, sq, lists, ids, codes, file_size
  *       offsets, u64 check (cs_hash128 of the header with check = 0, the
- *       centroids, the ranges and the list offsets), 8 bytes zero
+ *       centroids, the ranges and the list offsets), u32 code_bits (8 or
+ *       4), 4 bytes zero. Version 1 (8-bit codes) had code_bits zero.
  *   centroids   float[nlist][dim], unit length
  *   sq          float min[dim], float step[dim]
  *   lists       u64[nlist + 1]: list l holds entries lists[l] .. lists[l+1]
  *   ids         i64[count]: entry -> catalogue id, ascending within a list
- *   codes       u8[count][code_stride] (64-byte aligned), zero past dim
+ *   codes       u8[count][code_stride] (64-byte aligned), zero past dim;
+ *               4-bit codes as ann_internal.h lays them out
  *
  * Like DB.vectors it is a cache tied to the database's uuid and generation,
  * written atomically (temporary file, fsync, rename). It is used only for
@@ -43,7 +48,7 @@
 typedef struct cs_ann {
     atomic_int refs;
     cs_map map;
-    int dim, nlist, code_stride;
+    int dim, nlist, code_stride, code_bits;
     int64_t count, trained_count;
     uint64_t generation;
     uint8_t uuid[16];
@@ -51,7 +56,7 @@ typedef struct cs_ann {
     const uint64_t *lists;
     const int64_t *ids;
     const uint8_t *codes;
-    /* the centroids as 8-bit codes (nlist x code_stride) with their own
+    /* the centroids as 8-bit codes (nlist x cs_ann_stride(dim, 8)) with their own
      * ranges (cmin, cstep: dim each), made by cs_ann_prepare (malloc'd;
      * NULL: the centroids are ranked in float) */
     uint8_t *ccodes;
@@ -121,7 +126,7 @@ cs_status cs_db_update_ann(cs_db *db, cs_pool *pool, cs_error *err);
 typedef struct cs_ann_info {
     cs_ann_state state;
     int64_t count, bytes;
-    int nlist;
+    int nlist, code_bits;
 } cs_ann_info;
 void cs_db_ann_info(cs_db *db, cs_ann_info *out);
 

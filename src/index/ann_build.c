@@ -1,5 +1,5 @@
 /* index/ann_build.c - making DB.ann: spherical k-means for the centroids,
- * the 8-bit ranges, the assignment of every row to its list (on cs_gemm:
+ * the codes' ranges, the assignment of every row to its list (on cs_gemm:
  * one matrix product per block of rows against all centroids), and the
  * file, written atomically. */
 #include <errno.h>
@@ -13,19 +13,68 @@
 #include "index/ann_internal.h"
 #include "index/ann_build.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_lp.h"
 
 enum {
     TRAIN_PER_LIST = 32, /* k-means sample: rows per centroid */
     KMEANS_ITERS = 10,
-    GEMM_FLOATS = 4 << 20 /* scores of one block of rows: 16 MB */
+    GEMM_FLOATS = 4 << 20, /* scores of one block of rows: 16 MB */
+    RANGE_BINS = 1024
 };
 
+/* The largest 8-bit codes a catalogue gets; past it, 4 bits. A search
+ * touches a few percent of the codes, but a server's queries soon map them
+ * all in: 2 GiB of 8-bit codes is 4M rows of 512 dimensions, and a 10M
+ * catalogue's 4-bit codes are 2.6 GB (docs/performance.md). */
+#define BITS8_MAX_BYTES 2147483648.0
+
 int cs_ann_choose_nlist(int64_t n) {
-    /* about 4 sqrt(n), a power of two: 1M rows -> 4096 lists of ~244 */
-    double t = 4.0 * sqrt((double)n);
+    /* about 3.6 sqrt(n), the nearest power of two: 1M rows -> 4096 lists
+     * of ~244, 10M -> 8192 of ~1220. Assigning the rows costs n x nlist x
+     * dim multiply-adds, so at 10M 16384 lists would double the build
+     * (~10 min more on two cores) to save part of a query's scan, which
+     * is about a millisecond there (docs/performance.md). */
+    double t = 3.6 * sqrt((double)n);
     int l = 16;
     while (l < 65536 && l * 1.41 < t) l *= 2;
     return l;
+}
+
+/* The centroids packed once for the multiply: cs_gemm would pack them
+ * again for every block of rows (32 MB at 16384 lists, against a block's
+ * 256 rows of work). BF16 products where the CPU has them: twice the
+ * rate, and a row whose two best centroids score within BF16's rounding
+ * lies near both lists, so either serves it. */
+typedef struct centroid_panels {
+    cs_lp_panels lp; /* type CS_LP_NONE: the float panels */
+    cs_gemm_panels f;
+    void *mem;
+} centroid_panels;
+
+static void centroid_row(const void *ctx, int r, float *out) {
+    const centroid_panels *c = ctx;
+    memcpy(out, (const float *)c->f.p + (size_t)r * (size_t)c->lp.k, (size_t)c->lp.k * sizeof *out);
+}
+
+static int pack_centroids(const float *centroids, int nlist, int dim, centroid_panels *c) {
+    memset(c, 0, sizeof *c);
+    if (cs_lp_native(CS_LP_BF16)) {
+        size_t bytes = (cs_lp_bytes(CS_LP_BF16, nlist, dim) + 63) & ~(size_t)63;
+        float *row = malloc(2 * (size_t)dim * sizeof *row);
+        c->mem = aligned_alloc(64, bytes);
+        if (c->mem && row) {
+            c->lp.k = dim;
+            c->f.p = centroids; /* read by centroid_row */
+            cs_lp_pack(CS_LP_BF16, nlist, dim, centroid_row, c, row, c->mem, &c->lp);
+            c->f.p = NULL;
+        }
+        free(row);
+        return c->mem != NULL;
+    }
+    size_t bytes = (cs_gemm_panels_floats(nlist, dim) * sizeof(float) + 63) & ~(size_t)63;
+    c->mem = aligned_alloc(64, bytes);
+    if (c->mem) cs_gemm_pack(nlist, dim, centroids, (size_t)dim, CS_DT_F32, NULL, c->mem, &c->f);
+    return c->mem != NULL;
 }
 
 /* list[i] = the centroid with the largest inner product with row i of x
@@ -37,8 +86,10 @@ cs_status cs_ann_assign(cs_pool *pool, const float *base, const int64_t *rows, i
     if (chunk > 4096) chunk = 4096;
     float *y = malloc((size_t)chunk * (size_t)nlist * sizeof *y);
     float *x = rows ? malloc((size_t)chunk * (size_t)dim * sizeof *x) : NULL;
+    centroid_panels pk;
+    int packed = pack_centroids(centroids, nlist, dim, &pk);
     cs_status st = CS_OK;
-    if (!y || (rows && !x)) st = cs_fail(err, CS_ENOMEM, "index: out of memory");
+    if (!y || (rows && !x) || !packed) st = cs_fail(err, CS_ENOMEM, "index: out of memory");
     for (int64_t b = 0; !st && b < n; b += chunk) {
         int m = (int)(n - b < chunk ? n - b : chunk);
         const float *xb = base + b * (int64_t)dim;
@@ -48,8 +99,11 @@ cs_status cs_ann_assign(cs_pool *pool, const float *base, const int64_t *rows, i
                        (size_t)dim * sizeof *x);
             xb = x;
         }
-        st = cs_gemm(pool, m, nlist, dim, xb, (size_t)dim, centroids, (size_t)dim, CS_DT_F32, NULL,
-                     y, (size_t)nlist, 0, err);
+        if (pk.lp.type == CS_LP_BF16)
+            st = cs_gemm_lp(pool, m, xb, (size_t)dim, &pk.lp, NULL, y, (size_t)nlist, 0, err);
+        else
+            st = cs_gemm_packed(pool, m, nlist, dim, xb, (size_t)dim, &pk.f, centroids, (size_t)dim,
+                                CS_DT_F32, NULL, NULL, y, (size_t)nlist, 0, err);
         for (int i = 0; !st && i < m; i++) {
             const float *s = y + (size_t)i * nlist;
             int best = 0;
@@ -58,6 +112,7 @@ cs_status cs_ann_assign(cs_pool *pool, const float *base, const int64_t *rows, i
             list[b + i] = (uint32_t)best;
         }
     }
+    free(pk.mem);
     free(y);
     free(x);
     return st;
@@ -94,7 +149,64 @@ static void update_centroids(const float *x, int64_t n, int dim, const uint32_t 
     }
 }
 
-cs_status cs_ann_train(cs_pool *pool, const float *vecs, int64_t n, int dim, int nlist,
+int cs_ann_choose_bits(int64_t n, int dim, int current) {
+    const char *e = getenv("CLIPSEARCH_ANN_BITS");
+    if (e && (!strcmp(e, "4") || !strcmp(e, "8"))) return atoi(e);
+    if (current) return current;
+    return (double)n * cs_ann_stride(dim, 8) > BITS8_MAX_BYTES ? 4 : 8;
+}
+
+/* Each dimension's range for codes of `bits`. 8 bits: the sample's range
+ * and a little room for rows outside it. 4 bits: the central 98% of the
+ * sample (a histogram of RANGE_BINS bins); 16 levels spread over the whole
+ * range would spend most of them on the few extreme values, and clamping
+ * those costs less recall (docs/performance.md). */
+static cs_status code_ranges(const float *x, int64_t ns, int dim, int bits, float *sq_min,
+                             float *sq_step, cs_error *err) {
+    float *lo = sq_min, *hi = sq_step; /* the max, for now */
+    for (int d = 0; d < dim; d++) lo[d] = INFINITY, hi[d] = -INFINITY;
+    for (int64_t i = 0; i < ns; i++)
+        for (int d = 0; d < dim; d++) {
+            float v = x[(size_t)i * dim + d];
+            if (v < lo[d]) lo[d] = v;
+            if (v > hi[d]) hi[d] = v;
+        }
+    for (int d = 0; d < dim; d++)
+        if (!(hi[d] - lo[d] > 1e-6f)) hi[d] = lo[d] + 1e-6f;
+    if (bits == 8) {
+        for (int d = 0; d < dim; d++) {
+            float span = hi[d] - lo[d];
+            lo[d] -= span * 0.02f;
+            sq_step[d] = span * 1.04f / 255.0f;
+        }
+        return CS_OK;
+    }
+    uint32_t *hist = calloc((size_t)dim * RANGE_BINS, sizeof *hist);
+    if (!hist) return cs_fail(err, CS_ENOMEM, "index: out of memory");
+    for (int64_t i = 0; i < ns; i++)
+        for (int d = 0; d < dim; d++) {
+            float t = (x[(size_t)i * dim + d] - lo[d]) / (hi[d] - lo[d]) * RANGE_BINS;
+            int b = t > 0 ? (int)t : 0;
+            hist[(size_t)d * RANGE_BINS + (b < RANGE_BINS ? b : RANGE_BINS - 1)]++;
+        }
+    int64_t tail = ns / 100;
+    for (int d = 0; d < dim; d++) {
+        const uint32_t *h = hist + (size_t)d * RANGE_BINS;
+        int b0 = 0, b1 = RANGE_BINS - 1;
+        for (int64_t c = h[0]; b0 < RANGE_BINS - 1 && c <= tail; c += h[++b0]) {
+        }
+        for (int64_t c = h[b1]; b1 > b0 && c <= tail; c += h[--b1]) {
+        }
+        float w = (hi[d] - lo[d]) / RANGE_BINS;
+        float a = lo[d] + w * (float)b0, z = lo[d] + w * (float)(b1 + 1);
+        lo[d] = a;
+        sq_step[d] = (z - a) / 15.0f;
+    }
+    free(hist);
+    return CS_OK;
+}
+
+cs_status cs_ann_train(cs_pool *pool, const float *vecs, int64_t n, int dim, int nlist, int bits,
                        float *centroids, float *sq_min, float *sq_step, cs_error *err) {
     int64_t ns = (int64_t)nlist * TRAIN_PER_LIST;
     if (ns > n) ns = n;
@@ -112,25 +224,11 @@ cs_status cs_ann_train(cs_pool *pool, const float *vecs, int64_t n, int dim, int
      * the first folders indexed) */
     for (int64_t i = 0; i < ns; i++)
         memcpy(x + (size_t)i * dim, vecs + (i * n / ns) * (int64_t)dim, (size_t)dim * sizeof *x);
-    for (int d = 0; d < dim; d++) sq_min[d] = INFINITY, sq_step[d] = -INFINITY;
-    for (int64_t i = 0; i < ns; i++)
-        for (int d = 0; d < dim; d++) {
-            float v = x[(size_t)i * dim + d];
-            if (v < sq_min[d]) sq_min[d] = v;
-            if (v > sq_step[d]) sq_step[d] = v; /* the max, for now */
-        }
-    for (int d = 0; d < dim; d++) {
-        float span = sq_step[d] - sq_min[d];
-        if (!(span > 1e-6f)) span = 1e-6f;
-        /* a little room for rows outside the sample's range */
-        sq_min[d] -= span * 0.02f;
-        sq_step[d] = span * 1.04f / 255.0f;
-    }
+    cs_status st = code_ranges(x, ns, dim, bits, sq_min, sq_step, err);
     for (int l = 0; l < nlist; l++)
         memcpy(centroids + (size_t)l * dim, x + (size_t)(l * ns / nlist) * dim,
                (size_t)dim * sizeof *x);
     uint64_t rng = 1;
-    cs_status st = CS_OK;
     for (int it = 0; it < KMEANS_ITERS && !st; it++) {
         st = cs_ann_assign(pool, x, NULL, ns, dim, centroids, nlist, list, err);
         if (!st) update_centroids(x, ns, dim, list, nlist, centroids, counts, &rng);
@@ -151,13 +249,14 @@ cs_status cs_ann_write(const char *path, const cs_ann_header *proto, const float
                        const float *sq_min, const float *sq_step, const uint32_t *list,
                        const cs_vecs *v, cs_error *err) {
     cs_ann_header h = *proto;
-    int dim = (int)h.dim, nlist = (int)h.nlist, stride = cs_ann_stride(dim);
+    int dim = (int)h.dim, nlist = (int)h.nlist, bits = (int)h.code_bits;
+    int stride = cs_ann_stride(dim, bits);
     int64_t n = v->n;
     cs_ann_offsets l;
-    if (!cs_ann_layout(h.dim, h.nlist, (uint64_t)n, (uint64_t)stride, &l))
+    if (!cs_ann_layout(h.dim, h.nlist, (uint64_t)n, (uint64_t)stride, (uint64_t)bits, &l))
         return cs_fail(err, CS_ELIMIT, "%s: index too large", path);
     memcpy(h.magic, CS_ANN_MAGIC, 8);
-    h.version = 1;
+    h.version = 2;
     h.code_stride = (uint32_t)stride;
     h.count = (uint64_t)n;
     h.centroids = l.centroids, h.sq = l.sq, h.lists = l.lists, h.ids = l.ids, h.codes = l.codes;
@@ -201,7 +300,11 @@ cs_status cs_ann_write(const char *path, const cs_ann_header *proto, const float
     uint64_t at = l.ids + (uint64_t)n * sizeof(int64_t);
     if (ok) ok = write_all(f, zeros, (size_t)(l.codes - at));
     for (int64_t e = 0; ok && e < n; e++) {
-        cs_ann_encode(v->vectors + order[e] * (int64_t)dim, sq_min, sq_step, dim, stride, code);
+        const float *x = v->vectors + order[e] * (int64_t)dim;
+        if (bits == 4)
+            cs_ann_encode4(x, sq_min, sq_step, dim, stride, code);
+        else
+            cs_ann_encode(x, sq_min, sq_step, dim, stride, code);
         ok = write_all(f, code, (size_t)stride);
     }
     if (!ok || fflush(f) != 0 || fsync(fileno(f)) != 0)

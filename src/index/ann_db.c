@@ -144,6 +144,7 @@ void cs_db_ann_info(cs_db *db, cs_ann_info *out) {
     if (a) {
         out->count = a->count;
         out->nlist = a->nlist;
+        out->code_bits = a->code_bits;
         out->bytes = (int64_t)a->map.size;
         cs_ann_close(a);
     }
@@ -272,9 +273,12 @@ static cs_status build(cs_db *db, cs_pool *pool, const char *path, const cs_vecs
     int dim = db->dim;
     int64_t n = v->n;
     int retrain = !old || n > 2 * old->trained_count || 2 * n < old->trained_count || !db->has_gen;
+    int bits = cs_ann_choose_bits(n, dim, retrain ? 0 : old->code_bits);
+    retrain |= old && bits != old->code_bits; /* the ranges are for the old codes */
     int nlist = retrain ? cs_ann_choose_nlist(n) : old->nlist;
     cs_ann_header h = {.dim = (uint32_t)dim,
                        .nlist = (uint32_t)nlist,
+                       .code_bits = (uint32_t)bits,
                        .generation = v->generation,
                        .trained_count = retrain ? (uint64_t)n : (uint64_t)old->trained_count};
     uuid_bytes(db->uuid, h.uuid);
@@ -286,9 +290,9 @@ static cs_status build(cs_db *db, cs_pool *pool, const char *path, const cs_vecs
     if (!cent || !sq || !list) {
         st = cs_fail(err, CS_ENOMEM, "%s: out of memory", path);
     } else if (retrain) {
-        cs_log(&db->log, CS_LOG_INFO, "%s: training %d lists on %lld rows", path, nlist,
-               (long long)n);
-        st = cs_ann_train(pool, v->vectors, n, dim, nlist, cent, sq, sq + dim, err);
+        cs_log(&db->log, CS_LOG_INFO, "%s: training %d lists on %lld rows (%d-bit codes)", path,
+               nlist, (long long)n, bits);
+        st = cs_ann_train(pool, v->vectors, n, dim, nlist, bits, cent, sq, sq + dim, err);
         if (!st) st = cs_ann_assign(pool, v->vectors, NULL, n, dim, cent, nlist, list, err);
     } else {
         memcpy(cent, old->centroids, (size_t)nlist * dim * sizeof *cent);

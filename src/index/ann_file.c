@@ -16,8 +16,8 @@ enum {
 
 _Static_assert(sizeof(cs_ann_header) == CS_ANN_HEADER, "DB.ann header is 128 bytes");
 
-int cs_ann_stride(int dim) {
-    return (dim + 15) & ~15;
+int cs_ann_stride(int dim, int bits) {
+    return bits == 4 ? ((dim + 127) & ~127) / 2 : (dim + 15) & ~15;
 }
 
 /* a * b * c + d without overflow (core/checked.h), or 0. */
@@ -26,10 +26,10 @@ static int mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t *out
     return cs_mul3_u64(a, b, c, &p) && cs_add_u64(p, d, out);
 }
 
-int cs_ann_layout(uint64_t dim, uint64_t nlist, uint64_t count, uint64_t stride,
+int cs_ann_layout(uint64_t dim, uint64_t nlist, uint64_t count, uint64_t stride, uint64_t bits,
                   cs_ann_offsets *l) {
     if (dim < 1 || dim > MAX_DIM || nlist < 1 || nlist > MAX_NLIST || count > MAX_COUNT ||
-        stride != (uint64_t)cs_ann_stride((int)dim))
+        (bits != 4 && bits != 8) || stride != (uint64_t)cs_ann_stride((int)dim, (int)bits))
         return 0;
     l->centroids = CS_ANN_HEADER;
     uint64_t ids_end;
@@ -66,9 +66,11 @@ cs_ann_state cs_ann_check(const cs_map *m, int dim, const uint8_t *uuid, uint64_
     if (m->size < sizeof h) return damaged(err, "shorter than its header");
     memcpy(&h, m->data, sizeof h);
     if (memcmp(h.magic, CS_ANN_MAGIC, 8) != 0) return damaged(err, "not an index file (magic)");
-    if (h.version != 1) return damaged(err, "unknown version");
+    if (h.version != 1 && h.version != 2) return damaged(err, "unknown version");
+    if (h.version == 1 && h.code_bits != 0) return damaged(err, "bad code size");
+    uint32_t bits = h.version == 1 ? 8 : h.code_bits;
     cs_ann_offsets l;
-    if (!cs_ann_layout(h.dim, h.nlist, h.count, h.code_stride, &l))
+    if (!cs_ann_layout(h.dim, h.nlist, h.count, h.code_stride, bits, &l))
         return damaged(err, "bad dimension, list count, row count or code size");
     if (h.centroids != l.centroids || h.sq != l.sq || h.lists != l.lists || h.ids != l.ids ||
         h.codes != l.codes || h.file_size != l.size || h.reserved != 0)
@@ -83,6 +85,7 @@ cs_ann_state cs_ann_check(const cs_map *m, int dim, const uint8_t *uuid, uint64_
     a->dim = (int)h.dim;
     a->nlist = (int)h.nlist;
     a->code_stride = (int)h.code_stride;
+    a->code_bits = (int)bits;
     a->count = (int64_t)h.count;
     a->trained_count = (int64_t)h.trained_count;
     a->generation = h.generation;
@@ -106,7 +109,7 @@ cs_ann_state cs_ann_check(const cs_map *m, int dim, const uint8_t *uuid, uint64_
 }
 
 cs_status cs_ann_prepare(cs_ann *a) {
-    int dim = a->dim, stride = a->code_stride;
+    int dim = a->dim, stride = cs_ann_stride(dim, 8); /* the rows' codes may be of 4 bits */
     a->ccodes = malloc((size_t)a->nlist * (size_t)stride);
     a->cmin = malloc(2 * (size_t)dim * sizeof *a->cmin);
     if (!a->ccodes || !a->cmin) {

@@ -89,4 +89,54 @@ VNNI void cs_ann_scan_vnni(const uint8_t *codes, int64_t n, int stride, const cs
         out[r] = total(h0, l0);
     }
 }
+
+/* The 4-bit codes (ann_sq4.c): a 64-byte block is 128 nibbles, its low
+ * nibbles the first 64 dimensions and its high ones the next, so one mask,
+ * one shift and two vpdpbusd take a block against the query as it lies.
+ * Separate sums for the two halves keep two chains of additions in flight
+ * a row. */
+VNNI_INLINE int32_t total4(__m512i lo, __m512i hi) {
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(lo, hi));
+}
+
+VNNI void cs_ann_scan4_vnni(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
+                            int32_t *out) {
+    const int8_t *q8 = q->q8;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    int64_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        const uint8_t *c = codes + r * stride;
+        __m512i l0 = _mm512_setzero_si512(), l1 = l0, l2 = l0, l3 = l0;
+        __m512i h0 = l0, h1 = l0, h2 = l0, h3 = l0;
+        for (int b = 0; b < stride; b += 64) {
+            __m512i ql = _mm512_loadu_si512(q8 + 2 * b), qh = _mm512_loadu_si512(q8 + 2 * b + 64);
+            __m512i c0 = _mm512_loadu_si512(c + b), c1 = _mm512_loadu_si512(c + stride + b);
+            __m512i c2 = _mm512_loadu_si512(c + 2 * stride + b);
+            __m512i c3 = _mm512_loadu_si512(c + 3 * stride + b);
+            l0 = dpbusd(l0, _mm512_and_si512(c0, m4), ql);
+            h0 = dpbusd(h0, _mm512_and_si512(_mm512_srli_epi16(c0, 4), m4), qh);
+            l1 = dpbusd(l1, _mm512_and_si512(c1, m4), ql);
+            h1 = dpbusd(h1, _mm512_and_si512(_mm512_srli_epi16(c1, 4), m4), qh);
+            l2 = dpbusd(l2, _mm512_and_si512(c2, m4), ql);
+            h2 = dpbusd(h2, _mm512_and_si512(_mm512_srli_epi16(c2, 4), m4), qh);
+            l3 = dpbusd(l3, _mm512_and_si512(c3, m4), ql);
+            h3 = dpbusd(h3, _mm512_and_si512(_mm512_srli_epi16(c3, 4), m4), qh);
+        }
+        out[r] = total4(l0, h0);
+        out[r + 1] = total4(l1, h1);
+        out[r + 2] = total4(l2, h2);
+        out[r + 3] = total4(l3, h3);
+    }
+    for (; r < n; r++) {
+        const uint8_t *c = codes + r * stride;
+        __m512i l0 = _mm512_setzero_si512(), h0 = l0;
+        for (int b = 0; b < stride; b += 64) {
+            __m512i c0 = _mm512_loadu_si512(c + b);
+            l0 = dpbusd(l0, _mm512_and_si512(c0, m4), _mm512_loadu_si512(q8 + 2 * b));
+            h0 = dpbusd(h0, _mm512_and_si512(_mm512_srli_epi16(c0, 4), m4),
+                        _mm512_loadu_si512(q8 + 2 * b + 64));
+        }
+        out[r] = total4(l0, h0);
+    }
+}
 #endif

@@ -12,7 +12,7 @@
 /* Defaults from bench/bench_ann.c on 1M CLIP-like vectors (docs/performance.md):
  * the lists scanned grow with the list count, so that the rows scanned stay
  * about the same share of the catalogue. */
-enum { DEFAULT_RERANK = 160 };
+enum { DEFAULT_RERANK = 160, DEFAULT_RERANK4 = 320 };
 
 /* With quantized centroids the lists are chosen in two steps: the best
  * CENTROID_SLACK x nprobe by their 8-bit codes (a quarter of the bytes of
@@ -36,21 +36,13 @@ void cs_ann_quantize_query(const float *q, const float *step, int dim, int strid
     for (int d = 0; d < stride; d++) qi[d] = d < dim ? (int16_t)lrint(q[d] * step[d] * scale) : 0;
 }
 
-/* rintf for 0 <= v <= 255 without a library call (the build targets plain
- * x86-64, where rintf is not inlined, and the loop below would not
- * vectorize): adding and taking away 1.5 x 2^23 leaves v rounded to
- * nearest, ties to even, as rintf does. */
-static inline float round_small(float v) {
-    return (v + 12582912.0f) - 12582912.0f;
-}
-
 void cs_ann_encode(const float *restrict x, const float *restrict min, const float *restrict step,
                    int dim, int stride, uint8_t *restrict code) {
     for (int d = 0; d < dim; d++) { /* restrict: a byte store could alias the floats */
         float c = (x[d] - min[d]) / step[d];
         c = c > 0 ? c : 0; /* NaN -> 0 */
         c = c < 255 ? c : 255;
-        code[d] = (uint8_t)round_small(c);
+        code[d] = (uint8_t)cs_ann_round_small(c);
     }
     memset(code + dim, 0, (size_t)(stride - dim));
 }
@@ -139,9 +131,30 @@ static void heap_push(heap *t, float score, int64_t at) {
     t->h[i] = x;
 }
 
-static int cmp_id64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+/* The row of `id` in the ascending ids[0..n), or -1. A catalogue's ids
+ * are nearly dense (given in arrival order, with the holes of removed
+ * rows), so a guess in proportion between the bounds lands on or beside
+ * the row: a few probes where a binary search over 1M ids takes 20 cache
+ * misses, the larger part of re-ranking 160 candidates. After
+ * INTERPOLATE guesses the search halves, so skewed ids cost no more than
+ * a binary search. */
+static int64_t row_of(const int64_t *ids, int64_t n, int64_t id) {
+    enum { INTERPOLATE = 4 };
+    int64_t lo = 0, hi = n - 1;
+    for (int step = 0; lo <= hi; step++) {
+        int64_t m = lo + (hi - lo) / 2;
+        if (step < INTERPOLATE) {
+            if (id < ids[lo] || id > ids[hi]) return -1;
+            double span = (double)ids[hi] - (double)ids[lo];
+            if (span > 0) m = lo + (int64_t)((double)(id - ids[lo]) / span * (double)(hi - lo));
+        }
+        if (ids[m] == id) return m;
+        if (ids[m] < id)
+            lo = m + 1;
+        else
+            hi = m - 1;
+    }
+    return -1;
 }
 
 static int cmp_hit(const void *a, const void *b) {
@@ -155,7 +168,7 @@ enum { SCAN_CHUNK = 512 };
 /* The best `cap` entries of the probed lists by their codes, into t. */
 static void scan_lists(const cs_ann *a, const int *probe, int nprobe, const cs_ann_qcode *qc,
                        heap *t) {
-    cs_ann_scan_fn scan = cs_ann_scan_kernel();
+    cs_ann_scan_fn scan = a->code_bits == 4 ? cs_ann_scan4_kernel() : cs_ann_scan_kernel();
     int32_t s[SCAN_CHUNK];
     for (int p = 0; p < nprobe; p++) {
         uint64_t b = a->lists[probe[p]], e = a->lists[probe[p] + 1];
@@ -169,8 +182,8 @@ static void scan_lists(const cs_ann *a, const int *probe, int nprobe, const cs_a
     }
 }
 
-/* q in the terms of codes with ranges `step`: qi and its byte split, in
- * buf (4 x stride bytes, int16-aligned). */
+/* q in the terms of 8-bit codes with ranges `step`: qi and its byte
+ * split, in buf (4 x stride bytes, int16-aligned). */
 static cs_ann_qcode quantize(const float *q, const float *step, int dim, int stride, void *buf) {
     int16_t *qi = buf;
     int8_t *q8 = (int8_t *)(qi + stride);
@@ -183,16 +196,18 @@ static cs_ann_qcode quantize(const float *q, const float *step, int dim, int str
  * their number. With the centroids' codes (cs_ann_prepare) the integer
  * kernel shortlists CENTROID_SLACK x nprobe of them, re-scored in float;
  * else every centroid is scored in float. cs: nlist floats of scratch;
- * ph: (CENTROID_SLACK + 1) x nprobe heap slots; qbuf: 4 x stride bytes. */
+ * ph: (CENTROID_SLACK + 1) x nprobe heap slots; qbuf: 4 x the 8-bit
+ * stride bytes. */
 static int choose_lists(const cs_ann *a, const float *q, int nprobe, int use_codes, float *cs,
                         cand *ph, void *qbuf, int *probe) {
     cs_dot_rows_fn dot = dot_kernel();
     heap lists = {ph, 0, nprobe};
     if (use_codes && a->ccodes && nprobe < a->nlist) {
         int wide = nprobe * CENTROID_SLACK < a->nlist ? nprobe * CENTROID_SLACK : a->nlist;
-        cs_ann_qcode qc = quantize(q, a->cstep, a->dim, a->code_stride, qbuf);
+        int stride = cs_ann_stride(a->dim, 8);
+        cs_ann_qcode qc = quantize(q, a->cstep, a->dim, stride, qbuf);
         int32_t *ci = (int32_t *)(void *)cs; /* same size as the floats */
-        cs_ann_scan_kernel()(a->ccodes, a->nlist, a->code_stride, &qc, ci);
+        cs_ann_scan_kernel()(a->ccodes, a->nlist, stride, &qc, ci);
         heap near = {ph, 0, wide};
         for (int l = 0; l < a->nlist; l++)
             if (near.size < wide || (float)ci[l] > near.h[0].score)
@@ -219,28 +234,39 @@ int64_t cs_ann_search(const cs_ann *a, const cs_vecs *v, const float *q, int wan
     if (want <= 0 || a->count == 0) return 0;
     int nprobe = p && p->nprobe > 0 ? p->nprobe : default_nprobe(a->nlist);
     if (nprobe > a->nlist) nprobe = a->nlist;
-    int rerank = p && p->rerank > 0 ? p->rerank : DEFAULT_RERANK;
+    int rerank = p && p->rerank > 0  ? p->rerank
+                 : a->code_bits == 4 ? DEFAULT_RERANK4
+                                     : DEFAULT_RERANK;
     if (rerank < want) rerank = want;
     size_t nph = (size_t)nprobe * (CENTROID_SLACK + 1);
     float *cs = malloc((size_t)a->nlist * sizeof *cs);
     cand *ph = malloc(nph * sizeof *ph), *ch = malloc((size_t)rerank * sizeof *ch);
     int *probe = malloc((size_t)nprobe * sizeof *probe);
-    void *qbuf = malloc((size_t)a->code_stride * 4);
+    /* the centroids' query, then the rows' (of 4 bits: one byte a
+     * dimension of the code's, 2 x its stride) */
+    size_t qcent = (size_t)cs_ann_stride(a->dim, 8) * 4;
+    void *qbuf = malloc(qcent + (size_t)a->code_stride * 4);
     cs_hit *all = malloc((size_t)rerank * sizeof *all);
     int64_t n = -1;
     if (!cs || !ph || !ch || !probe || !qbuf || !all) goto done;
     cs_dot_rows_fn dot = dot_kernel();
     int np = choose_lists(a, q, nprobe, !(p && p->float_centroids), cs, ph, qbuf, probe);
-    cs_ann_qcode qc = quantize(q, a->sq_step, a->dim, a->code_stride, qbuf);
+    cs_ann_qcode qc;
+    if (a->code_bits == 4) {
+        int8_t *q8 = (int8_t *)qbuf + qcent;
+        cs_ann_quantize_query4(q, a->sq_step, a->dim, a->code_stride, q8);
+        qc = (cs_ann_qcode){NULL, q8};
+    } else {
+        qc = quantize(q, a->sq_step, a->dim, a->code_stride, (char *)qbuf + qcent);
+    }
     heap cands = {ch, 0, rerank};
     scan_lists(a, probe, np, &qc, &cands);
     /* re-score exactly; hits may be shorter than the candidates */
     int64_t m = 0;
     for (int i = 0; i < cands.size; i++) {
         int64_t id = a->ids[cands.h[i].at];
-        const int64_t *hit = v->n ? bsearch(&id, v->ids, (size_t)v->n, sizeof id, cmp_id64) : NULL;
-        if (!hit) continue; /* not in this snapshot */
-        int64_t r = hit - v->ids;
+        int64_t r = row_of(v->ids, v->n, id);
+        if (r < 0) continue; /* not in this snapshot */
         if (cs_vecs_masked(v, r)) continue; /* removed or rewritten since */
         float s;
         dot(v->vectors + r * (int64_t)v->dim, 1, v->dim, q, &s);

@@ -554,7 +554,7 @@ cs_status cs_db_get_info(cs_db *db, cs_db_info *out, cs_error *err) {
                       file_size(db->path, ".vectors") + file_size(db->path, ".ann");
     cs_ann_info ai;
     cs_db_ann_info(db, &ai);
-    out->search_index = ai.state == CS_ANN_OK ? "ivf-sq8" : "exact";
+    out->search_index = ai.state != CS_ANN_OK ? "exact" : ai.code_bits == 4 ? "ivf-sq4" : "ivf-sq8";
     out->index_note = ai.state == CS_ANN_STALE     ? "stale"
                       : ai.state == CS_ANN_DAMAGED ? "damaged"
                                                    : "";

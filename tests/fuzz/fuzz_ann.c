@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_ann_offsets l;
     if (size >= sizeof h) {
         memcpy(&h, buf, sizeof h);
-        if (cs_ann_layout(h.dim, h.nlist, h.count, h.code_stride, &l) && l.ids <= size &&
+        uint32_t bits = h.version == 1 ? 8 : h.code_bits;
+        if (cs_ann_layout(h.dim, h.nlist, h.count, h.code_stride, bits, &l) && l.ids <= size &&
             h.centroids == l.centroids) {
             h.check = cs_ann_checksum(&h, buf + l.centroids, (size_t)(l.ids - l.centroids));
             memcpy(buf, &h, sizeof h);

@@ -7,7 +7,11 @@
  * byte split recombines to the 16-bit query. The kernels the CPU lacks are
  * skipped with a note. The row encoder rounds and clamps as
  * clamp(rintf((x - min) / step), 0, 255) with NaN -> 0, checked on values
- * in and out of range, halves (ties to even), NaN and infinities. */
+ * in and out of range, halves (ties to even), NaN and infinities.
+ * The same for codes of 4 bits: the encoder's nibbles where the layout
+ * says (ann_internal.h) with clamp(rintf(..), 0, 15); the portable scan
+ * against sums formed here from those values; the vector kernels against
+ * the portable one on every stride from 64 to 512 bytes. */
 #include <math.h>
 #include <stdint.h>
 
@@ -90,8 +94,69 @@ static void check_encode(void) {
     }
 }
 
+/* dimension d's 4-bit code in a row, as ann_internal.h lays them out */
+static int nibble(const uint8_t *code, int d) {
+    int byte = 64 * (d / 128) + d % 64;
+    return d % 128 < 64 ? code[byte] & 15 : code[byte] >> 4;
+}
+
+static void check_encode4(void) {
+    enum { DIM = 300, STRIDE = 192 }; /* 300 rounded up to 384 dimensions, halved */
+    CHECK_EQ_INT(cs_ann_stride(DIM, 4), STRIDE);
+    float x[DIM], min[DIM], step[DIM], q[DIM];
+    uint8_t code[STRIDE];
+    int8_t q8[2 * STRIDE];
+    for (int round = 0; round < 200; round++) {
+        for (int d = 0; d < DIM; d++) {
+            min[d] = (float)((int)(next() % 2001) - 1000) / 1000;
+            step[d] = (float)(next() % 1000 + 1) / 10000;
+            int kind = (int)(next() % 8);
+            float k = kind == 0   ? (float)((int)(next() % 44) - 6) / 2 /* ties, out of range */
+                      : kind == 1 ? NAN
+                      : kind == 2 ? (next() & 1 ? INFINITY : -INFINITY)
+                                  : (float)((int)(next() % 20000) - 2000) / 1000;
+            x[d] = min[d] + k * step[d];
+            q[d] = (float)((int)(next() % 2001) - 1000) / 1000;
+        }
+        cs_ann_encode4(x, min, step, DIM, STRIDE, code);
+        int32_t want = 0, got;
+        cs_ann_quantize_query4(q, step, DIM, STRIDE, q8);
+        for (int d = 0; d < DIM; d++) {
+            float c = rintf((x[d] - min[d]) / step[d]);
+            int w = isnan(c) || c <= 0 ? 0 : c >= 15 ? 15 : (int)c;
+            CHECK_MSG(nibble(code, d) == w, "encode4 %g (min %g, step %g) at %d: %d, not %d",
+                      (double)x[d], (double)min[d], (double)step[d], d, nibble(code, d), w);
+            CHECK(q8[d] >= -127 && q8[d] <= 127);
+            want += w * q8[d];
+        }
+        for (int d = DIM; d < 2 * STRIDE; d++) CHECK(nibble(code, d) == 0 && q8[d] == 0);
+        cs_ann_qcode qc = {NULL, q8};
+        cs_ann_scan4_generic(code, 1, STRIDE, &qc, &got);
+        CHECK_EQ_INT(got, want);
+    }
+}
+
+static void check_stride4(int stride, const char *name, cs_ann_scan_fn fn, int mode) {
+    static uint8_t codes[MAX_ROWS * MAX_STRIDE];
+    int8_t q8[2 * MAX_STRIDE];
+    for (int d = 0; d < 2 * stride; d++)
+        q8[d] = (int8_t)(mode == 1 ? 127 : mode == 2 ? -127 : (int)(next() % 255) - 127);
+    for (int i = 0; i < MAX_ROWS * stride; i++) codes[i] = mode ? 255 : (uint8_t)next();
+    cs_ann_qcode q = {NULL, q8};
+    for (int n = 1; n <= MAX_ROWS; n += 4 + (n & 1)) {
+        int32_t want[MAX_ROWS], got[MAX_ROWS];
+        cs_ann_scan4_generic(codes, n, stride, &q, want);
+        fn(codes, n, stride, &q, got);
+        int same = 1;
+        for (int r = 0; r < n; r++) same &= want[r] == got[r];
+        CHECK_MSG(same, "%s (4 bits): stride %d, %d rows, mode %d: not the portable sums", name,
+                  stride, n, mode);
+    }
+}
+
 int main(void) {
     check_encode();
+    check_encode4();
     struct {
         const char *name;
         cs_ann_scan_fn fn;
@@ -103,6 +168,23 @@ int main(void) {
 #endif
         {"generic", cs_ann_scan_generic, 1},
     };
+    struct {
+        const char *name;
+        cs_ann_scan_fn fn;
+        int ok;
+    } kernels4[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+        {"avx2", cs_ann_scan4_avx2, cs_cpu_level_get() >= CS_CPU_AVX2},
+        {"avx512-vnni", cs_ann_scan4_vnni, cs_cpu_has(CS_CPU_VNNI)},
+#endif
+    };
+    for (size_t k = 0; k < sizeof kernels4 / sizeof *kernels4; k++) {
+        if (!kernels4[k].ok) continue;
+        for (int stride = 64; stride <= 512; stride += 64)
+            for (int mode = 0; mode < 3; mode++)
+                check_stride4(stride, kernels4[k].name, kernels4[k].fn, mode);
+        printf("%s (4 bits): checked\n", kernels4[k].name);
+    }
     for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
         if (!kernels[k].ok) {
             printf("%s: not on this CPU, skipped\n", kernels[k].name);
