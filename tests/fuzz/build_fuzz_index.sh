@@ -33,9 +33,11 @@ d = sys.argv[1]
 np.save(d + "/x.npy", np.random.RandomState(3).randn(120, 48).astype("<f4"))
 open(d + "/p.txt", "w").write("".join("/x/%d.jpg\n" % i for i in range(120)))
 PY
-    CLIPSEARCH_ANN_MIN_ROWS=50 "$cli" import -q --db "$tmp/s.db" --model "$model" \
-        --npy "$tmp/x.npy" --paths "$tmp/p.txt"
-    cp "$tmp/s.db.ann" "$out/ann_seeds/small.ann"
+    for bits in 8 4; do
+        CLIPSEARCH_ANN_MIN_ROWS=50 CLIPSEARCH_ANN_BITS=$bits "$cli" import -q \
+            --db "$tmp/s$bits.db" --model "$model" --npy "$tmp/x.npy" --paths "$tmp/p.txt"
+        cp "$tmp/s$bits.db.ann" "$out/ann_seeds/small-sq$bits.ann"
+    done
     rm -rf "$tmp"
 fi
 echo "$out/fuzz_ann $out/fuzz_npy"
