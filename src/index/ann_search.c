@@ -152,7 +152,10 @@ static int64_t row_of(const int64_t *ids, int64_t n, int64_t id) {
         if (step < INTERPOLATE) {
             if (id < ids[lo] || id > ids[hi]) return -1;
             double span = (double)ids[hi] - (double)ids[lo];
-            if (span > 0) m = lo + (int64_t)((double)(id - ids[lo]) / span * (double)(hi - lo));
+            /* in doubles: the ids' difference may not fit 64 bits */
+            if (span > 0)
+                m = lo + (int64_t)(((double)id - (double)ids[lo]) / span * (double)(hi - lo));
+            if (m > hi) m = hi;
         }
         if (ids[m] == id) return m;
         if (ids[m] < id)
@@ -272,7 +275,7 @@ int64_t cs_ann_search(const cs_ann *a, const cs_vecs *v, const float *q, int wan
     for (int i = 0; i < cands.size; i++) {
         int64_t id = a->ids[cands.h[i].at];
         int64_t r = row_of(v->ids, v->n, id);
-        if (r < 0) continue; /* not in this snapshot */
+        if (r < 0) continue;                /* not in this snapshot */
         if (cs_vecs_masked(v, r)) continue; /* removed or rewritten since */
         float s;
         dot(v->vectors + r * (int64_t)v->dim, 1, v->dim, q, &s);
