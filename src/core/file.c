@@ -28,7 +28,7 @@ static cs_status open_regular(const char *path, int *fd, struct stat *st, cs_err
     return CS_OK;
 }
 
-cs_status cs_map_file(const char *path, cs_map *out, cs_error *err) {
+cs_status cs_map_file_fd(const char *path, cs_map *out, int *fd_out, cs_error *err) {
     out->data = NULL;
     out->size = 0;
     int fd;
@@ -45,8 +45,15 @@ cs_status cs_map_file(const char *path, cs_map *out, cs_error *err) {
         out->data = p;
         out->size = (size_t)st.st_size;
     }
-    close(fd);
+    if (fd_out)
+        *fd_out = fd;
+    else
+        close(fd);
     return CS_OK;
+}
+
+cs_status cs_map_file(const char *path, cs_map *out, cs_error *err) {
+    return cs_map_file_fd(path, out, NULL, err);
 }
 
 void cs_unmap(cs_map *map) {
@@ -91,6 +98,16 @@ void cs_map_hint_huge(const void *p, size_t len) {
     uintptr_t page = page_size();
     uintptr_t a = (uintptr_t)p & ~(page - 1);
     (void)madvise((void *)a, (uintptr_t)p + len - a, MADV_HUGEPAGE);
+}
+
+void *cs_alloc_huge(size_t size) {
+    const size_t huge = (size_t)2 << 20;
+    if (size < huge / 2) return malloc(size ? size : 1);
+    if (size > SIZE_MAX - huge) return NULL;
+    size_t rounded = (size + huge - 1) & ~(huge - 1);
+    void *p = aligned_alloc(huge, rounded);
+    cs_map_hint_huge(p, rounded);
+    return p;
 }
 
 void cs_map_release(const void *p, size_t len) {

@@ -15,6 +15,12 @@ typedef struct cs_map {
 } cs_map;
 
 cs_status cs_map_file(const char *path, cs_map *out, cs_error *err);
+/* The same, handing back in *fd (which the caller closes) the descriptor the
+ * map was made from: pread() on it reads the same file. A few scattered
+ * rows of a large file cost less read than through a new mapping, where
+ * each first touch of a page table's span (2 MiB) costs a page fault and a
+ * new page table (25-90 us on a virtual machine, docs/performance.md). */
+cs_status cs_map_file_fd(const char *path, cs_map *out, int *fd, cs_error *err);
 void cs_unmap(cs_map *map);
 
 /* How cs_prefault mapped the pages. */
@@ -38,6 +44,16 @@ cs_prefault_how cs_prefault(const void *p, size_t len, int force_touch);
  * 512 (prefaulting 205 MB: 0.1 ms instead of 8-10). Pages already cached
  * keep their size. Nothing happens where it is unsupported. */
 void cs_map_hint_huge(const void *p, size_t len);
+
+/* A buffer that is written once when a command starts and then read
+ * (tables made at open): aligned to 2 MiB and rounded up to it, with
+ * transparent huge pages asked for (MADV_HUGEPAGE), so its first write
+ * maps 2 MiB at a time. On virtual machines that fault fresh memory in
+ * from the host 4 KiB at a time that first write is the cost: 10-18 us a
+ * 4 KiB page, against 0.25 us a 4 KiB share of a 2 MiB page (bench_map,
+ * docs/performance.md). Below 1 MiB (where rounding would waste more than
+ * it saves) a plain malloc. Freed with free(); NULL when out of memory. */
+void *cs_alloc_huge(size_t size);
 
 /* Drops this process's pages of [p, p + len) inside a read-only file
  * mapping (the whole pages within it): they leave the resident set, and a

@@ -110,7 +110,9 @@ cs_ann_state cs_ann_check(const cs_map *m, int dim, const uint8_t *uuid, uint64_
 
 cs_status cs_ann_prepare(cs_ann *a) {
     int dim = a->dim, stride = cs_ann_stride(dim, 8); /* the rows' codes may be of 4 bits */
-    a->ccodes = malloc((size_t)a->nlist * (size_t)stride);
+    /* 2 MiB at 1M rows, written once per process: in 2 MiB pages
+     * (cs_alloc_huge), not 512 fresh 4 KiB ones */
+    a->ccodes = cs_alloc_huge((size_t)a->nlist * (size_t)stride);
     a->cmin = malloc(2 * (size_t)dim * sizeof *a->cmin);
     if (!a->ccodes || !a->cmin) {
         cs_ann_unprepare(a);
@@ -155,6 +157,9 @@ cs_ann_state cs_ann_open(const char *path, int dim, const uint8_t *uuid, uint64_
         if (err) *err = e;
         return e.status == CS_ENOTFOUND ? CS_ANN_MISSING : CS_ANN_DAMAGED;
     }
+    /* before the first read, as for DB.vectors: pages read back from disk
+     * come in as 2 MiB folios, which later processes map 2 MiB at a time */
+    cs_map_hint_huge(m.data, m.size);
     cs_ann *a = calloc(1, sizeof *a);
     if (!a) {
         cs_unmap(&m);

@@ -237,6 +237,30 @@ static int choose_lists(const cs_ann *a, const float *q, int nprobe, int use_cod
     return lists.size;
 }
 
+enum { RESCORE_CHUNK = 16 }; /* rows read at a time: 32 kB at 512 dimensions */
+
+/* hits[i].score = the exact score of base row rows[i] of v, for i < m;
+ * -inf, counted in *n_bad, where the stored row is not a unit vector (NaN
+ * too). The rows are read RESCORE_CHUNK at a time into buf (RESCORE_CHUNK
+ * x dim floats): the same bytes as in the map, the same sums. */
+static void rescore(const cs_vecs *v, const float *q, const int64_t *rows, int64_t m, float *buf,
+                    cs_hit *hits, int64_t *n_bad) {
+    cs_dot_rows_fn dot = dot_kernel();
+    for (int64_t i = 0; i < m; i += RESCORE_CHUNK) {
+        int c = (int)(m - i < RESCORE_CHUNK ? m - i : RESCORE_CHUNK);
+        cs_vecs_read_rows(v, rows + i, c, buf);
+        for (int j = 0; j < c; j++) {
+            float s;
+            dot(buf + (size_t)j * (size_t)v->dim, 1, v->dim, q, &s);
+            if (!(fabsf(s) <= CS_UNIT_LIMIT)) {
+                if (n_bad) ++*n_bad;
+                s = -INFINITY;
+            }
+            hits[i + j].score = s;
+        }
+    }
+}
+
 int64_t cs_ann_search(const cs_ann *a, const cs_vecs *v, const float *q, int want,
                       const cs_ann_params *p, cs_hit *hits, int64_t *n_bad) {
     if (n_bad) *n_bad = 0;
@@ -256,9 +280,10 @@ int64_t cs_ann_search(const cs_ann *a, const cs_vecs *v, const float *q, int wan
     size_t qcent = (size_t)cs_ann_stride(a->dim, 8) * 4;
     void *qbuf = malloc(qcent + (size_t)a->code_stride * 4);
     cs_hit *all = malloc((size_t)rerank * sizeof *all);
+    int64_t *rows = malloc((size_t)rerank * sizeof *rows);
+    float *rowbuf = aligned_alloc(64, (size_t)RESCORE_CHUNK * (size_t)v->dim * sizeof(float));
     int64_t n = -1;
-    if (!cs || !ph || !ch || !probe || !qbuf || !all) goto done;
-    cs_dot_rows_fn dot = dot_kernel();
+    if (!cs || !ph || !ch || !probe || !qbuf || !all || !rows || !rowbuf) goto done;
     int np = choose_lists(a, q, nprobe, !(p && p->float_centroids), cs, ph, qbuf, probe);
     cs_ann_qcode qc;
     if (a->code_bits == 4) {
@@ -277,18 +302,16 @@ int64_t cs_ann_search(const cs_ann *a, const cs_vecs *v, const float *q, int wan
         int64_t r = row_of(v->ids, v->n, id);
         if (r < 0) continue;                /* not in this snapshot */
         if (cs_vecs_masked(v, r)) continue; /* removed or rewritten since */
-        float s;
-        dot(v->vectors + r * (int64_t)v->dim, 1, v->dim, q, &s);
-        if (!(fabsf(s) <= CS_UNIT_LIMIT)) { /* NaN too */
-            if (n_bad) ++*n_bad;
-            s = -INFINITY;
-        }
-        all[m++] = (cs_hit){id, s};
+        rows[m] = r;
+        all[m++] = (cs_hit){id, 0};
     }
+    rescore(v, q, rows, m, rowbuf, all, n_bad);
     qsort(all, (size_t)m, sizeof *all, cmp_hit);
     n = m < want ? m : want;
     memcpy(hits, all, (size_t)n * sizeof *hits);
 done:
+    free(rows);
+    free(rowbuf);
     free(all);
     free(cs);
     free(ph);

@@ -29,6 +29,7 @@ typedef struct cs_vecs {
     const float *vectors;
     enum { VECS_FILE, VECS_SQL, VECS_CHANGES } source; /* how it was made */
     cs_map map;                                        /* when mapped from the file */
+    int fd; /* VECS_FILE: the descriptor the map was made from (cs_vecs_read_rows) */
     void *owned; /* when loaded from SQLite: one block holding ids then vectors */
     struct cs_vecs *base;
     uint8_t *masked; /* bit r set: base row r is gone */
@@ -42,6 +43,14 @@ typedef struct cs_vecs {
  * checked with overflow-safe arithmetic, the ids strictly ascending. The
  * vectors themselves are checked as they are scanned (cs_db_distrust_file). */
 int cs_vecfile_check(const void *data, size_t size, int dim, uint64_t gen, const char uuid_hex[33]);
+
+/* Base rows rows[0..n) of v (each < v->n) copied into out (n x dim floats).
+ * From the vector file they are read with pread() rather than through the
+ * map: a few hundred rows scattered over a large file, each in a span of
+ * the map no page table covers yet, cost a page fault and a new page table
+ * each through the map (25-90 us a row on this virtual machine, 3 us read;
+ * docs/performance.md). Same bytes either way. */
+void cs_vecs_read_rows(const cs_vecs *v, const int64_t *rows, int n, float *out);
 
 /* The number of rows a snapshot holds. */
 int64_t cs_vecs_count(const cs_vecs *v);

@@ -55,12 +55,30 @@ static uint64_t vectors_offset(uint64_t count) {
 void cs_vecs_release(cs_vecs *v) {
     if (!v || atomic_fetch_sub(&v->refs, 1) != 1) return;
     cs_unmap(&v->map);
+    if (v->source == VECS_FILE) close(v->fd);
     free(v->owned);
     cs_vecs_release(v->base);
     free(v->masked);
     free(v->delta_ids);
     free(v->delta_vectors);
     free(v);
+}
+
+void cs_vecs_read_rows(const cs_vecs *v, const int64_t *rows, int n, float *out) {
+    const cs_vecs *f = v->base ? v->base : v; /* the base rows' owner */
+    size_t row = (size_t)v->dim * sizeof(float);
+    for (int i = 0; i < n; i++) {
+        const float *src = v->vectors + rows[i] * (int64_t)v->dim;
+        float *dst = out + (size_t)i * (size_t)v->dim;
+        if (f->source == VECS_FILE) { /* src lies in f's map: the same bytes of its file */
+            off_t at = (off_t)((const uint8_t *)src - f->map.data);
+            ssize_t got;
+            while ((got = pread(f->fd, dst, row, at)) < 0 && errno == EINTR) {
+            }
+            if (got == (ssize_t)row) continue;
+        }
+        memcpy(dst, src, row);
+    }
 }
 
 int64_t cs_vecs_count(const cs_vecs *v) {
@@ -109,8 +127,9 @@ int cs_vecfile_check(const void *data, size_t size, int dim, uint64_t gen,
 static cs_vecs *map_file(cs_db *db, uint64_t gen, int populate) {
     cs_map m = {0};
     cs_error e;
+    int fd = -1;
     if (db->vec_file_bad) return NULL;
-    if (cs_map_file(db->vec_path, &m, &e) != CS_OK) return NULL;
+    if (cs_map_file_fd(db->vec_path, &m, &fd, &e) != CS_OK) return NULL;
     /* before the first read: pages the page cache has to read from disk
      * (it dropped them) come back as 2 MiB folios */
     cs_map_hint_huge(m.data, m.size);
@@ -124,6 +143,7 @@ static cs_vecs *map_file(cs_db *db, uint64_t gen, int populate) {
     v->n = (int64_t)h.count;
     v->dim = db->dim;
     v->map = m;
+    v->fd = fd;
     v->source = VECS_FILE;
     v->ids = (const int64_t *)(m.data + h.ids_offset);
     v->vectors = (const float *)(m.data + h.vectors_offset);
@@ -133,6 +153,7 @@ stale:
     cs_log(&db->log, CS_LOG_DEBUG, "%s: stale or unreadable, reading vectors from the database",
            db->vec_path);
     cs_unmap(&m);
+    close(fd);
     return NULL;
 }
 

@@ -192,8 +192,9 @@ static bool read_vocab(in_buf *b, cs_vocab *v) {
     const void *slots = take(b, n_slots * sizeof(cs_vocab_slot));
     const void *arena = take(b, arena_len);
     if (b->bad) return false;
-    v->slots = malloc(n_slots * sizeof *v->slots);
-    v->arena = malloc(arena_len ? arena_len : 1);
+    /* fresh memory of a cold start, written once (cs_alloc_huge) */
+    v->slots = cs_alloc_huge(n_slots * sizeof *v->slots);
+    v->arena = cs_alloc_huge(arena_len ? arena_len : 1);
     if (!v->slots || !v->arena) return false;
     memcpy(v->slots, slots, n_slots * sizeof *v->slots);
     if (arena_len) memcpy(v->arena, arena, arena_len);
@@ -219,7 +220,7 @@ static bool read_merges(in_buf *b, cs_merges *m) {
     if (b->bad || !table_ok(n, n_slots, CACHE_MAX / sizeof(cs_merge_slot))) return false;
     const void *slots = take(b, n_slots * sizeof(cs_merge_slot));
     if (b->bad) return false;
-    m->slots = malloc(n_slots * sizeof *m->slots);
+    m->slots = cs_alloc_huge(n_slots * sizeof *m->slots);
     if (!m->slots) return false;
     memcpy(m->slots, slots, n_slots * sizeof *m->slots);
     m->n_slots = n_slots;
