@@ -29,7 +29,7 @@ typedef struct cs_vecs {
     const float *vectors;
     enum { VECS_FILE, VECS_SQL, VECS_CHANGES } source; /* how it was made */
     cs_map map;                                        /* when mapped from the file */
-    int fd; /* VECS_FILE: the descriptor the map was made from (cs_vecs_read_rows) */
+    int fd;      /* VECS_FILE: the descriptor the map was made from (cs_vecs_read_rows) */
     void *owned; /* when loaded from SQLite: one block holding ids then vectors */
     struct cs_vecs *base;
     uint8_t *masked; /* bit r set: base row r is gone */
