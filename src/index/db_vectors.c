@@ -64,23 +64,6 @@ void cs_vecs_release(cs_vecs *v) {
     free(v);
 }
 
-void cs_vecs_read_rows(const cs_vecs *v, const int64_t *rows, int n, float *out) {
-    const cs_vecs *f = v->base ? v->base : v; /* the base rows' owner */
-    size_t row = (size_t)v->dim * sizeof(float);
-    for (int i = 0; i < n; i++) {
-        const float *src = v->vectors + rows[i] * (int64_t)v->dim;
-        float *dst = out + (size_t)i * (size_t)v->dim;
-        if (f->source == VECS_FILE) { /* src lies in f's map: the same bytes of its file */
-            off_t at = (off_t)((const uint8_t *)src - f->map.data);
-            ssize_t got;
-            while ((got = pread(f->fd, dst, row, at)) < 0 && errno == EINTR) {
-            }
-            if (got == (ssize_t)row) continue;
-        }
-        memcpy(dst, src, row);
-    }
-}
-
 int64_t cs_vecs_count(const cs_vecs *v) {
     return v->n - v->n_masked + v->n_delta;
 }

@@ -14,8 +14,8 @@ common=(src/core/error.c src/core/file.c)
 clang "${flags[@]}" tests/fuzz/fuzz_npy.c src/index/npy.c "${common[@]}" -o "$out/fuzz_npy" -lm
 clang "${flags[@]}" -mavx2 -mfma tests/fuzz/fuzz_ann.c src/index/ann_file.c src/index/ann_search.c \
     src/index/ann_scan_avx2.c src/index/ann_scan_vnni.c src/index/ann_sq4.c src/index/content_hash.c \
-    src/index/search_flat.c src/index/topk_avx2.c src/core/pool.c src/core/cpu.c "${common[@]}" \
-    -o "$out/fuzz_ann" -lm -lpthread
+    src/index/vecs_rows.c src/index/search_flat.c src/index/topk_avx2.c src/core/pool.c src/core/cpu.c \
+    "${common[@]}" -o "$out/fuzz_ann" -lm -lpthread
 /usr/bin/python3 - "$out/npy_seeds" <<'PY'
 import sys, numpy as np
 d = sys.argv[1]
