@@ -40,7 +40,9 @@ typedef struct hub_dl {
     hub_plan plan;
     /* the file in flight */
     int fd;
-    uint64_t pos;
+    uint64_t pos;  /* bytes received, the buffered ones included */
+    uint8_t *wbuf; /* pending bytes (NULL: written as they come) */
+    size_t wlen;   /* how many: the file holds pos - wlen */
     cs_sha256 sha;
     int write_errno;
     int cancelled;

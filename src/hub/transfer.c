@@ -37,6 +37,7 @@ static int sink_begin(void *user, uint64_t start) {
         }
         cs_sha256_init(&d->sha);
         d->pos = 0;
+        d->wlen = 0;
         d->progress.resumed = 0;
     }
     /* What the server announces bounds what we take: a body that runs past
@@ -49,25 +50,61 @@ static int sink_begin(void *user, uint64_t start) {
     return report(d, 1);
 }
 
-static int sink_data(void *user, const void *bytes, size_t size) {
-    hub_dl *d = user;
-    const char *p = bytes;
-    size_t left = size;
-    if (d->limit && (d->pos > d->limit || size > d->limit - d->pos)) {
-        d->too_long = 1;
-        return 1;
-    }
-    while (left) {
-        ssize_t w = pwrite(d->fd, p, left, (off_t)d->pos);
+/* Writes n bytes at `at`; 1 (write_errno set) on failure. */
+static int write_at(hub_dl *d, const uint8_t *p, size_t n, uint64_t at) {
+    while (n) {
+        ssize_t w = pwrite(d->fd, p, n, (off_t)at);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             d->write_errno = w < 0 ? errno : EIO;
             return 1;
         }
-        cs_sha256_update(&d->sha, p, (size_t)w);
         p += w;
-        left -= (size_t)w;
-        d->pos += (uint64_t)w;
+        n -= (size_t)w;
+        at += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* The pending bytes to the file. */
+static int flush_pending(hub_dl *d) {
+    size_t n = d->wlen;
+    d->wlen = 0;
+    return n && write_at(d, d->wbuf, n, d->pos - n);
+}
+
+/* The server's bytes go out in whole WRITE_PIECE pieces at multiples of it
+ * (the first piece of a resumed file up to the next one): the page cache
+ * then holds the weights in 2 MiB folios, and the first searches after a
+ * download map them 2 MiB at a time, as they do once the file has been
+ * read back from disk (cs_map_hint_huge; the cold search's figures in
+ * docs/performance.md). Written as they come (16 kB at a time), the file
+ * would sit in small folios until the cache dropped it. */
+enum { WRITE_PIECE = 4 << 20 };
+
+static int sink_data(void *user, const void *bytes, size_t size) {
+    hub_dl *d = user;
+    const uint8_t *p = bytes;
+    size_t left = size;
+    if (d->limit && (d->pos > d->limit || size > d->limit - d->pos)) {
+        d->too_long = 1;
+        return 1;
+    }
+    cs_sha256_update(&d->sha, p, size);
+    if (!d->wbuf) {
+        if (write_at(d, p, size, d->pos)) return 1;
+        d->pos += size;
+        return report(d, 0);
+    }
+    while (left) {
+        uint64_t end = ((d->pos - d->wlen) / WRITE_PIECE + 1) * WRITE_PIECE;
+        size_t take = end - d->pos < left ? (size_t)(end - d->pos) : left;
+        memcpy(d->wbuf + d->wlen, p, take);
+        d->wlen += take;
+        d->pos += take;
+        p += take;
+        left -= take;
+        if (d->pos == end && flush_pending(d)) return 1;
     }
     return report(d, 0);
 }
@@ -99,7 +136,13 @@ static cs_status try_once(hub_dl *d, const hub_file *f, const char *part, const 
                (unsigned long long)have);
     if (s == CS_OK && !(f->size && have == f->size)) {
         cs_http_sink sink = {sink_begin, sink_data, d};
+        d->wbuf = cs_alloc_huge(WRITE_PIECE); /* NULL: written as they come */
+        d->wlen = 0;
         s = cs_http_get(d->http, url, have, &sink, meta, err);
+        if (!d->write_errno) flush_pending(d); /* kept, whatever happened, to resume */
+        free(d->wbuf);
+        d->wbuf = NULL;
+        d->wlen = 0;
         if (d->write_errno)
             s = cs_fail(err, CS_EIO, "%s: write: %s", part, strerror(d->write_errno));
         else if (d->too_long)

@@ -3,11 +3,13 @@
  * bytes monotonic, totals reached, resumed flagged), cancelling from the
  * callback (the .part is kept and the next call resumes it), and calls
  * without an error struct. */
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "test.h"
 
 static pid_t server;
@@ -90,6 +92,43 @@ static uint64_t file_size(const char *path) {
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/* kB of path mapped by PMDs once mapped (hinted, as the model is) and
+ * prefaulted; -1 when unknown. */
+static long pmd_kb(const char *path) {
+    cs_map m;
+    cs_error err;
+    if (cs_map_file(path, &m, &err) != CS_OK || !m.data) return -1;
+    cs_map_hint_huge(m.data, m.size);
+    cs_prefault(m.data, m.size, 0);
+    long kb = cs_test_pmd_mapped_kb(m.data);
+    cs_unmap(&m);
+    return kb;
+}
+
+/* The weights were written in whole 4 MiB pieces (transfer.c): the page
+ * cache holds the 16 MB file's whole pieces after the resumed part (from
+ * 8 MiB) in 2 MiB folios, mapped by PMDs - where a control file written
+ * with 4 MiB write() calls in the same folder is (else the kernel or file
+ * system does not do this, and there is nothing to check). */
+static void check_large_folios(const char *tmp, const char *model_dir) {
+    char control[600], weights[1200];
+    snprintf(control, sizeof control, "%s/control.bin", tmp);
+    snprintf(weights, sizeof weights, "%s/model.safetensors", model_dir);
+    int fd = open(control, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char *buf = calloc(1, 4u << 20);
+    for (int i = 0; fd >= 0 && buf && i < 4; i++) CHECK(write(fd, buf, 4u << 20) == 4 << 20);
+    free(buf);
+    if (fd >= 0) close(fd);
+    long base = pmd_kb(control);
+    unlink(control);
+    if (base <= 0) {
+        printf("note: this kernel or file system maps no file with PMDs (%ld kB)\n", base);
+        return;
+    }
+    long got = pmd_kb(weights);
+    CHECK_MSG(got >= 4096, "downloaded weights: %ld kB mapped by PMDs (control: %ld)", got, base);
+}
+
 int main(void) {
     const char *src = cs_test_oracle_path("models/tiny");
     char src_dir[1024], tmp[256], cache[512], out[1024], path[1200];
@@ -152,6 +191,7 @@ int main(void) {
     char resolved[1024];
     CHECK_OK(cs_hub_resolve("t/tiny", cache, resolved, sizeof resolved, &err), &err);
     CHECK(!strcmp(resolved, out));
+    check_large_folios(tmp, out);
 
     /* The list: one model of ours, with its commit and size. */
     listed l = {0};

@@ -26,25 +26,6 @@
 #define DIM  512
 #define ROWS 6000 /* 12 MB of vectors */
 
-/* kB of [p, p + len) mapped by PMDs, from /proc/self/smaps; -1 unknown. */
-static long pmd_mapped_kb(const void *p) {
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f) return -1;
-    char line[512];
-    long kb = -1;
-    int in = 0;
-    unsigned long lo, hi;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-            continue;
-        }
-        if (in && sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1) break;
-    }
-    fclose(f);
-    return kb;
-}
-
 /* Drops path's pages from the page cache (they are clean after fsync). */
 static void drop_cache(const char *path) {
     int fd = open(path, O_RDONLY);
@@ -61,7 +42,7 @@ static long mapped_large(const char *path) {
     CHECK_OK(cs_map_file(path, &m, &err), &err);
     if (!m.data) return -1;
     cs_prefault(m.data, m.size, 0);
-    long kb = pmd_mapped_kb(m.data);
+    long kb = cs_test_pmd_mapped_kb(m.data);
     cs_unmap(&m);
     return kb;
 }
@@ -145,7 +126,7 @@ int main(void) {
     if (cs_map_file(control, &m, &err) == CS_OK && m.data) {
         cs_map_hint_huge(m.data, m.size);
         cs_prefault(m.data, m.size, 0);
-        hinted = pmd_mapped_kb(m.data);
+        hinted = cs_test_pmd_mapped_kb(m.data);
         cs_unmap(&m);
     }
     if (hinted > 0) {
@@ -154,7 +135,7 @@ int main(void) {
         CHECK_OK(cs_db_open(path, &o, &db, &err), &err);
         v = NULL;
         if (db) CHECK_OK(cs_db_vectors(db, &v, &err), &err);
-        long back = v && v->map.data ? pmd_mapped_kb(v->map.data) : -1;
+        long back = v && v->map.data ? cs_test_pmd_mapped_kb(v->map.data) : -1;
         CHECK_MSG(back >= 4096, "read back from disk: %ld kB mapped by PMDs (control: %ld)", back,
                   hinted);
         cs_vecs_release(v);

@@ -2,6 +2,7 @@
 #include "test.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,4 +63,22 @@ char *cs_test_read(const char *path, size_t *size) {
     fclose(f);
     if (size) *size = (size_t)n;
     return buf;
+}
+
+long cs_test_pmd_mapped_kb(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    long kb = -1;
+    int in = 0;
+    unsigned long lo, hi;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (in && sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1) break;
+    }
+    fclose(f);
+    return kb;
 }

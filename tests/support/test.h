@@ -65,6 +65,10 @@ const char *cs_test_oracle_path(const char *rel);
 /* A fresh empty temporary folder (removed by the caller or left in /tmp). */
 const char *cs_test_tmpdir(void);
 
+/* kB of the mapping holding p that page-middle-directory entries map (2 MiB
+ * each: FilePmdMapped in /proc/self/smaps); -1 when unknown. */
+long cs_test_pmd_mapped_kb(const void *p);
+
 /* Reads a whole file; exits the test with failure if it cannot. */
 char *cs_test_read(const char *path, size_t *size);
 
