@@ -67,9 +67,10 @@ void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const cs_ann_
 void cs_ann_scan_vnni(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                       int32_t *out);
 #endif
-/* The kernel for this CPU: AVX-512 VNNI, AVX2, or portable C (lowered by
- * CLIPSEARCH_CPU, core/cpu.h), and its name. */
-cs_ann_scan_fn cs_ann_scan_kernel(void);
+/* The kernel for codes of `bits` (8 or 4) on this CPU: AVX-512 VNNI, AVX2,
+ * or portable C (lowered by CLIPSEARCH_CPU, core/cpu.h), and the 8-bit
+ * one's name (the 4-bit kernels follow the same choice). */
+cs_ann_scan_fn cs_ann_scan_kernel(int bits);
 const char *cs_ann_scan_kernel_name(void);
 
 /* rintf for 0 <= v <= 255 without a library call (the build targets plain
@@ -112,6 +113,5 @@ void cs_ann_scan4_avx2(const uint8_t *codes, int64_t n, int stride, const cs_ann
 void cs_ann_scan4_vnni(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                        int32_t *out);
 #endif
-cs_ann_scan_fn cs_ann_scan4_kernel(void);
 
 #endif

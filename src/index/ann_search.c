@@ -72,16 +72,16 @@ void cs_ann_scan_generic(const uint8_t *codes, int64_t n, int stride, const cs_a
     }
 }
 
-cs_ann_scan_fn cs_ann_scan_kernel(void) {
+cs_ann_scan_fn cs_ann_scan_kernel(int bits) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (cs_cpu_has(CS_CPU_VNNI)) return cs_ann_scan_vnni;
-    if (cs_cpu_level_get() >= CS_CPU_AVX2) return cs_ann_scan_avx2;
+    if (cs_cpu_has(CS_CPU_VNNI)) return bits == 4 ? cs_ann_scan4_vnni : cs_ann_scan_vnni;
+    if (cs_cpu_level_get() >= CS_CPU_AVX2) return bits == 4 ? cs_ann_scan4_avx2 : cs_ann_scan_avx2;
 #endif
-    return cs_ann_scan_generic;
+    return bits == 4 ? cs_ann_scan4_generic : cs_ann_scan_generic;
 }
 
 const char *cs_ann_scan_kernel_name(void) {
-    cs_ann_scan_fn f = cs_ann_scan_kernel();
+    cs_ann_scan_fn f = cs_ann_scan_kernel(8);
 #if defined(__x86_64__) || defined(_M_X64)
     if (f == cs_ann_scan_vnni) return "avx512-vnni";
     if (f == cs_ann_scan_avx2) return "avx2";
@@ -177,7 +177,7 @@ enum { SCAN_CHUNK = 512 };
 /* The best `cap` entries of the probed lists by their codes, into t. */
 static void scan_lists(const cs_ann *a, const int *probe, int nprobe, const cs_ann_qcode *qc,
                        heap *t) {
-    cs_ann_scan_fn scan = a->code_bits == 4 ? cs_ann_scan4_kernel() : cs_ann_scan_kernel();
+    cs_ann_scan_fn scan = cs_ann_scan_kernel(a->code_bits);
     int32_t s[SCAN_CHUNK];
     for (int p = 0; p < nprobe; p++) {
         uint64_t b = a->lists[probe[p]], e = a->lists[probe[p] + 1];
@@ -216,7 +216,7 @@ static int choose_lists(const cs_ann *a, const float *q, int nprobe, int use_cod
         int stride = cs_ann_stride(a->dim, 8);
         cs_ann_qcode qc = quantize(q, a->cstep, a->dim, stride, qbuf);
         int32_t *ci = (int32_t *)(void *)cs; /* same size as the floats */
-        cs_ann_scan_kernel()(a->ccodes, a->nlist, stride, &qc, ci);
+        cs_ann_scan_kernel(8)(a->ccodes, a->nlist, stride, &qc, ci);
         heap near = {ph, 0, wide};
         for (int l = 0; l < a->nlist; l++)
             if (near.size < wide || (float)ci[l] > near.h[0].score)

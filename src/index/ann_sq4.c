@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "index/ann_internal.h"
-#include "core/cpu.h"
 
 /* the byte and the shift of dimension d's nibble */
 static inline int nibble_byte(int d) {
@@ -47,12 +46,4 @@ void cs_ann_scan4_generic(const uint8_t *codes, int64_t n, int stride, const cs_
             s += (int32_t)((c[nibble_byte(d)] >> nibble_shift(d)) & 15) * q8[d];
         out[r] = s;
     }
-}
-
-cs_ann_scan_fn cs_ann_scan4_kernel(void) {
-#if defined(__x86_64__) || defined(_M_X64)
-    if (cs_cpu_has(CS_CPU_VNNI)) return cs_ann_scan4_vnni;
-    if (cs_cpu_level_get() >= CS_CPU_AVX2) return cs_ann_scan4_avx2;
-#endif
-    return cs_ann_scan4_generic;
 }
