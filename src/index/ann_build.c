@@ -52,9 +52,15 @@ typedef struct centroid_panels {
     void *mem;
 } centroid_panels;
 
+/* cs_lp_pack reads the matrix a row at a time */
+typedef struct float_rows {
+    const float *p;
+    int k;
+} float_rows;
+
 static void centroid_row(const void *ctx, int r, float *out) {
-    const centroid_panels *c = ctx;
-    memcpy(out, (const float *)c->f.p + (size_t)r * (size_t)c->lp.k, (size_t)c->lp.k * sizeof *out);
+    const float_rows *m = ctx;
+    memcpy(out, m->p + (size_t)r * (size_t)m->k, (size_t)m->k * sizeof *out);
 }
 
 static int pack_centroids(const float *centroids, int nlist, int dim, centroid_panels *c) {
@@ -63,12 +69,9 @@ static int pack_centroids(const float *centroids, int nlist, int dim, centroid_p
         size_t bytes = (cs_lp_bytes(CS_LP_BF16, nlist, dim) + 63) & ~(size_t)63;
         float *row = malloc(2 * (size_t)dim * sizeof *row);
         c->mem = aligned_alloc(64, bytes);
-        if (c->mem && row) {
-            c->lp.k = dim;
-            c->f.p = centroids; /* read by centroid_row */
-            cs_lp_pack(CS_LP_BF16, nlist, dim, centroid_row, c, row, c->mem, &c->lp);
-            c->f.p = NULL;
-        }
+        float_rows m = {centroids, dim};
+        if (c->mem && row)
+            cs_lp_pack(CS_LP_BF16, nlist, dim, centroid_row, &m, row, c->mem, &c->lp);
         free(row);
         return c->mem != NULL;
     }
@@ -187,8 +190,9 @@ static cs_status code_ranges(const float *x, int64_t ns, int dim, int bits, floa
     for (int64_t i = 0; i < ns; i++)
         for (int d = 0; d < dim; d++) {
             float t = (x[(size_t)i * dim + d] - lo[d]) / (hi[d] - lo[d]) * RANGE_BINS;
-            int b = t > 0 ? (int)t : 0;
-            hist[(size_t)d * RANGE_BINS + (b < RANGE_BINS ? b : RANGE_BINS - 1)]++;
+            /* compared before the cast: NaN and huge values convert to no int */
+            int b = t > 0 ? (t < RANGE_BINS ? (int)t : RANGE_BINS - 1) : 0;
+            hist[(size_t)d * RANGE_BINS + b]++;
         }
     int64_t tail = ns / 100;
     for (int d = 0; d < dim; d++) {

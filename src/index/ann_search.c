@@ -140,8 +140,8 @@ static void heap_push(heap *t, float score, int64_t at) {
 /* The row of `id` in the ascending ids[0..n), or -1. A catalogue's ids
  * are nearly dense (given in arrival order, with the holes of removed
  * rows), so a guess in proportion between the bounds lands on or beside
- * the row: a few probes where a binary search over 1M ids takes 20 cache
- * misses, the larger part of re-ranking 160 candidates. After
+ * the row: a few probes where a binary search over 1M ids takes 20, most
+ * of them cache misses (not timed apart from the rest of the search). After
  * INTERPOLATE guesses the search halves, so skewed ids cost no more than
  * a binary search. */
 static int64_t row_of(const int64_t *ids, int64_t n, int64_t id) {
