@@ -22,6 +22,7 @@
 #include "core/file.h"
 #include "index/db_internal.h"
 #include "test.h"
+#include "synth_rows.h"
 
 #define DIM  512
 #define ROWS 6000 /* 12 MB of vectors */
@@ -81,22 +82,9 @@ int main(void) {
         .model_id = "test-model", .dim = DIM, .model_name = "test", .flags = CS_DB_CREATE};
     CHECK_OK(cs_db_open(path, &o, &db, &err), &err);
     if (!db) return cs_test_done("index.vecfile_pages");
-    float *emb = malloc((size_t)ROWS * DIM * sizeof *emb);
-    cs_db_entry *e = calloc(ROWS, sizeof *e);
-    char(*names)[32] = malloc((size_t)ROWS * 32);
-    for (int i = 0; i < ROWS; i++) {
-        snprintf(names[i], 32, "/img/%05d.jpg", i);
-        for (int j = 0; j < DIM; j++)
-            emb[(size_t)i * DIM + j] = (float)((i * 31 + j * 7) % 97) - 48;
-        e[i] = (cs_db_entry){.path = names[i],
-                             .size = 1000 + i,
-                             .mtime_ns = i,
-                             .width = 64,
-                             .height = 64,
-                             .embedding = emb + (size_t)i * DIM};
-        e[i].hash[0] = (uint8_t)i, e[i].hash[1] = (uint8_t)(i >> 8);
-    }
-    CHECK_OK(cs_db_put(db, e, ROWS, &err), &err);
+    cs_test_rows rows;
+    cs_test_rows_make(&rows, ROWS, DIM);
+    CHECK_OK(cs_db_put(db, rows.e, ROWS, &err), &err);
 
     /* streamed from SQLite (no snapshot in the handle yet) */
     CHECK_OK(cs_db_write_vectors(db, &err), &err);
@@ -109,9 +97,9 @@ int main(void) {
     cs_vecs *v = NULL;
     CHECK_OK(cs_db_vectors(db, &v, &err), &err);
     cs_vecs_release(v);
-    emb[0] = 1000;
-    e[0].size++;
-    CHECK_OK(cs_db_put(db, e, 1, &err), &err);
+    rows.emb[0] = 1000;
+    rows.e[0].size++;
+    CHECK_OK(cs_db_put(db, rows.e, 1, &err), &err);
     CHECK_OK(cs_db_write_vectors(db, &err), &err);
     long snap_kb = mapped_large(vec);
     CHECK_MSG(snap_kb >= 4096, "written from the snapshot: %ld kB mapped by PMDs (control: %ld)",
@@ -144,8 +132,6 @@ int main(void) {
         printf("note: this kernel reads files back in small folios even when asked (%ld kB)\n",
                hinted);
     }
-    free(emb);
-    free(e);
-    free(names);
+    cs_test_rows_free(&rows);
     return cs_test_done("index.vecfile_pages");
 }

@@ -8,6 +8,7 @@
 
 #include "index/db_internal.h"
 #include "test.h"
+#include "synth_rows.h"
 
 #define DIM  24
 #define ROWS 300
@@ -37,22 +38,9 @@ int main(void) {
         .model_id = "test-model", .dim = DIM, .model_name = "test", .flags = CS_DB_CREATE};
     CHECK_OK(cs_db_open(path, &o, &db, &err), &err);
     if (!db) return cs_test_done("index.vecs_rows");
-    float *emb = malloc((size_t)ROWS * DIM * sizeof *emb);
-    cs_db_entry *e = calloc(ROWS, sizeof *e);
-    char(*names)[32] = malloc((size_t)ROWS * 32);
-    for (int i = 0; i < ROWS; i++) {
-        snprintf(names[i], 32, "/img/%05d.jpg", i);
-        for (int j = 0; j < DIM; j++)
-            emb[(size_t)i * DIM + j] = (float)((i * 31 + j * 7) % 97) - 48;
-        e[i] = (cs_db_entry){.path = names[i],
-                             .size = 1000 + i,
-                             .mtime_ns = i,
-                             .width = 64,
-                             .height = 64,
-                             .embedding = emb + (size_t)i * DIM};
-        e[i].hash[0] = (uint8_t)i, e[i].hash[1] = (uint8_t)(i >> 8);
-    }
-    CHECK_OK(cs_db_put(db, e, ROWS, &err), &err);
+    cs_test_rows rows;
+    cs_test_rows_make(&rows, ROWS, DIM);
+    CHECK_OK(cs_db_put(db, rows.e, ROWS, &err), &err);
 
     cs_vecs *v = NULL;
     CHECK_OK(cs_db_vectors(db, &v, &err), &err);
@@ -71,8 +59,6 @@ int main(void) {
     if (v && v->source == VECS_FILE) check_rows(v, "from the vector file");
     cs_vecs_release(v);
     cs_db_close(db);
-    free(emb);
-    free(e);
-    free(names);
+    cs_test_rows_free(&rows);
     return cs_test_done("index.vecs_rows");
 }
