@@ -39,6 +39,21 @@ static void make_query(int dim, int stride, int mode, int16_t *qi) {
     cs_ann_quantize_query(q, step, dim, stride, qi);
 }
 
+/* fn against the portable kernel ref on the first 1, 6, 10, 15, ... rows
+ * of codes (every row count mod 4 the kernels' four-row loops meet). */
+static void same_sums(cs_ann_scan_fn ref, cs_ann_scan_fn fn, const uint8_t *codes, int stride,
+                      const cs_ann_qcode *q, const char *name, int bits, int mode) {
+    for (int n = 1; n <= MAX_ROWS; n += 4 + (n & 1)) {
+        int32_t want[MAX_ROWS], got[MAX_ROWS];
+        ref(codes, n, stride, q, want);
+        fn(codes, n, stride, q, got);
+        int same = 1;
+        for (int r = 0; r < n; r++) same &= want[r] == got[r];
+        CHECK_MSG(same, "%s (%d bits): stride %d, %d rows, mode %d: not the portable kernel's sums",
+                  name, bits, stride, n, mode);
+    }
+}
+
 static void check_stride(int stride, const char *name, cs_ann_scan_fn fn, int mode) {
     static uint8_t codes[MAX_ROWS * MAX_STRIDE];
     int16_t qi[MAX_STRIDE];
@@ -55,15 +70,7 @@ static void check_stride(int stride, const char *name, cs_ann_scan_fn fn, int mo
     for (int i = 0; i < MAX_ROWS * stride; i++)
         codes[i] = mode ? 255 : (uint8_t)(i % stride < dim ? next() : 0);
     cs_ann_qcode q = {qi, q8};
-    for (int n = 1; n <= MAX_ROWS; n += 4 + (n & 1)) { /* 1, 6, 10, 15, ... */
-        int32_t want[MAX_ROWS], got[MAX_ROWS];
-        cs_ann_scan_generic(codes, n, stride, &q, want);
-        fn(codes, n, stride, &q, got);
-        int same = 1;
-        for (int r = 0; r < n; r++) same &= want[r] == got[r];
-        CHECK_MSG(same, "%s: stride %d, %d rows, mode %d: not the portable kernel's sums", name,
-                  stride, n, mode);
-    }
+    same_sums(cs_ann_scan_generic, fn, codes, stride, &q, name, 8, mode);
 }
 
 static void check_encode(void) {
@@ -143,15 +150,7 @@ static void check_stride4(int stride, const char *name, cs_ann_scan_fn fn, int m
         q8[d] = (int8_t)(mode == 1 ? 127 : mode == 2 ? -127 : (int)(next() % 255) - 127);
     for (int i = 0; i < MAX_ROWS * stride; i++) codes[i] = mode ? 255 : (uint8_t)next();
     cs_ann_qcode q = {NULL, q8};
-    for (int n = 1; n <= MAX_ROWS; n += 4 + (n & 1)) {
-        int32_t want[MAX_ROWS], got[MAX_ROWS];
-        cs_ann_scan4_generic(codes, n, stride, &q, want);
-        fn(codes, n, stride, &q, got);
-        int same = 1;
-        for (int r = 0; r < n; r++) same &= want[r] == got[r];
-        CHECK_MSG(same, "%s (4 bits): stride %d, %d rows, mode %d: not the portable sums", name,
-                  stride, n, mode);
-    }
+    same_sums(cs_ann_scan4_generic, fn, codes, stride, &q, name, 4, mode);
 }
 
 int main(void) {
