@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "core/file.h"
+
 enum { CACHED = 8 };
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -21,8 +23,13 @@ void *cs_scratch_get(size_t size, size_t *got) {
         }
     pthread_mutex_unlock(&cache_lock);
     if (p) return p;
-    *got = (size + 65535) & ~(size_t)65535; /* room to grow a little */
-    return aligned_alloc(64, *got);
+    /* room to grow a little; from 1 MiB on, whole 2 MiB pages (see
+     * cs_alloc_huge: the first write of fresh 4 KiB pages is what a first
+     * batch would otherwise pay for) */
+    *got = (size + 65535) & ~(size_t)65535;
+    if (*got < ((size_t)1 << 20)) return aligned_alloc(64, *got);
+    *got = (size + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
+    return cs_alloc_huge(*got);
 }
 
 /* Into an empty slot, else in place of the smallest buffer if that is

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/forward.h"
+#include "kernels/scratch.h"
 #include "kernels/vecops.h"
+#include "model/forward.h"
 
 int cs_text_pool_index(const cs_clip_config *c, const int32_t *ids, int n_ids) {
     int best = 0;
@@ -38,7 +39,8 @@ cs_status cs_text_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower
     }
     size_t n_x = (size_t)rows * w;
     size_t n_scr = cs_encoder_scratch_floats(tc, rows, max_seq, cs_pool_threads(pool));
-    float *x = malloc((n_x + n_scr + (size_t)n * w) * sizeof(float));
+    size_t got = 0;
+    float *x = cs_scratch_get((n_x + n_scr + (size_t)n * w) * sizeof(float), &got);
     if (!x) {
         free(start);
         return cs_fail(err, CS_ENOMEM, "out of memory for %d texts", n);
@@ -59,7 +61,7 @@ cs_status cs_text_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower
         cs_vec_layernorm_row(x + (size_t)(start[i] + len[i] - 1) * w, w, T->ln_post_w, T->ln_post_b,
                              tc->ln_eps, pooled + (size_t)i * w);
     if (!st) st = cs_linear(pool, pooled, n, &T->proj, NULL, out, err);
-    free(x);
+    cs_scratch_put(x, got);
     free(start);
     return st;
 }

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/forward.h"
+#include "kernels/scratch.h"
 #include "kernels/vecops.h"
+#include "model/forward.h"
 
 cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower *T,
                             const float *chw, int n, float *out, cs_error *err) {
@@ -20,10 +21,11 @@ cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tow
     size_t n_x = (size_t)rows * w, n_patch = (size_t)n * np * kp, n_emb = (size_t)n * np * w;
     size_t n_scr = cs_encoder_scratch_floats(tc, rows, seq, threads);
     size_t n_tmp = n_patch + n_emb > n_scr ? n_patch + n_emb : n_scr;
-    float *x = malloc((n_x + n_tmp + (size_t)n * w) * sizeof(float));
+    size_t got = 0; /* from the scratch cache: a batch's activations are tens of MB */
+    float *x = cs_scratch_get((n_x + n_tmp + (size_t)n * w) * sizeof(float), &got);
     int *start = malloc((size_t)n * 2 * sizeof(int));
     if (!x || !start) {
-        free(x);
+        cs_scratch_put(x, got);
         free(start);
         return cs_fail(err, CS_ENOMEM, "out of memory for %d images", n);
     }
@@ -64,7 +66,7 @@ cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tow
         cs_vec_layernorm_row(x + (size_t)b * seq * w, w, T->ln_post_w, T->ln_post_b, tc->ln_eps,
                              pooled + (size_t)b * w);
     if (!st) st = cs_linear(pool, pooled, n, &T->proj, NULL, out, err);
-    free(x);
+    cs_scratch_put(x, got);
     free(start);
     return st;
 }
