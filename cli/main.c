@@ -78,6 +78,15 @@ int cli_precision_opt(const char *arg) {
  * (the same as CLIPSEARCH_PRECISION=int8). */
 void cli_model_env(cs_model_opts *mo) {
     mo->no_prepack |= env_flag("CLIPSEARCH_NO_PREPACK");
+    /* packed weights are kept in CLIPSEARCH_PACK_CACHE, else in the cache
+     * folder; CLIPSEARCH_PACK_CACHE=0: nowhere */
+    static char pack_dir[4096];
+    const char *keep = getenv("CLIPSEARCH_PACK_CACHE");
+    cs_error err;
+    if (keep && *keep)
+        mo->pack_cache = strcmp(keep, "0") ? keep : NULL;
+    else if (cs_hub_pack_cache_dir(pack_dir, sizeof pack_dir, &err) == CS_OK)
+        mo->pack_cache = pack_dir;
     int p = precision_opt;
     const char *env = getenv("CLIPSEARCH_PRECISION");
     if (p < 0 && env && *env) {

@@ -59,6 +59,9 @@ CS_API int cs_hub_is_repo_id(const char *name);
  * buf. Neither needs to exist. CS_ENOTFOUND when no variable gives one. */
 CS_API cs_status cs_hub_cache_dir(char *buf, size_t cap, cs_error *err);
 CS_API cs_status cs_hub_hf_cache_dir(char *buf, size_t cap, cs_error *err);
+/* Where packed weights are kept (cs_model_opts.pack_cache): "packed" beside
+ * the models in our cache folder. Need not exist. */
+CS_API cs_status cs_hub_pack_cache_dir(char *buf, size_t cap, cs_error *err);
 
 /* Turns a --model value into a local model folder, without any network:
  *  - NULL or "": the default model;

@@ -65,9 +65,20 @@ typedef struct cs_model_opts {
      * layout the matrix-multiply kernel reads, instead of per product:
      * faster batches, the same results to the bit, and the same resident
      * memory (the mapped originals are released); but that copy is the
-     * process's own, not the page cache's, which other processes share. */
+     * process's own, not the page cache's, which other processes share
+     * (unless pack_cache names a folder). */
     int no_prepack;
-    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
+    /* A folder where packed weights are kept (NULL: none). The first process
+     * that packs a tower's matrices (for BF16 or int8, or F32 panels for
+     * bulk work) writes them there, one file per model, tower, precision
+     * and kernel; later processes map that file instead of packing again
+     * (the page cache's copy, shared between them), and with it F32 panels
+     * serve batches of any size. Files made for another checkpoint or
+     * layout are ignored; a folder that cannot be written costs nothing
+     * but the saving. `clipsearch` uses <cache>/packed (cs_hub_cache_dir's
+     * parent). */
+    const char *pack_cache;
+    uint64_t reserved[CS_RESERVED_WORDS - 1]; /* zero: room for later fields */
 } cs_model_opts;
 
 /* Opens a model folder. opts may be NULL (defaults). */

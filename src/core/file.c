@@ -197,6 +197,25 @@ cs_status cs_write_file_atomic(const char *path, const void *data, size_t size, 
     return CS_OK;
 }
 
+cs_status cs_mkdirs(const char *path, cs_error *err) {
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof buf) return cs_fail(err, CS_ELIMIT, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p && *p != '/') continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return cs_fail(err, CS_EIO, "%s: cannot create folder: %s", buf, strerror(errno));
+        if (!c) break;
+        *p = c;
+    }
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cs_fail(err, CS_EIO, "%s: not a folder", buf);
+    return CS_OK;
+}
+
 cs_status cs_path_join(char *buf, size_t cap, const char *dir, const char *name, cs_error *err) {
     int n = snprintf(buf, cap, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= cap)

@@ -75,6 +75,10 @@ cs_status cs_read_fd(int fd, const char *path, const struct stat *st, size_t max
  * rename. A crash leaves either the old file or the new one, never a mix. */
 cs_status cs_write_file_atomic(const char *path, const void *data, size_t size, cs_error *err);
 
+/* mkdir -p: path and the folders above it (0755), CS_EIO naming the one
+ * that could not be made, or when path exists but is not a folder. */
+cs_status cs_mkdirs(const char *path, cs_error *err);
+
 /* "dir/name" into buf; CS_ELIMIT if it does not fit. */
 cs_status cs_path_join(char *buf, size_t cap, const char *dir, const char *name, cs_error *err);
 

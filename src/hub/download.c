@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "hub/download.h"
 #include "hub/http_client.h"
 #include "hub/hub_internal.h"
@@ -222,7 +223,7 @@ void cs_hub_teardown(hub_dl *d) {
 /* One download of a folder at a time: a second process would write the same
  * .part files. */
 cs_status cs_hub_lock(hub_dl *d, cs_error *err) {
-    cs_status st = cs_hub_mkdirs(d->dir, err);
+    cs_status st = cs_mkdirs(d->dir, err);
     if (st != CS_OK) return st;
     char path[4200];
     snprintf(path, sizeof path, "%s/.lock", d->dir);

@@ -50,7 +50,4 @@ int cs_hub_is_dir(const char *path);
 /* buf = "dir/name"; 0 (and buf = "") when it does not fit. */
 int cs_hub_join(char *buf, size_t cap, const char *dir, const char *name);
 
-/* mkdir -p. */
-cs_status cs_hub_mkdirs(const char *path, cs_error *err);
-
 #endif

@@ -41,13 +41,29 @@ static cs_status join_env(char *buf, size_t cap, const char *base, const char *s
     return CS_OK;
 }
 
-cs_status cs_hub_cache_dir(char *buf, size_t cap, cs_error *err) {
+/* buf = our cache folder + "/" + sub. */
+static cs_status cache_sub(char *buf, size_t cap, const char *sub, cs_error *err) {
     const char *v;
-    if ((v = cs_hub_env("CLIPSEARCH_CACHE"))) return join_env(buf, cap, v, "/models", err);
-    if ((v = cs_hub_env("XDG_CACHE_HOME"))) return join_env(buf, cap, v, "/clipsearch/models", err);
-    if ((v = cs_hub_env("HOME"))) return join_env(buf, cap, v, "/.cache/clipsearch/models", err);
-    return cs_fail(err, CS_ENOTFOUND,
-                   "no cache folder: set CLIPSEARCH_CACHE, XDG_CACHE_HOME or HOME");
+    char tail[64];
+    if ((v = cs_hub_env("CLIPSEARCH_CACHE"))) {
+        snprintf(tail, sizeof tail, "/%s", sub);
+    } else if ((v = cs_hub_env("XDG_CACHE_HOME"))) {
+        snprintf(tail, sizeof tail, "/clipsearch/%s", sub);
+    } else if ((v = cs_hub_env("HOME"))) {
+        snprintf(tail, sizeof tail, "/.cache/clipsearch/%s", sub);
+    } else {
+        return cs_fail(err, CS_ENOTFOUND,
+                       "no cache folder: set CLIPSEARCH_CACHE, XDG_CACHE_HOME or HOME");
+    }
+    return join_env(buf, cap, v, tail, err);
+}
+
+cs_status cs_hub_cache_dir(char *buf, size_t cap, cs_error *err) {
+    return cache_sub(buf, cap, "models", err);
+}
+
+cs_status cs_hub_pack_cache_dir(char *buf, size_t cap, cs_error *err) {
+    return cache_sub(buf, cap, "packed", err);
 }
 
 cs_status cs_hub_cache_root(const char *cache_dir, char *buf, size_t cap, cs_error *err) {
@@ -135,23 +151,6 @@ int cs_hub_model_usable(const char *dir) {
     return has_file(dir, "config.json") &&
            (has_file(dir, "model.safetensors") || has_file(dir, "model.safetensors.index.json") ||
             has_file(dir, "pytorch_model.bin"));
-}
-
-cs_status cs_hub_mkdirs(const char *path, cs_error *err) {
-    char buf[4096];
-    int n = snprintf(buf, sizeof buf, "%s", path);
-    if (n < 0 || (size_t)n >= sizeof buf) return cs_fail(err, CS_ELIMIT, "%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return cs_fail(err, CS_EIO, "%s: cannot create folder: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return cs_fail(err, CS_EIO, "%s: cannot create folder: %s", buf, strerror(errno));
-    if (!cs_hub_is_dir(buf)) return cs_fail(err, CS_EIO, "%s: not a folder", buf);
-    return CS_OK;
 }
 
 int cs_hub_join(char *buf, size_t cap, const char *dir, const char *name) {

@@ -317,7 +317,12 @@ void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_dtype wt, const fl
             kern->pack_b(&src, nv, kc, kern->nr, NULL,
                          out + ((size_t)j * k + (size_t)p0 * kern->nr));
         }
-    *pk = (cs_gemm_panels){out, kern->nr, kern->kc};
+    *pk = cs_gemm_panels_at(out);
+}
+
+cs_gemm_panels cs_gemm_panels_at(const float *packed) {
+    const cs_mm_kernel *kern = cs_mm_kernel_pick();
+    return (cs_gemm_panels){packed, kern->nr, kern->kc};
 }
 
 /* ---- portable kernels (any CPU; the compiler vectorises the inner loops) -- */

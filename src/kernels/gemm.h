@@ -71,6 +71,9 @@ size_t cs_gemm_panels_floats(int n, int k);
  * scales) into out (cs_gemm_panels_floats, 64-byte aligned); sets *pk. */
 void cs_gemm_pack(int n, int k, const void *w, size_t ldw, cs_dtype wt, const float *scale,
                   float *out, cs_gemm_panels *pk);
+/* The panels of a matrix cs_gemm_pack packed into `packed` earlier with
+ * this CPU's kernel (e.g. in another process). */
+cs_gemm_panels cs_gemm_panels_at(const float *packed);
 /* cs_gemm / cs_gemm_i8 reading W from pk when it fits the kernel in use,
  * else from w (same arguments as they take; scale only for CS_DT_I8).
  * Same bits either way. */

@@ -86,8 +86,17 @@ void cs_lp_pack(cs_lp_type type, int n, int k, cs_lp_row_fn get_row, const void 
             colsum[(size_t)(p / KB) * np + j] += (float)q[p];
         }
     }
+    cs_lp_view(type, n, k, out, pk);
+}
+
+void cs_lp_view(cs_lp_type type, int n, int k, const uint8_t *packed, cs_lp_panels *pk) {
+    int sk = step_k(type), kp = round_up(k, sk), np = round_up(n, NR);
+    size_t all = (size_t)np / NR * ((size_t)kp / (size_t)sk * STEP_BYTES);
+    const float *wscale = (const float *)(const void *)(packed + line(all));
+    const float *colsum =
+        (const float *)(const void *)(packed + line(all) + line((size_t)np * sizeof(float)));
     *pk = (cs_lp_panels){
-        type, n, k, kp, out, type == CS_LP_I8 ? wscale : NULL, type == CS_LP_I8 ? colsum : NULL};
+        type, n, k, kp, packed, type == CS_LP_I8 ? wscale : NULL, type == CS_LP_I8 ? colsum : NULL};
 }
 
 /* ---- portable kernels (a CPU without the extension) --------------------- */

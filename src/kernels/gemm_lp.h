@@ -60,6 +60,10 @@ typedef void (*cs_lp_row_fn)(const void *ctx, int r, float *out);
 void cs_lp_pack(cs_lp_type type, int n, int k, cs_lp_row_fn get_row, const void *ctx, float *row,
                 uint8_t *out, cs_lp_panels *pk);
 
+/* *pk for a matrix cs_lp_pack packed into `packed` earlier (the same type,
+ * n and k), e.g. in another process: the pointers it would have set. */
+void cs_lp_view(cs_lp_type type, int n, int k, const uint8_t *packed, cs_lp_panels *pk);
+
 /* y = x . W^T + b with W packed (flags: CS_GEMM_ACCUMULATE and the fused
  * activations of kernels/gemm.h; not CS_GEMM_W_KN). Fails only when scratch
  * memory cannot be had. */

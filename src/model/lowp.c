@@ -6,15 +6,23 @@
  * nearly lossless, as its inputs are 8-bit pixels normalised per channel)
  * is packed into the kernel's panels: BF16 (half the F32 bytes) or int8
  * with a scale per output channel (a quarter). The mapped originals are
- * then released, so the process holds the smaller copy only. The two
+ * then released, so the process holds the smaller copy only; with a cache
+ * folder the packing is kept there and later processes map it instead of
+ * packing (model/packcache.c). The two
  * final projections (one row per embedding) and the text tower's token
  * table stay as stored. */
 #include "model/lowp.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/file.h"
+#include "core/fnv.h"
 #include "model/linear.h"
+
+/* The packer's format: raise it whenever cs_lp_pack writes other bytes for
+ * the same weights, so that packings kept by older builds are not used. */
+enum { PACK_FORMAT = 1 };
 
 typedef struct lmat {
     cs_weight *w;
@@ -46,10 +54,69 @@ static void pack_task(void *ctx, int task, int worker) {
     w->lp = pk;
 }
 
-cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, cs_error *err) {
+/* Everything the packed bytes depend on but the weights: the kernels'
+ * geometry and every matrix's shape, in order. */
+static cs_pack_layout layout(cs_lp_type type, const lmat *mats, int n) {
+    int head[4] = {PACK_FORMAT, type, CS_LP_NR, CS_LP_KB};
+    uint64_t h = cs_fnv(CS_FNV_SEED, head, sizeof head);
+    for (int t = 0; t < n; t++) {
+        int shape[3] = {mats[t].w->n, mats[t].w->k, (int)mats[t].w->dtype};
+        h = cs_fnv(h, shape, sizeof shape);
+    }
+    return (cs_pack_layout){type == CS_LP_BF16 ? "bf16" : "int8", h};
+}
+
+/* Whether the kept packing of the smallest matrix equals a fresh one. */
+static int same_as_fresh(cs_lp_type type, const lmat *mats, int n, const uint8_t *kept,
+                         const size_t *at) {
+    int s = 0;
+    for (int t = 1; t < n; t++)
+        if ((size_t)mats[t].w->n * mats[t].w->k < (size_t)mats[s].w->n * mats[s].w->k) s = t;
+    const cs_weight *w = mats[s].w;
+    size_t bytes = cs_lp_bytes(type, w->n, w->k);
+    uint8_t *out = aligned_alloc(64, share(type, w));
+    float *row = malloc((size_t)2 * w->k * sizeof(float));
+    int same = 0;
+    if (out && row) {
+        cs_lp_panels pk;
+        cs_lp_pack(type, w->n, w->k, weight_row, w, row, out, &pk);
+        same = !memcmp(out, kept + at[s], bytes);
+    }
+    free(out), free(row);
+    return same;
+}
+
+/* The packing kept by an earlier process, if it is there and right. */
+static int map_kept(cs_tower *T, cs_lp_type type, const lmat *mats, int n, const size_t *at,
+                    size_t bytes, const cs_pack_cache *pc, const cs_pack_layout *lay) {
+    cs_pack_file f;
+    const uint8_t *kept = cs_pack_map(pc, lay, bytes, &f);
+    if (!kept) return 0;
+    if (!same_as_fresh(type, mats, n, kept, at)) {
+        cs_log(pc->log, CS_LOG_WARN,
+               "%s tower: the kept %s packing differs from a fresh one; packing again", pc->tower,
+               lay->kind);
+        cs_pack_unmap(&f);
+        return 0;
+    }
+    for (int t = 0; t < n; t++)
+        cs_lp_view(type, mats[t].w->n, mats[t].w->k, kept + at[t], &mats[t].w->lp);
+    T->larena = (void *)kept;
+    T->kept = f;
+    cs_log(pc->log, CS_LOG_DEBUG, "%s tower: %s packing mapped from the cache", pc->tower,
+           lay->kind);
+    return 1;
+}
+
+cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, const cs_pack_cache *pc,
+                           cs_error *err) {
     int n = 0;
     ljob J = {calloc((size_t)6 * T->cfg->layers + 1, sizeof(lmat)), type, NULL, 0};
-    if (!J.mats) return cs_fail(err, CS_ENOMEM, "%s: out of memory", "packing the weights");
+    size_t *at = calloc((size_t)6 * T->cfg->layers + 1, sizeof *at);
+    if (!J.mats || !at) {
+        free(J.mats), free(at);
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory", "packing the weights");
+    }
     if (T->patch.data) J.mats[n++].w = &T->patch;
     for (int l = 0; l < T->cfg->layers; l++) {
         cs_layer_weights *L = &T->layers[l];
@@ -58,21 +125,28 @@ cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, cs_error
     }
     size_t bytes = 0;
     for (int t = 0; t < n; t++) {
+        at[t] = bytes;
         bytes += share(type, J.mats[t].w);
         if (J.mats[t].w->k > J.max_k) J.max_k = J.mats[t].w->k;
+    }
+    cs_pack_layout lay = layout(type, J.mats, n);
+    if (map_kept(T, type, J.mats, n, at, bytes, pc, &lay)) {
+        free(J.mats), free(at);
+        return CS_OK;
     }
     uint8_t *arena = aligned_alloc(64, bytes);
     J.rows = malloc((size_t)cs_pool_threads(pool) * 2 * (size_t)J.max_k * sizeof(float));
     if (!arena || !J.rows) {
-        free(arena), free(J.rows), free(J.mats);
+        free(arena), free(J.rows), free(J.mats), free(at);
         return cs_fail(err, CS_ENOMEM, "out of memory for %zu bytes of packed weights", bytes);
     }
     cs_map_hint_huge(arena, bytes);
-    for (size_t t = 0, at = 0; t < (size_t)n; at += share(type, J.mats[t].w), t++)
-        J.mats[t].out = arena + at;
+    for (int t = 0; t < n; t++) J.mats[t].out = arena + at[t];
     cs_pool_for(pool, n, pack_task, &J);
     T->larena = arena;
+    cs_pack_store(pc, &lay, arena, bytes);
     free(J.rows);
     free(J.mats);
+    free(at);
     return CS_OK;
 }

@@ -6,12 +6,16 @@
 #include "core/error.h"
 #include "core/pool.h"
 #include "kernels/gemm_lp.h"
+#include "model/packcache.h"
 #include "model/weights.h"
 
 /* Packs the encoder layers' matrices (q, k, v, o, fc1, fc2) and, for the
  * image tower, the patch embedding, whatever their stored dtype, into
  * type's panels (cs_weight.lp) in T->larena (freed by cs_tower_free), and
- * releases the mapped originals from the resident set. */
-cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, cs_error *err);
+ * releases the mapped originals from the resident set. With pc->dir, a
+ * packing kept there for the same checkpoint is mapped instead (T->kept),
+ * and a fresh one is kept there for the next process. */
+cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, const cs_pack_cache *pc,
+                           cs_error *err);
 
 #endif

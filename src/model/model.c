@@ -11,8 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/file.h"
 #include "core/cpu.h"
+#include "core/file.h"
+#include "core/fnv.h"
 #include "model/lowp.h"
 #include "model/model_internal.h"
 #include "model/prepack.h"
@@ -36,27 +37,20 @@ void cs_l2_normalize(float *x, int n, int d) {
     }
 }
 
-/* FNV-1a, 64 bits: the model id needs stability, not strength. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* Identity of config + weights without reading the weights: the shapes and
  * dtypes of every tensor plus the bytes of a few small ones that any two
  * different trainings (or dtypes) differ in. */
 static void make_id(cs_model *m) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv(h, &m->cfg, sizeof m->cfg);
+    uint64_t h = CS_FNV_SEED;
+    h = cs_fnv(h, &m->cfg, sizeof m->cfg);
     static const char *const names[] = {"vision_model.post_layernorm.weight",
                                         "text_model.final_layer_norm.weight",
                                         "vision_model.embeddings.class_embedding"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const cs_tensor *t = cs_tensors_find(&m->tab, names[i]);
         if (!t) continue;
-        h = fnv(h, &t->dtype, sizeof t->dtype);
-        h = fnv(h, t->data, t->nbytes);
+        h = cs_fnv(h, &t->dtype, sizeof t->dtype);
+        h = cs_fnv(h, t->data, t->nbytes);
     }
     snprintf(m->id, sizeof m->id, "clip-%d-%s-%016llx", m->cfg.embed_dim, m->dtype,
              (unsigned long long)h);
@@ -126,6 +120,10 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
         m->decode = opts->decode;
         m->pool = opts->pool;
         m->no_prepack = opts->no_prepack != 0;
+        if (opts->pack_cache && *opts->pack_cache && !(m->pack_dir = strdup(opts->pack_cache))) {
+            cs_model_close(m);
+            return cs_fail(err, CS_ENOMEM, "out of memory");
+        }
     }
     choose_precision(m, opts && opts->int8 ? CS_PRECISION_INT8
                         : opts             ? opts->precision
@@ -154,6 +152,7 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
         cs_tensors_find(&m->tab, "vision_model.embeddings.patch_embedding.weight");
     m->dtype = cs_dtype_name(pe->dtype);
     make_id(m);
+    m->source = cs_pack_source(m->ckpt);
     cs_log(&m->log, CS_LOG_DEBUG, "%s: %s, %d tensors, %s", m->ckpt, m->tab.format, m->tab.n,
            m->id);
     *out = m;
@@ -170,6 +169,7 @@ void cs_model_close(cs_model *m) {
     pthread_mutex_destroy(&m->lock);
     pthread_mutex_destroy(&m->tok_lock);
     free(m->dir);
+    free(m->pack_dir);
     free(m);
 }
 
@@ -200,12 +200,13 @@ void cs_model_get_info(const cs_model *m, cs_model_info *o) {
 
 /* Packing is for speed only: without the memory for it, the tower reads
  * its weights from the map as it would otherwise. */
-static void prepack(cs_model *m, cs_tower *T) {
+static void prepack(cs_model *m, cs_tower *T, const cs_pack_cache *pc) {
     cs_error e;
-    if (cs_tower_prepack(T, m->pool, &e) != CS_OK)
+    if (cs_tower_prepack(T, m->pool, pc, &e) != CS_OK)
         cs_log(&m->log, CS_LOG_WARN, "image tower: weights not packed (%s)", e.message);
     else if (T->parena)
-        cs_log(&m->log, CS_LOG_DEBUG, "image tower: F32 matrices packed once (bulk work)");
+        cs_log(&m->log, CS_LOG_DEBUG,
+               "image tower: F32 matrices packed once (bulk work, or packings kept)");
 }
 
 /* How a tower's first call uses it: decides how the tower is built. */
@@ -223,20 +224,24 @@ static int first_use(int n, int flags, int bulk_at) {
  * BF16 or int8 reads every weight once and costs more CPU than that one
  * pass saves (the cold query's measured cost is in docs/performance.md).
  * Batches get the precision asked for; bulk work at fp32 packs the image
- * tower's F32 matrices (prepack.c). */
+ * tower's F32 matrices (prepack.c), and so does any batch where packings
+ * are kept (packcache.c): packed once per machine, the panels then cost a
+ * map, not a pass over the weights. */
 static cs_status need_tower(cs_model *m, int vision, int use, cs_error *err) {
     cs_status st = CS_OK;
     pthread_mutex_lock(&m->lock);
     int *have = vision ? &m->have_vision : &m->have_text;
     if (!*have) {
         cs_tower *T = vision ? &m->vision : &m->text;
+        cs_pack_cache pc = {m->pack_dir, m->id, vision ? "vision" : "text", m->source, &m->log};
         st = cs_tower_load(&m->cfg, &m->tab, vision, T, err);
         if (!st && m->lp && use != USE_LONE)
-            st = cs_tower_pack_lp(T, (cs_lp_type)m->lp, m->pool, err);
+            st = cs_tower_pack_lp(T, (cs_lp_type)m->lp, m->pool, &pc, err);
         else if (!st && m->int8 && use != USE_LONE)
             st = cs_tower_quantize(T, m->pool, err);
-        else if (!st && vision && use == USE_BULK && !m->no_prepack)
-            prepack(m, T);
+        else if (!st && vision && !m->no_prepack &&
+                 (use == USE_BULK || (use == USE_BATCH && m->pack_dir)))
+            prepack(m, T, &pc);
         if (!st)
             *have = 1;
         else

@@ -25,6 +25,8 @@ struct cs_model {
                               F32 arithmetic, int8 weights (model/quant.c) if int8 */
     const char *precision; /* cs_model_info.precision */
     int no_prepack;        /* cs_model_opts.no_prepack */
+    char *pack_dir;        /* cs_model_opts.pack_cache, or NULL */
+    uint64_t source;       /* the checkpoint file's identity, for kept packings */
     pthread_mutex_t lock;  /* guards the lazy parts below but the tokenizer */
     int have_vision, have_text;
     cs_tower vision, text;

@@ -13,17 +13,24 @@
  * Memory: only F32 matrices are packed (the panels are float32: packing F16
  * or BF16 would double them, and an F16 file is chosen for its size), and
  * the mapped originals are then released from the resident set, so the
- * process holds one copy of the weights either way. What is lost is the
- * sharing of the page cache's copy between processes using the model.
+ * process holds one copy of the weights either way. With a cache folder
+ * the panels are kept there (model/packcache.c): later processes map them,
+ * for any batch, and share the page cache's copy.
  * Not the text tower: a query reads its weights once per call anyway, and
  * a cold search would pay for the pass over them. */
 #include "model/prepack.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/file.h"
+#include "core/fnv.h"
 #include "kernels/gemm.h"
 #include "model/linear.h"
+
+/* Raise it whenever cs_gemm_pack writes other panels for the same kernel
+ * and weights, so that packings kept by older builds are not used. */
+enum { PACK_FORMAT = 1 };
 
 typedef struct pmat {
     cs_weight *w;
@@ -43,32 +50,91 @@ static void pack_task(void *ctx, int task, int worker) {
     cs_map_release(w->data, (size_t)w->n * (size_t)w->k * sizeof(float));
 }
 
-cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, cs_error *err) {
+/* Everything the panels depend on but the weights: the kernel and every
+ * matrix's shape, in order. */
+static cs_pack_layout layout(const pmat *mats, int n) {
+    cs_gemm_panels g = cs_gemm_panels_at(NULL);
+    int head[3] = {PACK_FORMAT, g.nr, g.kc};
+    uint64_t h = cs_fnv(CS_FNV_SEED, head, sizeof head);
+    h = cs_fnv(h, cs_gemm_kernel_name(), strlen(cs_gemm_kernel_name()));
+    for (int t = 0; t < n; t++) {
+        int shape[2] = {mats[t].w->n, mats[t].w->k};
+        h = cs_fnv(h, shape, sizeof shape);
+    }
+    return (cs_pack_layout){"f32", h};
+}
+
+/* Whether the kept panels of the smallest matrix equal fresh ones. */
+static int same_as_fresh(const pmat *mats, int n, const float *kept, const size_t *at) {
+    int s = 0;
+    for (int t = 1; t < n; t++)
+        if ((size_t)mats[t].w->n * mats[t].w->k < (size_t)mats[s].w->n * mats[s].w->k) s = t;
+    const cs_weight *w = mats[s].w;
+    size_t floats = cs_gemm_panels_floats(w->n, w->k);
+    float *out = aligned_alloc(64, share(w) * sizeof(float));
+    int same = 0;
+    if (out) {
+        cs_gemm_panels pk;
+        cs_gemm_pack(w->n, w->k, w->data, (size_t)w->k, CS_DT_F32, NULL, out, &pk);
+        same = !memcmp(out, kept + at[s], floats * sizeof(float));
+    }
+    free(out);
+    return same;
+}
+
+/* The panels kept by an earlier process, if they are there and right. */
+static int map_kept(cs_tower *T, pmat *mats, int n, const size_t *at, size_t floats,
+                    const cs_pack_cache *pc, const cs_pack_layout *lay) {
+    cs_pack_file f;
+    const float *kept =
+        (const float *)(const void *)cs_pack_map(pc, lay, floats * sizeof(float), &f);
+    if (!kept) return 0;
+    if (!same_as_fresh(mats, n, kept, at)) {
+        cs_log(pc->log, CS_LOG_WARN,
+               "%s tower: the kept f32 packing differs from a fresh one; packing again", pc->tower);
+        cs_pack_unmap(&f);
+        return 0;
+    }
+    for (int t = 0; t < n; t++) mats[t].w->panels = cs_gemm_panels_at(kept + at[t]);
+    T->parena = (void *)kept;
+    T->kept = f;
+    cs_log(pc->log, CS_LOG_DEBUG, "%s tower: f32 packing mapped from the cache", pc->tower);
+    return 1;
+}
+
+cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, cs_error *err) {
     int n = 0;
     pmat *mats = calloc((size_t)6 * T->cfg->layers, sizeof(pmat));
-    if (!mats) return cs_fail(err, CS_ENOMEM, "prepack: out of memory");
+    size_t *at = calloc((size_t)6 * T->cfg->layers, sizeof *at);
+    if (!mats || !at) {
+        free(mats), free(at);
+        return cs_fail(err, CS_ENOMEM, "prepack: out of memory");
+    }
     for (int l = 0; l < T->cfg->layers; l++) {
         cs_layer_weights *L = &T->layers[l];
         cs_weight *w[6] = {&L->q, &L->k, &L->v, &L->o, &L->fc1, &L->fc2};
         for (int i = 0; i < 6; i++)
             if (w[i]->dtype == CS_DT_F32 && !w[i]->panels.p) mats[n++].w = w[i];
     }
-    if (n == 0) { /* nothing F32, or packed already */
-        free(mats);
+    size_t floats = 0;
+    for (int t = 0; t < n; t++) at[t] = floats, floats += share(mats[t].w);
+    cs_pack_layout lay = layout(mats, n);
+    /* nothing F32 (or packed already), or the kept panels mapped */
+    if (n == 0 || map_kept(T, mats, n, at, floats, pc, &lay)) {
+        free(mats), free(at);
         return CS_OK;
     }
-    size_t floats = 0;
-    for (int t = 0; t < n; t++) floats += share(mats[t].w);
     float *arena = aligned_alloc(64, floats * sizeof(float));
     if (!arena) {
-        free(mats);
+        free(mats), free(at);
         return cs_fail(err, CS_ENOMEM, "prepack: out of memory for %zu bytes of weights",
                        floats * sizeof(float));
     }
     cs_map_hint_huge(arena, floats * sizeof(float));
-    for (size_t t = 0, at = 0; t < (size_t)n; at += share(mats[t].w), t++) mats[t].out = arena + at;
+    for (int t = 0; t < n; t++) mats[t].out = arena + at[t];
     cs_pool_for(pool, n, pack_task, mats);
     T->parena = arena;
-    free(mats);
+    cs_pack_store(pc, &lay, arena, floats * sizeof(float));
+    free(mats), free(at);
     return CS_OK;
 }

@@ -4,12 +4,15 @@
 
 #include "core/error.h"
 #include "core/pool.h"
+#include "model/packcache.h"
 #include "model/weights.h"
 
 /* Packs the encoder layers' F32 matrices of a tower (q, k, v, o, fc1, fc2)
  * into the panels the kernel reads (cs_weight.panels), in T->parena (freed
  * by cs_tower_free), and releases the mapped originals from the resident
- * set. Matrices of other types are left as they are. */
-cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, cs_error *err);
+ * set. Matrices of other types are left as they are. With pc->dir, panels
+ * kept there for the same checkpoint and kernel are mapped instead
+ * (T->kept), and fresh ones are kept there. */
+cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, cs_error *err);
 
 #endif

@@ -261,7 +261,9 @@ void cs_tower_free(cs_tower *t) {
     free(t->arena);
     free(t->layers);
     free(t->qarena);
-    free(t->parena);
-    free(t->larena);
+    if (t->kept.map) /* parena or larena (a tower has one or neither) points into it */
+        cs_pack_unmap(&t->kept);
+    else
+        free(t->parena), free(t->larena);
     memset(t, 0, sizeof *t);
 }

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "model/config.h"
 #include "model/ops.h"
+#include "model/packcache.h"
 #include "model/tensors.h"
 
 /* Opens the checkpoint of a folder: model.safetensors, else the sharded
@@ -34,6 +35,7 @@ typedef struct cs_tower {
     void *qarena;                       /* int8 copies of the layers' matrices, if any */
     void *parena;                       /* their packed panels, if any (model/prepack.c) */
     void *larena;                       /* BF16 / int8 panels, if any (model/lowp.c) */
+    cs_pack_file kept;                  /* the cache file parena or larena is in, if any */
 } cs_tower;
 
 /* Builds a tower's view (the weights must have passed cs_weights_check).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Bulk work: an index run of 256+ files tells the model (CS_EMBED_BULK), which
 # packs its image weights once (src/model/prepack.c, logged at -v -v); a
-# small run, and CLIPSEARCH_NO_PREPACK=1, read them from the file; and the
-# vectors are the same bits either way.
+# small run packs them only where packings are kept (CLIPSEARCH_PACK_CACHE);
+# CLIPSEARCH_NO_PREPACK=1 reads them from the file; and the vectors are the
+# same bits either way.
 set -u
 . "$CS_SOURCE_DIR/tests/support/lib.sh"
 need_oracle
@@ -18,9 +19,14 @@ for i in range(260):
 PY
 cp "$TMP"/many/img00[0-7].png "$TMP/few/" # many: 260 files, few: 8
 
-"$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/few.db" "$TMP/few" 2>"$TMP/few.log" ||
-    fail "index of 8 files exits $?"
+CLIPSEARCH_PACK_CACHE=0 "$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/few.db" "$TMP/few" \
+    2>"$TMP/few.log" || fail "index of 8 files exits $?"
 grep -q "packed once" "$TMP/few.log" && fail "8 files: the weights should not be packed"
+CLIPSEARCH_PACK_CACHE=$TMP/packed "$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/kept.db" \
+    "$TMP/few" 2>"$TMP/kept.log" || fail "index of 8 files exits $?"
+grep -q "packed once" "$TMP/kept.log" || fail "8 files, packings kept: the weights were not packed"
+cmp -s -i 64 "$TMP/few.db.vectors" "$TMP/kept.db.vectors" ||
+    fail "8 files: packed and mapped weights give other vectors"
 "$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/bulk.db" "$TMP/many" 2>"$TMP/bulk.log" ||
     fail "index of 260 files exits $?"
 grep -q "packed once" "$TMP/bulk.log" || fail "260 files: the weights were not packed"
