@@ -72,7 +72,7 @@ typedef struct cs_model_opts {
      * that packs a tower's matrices (for BF16 or int8, or F32 panels for
      * bulk work) writes them there, one file per model, tower, precision
      * and kernel; later processes map that file instead of packing again
-     * (the page cache's copy, shared between them), and with it F32 panels
+     * (the page cache's copy, shared between them), and kept F32 panels
      * serve batches of any size. Files made for another checkpoint or
      * layout are ignored; a folder that cannot be written costs nothing
      * but the saving. `clipsearch` uses <cache>/packed (cs_hub_cache_dir's

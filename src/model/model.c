@@ -200,13 +200,13 @@ void cs_model_get_info(const cs_model *m, cs_model_info *o) {
 
 /* Packing is for speed only: without the memory for it, the tower reads
  * its weights from the map as it would otherwise. */
-static void prepack(cs_model *m, cs_tower *T, const cs_pack_cache *pc) {
+static void prepack(cs_model *m, cs_tower *T, const cs_pack_cache *pc, int kept_only) {
     cs_error e;
-    if (cs_tower_prepack(T, m->pool, pc, &e) != CS_OK)
+    if (cs_tower_prepack(T, m->pool, pc, kept_only, &e) != CS_OK)
         cs_log(&m->log, CS_LOG_WARN, "image tower: weights not packed (%s)", e.message);
     else if (T->parena)
         cs_log(&m->log, CS_LOG_DEBUG,
-               "image tower: F32 matrices packed once (bulk work, or packings kept)");
+               "image tower: F32 matrices packed once (bulk work) or mapped as kept");
 }
 
 /* How a tower's first call uses it: decides how the tower is built. */
@@ -224,9 +224,10 @@ static int first_use(int n, int flags, int bulk_at) {
  * BF16 or int8 reads every weight once and costs more CPU than that one
  * pass saves (the cold query's measured cost is in docs/performance.md).
  * Batches get the precision asked for; bulk work at fp32 packs the image
- * tower's F32 matrices (prepack.c), and so does any batch where packings
- * are kept (packcache.c): packed once per machine, the panels then cost a
- * map, not a pass over the weights. */
+ * tower's F32 matrices (prepack.c) and keeps them where packings are kept
+ * (packcache.c); any later batch then maps them. (A small batch does not
+ * pack and keep them itself: 340 MB written and synced for ViT-B/32 cost a
+ * first run of 48 photos 1.2 s; BF16 and int8 panels are packed anyway.) */
 static cs_status need_tower(cs_model *m, int vision, int use, cs_error *err) {
     cs_status st = CS_OK;
     pthread_mutex_lock(&m->lock);
@@ -239,9 +240,10 @@ static cs_status need_tower(cs_model *m, int vision, int use, cs_error *err) {
             st = cs_tower_pack_lp(T, (cs_lp_type)m->lp, m->pool, &pc, err);
         else if (!st && m->int8 && use != USE_LONE)
             st = cs_tower_quantize(T, m->pool, err);
-        else if (!st && vision && !m->no_prepack &&
-                 (use == USE_BULK || (use == USE_BATCH && m->pack_dir)))
-            prepack(m, T, &pc);
+        else if (!st && vision && !m->no_prepack && use == USE_BULK)
+            prepack(m, T, &pc, 0);
+        else if (!st && vision && !m->no_prepack && use == USE_BATCH && m->pack_dir)
+            prepack(m, T, &pc, 1);
         if (!st)
             *have = 1;
         else

@@ -102,7 +102,8 @@ static int map_kept(cs_tower *T, pmat *mats, int n, const size_t *at, size_t flo
     return 1;
 }
 
-cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, cs_error *err) {
+cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, int kept_only,
+                           cs_error *err) {
     int n = 0;
     pmat *mats = calloc((size_t)6 * T->cfg->layers, sizeof(pmat));
     size_t *at = calloc((size_t)6 * T->cfg->layers, sizeof *at);
@@ -119,8 +120,9 @@ cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, 
     size_t floats = 0;
     for (int t = 0; t < n; t++) at[t] = floats, floats += share(mats[t].w);
     cs_pack_layout lay = layout(mats, n);
-    /* nothing F32 (or packed already), or the kept panels mapped */
-    if (n == 0 || map_kept(T, mats, n, at, floats, pc, &lay)) {
+    /* nothing F32 (or packed already), or the kept panels mapped, or none
+     * kept and none to be made */
+    if (n == 0 || map_kept(T, mats, n, at, floats, pc, &lay) || kept_only) {
         free(mats), free(at);
         return CS_OK;
     }

@@ -12,7 +12,9 @@
  * by cs_tower_free), and releases the mapped originals from the resident
  * set. Matrices of other types are left as they are. With pc->dir, panels
  * kept there for the same checkpoint and kernel are mapped instead
- * (T->kept), and fresh ones are kept there. */
-cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, cs_error *err);
+ * (T->kept), and fresh ones are kept there. kept_only: map kept panels if
+ * there are any, else leave the tower as it is. */
+cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, int kept_only,
+                           cs_error *err);
 
 #endif

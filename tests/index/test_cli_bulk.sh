@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Bulk work: an index run of 256+ files tells the model (CS_EMBED_BULK), which
-# packs its image weights once (src/model/prepack.c, logged at -v -v); a
-# small run packs them only where packings are kept (CLIPSEARCH_PACK_CACHE);
-# CLIPSEARCH_NO_PREPACK=1 reads them from the file; and the vectors are the
-# same bits either way.
+# packs its image weights once (src/model/prepack.c, logged at -v -v) and
+# keeps them where packings are kept (CLIPSEARCH_PACK_CACHE); a small run
+# does not pack them, but maps them once kept; CLIPSEARCH_NO_PREPACK=1 reads
+# them from the file; and the vectors are the same bits every way.
 set -u
 . "$CS_SOURCE_DIR/tests/support/lib.sh"
 need_oracle
@@ -19,17 +19,19 @@ for i in range(260):
 PY
 cp "$TMP"/many/img00[0-7].png "$TMP/few/" # many: 260 files, few: 8
 
-CLIPSEARCH_PACK_CACHE=0 "$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/few.db" "$TMP/few" \
-    2>"$TMP/few.log" || fail "index of 8 files exits $?"
+export CLIPSEARCH_PACK_CACHE=$TMP/packed
+"$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/few.db" "$TMP/few" 2>"$TMP/few.log" ||
+    fail "index of 8 files exits $?"
 grep -q "packed once" "$TMP/few.log" && fail "8 files: the weights should not be packed"
-CLIPSEARCH_PACK_CACHE=$TMP/packed "$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/kept.db" \
-    "$TMP/few" 2>"$TMP/kept.log" || fail "index of 8 files exits $?"
-grep -q "packed once" "$TMP/kept.log" || fail "8 files, packings kept: the weights were not packed"
-cmp -s -i 64 "$TMP/few.db.vectors" "$TMP/kept.db.vectors" ||
-    fail "8 files: packed and mapped weights give other vectors"
 "$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/bulk.db" "$TMP/many" 2>"$TMP/bulk.log" ||
     fail "index of 260 files exits $?"
 grep -q "packed once" "$TMP/bulk.log" || fail "260 files: the weights were not packed"
+ls "$TMP/packed/"*.vision.f32.pack >/dev/null 2>&1 || fail "260 files: the packing was not kept"
+"$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/kept.db" "$TMP/few" 2>"$TMP/kept.log" ||
+    fail "index of 8 files exits $?"
+grep -q "mapped from the cache" "$TMP/kept.log" || fail "8 files: the kept packing was not mapped"
+cmp -s -i 64 "$TMP/few.db.vectors" "$TMP/kept.db.vectors" ||
+    fail "8 files: mapped packed weights give other vectors"
 CLIPSEARCH_NO_PREPACK=1 "$CLIPSEARCH" index -v -v --model "$MODEL" --db "$TMP/map.db" \
     "$TMP/many" 2>"$TMP/map.log" || fail "index with CLIPSEARCH_NO_PREPACK exits $?"
 grep -q "packed once" "$TMP/map.log" && fail "CLIPSEARCH_NO_PREPACK=1: packed all the same"

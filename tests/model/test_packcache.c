@@ -1,7 +1,8 @@
 /* tests/model/test_packcache.c - packed weights kept in a folder
  * (cs_model_opts.pack_cache, model/packcache.c): at every precision this
- * CPU runs, the first process writes the file, a second maps it instead of
- * packing, and both embed to the same bits as a model with no folder. A
+ * CPU runs, the first process writes the file (bulk work), a second maps it
+ * instead of packing (a plain batch), and both embed to the same bits as a
+ * model with no folder. A
  * damaged packing (a byte of the matrix re-packed on every hit), a file of
  * the wrong size, a checkpoint changed since, and a folder that cannot be
  * written all fall back to packing, with the same bits. */
@@ -40,7 +41,7 @@ static float *pixels(const cs_model_info *mi) {
  * out gets the embeddings, *b what was logged, and *q_at (if asked) where
  * layer 0's q lies in the packing mapped from the file (-1: none mapped). */
 static void embed(const char *model, cs_precision p, const char *dir, float *out, logbook *b,
-                  long *q_at) {
+                  long *q_at, int flags) {
     memset(b, 0, sizeof *b);
     cs_model_opts o = {
         .n_threads = 2, .precision = p, .pack_cache = dir, .log = on_log, .log_user = b};
@@ -51,7 +52,7 @@ static void embed(const char *model, cs_precision p, const char *dir, float *out
     cs_model_info mi;
     cs_model_get_info(m, &mi);
     float *x = pixels(&mi);
-    CHECK_OK(cs_embed_pixels(m, x, N, 0, out, &err), &err);
+    CHECK_OK(cs_embed_pixels(m, x, N, flags, out, &err), &err);
     if (q_at) {
         const cs_weight *q = &m->vision.layers[0].q;
         const uint8_t *at = q->lp.type ? q->lp.p : (const uint8_t *)q->panels.p;
@@ -95,10 +96,10 @@ static void check_precision(const char *model, cs_precision p, const char *kind)
     memset(ref, 0, sizeof ref), memset(out, 0, sizeof out);
     logbook b;
     long q_at = -1;
-    embed(model, p, NULL, ref, &b, NULL);
+    embed(model, p, NULL, ref, &b, NULL, 0);
 
     /* the first process packs and keeps; the second maps */
-    embed(model, p, dir, out, &b, NULL);
+    embed(model, p, dir, out, &b, NULL, CS_EMBED_BULK);
     CHECK_MSG(!memcmp(out, ref, sizeof out), "%s: packing and keeping changed the bits", kind);
     CHECK_EQ_INT(b.mapped, 0);
     cs_model_opts o = {0};
@@ -111,27 +112,27 @@ static void check_precision(const char *model, cs_precision p, const char *kind)
     cs_model_close(m);
     long size = file_size(file);
     CHECK_MSG(size > (2 << 20), "%s: no file kept (%s)", kind, file);
-    embed(model, p, dir, out, &b, &q_at);
+    embed(model, p, dir, out, &b, &q_at, 0);
     CHECK_MSG(b.mapped == 1, "%s: the kept packing was not mapped", kind);
     CHECK_MSG(!memcmp(out, ref, sizeof out), "%s: the mapped packing gave other bits", kind);
     CHECK(q_at >= 0);
 
     /* a byte of the matrix re-packed on a hit: noticed, packed again, rewritten */
     poke(file, (2 << 20) + q_at + 5);
-    embed(model, p, dir, out, &b, NULL);
+    embed(model, p, dir, out, &b, NULL, CS_EMBED_BULK);
     CHECK_MSG(b.differs == 1 && b.mapped == 0, "%s: a damaged packing was used", kind);
     CHECK(!memcmp(out, ref, sizeof out));
-    embed(model, p, dir, out, &b, NULL);
+    embed(model, p, dir, out, &b, NULL, 0);
     CHECK_MSG(b.mapped == 1, "%s: the rewritten packing was not mapped", kind);
 
     /* the wrong size: not used, rewritten */
     CHECK(truncate(file, size - 64) == 0);
-    embed(model, p, dir, out, &b, NULL);
+    embed(model, p, dir, out, &b, NULL, CS_EMBED_BULK);
     CHECK(b.mapped == 0 && !memcmp(out, ref, sizeof out));
     CHECK_EQ_INT((int)(file_size(file) == size), 1);
 
     /* a folder that cannot be made: packed as without one */
-    embed(model, p, "/proc/self/no-such-folder", out, &b, NULL);
+    embed(model, p, "/proc/self/no-such-folder", out, &b, NULL, CS_EMBED_BULK);
     CHECK(b.mapped == 0 && !memcmp(out, ref, sizeof out));
 }
 
@@ -153,13 +154,13 @@ static void check_changed_checkpoint(void) {
     static float ref[N * 1024], out[N * 1024];
     memset(ref, 0, sizeof ref), memset(out, 0, sizeof out);
     logbook b;
-    embed(model, CS_PRECISION_FP32, dir, ref, &b, NULL);
-    embed(model, CS_PRECISION_FP32, dir, out, &b, NULL);
+    embed(model, CS_PRECISION_FP32, dir, ref, &b, NULL, CS_EMBED_BULK);
+    embed(model, CS_PRECISION_FP32, dir, out, &b, NULL, 0);
     CHECK_EQ_INT(b.mapped, 1);
     struct timeval later[2] = {{2000000000, 0}, {2000000000, 0}};
     snprintf(path, sizeof path, "%s/model.safetensors", model);
     CHECK(utimes(path, later) == 0);
-    embed(model, CS_PRECISION_FP32, dir, out, &b, NULL);
+    embed(model, CS_PRECISION_FP32, dir, out, &b, NULL, 0);
     CHECK_MSG(b.mapped == 0, "a packing made before the checkpoint changed was used");
     CHECK(!memcmp(out, ref, sizeof out));
 }
