@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_lp.h"
 
 static double clock_s(clockid_t id) {
     struct timespec ts;
@@ -322,8 +323,8 @@ static int run(int argc, char **argv) {
     json_object_set_new(o, "batch", json_integer(batch));
     json_object_set_new(o, "precision", json_string(info.precision));
     json_object_set_new(o, "kernel",
-                        json_string(!strcmp(info.precision, "bf16")   ? "avx512-bf16"
-                                    : !strcmp(info.precision, "int8") ? "avx512-vnni"
+                        json_string(!strcmp(info.precision, "bf16") ? cs_lp_kernel_name(CS_LP_BF16)
+                                    : !strcmp(info.precision, "int8") ? cs_lp_kernel_name(CS_LP_I8)
                                                                       : cs_gemm_kernel_name()));
     json_object_set_new(o, "model_open_ms", json_real(t_open * 1e3));
 

@@ -17,12 +17,18 @@ static int has_f16c(void) {
 }
 
 /* AVX512_VNNI (CPUID.7.0:ECX bit 11) and AVX512_BF16 (CPUID.7.1:EAX bit 5),
- * read directly for the same reason. Their registers are AVX-512's. */
-static int detect_features(void) {
+ * read directly for the same reason; their registers are AVX-512's. */
+static int detect_avx512_features(void) {
     unsigned a, b, c, d, f = 0;
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11))) f |= CS_CPU_VNNI;
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) f |= CS_CPU_BF16;
     return (int)f;
+}
+
+/* AVX-VNNI (CPUID.7.1:EAX bit 4): vpdpbusd on AVX registers. */
+static int detect_avxvnni(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4)) ? CS_CPU_AVXVNNI : 0;
 }
 #endif
 
@@ -56,15 +62,19 @@ static void load_from_env(void) {
      * extension has) */
     if (level == CS_CPU_AVX512 && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl"))
-        features = detect_features();
+        features = detect_avx512_features();
+    if (level >= CS_CPU_AVX2) features |= detect_avxvnni();
 #endif
     const char *force = getenv("CLIPSEARCH_CPU");
     if (force && !strcmp(force, "generic"))
         level = CS_CPU_GENERIC;
-    else if (force && !strcmp(force, "avx2") && level > CS_CPU_AVX2)
+    else if (force && (!strcmp(force, "avx2") || !strcmp(force, "avx2-vnni")) &&
+             level > CS_CPU_AVX2)
         level = CS_CPU_AVX2;
     if (force && (!strcmp(force, "generic") || !strcmp(force, "avx2") || !strcmp(force, "avx512")))
         features = 0; /* a named level is that level alone */
+    if (force && !strcmp(force, "avx2-vnni"))
+        features &= level == CS_CPU_AVX2 ? CS_CPU_AVXVNNI : 0; /* AVX2 and AVX-VNNI alone */
     atomic_store_explicit(&features_in_use, features, memory_order_relaxed);
     atomic_store_explicit(&level_in_use, (int)level, memory_order_relaxed);
 }

@@ -5,7 +5,7 @@
  * lower-precision kernels use more, and they run only when this says so.
  *
  * The level is detected once per process and can be lowered with the
- * environment variable CLIPSEARCH_CPU=generic|avx2|avx512, as on an older
+ * environment variable CLIPSEARCH_CPU=generic|avx2|avx2-vnni|avx512, as on an older
  * CPU: to test each kernel family on one machine, or to time the fallbacks.
  * It is the only switch; every kernel reads it through these functions. */
 #ifndef CS_CORE_CPU_H
@@ -23,9 +23,12 @@ cs_cpu_level cs_cpu_level_get(void);
 
 /* Extensions beyond the level, for the lower-precision kernels
  * (gemm_lp.h): AVX512_BF16 (vdpbf16ps) and AVX-512 VNNI (vpdpbusd), each
- * only with the AVX-512 level and AVX-512 BW and VL; CLIPSEARCH_CPU=avx512
- * (or lower) turns them off, as on an AVX-512 CPU without them. */
-typedef enum cs_cpu_feature { CS_CPU_BF16 = 1, CS_CPU_VNNI = 2 } cs_cpu_feature;
+ * only with the AVX-512 level and AVX-512 BW and VL; AVX-VNNI (vpdpbusd on
+ * AVX registers) with the AVX2 level or above. CLIPSEARCH_CPU=avx512 (or
+ * lower) turns them off, as on an AVX-512 CPU without them;
+ * CLIPSEARCH_CPU=avx2-vnni is the AVX2 level with AVX-VNNI alone, as on an
+ * Intel client CPU of 2021 on. */
+typedef enum cs_cpu_feature { CS_CPU_BF16 = 1, CS_CPU_VNNI = 2, CS_CPU_AVXVNNI = 4 } cs_cpu_feature;
 int cs_cpu_has(cs_cpu_feature f);
 
 /* Reads CLIPSEARCH_CPU again (for tests and benchmarks that change it while

@@ -47,7 +47,14 @@ size_t cs_lp_bytes(cs_lp_type type, int n, int k) {
 }
 
 int cs_lp_native(cs_lp_type type) {
-    return type == CS_LP_BF16 ? cs_cpu_has(CS_CPU_BF16) : cs_cpu_has(CS_CPU_VNNI);
+    if (type == CS_LP_BF16) return cs_cpu_has(CS_CPU_BF16);
+    return cs_cpu_has(CS_CPU_VNNI) || cs_cpu_has(CS_CPU_AVXVNNI);
+}
+
+const char *cs_lp_kernel_name(cs_lp_type type) {
+    if (type == CS_LP_BF16) return cs_cpu_has(CS_CPU_BF16) ? "avx512-bf16" : "generic";
+    if (cs_cpu_has(CS_CPU_VNNI)) return "avx512-vnni";
+    return cs_cpu_has(CS_CPU_AVXVNNI) ? "avx2-vnni" : "generic";
 }
 
 /* ---- packing ------------------------------------------------------------ */
@@ -272,9 +279,12 @@ cs_status cs_gemm_lp(cs_pool *pool, int m, const float *x, size_t ldx, const cs_
     J.kb = bf16 ? KB_BF16 : KB;
     J.blocks = (pk->kp + J.kb - 1) / J.kb;
 #if defined(__x86_64__) || defined(_M_X64)
-    if (native) {
+    if (native && (bf16 || cs_cpu_has(CS_CPU_VNNI))) {
         J.micro = bf16 ? cs_lp_micro_bf16_avx512 : cs_lp_micro_i8_avx512;
         J.convert = bf16 ? cs_lp_convert_bf16_avx512 : cs_lp_convert_i8_avx512;
+    } else if (native) {
+        J.micro = cs_lp_micro_i8_avxvnni;
+        J.convert = cs_lp_convert_i8_avxvnni;
     }
 #endif
     if (!J.micro) {

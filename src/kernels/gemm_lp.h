@@ -19,10 +19,11 @@
  * whatever m, the tile and the thread: an image alone gets the same bits
  * as in a batch, as on the F32 path.
  *
- * The kernels exist for AVX-512 with those extensions; elsewhere (a test
- * lowering CLIPSEARCH_CPU after the panels were made) a portable version
- * of each computes the same quantities, slowly, and with BF16 not
- * necessarily the same bits. */
+ * The kernels exist for AVX-512 with those extensions, and for int8 also
+ * for AVX-VNNI (gemm_avxvnni.c: the same bits as the AVX-512 one);
+ * elsewhere (a test lowering CLIPSEARCH_CPU after the panels were made) a
+ * portable version of each computes the same quantities, slowly, and with
+ * BF16 not necessarily the same bits. */
 #ifndef CS_KERNELS_GEMM_LP_H
 #define CS_KERNELS_GEMM_LP_H
 
@@ -71,8 +72,11 @@ cs_status cs_gemm_lp(cs_pool *pool, int m, const float *x, size_t ldx, const cs_
                      const float *b, float *y, size_t ldy, int flags, cs_error *err);
 
 /* Whether this CPU runs the type's kernel (else cs_gemm_lp uses the slow
- * portable one). */
+ * portable one): for int8 the AVX-512 VNNI kernel, else the AVX-VNNI one. */
 int cs_lp_native(cs_lp_type type);
+/* The kernel cs_gemm_lp runs for the type here: "avx512-bf16",
+ * "avx512-vnni", "avx2-vnni" or "generic". */
+const char *cs_lp_kernel_name(cs_lp_type type);
 
 /* ---- what the kernel files provide (internal to gemm_lp*.c) ---------------- */
 
@@ -109,6 +113,11 @@ void cs_lp_micro_i8_avx512(int rows, int steps, const cs_lp_tile *t, const uint8
                            const float *bias, int add);
 void cs_lp_convert_i8_avx512(const float *x, size_t ldx, int r0, int r1, int k, int kp,
                              uint8_t *out, size_t ldo, float *xs, float *xlo);
+void cs_lp_micro_i8_avxvnni(int rows, int steps, const cs_lp_tile *t, const uint8_t *b,
+                            const float *ws, const float *cs, float *c, size_t ldc, int nv,
+                            const float *bias, int add);
+void cs_lp_convert_i8_avxvnni(const float *x, size_t ldx, int r0, int r1, int k, int kp,
+                              uint8_t *out, size_t ldo, float *xs, float *xlo);
 #endif
 /* The portable int8 conversion (the same bits as the AVX-512 one). */
 void cs_lp_convert_i8(const float *x, size_t ldx, int r0, int r1, int k, int kp, uint8_t *out,

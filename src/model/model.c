@@ -80,8 +80,8 @@ static void choose_precision(cs_model *m, cs_precision want) {
         m->int8 = 1;
         m->precision = "int8-weights";
         cs_log(&m->log, CS_LOG_WARN,
-               "precision int8: this CPU has no AVX-512 VNNI; int8 weights with fp32 arithmetic "
-               "instead (the memory saving, not the speed)");
+               "precision int8: this CPU has neither AVX-512 VNNI nor AVX-VNNI; int8 weights with "
+               "fp32 arithmetic instead (the memory saving, not the speed)");
     }
 }
 

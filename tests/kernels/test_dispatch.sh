@@ -35,7 +35,14 @@ has_bf16=0 has_vnni=0
 grep -qw avx512_bf16 /proc/cpuinfo && grep -qw avx512f /proc/cpuinfo && has_bf16=1
 grep -qw avx512_vnni /proc/cpuinfo && grep -qw avx512f /proc/cpuinfo && has_vnni=1
 [ $has_bf16 = 1 ] || echo "no AVX512_BF16 here: bf16 checked as its fp32 fallback only"
-[ $has_vnni = 1 ] || echo "no AVX-512 VNNI here: int8 checked as its int8-weights fallback only"
+has_avxvnni=0
+grep -qw avx_vnni /proc/cpuinfo && has_avxvnni=1
+[ $has_vnni = 1 ] || [ $has_avxvnni = 1 ] ||
+    echo "no AVX-512 VNNI or AVX-VNNI here: int8 checked as its int8-weights fallback only"
+# the AVX-VNNI kernel (CLIPSEARCH_CPU=avx2-vnni: AVX2 and AVX-VNNI alone, as
+# on an Intel client CPU), where this CPU has it
+[ $has_avxvnni = 1 ] &&
+    check_precision CLIPSEARCH_PRECISION=int8 CLIPSEARCH_CPU=avx2-vnni -- int8 0.999 0
 check_precision() { # ENV... -- WANT_PRECISION MIN_COSINE WANT_WARNING
     local envs=() want min warn
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
@@ -68,6 +75,8 @@ if [ $has_vnni = 1 ]; then
     check_precision CLIPSEARCH_PRECISION=int8 -- int8 0.999 0
     check_precision CLIPSEARCH_INT8=1 -- int8 0.999 0
     check_precision CLIPSEARCH_PRECISION=int8 CLIPSEARCH_CPU=avx2 -- int8-weights 0.999 1
+elif [ $has_avxvnni = 1 ]; then
+    check_precision CLIPSEARCH_PRECISION=int8 -- int8 0.999 0
 else
     check_precision CLIPSEARCH_PRECISION=int8 -- int8-weights 0.999 1
 fi
@@ -86,4 +95,9 @@ for level in $levels; do
         /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['kernel'])")
     [ "$k" = "$level" ] || fail "CLIPSEARCH_CPU=$level ran the $k kernel"
 done
+if [ $has_avxvnni = 1 ]; then
+    k=$(CLIPSEARCH_CPU=avx2-vnni "$CLIPSEARCH" bench --precision int8 --model "$ORACLE/models/tiny" \
+        --batch 1 --seconds 0.01 --no-text | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['kernel'])")
+    [ "$k" = avx2-vnni ] || fail "CLIPSEARCH_CPU=avx2-vnni --precision int8 ran the $k kernel"
+fi
 done_test

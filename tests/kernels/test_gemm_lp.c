@@ -104,9 +104,9 @@ static void check_case(cs_pool *pool, cs_lp_type type, int m, int n, int k, int 
     free(x), free(w), free(b), free(y), free(y0), free(y1), free(panels);
 }
 
-/* int8: the portable kernel (CLIPSEARCH_CPU=avx512 hides VNNI) gives the
- * bits of the VNNI one. */
-static void check_same_bits(cs_pool *pool) {
+/* int8: the portable kernel (CLIPSEARCH_CPU=avx512 hides both VNNI kernels)
+ * gives the bits of the one CLIPSEARCH_CPU=cpu runs (NULL: the default). */
+static void check_same_bits(cs_pool *pool, const char *cpu) {
     int m = 13, n = 130, k = 600;
     float *x = malloc((size_t)m * k * sizeof(float)), *w = malloc((size_t)n * k * sizeof(float));
     float *y = calloc((size_t)m * n, sizeof(float)), *y1 = calloc((size_t)m * n, sizeof(float));
@@ -115,12 +115,16 @@ static void check_same_bits(cs_pool *pool) {
     cs_lp_panels pk;
     uint8_t *panels = pack(CS_LP_I8, n, k, w, &pk);
     cs_error err = {0};
+    if (cpu) setenv("CLIPSEARCH_CPU", cpu, 1);
+    cs_cpu_level_reload();
+    const char *kernel = cs_lp_kernel_name(CS_LP_I8);
     CHECK_OK(cs_gemm_lp(pool, m, x, k, &pk, NULL, y, n, 0, &err), &err);
     setenv("CLIPSEARCH_CPU", "avx512", 1);
     cs_cpu_level_reload();
     CHECK(!cs_lp_native(CS_LP_I8));
     CHECK_OK(cs_gemm_lp(pool, m, x, k, &pk, NULL, y1, n, 0, &err), &err);
-    CHECK_MSG(!memcmp(y, y1, (size_t)m * n * sizeof(float)), "int8: VNNI and portable differ");
+    CHECK_MSG(!memcmp(y, y1, (size_t)m * n * sizeof(float)), "int8: %s and portable differ",
+              kernel);
     unsetenv("CLIPSEARCH_CPU");
     cs_cpu_level_reload();
     free(x), free(w), free(y), free(y1), free(panels);
@@ -128,19 +132,19 @@ static void check_same_bits(cs_pool *pool) {
 
 /* full: every shape; else (the portable kernels, slow under sanitizers)
  * the edges of each dimension once. */
-static void run_all(cs_pool *pool, int full) {
+static void run_all(cs_pool *pool, int full, cs_lp_type first) {
     static const int ms[] = {1, 5, 6, 7, 50};
     static const int ns[] = {1, 17, 64, 130};
     static const int ks[] = {1, 7, 129, 300, 600};
     if (!full) {
-        for (int type = CS_LP_BF16; type <= CS_LP_I8; type++) {
+        for (int type = first; type <= CS_LP_I8; type++) {
             check_case(NULL, (cs_lp_type)type, 7, 130, 7, 0);
             check_case(pool, (cs_lp_type)type, 5, 17, 300, CS_GEMM_ACCUMULATE);
             check_case(pool, (cs_lp_type)type, 13, 64, 600, CS_GEMM_QUICK_GELU);
         }
         return;
     }
-    for (int type = CS_LP_BF16; type <= CS_LP_I8; type++) {
+    for (int type = first; type <= CS_LP_I8; type++) {
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
                 for (size_t d = 0; d < sizeof ks / sizeof *ks; d++)
@@ -158,15 +162,25 @@ int main(void) {
     int bf16 = cs_lp_native(CS_LP_BF16), vnni = cs_lp_native(CS_LP_I8);
     printf("AVX512_BF16: %s, AVX-512 VNNI: %s\n", bf16 ? "yes" : "no (portable kernel only)",
            vnni ? "yes" : "no (portable kernel only)");
-    run_all(pool, 1);
+    run_all(pool, 1, CS_LP_BF16);
     if (bf16 || vnni) { /* and the portable kernels too */
         setenv("CLIPSEARCH_CPU", "avx512", 1);
         cs_cpu_level_reload();
-        run_all(pool, 0);
+        run_all(pool, 0, CS_LP_BF16);
         unsetenv("CLIPSEARCH_CPU");
         cs_cpu_level_reload();
     }
-    if (vnni) check_same_bits(pool);
+    if (vnni) check_same_bits(pool, NULL);
+    if (cs_cpu_has(CS_CPU_AVXVNNI)) { /* the AVX-VNNI kernel, as on a CPU without AVX-512 */
+        setenv("CLIPSEARCH_CPU", "avx2-vnni", 1);
+        cs_cpu_level_reload();
+        printf("AVX-VNNI: yes (int8 kernel %s)\n", cs_lp_kernel_name(CS_LP_I8));
+        CHECK(!strcmp(cs_lp_kernel_name(CS_LP_I8), "avx2-vnni"));
+        run_all(pool, 1, CS_LP_I8);
+        check_same_bits(pool, "avx2-vnni");
+        unsetenv("CLIPSEARCH_CPU");
+        cs_cpu_level_reload();
+    }
     cs_pool_free(pool);
     return cs_test_done("gemm_lp");
 }
