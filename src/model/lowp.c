@@ -19,13 +19,15 @@
 #include "core/file.h"
 #include "core/fnv.h"
 #include "model/linear.h"
+#include "model/smooth.h"
 
 /* The packer's format: raise it whenever cs_lp_pack writes other bytes for
  * the same weights, so that packings kept by older builds are not used. */
-enum { PACK_FORMAT = 1 };
+enum { PACK_FORMAT = 2 };
 
 typedef struct lmat {
     cs_weight *w;
+    const float *colscale; /* W's columns times these before packing (smooth.c), or NULL */
     uint8_t *out;
 } lmat;
 
@@ -36,8 +38,12 @@ typedef struct ljob {
     int max_k;
 } ljob;
 
+/* Row r of a matrix, its columns scaled if the matrix has scales. */
 static void weight_row(const void *ctx, int r, float *out) {
-    cs_weight_row(ctx, r, out);
+    const lmat *m = ctx;
+    cs_weight_row(m->w, r, out);
+    if (m->colscale)
+        for (int p = 0; p < m->w->k; p++) out[p] *= m->colscale[p];
 }
 
 static size_t share(cs_lp_type type, const cs_weight *w) {
@@ -48,8 +54,8 @@ static void pack_task(void *ctx, int task, int worker) {
     ljob *J = ctx;
     cs_weight *w = J->mats[task].w;
     cs_lp_panels pk;
-    cs_lp_pack(J->type, w->n, w->k, weight_row, w, J->rows + (size_t)worker * 2 * J->max_k,
-               J->mats[task].out, &pk);
+    cs_lp_pack(J->type, w->n, w->k, weight_row, &J->mats[task],
+               J->rows + (size_t)worker * 2 * J->max_k, J->mats[task].out, &pk);
     cs_map_release(w->data, (size_t)w->n * (size_t)w->k * cs_dtype_size(w->dtype));
     w->lp = pk;
 }
@@ -79,7 +85,7 @@ static int same_as_fresh(cs_lp_type type, const lmat *mats, int n, const uint8_t
     int same = 0;
     if (out && row) {
         cs_lp_panels pk;
-        cs_lp_pack(type, w->n, w->k, weight_row, w, row, out, &pk);
+        cs_lp_pack(type, w->n, w->k, weight_row, &mats[s], row, out, &pk);
         same = !memcmp(out, kept + at[s], bytes);
     }
     free(out), free(row);
@@ -108,20 +114,43 @@ static int map_kept(cs_tower *T, cs_lp_type type, const lmat *mats, int n, const
     return 1;
 }
 
+/* int8: the column scales of a layer's q, k, v (after layer_norm1) and
+ * fc1 (after layer_norm2), smooth.c; NULL where no channel moves. */
+static void smooth_layer(cs_layer_weights *L, int d, float *s1, float *s2, lmat *six) {
+    int m1 = cs_smooth_scales(L->ln1_w, L->ln1_b, d, s1);
+    int m2 = cs_smooth_scales(L->ln2_w, L->ln2_b, d, s2);
+    for (int i = 0; i < 3; i++) six[i].colscale = m1 ? s1 : NULL;
+    six[4].colscale = m2 ? s2 : NULL;
+}
+
+/* The other half of the move: the norm's output divided by what its
+ * readers' columns were multiplied by. The vectors are the tower's own
+ * F32 copies (weights.c), written here once, before any forward pass. */
+static void divide_norm(const float *w, const float *b, int d, const float *s) {
+    for (int p = 0; p < d; p++) ((float *)w)[p] /= s[p], ((float *)b)[p] /= s[p];
+}
+
 cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, const cs_pack_cache *pc,
                            cs_error *err) {
-    int n = 0;
-    ljob J = {calloc((size_t)6 * T->cfg->layers + 1, sizeof(lmat)), type, NULL, 0};
-    size_t *at = calloc((size_t)6 * T->cfg->layers + 1, sizeof *at);
-    if (!J.mats || !at) {
-        free(J.mats), free(at);
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory", "packing the weights");
+    int n = 0, d = T->cfg->width, layers = T->cfg->layers;
+    ljob J = {calloc((size_t)6 * layers + 1, sizeof(lmat)), type, NULL, 0};
+    size_t *at = calloc((size_t)6 * layers + 1, sizeof *at);
+    float *scales = type == CS_LP_I8 ? malloc((size_t)layers * 2 * d * sizeof(float)) : NULL;
+    uint8_t *arena = NULL;
+    cs_status st = CS_OK;
+    if (!J.mats || !at || (type == CS_LP_I8 && !scales)) {
+        st = cs_fail(err, CS_ENOMEM, "%s: out of memory", "packing the weights");
+        goto done;
     }
     if (T->patch.data) J.mats[n++].w = &T->patch;
-    for (int l = 0; l < T->cfg->layers; l++) {
+    for (int l = 0; l < layers; l++) {
         cs_layer_weights *L = &T->layers[l];
         cs_weight *w[6] = {&L->q, &L->k, &L->v, &L->o, &L->fc1, &L->fc2};
-        for (int i = 0; i < 6; i++) J.mats[n++].w = w[i];
+        for (int i = 0; i < 6; i++) J.mats[n + i].w = w[i];
+        if (scales)
+            smooth_layer(L, d, scales + (size_t)2 * l * d, scales + (size_t)(2 * l + 1) * d,
+                         &J.mats[n]);
+        n += 6;
     }
     size_t bytes = 0;
     for (int t = 0; t < n; t++) {
@@ -130,23 +159,29 @@ cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, const cs
         if (J.mats[t].w->k > J.max_k) J.max_k = J.mats[t].w->k;
     }
     cs_pack_layout lay = layout(type, J.mats, n);
-    if (map_kept(T, type, J.mats, n, at, bytes, pc, &lay)) {
-        free(J.mats), free(at);
-        return CS_OK;
+    if (!map_kept(T, type, J.mats, n, at, bytes, pc, &lay)) {
+        arena = aligned_alloc(64, bytes);
+        J.rows = malloc((size_t)cs_pool_threads(pool) * 2 * (size_t)J.max_k * sizeof(float));
+        if (!arena || !J.rows) {
+            free(arena);
+            st = cs_fail(err, CS_ENOMEM, "out of memory for %zu bytes of packed weights", bytes);
+            goto done;
+        }
+        cs_map_hint_huge(arena, bytes);
+        for (int t = 0; t < n; t++) J.mats[t].out = arena + at[t];
+        cs_pool_for(pool, n, pack_task, &J);
+        T->larena = arena;
+        cs_pack_store(pc, &lay, arena, bytes);
     }
-    uint8_t *arena = aligned_alloc(64, bytes);
-    J.rows = malloc((size_t)cs_pool_threads(pool) * 2 * (size_t)J.max_k * sizeof(float));
-    if (!arena || !J.rows) {
-        free(arena), free(J.rows), free(J.mats), free(at);
-        return cs_fail(err, CS_ENOMEM, "out of memory for %zu bytes of packed weights", bytes);
+    for (int l = 0; scales && l < layers; l++) {
+        cs_layer_weights *L = &T->layers[l];
+        divide_norm(L->ln1_w, L->ln1_b, d, scales + (size_t)2 * l * d);
+        divide_norm(L->ln2_w, L->ln2_b, d, scales + (size_t)(2 * l + 1) * d);
     }
-    cs_map_hint_huge(arena, bytes);
-    for (int t = 0; t < n; t++) J.mats[t].out = arena + at[t];
-    cs_pool_for(pool, n, pack_task, &J);
-    T->larena = arena;
-    cs_pack_store(pc, &lay, arena, bytes);
+done:
     free(J.rows);
     free(J.mats);
     free(at);
-    return CS_OK;
+    free(scales);
+    return st;
 }
