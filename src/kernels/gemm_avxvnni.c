@@ -1,6 +1,7 @@
-/* kernels/gemm_avxvnni.c - the int8 micro-kernel and the quantisation of x
- * for CPUs with AVX-VNNI but not AVX-512 (Intel Alder Lake and later client
- * parts, Sierra Forest): the VEX-encoded, 256-bit vpdpbusd. The same panels
+/* kernels/gemm_avxvnni.c - the int8 micro-kernel and the vector steps of
+ * quantising x for CPUs with AVX-VNNI but not AVX-512 (Intel Alder Lake
+ * and later client parts, Sierra Forest): the VEX-encoded, 256-bit
+ * vpdpbusd. The same panels
  * (kernels/gemm_lp.h) and the same arithmetic as the AVX-512 kernel
  * (gemm_vnni.c), so all three int8 kernels give the same bits. Built for
  * plain x86-64 like the rest; gemm_lp.c calls these only when
@@ -112,47 +113,38 @@ AVXVNNI void cs_lp_micro_i8_avxvnni(int rows, int steps, const cs_lp_tile *t, co
     }
 }
 
-/* Rows of x to uint8, each block of KB steps as lo + s u: gemm_lp.c's
- * cs_lp_convert_i8, eight lanes at a time (min and max are exact in any
- * order; the lanes round to nearest even, as nearbyintf does). */
-AVXVNNI void cs_lp_convert_i8_avxvnni(const float *x, size_t ldx, int r0, int r1, int k, int kp,
-                                      uint8_t *out, size_t ldo, float *xs, float *xlo) {
-    int blocks = (k + KB - 1) / KB;
-    for (int r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * ldx;
-        uint8_t *o = out + (size_t)r * ldo;
-        for (int bl = 0; bl < blocks; bl++) {
-            int p0 = bl * KB, p1 = p0 + KB < k ? p0 + KB : k, p = p0;
-            __m256 lo_v = _mm256_set1_ps(xr[p0]), hi_v = lo_v;
-            for (; p + 8 <= p1; p += 8) {
-                __m256 v = _mm256_loadu_ps(xr + p);
-                lo_v = _mm256_min_ps(lo_v, v);
-                hi_v = _mm256_max_ps(hi_v, v);
-            }
-            float l8[8], h8[8];
-            _mm256_storeu_ps(l8, lo_v);
-            _mm256_storeu_ps(h8, hi_v);
-            float lo = l8[0], hi = h8[0];
-            for (int i = 1; i < 8; i++) lo = l8[i] < lo ? l8[i] : lo, hi = h8[i] > hi ? h8[i] : hi;
-            for (; p < p1; p++) lo = xr[p] < lo ? xr[p] : lo, hi = xr[p] > hi ? xr[p] : hi;
-            float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-            xs[(size_t)r * blocks + bl] = (hi - lo) / 255.0f;
-            xlo[(size_t)r * blocks + bl] = lo;
-            __m256 inv_v = _mm256_set1_ps(inv);
-            lo_v = _mm256_set1_ps(lo);
-            for (p = p0; p + 8 <= p1; p += 8) {
-                __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + p), lo_v), inv_v);
-                __m256i u = _mm256_max_epi32(_mm256_cvtps_epi32(v), _mm256_setzero_si256());
-                __m128i w16 =
-                    _mm_packus_epi32(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
-                _mm_storel_epi64((__m128i *)(void *)(o + p), _mm_packus_epi16(w16, w16));
-            }
-            for (; p < p1; p++) {
-                float u = nearbyintf((xr[p] - lo) * inv);
-                o[p] = (uint8_t)(u < 0 ? 0 : u > 255 ? 255 : u);
-            }
-        }
-        memset(o + k, 0, (size_t)(kp - k));
+/* One block's range and quantisation (gemm_lp.h, cs_lp_range_fn and
+ * cs_lp_quant_fn) for the AVX-VNNI kernel, 8 lanes at a time, the last few
+ * one by one; they need AVX2 only, hence their names. */
+AVXVNNI void cs_lp_range_avx2(const float *x, int n, float *lo, float *hi) {
+    __m256 lo_v = _mm256_set1_ps(x[0]), hi_v = lo_v;
+    int p = 0;
+    for (; p + 8 <= n; p += 8) {
+        __m256 v = _mm256_loadu_ps(x + p);
+        lo_v = _mm256_min_ps(lo_v, v);
+        hi_v = _mm256_max_ps(hi_v, v);
+    }
+    float l8[8], h8[8];
+    _mm256_storeu_ps(l8, lo_v);
+    _mm256_storeu_ps(h8, hi_v);
+    float l = l8[0], h = h8[0];
+    for (int i = 1; i < 8; i++) l = l8[i] < l ? l8[i] : l, h = h8[i] > h ? h8[i] : h;
+    for (; p < n; p++) l = x[p] < l ? x[p] : l, h = x[p] > h ? x[p] : h;
+    *lo = l, *hi = h;
+}
+
+AVXVNNI void cs_lp_quant_avx2(const float *x, int n, float lo, float inv, uint8_t *u) {
+    __m256 inv_v = _mm256_set1_ps(inv), lo_v = _mm256_set1_ps(lo);
+    int p = 0;
+    for (; p + 8 <= n; p += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + p), lo_v), inv_v);
+        __m256i q = _mm256_max_epi32(_mm256_cvtps_epi32(v), _mm256_setzero_si256());
+        __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(void *)(u + p), _mm_packus_epi16(w16, w16));
+    }
+    for (; p < n; p++) {
+        float v = nearbyintf((x[p] - lo) * inv);
+        u[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
 }
 #else

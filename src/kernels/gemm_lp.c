@@ -164,27 +164,16 @@ static void convert_bf16_scalar(const float *x, size_t ldx, int r0, int r1, int 
     }
 }
 
-/* The int8 activations: each row's block of KB steps as lo + s u. */
-void cs_lp_convert_i8(const float *x, size_t ldx, int r0, int r1, int k, int kp, uint8_t *out,
-                      size_t ldo, float *xs, float *xlo) {
-    int blocks = (k + KB - 1) / KB;
-    for (int r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * ldx;
-        uint8_t *o = out + (size_t)r * ldo;
-        for (int bl = 0; bl < blocks; bl++) {
-            int p0 = bl * KB, p1 = p0 + KB < k ? p0 + KB : k;
-            float lo = xr[p0], hi = xr[p0];
-            for (int p = p0; p < p1; p++)
-                lo = xr[p] < lo ? xr[p] : lo, hi = xr[p] > hi ? xr[p] : hi;
-            float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-            xs[(size_t)r * blocks + bl] = (hi - lo) / 255.0f;
-            xlo[(size_t)r * blocks + bl] = lo;
-            for (int p = p0; p < p1; p++) {
-                float u = nearbyintf((xr[p] - lo) * inv);
-                o[p] = (uint8_t)(u < 0 ? 0 : u > 255 ? 255 : u);
-            }
-        }
-        memset(o + k, 0, (size_t)(kp - k));
+static void range_scalar(const float *x, int n, float *lo, float *hi) {
+    float l = x[0], h = x[0];
+    for (int p = 0; p < n; p++) l = x[p] < l ? x[p] : l, h = x[p] > h ? x[p] : h;
+    *lo = l, *hi = h;
+}
+
+static void quant_scalar(const float *x, int n, float lo, float inv, uint8_t *u) {
+    for (int p = 0; p < n; p++) {
+        float v = nearbyintf((x[p] - lo) * inv);
+        u[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
 }
 
@@ -193,7 +182,9 @@ void cs_lp_convert_i8(const float *x, size_t ldx, int r0, int r1, int k, int kp,
 typedef struct lp_job {
     const cs_lp_panels *pk;
     cs_lp_micro_fn micro;
-    cs_lp_convert_fn convert;
+    cs_lp_convert_fn convert; /* BF16 */
+    cs_lp_range_fn range;     /* int8 */
+    cs_lp_quant_fn quant;
     int m, nc, mt, m_tasks, tasks, flags, blocks, sk, kb;
     const float *x;
     size_t ldx;
@@ -205,11 +196,34 @@ typedef struct lp_job {
     size_t ldy;
 } lp_job;
 
+/* int8 rows [r0, r1) of x: each block of KB steps as lo + s u, s = (hi -
+ * lo) / 255, u = round((x - lo) / s); the padding steps zero. */
+static void convert_i8(const lp_job *J, int r0, int r1) {
+    int k = J->pk->k, blocks = (k + KB - 1) / KB;
+    for (int r = r0; r < r1; r++) {
+        const float *xr = J->x + (size_t)r * J->ldx;
+        uint8_t *o = J->xa + (size_t)r * J->lda;
+        for (int bl = 0; bl < blocks; bl++) {
+            int p0 = bl * KB, n = p0 + KB < k ? KB : k - p0;
+            float lo, hi;
+            J->range(xr + p0, n, &lo, &hi);
+            float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+            J->xs[(size_t)r * blocks + bl] = (hi - lo) / 255.0f;
+            J->xlo[(size_t)r * blocks + bl] = lo;
+            J->quant(xr + p0, n, lo, inv, o + p0);
+        }
+        memset(o + k, 0, (size_t)(J->pk->kp - k));
+    }
+}
+
 static void convert_task(void *ctx, int task, int worker) {
     (void)worker;
     lp_job *J = ctx;
     int r0 = task * CONVERT_ROWS, r1 = r0 + CONVERT_ROWS < J->m ? r0 + CONVERT_ROWS : J->m;
-    J->convert(J->x, J->ldx, r0, r1, J->pk->k, J->pk->kp, J->xa, J->lda, J->xs, J->xlo);
+    if (J->range)
+        convert_i8(J, r0, r1);
+    else
+        J->convert(J->x, J->ldx, r0, r1, J->pk->k, J->pk->kp, J->xa, J->lda, J->xs, J->xlo);
 }
 
 static void activate(const lp_job *J, int i, int rows, int j, int cols) {
@@ -279,18 +293,22 @@ cs_status cs_gemm_lp(cs_pool *pool, int m, const float *x, size_t ldx, const cs_
     J.kb = bf16 ? KB_BF16 : KB;
     J.blocks = (pk->kp + J.kb - 1) / J.kb;
 #if defined(__x86_64__) || defined(_M_X64)
-    if (native && (bf16 || cs_cpu_has(CS_CPU_VNNI))) {
-        J.micro = bf16 ? cs_lp_micro_bf16_avx512 : cs_lp_micro_i8_avx512;
-        J.convert = bf16 ? cs_lp_convert_bf16_avx512 : cs_lp_convert_i8_avx512;
+    if (native && bf16) {
+        J.micro = cs_lp_micro_bf16_avx512;
+        J.convert = cs_lp_convert_bf16_avx512;
+    } else if (native && cs_cpu_has(CS_CPU_VNNI)) {
+        J.micro = cs_lp_micro_i8_avx512;
+        J.range = cs_lp_range_avx512, J.quant = cs_lp_quant_avx512;
     } else if (native) {
         J.micro = cs_lp_micro_i8_avxvnni;
-        J.convert = cs_lp_convert_i8_avxvnni;
+        J.range = cs_lp_range_avx2, J.quant = cs_lp_quant_avx2;
     }
 #endif
     if (!J.micro) {
         (void)native;
         J.micro = bf16 ? micro_bf16_scalar : micro_i8_scalar;
-        J.convert = bf16 ? convert_bf16_scalar : cs_lp_convert_i8;
+        J.convert = bf16 ? convert_bf16_scalar : NULL;
+        J.range = bf16 ? NULL : range_scalar, J.quant = bf16 ? NULL : quant_scalar;
     }
     J.lda = (size_t)pk->kp * (bf16 ? 2 : 1);
     size_t a_bytes = line((size_t)m * J.lda), s_floats = bf16 ? 0 : (size_t)m * J.blocks;

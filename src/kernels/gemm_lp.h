@@ -97,10 +97,16 @@ typedef struct cs_lp_tile {
 typedef void (*cs_lp_micro_fn)(int rows, int steps, const cs_lp_tile *t, const uint8_t *b,
                                const float *ws, const float *cs, float *c, size_t ldc, int nv,
                                const float *bias, int add);
-/* Converts rows [r0, r1) of x (k columns) into the tile layout: BF16 at
- * out + r * ldo, or uint8 with xs/xlo[r * blocks + block]. */
+/* BF16: converts rows [r0, r1) of x (k columns) into the tile layout at
+ * out + r * ldo (xs, xlo unused). */
 typedef void (*cs_lp_convert_fn)(const float *x, size_t ldx, int r0, int r1, int k, int kp,
                                  uint8_t *out, size_t ldo, float *xs, float *xlo);
+/* int8: the two vector steps over one block of one row of x (n <= CS_LP_KB
+ * floats): its range, and u = round((x - lo) inv) to nearest even, clamped
+ * to 0..255. gemm_lp.c does the rows, the blocks, the scales and the
+ * padding, so every kernel's activations are the same bytes. */
+typedef void (*cs_lp_range_fn)(const float *x, int n, float *lo, float *hi);
+typedef void (*cs_lp_quant_fn)(const float *x, int n, float lo, float inv, uint8_t *u);
 
 #if defined(__x86_64__) || defined(_M_X64)
 void cs_lp_micro_bf16_avx512(int rows, int steps, const cs_lp_tile *t, const uint8_t *b,
@@ -111,16 +117,13 @@ void cs_lp_convert_bf16_avx512(const float *x, size_t ldx, int r0, int r1, int k
 void cs_lp_micro_i8_avx512(int rows, int steps, const cs_lp_tile *t, const uint8_t *b,
                            const float *ws, const float *cs, float *c, size_t ldc, int nv,
                            const float *bias, int add);
-void cs_lp_convert_i8_avx512(const float *x, size_t ldx, int r0, int r1, int k, int kp,
-                             uint8_t *out, size_t ldo, float *xs, float *xlo);
+void cs_lp_range_avx512(const float *x, int n, float *lo, float *hi);
+void cs_lp_quant_avx512(const float *x, int n, float lo, float inv, uint8_t *u);
 void cs_lp_micro_i8_avxvnni(int rows, int steps, const cs_lp_tile *t, const uint8_t *b,
                             const float *ws, const float *cs, float *c, size_t ldc, int nv,
                             const float *bias, int add);
-void cs_lp_convert_i8_avxvnni(const float *x, size_t ldx, int r0, int r1, int k, int kp,
-                              uint8_t *out, size_t ldo, float *xs, float *xlo);
+void cs_lp_range_avx2(const float *x, int n, float *lo, float *hi);
+void cs_lp_quant_avx2(const float *x, int n, float lo, float inv, uint8_t *u);
 #endif
-/* The portable int8 conversion (the same bits as the AVX-512 one). */
-void cs_lp_convert_i8(const float *x, size_t ldx, int r0, int r1, int k, int kp, uint8_t *out,
-                      size_t ldo, float *xs, float *xlo);
 
 #endif

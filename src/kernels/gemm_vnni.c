@@ -1,5 +1,5 @@
 /* kernels/gemm_vnni.c - the int8 micro-kernel (AVX-512 VNNI) and the
- * quantisation of x to uint8 (kernels/gemm_lp.h). Built for plain x86-64 like
+ * vector steps of quantising x to uint8 (kernels/gemm_lp.h). Built for plain x86-64 like
  * the rest; only these target-attributed functions use the extension, and
  * gemm_lp.c calls them only when cs_cpu_has(CS_CPU_VNNI). */
 #if defined(__x86_64__) || defined(_M_X64)
@@ -76,39 +76,26 @@ VNNI void cs_lp_micro_i8_avx512(int rows, int steps, const cs_lp_tile *t, const 
                                 const float *bias, int add){
     LP_BY_ROWS(rows, tile, steps, t, b, ws, cs, c, ldc, nv, bias, add)}
 
-/* Rows of x to uint8, each block of KB steps as lo + s u (u = round((x -
- * lo) / s), s = (hi - lo) / 255): the same arithmetic as gemm_lp.c's
- * cs_lp_convert_i8, vectorised. */
-VNNI void cs_lp_convert_i8_avx512(const float *x, size_t ldx, int r0, int r1, int k, int kp,
-                                  uint8_t *out, size_t ldo, float *xs, float *xlo) {
-    int blocks = (k + KB - 1) / KB;
-    for (int r = r0; r < r1; r++) {
-        const float *xr = x + (size_t)r * ldx;
-        uint8_t *o = out + (size_t)r * ldo;
-        for (int bl = 0; bl < blocks; bl++) {
-            int p0 = bl * KB, p1 = p0 + KB < k ? p0 + KB : k;
-            __m512 lo_v = _mm512_set1_ps(xr[p0]), hi_v = lo_v;
-            for (int p = p0; p < p1; p += 16) {
-                __mmask16 mk = p1 - p >= 16 ? 0xffff : (__mmask16)((1u << (p1 - p)) - 1);
-                __m512 v = _mm512_mask_loadu_ps(lo_v, mk, xr + p);
-                lo_v = _mm512_min_ps(lo_v, v);
-                hi_v = _mm512_max_ps(hi_v, v);
-            }
-            float lo = _mm512_reduce_min_ps(lo_v), hi = _mm512_reduce_max_ps(hi_v);
-            float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-            xs[(size_t)r * blocks + bl] = (hi - lo) / 255.0f;
-            xlo[(size_t)r * blocks + bl] = lo;
-            __m512 inv_v = _mm512_set1_ps(inv);
-            lo_v = _mm512_set1_ps(lo);
-            for (int p = p0; p < p1; p += 16) {
-                __mmask16 mk = p1 - p >= 16 ? 0xffff : (__mmask16)((1u << (p1 - p)) - 1);
-                __m512 v =
-                    _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xr + p), lo_v), inv_v);
-                __m512i u = _mm512_max_epi32(_mm512_cvtps_epi32(v), _mm512_setzero_si512());
-                _mm512_mask_cvtusepi32_storeu_epi8(o + p, mk, u);
-            }
-        }
-        memset(o + k, 0, (size_t)(kp - k));
+/* One block's range and quantisation (gemm_lp.h, cs_lp_range_fn and
+ * cs_lp_quant_fn), 16 lanes at a time; a short last vector masked. */
+VNNI void cs_lp_range_avx512(const float *x, int n, float *lo, float *hi) {
+    __m512 lo_v = _mm512_set1_ps(x[0]), hi_v = lo_v;
+    for (int p = 0; p < n; p += 16) {
+        __mmask16 mk = n - p >= 16 ? 0xffff : (__mmask16)((1u << (n - p)) - 1);
+        __m512 v = _mm512_mask_loadu_ps(lo_v, mk, x + p); /* masked lanes: a value of x */
+        lo_v = _mm512_min_ps(lo_v, v);
+        hi_v = _mm512_max_ps(hi_v, v);
+    }
+    *lo = _mm512_reduce_min_ps(lo_v), *hi = _mm512_reduce_max_ps(hi_v);
+}
+
+VNNI void cs_lp_quant_avx512(const float *x, int n, float lo, float inv, uint8_t *u) {
+    __m512 inv_v = _mm512_set1_ps(inv), lo_v = _mm512_set1_ps(lo);
+    for (int p = 0; p < n; p += 16) {
+        __mmask16 mk = n - p >= 16 ? 0xffff : (__mmask16)((1u << (n - p)) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + p), lo_v), inv_v);
+        __m512i q = _mm512_max_epi32(_mm512_cvtps_epi32(v), _mm512_setzero_si512());
+        _mm512_mask_cvtusepi32_storeu_epi8(u + p, mk, q);
     }
 }
 #else
