@@ -26,7 +26,10 @@ typedef struct cs_pack_layout {
 } cs_pack_layout;
 
 /* The identity of a checkpoint file as the cache keys it: size,
- * modification time, inode and device (0 when it cannot be read). */
+ * modification time, inode and device (0 when it cannot be read). For a
+ * sharded checkpoint it is the index file's: a shard replaced alone is
+ * caught only by the model id's few tensors and the one matrix re-packed
+ * on every hit. */
 uint64_t cs_pack_source(const char *path);
 
 /* A mapped packing file; cs_pack_unmap releases it. */
