@@ -75,8 +75,8 @@ typedef struct cs_model_opts {
      * (the page cache's copy, shared between them), and kept F32 panels
      * serve batches of any size. Files made for another checkpoint or
      * layout are ignored; a folder that cannot be written costs nothing
-     * but the saving. `clipsearch` uses <cache>/packed (cs_hub_cache_dir's
-     * parent). */
+     * but the saving. `clipsearch` uses cs_hub_pack_cache_dir (packed/
+     * beside the downloaded models). */
     const char *pack_cache;
     uint64_t reserved[CS_RESERVED_WORDS - 1]; /* zero: room for later fields */
 } cs_model_opts;
