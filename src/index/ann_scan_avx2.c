@@ -18,19 +18,25 @@ static inline __m256i codes16(const uint8_t *p) {
     return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
 }
 
-void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
-                      int32_t *out) {
-    const int16_t *qi = q->qi;
+/* One step of a row's sum: the row at c, code bytes from d on, against
+ * the query (8-bit codes: 16 bytes; 4-bit: a 64-byte block). */
+typedef __m256i (*scan_step)(const uint8_t *c, int d, const cs_ann_qcode *q);
+
+/* out[r] for n rows of `stride` bytes, `width` bytes a step: four rows a
+ * pass (four chains of additions in flight, the query's loads shared),
+ * then the rest one by one. Inlined into each kernel with its step. */
+static inline __attribute__((always_inline)) void scan_rows(const uint8_t *codes, int64_t n,
+                                                            int stride, int width, scan_step step,
+                                                            const cs_ann_qcode *q, int32_t *out) {
     int64_t r = 0;
     for (; r + 4 <= n; r += 4) {
         const uint8_t *c = codes + r * stride;
         __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-        for (int d = 0; d < stride; d += 16) {
-            __m256i x = _mm256_loadu_si256((const __m256i *)(qi + d));
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(codes16(c + d), x));
-            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(codes16(c + stride + d), x));
-            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(codes16(c + 2 * stride + d), x));
-            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(codes16(c + 3 * stride + d), x));
+        for (int d = 0; d < stride; d += width) {
+            a0 = _mm256_add_epi32(a0, step(c, d, q));
+            a1 = _mm256_add_epi32(a1, step(c + stride, d, q));
+            a2 = _mm256_add_epi32(a2, step(c + 2 * stride, d, q));
+            a3 = _mm256_add_epi32(a3, step(c + 3 * stride, d, q));
         }
         out[r] = hsum(a0);
         out[r + 1] = hsum(a1);
@@ -40,12 +46,18 @@ void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const cs_ann_
     for (; r < n; r++) {
         const uint8_t *c = codes + r * stride;
         __m256i a = _mm256_setzero_si256();
-        for (int d = 0; d < stride; d += 16)
-            a = _mm256_add_epi32(
-                a,
-                _mm256_madd_epi16(codes16(c + d), _mm256_loadu_si256((const __m256i *)(qi + d))));
+        for (int d = 0; d < stride; d += width) a = _mm256_add_epi32(a, step(c, d, q));
         out[r] = hsum(a);
     }
+}
+
+static inline __m256i step8(const uint8_t *c, int d, const cs_ann_qcode *q) {
+    return _mm256_madd_epi16(codes16(c + d), _mm256_loadu_si256((const __m256i *)(q->qi + d)));
+}
+
+void cs_ann_scan_avx2(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
+                      int32_t *out) {
+    scan_rows(codes, n, stride, 16, step8, q, out);
 }
 
 /* The 4-bit codes (ann_sq4.c): vpmaddubsw multiplies 32 nibbles (as
@@ -67,28 +79,11 @@ static inline __m256i block4(const uint8_t *c, const int8_t *q) {
     return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
+static inline __m256i step4(const uint8_t *c, int b, const cs_ann_qcode *q) {
+    return block4(c + b, q->q8 + 2 * b);
+}
+
 void cs_ann_scan4_avx2(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                        int32_t *out) {
-    const int8_t *q8 = q->q8;
-    int64_t r = 0;
-    for (; r + 4 <= n; r += 4) {
-        const uint8_t *c = codes + r * stride;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-        for (int b = 0; b < stride; b += 64) {
-            a0 = _mm256_add_epi32(a0, block4(c + b, q8 + 2 * b));
-            a1 = _mm256_add_epi32(a1, block4(c + stride + b, q8 + 2 * b));
-            a2 = _mm256_add_epi32(a2, block4(c + 2 * stride + b, q8 + 2 * b));
-            a3 = _mm256_add_epi32(a3, block4(c + 3 * stride + b, q8 + 2 * b));
-        }
-        out[r] = hsum(a0);
-        out[r + 1] = hsum(a1);
-        out[r + 2] = hsum(a2);
-        out[r + 3] = hsum(a3);
-    }
-    for (; r < n; r++) {
-        const uint8_t *c = codes + r * stride;
-        __m256i a = _mm256_setzero_si256();
-        for (int b = 0; b < stride; b += 64) a = _mm256_add_epi32(a, block4(c + b, q8 + 2 * b));
-        out[r] = hsum(a);
-    }
+    scan_rows(codes, n, stride, 64, step4, q, out);
 }

@@ -35,6 +35,12 @@ VNNI_INLINE int32_t total(__m512i hi, __m512i lo) {
     return _mm_cvtsi128_si32(x);
 }
 
+/* One 64-byte step of a row of 8-bit codes c against both halves of the
+ * query. */
+VNNI_INLINE void step8(__m512i *hi, __m512i *lo, __m512i c, __m512i qh, __m512i ql) {
+    *hi = dpbusd(*hi, c, qh), *lo = dpbusd(*lo, c, ql);
+}
+
 VNNI void cs_ann_scan_vnni(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                            int32_t *out) {
     const int8_t *qh = q->q8, *ql = q->q8 + stride;
@@ -51,23 +57,16 @@ VNNI void cs_ann_scan_vnni(const uint8_t *codes, int64_t n, int stride, const cs
         __m512i l0 = h0, l1 = h0, l2 = h0, l3 = h0;
         for (int d = 0; d < full; d += 64) {
             __m512i h = _mm512_loadu_si512(qh + d), l = _mm512_loadu_si512(ql + d);
-            __m512i c0 = _mm512_loadu_si512(c + d), c1 = _mm512_loadu_si512(c + stride + d);
-            __m512i c2 = _mm512_loadu_si512(c + 2 * stride + d);
-            __m512i c3 = _mm512_loadu_si512(c + 3 * stride + d);
-            h0 = dpbusd(h0, c0, h), l0 = dpbusd(l0, c0, l);
-            h1 = dpbusd(h1, c1, h), l1 = dpbusd(l1, c1, l);
-            h2 = dpbusd(h2, c2, h), l2 = dpbusd(l2, c2, l);
-            h3 = dpbusd(h3, c3, h), l3 = dpbusd(l3, c3, l);
+            step8(&h0, &l0, _mm512_loadu_si512(c + d), h, l);
+            step8(&h1, &l1, _mm512_loadu_si512(c + stride + d), h, l);
+            step8(&h2, &l2, _mm512_loadu_si512(c + 2 * stride + d), h, l);
+            step8(&h3, &l3, _mm512_loadu_si512(c + 3 * stride + d), h, l);
         }
         if (tail) {
-            __m512i c0 = _mm512_maskz_loadu_epi8(tail, c + full);
-            __m512i c1 = _mm512_maskz_loadu_epi8(tail, c + stride + full);
-            __m512i c2 = _mm512_maskz_loadu_epi8(tail, c + 2 * stride + full);
-            __m512i c3 = _mm512_maskz_loadu_epi8(tail, c + 3 * stride + full);
-            h0 = dpbusd(h0, c0, th), l0 = dpbusd(l0, c0, tl);
-            h1 = dpbusd(h1, c1, th), l1 = dpbusd(l1, c1, tl);
-            h2 = dpbusd(h2, c2, th), l2 = dpbusd(l2, c2, tl);
-            h3 = dpbusd(h3, c3, th), l3 = dpbusd(l3, c3, tl);
+            step8(&h0, &l0, _mm512_maskz_loadu_epi8(tail, c + full), th, tl);
+            step8(&h1, &l1, _mm512_maskz_loadu_epi8(tail, c + stride + full), th, tl);
+            step8(&h2, &l2, _mm512_maskz_loadu_epi8(tail, c + 2 * stride + full), th, tl);
+            step8(&h3, &l3, _mm512_maskz_loadu_epi8(tail, c + 3 * stride + full), th, tl);
         }
         out[r] = total(h0, l0);
         out[r + 1] = total(h1, l1);
@@ -77,15 +76,10 @@ VNNI void cs_ann_scan_vnni(const uint8_t *codes, int64_t n, int stride, const cs
     for (; r < n; r++) {
         const uint8_t *c = codes + r * stride;
         __m512i h0 = _mm512_setzero_si512(), l0 = h0;
-        for (int d = 0; d < full; d += 64) {
-            __m512i c0 = _mm512_loadu_si512(c + d);
-            h0 = dpbusd(h0, c0, _mm512_loadu_si512(qh + d));
-            l0 = dpbusd(l0, c0, _mm512_loadu_si512(ql + d));
-        }
-        if (tail) {
-            __m512i c0 = _mm512_maskz_loadu_epi8(tail, c + full);
-            h0 = dpbusd(h0, c0, th), l0 = dpbusd(l0, c0, tl);
-        }
+        for (int d = 0; d < full; d += 64)
+            step8(&h0, &l0, _mm512_loadu_si512(c + d), _mm512_loadu_si512(qh + d),
+                  _mm512_loadu_si512(ql + d));
+        if (tail) step8(&h0, &l0, _mm512_maskz_loadu_epi8(tail, c + full), th, tl);
         out[r] = total(h0, l0);
     }
 }
@@ -99,10 +93,17 @@ VNNI_INLINE int32_t total4(__m512i lo, __m512i hi) {
     return _mm512_reduce_add_epi32(_mm512_add_epi32(lo, hi));
 }
 
+/* One block of a row of 4-bit codes c: its low nibbles against ql, its
+ * high ones against qh. */
+VNNI_INLINE void step4(__m512i *lo, __m512i *hi, __m512i c, __m512i ql, __m512i qh) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    *lo = dpbusd(*lo, _mm512_and_si512(c, m4), ql);
+    *hi = dpbusd(*hi, _mm512_and_si512(_mm512_srli_epi16(c, 4), m4), qh);
+}
+
 VNNI void cs_ann_scan4_vnni(const uint8_t *codes, int64_t n, int stride, const cs_ann_qcode *q,
                             int32_t *out) {
     const int8_t *q8 = q->q8;
-    const __m512i m4 = _mm512_set1_epi8(15);
     int64_t r = 0;
     for (; r + 4 <= n; r += 4) {
         const uint8_t *c = codes + r * stride;
@@ -110,17 +111,10 @@ VNNI void cs_ann_scan4_vnni(const uint8_t *codes, int64_t n, int stride, const c
         __m512i h0 = l0, h1 = l0, h2 = l0, h3 = l0;
         for (int b = 0; b < stride; b += 64) {
             __m512i ql = _mm512_loadu_si512(q8 + 2 * b), qh = _mm512_loadu_si512(q8 + 2 * b + 64);
-            __m512i c0 = _mm512_loadu_si512(c + b), c1 = _mm512_loadu_si512(c + stride + b);
-            __m512i c2 = _mm512_loadu_si512(c + 2 * stride + b);
-            __m512i c3 = _mm512_loadu_si512(c + 3 * stride + b);
-            l0 = dpbusd(l0, _mm512_and_si512(c0, m4), ql);
-            h0 = dpbusd(h0, _mm512_and_si512(_mm512_srli_epi16(c0, 4), m4), qh);
-            l1 = dpbusd(l1, _mm512_and_si512(c1, m4), ql);
-            h1 = dpbusd(h1, _mm512_and_si512(_mm512_srli_epi16(c1, 4), m4), qh);
-            l2 = dpbusd(l2, _mm512_and_si512(c2, m4), ql);
-            h2 = dpbusd(h2, _mm512_and_si512(_mm512_srli_epi16(c2, 4), m4), qh);
-            l3 = dpbusd(l3, _mm512_and_si512(c3, m4), ql);
-            h3 = dpbusd(h3, _mm512_and_si512(_mm512_srli_epi16(c3, 4), m4), qh);
+            step4(&l0, &h0, _mm512_loadu_si512(c + b), ql, qh);
+            step4(&l1, &h1, _mm512_loadu_si512(c + stride + b), ql, qh);
+            step4(&l2, &h2, _mm512_loadu_si512(c + 2 * stride + b), ql, qh);
+            step4(&l3, &h3, _mm512_loadu_si512(c + 3 * stride + b), ql, qh);
         }
         out[r] = total4(l0, h0);
         out[r + 1] = total4(l1, h1);
@@ -130,12 +124,9 @@ VNNI void cs_ann_scan4_vnni(const uint8_t *codes, int64_t n, int stride, const c
     for (; r < n; r++) {
         const uint8_t *c = codes + r * stride;
         __m512i l0 = _mm512_setzero_si512(), h0 = l0;
-        for (int b = 0; b < stride; b += 64) {
-            __m512i c0 = _mm512_loadu_si512(c + b);
-            l0 = dpbusd(l0, _mm512_and_si512(c0, m4), _mm512_loadu_si512(q8 + 2 * b));
-            h0 = dpbusd(h0, _mm512_and_si512(_mm512_srli_epi16(c0, 4), m4),
-                        _mm512_loadu_si512(q8 + 2 * b + 64));
-        }
+        for (int b = 0; b < stride; b += 64)
+            step4(&l0, &h0, _mm512_loadu_si512(c + b), _mm512_loadu_si512(q8 + 2 * b),
+                  _mm512_loadu_si512(q8 + 2 * b + 64));
         out[r] = total4(l0, h0);
     }
 }
