@@ -72,46 +72,34 @@ static cs_pack_layout layout(cs_lp_type type, const lmat *mats, int n) {
     return (cs_pack_layout){type == CS_LP_BF16 ? "bf16" : "int8", h};
 }
 
-/* Whether the kept packing of the smallest matrix equals a fresh one. */
-static int same_as_fresh(cs_lp_type type, const lmat *mats, int n, const uint8_t *kept,
-                         const size_t *at) {
+/* What a kept packing is checked against: the matrices and their places. */
+typedef struct kept_check {
+    cs_lp_type type;
+    const lmat *mats;
+    int n;
+    const size_t *at;
+} kept_check;
+
+/* Whether the kept packing of the smallest matrix equals a fresh one
+ * (cs_pack_check_fn). */
+static int same_as_fresh(const uint8_t *kept, void *ctx) {
+    const kept_check *k = ctx;
     int s = 0;
-    for (int t = 1; t < n; t++)
-        if ((size_t)mats[t].w->n * mats[t].w->k < (size_t)mats[s].w->n * mats[s].w->k) s = t;
-    const cs_weight *w = mats[s].w;
-    size_t bytes = cs_lp_bytes(type, w->n, w->k);
-    uint8_t *out = aligned_alloc(64, share(type, w));
+    for (int t = 1; t < k->n; t++)
+        if ((size_t)k->mats[t].w->n * k->mats[t].w->k < (size_t)k->mats[s].w->n * k->mats[s].w->k)
+            s = t;
+    const cs_weight *w = k->mats[s].w;
+    size_t bytes = cs_lp_bytes(k->type, w->n, w->k);
+    uint8_t *out = aligned_alloc(64, share(k->type, w));
     float *row = malloc((size_t)2 * w->k * sizeof(float));
     int same = 0;
     if (out && row) {
         cs_lp_panels pk;
-        cs_lp_pack(type, w->n, w->k, weight_row, &mats[s], row, out, &pk);
-        same = !memcmp(out, kept + at[s], bytes);
+        cs_lp_pack(k->type, w->n, w->k, weight_row, &k->mats[s], row, out, &pk);
+        same = !memcmp(out, kept + k->at[s], bytes);
     }
     free(out), free(row);
     return same;
-}
-
-/* The packing kept by an earlier process, if it is there and right. */
-static int map_kept(cs_tower *T, cs_lp_type type, const lmat *mats, int n, const size_t *at,
-                    size_t bytes, const cs_pack_cache *pc, const cs_pack_layout *lay) {
-    cs_pack_file f;
-    const uint8_t *kept = cs_pack_map(pc, lay, bytes, &f);
-    if (!kept) return 0;
-    if (!same_as_fresh(type, mats, n, kept, at)) {
-        cs_log(pc->log, CS_LOG_WARN,
-               "%s tower: the kept %s packing differs from a fresh one; packing again", pc->tower,
-               lay->kind);
-        cs_pack_unmap(&f);
-        return 0;
-    }
-    for (int t = 0; t < n; t++)
-        cs_lp_view(type, mats[t].w->n, mats[t].w->k, kept + at[t], &mats[t].w->lp);
-    T->larena = (void *)kept;
-    T->kept = f;
-    cs_log(pc->log, CS_LOG_DEBUG, "%s tower: %s packing mapped from the cache", pc->tower,
-           lay->kind);
-    return 1;
 }
 
 /* int8: the column scales of a layer's q, k, v (after layer_norm1) and
@@ -159,7 +147,13 @@ cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, const cs
         if (J.mats[t].w->k > J.max_k) J.max_k = J.mats[t].w->k;
     }
     cs_pack_layout lay = layout(type, J.mats, n);
-    if (!map_kept(T, type, J.mats, n, at, bytes, pc, &lay)) {
+    kept_check check = {type, J.mats, n, at};
+    const uint8_t *kept = cs_pack_map(pc, &lay, bytes, same_as_fresh, &check, &T->kept);
+    if (kept) {
+        for (int t = 0; t < n; t++)
+            cs_lp_view(type, J.mats[t].w->n, J.mats[t].w->k, kept + at[t], &J.mats[t].w->lp);
+        T->larena = (void *)kept;
+    } else {
         arena = aligned_alloc(64, bytes);
         J.rows = malloc((size_t)cs_pool_threads(pool) * 2 * (size_t)J.max_k * sizeof(float));
         if (!arena || !J.rows) {

@@ -16,9 +16,9 @@
  * The packing starts at 2 MiB (the gap is a hole, not disk) so that its
  * 2 MiB folios line up with the map's. Every address inside the packing is
  * computed from the model's shapes, never read from the file: a damaged
- * file can give wrong numbers but cannot make a read stray. The callers
- * re-pack one matrix on a hit and compare (the guard against a packer that
- * changed without the version below changing). */
+ * file can give wrong numbers but cannot make a read stray. On a hit the
+ * caller's check re-packs one matrix and compares (the guard against a
+ * packer that changed without the version below changing). */
 #include "model/packcache.h"
 
 #include <errno.h>
@@ -71,7 +71,7 @@ static void make_header(const cs_pack_cache *pc, const cs_pack_layout *l, size_t
 }
 
 const uint8_t *cs_pack_map(const cs_pack_cache *pc, const cs_pack_layout *layout, size_t bytes,
-                           cs_pack_file *f) {
+                           cs_pack_check_fn check, void *ctx, cs_pack_file *f) {
     f->map = NULL;
     f->size = 0;
     char path[4096];
@@ -103,10 +103,20 @@ const uint8_t *cs_pack_map(const cs_pack_cache *pc, const cs_pack_layout *layout
         cs_log(pc->log, CS_LOG_DEBUG, "%s: packed weights not used: %s", path, why);
         return NULL;
     }
+    const uint8_t *kept = (const uint8_t *)p + PAYLOAD_AT;
+    if (!check(kept, ctx)) {
+        cs_log(pc->log, CS_LOG_WARN,
+               "%s tower: the kept %s packing differs from a fresh one; packing again", pc->tower,
+               layout->kind);
+        munmap(p, (size_t)st.st_size);
+        return NULL;
+    }
     cs_map_hint_huge(p, (size_t)st.st_size);
     f->map = p;
     f->size = (size_t)st.st_size;
-    return (const uint8_t *)p + PAYLOAD_AT;
+    cs_log(pc->log, CS_LOG_DEBUG, "%s tower: %s packing mapped from the cache", pc->tower,
+           layout->kind);
+    return kept;
 }
 
 void cs_pack_unmap(cs_pack_file *f) {

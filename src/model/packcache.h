@@ -38,11 +38,16 @@ typedef struct cs_pack_file {
     size_t size;
 } cs_pack_file;
 
-/* Maps the file of (pc, layout) when it exists and holds exactly `bytes`
- * of packing made for this checkpoint and layout: returns its bytes (at
- * least 64-byte aligned), else NULL, saying why at debug level. */
+/* Whether kept bytes equal a fresh packing of the part the caller re-packs
+ * (ctx: the caller's). */
+typedef int (*cs_pack_check_fn)(const uint8_t *kept, void *ctx);
+
+/* Maps the file of (pc, layout) when it exists, holds exactly `bytes` of
+ * packing made for this checkpoint and layout, and passes check: returns
+ * its bytes (at least 64-byte aligned) and sets *f, else returns NULL
+ * (*f empty), saying why (a failed check as a warning). */
 const uint8_t *cs_pack_map(const cs_pack_cache *pc, const cs_pack_layout *layout, size_t bytes,
-                           cs_pack_file *f);
+                           cs_pack_check_fn check, void *ctx, cs_pack_file *f);
 void cs_pack_unmap(cs_pack_file *f);
 
 /* Keeps `bytes` of packing as the file of (pc, layout): written whole to a

@@ -64,42 +64,32 @@ static cs_pack_layout layout(const pmat *mats, int n) {
     return (cs_pack_layout){"f32", h};
 }
 
-/* Whether the kept panels of the smallest matrix equal fresh ones. */
-static int same_as_fresh(const pmat *mats, int n, const float *kept, const size_t *at) {
+/* What kept panels are checked against: the matrices and their places. */
+typedef struct kept_check {
+    const pmat *mats;
+    int n;
+    const size_t *at;
+} kept_check;
+
+/* Whether the kept panels of the smallest matrix equal fresh ones
+ * (cs_pack_check_fn). */
+static int same_as_fresh(const uint8_t *kept, void *ctx) {
+    const kept_check *k = ctx;
     int s = 0;
-    for (int t = 1; t < n; t++)
-        if ((size_t)mats[t].w->n * mats[t].w->k < (size_t)mats[s].w->n * mats[s].w->k) s = t;
-    const cs_weight *w = mats[s].w;
+    for (int t = 1; t < k->n; t++)
+        if ((size_t)k->mats[t].w->n * k->mats[t].w->k < (size_t)k->mats[s].w->n * k->mats[s].w->k)
+            s = t;
+    const cs_weight *w = k->mats[s].w;
     size_t floats = cs_gemm_panels_floats(w->n, w->k);
     float *out = aligned_alloc(64, share(w) * sizeof(float));
     int same = 0;
     if (out) {
         cs_gemm_panels pk;
         cs_gemm_pack(w->n, w->k, w->data, (size_t)w->k, CS_DT_F32, NULL, out, &pk);
-        same = !memcmp(out, kept + at[s], floats * sizeof(float));
+        same = !memcmp(out, (const float *)(const void *)kept + k->at[s], floats * sizeof(float));
     }
     free(out);
     return same;
-}
-
-/* The panels kept by an earlier process, if they are there and right. */
-static int map_kept(cs_tower *T, pmat *mats, int n, const size_t *at, size_t floats,
-                    const cs_pack_cache *pc, const cs_pack_layout *lay) {
-    cs_pack_file f;
-    const float *kept =
-        (const float *)(const void *)cs_pack_map(pc, lay, floats * sizeof(float), &f);
-    if (!kept) return 0;
-    if (!same_as_fresh(mats, n, kept, at)) {
-        cs_log(pc->log, CS_LOG_WARN,
-               "%s tower: the kept f32 packing differs from a fresh one; packing again", pc->tower);
-        cs_pack_unmap(&f);
-        return 0;
-    }
-    for (int t = 0; t < n; t++) mats[t].w->panels = cs_gemm_panels_at(kept + at[t]);
-    T->parena = (void *)kept;
-    T->kept = f;
-    cs_log(pc->log, CS_LOG_DEBUG, "%s tower: f32 packing mapped from the cache", pc->tower);
-    return 1;
 }
 
 cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, int kept_only,
@@ -120,9 +110,17 @@ cs_status cs_tower_prepack(cs_tower *T, cs_pool *pool, const cs_pack_cache *pc, 
     size_t floats = 0;
     for (int t = 0; t < n; t++) at[t] = floats, floats += share(mats[t].w);
     cs_pack_layout lay = layout(mats, n);
+    kept_check check = {mats, n, at};
+    const float *kept = n ? (const float *)(const void *)cs_pack_map(
+                                pc, &lay, floats * sizeof(float), same_as_fresh, &check, &T->kept)
+                          : NULL;
+    if (kept) {
+        for (int t = 0; t < n; t++) mats[t].w->panels = cs_gemm_panels_at(kept + at[t]);
+        T->parena = (void *)kept;
+    }
     /* nothing F32 (or packed already), or the kept panels mapped, or none
      * kept and none to be made */
-    if (n == 0 || map_kept(T, mats, n, at, floats, pc, &lay) || kept_only) {
+    if (n == 0 || kept || kept_only) {
         free(mats), free(at);
         return CS_OK;
     }
