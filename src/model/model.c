@@ -226,8 +226,9 @@ static int first_use(int n, int flags, int bulk_at) {
  * Batches get the precision asked for; bulk work at fp32 packs the image
  * tower's F32 matrices (prepack.c) and keeps them where packings are kept
  * (packcache.c); any later batch then maps them. (A small batch does not
- * pack and keep them itself: 340 MB written and synced for ViT-B/32 cost a
- * first run of 48 photos 1.2 s; BF16 and int8 panels are packed anyway.) */
+ * pack and keep them itself: packing, writing and syncing 340 MB for
+ * ViT-B/32 made a first run of 48 photos ~1.1 s longer, docs/performance.md;
+ * BF16 and int8 panels are packed anyway.) */
 static cs_status need_tower(cs_model *m, int vision, int use, cs_error *err) {
     cs_status st = CS_OK;
     pthread_mutex_lock(&m->lock);
