@@ -152,7 +152,7 @@ cs_status cs_model_open(const char *model_dir, const cs_model_opts *opts, cs_mod
         cs_tensors_find(&m->tab, "vision_model.embeddings.patch_embedding.weight");
     m->dtype = cs_dtype_name(pe->dtype);
     make_id(m);
-    m->source = cs_pack_source(m->ckpt);
+    if (m->pack_dir) m->source = cs_pack_source(m->ckpt); /* only kept packings need it */
     cs_log(&m->log, CS_LOG_DEBUG, "%s: %s, %d tensors, %s", m->ckpt, m->tab.format, m->tab.n,
            m->id);
     *out = m;
