@@ -18,6 +18,7 @@
 #include <jerror.h>
 
 #include "image/image_internal.h"
+#include "image/jpeg_fast.h"
 
 /* A progressive JPEG may legally have any number of scans, and each one
  * walks the whole image: a few kilobytes of tiny scans can keep libjpeg busy
@@ -96,6 +97,13 @@ static void choose_scale(j_decompress_ptr cinfo, int min_side) {
     }
 }
 
+/* CLIPSEARCH_FAST_JPEG=0 leaves every file to libjpeg (the same pixels,
+ * slower): for benchmarks, and for ruling the fast path out. */
+static int fast_allowed(void) {
+    const char *e = getenv("CLIPSEARCH_FAST_JPEG");
+    return !e || strcmp(e, "0") != 0;
+}
+
 cs_status cs_decode_jpeg(const cs_decode_ctx *ctx, cs_image *out, int *orientation, cs_error *err) {
     struct jpeg_decompress_struct cinfo;
     jpeg_ctx jc;
@@ -137,7 +145,7 @@ cs_status cs_decode_jpeg(const cs_decode_ctx *ctx, cs_image *out, int *orientati
     }
     *orientation = exif_orientation(&cinfo);
     if (ctx->jpeg_min_side > 0) choose_scale(&cinfo, ctx->jpeg_min_side);
-    jpeg_start_decompress(&cinfo);
+    jpeg_calc_output_dimensions(&cinfo);
 
     st = cs_image_alloc(ctx, cinfo.output_width, cinfo.output_height, out, err);
     if (!st && comps != 3 && !(jc.row = malloc((size_t)cinfo.output_width * (size_t)comps)))
@@ -147,6 +155,14 @@ cs_status cs_decode_jpeg(const cs_decode_ctx *ctx, cs_image *out, int *orientati
         cs_image_free(out);
         return st;
     }
+    /* a scaled decode of a common file: the same pixels, faster */
+    if (cinfo.scale_num < cinfo.scale_denom && fast_allowed() &&
+        cs_jpeg_fast_decode(&cinfo, out->rgb)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(jc.row);
+        return CS_OK;
+    }
+    jpeg_start_decompress(&cinfo);
     const int w = out->width;
     while (cinfo.output_scanline < cinfo.output_height) {
         uint8_t *dst = out->rgb + (size_t)cinfo.output_scanline * w * 3;

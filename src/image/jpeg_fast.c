@@ -1,0 +1,207 @@
+/* image/jpeg_fast.c - the JPEGs indexing meets most, decoded at 1/8, 2/8
+ * or 4/8 scale about 1.5x faster than libjpeg-turbo, into libjpeg-turbo's
+ * own pixels.
+ *
+ * Indexing asks for a 12 MP photograph at 1/4 or 1/8 of its size
+ * (decode_jpeg.c, choose_scale), and there libjpeg-turbo spends nearly all
+ * its time in Huffman decoding (jpeg_huff.c says why ours is faster). The
+ * rest is what libjpeg does at these scales: its reduced IDCTs (jidctred.c's
+ * arithmetic: the same constants, roundings and clamps), chroma enlarged by
+ * the IDCT rather than by upsampling (libjpeg's choice whenever the
+ * subsampling allows it, as for 4:2:0 and 4:4:4), and its YCbCr -> RGB
+ * rule. tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.
+ *
+ * It takes only files where that holds: 8-bit baseline or extended Huffman,
+ * one scan holding every component, grey or YCbCr, every component's
+ * samples at the output's size after its IDCT (no upsampling), IDCT sizes
+ * 1, 2 or 4. Anything else, and any stream libjpeg would warn about (a bad
+ * code, a run past a block, restart markers out of order, data that ends
+ * early, anything but EOI after the scan), it declines before finishing,
+ * and libjpeg decodes the file as before: this path never passes a file
+ * libjpeg would refuse. The headers are libjpeg's: this reads the tables
+ * and the position jpeg_read_header left. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image_internal.h"
+#include "image/jpeg_fast.h"
+#include "image/jpeg_huff.h"
+#include "image/jpeg_idct.h"
+#include "core/cpu.h"
+
+#define MAX_BLOCKS 10 /* libjpeg's limit on an MCU */
+
+typedef struct fast_comp {
+    int h, v;      /* blocks of the MCU across and down */
+    int size;      /* pixels across a block after its IDCT: 1, 2 or 4 */
+    int plane;     /* component index: where its samples go */
+    int32_t q[64]; /* dequantisation, natural order */
+    const huff_dc *dc;
+    const huff_ac *ac;
+} fast_comp;
+
+typedef struct fast_dec {
+    fast_comp comp[3];
+    int ncomp;
+    unsigned mcus_across, mcus_down;
+    int mcu_w, mcu_h; /* output pixels of one MCU */
+    huff_dc dc[4];
+    huff_ac ac[4];
+    huff_reader rd;
+    cs_jpeg_idct_fn idct[5]; /* by IDCT size: 1, 2, 4 */
+    int16_t blk[72] __attribute__((aligned(64)));
+} fast_dec;
+
+/* ---- what this decoder takes --------------------------------------------- */
+
+static int setup(j_decompress_ptr ci, fast_dec *d) {
+    int n = ci->num_components;
+    if (ci->progressive_mode || ci->arith_code || ci->data_precision != 8) return 0;
+    if (ci->quantize_colors || ci->raw_data_out) return 0;
+    if (n == 1) {
+        if (ci->jpeg_color_space != JCS_GRAYSCALE || ci->out_color_space != JCS_GRAYSCALE) return 0;
+    } else if (n == 3) {
+        if (ci->jpeg_color_space != JCS_YCbCr || ci->out_color_space != JCS_RGB) return 0;
+    } else {
+        return 0;
+    }
+    if (ci->comps_in_scan != n || ci->Ss != 0 || ci->Se != 63 || ci->Ah != 0 || ci->Al != 0)
+        return 0;
+    int min = ci->min_DCT_scaled_size, blocks = 0;
+    if (min != 1 && min != 2 && min != 4) return 0;
+    d->ncomp = n;
+    for (int i = 0; i < n; i++) {
+        const jpeg_component_info *c = ci->cur_comp_info[i];
+        fast_comp *f = &d->comp[i];
+        int s = c->DCT_scaled_size;
+        if (s != 1 && s != 2 && s != 4) return 0;
+        /* one sample per output pixel: libjpeg's fullsize "upsampling" */
+        if (c->h_samp_factor * s != ci->max_h_samp_factor * min ||
+            c->v_samp_factor * s != ci->max_v_samp_factor * min)
+            return 0;
+        f->h = n == 1 ? 1 : c->h_samp_factor; /* one component: an MCU is a block */
+        f->v = n == 1 ? 1 : c->v_samp_factor;
+        f->size = s;
+        f->plane = c->component_index;
+        if (f->plane < 0 || f->plane >= n) return 0;
+        blocks += f->h * f->v;
+        const JQUANT_TBL *qt = c->quant_tbl_no >= 0 && c->quant_tbl_no < NUM_QUANT_TBLS
+                                   ? ci->quant_tbl_ptrs[c->quant_tbl_no]
+                                   : NULL;
+        if (!qt) return 0;
+        for (int k = 0; k < 64; k++) f->q[k] = qt->quantval[k];
+        int td = c->dc_tbl_no, ta = c->ac_tbl_no;
+        if (td < 0 || td >= NUM_HUFF_TBLS || ta < 0 || ta >= NUM_HUFF_TBLS) return 0;
+        if (!ci->dc_huff_tbl_ptrs[td] || !ci->ac_huff_tbl_ptrs[ta]) return 0;
+        f->dc = &d->dc[td];
+        f->ac = &d->ac[ta];
+    }
+    if (blocks > MAX_BLOCKS) return 0;
+    for (int t = 0; t < NUM_HUFF_TBLS; t++) {
+        const JHUFF_TBL *h = ci->dc_huff_tbl_ptrs[t];
+        if (h && !cs_huff_build_dc(h->bits, h->huffval, &d->dc[t])) {
+            for (int i = 0; i < n; i++)
+                if (d->comp[i].dc == &d->dc[t]) return 0;
+        }
+        h = ci->ac_huff_tbl_ptrs[t];
+        if (h && !cs_huff_build_ac(h->bits, h->huffval, &d->ac[t])) {
+            for (int i = 0; i < n; i++)
+                if (d->comp[i].ac == &d->ac[t]) return 0;
+        }
+    }
+    int hmax = n == 1 ? 1 : ci->max_h_samp_factor, vmax = n == 1 ? 1 : ci->max_v_samp_factor;
+    d->mcus_across = (ci->image_width + 8u * hmax - 1) / (8u * hmax);
+    d->mcus_down = (ci->image_height + 8u * vmax - 1) / (8u * vmax);
+    d->mcu_w = hmax * min;
+    d->mcu_h = vmax * min;
+    /* the output libjpeg would give, and no more than the blocks cover */
+    return ci->output_width == (ci->image_width * (unsigned)min + 7) / 8 &&
+           ci->output_height == (ci->image_height * (unsigned)min + 7) / 8 &&
+           ci->output_width <= d->mcus_across * (unsigned)d->mcu_w &&
+           ci->output_height <= d->mcus_down * (unsigned)d->mcu_h;
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+/* 144 bytes in nine vector stores (memset of this size compiles to rep stosq,
+ * which costs more than decoding a typical block's first symbols) */
+static inline void zero_block(int16_t *blk) {
+    typedef int16_t v8 __attribute__((vector_size(16), aligned(16)));
+    for (int i = 0; i < 72; i += 8) *(v8 *)(blk + i) = (v8){0};
+}
+
+/* One MCU's blocks into the planes of its MCU row, at column x. */
+static int decode_mcu(fast_dec *d, uint32_t *pred, uint8_t **planes, size_t stride, unsigned x) {
+    for (int i = 0; i < d->ncomp; i++) {
+        const fast_comp *f = &d->comp[i];
+        for (int v = 0; v < f->v; v++)
+            for (int h = 0; h < f->h; h++) {
+                zero_block(d->blk);
+                if (!cs_huff_block(&d->rd, f->dc, f->ac, &pred[i], d->blk)) return 0;
+                uint8_t *out = planes[f->plane] + (size_t)(v * f->size) * stride +
+                               ((size_t)x * f->h + (size_t)h) * (size_t)f->size;
+                d->idct[f->size](d->blk, f->q, out, (int)stride);
+            }
+    }
+    return 1;
+}
+
+static int decode_scan(j_decompress_ptr ci, fast_dec *d, uint8_t *rgb, uint8_t *planes_mem,
+                       size_t stride) {
+    const uint8_t *src = ci->src->next_input_byte, *end = src + ci->src->bytes_in_buffer;
+    uint8_t *planes[3];
+    for (int p = 0; p < d->ncomp; p++)
+        planes[p] = planes_mem + (size_t)p * stride * (size_t)d->mcu_h;
+    uint32_t pred[3] = {0, 0, 0};
+    unsigned interval = ci->restart_interval, left = interval, next_rst = 0;
+    const unsigned w = ci->output_width, h = ci->output_height;
+    cs_huff_start(&d->rd, src, end);
+    for (unsigned my = 0; my < d->mcus_down; my++) {
+        for (unsigned mx = 0; mx < d->mcus_across; mx++) {
+            if (interval && left == 0) { /* libjpeg's process_restart */
+                if (!cs_huff_within(&d->rd) || cs_huff_marker(&d->rd) != 0xD0 + (int)next_rst)
+                    return 0;
+                next_rst = (next_rst + 1) & 7;
+                cs_huff_start(&d->rd, d->rd.src, end);
+                memset(pred, 0, sizeof pred);
+                left = interval;
+            }
+            if (!cs_huff_keep_ahead(&d->rd) || !decode_mcu(d, pred, planes, stride, mx)) return 0;
+            left--;
+        }
+        for (int r = 0; r < d->mcu_h; r++) {
+            size_t y = (size_t)my * (size_t)d->mcu_h + (size_t)r;
+            if (y >= h) break;
+            uint8_t *row = rgb + y * w * 3;
+            const uint8_t *p0 = planes[0] + (size_t)r * stride;
+            if (d->ncomp == 3)
+                cs_jpeg_ycc_row(p0, planes[1] + (size_t)r * stride, planes[2] + (size_t)r * stride,
+                                row, (int)w);
+            else
+                cs_row_l_to_rgb(p0, row, (int)w);
+        }
+    }
+    return cs_huff_within(&d->rd) && cs_huff_marker(&d->rd) == 0xD9;
+}
+
+int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
+    fast_dec *d = aligned_alloc(64, (sizeof(fast_dec) + 63) & ~(size_t)63);
+    if (!d) return 0;
+    d->idct[1] = cs_jpeg_idct_1x1;
+    d->idct[2] = cs_jpeg_idct_2x2;
+    d->idct[4] = cs_jpeg_idct_4x4;
+#if defined(__x86_64__) || defined(_M_X64)
+    if (cs_cpu_level_get() >= CS_CPU_AVX2) { /* CLIPSEARCH_CPU=generic: the portable ones */
+        d->idct[2] = cs_jpeg_idct_2x2_avx2;
+        d->idct[4] = cs_jpeg_idct_4x4_avx2;
+    }
+#endif
+    int ok = setup(cinfo, d);
+    uint8_t *planes = NULL;
+    size_t stride = ok ? (size_t)d->mcus_across * (size_t)d->mcu_w : 0;
+    if (ok) ok = (planes = malloc(stride * (size_t)d->mcu_h * (size_t)d->ncomp)) != NULL;
+    if (ok) ok = decode_scan(cinfo, d, rgb, planes, stride);
+    free(planes);
+    free(d);
+    return ok;
+}

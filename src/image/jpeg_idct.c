@@ -1,0 +1,97 @@
+/* image/jpeg_idct.c - jpeg_fast.c's pixels: libjpeg's reduced IDCTs
+ * (jidctred.c's arithmetic: the same constants, roundings and limits) and
+ * its YCbCr -> RGB rule (jdcolor.c's). jpeg_idct_avx2.c does the 2x2 and
+ * 4x4 with AVX2, to the same bits. */
+#include "image/jpeg_idct.h"
+
+static inline int descale(int64_t x, int n) {
+    return (int)((x + ((int64_t)1 << (n - 1))) >> n);
+}
+static inline uint8_t clamp255(int x) {
+    return (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
+}
+/* the 1x1 IDCT's table lookup: the low 10 bits, then the limit */
+static inline uint8_t wrap_limit(int x) {
+    return clamp255((((x & 1023) ^ 512) - 512) + 128);
+}
+
+void cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    (void)stride;
+    out[0] = wrap_limit(descale((int64_t)c[0] * q[0], 3));
+}
+
+/* jidctred.c's 2x2: the odd part of two 4-sample averages. Columns and rows
+ * 2, 4, 6 do not reach this output. */
+void cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    int ws[2][8];
+    for (int x = 0; x < 8; x++) {
+        if (x == 2 || x == 4 || x == 6) continue;
+        if (!(c[8 + x] | c[24 + x] | c[40 + x] | c[56 + x])) { /* what the sums below give then */
+            ws[0][x] = ws[1][x] = (int)((int64_t)c[x] * q[x] * 4);
+            continue;
+        }
+        int64_t dc = (int64_t)c[x] * q[x] * 32768; /* << CONST_BITS + 2 */
+        int64_t odd =
+            (int64_t)c[56 + x] * q[56 + x] * -5906 + (int64_t)c[40 + x] * q[40 + x] * 6967 +
+            (int64_t)c[24 + x] * q[24 + x] * -10426 + (int64_t)c[8 + x] * q[8 + x] * 29692;
+        ws[0][x] = descale(dc + odd, 13);
+        ws[1][x] = descale(dc - odd, 13);
+    }
+    for (int y = 0; y < 2; y++) {
+        const int *w = ws[y];
+        int64_t dc = (int64_t)w[0] * 32768;
+        int64_t odd = (int64_t)w[7] * -5906 + (int64_t)w[5] * 6967 + (int64_t)w[3] * -10426 +
+                      (int64_t)w[1] * 29692;
+        out[y * stride] = clamp255(descale(dc + odd, 20) + 128);
+        out[y * stride + 1] = clamp255(descale(dc - odd, 20) + 128);
+    }
+}
+
+/* jidctred.c's 4x4 (LL&M's 8-point IDCT folded to the averages of pairs);
+ * column and row 4 do not reach it. */
+void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    int ws[4][8];
+    for (int x = 0; x < 8; x++) {
+        if (x == 4) continue;
+        if (!(c[8 + x] | c[16 + x] | c[24 + x] | c[40 + x] | c[48 + x] | c[56 + x])) {
+            ws[0][x] = ws[1][x] = ws[2][x] = ws[3][x] = (int)((int64_t)c[x] * q[x] * 4);
+            continue;
+        }
+        int64_t d[8];
+        for (int y = 0; y < 8; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
+        int64_t t0 = d[0] * 16384; /* << CONST_BITS + 1 */
+        int64_t t2 = d[2] * 15137 + d[6] * -6270;
+        int64_t t10 = t0 + t2, t12 = t0 - t2;
+        int64_t o0 = d[7] * -1730 + d[5] * 11893 + d[3] * -17799 + d[1] * 8697;
+        int64_t o2 = d[7] * -4176 + d[5] * -4926 + d[3] * 7373 + d[1] * 20995;
+        ws[0][x] = descale(t10 + o2, 12);
+        ws[3][x] = descale(t10 - o2, 12);
+        ws[1][x] = descale(t12 + o0, 12);
+        ws[2][x] = descale(t12 - o0, 12);
+    }
+    for (int y = 0; y < 4; y++) {
+        const int *w = ws[y];
+        int64_t t0 = (int64_t)w[0] * 16384;
+        int64_t t2 = (int64_t)w[2] * 15137 + (int64_t)w[6] * -6270;
+        int64_t t10 = t0 + t2, t12 = t0 - t2;
+        int64_t o0 = (int64_t)w[7] * -1730 + (int64_t)w[5] * 11893 + (int64_t)w[3] * -17799 +
+                     (int64_t)w[1] * 8697;
+        int64_t o2 = (int64_t)w[7] * -4176 + (int64_t)w[5] * -4926 + (int64_t)w[3] * 7373 +
+                     (int64_t)w[1] * 20995;
+        uint8_t *o = out + y * stride;
+        o[0] = clamp255(descale(t10 + o2, 19) + 128);
+        o[3] = clamp255(descale(t10 - o2, 19) + 128);
+        o[1] = clamp255(descale(t12 + o0, 19) + 128);
+        o[2] = clamp255(descale(t12 - o0, 19) + 128);
+    }
+}
+
+/* jdcolor.c's YCbCr -> RGB: 16-bit fixed point, rounding as its tables do */
+void cs_jpeg_ycc_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int w) {
+    for (int i = 0; i < w; i++) {
+        int b = cb[i] - 128, r = cr[i] - 128;
+        rgb[3 * i + 0] = clamp255(y[i] + ((91881 * r + 32768) >> 16));
+        rgb[3 * i + 1] = clamp255(y[i] + ((-22554 * b - 46802 * r + 32768) >> 16));
+        rgb[3 * i + 2] = clamp255(y[i] + ((116130 * b + 32768) >> 16));
+    }
+}

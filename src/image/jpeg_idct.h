@@ -1,0 +1,21 @@
+/* image/jpeg_idct.h - the reduced IDCTs and the colour conversion of
+ * jpeg_fast.c (jpeg_idct.c, jpeg_idct_avx2.c). */
+#ifndef CS_JPEG_IDCT_H
+#define CS_JPEG_IDCT_H
+
+#include <stdint.h>
+
+/* One block's quantised coefficients c (natural order, 16-byte aligned) and
+ * its quantisation table q to size x size pixels at out (rows stride
+ * apart), exactly as libjpeg-turbo computes them. */
+typedef void (*cs_jpeg_idct_fn)(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+void cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+void cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+
+/* libjpeg's YCbCr -> RGB of one row of w pixels. */
+void cs_jpeg_ycc_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int w);
+
+#endif

@@ -1,0 +1,115 @@
+/* image/jpeg_idct_avx2.c - jpeg_fast.c's reduced IDCTs with AVX2: the same
+ * arithmetic as its portable ones (jidctred.c's), in 32-bit lanes as
+ * libjpeg-turbo's own SIMD versions compute it.
+ *
+ * The column pass runs all eight columns at once (a lane each); the
+ * portable code skips the columns the row pass ignores, which changes
+ * nothing. The row pass of the 4x4 runs on the transposed columns, four rows
+ * in four lanes; that of the 2x2 is four 8-term dot products. */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "image/jpeg_idct.h"
+
+#define K(x) _mm256_set1_epi32(x)
+
+/* coefficient row r, dequantised, one column a lane */
+static inline __m256i dq_row(const int16_t *c, const int32_t *q, int r) {
+    __m256i v = _mm256_cvtepi16_epi32(_mm_load_si128((const __m128i *)(c + 8 * r)));
+    return _mm256_mullo_epi32(v, _mm256_loadu_si256((const __m256i *)(q + 8 * r)));
+}
+
+static inline __m256i descale8(__m256i x, int n) {
+    return _mm256_srai_epi32(_mm256_add_epi32(x, K(1 << (n - 1))), n);
+}
+
+static inline __m128i descale4(__m128i x, int n) {
+    return _mm_srai_epi32(_mm_add_epi32(x, _mm_set1_epi32(1 << (n - 1))), n);
+}
+
+static inline __m128i mul4(__m128i a, int k) {
+    return _mm_mullo_epi32(a, _mm_set1_epi32(k));
+}
+
+void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    __m256i d0 = dq_row(c, q, 0), d1 = dq_row(c, q, 1), d2 = dq_row(c, q, 2);
+    __m256i d3 = dq_row(c, q, 3), d5 = dq_row(c, q, 5), d6 = dq_row(c, q, 6);
+    __m256i d7 = dq_row(c, q, 7);
+    __m256i t0 = _mm256_slli_epi32(d0, 14);
+    __m256i t2 =
+        _mm256_add_epi32(_mm256_mullo_epi32(d2, K(15137)), _mm256_mullo_epi32(d6, K(-6270)));
+    __m256i t10 = _mm256_add_epi32(t0, t2), t12 = _mm256_sub_epi32(t0, t2);
+    __m256i o0 = _mm256_add_epi32(
+        _mm256_add_epi32(_mm256_mullo_epi32(d7, K(-1730)), _mm256_mullo_epi32(d5, K(11893))),
+        _mm256_add_epi32(_mm256_mullo_epi32(d3, K(-17799)), _mm256_mullo_epi32(d1, K(8697))));
+    __m256i o2 = _mm256_add_epi32(
+        _mm256_add_epi32(_mm256_mullo_epi32(d7, K(-4176)), _mm256_mullo_epi32(d5, K(-4926))),
+        _mm256_add_epi32(_mm256_mullo_epi32(d3, K(7373)), _mm256_mullo_epi32(d1, K(20995))));
+    __m256i w0 = descale8(_mm256_add_epi32(t10, o2), 12);
+    __m256i w3 = descale8(_mm256_sub_epi32(t10, o2), 12);
+    __m256i w1 = descale8(_mm256_add_epi32(t12, o0), 12);
+    __m256i w2 = descale8(_mm256_sub_epi32(t12, o0), 12);
+
+    /* transpose: column x of the work rows, rows 0-3 in the lanes */
+    __m256i a = _mm256_unpacklo_epi32(w0, w1), b = _mm256_unpackhi_epi32(w0, w1);
+    __m256i e = _mm256_unpacklo_epi32(w2, w3), f = _mm256_unpackhi_epi32(w2, w3);
+    __m256i c04 = _mm256_unpacklo_epi64(a, e), c15 = _mm256_unpackhi_epi64(a, e);
+    __m256i c26 = _mm256_unpacklo_epi64(b, f), c37 = _mm256_unpackhi_epi64(b, f);
+    __m128i x0 = _mm256_castsi256_si128(c04), x1 = _mm256_castsi256_si128(c15);
+    __m128i x2 = _mm256_castsi256_si128(c26), x3 = _mm256_castsi256_si128(c37);
+    __m128i x5 = _mm256_extracti128_si256(c15, 1), x6 = _mm256_extracti128_si256(c26, 1);
+    __m128i x7 = _mm256_extracti128_si256(c37, 1);
+
+    __m128i s0 = _mm_slli_epi32(x0, 14);
+    __m128i s2 = _mm_add_epi32(mul4(x2, 15137), mul4(x6, -6270));
+    __m128i s10 = _mm_add_epi32(s0, s2), s12 = _mm_sub_epi32(s0, s2);
+    __m128i p0 = _mm_add_epi32(_mm_add_epi32(mul4(x7, -1730), mul4(x5, 11893)),
+                               _mm_add_epi32(mul4(x3, -17799), mul4(x1, 8697)));
+    __m128i p2 = _mm_add_epi32(_mm_add_epi32(mul4(x7, -4176), mul4(x5, -4926)),
+                               _mm_add_epi32(mul4(x3, 7373), mul4(x1, 20995)));
+    __m128i bias = _mm_set1_epi32(128);
+    __m128i y0 =
+        _mm_add_epi32(descale4(_mm_add_epi32(s10, p2), 19), bias); /* column 0 of rows 0-3 */
+    __m128i y1 = _mm_add_epi32(descale4(_mm_add_epi32(s12, p0), 19), bias);
+    __m128i y2 = _mm_add_epi32(descale4(_mm_sub_epi32(s12, p0), 19), bias);
+    __m128i y3 = _mm_add_epi32(descale4(_mm_sub_epi32(s10, p2), 19), bias);
+    /* clamp to bytes (saturating packs), then columns -> rows with one shuffle */
+    __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(y0, y1), _mm_packs_epi32(y2, y3));
+    bytes = _mm_shuffle_epi8(bytes,
+                             _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    uint32_t rows[4];
+    _mm_storeu_si128((__m128i *)rows, bytes);
+    for (int y = 0; y < 4; y++) memcpy(out + (size_t)y * (size_t)stride, &rows[y], 4);
+}
+
+/* the sum of a vector's eight lanes, in every lane */
+static inline __m256i hsum(__m256i v) {
+    v = _mm256_add_epi32(v, _mm256_shuffle_epi32(v, 0x4E));
+    v = _mm256_add_epi32(v, _mm256_shuffle_epi32(v, 0xB1));
+    return _mm256_add_epi32(v, _mm256_permute2x128_si256(v, v, 1));
+}
+
+void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    __m256i d0 = dq_row(c, q, 0), d1 = dq_row(c, q, 1), d3 = dq_row(c, q, 3);
+    __m256i d5 = dq_row(c, q, 5), d7 = dq_row(c, q, 7);
+    __m256i dc = _mm256_slli_epi32(d0, 15);
+    __m256i odd = _mm256_add_epi32(
+        _mm256_add_epi32(_mm256_mullo_epi32(d7, K(-5906)), _mm256_mullo_epi32(d5, K(6967))),
+        _mm256_add_epi32(_mm256_mullo_epi32(d3, K(-10426)), _mm256_mullo_epi32(d1, K(29692))));
+    __m256i w0 = descale8(_mm256_add_epi32(dc, odd), 13);
+    __m256i w1 = descale8(_mm256_sub_epi32(dc, odd), 13);
+    /* the row pass as dot products: columns 2, 4, 6 weigh nothing */
+    const __m256i plus = _mm256_setr_epi32(32768, 29692, 0, -10426, 0, 6967, 0, -5906);
+    const __m256i minus = _mm256_setr_epi32(32768, -29692, 0, 10426, 0, -6967, 0, 5906);
+    __m256i r00 = hsum(_mm256_mullo_epi32(w0, plus)), r01 = hsum(_mm256_mullo_epi32(w0, minus));
+    __m256i r10 = hsum(_mm256_mullo_epi32(w1, plus)), r11 = hsum(_mm256_mullo_epi32(w1, minus));
+    int v[4] = {_mm256_cvtsi256_si32(r00), _mm256_cvtsi256_si32(r01), _mm256_cvtsi256_si32(r10),
+                _mm256_cvtsi256_si32(r11)};
+    __m128i y =
+        _mm_add_epi32(descale4(_mm_loadu_si128((const __m128i *)v), 20), _mm_set1_epi32(128));
+    __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(y, y), _mm_setzero_si128());
+    uint32_t four = (uint32_t)_mm_cvtsi128_si32(bytes);
+    memcpy(out, &four, 2);
+    memcpy(out + stride, (const uint8_t *)&four + 2, 2);
+}
