@@ -29,15 +29,11 @@
 #include "image/jpeg_idct.h"
 #include "core/cpu.h"
 
-#define MAX_BLOCKS 10 /* libjpeg's limit on an MCU */
-
 typedef struct fast_comp {
     int h, v;      /* blocks of the MCU across and down */
     int size;      /* pixels across a block after its IDCT: 1, 2 or 4 */
     int plane;     /* component index: where its samples go */
     int32_t q[64]; /* dequantisation, natural order */
-    const huff_dc *dc;
-    const huff_ac *ac;
 } fast_comp;
 
 typedef struct fast_dec {
@@ -49,7 +45,9 @@ typedef struct fast_dec {
     huff_ac ac[4];
     huff_reader rd;
     cs_jpeg_idct_fn idct[5]; /* by IDCT size: 1, 2, 4 */
-    int16_t blk[72] __attribute__((aligned(64)));
+    cs_jpeg_ycc_fn ycc;
+    huff_mcu mcu;
+    int16_t blk[HUFF_MAX_BLOCKS][HUFF_BLOCK] __attribute__((aligned(64)));
 } fast_dec;
 
 /* ---- what this decoder takes --------------------------------------------- */
@@ -67,9 +65,10 @@ static int setup(j_decompress_ptr ci, fast_dec *d) {
     }
     if (ci->comps_in_scan != n || ci->Ss != 0 || ci->Se != 63 || ci->Ah != 0 || ci->Al != 0)
         return 0;
-    int min = ci->min_DCT_scaled_size, blocks = 0;
+    int min = ci->min_DCT_scaled_size, built = 0; /* tables built: DC bits 0-3, AC 4-7 */
     if (min != 1 && min != 2 && min != 4) return 0;
     d->ncomp = n;
+    d->mcu.blocks = 0;
     for (int i = 0; i < n; i++) {
         const jpeg_component_info *c = ci->cur_comp_info[i];
         fast_comp *f = &d->comp[i];
@@ -84,7 +83,6 @@ static int setup(j_decompress_ptr ci, fast_dec *d) {
         f->size = s;
         f->plane = c->component_index;
         if (f->plane < 0 || f->plane >= n) return 0;
-        blocks += f->h * f->v;
         const JQUANT_TBL *qt = c->quant_tbl_no >= 0 && c->quant_tbl_no < NUM_QUANT_TBLS
                                    ? ci->quant_tbl_ptrs[c->quant_tbl_no]
                                    : NULL;
@@ -92,21 +90,16 @@ static int setup(j_decompress_ptr ci, fast_dec *d) {
         for (int k = 0; k < 64; k++) f->q[k] = qt->quantval[k];
         int td = c->dc_tbl_no, ta = c->ac_tbl_no;
         if (td < 0 || td >= NUM_HUFF_TBLS || ta < 0 || ta >= NUM_HUFF_TBLS) return 0;
-        if (!ci->dc_huff_tbl_ptrs[td] || !ci->ac_huff_tbl_ptrs[ta]) return 0;
-        f->dc = &d->dc[td];
-        f->ac = &d->ac[ta];
-    }
-    if (blocks > MAX_BLOCKS) return 0;
-    for (int t = 0; t < NUM_HUFF_TBLS; t++) {
-        const JHUFF_TBL *h = ci->dc_huff_tbl_ptrs[t];
-        if (h && !cs_huff_build_dc(h->bits, h->huffval, &d->dc[t])) {
-            for (int i = 0; i < n; i++)
-                if (d->comp[i].dc == &d->dc[t]) return 0;
-        }
-        h = ci->ac_huff_tbl_ptrs[t];
-        if (h && !cs_huff_build_ac(h->bits, h->huffval, &d->ac[t])) {
-            for (int i = 0; i < n; i++)
-                if (d->comp[i].ac == &d->ac[t]) return 0;
+        const JHUFF_TBL *dc = ci->dc_huff_tbl_ptrs[td], *ac = ci->ac_huff_tbl_ptrs[ta];
+        if (!dc || !ac) return 0;
+        if (!(built & (1 << td)) && !cs_huff_build_dc(dc->bits, dc->huffval, &d->dc[td])) return 0;
+        if (!(built & (16 << ta)) && !cs_huff_build_ac(ac->bits, ac->huffval, &d->ac[ta])) return 0;
+        built |= (1 << td) | (16 << ta);
+        for (int b = 0; b < f->h * f->v; b++) {
+            if (d->mcu.blocks == HUFF_MAX_BLOCKS) return 0;
+            d->mcu.comp[d->mcu.blocks] = i;
+            d->mcu.dc[d->mcu.blocks] = &d->dc[td];
+            d->mcu.ac[d->mcu.blocks++] = &d->ac[ta];
         }
     }
     int hmax = n == 1 ? 1 : ci->max_h_samp_factor, vmax = n == 1 ? 1 : ci->max_v_samp_factor;
@@ -123,24 +116,17 @@ static int setup(j_decompress_ptr ci, fast_dec *d) {
 
 /* ---- decoding ------------------------------------------------------------ */
 
-/* 144 bytes in nine vector stores (memset of this size compiles to rep stosq,
- * which costs more than decoding a typical block's first symbols) */
-static inline void zero_block(int16_t *blk) {
-    typedef int16_t v8 __attribute__((vector_size(16), aligned(16)));
-    for (int i = 0; i < 72; i += 8) *(v8 *)(blk + i) = (v8){0};
-}
-
 /* One MCU's blocks into the planes of its MCU row, at column x. */
 static int decode_mcu(fast_dec *d, uint32_t *pred, uint8_t **planes, size_t stride, unsigned x) {
+    if (!cs_huff_mcu(&d->rd, &d->mcu, pred, d->blk)) return 0;
+    int b = 0;
     for (int i = 0; i < d->ncomp; i++) {
         const fast_comp *f = &d->comp[i];
         for (int v = 0; v < f->v; v++)
             for (int h = 0; h < f->h; h++) {
-                zero_block(d->blk);
-                if (!cs_huff_block(&d->rd, f->dc, f->ac, &pred[i], d->blk)) return 0;
                 uint8_t *out = planes[f->plane] + (size_t)(v * f->size) * stride +
                                ((size_t)x * f->h + (size_t)h) * (size_t)f->size;
-                d->idct[f->size](d->blk, f->q, out, (int)stride);
+                d->idct[f->size](d->blk[b++], f->q, out, (int)stride);
             }
     }
     return 1;
@@ -175,8 +161,8 @@ static int decode_scan(j_decompress_ptr ci, fast_dec *d, uint8_t *rgb, uint8_t *
             uint8_t *row = rgb + y * w * 3;
             const uint8_t *p0 = planes[0] + (size_t)r * stride;
             if (d->ncomp == 3)
-                cs_jpeg_ycc_row(p0, planes[1] + (size_t)r * stride, planes[2] + (size_t)r * stride,
-                                row, (int)w);
+                d->ycc(p0, planes[1] + (size_t)r * stride, planes[2] + (size_t)r * stride, row,
+                       (int)w);
             else
                 cs_row_l_to_rgb(p0, row, (int)w);
         }
@@ -190,10 +176,12 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     d->idct[1] = cs_jpeg_idct_1x1;
     d->idct[2] = cs_jpeg_idct_2x2;
     d->idct[4] = cs_jpeg_idct_4x4;
+    d->ycc = cs_jpeg_ycc_row;
 #if defined(__x86_64__) || defined(_M_X64)
     if (cs_cpu_level_get() >= CS_CPU_AVX2) { /* CLIPSEARCH_CPU=generic: the portable ones */
         d->idct[2] = cs_jpeg_idct_2x2_avx2;
         d->idct[4] = cs_jpeg_idct_4x4_avx2;
+        d->ycc = cs_jpeg_ycc_row_avx2;
     }
 #endif
     int ok = setup(cinfo, d);

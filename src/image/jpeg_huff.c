@@ -19,6 +19,8 @@ const uint8_t cs_huff_natural[144] = {
     65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
     65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65};
 
+_Static_assert(5 * HUFF_LOOKUP_BITS <= 56, "five lookups a refill");
+
 #define EOB_ADVANCE 80 /* lands past every run's reach: the block ends, slot 65 untouched */
 
 /* libjpeg's checks (jpeg_make_d_derived_tbl) and the canonical codes. */
@@ -194,15 +196,26 @@ static int long_code(const huff_codes *h, uint64_t bits, int *sym) {
     return 0;
 }
 
-int cs_huff_block(huff_reader *r, const huff_dc *dc, const huff_ac *ac, uint32_t *pred,
-                  int16_t *blk) {
-    uint64_t bits = r->bits;
-    int cnt = r->cnt;
-    const uint8_t *q = r->q;
+/* One block: the DC difference added to *pred, then the AC coefficients
+ * into blk (natural order, zeroed first). The reader's state lives in the
+ * caller's registers: *bits, *cnt, *q. Returns 0 for a code no table holds
+ * or a run past the block's end. */
+static inline __attribute__((always_inline)) int block(uint64_t *bitsp, int *cntp,
+                                                       const uint8_t **qp, const huff_dc *dc,
+                                                       const huff_ac *ac, uint32_t *pred,
+                                                       int16_t *blk) {
+    uint64_t bits = *bitsp;
+    int cnt = *cntp;
+    const uint8_t *q = *qp;
     int ok = 0;
 #define REFILL() (bits |= huff_be64(q) >> cnt, q += (63 - cnt) >> 3, cnt |= 56)
 #define SKIP(n)  (bits <<= (n), cnt -= (n))
 #define PEEK()   (bits >> (64 - HUFF_LOOKUP_BITS))
+
+    /* 144 bytes in nine vector stores (a memset of this size compiles to
+     * rep stosq, which costs more than a typical block's first symbols) */
+    typedef int16_t v8 __attribute__((vector_size(16), aligned(16)));
+    for (int i = 0; i < HUFF_BLOCK; i += 8) *(v8 *)(blk + i) = (v8){0};
 
     REFILL();
     uint32_t d = dc->fast[PEEK()];
@@ -262,11 +275,24 @@ int cs_huff_block(huff_reader *r, const huff_dc *dc, const huff_ac *ac, uint32_t
 done:
     ok = blk[65] == 0; /* a run that passed position 63 wrote there */
 out:
-    r->bits = bits;
-    r->cnt = cnt;
-    r->q = q;
+    *bitsp = bits;
+    *cntp = cnt;
+    *qp = q;
     return ok;
 #undef REFILL
 #undef SKIP
 #undef PEEK
+}
+
+int cs_huff_mcu(huff_reader *r, const huff_mcu *m, uint32_t *pred, int16_t (*blk)[HUFF_BLOCK]) {
+    uint64_t bits = r->bits;
+    int cnt = r->cnt;
+    const uint8_t *q = r->q;
+    int ok = 1;
+    for (int i = 0; i < m->blocks && ok; i++)
+        ok = block(&bits, &cnt, &q, m->dc[i], m->ac[i], &pred[m->comp[i]], blk[i]);
+    r->bits = bits;
+    r->cnt = cnt;
+    r->q = q;
+    return ok;
 }

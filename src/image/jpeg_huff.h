@@ -109,13 +109,24 @@ static inline int huff_extend(uint32_t v, int size) {
 }
 
 /* The zigzag position's place in the block; runs past the end land in
- * slot 65, which a valid stream never writes (see cs_huff_block). */
+ * slot 65, which a valid stream never writes (cs_huff_mcu checks it). */
 extern const uint8_t cs_huff_natural[144];
 
-/* One block: the DC difference added to *pred, then the AC coefficients,
- * into blk[0..63] (natural order; the caller zeroes blk[0..71]). Returns 0
- * for a code no table holds or a run past the block's end. */
-int cs_huff_block(huff_reader *r, const huff_dc *dc, const huff_ac *ac, uint32_t *pred,
-                  int16_t *blk);
+/* An MCU's blocks in coded order: which tables decode each, and which
+ * component's DC prediction it continues. */
+#define HUFF_MAX_BLOCKS 10 /* libjpeg's limit */
+#define HUFF_BLOCK      72 /* coefficients kept a block: 64, then slots 64-71 */
+typedef struct huff_mcu {
+    int blocks;
+    int comp[HUFF_MAX_BLOCKS];
+    const huff_dc *dc[HUFF_MAX_BLOCKS];
+    const huff_ac *ac[HUFF_MAX_BLOCKS];
+} huff_mcu;
+
+/* One MCU: each block's DC difference added to its component's pred, its
+ * coefficients into blk[i][0..63] in natural order (the rest of blk[i] is
+ * scratch). Returns 0 for a code no table holds or a run past a block's
+ * end. */
+int cs_huff_mcu(huff_reader *r, const huff_mcu *m, uint32_t *pred, int16_t (*blk)[HUFF_BLOCK]);
 
 #endif

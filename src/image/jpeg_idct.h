@@ -17,5 +17,9 @@ void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
 
 /* libjpeg's YCbCr -> RGB of one row of w pixels. */
 void cs_jpeg_ycc_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int w);
+void cs_jpeg_ycc_row_avx2(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb,
+                          int w);
+typedef void (*cs_jpeg_ycc_fn)(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb,
+                               int w);
 
 #endif

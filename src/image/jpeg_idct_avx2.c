@@ -113,3 +113,56 @@ void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
     memcpy(out, &four, 2);
     memcpy(out + stride, (const uint8_t *)&four + 2, 2);
 }
+
+/* 16 pixels' R, G or B as int32 (two halves of 8) to 16 bytes, clamped */
+static inline __m128i to_bytes(__m256i lo, __m256i hi) {
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
+    __m128i a = _mm256_castsi256_si128(w), b = _mm256_extracti128_si256(w, 1);
+    return _mm_packus_epi16(a, b);
+}
+
+/* the mask placing channel ch of 16 pixels at bytes 16k .. 16k + 15 of RGBRGB... */
+static inline __m128i place(int k, int ch) {
+    int8_t m[16];
+    for (int j = 0; j < 16; j++) {
+        int g = 16 * k + j;
+        m[j] = g % 3 == ch ? (int8_t)(g / 3) : (int8_t)-128;
+    }
+    return _mm_loadu_si128((const __m128i *)m);
+}
+
+void cs_jpeg_ycc_row_avx2(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb,
+                          int w) {
+    __m128i mask[3][3];
+    for (int k = 0; k < 3; k++)
+        for (int ch = 0; ch < 3; ch++) mask[k][ch] = place(k, ch);
+    const __m256i half = K(32768), c128 = K(128);
+    int i = 0;
+    for (; i + 16 <= w; i += 16) {
+        __m256i r32[2], g32[2], b32[2];
+        for (int h = 0; h < 2; h++) {
+            __m256i yy = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(y + i + 8 * h)));
+            __m256i b = _mm256_sub_epi32(
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(cb + i + 8 * h))), c128);
+            __m256i r = _mm256_sub_epi32(
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(cr + i + 8 * h))), c128);
+            __m256i gsum = _mm256_add_epi32(_mm256_mullo_epi32(b, K(-22554)),
+                                            _mm256_mullo_epi32(r, K(-46802)));
+            r32[h] = _mm256_add_epi32(
+                yy, _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(r, K(91881)), half), 16));
+            g32[h] = _mm256_add_epi32(yy, _mm256_srai_epi32(_mm256_add_epi32(gsum, half), 16));
+            b32[h] = _mm256_add_epi32(
+                yy,
+                _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(b, K(116130)), half), 16));
+        }
+        __m128i R = to_bytes(r32[0], r32[1]), G = to_bytes(g32[0], g32[1]);
+        __m128i B = to_bytes(b32[0], b32[1]);
+        for (int k = 0; k < 3; k++) {
+            __m128i v = _mm_or_si128(
+                _mm_or_si128(_mm_shuffle_epi8(R, mask[k][0]), _mm_shuffle_epi8(G, mask[k][1])),
+                _mm_shuffle_epi8(B, mask[k][2]));
+            _mm_storeu_si128((__m128i *)(rgb + 3 * i + 16 * k), v);
+        }
+    }
+    if (i < w) cs_jpeg_ycc_row(y + i, cb + i, cr + i, rgb + 3 * i, w - i);
+}
