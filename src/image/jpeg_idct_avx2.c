@@ -5,7 +5,8 @@
  * The column pass runs all eight columns at once (a lane each); the
  * portable code skips the columns the row pass ignores, which changes
  * nothing. The row pass of the 4x4 runs on the transposed columns, four rows
- * in four lanes; that of the 2x2 is four 8-term dot products. */
+ * in four lanes; that of the 2x2 is four 8-term dot products, summed by
+ * horizontal adds. */
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -83,13 +84,6 @@ void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
     for (int y = 0; y < 4; y++) memcpy(out + (size_t)y * (size_t)stride, &rows[y], 4);
 }
 
-/* the sum of a vector's eight lanes, in every lane */
-static inline __m256i hsum(__m256i v) {
-    v = _mm256_add_epi32(v, _mm256_shuffle_epi32(v, 0x4E));
-    v = _mm256_add_epi32(v, _mm256_shuffle_epi32(v, 0xB1));
-    return _mm256_add_epi32(v, _mm256_permute2x128_si256(v, v, 1));
-}
-
 void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     __m256i d0 = dq_row(c, q, 0), d1 = dq_row(c, q, 1), d3 = dq_row(c, q, 3);
     __m256i d5 = dq_row(c, q, 5), d7 = dq_row(c, q, 7);
@@ -102,12 +96,11 @@ void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
     /* the row pass as dot products: columns 2, 4, 6 weigh nothing */
     const __m256i plus = _mm256_setr_epi32(32768, 29692, 0, -10426, 0, 6967, 0, -5906);
     const __m256i minus = _mm256_setr_epi32(32768, -29692, 0, 10426, 0, -6967, 0, 5906);
-    __m256i r00 = hsum(_mm256_mullo_epi32(w0, plus)), r01 = hsum(_mm256_mullo_epi32(w0, minus));
-    __m256i r10 = hsum(_mm256_mullo_epi32(w1, plus)), r11 = hsum(_mm256_mullo_epi32(w1, minus));
-    int v[4] = {_mm256_cvtsi256_si32(r00), _mm256_cvtsi256_si32(r01), _mm256_cvtsi256_si32(r10),
-                _mm256_cvtsi256_si32(r11)};
-    __m128i y =
-        _mm_add_epi32(descale4(_mm_loadu_si128((const __m128i *)v), 20), _mm_set1_epi32(128));
+    __m256i p = _mm256_hadd_epi32(_mm256_mullo_epi32(w0, plus), _mm256_mullo_epi32(w0, minus));
+    __m256i m = _mm256_hadd_epi32(_mm256_mullo_epi32(w1, plus), _mm256_mullo_epi32(w1, minus));
+    __m256i pm = _mm256_hadd_epi32(p, m); /* per half: row 0 +, row 0 -, row 1 +, row 1 - */
+    __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(pm), _mm256_extracti128_si256(pm, 1));
+    __m128i y = _mm_add_epi32(descale4(sums, 20), _mm_set1_epi32(128));
     __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(y, y), _mm_setzero_si128());
     uint32_t four = (uint32_t)_mm_cvtsi128_si32(bytes);
     memcpy(out, &four, 2);
