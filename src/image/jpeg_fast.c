@@ -30,17 +30,21 @@
 #include "core/cpu.h"
 
 typedef struct fast_comp {
-    int h, v;      /* blocks of the MCU across and down */
-    int size;      /* pixels across a block after its IDCT: 1, 2 or 4 */
-    int plane;     /* component index: where its samples go */
-    int32_t q[64]; /* dequantisation, natural order */
+    int h, v;         /* blocks of the MCU across and down */
+    int size;         /* pixels across a block after its IDCT: 1, 2 or 4 */
+    int plane;        /* component index: where its samples go */
+    int wide;         /* 2: libjpeg doubles the samples across (h2v1 fancy upsampling) */
+    unsigned samples; /* samples across the component (what the upsampling reads) */
+    int32_t q[64];    /* dequantisation, natural order */
 } fast_comp;
 
 typedef struct fast_dec {
-    fast_comp comp[3];
+    fast_comp comp[3]; /* in the scan's order */
+    const fast_comp *by_plane[3];
     int ncomp;
     unsigned mcus_across, mcus_down;
     int mcu_w, mcu_h; /* output pixels of one MCU */
+    int fancy;        /* libjpeg's fancy upsampling: not at 1/8 (jdsample.c) */
     huff_dc dc[4];
     huff_ac ac[4];
     huff_reader rd;
@@ -68,21 +72,32 @@ static int setup(j_decompress_ptr ci, fast_dec *d) {
     int min = ci->min_DCT_scaled_size, built = 0; /* tables built: DC bits 0-3, AC 4-7 */
     if (min != 1 && min != 2 && min != 4) return 0;
     d->ncomp = n;
+    d->fancy = min > 1;
     d->mcu.blocks = 0;
+    d->by_plane[0] = d->by_plane[1] = d->by_plane[2] = NULL;
     for (int i = 0; i < n; i++) {
         const jpeg_component_info *c = ci->cur_comp_info[i];
         fast_comp *f = &d->comp[i];
         int s = c->DCT_scaled_size;
         if (s != 1 && s != 2 && s != 4) return 0;
-        /* one sample per output pixel: libjpeg's fullsize "upsampling" */
-        if (c->h_samp_factor * s != ci->max_h_samp_factor * min ||
-            c->v_samp_factor * s != ci->max_v_samp_factor * min)
+        /* libjpeg's upsampler: samples per output pixel across and down */
+        int h_in = c->h_samp_factor * s / min, v_in = c->v_samp_factor * s / min;
+        int hmax = n == 1 ? h_in : ci->max_h_samp_factor,
+            vmax = n == 1 ? v_in : ci->max_v_samp_factor;
+        if (v_in != vmax) return 0;
+        if (h_in == hmax)
+            f->wide = 1; /* fullsize */
+        else if (h_in * 2 == hmax && c->downsampled_width > 2)
+            f->wide = 2; /* h2v1: fancy, except at 1/8 */
+        else
             return 0;
+        f->samples = c->downsampled_width;
         f->h = n == 1 ? 1 : c->h_samp_factor; /* one component: an MCU is a block */
         f->v = n == 1 ? 1 : c->v_samp_factor;
         f->size = s;
         f->plane = c->component_index;
-        if (f->plane < 0 || f->plane >= n) return 0;
+        if (f->plane < 0 || f->plane >= n || d->by_plane[f->plane]) return 0;
+        d->by_plane[f->plane] = f;
         const JQUANT_TBL *qt = c->quant_tbl_no >= 0 && c->quant_tbl_no < NUM_QUANT_TBLS
                                    ? ci->quant_tbl_ptrs[c->quant_tbl_no]
                                    : NULL;
@@ -132,12 +147,16 @@ static int decode_mcu(fast_dec *d, uint32_t *pred, uint8_t **planes, size_t stri
     return 1;
 }
 
+/* planes_mem: an MCU row of each component, then a row of each upsampled */
 static int decode_scan(j_decompress_ptr ci, fast_dec *d, uint8_t *rgb, uint8_t *planes_mem,
                        size_t stride) {
     const uint8_t *src = ci->src->next_input_byte, *end = src + ci->src->bytes_in_buffer;
-    uint8_t *planes[3];
-    for (int p = 0; p < d->ncomp; p++)
+    uint8_t *planes[3], *wide_rows[3];
+    for (int p = 0; p < d->ncomp; p++) {
         planes[p] = planes_mem + (size_t)p * stride * (size_t)d->mcu_h;
+        wide_rows[p] =
+            planes_mem + (size_t)d->ncomp * stride * (size_t)d->mcu_h + (size_t)p * stride;
+    }
     uint32_t pred[3] = {0, 0, 0};
     unsigned interval = ci->restart_interval, left = interval, next_rst = 0;
     const unsigned w = ci->output_width, h = ci->output_height;
@@ -158,13 +177,20 @@ static int decode_scan(j_decompress_ptr ci, fast_dec *d, uint8_t *rgb, uint8_t *
         for (int r = 0; r < d->mcu_h; r++) {
             size_t y = (size_t)my * (size_t)d->mcu_h + (size_t)r;
             if (y >= h) break;
-            uint8_t *row = rgb + y * w * 3;
-            const uint8_t *p0 = planes[0] + (size_t)r * stride;
+            const uint8_t *row[3];
+            for (int p = 0; p < d->ncomp; p++) {
+                const fast_comp *f = d->by_plane[p];
+                row[p] = planes[p] + (size_t)r * stride;
+                if (f->wide == 2) {
+                    cs_jpeg_h2v1(row[p], f->samples, d->fancy, wide_rows[p]);
+                    row[p] = wide_rows[p];
+                }
+            }
+            uint8_t *out = rgb + y * w * 3;
             if (d->ncomp == 3)
-                d->ycc(p0, planes[1] + (size_t)r * stride, planes[2] + (size_t)r * stride, row,
-                       (int)w);
+                d->ycc(row[0], row[1], row[2], out, (int)w);
             else
-                cs_row_l_to_rgb(p0, row, (int)w);
+                cs_row_l_to_rgb(row[0], out, (int)w);
         }
     }
     return cs_huff_within(&d->rd) && cs_huff_marker(&d->rd) == 0xD9;
@@ -187,7 +213,7 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     int ok = setup(cinfo, d);
     uint8_t *planes = NULL;
     size_t stride = ok ? (size_t)d->mcus_across * (size_t)d->mcu_w : 0;
-    if (ok) ok = (planes = malloc(stride * (size_t)d->mcu_h * (size_t)d->ncomp)) != NULL;
+    if (ok) ok = (planes = malloc(stride * ((size_t)d->mcu_h + 1) * (size_t)d->ncomp)) != NULL;
     if (ok) ok = decode_scan(cinfo, d, rgb, planes, stride);
     free(planes);
     free(d);

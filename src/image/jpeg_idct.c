@@ -86,6 +86,22 @@ void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stri
     }
 }
 
+void cs_jpeg_h2v1(const uint8_t *in, unsigned n, int fancy, uint8_t *out) {
+    if (!fancy) {
+        for (unsigned i = 0; i < n; i++) out[2 * i] = out[2 * i + 1] = in[i];
+        return;
+    }
+    out[0] = in[0];
+    out[1] = (uint8_t)((in[0] * 3 + in[1] + 2) >> 2);
+    for (unsigned i = 1; i + 1 < n; i++) {
+        int v = in[i] * 3;
+        out[2 * i] = (uint8_t)((v + in[i - 1] + 1) >> 2);
+        out[2 * i + 1] = (uint8_t)((v + in[i + 1] + 2) >> 2);
+    }
+    out[2 * n - 2] = (uint8_t)((in[n - 1] * 3 + in[n - 2] + 1) >> 2);
+    out[2 * n - 1] = in[n - 1];
+}
+
 /* jdcolor.c's YCbCr -> RGB: 16-bit fixed point, rounding as its tables do */
 void cs_jpeg_ycc_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int w) {
     for (int i = 0; i < w; i++) {

@@ -15,6 +15,12 @@ void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stri
 void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 
+/* libjpeg's h2v1 upsampling (jdsample.c): n >= 3 samples to 2n. Fancy:
+ * each 3/4 of the nearer sample and 1/4 of the other neighbour, rounding up
+ * and down by turns, the ends repeating the end samples; else each sample
+ * twice. */
+void cs_jpeg_h2v1(const uint8_t *in, unsigned n, int fancy, uint8_t *out);
+
 /* libjpeg's YCbCr -> RGB of one row of w pixels. */
 void cs_jpeg_ycc_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int w);
 void cs_jpeg_ycc_row_avx2(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb,
