@@ -1,20 +1,20 @@
 /* image/jpeg_fast.c - the JPEGs indexing meets most, decoded at 1/8, 2/8
- * or 4/8 scale about 1.5x faster than libjpeg-turbo, into libjpeg-turbo's
- * own pixels.
+ * or 4/8 scale 1.6-1.7x faster than libjpeg-turbo, into libjpeg-turbo's own
+ * pixels.
  *
  * Indexing asks for a 12 MP photograph at 1/4 or 1/8 of its size
  * (decode_jpeg.c, choose_scale), and there libjpeg-turbo spends nearly all
  * its time in Huffman decoding (jpeg_huff.c says why ours is faster). The
  * rest is what libjpeg does at these scales: its reduced IDCTs (jidctred.c's
  * arithmetic: the same constants, roundings and clamps), chroma enlarged by
- * the IDCT rather than by upsampling (libjpeg's choice whenever the
- * subsampling allows it, as for 4:2:0 and 4:4:4), and its YCbCr -> RGB
- * rule. tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.
+ * the IDCT where the subsampling allows it (4:2:0, 4:4:4) and otherwise
+ * upsampled across (4:2:2), and its YCbCr -> RGB rule.
+ * tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.
  *
  * It takes only files where that holds: 8-bit baseline or extended Huffman,
- * one scan holding every component, grey or YCbCr, every component's
- * samples at the output's size after its IDCT (no upsampling), IDCT sizes
- * 1, 2 or 4. Anything else, and any stream libjpeg would warn about (a bad
+ * one scan holding every component, grey or YCbCr, IDCT sizes 1, 2 or 4,
+ * each component at the output's size after its IDCT or at half of it
+ * across. Anything else, and any stream libjpeg would warn about (a bad
  * code, a run past a block, restart markers out of order, data that ends
  * early, anything but EOI after the scan), it declines before finishing,
  * and libjpeg decodes the file as before: this path never passes a file
@@ -56,6 +56,53 @@ typedef struct fast_dec {
 
 /* ---- what this decoder takes --------------------------------------------- */
 
+/* The scan's i-th component: its place, its upsampling, its tables, its
+ * blocks in the MCU. *built: the Huffman tables built so far (DC bits 0-3,
+ * AC bits 4-7). */
+static int setup_comp(j_decompress_ptr ci, fast_dec *d, int i, int min, int *built) {
+    int n = ci->num_components;
+    const jpeg_component_info *c = ci->cur_comp_info[i];
+    fast_comp *f = &d->comp[i];
+    int s = c->DCT_scaled_size;
+    if (s != 1 && s != 2 && s != 4) return 0;
+    /* libjpeg's upsampler: samples per output pixel across and down */
+    int h_in = c->h_samp_factor * s / min, v_in = c->v_samp_factor * s / min;
+    int hmax = n == 1 ? h_in : ci->max_h_samp_factor, vmax = n == 1 ? v_in : ci->max_v_samp_factor;
+    if (v_in != vmax) return 0;
+    if (h_in == hmax)
+        f->wide = 1; /* fullsize */
+    else if (h_in * 2 == hmax && c->downsampled_width > 2)
+        f->wide = 2; /* h2v1: fancy, except at 1/8 */
+    else
+        return 0;
+    f->samples = c->downsampled_width;
+    f->h = n == 1 ? 1 : c->h_samp_factor; /* one component: an MCU is a block */
+    f->v = n == 1 ? 1 : c->v_samp_factor;
+    f->size = s;
+    f->plane = c->component_index;
+    if (f->plane < 0 || f->plane >= n || d->by_plane[f->plane]) return 0;
+    d->by_plane[f->plane] = f;
+    const JQUANT_TBL *qt = c->quant_tbl_no >= 0 && c->quant_tbl_no < NUM_QUANT_TBLS
+                               ? ci->quant_tbl_ptrs[c->quant_tbl_no]
+                               : NULL;
+    if (!qt) return 0;
+    for (int k = 0; k < 64; k++) f->q[k] = qt->quantval[k];
+    int td = c->dc_tbl_no, ta = c->ac_tbl_no;
+    if (td < 0 || td >= NUM_HUFF_TBLS || ta < 0 || ta >= NUM_HUFF_TBLS) return 0;
+    const JHUFF_TBL *dc = ci->dc_huff_tbl_ptrs[td], *ac = ci->ac_huff_tbl_ptrs[ta];
+    if (!dc || !ac) return 0;
+    if (!(*built & (1 << td)) && !cs_huff_build_dc(dc->bits, dc->huffval, &d->dc[td])) return 0;
+    if (!(*built & (16 << ta)) && !cs_huff_build_ac(ac->bits, ac->huffval, &d->ac[ta])) return 0;
+    *built |= (1 << td) | (16 << ta);
+    for (int b = 0; b < f->h * f->v; b++) {
+        if (d->mcu.blocks == HUFF_MAX_BLOCKS) return 0;
+        d->mcu.comp[d->mcu.blocks] = i;
+        d->mcu.dc[d->mcu.blocks] = &d->dc[td];
+        d->mcu.ac[d->mcu.blocks++] = &d->ac[ta];
+    }
+    return 1;
+}
+
 static int setup(j_decompress_ptr ci, fast_dec *d) {
     int n = ci->num_components;
     if (ci->progressive_mode || ci->arith_code || ci->data_precision != 8) return 0;
@@ -69,54 +116,14 @@ static int setup(j_decompress_ptr ci, fast_dec *d) {
     }
     if (ci->comps_in_scan != n || ci->Ss != 0 || ci->Se != 63 || ci->Ah != 0 || ci->Al != 0)
         return 0;
-    int min = ci->min_DCT_scaled_size, built = 0; /* tables built: DC bits 0-3, AC 4-7 */
+    int min = ci->min_DCT_scaled_size, built = 0;
     if (min != 1 && min != 2 && min != 4) return 0;
     d->ncomp = n;
     d->fancy = min > 1;
     d->mcu.blocks = 0;
     d->by_plane[0] = d->by_plane[1] = d->by_plane[2] = NULL;
-    for (int i = 0; i < n; i++) {
-        const jpeg_component_info *c = ci->cur_comp_info[i];
-        fast_comp *f = &d->comp[i];
-        int s = c->DCT_scaled_size;
-        if (s != 1 && s != 2 && s != 4) return 0;
-        /* libjpeg's upsampler: samples per output pixel across and down */
-        int h_in = c->h_samp_factor * s / min, v_in = c->v_samp_factor * s / min;
-        int hmax = n == 1 ? h_in : ci->max_h_samp_factor,
-            vmax = n == 1 ? v_in : ci->max_v_samp_factor;
-        if (v_in != vmax) return 0;
-        if (h_in == hmax)
-            f->wide = 1; /* fullsize */
-        else if (h_in * 2 == hmax && c->downsampled_width > 2)
-            f->wide = 2; /* h2v1: fancy, except at 1/8 */
-        else
-            return 0;
-        f->samples = c->downsampled_width;
-        f->h = n == 1 ? 1 : c->h_samp_factor; /* one component: an MCU is a block */
-        f->v = n == 1 ? 1 : c->v_samp_factor;
-        f->size = s;
-        f->plane = c->component_index;
-        if (f->plane < 0 || f->plane >= n || d->by_plane[f->plane]) return 0;
-        d->by_plane[f->plane] = f;
-        const JQUANT_TBL *qt = c->quant_tbl_no >= 0 && c->quant_tbl_no < NUM_QUANT_TBLS
-                                   ? ci->quant_tbl_ptrs[c->quant_tbl_no]
-                                   : NULL;
-        if (!qt) return 0;
-        for (int k = 0; k < 64; k++) f->q[k] = qt->quantval[k];
-        int td = c->dc_tbl_no, ta = c->ac_tbl_no;
-        if (td < 0 || td >= NUM_HUFF_TBLS || ta < 0 || ta >= NUM_HUFF_TBLS) return 0;
-        const JHUFF_TBL *dc = ci->dc_huff_tbl_ptrs[td], *ac = ci->ac_huff_tbl_ptrs[ta];
-        if (!dc || !ac) return 0;
-        if (!(built & (1 << td)) && !cs_huff_build_dc(dc->bits, dc->huffval, &d->dc[td])) return 0;
-        if (!(built & (16 << ta)) && !cs_huff_build_ac(ac->bits, ac->huffval, &d->ac[ta])) return 0;
-        built |= (1 << td) | (16 << ta);
-        for (int b = 0; b < f->h * f->v; b++) {
-            if (d->mcu.blocks == HUFF_MAX_BLOCKS) return 0;
-            d->mcu.comp[d->mcu.blocks] = i;
-            d->mcu.dc[d->mcu.blocks] = &d->dc[td];
-            d->mcu.ac[d->mcu.blocks++] = &d->ac[ta];
-        }
-    }
+    for (int i = 0; i < n; i++)
+        if (!setup_comp(ci, d, i, min, &built)) return 0;
     int hmax = n == 1 ? 1 : ci->max_h_samp_factor, vmax = n == 1 ? 1 : ci->max_v_samp_factor;
     d->mcus_across = (ci->image_width + 8u * hmax - 1) / (8u * hmax);
     d->mcus_down = (ci->image_height + 8u * vmax - 1) / (8u * vmax);

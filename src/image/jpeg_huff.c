@@ -8,10 +8,25 @@
  * so the refill is branch-free, and one lookup gives the code, its value
  * and often the next symbol too: the chain is one shift, one load and one
  * more shift per one or two coefficients. */
+#include <string.h>
+
 #include "image/jpeg_huff.h"
 
-/* natural order of zigzag position k at [k]; past 63, slot 65 */
-const uint8_t cs_huff_natural[144] = {
+static inline uint64_t huff_be64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+/* A value of `size` bits (1..15) as JPEG codes it: a leading 0 marks a
+ * negative one. */
+static inline int huff_extend(uint32_t v, int size) {
+    return v < (1u << (size - 1)) ? (int)v - (1 << size) + 1 : (int)v;
+}
+
+/* The natural-order place of zigzag position k. Runs past the end land in
+ * slot 65, which a valid stream never writes (block() checks it). */
+static const uint8_t natural[144] = {
     0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26, 33, 40, 48, 41, 34,
     27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
     58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63, 65, 65, 65, 65, 65, 65, 65, 65,
@@ -149,7 +164,6 @@ static void unstuff(huff_reader *r) {
 void cs_huff_start(huff_reader *r, const uint8_t *src, const uint8_t *end) {
     r->bits = 0;
     r->cnt = 0;
-    r->base = 0;
     r->src = src;
     r->end = end;
     r->marker = 0;
@@ -162,7 +176,6 @@ int cs_huff_keep_ahead(huff_reader *r) {
     if (r->q < r->win + HUFF_WINDOW - HUFF_SLACK) return 1;
     size_t keep = (size_t)(r->lim - r->q);
     memmove(r->win, r->q, keep);
-    r->base += (uint64_t)(r->q - r->win);
     r->q = r->win;
     r->lim = r->win + keep;
     unstuff(r);
@@ -208,6 +221,9 @@ static inline __attribute__((always_inline)) int block(uint64_t *bitsp, int *cnt
     int cnt = *cntp;
     const uint8_t *q = *qp;
     int ok = 0;
+    /* REFILL leaves at least 56 valid bits. The bytes behind the valid bits
+     * are read again by the next refill: OR-ing the same bits into the same
+     * places changes nothing, so no branch decides whether to refill. */
 #define REFILL() (bits |= huff_be64(q) >> cnt, q += (63 - cnt) >> 3, cnt |= 56)
 #define SKIP(n)  (bits <<= (n), cnt -= (n))
 #define PEEK()   (bits >> (64 - HUFF_LOOKUP_BITS))
@@ -243,14 +259,14 @@ static inline __attribute__((always_inline)) int block(uint64_t *bitsp, int *cnt
         if (e & HUFF_FULL) {
             for (int i = 0; i < 5; i++) {
                 k += (int)(e >> 6) & 127;
-                blk[cs_huff_natural[k - 1]] = (int16_t)(e >> 32);
+                blk[natural[k - 1]] = (int16_t)(e >> 32);
                 if (k >= 64) {
                     SKIP((int)(e >> 20) & 15);
                     goto done;
                 }
                 SKIP((int)(e & 31));
                 k += (int)(e >> 13) & 127;
-                blk[cs_huff_natural[k - 1]] = (int16_t)(e >> 48);
+                blk[natural[k - 1]] = (int16_t)(e >> 48);
                 if (k >= 64) goto done;
                 e = ac->fast[PEEK()];
                 if (!(e & HUFF_FULL)) break;
@@ -268,7 +284,7 @@ static inline __attribute__((always_inline)) int block(uint64_t *bitsp, int *cnt
             continue;
         }
         k += run;
-        blk[cs_huff_natural[k]] = (int16_t)huff_extend((uint32_t)(bits >> (64 - size)), size);
+        blk[natural[k]] = (int16_t)huff_extend((uint32_t)(bits >> (64 - size)), size);
         SKIP(size);
         k++;
     }

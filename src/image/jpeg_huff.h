@@ -10,7 +10,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #define HUFF_LOOKUP_BITS 11    /* one lookup decodes codes (and values) this long */
 #define HUFF_FULL        0x20u /* the entry decoded its symbols' values too */
@@ -53,7 +52,7 @@ int cs_huff_build_ac(const uint8_t bits[17], const uint8_t *val, huff_ac *t);
  * 27 + 63 * 26 bits, so an MCU of at most 10 blocks at most 2.1 KB: the
  * window keeps HUFF_SLACK bytes ahead of the reader between MCUs, and zeroes
  * behind the interval's last byte so that a reader that runs past it reads
- * zeros, which cs_huff_overrun then reports. */
+ * zeros, which cs_huff_keep_ahead and cs_huff_within then report. */
 #define HUFF_WINDOW (64 * 1024)
 #define HUFF_SLACK  4096
 
@@ -62,7 +61,6 @@ typedef struct huff_reader {
     int cnt;            /* how many of them are valid (the rest are the same bits again or 0) */
     const uint8_t *q;   /* next byte of win not yet in bits */
     uint8_t *lim;       /* end of the unstuffed bytes in win */
-    uint64_t base;      /* bytes of this interval dropped from the window's front */
     const uint8_t *src; /* stuffed data not yet unstuffed */
     const uint8_t *end; /* end of the file */
     int marker;         /* the marker that ended the interval (0: not yet; -1: end of file) */
@@ -81,36 +79,6 @@ int cs_huff_within(const huff_reader *r);
  * file ends first). Skips the rest of the interval's data, as libjpeg
  * does; the reader needs cs_huff_start before decoding again. */
 int cs_huff_marker(huff_reader *r);
-
-static inline uint64_t huff_be64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
-}
-
-/* At least 56 valid bits afterwards. The bytes behind the valid bits are
- * read again by the next refill: OR-ing the same bits into the same places
- * changes nothing, so no branch decides whether to refill. */
-static inline void huff_refill(huff_reader *r) {
-    r->bits |= huff_be64(r->q) >> r->cnt;
-    r->q += (63 - r->cnt) >> 3;
-    r->cnt |= 56;
-}
-
-static inline void huff_skip(huff_reader *r, int n) {
-    r->bits <<= n;
-    r->cnt -= n;
-}
-
-/* A value of `size` bits (1..15) as JPEG codes it: the leading 0 marks a
- * negative one. */
-static inline int huff_extend(uint32_t v, int size) {
-    return v < (1u << (size - 1)) ? (int)v - (1 << size) + 1 : (int)v;
-}
-
-/* The zigzag position's place in the block; runs past the end land in
- * slot 65, which a valid stream never writes (cs_huff_mcu checks it). */
-extern const uint8_t cs_huff_natural[144];
 
 /* An MCU's blocks in coded order: which tables decode each, and which
  * component's DC prediction it continues. */

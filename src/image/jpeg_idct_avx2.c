@@ -1,6 +1,6 @@
-/* image/jpeg_idct_avx2.c - jpeg_fast.c's reduced IDCTs with AVX2: the same
- * arithmetic as its portable ones (jidctred.c's), in 32-bit lanes as
- * libjpeg-turbo's own SIMD versions compute it.
+/* image/jpeg_idct_avx2.c - jpeg_fast.c's reduced IDCTs and YCbCr -> RGB
+ * with AVX2: the same arithmetic as the portable ones (jpeg_idct.c), in
+ * 32-bit lanes as libjpeg-turbo's own SIMD versions compute it.
  *
  * The column pass runs all eight columns at once (a lane each); the
  * portable code skips the columns the row pass ignores, which changes
