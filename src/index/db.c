@@ -65,10 +65,36 @@ cs_status cs_db_sql_fail(cs_db *db, cs_error *err, const char *what) {
     return cs_fail(err, st, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->sql));
 }
 
+/* how long a statement waits for another process's lock */
+#define BUSY_MS 10000
+
 cs_status cs_db_exec(cs_db *db, const char *sql, cs_error *err) {
     if (sqlite3_exec(db->sql, sql, NULL, NULL, NULL) != SQLITE_OK)
         return cs_db_sql_fail(db, err, "SQL");
     return CS_OK;
+}
+
+/* Pages of 32 KiB (taken by a new database only): a row is its 2 KiB
+ * embedding and a little more, so SQLite's 4 KiB pages held one row each,
+ * 4.2 GB for 1M rows; 32 KiB pages hold 15 (2.3 GB). WAL: readers never
+ * block the writer; synchronous=NORMAL keeps every committed batch across a
+ * process crash (kill -9).
+ *
+ * Two processes creating one database at once both switch the new file to
+ * WAL. While another connection holds a write lock on a file not yet in
+ * WAL, SQLite answers journal_mode=WAL with SQLITE_BUSY at once, busy
+ * timeout or not (seen: after 0.0 s with a 2 s timeout), so we try again
+ * for as long as the timeout would have waited. */
+static cs_status set_journal(cs_db *db, cs_error *err) {
+    for (int waited_ms = 0;; waited_ms += 10) {
+        cs_status s = cs_db_exec(db,
+                                 "PRAGMA page_size=32768; PRAGMA journal_mode=WAL; "
+                                 "PRAGMA synchronous=NORMAL",
+                                 err);
+        if (!s || (sqlite3_errcode(db->sql) & 0xFF) != SQLITE_BUSY || waited_ms >= BUSY_MS)
+            return s;
+        sqlite3_sleep(10);
+    }
 }
 
 cs_status cs_db_begin(cs_db *db, cs_error *err) {
@@ -401,18 +427,10 @@ static cs_status open_sql(cs_db *db, const cs_db_opts *o, cs_error *err) {
         if (!db->sql) return cs_fail(err, CS_ENOMEM, "%s: cannot open database", db->path);
         return cs_db_sql_fail(db, err, "cannot open database");
     }
-    sqlite3_busy_timeout(db->sql, 10000);
+    sqlite3_busy_timeout(db->sql, BUSY_MS);
     cs_status s = CS_OK;
     if (!db->readonly) {
-        /* Pages of 32 KiB (taken by a new database only): a row is its
-         * 2 KiB embedding and a little more, so SQLite's 4 KiB pages held
-         * one row each, 4.2 GB for 1M rows; 32 KiB pages hold 15 (2.3 GB).
-         * WAL: readers never block the writer; synchronous=NORMAL keeps
-         * every committed batch across a process crash (kill -9). */
-        s = cs_db_exec(db,
-                       "PRAGMA page_size=32768; PRAGMA journal_mode=WAL; "
-                       "PRAGMA synchronous=NORMAL",
-                       err);
+        s = set_journal(db, err);
         if (!s && !has_model(db)) s = create_schema(db, o, err);
     }
     if (!s) s = upgrade(db, err);

@@ -46,6 +46,20 @@ for i in 1 2 3; do
     [ "$(count "$db")" = 6 ] || fail "race $i: $(count "$db") images"
 done
 
+# the moment two creators meet: the new file, not yet in WAL, held by a
+# writer; SQLite answers the switch to WAL at once ("database is locked"),
+# and the run must wait for the writer rather than fail
+db=$TMP/held.db
+/usr/bin/python3 -c 'import sqlite3,sys,time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE"); c.execute("CREATE TABLE x(y)")
+open(sys.argv[2], "w").close(); time.sleep(1); c.execute("ROLLBACK")' "$db" "$TMP/held" &
+held=$!
+for _ in $(seq 500); do [ -e "$TMP/held" ] && break; sleep 0.01; done
+[ -e "$TMP/held" ] || fail "the writer did not start"
+index_ok "$db" "a new database held by a writer"
+wait $held
+
 # what an interrupted creation by an older version left: tables, no model
 for partial in "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;" \
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID; CREATE TABLE images(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash BLOB NOT NULL, width INTEGER NOT NULL DEFAULT 0, height INTEGER NOT NULL DEFAULT 0, embedding BLOB NOT NULL, gen INTEGER NOT NULL DEFAULT 0);" \
