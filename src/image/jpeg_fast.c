@@ -50,6 +50,7 @@ typedef struct fast_dec {
     huff_reader rd;
     cs_jpeg_idct_fn idct[5]; /* by IDCT size: 1, 2, 4 */
     cs_jpeg_ycc_fn ycc;
+    cs_jpeg_h2v1_fn h2v1;
     huff_mcu mcu;
     int16_t blk[HUFF_MAX_BLOCKS][HUFF_BLOCK] __attribute__((aligned(64)));
 } fast_dec;
@@ -189,7 +190,7 @@ static int decode_scan(j_decompress_ptr ci, fast_dec *d, uint8_t *rgb, uint8_t *
                 const fast_comp *f = d->by_plane[p];
                 row[p] = planes[p] + (size_t)r * stride;
                 if (f->wide == 2) {
-                    cs_jpeg_h2v1(row[p], f->samples, d->fancy, wide_rows[p]);
+                    d->h2v1(row[p], f->samples, d->fancy, wide_rows[p]);
                     row[p] = wide_rows[p];
                 }
             }
@@ -210,11 +211,13 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     d->idct[2] = cs_jpeg_idct_2x2;
     d->idct[4] = cs_jpeg_idct_4x4;
     d->ycc = cs_jpeg_ycc_row;
+    d->h2v1 = cs_jpeg_h2v1;
 #if defined(__x86_64__) || defined(_M_X64)
     if (cs_cpu_level_get() >= CS_CPU_AVX2) { /* CLIPSEARCH_CPU=generic: the portable ones */
         d->idct[2] = cs_jpeg_idct_2x2_avx2;
         d->idct[4] = cs_jpeg_idct_4x4_avx2;
         d->ycc = cs_jpeg_ycc_row_avx2;
+        d->h2v1 = cs_jpeg_h2v1_avx2;
     }
 #endif
     int ok = setup(cinfo, d);
