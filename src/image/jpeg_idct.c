@@ -1,8 +1,8 @@
 /* image/jpeg_idct.c - jpeg_fast.c's pixels: libjpeg's reduced IDCTs
  * (jidctred.c's arithmetic: the same constants, roundings and limits), its
  * h2v1 upsampling (jdsample.c's) and its YCbCr -> RGB rule (jdcolor.c's).
- * jpeg_idct_avx2.c does the 2x2, the 4x4 and the colour with AVX2, to the
- * same bits. */
+ * jpeg_idct_avx2.c does the 2x2, the 4x4, the upsampling and the colour
+ * with AVX2, to the same bits. */
 #include "image/jpeg_idct.h"
 
 static inline int descale(int64_t x, int n) {

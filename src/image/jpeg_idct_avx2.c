@@ -1,6 +1,7 @@
-/* image/jpeg_idct_avx2.c - jpeg_fast.c's reduced IDCTs and YCbCr -> RGB
- * with AVX2: the same arithmetic as the portable ones (jpeg_idct.c), in
- * 32-bit lanes as libjpeg-turbo's own SIMD versions compute it.
+/* image/jpeg_idct_avx2.c - jpeg_fast.c's reduced IDCTs, h2v1 upsampling and
+ * YCbCr -> RGB with AVX2: the same arithmetic as the portable ones
+ * (jpeg_idct.c), in 32-bit lanes as libjpeg-turbo's own SIMD versions
+ * compute it (16-bit for the upsampling, whose sums stay below 1024).
  *
  * The column pass runs all eight columns at once (a lane each); the
  * portable code skips the columns the row pass ignores, which changes
