@@ -29,6 +29,8 @@ save("fast420.jpg", big, "JPEG", quality=85)
 save("fast444.jpg", big, "JPEG", quality=95, subsampling=0)
 save("fast422.jpg", big, "JPEG", quality=75, subsampling=1, optimize=True)
 save("fastgrey.jpg", big.convert("L"), "JPEG", quality=60)
+# 4/8 of a wide strip: chroma rows long enough for the vector upsampling
+save("fast422wide.jpg", base.resize((200, 40)), "JPEG", quality=80, subsampling=1)
 save("rgb.png", base, "PNG")
 save("rgba.png", base.convert("RGBA"), "PNG")
 save("inter.png", base, "PNG", interlace=1)
