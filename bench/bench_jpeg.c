@@ -14,24 +14,12 @@
 
 #include "bench_util.h"
 #include "clipsearch.h"
+#include "core/file.h"
 
 typedef struct file {
     char *data;
     size_t size;
 } file;
-
-static int load(const char *path, file *f) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return 0;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    f->data = malloc((size_t)n);
-    f->size = (size_t)n;
-    int ok = f->data && fread(f->data, 1, f->size, fp) == f->size;
-    fclose(fp);
-    return ok;
-}
 
 /* CPU ms per image of one pass over the files; 0 after an error. */
 static double pass(const file *fs, int n, int min_side, int *w, int *h) {
@@ -64,19 +52,23 @@ int main(int argc, char **argv) {
         return 2;
     }
     file *fs = calloc((size_t)n, sizeof *fs);
-    for (int i = 0; i < n; i++)
-        if (!load(argv[a + i], &fs[i])) {
-            fprintf(stderr, "cannot read %s\n", argv[a + i]);
+    for (int i = 0; i < n; i++) {
+        cs_error err;
+        if (cs_read_file(argv[a + i], (size_t)1 << 31, &fs[i].data, &fs[i].size, &err)) {
+            fprintf(stderr, "%s\n", err.message);
             return 1;
         }
+    }
     double best[2] = {1e30, 1e30};
     int w = 0, h = 0;
-    for (int r = 0; r < rounds; r++)
+    /* round -1 is not timed: the first pass in a process pays for fresh
+     * memory and cold caches, whichever decoder runs it */
+    for (int r = -1; r < rounds; r++)
         for (int fast = 1; fast >= 0; fast--) {
             setenv("CLIPSEARCH_FAST_JPEG", fast ? "1" : "0", 1);
             double ms = pass(fs, n, min_side, &w, &h);
             if (ms <= 0) return 1;
-            if (ms < best[fast]) best[fast] = ms;
+            if (r >= 0 && ms < best[fast]) best[fast] = ms;
         }
     printf("{\"files\": %d, \"min_side\": %d, \"output\": \"%dx%d\", \"rounds\": %d, "
            "\"fast_cpu_ms\": %.2f, \"libjpeg_cpu_ms\": %.2f, \"speedup\": %.3f}\n",
