@@ -87,20 +87,24 @@ void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stri
     }
 }
 
-void cs_jpeg_h2v1(const uint8_t *in, unsigned n, int fancy, uint8_t *out) {
-    if (!fancy) {
-        for (unsigned i = 0; i < n; i++) out[2 * i] = out[2 * i + 1] = in[i];
-        return;
-    }
+void cs_jpeg_h2v1_from(const uint8_t *in, unsigned n, unsigned from, uint8_t *out) {
     out[0] = in[0];
     out[1] = (uint8_t)((in[0] * 3 + in[1] + 2) >> 2);
-    for (unsigned i = 1; i + 1 < n; i++) {
+    for (unsigned i = from > 1 ? from : 1; i + 1 < n; i++) {
         int v = in[i] * 3;
         out[2 * i] = (uint8_t)((v + in[i - 1] + 1) >> 2);
         out[2 * i + 1] = (uint8_t)((v + in[i + 1] + 2) >> 2);
     }
     out[2 * n - 2] = (uint8_t)((in[n - 1] * 3 + in[n - 2] + 1) >> 2);
     out[2 * n - 1] = in[n - 1];
+}
+
+void cs_jpeg_h2v1(const uint8_t *in, unsigned n, int fancy, uint8_t *out) {
+    if (fancy) {
+        cs_jpeg_h2v1_from(in, n, 1, out);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) out[2 * i] = out[2 * i + 1] = in[i];
 }
 
 /* jdcolor.c's YCbCr -> RGB: 16-bit fixed point, rounding as its tables do */

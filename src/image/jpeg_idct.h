@@ -20,6 +20,9 @@ void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
  * and down by turns, the ends repeating the end samples; else each sample
  * twice. */
 void cs_jpeg_h2v1(const uint8_t *in, unsigned n, int fancy, uint8_t *out);
+/* The fancy way: both ends, and the samples from `from` on (from >= 1; the
+ * vector version's tail). */
+void cs_jpeg_h2v1_from(const uint8_t *in, unsigned n, unsigned from, uint8_t *out);
 void cs_jpeg_h2v1_avx2(const uint8_t *in, unsigned n, int fancy, uint8_t *out);
 typedef void (*cs_jpeg_h2v1_fn)(const uint8_t *in, unsigned n, int fancy, uint8_t *out);
 

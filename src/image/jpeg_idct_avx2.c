@@ -166,10 +166,9 @@ void cs_jpeg_h2v1_avx2(const uint8_t *in, unsigned n, int fancy, uint8_t *out) {
         cs_jpeg_h2v1(in, n, fancy, out);
         return;
     }
-    /* the two ends as jpeg_idct.c does them, the middle 16 samples a step:
-     * 3 x the sample + its left (+1) or its right (+2) neighbour, / 4 */
-    out[0] = in[0];
-    out[1] = (uint8_t)((in[0] * 3 + in[1] + 2) >> 2);
+    /* the middle 16 samples a step: 3 x the sample + its left (+1) or its
+     * right (+2) neighbour, / 4; the ends and the rest as jpeg_idct.c does
+     * them */
     const __m256i one = _mm256_set1_epi16(1), two = _mm256_set1_epi16(2);
     const __m256i pairs = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15, 0,
                                            8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
@@ -185,11 +184,5 @@ void cs_jpeg_h2v1_avx2(const uint8_t *in, unsigned n, int fancy, uint8_t *out) {
         __m256i bytes = _mm256_shuffle_epi8(_mm256_packus_epi16(even, odd), pairs);
         _mm256_storeu_si256((__m256i *)(out + 2 * i), bytes);
     }
-    for (; i + 1 < n; i++) {
-        int v = in[i] * 3;
-        out[2 * i] = (uint8_t)((v + in[i - 1] + 1) >> 2);
-        out[2 * i + 1] = (uint8_t)((v + in[i + 1] + 2) >> 2);
-    }
-    out[2 * n - 2] = (uint8_t)((in[n - 1] * 3 + in[n - 2] + 1) >> 2);
-    out[2 * n - 1] = in[n - 1];
+    cs_jpeg_h2v1_from(in, n, i, out);
 }
