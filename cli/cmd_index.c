@@ -35,7 +35,7 @@ const cs_cli_command cs_cmd_index = {
     "  --hidden             include hidden files and folders (names with a '.')\n"
     "  --keep-missing       keep the entries of files that are gone\n"
     "  --exact              decode JPEGs at full size (Pillow-exact pixels; slower)\n"
-    "  --batch N            images per batch and per transaction (default 32)\n"
+    "  --batch N            images per batch and per transaction (default 16)\n"
     "  --threads N          threads (default: one per core)\n" CLI_PRECISION_HELP
     "  -q, --quiet          no progress and no summary\n"
     "\n"

@@ -119,6 +119,12 @@ typedef int (*cs_index_progress_fn)(void *user, const cs_index_progress *progres
  * too large...), with the reason; that file is skipped. */
 typedef void (*cs_index_error_fn)(void *user, const char *path, const cs_error *error);
 
+/* The default batch. Larger ones embed no faster (16 images are already
+ * 800 rows for every matrix product), and each image of a batch adds ~2.3 MB
+ * of pixels and activations that a process's first batch faults in:
+ * docs/performance.md, "Batch size". */
+#define CS_INDEX_BATCH 16
+
 typedef struct cs_index_opts {
     /* fnmatch(3) globs, each matched against the base name and against the
      * path relative to its root, e.g. "*.tmp", "@eaDir", "raw/?*" */
@@ -126,7 +132,7 @@ typedef struct cs_index_opts {
     int n_excludes;
     int follow_symlinks; /* 0: symlinks are not followed (default) */
     int include_hidden;  /* 0: names starting with '.' are skipped (default) */
-    int batch_size;      /* images per embedding batch = per transaction; 0: 32 */
+    int batch_size;      /* images per embedding batch = per transaction; 0: CS_INDEX_BATCH */
     int keep_missing;    /* 1: keep rows of files no longer found under the roots */
     int exact_decode;    /* 1: no reduced-size JPEG decoding (Pillow-exact pixels) */
     cs_index_progress_fn progress;

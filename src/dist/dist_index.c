@@ -486,7 +486,7 @@ static cs_status rank0(cs_comm *comm, cs_db *db, cs_model *model, const char *co
     master m = {.comm = comm,
                 .job = job,
                 .be = &be,
-                .batch = opts && opts->batch_size > 0 ? opts->batch_size : 32,
+                .batch = opts && opts->batch_size > 0 ? opts->batch_size : CS_INDEX_BATCH,
                 .dim = mi.embed_dim,
                 .ship = ship,
                 .n_peers = cs_comm_size(comm),

@@ -297,7 +297,7 @@ void cs_index_job_progress(run *r, int64_t processed, const char *current) {
 /* The batches one after the other, in this process. */
 static cs_status process(run *r, int batch, cs_error *err) {
     item *items = malloc((size_t)batch * sizeof *items);
-    /* a batch's pixels (32 x 600 kB): 2 MiB pages, not thousands of fresh
+    /* a batch's pixels (600 kB an image): 2 MiB pages, not thousands of fresh
      * 4 KiB ones faulted in by the first batch (cs_alloc_huge) */
     float *inputs = cs_alloc_huge((size_t)batch * r->be->input_floats * sizeof(float));
     float *outputs = malloc((size_t)batch * r->db->dim * sizeof(float));
@@ -492,7 +492,7 @@ cs_status cs_index_run(cs_db *db, const cs_index_backend *be, const char *const 
     cs_index_job *r;
     cs_status st = cs_index_job_start(db, be, roots, n_roots, opts, stats, &r, err);
     if (st) return st;
-    int batch = r->o->batch_size > 0 ? r->o->batch_size : 32;
+    int batch = r->o->batch_size > 0 ? r->o->batch_size : CS_INDEX_BATCH;
     if (!r->stop) st = process(r, batch, err);
     return cs_index_job_finish(r, st, err);
 }
