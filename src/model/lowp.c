@@ -119,7 +119,7 @@ static void divide_norm(const float *w, const float *b, int d, const float *s) {
 }
 
 cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, const cs_pack_cache *pc,
-                           cs_error *err) {
+                           int kept_only, cs_error *err) {
     int n = 0, d = T->cfg->width, layers = T->cfg->layers;
     ljob J = {calloc((size_t)6 * layers + 1, sizeof(lmat)), type, NULL, 0};
     size_t *at = calloc((size_t)6 * layers + 1, sizeof *at);
@@ -153,6 +153,8 @@ cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, const cs
         for (int t = 0; t < n; t++)
             cs_lp_view(type, J.mats[t].w->n, J.mats[t].w->k, kept + at[t], &J.mats[t].w->lp);
         T->larena = (void *)kept;
+    } else if (kept_only) {
+        goto done; /* F32 as it was: the norms stay undivided */
     } else {
         arena = aligned_alloc(64, bytes);
         J.rows = malloc((size_t)cs_pool_threads(pool) * 2 * (size_t)J.max_k * sizeof(float));

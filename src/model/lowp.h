@@ -14,8 +14,10 @@
  * type's panels (cs_weight.lp) in T->larena (freed by cs_tower_free), and
  * releases the mapped originals from the resident set. With pc->dir, a
  * packing kept there for the same checkpoint is mapped instead (T->kept),
- * and a fresh one is kept there for the next process. */
+ * and a fresh one is kept there for the next process. kept_only: map a
+ * kept packing if there is one, else leave the tower as it is (F32 from
+ * its map; T->larena stays NULL). */
 cs_status cs_tower_pack_lp(cs_tower *T, cs_lp_type type, cs_pool *pool, const cs_pack_cache *pc,
-                           cs_error *err);
+                           int kept_only, cs_error *err);
 
 #endif

@@ -219,10 +219,11 @@ static int first_use(int n, int flags, int bulk_at) {
 
 /* Builds a tower on first use (decided here, before any forward pass reads
  * the tower, as no lock guards the weights while they run). A tower first
- * used for one input (a query, or the query path's prefetch) reads its
- * weights from the map at fp32 whatever the precision: converting them to
- * BF16 or int8 reads every weight once and costs more CPU than that one
- * pass saves (the cold query's measured cost is in docs/performance.md).
+ * used for one input (a query, or the query path's prefetch) maps the
+ * precision's packing where one is kept, and otherwise reads its weights
+ * from the map at fp32: converting them to BF16 or int8 reads every weight
+ * once and costs more CPU than that one pass saves (docs/performance.md,
+ * "A lone query at each precision").
  * Batches get the precision asked for; bulk work at fp32 packs the image
  * tower's F32 matrices (prepack.c) and keeps them where packings are kept
  * (packcache.c); any later batch then maps them. (A small batch does not
@@ -237,8 +238,8 @@ static cs_status need_tower(cs_model *m, int vision, int use, cs_error *err) {
         cs_tower *T = vision ? &m->vision : &m->text;
         cs_pack_cache pc = {m->pack_dir, m->id, vision ? "vision" : "text", m->source, &m->log};
         st = cs_tower_load(&m->cfg, &m->tab, vision, T, err);
-        if (!st && m->lp && use != USE_LONE)
-            st = cs_tower_pack_lp(T, (cs_lp_type)m->lp, m->pool, &pc, err);
+        if (!st && m->lp && (use != USE_LONE || m->pack_dir))
+            st = cs_tower_pack_lp(T, (cs_lp_type)m->lp, m->pool, &pc, use == USE_LONE, err);
         else if (!st && m->int8 && use != USE_LONE)
             st = cs_tower_quantize(T, m->pool, err);
         else if (!st && vision && !m->no_prepack && use == USE_BULK)

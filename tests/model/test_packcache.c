@@ -1,11 +1,11 @@
 /* tests/model/test_packcache.c - packed weights kept in a folder
  * (cs_model_opts.pack_cache, model/packcache.c): at every precision this
  * CPU runs, the first process writes the file (bulk work), a second maps it
- * instead of packing (a plain batch), and both embed to the same bits as a
- * model with no folder. A
- * damaged packing (a byte of the matrix re-packed on every hit), a file of
- * the wrong size, a checkpoint changed since, and a folder that cannot be
- * written all fall back to packing, with the same bits. */
+ * instead of packing (a plain batch, and at BF16/int8 also a lone image,
+ * which without a kept packing runs at fp32), and both embed to the same
+ * bits as a model with no folder. A damaged packing (a byte of the matrix re-packed on every hit),
+ * a file of the wrong size, a checkpoint changed since, and a folder that cannot be written all
+ * fall back to packing, with the same bits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +37,11 @@ static float *pixels(const cs_model_info *mi) {
     return x;
 }
 
-/* Embeds N images through a model opened with this folder (NULL: none);
+/* Embeds n images through a model opened with this folder (NULL: none);
  * out gets the embeddings, *b what was logged, and *q_at (if asked) where
  * layer 0's q lies in the packing mapped from the file (-1: none mapped). */
-static void embed(const char *model, cs_precision p, const char *dir, float *out, logbook *b,
-                  long *q_at, int flags) {
+static void embed_n(const char *model, cs_precision p, const char *dir, int n, float *out,
+                    logbook *b, long *q_at, int flags) {
     memset(b, 0, sizeof *b);
     cs_model_opts o = {
         .n_threads = 2, .precision = p, .pack_cache = dir, .log = on_log, .log_user = b};
@@ -52,7 +52,7 @@ static void embed(const char *model, cs_precision p, const char *dir, float *out
     cs_model_info mi;
     cs_model_get_info(m, &mi);
     float *x = pixels(&mi);
-    CHECK_OK(cs_embed_pixels(m, x, N, flags, out, &err), &err);
+    CHECK_OK(cs_embed_pixels(m, x, n, flags, out, &err), &err);
     if (q_at) {
         const cs_weight *q = &m->vision.layers[0].q;
         const uint8_t *at = q->lp.type ? q->lp.p : (const uint8_t *)q->panels.p;
@@ -61,6 +61,11 @@ static void embed(const char *model, cs_precision p, const char *dir, float *out
     }
     free(x);
     cs_model_close(m);
+}
+
+static void embed(const char *model, cs_precision p, const char *dir, float *out, logbook *b,
+                  long *q_at, int flags) {
+    embed_n(model, p, dir, N, out, b, q_at, flags);
 }
 
 static long file_size(const char *path) {
@@ -116,6 +121,19 @@ static void check_precision(const char *model, cs_precision p, const char *kind)
     CHECK_MSG(b.mapped == 1, "%s: the kept packing was not mapped", kind);
     CHECK_MSG(!memcmp(out, ref, sizeof out), "%s: the mapped packing gave other bits", kind);
     CHECK(q_at >= 0);
+
+    /* a lone image (a first call of one input) maps a kept BF16/int8
+     * packing too: the batch's first row, not fp32's */
+    if (p != CS_PRECISION_FP32) {
+        static float one[1024], f32[1024];
+        embed_n(model, p, dir, 1, one, &b, NULL, 0);
+        CHECK_MSG(b.mapped == 1, "%s: a lone image did not map the kept packing", kind);
+        CHECK_MSG(!memcmp(one, ref, (size_t)mi.embed_dim * sizeof *one),
+                  "%s: a lone image differs from the batch's first", kind);
+        embed_n(model, CS_PRECISION_FP32, NULL, 1, f32, &b, NULL, 0);
+        CHECK_MSG(memcmp(one, f32, (size_t)mi.embed_dim * sizeof *one) != 0,
+                  "%s: a lone image with a kept packing ran at fp32", kind);
+    }
 
     /* a byte of the matrix re-packed on a hit: noticed, packed again, rewritten */
     poke(file, (2 << 20) + q_at + 5);
