@@ -3,9 +3,10 @@
  * CPU runs, the first process writes the file (bulk work), a second maps it
  * instead of packing (a plain batch, and at BF16/int8 also a lone image,
  * which without a kept packing runs at fp32), and both embed to the same
- * bits as a model with no folder. A damaged packing (a byte of the matrix re-packed on every hit),
- * a file of the wrong size, a checkpoint changed since, and a folder that cannot be written all
- * fall back to packing, with the same bits. */
+ * bits as a model with no folder. A damaged packing (a byte of the matrix
+ * re-packed on every hit), a file of the wrong size, a checkpoint changed
+ * since, and a folder that cannot be written all fall back to packing,
+ * with the same bits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
