@@ -300,7 +300,7 @@ cs_status cs_ann_write(const char *path, const cs_ann_header *proto, const float
         goto done;
     }
     /* whole 4 MiB writes: the page cache then holds the file in 2 MiB
-     * folios, which a search maps 2 MiB at a time (db_vectors.c says
+     * folios, which a search maps 2 MiB at a time (vecfile.c says
      * more); glibc ignores the size unless given the buffer */
     setvbuf(f, wbuf, _IOFBF, WRITE_BUFFER);
     int ok = write_all(f, &h, sizeof h) && write_all(f, tables, tbytes);

@@ -38,11 +38,29 @@ typedef struct cs_vecs {
     float *delta_vectors;
 } cs_vecs;
 
+/* ---- DB.vectors, the snapshot as a file (vecfile.c) ---------------------- */
+#define CS_VECFILE_HEADER 64
+/* Where the vectors of `count` rows start: after the header and the ids, 64-byte aligned. */
+uint64_t cs_vecfile_vectors_offset(uint64_t count);
 /* 1 when `size` bytes at data are a whole, consistent vector file of the
  * database with this dim, generation and uuid (hex): every header field
  * checked with overflow-safe arithmetic, the ids strictly ascending. The
  * vectors themselves are checked as they are scanned (cs_db_distrust_file). */
 int cs_vecfile_check(const void *data, size_t size, int dim, uint64_t gen, const char uuid_hex[33]);
+/* The file mapped as a snapshot if it is the database's current one (gen);
+ * NULL otherwise. populate: a search will read every vector, so map them
+ * all now (cs_prefault: one system call, cheaper than a fault per few
+ * pages). */
+cs_vecs *cs_vecfile_map(cs_db *db, uint64_t gen, int populate);
+/* Writes a plain snapshot (no base) to the file, atomically. */
+cs_status cs_vecfile_write(cs_db *db, const cs_vecs *v, cs_error *err);
+/* Writes the file straight from SQLite, row by row, in one read
+ * transaction: what indexing does at its end, without holding every vector
+ * in memory (1M images would be 2 GB). Under the lock. */
+cs_status cs_vecfile_write_sql(cs_db *db, cs_error *err);
+/* Opens a read transaction (the caller COMMITs it, also on failure) and
+ * reads the generation and row count it sees. */
+cs_status cs_db_begin_read(cs_db *db, uint64_t *gen, int64_t *count, cs_error *err);
 
 /* Base rows rows[0..n) of v (each < v->n) copied into out (n x dim floats).
  * From the vector file they are read with pread() rather than through the

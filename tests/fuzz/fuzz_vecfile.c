@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_vecfile.c - libFuzzer harness for the vector file check
- * (cs_vecfile_check, index/db_vectors.c): the input is a DB.vectors file.
+ * (cs_vecfile_check, index/vecfile.c): the input is a DB.vectors file.
  * The database's dim, generation and uuid are taken from the input's own
  * header, so every check past the identity is reached. A file accepted is
  * then scanned as a search would (every id and vector read), in an exactly

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/fuzz/make_seeds_index.sh DIR - seed corpora for fuzz_faiss (DIR/faiss:
 # small indexes of each type clipsearch reads, written by Python's faiss)
-# and fuzz_vecfile (DIR/vecfile: DB.vectors files as db_vectors.c writes
+# and fuzz_vecfile (DIR/vecfile: DB.vectors files as vecfile.c writes
 # them), and hostile files clipsearch must refuse: DIR/hnsw_bad_link (a graph
 # with a link past its nodes), DIR/hnsw_wide (a search width of 2^31 - 1),
 # DIR/ivf_bad_direct_map, DIR/ivf_negative_id, DIR/ivf_custom_ids (see below)

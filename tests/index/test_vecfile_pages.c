@@ -1,6 +1,6 @@
 /* tests/index/test_vecfile_pages.c - the vector file is written in large
  * aligned pieces, so that the page cache keeps it in large folios and a cold
- * search maps it with few page-table entries (db_vectors.c, tmp_open).
+ * search maps it with few page-table entries (vecfile.c, tmp_open).
  *
  * What the kernel reports is the measure: after prefaulting a mapping of
  * the file, /proc/self/smaps shows how much of it is mapped by PMD entries
