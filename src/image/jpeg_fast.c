@@ -1,18 +1,19 @@
-/* image/jpeg_fast.c - the JPEGs indexing meets most, decoded at 1/8, 2/8
- * or 4/8 scale 1.6-1.7x faster than libjpeg-turbo, into libjpeg-turbo's own
- * pixels.
+/* image/jpeg_fast.c - the JPEGs indexing meets most, decoded at 1/8, 2/8,
+ * 3/8, 4/8 or 6/8 scale faster than libjpeg-turbo (docs/performance.md,
+ * "Decode of a 12 MP JPEG"), into libjpeg-turbo's own pixels.
  *
  * Indexing asks for a 12 MP photograph at 1/4 or 1/8 of its size
  * (decode_jpeg.c, choose_scale), and there libjpeg-turbo spends nearly all
  * its time in Huffman decoding (jpeg_huff.c says why ours is faster). The
  * rest is what libjpeg does at these scales: its reduced IDCTs (jidctred.c's
- * arithmetic: the same constants, roundings and clamps), chroma enlarged by
- * the IDCT where the subsampling allows it (4:2:0, 4:4:4) and otherwise
- * upsampled across (4:2:2), and its YCbCr -> RGB rule.
+ * 2x2 and 4x4, jidctint.c's 3x3 and 6x6: the same constants, roundings and
+ * limits), chroma enlarged by the IDCT where the subsampling allows it
+ * (4:2:0, 4:4:4) and otherwise upsampled across (4:2:2), and its YCbCr ->
+ * RGB rule.
  * tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.
  *
  * It takes only files where that holds: 8-bit baseline or extended Huffman,
- * one scan holding every component, grey or YCbCr, IDCT sizes 1, 2 or 4,
+ * one scan holding every component, grey or YCbCr, IDCT sizes 1, 2, 3, 4, 6,
  * each component at the output's size after its IDCT or at half of it
  * across. Anything else, and any stream libjpeg would warn about (a bad
  * code, a run past a block, restart markers out of order, data that ends
@@ -31,7 +32,7 @@
 
 typedef struct fast_comp {
     int h, v;         /* blocks of the MCU across and down */
-    int size;         /* pixels across a block after its IDCT: 1, 2 or 4 */
+    int size;         /* pixels across a block after its IDCT: 1, 2, 3, 4 or 6 */
     int plane;        /* component index: where its samples go */
     int wide;         /* 2: libjpeg doubles the samples across (h2v1 fancy upsampling) */
     unsigned samples; /* samples across the component (what the upsampling reads) */
@@ -48,7 +49,7 @@ typedef struct fast_dec {
     huff_dc dc[4];
     huff_ac ac[4];
     huff_reader rd;
-    cs_jpeg_idct_fn idct[5]; /* by IDCT size: 1, 2, 4 */
+    cs_jpeg_idct_fn idct[7]; /* by IDCT size: 1, 2, 3, 4, 6 */
     cs_jpeg_ycc_fn ycc;
     cs_jpeg_h2v1_fn h2v1;
     huff_mcu mcu;
@@ -65,7 +66,7 @@ static int setup_comp(j_decompress_ptr ci, fast_dec *d, int i, int min, int *bui
     const jpeg_component_info *c = ci->cur_comp_info[i];
     fast_comp *f = &d->comp[i];
     int s = c->DCT_scaled_size;
-    if (s != 1 && s != 2 && s != 4) return 0;
+    if (s < 1 || s > 6 || s == 5) return 0;
     /* libjpeg's upsampler: samples per output pixel across and down */
     int h_in = c->h_samp_factor * s / min, v_in = c->v_samp_factor * s / min;
     int hmax = n == 1 ? h_in : ci->max_h_samp_factor, vmax = n == 1 ? v_in : ci->max_v_samp_factor;
@@ -87,7 +88,9 @@ static int setup_comp(j_decompress_ptr ci, fast_dec *d, int i, int min, int *bui
                                ? ci->quant_tbl_ptrs[c->quant_tbl_no]
                                : NULL;
     if (!qt) return 0;
-    for (int k = 0; k < 64; k++) f->q[k] = qt->quantval[k];
+    /* libjpeg multiplies by them as 16-bit signed (ISLOW_MULT_TYPE) */
+    for (int k = 0; k < 64; k++)
+        if ((f->q[k] = qt->quantval[k]) > 32767) return 0;
     int td = c->dc_tbl_no, ta = c->ac_tbl_no;
     if (td < 0 || td >= NUM_HUFF_TBLS || ta < 0 || ta >= NUM_HUFF_TBLS) return 0;
     const JHUFF_TBL *dc = ci->dc_huff_tbl_ptrs[td], *ac = ci->ac_huff_tbl_ptrs[ta];
@@ -118,7 +121,7 @@ static int setup(j_decompress_ptr ci, fast_dec *d) {
     if (ci->comps_in_scan != n || ci->Ss != 0 || ci->Se != 63 || ci->Ah != 0 || ci->Al != 0)
         return 0;
     int min = ci->min_DCT_scaled_size, built = 0;
-    if (min != 1 && min != 2 && min != 4) return 0;
+    if (min < 1 || min > 6 || min == 5) return 0;
     d->ncomp = n;
     d->fancy = min > 1;
     d->mcu.blocks = 0;
@@ -209,13 +212,17 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     if (!d) return 0;
     d->idct[1] = cs_jpeg_idct_1x1;
     d->idct[2] = cs_jpeg_idct_2x2;
+    d->idct[3] = cs_jpeg_idct_3x3;
     d->idct[4] = cs_jpeg_idct_4x4;
+    d->idct[6] = cs_jpeg_idct_6x6;
     d->ycc = cs_jpeg_ycc_row;
     d->h2v1 = cs_jpeg_h2v1;
 #if defined(__x86_64__) || defined(_M_X64)
     if (cs_cpu_level_get() >= CS_CPU_AVX2) { /* CLIPSEARCH_CPU=generic: the portable ones */
         d->idct[2] = cs_jpeg_idct_2x2_avx2;
+        d->idct[3] = cs_jpeg_idct_3x3_avx2;
         d->idct[4] = cs_jpeg_idct_4x4_avx2;
+        d->idct[6] = cs_jpeg_idct_6x6_avx2;
         d->ycc = cs_jpeg_ycc_row_avx2;
         d->h2v1 = cs_jpeg_h2v1_avx2;
     }

@@ -87,6 +87,76 @@ void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stri
     }
 }
 
+/* jidctint.c's 3x3 (a 3-point IDCT of rows and columns 0-2; libjpeg-turbo
+ * has no SIMD for it): the constants are FIX(0.707106781) and
+ * FIX(1.224744871) with CONST_BITS 13, PASS1_BITS 2; its outputs go through
+ * the range table (wrap_limit). */
+void cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    int ws[3][3];
+    for (int x = 0; x < 3; x++) {
+        int64_t t0 = (int64_t)c[x] * q[x] * 8192 + 1024; /* << CONST_BITS, + rounding */
+        int64_t t12 = (int64_t)c[16 + x] * q[16 + x] * 5793;
+        int64_t t10 = t0 + t12, t2 = t0 - t12 - t12;
+        int64_t o = (int64_t)c[8 + x] * q[8 + x] * 10033;
+        ws[0][x] = (int)((t10 + o) >> 11);
+        ws[2][x] = (int)((t10 - o) >> 11);
+        ws[1][x] = (int)(t2 >> 11);
+    }
+    for (int y = 0; y < 3; y++) {
+        const int *w = ws[y];
+        int64_t t0 = ((int64_t)w[0] + 16) * 8192;
+        int64_t t12 = (int64_t)w[2] * 5793;
+        int64_t t10 = t0 + t12, t2 = t0 - t12 - t12;
+        int64_t o = (int64_t)w[1] * 10033;
+        uint8_t *r = out + y * stride;
+        r[0] = wrap_limit((int)((t10 + o) >> 18));
+        r[2] = wrap_limit((int)((t10 - o) >> 18));
+        r[1] = wrap_limit((int)(t2 >> 18));
+    }
+}
+
+/* jidctint.c's 6x6 (rows and columns 0-5), the same way. */
+void cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    int ws[6][6];
+    for (int x = 0; x < 6; x++) {
+        int64_t d[6];
+        for (int y = 0; y < 6; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
+        int64_t t0 = d[0] * 8192 + 1024;
+        int64_t t10 = d[4] * 5793; /* c4 */
+        int64_t t1 = t0 + t10;
+        int64_t t11 = (t0 - t10 - t10) >> 11;
+        int64_t t2c = d[2] * 10033; /* c2 */
+        int64_t e0 = t1 + t2c, e2 = t1 - t2c;
+        int64_t z = (d[1] + d[5]) * 2998; /* c5 */
+        int64_t o0 = z + (d[1] + d[3]) * 8192, o2 = z + (d[5] - d[3]) * 8192;
+        int64_t o1 = (d[1] - d[3] - d[5]) * 4; /* << PASS1_BITS */
+        ws[0][x] = (int)((e0 + o0) >> 11);
+        ws[5][x] = (int)((e0 - o0) >> 11);
+        ws[1][x] = (int)(t11 + o1);
+        ws[4][x] = (int)(t11 - o1);
+        ws[2][x] = (int)((e2 + o2) >> 11);
+        ws[3][x] = (int)((e2 - o2) >> 11);
+    }
+    for (int y = 0; y < 6; y++) {
+        const int *w = ws[y];
+        int64_t t0 = ((int64_t)w[0] + 16) * 8192;
+        int64_t t10 = (int64_t)w[4] * 5793;
+        int64_t t1 = t0 + t10, t11 = t0 - t10 - t10;
+        int64_t t2c = (int64_t)w[2] * 10033;
+        int64_t e0 = t1 + t2c, e2 = t1 - t2c;
+        int64_t z = ((int64_t)w[1] + w[5]) * 2998;
+        int64_t o0 = z + ((int64_t)w[1] + w[3]) * 8192, o2 = z + ((int64_t)w[5] - w[3]) * 8192;
+        int64_t o1 = ((int64_t)w[1] - w[3] - w[5]) * 8192; /* << CONST_BITS */
+        uint8_t *r = out + y * stride;
+        r[0] = wrap_limit((int)((e0 + o0) >> 18));
+        r[5] = wrap_limit((int)((e0 - o0) >> 18));
+        r[1] = wrap_limit((int)((t11 + o1) >> 18));
+        r[4] = wrap_limit((int)((t11 - o1) >> 18));
+        r[2] = wrap_limit((int)((e2 + o2) >> 18));
+        r[3] = wrap_limit((int)((e2 - o2) >> 18));
+    }
+}
+
 void cs_jpeg_h2v1_from(const uint8_t *in, unsigned n, unsigned from, uint8_t *out) {
     out[0] = in[0];
     out[1] = (uint8_t)((in[0] * 3 + in[1] + 2) >> 2);

@@ -12,6 +12,11 @@ typedef void (*cs_jpeg_idct_fn)(const int16_t *c, const int32_t *q, uint8_t *out
 void cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 void cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+/* libjpeg-turbo computes these two in C (jidctint.c), range table and all */
+void cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+void cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+void cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+void cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 

@@ -1,7 +1,9 @@
 /* image/jpeg_idct_avx2.c - jpeg_fast.c's reduced IDCTs, h2v1 upsampling and
  * YCbCr -> RGB with AVX2: the same arithmetic as the portable ones
  * (jpeg_idct.c), in 32-bit lanes as libjpeg-turbo's own SIMD versions
- * compute it (16-bit for the upsampling, whose sums stay below 1024).
+ * compute it (16-bit for the upsampling, whose sums stay below 1024). The
+ * 3x3 and 6x6, which libjpeg-turbo computes in C with 64-bit sums, hand the
+ * rare block whose 32-bit sums could overflow to the portable code.
  *
  * The column pass runs all eight columns at once (a lane each); the
  * portable code skips the columns the row pass ignores, which changes
@@ -106,6 +108,135 @@ void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
     uint32_t four = (uint32_t)_mm_cvtsi128_si32(bytes);
     memcpy(out, &four, 2);
     memcpy(out + stride, (const uint8_t *)&four + 2, 2);
+}
+
+/* 8x8 int32 transpose: v[i] lane j -> v[j] lane i */
+static inline void transpose8(__m256i v[8]) {
+    __m256i a[8], b[8];
+    for (int i = 0; i < 8; i += 2) {
+        a[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);
+        a[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        b[i] = _mm256_unpacklo_epi64(a[i], a[i + 2]);
+        b[i + 1] = _mm256_unpackhi_epi64(a[i], a[i + 2]);
+        b[i + 2] = _mm256_unpacklo_epi64(a[i + 1], a[i + 3]);
+        b[i + 3] = _mm256_unpackhi_epi64(a[i + 1], a[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_permute2x128_si256(b[i], b[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2x128_si256(b[i], b[i + 4], 0x31);
+    }
+}
+
+/* jidctint.c's range table on the final sums: their bits 18-27, as a
+ * signed 10-bit value, + 128, then clamped (by the packs that follow) */
+static inline __m256i wrap18(__m256i s) {
+    __m256i x = _mm256_and_si256(_mm256_srai_epi32(s, 18), K(1023));
+    return _mm256_add_epi32(_mm256_sub_epi32(_mm256_xor_si256(x, K(512)), K(512)), K(128));
+}
+
+/* The 6-point IDCT of jidctint.c on six vectors (a lane each), to its
+ * outputs in order. pass1: the column pass's form (rounding folded into
+ * x0, which the caller prepared; outputs 1 and 4 unshifted) */
+static inline void idct6(const __m256i x[6], __m256i y[6], int pass1) {
+    __m256i t10 = _mm256_mullo_epi32(x[4], K(5793)); /* c4 */
+    __m256i t1 = _mm256_add_epi32(x[0], t10);
+    __m256i t11 = _mm256_sub_epi32(_mm256_sub_epi32(x[0], t10), t10);
+    __m256i t2 = _mm256_mullo_epi32(x[2], K(10033)); /* c2 */
+    __m256i e0 = _mm256_add_epi32(t1, t2), e2 = _mm256_sub_epi32(t1, t2);
+    __m256i z = _mm256_mullo_epi32(_mm256_add_epi32(x[1], x[5]), K(2998)); /* c5 */
+    __m256i o0 = _mm256_add_epi32(z, _mm256_slli_epi32(_mm256_add_epi32(x[1], x[3]), 13));
+    __m256i o2 = _mm256_add_epi32(z, _mm256_slli_epi32(_mm256_sub_epi32(x[5], x[3]), 13));
+    __m256i o1 = _mm256_sub_epi32(_mm256_sub_epi32(x[1], x[3]), x[5]);
+    if (pass1) {
+        t11 = _mm256_srai_epi32(t11, 11);
+        o1 = _mm256_slli_epi32(o1, 2);
+    } else {
+        o1 = _mm256_slli_epi32(o1, 13);
+    }
+    y[0] = _mm256_add_epi32(e0, o0), y[5] = _mm256_sub_epi32(e0, o0);
+    y[1] = _mm256_add_epi32(t11, o1), y[4] = _mm256_sub_epi32(t11, o1);
+    y[2] = _mm256_add_epi32(e2, o2), y[3] = _mm256_sub_epi32(e2, o2);
+}
+
+/* jidctint.c computes the 6x6 in 64 bits. In 32-bit lanes its column pass
+ * is exact while every dequantised coefficient fits 16 bits (its sums stay
+ * below 2^31; real photographs' stay far below); the row pass needs only
+ * bits 18-27 of its sums, which wrapping keeps. Other blocks go to the
+ * portable code. */
+void cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    __m256i d[6], big = _mm256_setzero_si256();
+    for (int r = 0; r < 6; r++) {
+        d[r] = dq_row(c, q, r);
+        big = _mm256_or_si256(big, _mm256_cmpgt_epi32(_mm256_abs_epi32(d[r]), K(32767)));
+    }
+    if (!_mm256_testz_si256(big, big)) {
+        cs_jpeg_idct_6x6(c, q, out, stride);
+        return;
+    }
+    d[0] = _mm256_add_epi32(_mm256_slli_epi32(d[0], 13), K(1024)); /* << CONST_BITS, rounding */
+    __m256i w[8], v[6], y[6];
+    idct6(d, w, 1);
+    for (int r = 0; r < 6; r++)
+        if (r != 1 && r != 4) w[r] = _mm256_srai_epi32(w[r], 11);
+    w[6] = w[7] = _mm256_setzero_si256();
+    transpose8(w); /* w[x]: column x of the work rows, rows in the lanes */
+    for (int x = 0; x < 6; x++) v[x] = w[x];
+    v[0] = _mm256_slli_epi32(_mm256_add_epi32(v[0], K(16)), 13);
+    idct6(v, y, 0);
+    __m256i o[8];
+    for (int x = 0; x < 6; x++) o[x] = wrap18(y[x]);
+    o[6] = o[7] = _mm256_setzero_si256();
+    transpose8(o); /* o[r]: output row r, a pixel a lane */
+    for (int r = 0; r < 6; r += 2) {
+        __m256i p = _mm256_packs_epi32(o[r], o[r + 1]); /* r 0-3, r+1 0-3, r 4-7, r+1 4-7 */
+        __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        uint8_t t[16]; /* r 0-3, r+1 0-3, r 4-7, r+1 4-7 */
+        _mm_storeu_si128((__m128i *)t, b);
+        uint8_t *a = out + (size_t)r * (size_t)stride, *n = a + stride;
+        memcpy(a, t, 4), memcpy(a + 4, t + 8, 2);
+        memcpy(n, t + 4, 4), memcpy(n + 4, t + 12, 2);
+    }
+}
+
+/* The 3x3 of jidctint.c, exact as the 6x6 is (the same bound). The column
+ * pass runs on the columns in lanes; the row pass on two rows at a time
+ * (lanes 0-2 and 4-6), each output lane weighing the row's three work
+ * values by its own constants. */
+void cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    __m256i d0 = dq_row(c, q, 0), d1 = dq_row(c, q, 1), d2 = dq_row(c, q, 2);
+    __m256i big = _mm256_or_si256(_mm256_abs_epi32(d0), _mm256_abs_epi32(d1));
+    big = _mm256_cmpgt_epi32(_mm256_or_si256(big, _mm256_abs_epi32(d2)), K(32767));
+    if (!_mm256_testz_si256(big, big)) {
+        cs_jpeg_idct_3x3(c, q, out, stride);
+        return;
+    }
+    __m256i t0 = _mm256_add_epi32(_mm256_slli_epi32(d0, 13), K(1024));
+    __m256i t12 = _mm256_mullo_epi32(d2, K(5793)); /* c2 */
+    __m256i t10 = _mm256_add_epi32(t0, t12);
+    __m256i t2 = _mm256_sub_epi32(_mm256_sub_epi32(t0, t12), t12);
+    __m256i o = _mm256_mullo_epi32(d1, K(10033)); /* c1 */
+    __m256i w[3] = {_mm256_srai_epi32(_mm256_add_epi32(t10, o), 11), _mm256_srai_epi32(t2, 11),
+                    _mm256_srai_epi32(_mm256_sub_epi32(t10, o), 11)};
+    const __m256i even = _mm256_setr_epi32(5793, -11586, 5793, 0, 5793, -11586, 5793, 0);
+    const __m256i odd = _mm256_setr_epi32(10033, 0, -10033, 0, 10033, 0, -10033, 0);
+    __m256i rows[2] = {_mm256_permute2x128_si256(w[0], w[1], 0x20), w[2]}, y[2];
+    for (int i = 0; i < 2; i++) {
+        __m256i a = _mm256_permutevar8x32_epi32(rows[i], _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+        __m256i b = _mm256_permutevar8x32_epi32(rows[i], _mm256_setr_epi32(1, 1, 1, 1, 5, 5, 5, 5));
+        __m256i e = _mm256_permutevar8x32_epi32(rows[i], _mm256_setr_epi32(2, 2, 2, 2, 6, 6, 6, 6));
+        __m256i s = _mm256_slli_epi32(_mm256_add_epi32(a, K(16)), 13);
+        s = _mm256_add_epi32(s, _mm256_mullo_epi32(e, even));
+        y[i] = wrap18(_mm256_add_epi32(s, _mm256_mullo_epi32(b, odd)));
+    }
+    __m256i p = _mm256_packs_epi32(y[0], y[1]); /* row 0, row 2 | row 1, (none) */
+    __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    uint8_t t[16]; /* row 0 at 0, row 2 at 4, row 1 at 8 */
+    _mm_storeu_si128((__m128i *)t, bytes);
+    memcpy(out, t, 3);
+    memcpy(out + stride, t + 8, 3);
+    memcpy(out + 2 * (size_t)stride, t + 4, 3);
 }
 
 /* 16 pixels' R, G or B as int32 (two halves of 8) to 16 bytes, clamped */
