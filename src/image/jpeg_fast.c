@@ -13,7 +13,7 @@
  * tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.
  *
  * It takes only files where that holds: 8-bit baseline or extended Huffman,
- * one scan holding every component, grey or YCbCr, IDCT sizes 1, 2, 3, 4, 6,
+ * one scan holding every component, grey or YCbCr, IDCT sizes 1-4, 6 or 8,
  * each component at the output's size after its IDCT or at half of it
  * across. Anything else, and any stream libjpeg would warn about (a bad
  * code, a run past a block, restart markers out of order, data that ends
@@ -32,7 +32,7 @@
 
 typedef struct fast_comp {
     int h, v;         /* blocks of the MCU across and down */
-    int size;         /* pixels across a block after its IDCT: 1, 2, 3, 4 or 6 */
+    int size;         /* pixels across a block after its IDCT: 1, 2, 3, 4, 6 or 8 */
     int plane;        /* component index: where its samples go */
     int wide;         /* 2: libjpeg doubles the samples across (h2v1 fancy upsampling) */
     unsigned samples; /* samples across the component (what the upsampling reads) */
@@ -49,7 +49,7 @@ typedef struct fast_dec {
     huff_dc dc[4];
     huff_ac ac[4];
     huff_reader rd;
-    cs_jpeg_idct_fn idct[7]; /* by IDCT size: 1, 2, 3, 4, 6 */
+    cs_jpeg_idct_fn idct[9]; /* by IDCT size: 1, 2, 3, 4, 6, 8 */
     cs_jpeg_ycc_fn ycc;
     cs_jpeg_h2v1_fn h2v1;
     huff_mcu mcu;
@@ -66,7 +66,7 @@ static int setup_comp(j_decompress_ptr ci, fast_dec *d, int i, int min, int *bui
     const jpeg_component_info *c = ci->cur_comp_info[i];
     fast_comp *f = &d->comp[i];
     int s = c->DCT_scaled_size;
-    if (s < 1 || s > 6 || s == 5) return 0;
+    if (s < 1 || s > 8 || s == 5 || s == 7) return 0;
     /* libjpeg's upsampler: samples per output pixel across and down */
     int h_in = c->h_samp_factor * s / min, v_in = c->v_samp_factor * s / min;
     int hmax = n == 1 ? h_in : ci->max_h_samp_factor, vmax = n == 1 ? v_in : ci->max_v_samp_factor;
@@ -152,7 +152,7 @@ static int decode_mcu(fast_dec *d, uint32_t *pred, uint8_t **planes, size_t stri
             for (int h = 0; h < f->h; h++) {
                 uint8_t *out = planes[f->plane] + (size_t)(v * f->size) * stride +
                                ((size_t)x * f->h + (size_t)h) * (size_t)f->size;
-                d->idct[f->size](d->blk[b++], f->q, out, (int)stride);
+                if (!d->idct[f->size](d->blk[b++], f->q, out, (int)stride)) return 0;
             }
     }
     return 1;
@@ -215,6 +215,7 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     d->idct[3] = cs_jpeg_idct_3x3;
     d->idct[4] = cs_jpeg_idct_4x4;
     d->idct[6] = cs_jpeg_idct_6x6;
+    d->idct[8] = cs_jpeg_idct_8x8;
     d->ycc = cs_jpeg_ycc_row;
     d->h2v1 = cs_jpeg_h2v1;
 #if defined(__x86_64__) || defined(_M_X64)
@@ -223,6 +224,7 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
         d->idct[3] = cs_jpeg_idct_3x3_avx2;
         d->idct[4] = cs_jpeg_idct_4x4_avx2;
         d->idct[6] = cs_jpeg_idct_6x6_avx2;
+        d->idct[8] = cs_jpeg_idct_8x8_avx2;
         d->ycc = cs_jpeg_ycc_row_avx2;
         d->h2v1 = cs_jpeg_h2v1_avx2;
     }

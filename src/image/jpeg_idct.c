@@ -16,14 +16,15 @@ static inline uint8_t wrap_limit(int x) {
     return clamp255((((x & 1023) ^ 512) - 512) + 128);
 }
 
-void cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     (void)stride;
     out[0] = wrap_limit(descale((int64_t)c[0] * q[0], 3));
+    return 1;
 }
 
 /* jidctred.c's 2x2: the odd part of two 4-sample averages. Columns and rows
  * 2, 4, 6 do not reach this output. */
-void cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     int ws[2][8];
     for (int x = 0; x < 8; x++) {
         if (x == 2 || x == 4 || x == 6) continue;
@@ -46,11 +47,12 @@ void cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stri
         out[y * stride] = clamp255(descale(dc + odd, 20) + 128);
         out[y * stride + 1] = clamp255(descale(dc - odd, 20) + 128);
     }
+    return 1;
 }
 
 /* jidctred.c's 4x4 (LL&M's 8-point IDCT folded to the averages of pairs);
  * column and row 4 do not reach it. */
-void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     int ws[4][8];
     for (int x = 0; x < 8; x++) {
         if (x == 4) continue;
@@ -85,13 +87,14 @@ void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stri
         o[1] = clamp255(descale(t12 + o0, 19) + 128);
         o[2] = clamp255(descale(t12 - o0, 19) + 128);
     }
+    return 1;
 }
 
 /* jidctint.c's 3x3 (a 3-point IDCT of rows and columns 0-2; libjpeg-turbo
  * has no SIMD for it): the constants are FIX(0.707106781) and
  * FIX(1.224744871) with CONST_BITS 13, PASS1_BITS 2; its outputs go through
  * the range table (wrap_limit). */
-void cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     int ws[3][3];
     for (int x = 0; x < 3; x++) {
         int64_t t0 = (int64_t)c[x] * q[x] * 8192 + 1024; /* << CONST_BITS, + rounding */
@@ -113,10 +116,11 @@ void cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stri
         r[2] = wrap_limit((int)((t10 - o) >> 18));
         r[1] = wrap_limit((int)(t2 >> 18));
     }
+    return 1;
 }
 
 /* jidctint.c's 6x6 (rows and columns 0-5), the same way. */
-void cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     int ws[6][6];
     for (int x = 0; x < 6; x++) {
         int64_t d[6];
@@ -155,6 +159,58 @@ void cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stri
         r[2] = wrap_limit((int)((e2 + o2) >> 18));
         r[3] = wrap_limit((int)((e2 - o2) >> 18));
     }
+    return 1;
+}
+
+/* jidctint.c's 8-point IDCT (LL&M) on x[0..7], its sums before the final
+ * shift in output order. */
+static void islow_1d(const int64_t x[8], int64_t s[8]) {
+    int64_t z1 = (x[2] + x[6]) * 4433;
+    int64_t e2 = z1 + x[6] * -15137, e3 = z1 + x[2] * 6270;
+    int64_t e0 = (x[0] + x[4]) * 8192, e1 = (x[0] - x[4]) * 8192;
+    int64_t t10 = e0 + e3, t13 = e0 - e3, t11 = e1 + e2, t12 = e1 - e2;
+    int64_t y1 = x[7] + x[1], y2 = x[5] + x[3], y3 = x[7] + x[3], y4 = x[5] + x[1];
+    int64_t z5 = (y3 + y4) * 9633;
+    y1 *= -7373, y2 *= -20995, y3 = y3 * -16069 + z5, y4 = y4 * -3196 + z5;
+    int64_t o0 = x[7] * 2446 + y1 + y3, o1 = x[5] * 16819 + y2 + y4;
+    int64_t o2 = x[3] * 25172 + y2 + y3, o3 = x[1] * 12299 + y1 + y4;
+    s[0] = t10 + o3, s[7] = t10 - o3, s[1] = t11 + o2, s[6] = t11 - o2;
+    s[2] = t12 + o1, s[5] = t12 - o1, s[3] = t13 + o0, s[4] = t13 - o0;
+}
+
+/* jidctint.c's full 8x8 ("islow"), which libjpeg-turbo runs in SIMD with
+ * 16-bit lanes: dequantised values and work rows saturate to 16 bits there
+ * and the outputs clamp, where the C code keeps 32 bits and wraps through
+ * its range table. The two agree while the dequantised values and the
+ * work rows fit 16 bits and the outputs lie within 511 of the centre,
+ * as a photograph's do; outside that this returns 0 and the caller leaves
+ * the file to libjpeg. */
+int cs_jpeg_idct_8x8(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    int ws[8][8];
+    for (int x = 0; x < 8; x++) {
+        int64_t d[8], s[8];
+        for (int y = 0; y < 8; y++) {
+            d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
+            if (d[y] < -32768 || d[y] > 32767) return 0;
+        }
+        islow_1d(d, s);
+        for (int y = 0; y < 8; y++) {
+            int64_t v = (s[y] + 1024) >> 11; /* CONST_BITS - PASS1_BITS */
+            if (v < -32768 || v > 32767) return 0;
+            ws[y][x] = (int)v;
+        }
+    }
+    for (int y = 0; y < 8; y++) {
+        int64_t w[8], s[8];
+        for (int x = 0; x < 8; x++) w[x] = ws[y][x];
+        islow_1d(w, s);
+        for (int x = 0; x < 8; x++) {
+            int64_t v = (s[x] + (1 << 17)) >> 18; /* CONST_BITS + PASS1_BITS + 3 */
+            if (v < -511 || v > 511) return 0;
+            out[y * stride + x] = clamp255((int)v + 128);
+        }
+    }
+    return 1;
 }
 
 void cs_jpeg_h2v1_from(const uint8_t *in, unsigned n, unsigned from, uint8_t *out) {

@@ -8,17 +8,21 @@
 /* One block's quantised coefficients c (natural order, 16-byte aligned) and
  * its quantisation table q to size x size pixels at out (rows stride
  * apart), exactly as libjpeg-turbo computes them. */
-typedef void (*cs_jpeg_idct_fn)(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-void cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-void cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-void cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+typedef int (*cs_jpeg_idct_fn)(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 /* libjpeg-turbo computes these two in C (jidctint.c), range table and all */
-void cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-void cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-void cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-void cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+/* libjpeg-turbo's 8x8 where it agrees with jidctint.c; 0 where it may not
+ * (jpeg_idct.c says when) */
+int cs_jpeg_idct_8x8(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_8x8_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 
 /* libjpeg's h2v1 upsampling (jdsample.c): n >= 3 samples to 2n. Fancy:
  * each 3/4 of the nearer sample and 1/4 of the other neighbour, rounding up

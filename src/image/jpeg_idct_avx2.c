@@ -36,7 +36,7 @@ static inline __m128i mul4(__m128i a, int k) {
     return _mm_mullo_epi32(a, _mm_set1_epi32(k));
 }
 
-void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     __m256i d0 = dq_row(c, q, 0), d1 = dq_row(c, q, 1), d2 = dq_row(c, q, 2);
     __m256i d3 = dq_row(c, q, 3), d5 = dq_row(c, q, 5), d6 = dq_row(c, q, 6);
     __m256i d7 = dq_row(c, q, 7);
@@ -85,9 +85,10 @@ void cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
     uint32_t rows[4];
     _mm_storeu_si128((__m128i *)rows, bytes);
     for (int y = 0; y < 4; y++) memcpy(out + (size_t)y * (size_t)stride, &rows[y], 4);
+    return 1;
 }
 
-void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     __m256i d0 = dq_row(c, q, 0), d1 = dq_row(c, q, 1), d3 = dq_row(c, q, 3);
     __m256i d5 = dq_row(c, q, 5), d7 = dq_row(c, q, 7);
     __m256i dc = _mm256_slli_epi32(d0, 15);
@@ -108,6 +109,7 @@ void cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
     uint32_t four = (uint32_t)_mm_cvtsi128_si32(bytes);
     memcpy(out, &four, 2);
     memcpy(out + stride, (const uint8_t *)&four + 2, 2);
+    return 1;
 }
 
 /* 8x8 int32 transpose: v[i] lane j -> v[j] lane i */
@@ -165,15 +167,14 @@ static inline void idct6(const __m256i x[6], __m256i y[6], int pass1) {
  * below 2^31; real photographs' stay far below); the row pass needs only
  * bits 18-27 of its sums, which wrapping keeps. Other blocks go to the
  * portable code. */
-void cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     __m256i d[6], big = _mm256_setzero_si256();
     for (int r = 0; r < 6; r++) {
         d[r] = dq_row(c, q, r);
         big = _mm256_or_si256(big, _mm256_cmpgt_epi32(_mm256_abs_epi32(d[r]), K(32767)));
     }
     if (!_mm256_testz_si256(big, big)) {
-        cs_jpeg_idct_6x6(c, q, out, stride);
-        return;
+        return cs_jpeg_idct_6x6(c, q, out, stride);
     }
     d[0] = _mm256_add_epi32(_mm256_slli_epi32(d[0], 13), K(1024)); /* << CONST_BITS, rounding */
     __m256i w[8], v[6], y[6];
@@ -198,19 +199,19 @@ void cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
         memcpy(a, t, 4), memcpy(a + 4, t + 8, 2);
         memcpy(n, t + 4, 4), memcpy(n + 4, t + 12, 2);
     }
+    return 1;
 }
 
 /* The 3x3 of jidctint.c, exact as the 6x6 is (the same bound). The column
  * pass runs on the columns in lanes; the row pass on two rows at a time
  * (lanes 0-2 and 4-6), each output lane weighing the row's three work
  * values by its own constants. */
-void cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+int cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     __m256i d0 = dq_row(c, q, 0), d1 = dq_row(c, q, 1), d2 = dq_row(c, q, 2);
     __m256i big = _mm256_or_si256(_mm256_abs_epi32(d0), _mm256_abs_epi32(d1));
     big = _mm256_cmpgt_epi32(_mm256_or_si256(big, _mm256_abs_epi32(d2)), K(32767));
     if (!_mm256_testz_si256(big, big)) {
-        cs_jpeg_idct_3x3(c, q, out, stride);
-        return;
+        return cs_jpeg_idct_3x3(c, q, out, stride);
     }
     __m256i t0 = _mm256_add_epi32(_mm256_slli_epi32(d0, 13), K(1024));
     __m256i t12 = _mm256_mullo_epi32(d2, K(5793)); /* c2 */
@@ -237,6 +238,68 @@ void cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int
     memcpy(out, t, 3);
     memcpy(out + stride, t + 8, 3);
     memcpy(out + 2 * (size_t)stride, t + 4, 3);
+    return 1;
+}
+
+/* islow_1d of jpeg_idct.c on eight vectors, in 32-bit lanes */
+static inline void islow8(const __m256i x[8], __m256i s[8]) {
+#define ADD       _mm256_add_epi32
+#define SUB       _mm256_sub_epi32
+#define MUL(v, k) _mm256_mullo_epi32(v, K(k))
+    __m256i z1 = MUL(ADD(x[2], x[6]), 4433);
+    __m256i e2 = ADD(z1, MUL(x[6], -15137)), e3 = ADD(z1, MUL(x[2], 6270));
+    __m256i e0 = _mm256_slli_epi32(ADD(x[0], x[4]), 13),
+            e1 = _mm256_slli_epi32(SUB(x[0], x[4]), 13);
+    __m256i t10 = ADD(e0, e3), t13 = SUB(e0, e3), t11 = ADD(e1, e2), t12 = SUB(e1, e2);
+    __m256i y1 = ADD(x[7], x[1]), y2 = ADD(x[5], x[3]), y3 = ADD(x[7], x[3]), y4 = ADD(x[5], x[1]);
+    __m256i z5 = MUL(ADD(y3, y4), 9633);
+    y1 = MUL(y1, -7373), y2 = MUL(y2, -20995);
+    y3 = ADD(MUL(y3, -16069), z5), y4 = ADD(MUL(y4, -3196), z5);
+    __m256i o0 = ADD(MUL(x[7], 2446), ADD(y1, y3)), o1 = ADD(MUL(x[5], 16819), ADD(y2, y4));
+    __m256i o2 = ADD(MUL(x[3], 25172), ADD(y2, y3)), o3 = ADD(MUL(x[1], 12299), ADD(y1, y4));
+    s[0] = ADD(t10, o3), s[7] = SUB(t10, o3), s[1] = ADD(t11, o2), s[6] = SUB(t11, o2);
+    s[2] = ADD(t12, o1), s[5] = SUB(t12, o1), s[3] = ADD(t13, o0), s[4] = SUB(t13, o0);
+#undef ADD
+#undef SUB
+#undef MUL
+}
+
+/* any lane of v[0..n) beyond +-limit */
+static inline int beyond(const __m256i *v, int n, int limit) {
+    __m256i big = _mm256_setzero_si256();
+    for (int i = 0; i < n; i++)
+        big = _mm256_or_si256(big, _mm256_cmpgt_epi32(_mm256_abs_epi32(v[i]), K(limit)));
+    return !_mm256_testz_si256(big, big);
+}
+
+/* The 8x8 in 32-bit lanes: no sum passes 2^31 while the dequantised values
+ * stay within 2^12 and the work rows within 2^14 (the largest sum of the
+ * weights of an output is 61,214; a photograph's values are far smaller).
+ * Blocks beyond that go to the portable code, which also says where
+ * libjpeg-turbo's SIMD and C disagree. */
+int cs_jpeg_idct_8x8_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    __m256i d[8], s[8], w[8];
+    for (int r = 0; r < 8; r++) d[r] = dq_row(c, q, r);
+    if (beyond(d, 8, 4095)) return cs_jpeg_idct_8x8(c, q, out, stride);
+    islow8(d, s);
+    for (int r = 0; r < 8; r++) w[r] = descale8(s[r], 11);
+    if (beyond(w, 8, 16383)) return cs_jpeg_idct_8x8(c, q, out, stride);
+    transpose8(w); /* w[x]: column x of the work rows, rows in the lanes */
+    islow8(w, s);
+    __m256i o[8];
+    for (int x = 0; x < 8; x++) o[x] = descale8(s[x], 18);
+    if (beyond(o, 8, 511)) return 0;
+    for (int x = 0; x < 8; x++) o[x] = _mm256_add_epi32(o[x], K(128));
+    transpose8(o); /* o[r]: output row r */
+    const __m128i order = _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15);
+    for (int r = 0; r < 8; r += 2) {
+        __m256i p = _mm256_packs_epi32(o[r], o[r + 1]); /* r 0-3, r+1 0-3 | r 4-7, r+1 4-7 */
+        __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        b = _mm_shuffle_epi8(b, order); /* row r, row r+1 */
+        _mm_storel_epi64((__m128i *)(out + (size_t)r * (size_t)stride), b);
+        _mm_storel_epi64((__m128i *)(out + (size_t)(r + 1) * (size_t)stride), _mm_srli_si128(b, 8));
+    }
+    return 1;
 }
 
 /* 16 pixels' R, G or B as int32 (two halves of 8) to 16 bytes, clamped */

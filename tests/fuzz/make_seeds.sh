@@ -31,6 +31,7 @@ save("fast422.jpg", big, "JPEG", quality=75, subsampling=1, optimize=True)
 save("fastgrey.jpg", big.convert("L"), "JPEG", quality=60)
 # 4/8 of a wide strip: chroma rows long enough for the vector upsampling
 save("fast422wide.jpg", base.resize((200, 40)), "JPEG", quality=80, subsampling=1)
+save("fast48_420.jpg", base.resize((200, 40)), "JPEG", quality=85)  # 4:2:0 at 4/8: the 8x8
 # 3/8 (56x48) and 6/8 (32x24): the 3x3 and 6x6 IDCTs
 mid = base.resize((56, 48))
 save("fast38_420.jpg", mid, "JPEG", quality=90)
