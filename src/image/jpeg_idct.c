@@ -90,74 +90,65 @@ int cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int strid
     return 1;
 }
 
-/* jidctint.c's 3x3 (a 3-point IDCT of rows and columns 0-2; libjpeg-turbo
- * has no SIMD for it): the constants are FIX(0.707106781) and
- * FIX(1.224744871) with CONST_BITS 13, PASS1_BITS 2; its outputs go through
- * the range table (wrap_limit). */
+/* jidctint.c's 3-point IDCT on x[0..2] (x[0] already shifted up, with
+ * the pass's rounding), to its sums in output order. */
+static void idct3_1d(const int64_t x[3], int64_t s[3]) {
+    int64_t t12 = x[2] * 5793, t10 = x[0] + t12, o = x[1] * 10033; /* c2, c1 */
+    s[0] = t10 + o, s[2] = t10 - o, s[1] = x[0] - t12 - t12;
+}
+
+/* jidctint.c's 3x3 (rows and columns 0-2; libjpeg-turbo has no SIMD for
+ * it): CONST_BITS 13, PASS1_BITS 2, the outputs through the range table
+ * (wrap_limit). */
 int cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     int ws[3][3];
     for (int x = 0; x < 3; x++) {
-        int64_t t0 = (int64_t)c[x] * q[x] * 8192 + 1024; /* << CONST_BITS, + rounding */
-        int64_t t12 = (int64_t)c[16 + x] * q[16 + x] * 5793;
-        int64_t t10 = t0 + t12, t2 = t0 - t12 - t12;
-        int64_t o = (int64_t)c[8 + x] * q[8 + x] * 10033;
-        ws[0][x] = (int)((t10 + o) >> 11);
-        ws[2][x] = (int)((t10 - o) >> 11);
-        ws[1][x] = (int)(t2 >> 11);
+        int64_t d[3], s[3];
+        for (int y = 0; y < 3; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
+        d[0] = d[0] * 8192 + 1024;
+        idct3_1d(d, s);
+        for (int y = 0; y < 3; y++) ws[y][x] = (int)(s[y] >> 11);
     }
     for (int y = 0; y < 3; y++) {
-        const int *w = ws[y];
-        int64_t t0 = ((int64_t)w[0] + 16) * 8192;
-        int64_t t12 = (int64_t)w[2] * 5793;
-        int64_t t10 = t0 + t12, t2 = t0 - t12 - t12;
-        int64_t o = (int64_t)w[1] * 10033;
-        uint8_t *r = out + y * stride;
-        r[0] = wrap_limit((int)((t10 + o) >> 18));
-        r[2] = wrap_limit((int)((t10 - o) >> 18));
-        r[1] = wrap_limit((int)(t2 >> 18));
+        int64_t w[3] = {((int64_t)ws[y][0] + 16) * 8192, ws[y][1], ws[y][2]}, s[3];
+        idct3_1d(w, s);
+        for (int x = 0; x < 3; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
     }
     return 1;
+}
+
+/* jidctint.c's 6-point IDCT, as idct3_1d. pass1: the column pass's form,
+ * whose outputs 1 and 4 come out already shifted. */
+static void idct6_1d(const int64_t x[6], int64_t s[6], int pass1) {
+    int64_t t10 = x[4] * 5793, t1 = x[0] + t10, t11 = x[0] - t10 - t10; /* c4 */
+    int64_t t2 = x[2] * 10033, e0 = t1 + t2, e2 = t1 - t2;              /* c2 */
+    int64_t z = (x[1] + x[5]) * 2998;                                   /* c5 */
+    int64_t o0 = z + (x[1] + x[3]) * 8192, o2 = z + (x[5] - x[3]) * 8192;
+    int64_t o1 = x[1] - x[3] - x[5];
+    if (pass1)
+        t11 >>= 11, o1 *= 4; /* << PASS1_BITS */
+    else
+        o1 *= 8192; /* << CONST_BITS */
+    s[0] = e0 + o0, s[5] = e0 - o0, s[1] = t11 + o1, s[4] = t11 - o1;
+    s[2] = e2 + o2, s[3] = e2 - o2;
 }
 
 /* jidctint.c's 6x6 (rows and columns 0-5), the same way. */
 int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     int ws[6][6];
     for (int x = 0; x < 6; x++) {
-        int64_t d[6];
+        int64_t d[6], s[6];
         for (int y = 0; y < 6; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
-        int64_t t0 = d[0] * 8192 + 1024;
-        int64_t t10 = d[4] * 5793; /* c4 */
-        int64_t t1 = t0 + t10;
-        int64_t t11 = (t0 - t10 - t10) >> 11;
-        int64_t t2c = d[2] * 10033; /* c2 */
-        int64_t e0 = t1 + t2c, e2 = t1 - t2c;
-        int64_t z = (d[1] + d[5]) * 2998; /* c5 */
-        int64_t o0 = z + (d[1] + d[3]) * 8192, o2 = z + (d[5] - d[3]) * 8192;
-        int64_t o1 = (d[1] - d[3] - d[5]) * 4; /* << PASS1_BITS */
-        ws[0][x] = (int)((e0 + o0) >> 11);
-        ws[5][x] = (int)((e0 - o0) >> 11);
-        ws[1][x] = (int)(t11 + o1);
-        ws[4][x] = (int)(t11 - o1);
-        ws[2][x] = (int)((e2 + o2) >> 11);
-        ws[3][x] = (int)((e2 - o2) >> 11);
+        d[0] = d[0] * 8192 + 1024;
+        idct6_1d(d, s, 1);
+        for (int y = 0; y < 6; y++) ws[y][x] = (int)(y == 1 || y == 4 ? s[y] : s[y] >> 11);
     }
     for (int y = 0; y < 6; y++) {
-        const int *w = ws[y];
-        int64_t t0 = ((int64_t)w[0] + 16) * 8192;
-        int64_t t10 = (int64_t)w[4] * 5793;
-        int64_t t1 = t0 + t10, t11 = t0 - t10 - t10;
-        int64_t t2c = (int64_t)w[2] * 10033;
-        int64_t e0 = t1 + t2c, e2 = t1 - t2c;
-        int64_t z = ((int64_t)w[1] + w[5]) * 2998;
-        int64_t o0 = z + ((int64_t)w[1] + w[3]) * 8192, o2 = z + ((int64_t)w[5] - w[3]) * 8192;
-        int64_t o1 = ((int64_t)w[1] - w[3] - w[5]) * 8192; /* << CONST_BITS */
-        uint8_t *r = out + y * stride;
-        r[0] = wrap_limit((int)((e0 + o0) >> 18));
-        r[5] = wrap_limit((int)((e0 - o0) >> 18));
-        r[1] = wrap_limit((int)((t11 + o1) >> 18));
-        r[4] = wrap_limit((int)((t11 - o1) >> 18));
-        r[2] = wrap_limit((int)((e2 + o2) >> 18));
-        r[3] = wrap_limit((int)((e2 - o2) >> 18));
+        int64_t w[6], s[6];
+        for (int x = 0; x < 6; x++) w[x] = ws[y][x];
+        w[0] = (w[0] + 16) * 8192;
+        idct6_1d(w, s, 0);
+        for (int x = 0; x < 6; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
     }
     return 1;
 }
