@@ -131,6 +131,14 @@ static inline void transpose8(__m256i v[8]) {
     }
 }
 
+/* any lane of v[0..n) beyond +-limit */
+static inline int beyond(const __m256i *v, int n, int limit) {
+    __m256i big = _mm256_setzero_si256();
+    for (int i = 0; i < n; i++)
+        big = _mm256_or_si256(big, _mm256_cmpgt_epi32(_mm256_abs_epi32(v[i]), K(limit)));
+    return !_mm256_testz_si256(big, big);
+}
+
 /* jidctint.c's range table on the final sums: their bits 18-27, as a
  * signed 10-bit value, + 128, then clamped (by the packs that follow) */
 static inline __m256i wrap18(__m256i s) {
@@ -138,9 +146,9 @@ static inline __m256i wrap18(__m256i s) {
     return _mm256_add_epi32(_mm256_sub_epi32(_mm256_xor_si256(x, K(512)), K(512)), K(128));
 }
 
-/* The 6-point IDCT of jidctint.c on six vectors (a lane each), to its
- * outputs in order. pass1: the column pass's form (rounding folded into
- * x0, which the caller prepared; outputs 1 and 4 unshifted) */
+/* The 6-point IDCT of jidctint.c on six vectors (a lane each; x[0] shifted
+ * up with the pass's rounding by the caller), to its sums in output order.
+ * pass1: the column pass's form, whose outputs 1 and 4 come out final. */
 static inline void idct6(const __m256i x[6], __m256i y[6], int pass1) {
     __m256i t10 = _mm256_mullo_epi32(x[4], K(5793)); /* c4 */
     __m256i t1 = _mm256_add_epi32(x[0], t10);
@@ -163,19 +171,14 @@ static inline void idct6(const __m256i x[6], __m256i y[6], int pass1) {
 }
 
 /* jidctint.c computes the 6x6 in 64 bits. In 32-bit lanes its column pass
- * is exact while every dequantised coefficient fits 16 bits (its sums stay
- * below 2^31; real photographs' stay far below); the row pass needs only
- * bits 18-27 of its sums, which wrapping keeps. Other blocks go to the
- * portable code. */
+ * is exact while every dequantised coefficient fits 16 bits (no sum then
+ * passes 1.53e9, checked over every sign pattern; a photograph's stay far
+ * below); the row pass needs only bits 18-27 of its sums, which wrapping
+ * keeps. Other blocks go to the portable code. */
 int cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
-    __m256i d[6], big = _mm256_setzero_si256();
-    for (int r = 0; r < 6; r++) {
-        d[r] = dq_row(c, q, r);
-        big = _mm256_or_si256(big, _mm256_cmpgt_epi32(_mm256_abs_epi32(d[r]), K(32767)));
-    }
-    if (!_mm256_testz_si256(big, big)) {
-        return cs_jpeg_idct_6x6(c, q, out, stride);
-    }
+    __m256i d[6];
+    for (int r = 0; r < 6; r++) d[r] = dq_row(c, q, r);
+    if (beyond(d, 6, 32767)) return cs_jpeg_idct_6x6(c, q, out, stride);
     d[0] = _mm256_add_epi32(_mm256_slli_epi32(d[0], 13), K(1024)); /* << CONST_BITS, rounding */
     __m256i w[8], v[6], y[6];
     idct6(d, w, 1);
@@ -207,17 +210,13 @@ int cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int 
  * (lanes 0-2 and 4-6), each output lane weighing the row's three work
  * values by its own constants. */
 int cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
-    __m256i d0 = dq_row(c, q, 0), d1 = dq_row(c, q, 1), d2 = dq_row(c, q, 2);
-    __m256i big = _mm256_or_si256(_mm256_abs_epi32(d0), _mm256_abs_epi32(d1));
-    big = _mm256_cmpgt_epi32(_mm256_or_si256(big, _mm256_abs_epi32(d2)), K(32767));
-    if (!_mm256_testz_si256(big, big)) {
-        return cs_jpeg_idct_3x3(c, q, out, stride);
-    }
-    __m256i t0 = _mm256_add_epi32(_mm256_slli_epi32(d0, 13), K(1024));
-    __m256i t12 = _mm256_mullo_epi32(d2, K(5793)); /* c2 */
+    __m256i d[3] = {dq_row(c, q, 0), dq_row(c, q, 1), dq_row(c, q, 2)};
+    if (beyond(d, 3, 32767)) return cs_jpeg_idct_3x3(c, q, out, stride);
+    __m256i t0 = _mm256_add_epi32(_mm256_slli_epi32(d[0], 13), K(1024));
+    __m256i t12 = _mm256_mullo_epi32(d[2], K(5793)); /* c2 */
     __m256i t10 = _mm256_add_epi32(t0, t12);
     __m256i t2 = _mm256_sub_epi32(_mm256_sub_epi32(t0, t12), t12);
-    __m256i o = _mm256_mullo_epi32(d1, K(10033)); /* c1 */
+    __m256i o = _mm256_mullo_epi32(d[1], K(10033)); /* c1 */
     __m256i w[3] = {_mm256_srai_epi32(_mm256_add_epi32(t10, o), 11), _mm256_srai_epi32(t2, 11),
                     _mm256_srai_epi32(_mm256_sub_epi32(t10, o), 11)};
     const __m256i even = _mm256_setr_epi32(5793, -11586, 5793, 0, 5793, -11586, 5793, 0);
@@ -262,14 +261,6 @@ static inline void islow8(const __m256i x[8], __m256i s[8]) {
 #undef ADD
 #undef SUB
 #undef MUL
-}
-
-/* any lane of v[0..n) beyond +-limit */
-static inline int beyond(const __m256i *v, int n, int limit) {
-    __m256i big = _mm256_setzero_si256();
-    for (int i = 0; i < n; i++)
-        big = _mm256_or_si256(big, _mm256_cmpgt_epi32(_mm256_abs_epi32(v[i]), K(limit)));
-    return !_mm256_testz_si256(big, big);
 }
 
 /* The 8x8 in 32-bit lanes: no sum passes 2^31 while the dequantised values
