@@ -6,8 +6,8 @@
  * (decode_jpeg.c, choose_scale), and there libjpeg-turbo spends nearly all
  * its time in Huffman decoding (jpeg_huff.c says why ours is faster). The
  * rest is what libjpeg does at these scales: its reduced IDCTs (jidctred.c's
- * 2x2 and 4x4, jidctint.c's 3x3 and 6x6: the same constants, roundings and
- * limits), chroma enlarged by the IDCT where the subsampling allows it
+ * 2x2 and 4x4, jidctint.c's 3x3, 6x6 and 8x8: the same constants, roundings
+ * and limits), chroma enlarged by the IDCT where the subsampling allows it
  * (4:2:0, 4:4:4) and otherwise upsampled across (4:2:2), and its YCbCr ->
  * RGB rule.
  * tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.

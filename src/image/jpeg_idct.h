@@ -1,4 +1,4 @@
-/* image/jpeg_idct.h - the reduced IDCTs and the colour conversion of
+/* image/jpeg_idct.h - the IDCTs, upsampling and colour conversion of
  * jpeg_fast.c (jpeg_idct.c, jpeg_idct_avx2.c). */
 #ifndef CS_JPEG_IDCT_H
 #define CS_JPEG_IDCT_H
@@ -7,7 +7,8 @@
 
 /* One block's quantised coefficients c (natural order, 16-byte aligned) and
  * its quantisation table q to size x size pixels at out (rows stride
- * apart), exactly as libjpeg-turbo computes them. */
+ * apart), exactly as libjpeg-turbo computes them. Returns 1; 0 (only the
+ * 8x8) for a block whose pixels it cannot promise. */
 typedef int (*cs_jpeg_idct_fn)(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
