@@ -6,14 +6,14 @@
  * (decode_jpeg.c, choose_scale), and there libjpeg-turbo spends nearly all
  * its time in Huffman decoding (jpeg_huff.c says why ours is faster). The
  * rest is what libjpeg does at these scales: its reduced IDCTs (jidctred.c's
- * 2x2 and 4x4, jidctint.c's 3x3, 6x6 and 8x8: the same constants, roundings
- * and limits), chroma enlarged by the IDCT where the subsampling allows it
+ * 2x2 and 4x4, jidctint.c's 3x3, 6x6, 8x8 and 12x12: the same constants,
+ * roundings and limits), chroma enlarged by the IDCT where the subsampling allows it
  * (4:2:0, 4:4:4) and otherwise upsampled across (4:2:2), and its YCbCr ->
  * RGB rule.
  * tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.
  *
  * It takes only files where that holds: 8-bit baseline or extended Huffman,
- * one scan holding every component, grey or YCbCr, IDCT sizes 1-4, 6 or 8,
+ * one scan holding every component, grey or YCbCr, IDCT sizes 1-4, 6, 8 or 12,
  * each component at the output's size after its IDCT or at half of it
  * across. Anything else, and any stream libjpeg would warn about (a bad
  * code, a run past a block, restart markers out of order, data that ends
@@ -32,7 +32,7 @@
 
 typedef struct fast_comp {
     int h, v;         /* blocks of the MCU across and down */
-    int size;         /* pixels across a block after its IDCT: 1, 2, 3, 4, 6 or 8 */
+    int size;         /* pixels across a block after its IDCT: 1-4, 6, 8 or 12 */
     int plane;        /* component index: where its samples go */
     int wide;         /* 2: libjpeg doubles the samples across (h2v1 fancy upsampling) */
     unsigned samples; /* samples across the component (what the upsampling reads) */
@@ -49,7 +49,7 @@ typedef struct fast_dec {
     huff_dc dc[4];
     huff_ac ac[4];
     huff_reader rd;
-    cs_jpeg_idct_fn idct[9]; /* by IDCT size: 1, 2, 3, 4, 6, 8 */
+    cs_jpeg_idct_fn idct[13]; /* by IDCT size: 1, 2, 3, 4, 6, 8, 12 */
     cs_jpeg_ycc_fn ycc;
     cs_jpeg_h2v1_fn h2v1;
     huff_mcu mcu;
@@ -66,7 +66,7 @@ static int setup_comp(j_decompress_ptr ci, fast_dec *d, int i, int min, int *bui
     const jpeg_component_info *c = ci->cur_comp_info[i];
     fast_comp *f = &d->comp[i];
     int s = c->DCT_scaled_size;
-    if (s < 1 || s > 8 || s == 5 || s == 7) return 0;
+    if (s < 1 || s > 12 || !d->idct[s]) return 0;
     /* libjpeg's upsampler: samples per output pixel across and down */
     int h_in = c->h_samp_factor * s / min, v_in = c->v_samp_factor * s / min;
     int hmax = n == 1 ? h_in : ci->max_h_samp_factor, vmax = n == 1 ? v_in : ci->max_v_samp_factor;
@@ -210,12 +210,14 @@ static int decode_scan(j_decompress_ptr ci, fast_dec *d, uint8_t *rgb, uint8_t *
 int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     fast_dec *d = aligned_alloc(64, (sizeof(fast_dec) + 63) & ~(size_t)63);
     if (!d) return 0;
+    memset(d->idct, 0, sizeof d->idct); /* the sizes left NULL are declined */
     d->idct[1] = cs_jpeg_idct_1x1;
     d->idct[2] = cs_jpeg_idct_2x2;
     d->idct[3] = cs_jpeg_idct_3x3;
     d->idct[4] = cs_jpeg_idct_4x4;
     d->idct[6] = cs_jpeg_idct_6x6;
     d->idct[8] = cs_jpeg_idct_8x8;
+    d->idct[12] = cs_jpeg_idct_12x12;
     d->ycc = cs_jpeg_ycc_row;
     d->h2v1 = cs_jpeg_h2v1;
 #if defined(__x86_64__) || defined(_M_X64)

@@ -153,6 +153,51 @@ int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int strid
     return 1;
 }
 
+/* jidctint.c's 12-point IDCT from 8 inputs (x[0] shifted up with the
+ * pass's rounding), to its sums in output order. */
+static void idct12_1d(const int64_t x[8], int64_t s[12]) {
+    int64_t z3 = x[0], z4 = x[4] * 10033; /* c4 */
+    int64_t t10 = z3 + z4, t11 = z3 - z4;
+    int64_t c2 = x[2] * 11190, z1 = x[2] * 8192, z2 = x[6] * 8192; /* c2 */
+    int64_t t21 = z3 + (z1 - z2), t24 = z3 - (z1 - z2);
+    int64_t t20 = t10 + (c2 + z2), t25 = t10 - (c2 + z2);
+    int64_t t22 = t11 + (c2 - z1 - z2), t23 = t11 - (c2 - z1 - z2);
+    int64_t a = x[1], b = x[3], c = x[5], d = x[7];
+    int64_t o1 = b * 10703, o4 = b * -4433;           /* c3, -c9 */
+    int64_t o5 = (a + c + d) * 7053;                  /* c7 */
+    int64_t o2 = o5 + (a + c) * 2139;                 /* c5-c7 */
+    int64_t o0 = o2 + o1 + a * 2295;                  /* c1-c5 */
+    int64_t o3 = (c + d) * -8565;                     /* -(c7+c11) */
+    o2 += o3 + o4 - c * 12112;                        /* c1+c5-c7-c11 */
+    o3 += o5 - o1 + d * 12998;                        /* c1+c11 */
+    o5 += o4 - a * 5540 - d * 16244;                  /* c7-c11, c5+c7 */
+    int64_t p = a - d, r = b - c, z = (p + r) * 4433; /* c9 */
+    o1 = z + p * 6270, o4 = z - r * 15137;            /* c3-c9, c3+c9 */
+    s[0] = t20 + o0, s[11] = t20 - o0, s[1] = t21 + o1, s[10] = t21 - o1;
+    s[2] = t22 + o2, s[9] = t22 - o2, s[3] = t23 + o3, s[8] = t23 - o3;
+    s[4] = t24 + o4, s[7] = t24 - o4, s[5] = t25 + o5, s[6] = t25 - o5;
+}
+
+/* jidctint.c's 12x12 (4:2:0's chroma at 6/8; C in libjpeg-turbo too). */
+int cs_jpeg_idct_12x12(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    int ws[12][8];
+    for (int x = 0; x < 8; x++) {
+        int64_t d[8], s[12];
+        for (int y = 0; y < 8; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
+        d[0] = d[0] * 8192 + 1024;
+        idct12_1d(d, s);
+        for (int y = 0; y < 12; y++) ws[y][x] = (int)(s[y] >> 11);
+    }
+    for (int y = 0; y < 12; y++) {
+        int64_t w[8], s[12];
+        for (int x = 0; x < 8; x++) w[x] = ws[y][x];
+        w[0] = (w[0] + 16) * 8192;
+        idct12_1d(w, s);
+        for (int x = 0; x < 12; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
+    }
+    return 1;
+}
+
 /* jidctint.c's 8-point IDCT (LL&M) on x[0..7], its sums before the final
  * shift in output order. */
 static void islow_1d(const int64_t x[8], int64_t s[8]) {

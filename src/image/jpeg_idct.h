@@ -13,9 +13,10 @@ typedef int (*cs_jpeg_idct_fn)(const int16_t *c, const int32_t *q, uint8_t *out,
 int cs_jpeg_idct_1x1(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_2x2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
-/* libjpeg-turbo computes these two in C (jidctint.c), range table and all */
+/* libjpeg-turbo computes these in C (jidctint.c), range table and all */
 int cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_12x12(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 /* libjpeg-turbo's 8x8 where it agrees with jidctint.c; 0 where it may not
  * (jpeg_idct.c says when) */
 int cs_jpeg_idct_8x8(const int16_t *c, const int32_t *q, uint8_t *out, int stride);

@@ -40,6 +40,7 @@ save("fast38_grey.jpg", mid.convert("L"), "JPEG", quality=95)
 small = base.resize((32, 24))
 save("fast68_444.jpg", small, "JPEG", quality=90, subsampling=0)
 save("fast68_422.jpg", small, "JPEG", quality=80, subsampling=1)
+save("fast68_420.jpg", small, "JPEG", quality=85)  # the 12x12 for chroma
 save("rgb.png", base, "PNG")
 save("rgba.png", base.convert("RGBA"), "PNG")
 save("inter.png", base, "PNG", interlace=1)
