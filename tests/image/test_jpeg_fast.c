@@ -269,7 +269,8 @@ static void vector_idcts(void) {
         cs_jpeg_idct_fn ref, vec;
     } fs[] = {{"3x3", cs_jpeg_idct_3x3, cs_jpeg_idct_3x3_avx2},
               {"6x6", cs_jpeg_idct_6x6, cs_jpeg_idct_6x6_avx2},
-              {"8x8", cs_jpeg_idct_8x8, cs_jpeg_idct_8x8_avx2}};
+              {"8x8", cs_jpeg_idct_8x8, cs_jpeg_idct_8x8_avx2},
+              {"12x12", cs_jpeg_idct_12x12, cs_jpeg_idct_12x12_avx2}};
     uint32_t seed = 7;
     int16_t c[64] __attribute__((aligned(16)));
     int32_t q[64];
@@ -285,9 +286,9 @@ static void vector_idcts(void) {
                                : (int16_t)((int)(seed >> 16) % (2 * reach + 1) - reach);
                 q[k] = 1 + (int)((seed >> 8) % (extreme ? 255 : 16));
             }
-            uint8_t a[64], b[64];
+            uint8_t a[12 * 16], b[12 * 16]; /* up to 12 rows of 12, 16 apart */
             memset(a, 0, sizeof a), memset(b, 0, sizeof b);
-            int ra = fs[f].ref(c, q, a, 8), rb = fs[f].vec(c, q, b, 8);
+            int ra = fs[f].ref(c, q, a, 16), rb = fs[f].vec(c, q, b, 16);
             bad += ra != rb || (ra && memcmp(a, b, sizeof a) != 0);
             declined += !ra && !extreme;
         }
