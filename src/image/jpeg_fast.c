@@ -13,7 +13,7 @@
  * tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.
  *
  * It takes only files where that holds: 8-bit baseline or extended Huffman,
- * one scan holding every component, grey or YCbCr, IDCT sizes 1-4, 6, 8 or 12,
+ * one scan holding every component, grey or YCbCr, IDCT sizes 1-6, 8, 10 or 12,
  * each component at the output's size after its IDCT or at half of it
  * across. Anything else, and any stream libjpeg would warn about (a bad
  * code, a run past a block, restart markers out of order, data that ends
@@ -32,7 +32,7 @@
 
 typedef struct fast_comp {
     int h, v;         /* blocks of the MCU across and down */
-    int size;         /* pixels across a block after its IDCT: 1-4, 6, 8 or 12 */
+    int size;         /* pixels across a block after its IDCT: 1-6, 8, 10 or 12 */
     int plane;        /* component index: where its samples go */
     int wide;         /* 2: libjpeg doubles the samples across (h2v1 fancy upsampling) */
     unsigned samples; /* samples across the component (what the upsampling reads) */
@@ -49,7 +49,7 @@ typedef struct fast_dec {
     huff_dc dc[4];
     huff_ac ac[4];
     huff_reader rd;
-    cs_jpeg_idct_fn idct[13]; /* by IDCT size: 1, 2, 3, 4, 6, 8, 12 */
+    cs_jpeg_idct_fn idct[13]; /* by IDCT size: 1-6, 8, 10, 12 */
     cs_jpeg_ycc_fn ycc;
     cs_jpeg_h2v1_fn h2v1;
     huff_mcu mcu;
@@ -121,7 +121,7 @@ static int setup(j_decompress_ptr ci, fast_dec *d) {
     if (ci->comps_in_scan != n || ci->Ss != 0 || ci->Se != 63 || ci->Ah != 0 || ci->Al != 0)
         return 0;
     int min = ci->min_DCT_scaled_size, built = 0;
-    if (min < 1 || min > 6 || min == 5) return 0;
+    if (min < 1 || min > 6) return 0;
     d->ncomp = n;
     d->fancy = min > 1;
     d->mcu.blocks = 0;
@@ -215,8 +215,10 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     d->idct[2] = cs_jpeg_idct_2x2;
     d->idct[3] = cs_jpeg_idct_3x3;
     d->idct[4] = cs_jpeg_idct_4x4;
+    d->idct[5] = cs_jpeg_idct_5x5;
     d->idct[6] = cs_jpeg_idct_6x6;
     d->idct[8] = cs_jpeg_idct_8x8;
+    d->idct[10] = cs_jpeg_idct_10x10;
     d->idct[12] = cs_jpeg_idct_12x12;
     d->ycc = cs_jpeg_ycc_row;
     d->h2v1 = cs_jpeg_h2v1;

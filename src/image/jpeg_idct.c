@@ -153,6 +153,76 @@ int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int strid
     return 1;
 }
 
+/* jidctint.c's 5-point IDCT, as idct3_1d. */
+static void idct5_1d(const int64_t x[5], int64_t s[5]) {
+    int64_t z1 = (x[2] + x[4]) * 6476, z2 = (x[2] - x[4]) * 2896; /* (c2+c4)/2, (c2-c4)/2 */
+    int64_t z3 = x[0] + z2, t10 = z3 + z1, t11 = z3 - z1, t12 = x[0] - z2 * 4;
+    int64_t w = (x[1] + x[3]) * 6810;                    /* c3 */
+    int64_t o0 = w + x[1] * 4209, o1 = w - x[3] * 17828; /* c1-c3, c1+c3 */
+    s[0] = t10 + o0, s[4] = t10 - o0, s[1] = t11 + o1, s[3] = t11 - o1, s[2] = t12;
+}
+
+/* jidctint.c's 5x5 (rows and columns 0-4). */
+int cs_jpeg_idct_5x5(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    int ws[5][5];
+    for (int x = 0; x < 5; x++) {
+        int64_t d[5], s[5];
+        for (int y = 0; y < 5; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
+        d[0] = d[0] * 8192 + 1024;
+        idct5_1d(d, s);
+        for (int y = 0; y < 5; y++) ws[y][x] = (int)(s[y] >> 11);
+    }
+    for (int y = 0; y < 5; y++) {
+        int64_t w[5], s[5];
+        for (int x = 0; x < 5; x++) w[x] = ws[y][x];
+        w[0] = (w[0] + 16) * 8192;
+        idct5_1d(w, s);
+        for (int x = 0; x < 5; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
+    }
+    return 1;
+}
+
+/* jidctint.c's 10-point IDCT from 8 inputs, as idct6_1d: pass1's outputs 2
+ * and 7 come out final. */
+static void idct10_1d(const int64_t x[8], int64_t s[10], int pass1) {
+    int64_t z3 = x[0], z1 = x[4] * 9373, z2 = x[4] * 3580; /* c4, c8 */
+    int64_t t10 = z3 + z1, t11 = z3 - z2, t22 = z3 - (z1 - z2) * 2;
+    int64_t w = (x[2] + x[6]) * 6810;                      /* c6 */
+    int64_t t12 = w + x[2] * 4209, t13 = w - x[6] * 17828; /* c2-c6, c2+c6 */
+    int64_t t20 = t10 + t12, t24 = t10 - t12, t21 = t11 + t13, t23 = t11 - t13;
+    int64_t a = x[1], b = x[3], c = x[5], d = x[7];
+    int64_t p = b + d, m = b - d, h = m * 2531;            /* (c3-c7)/2 */
+    int64_t c5 = c * 8192, u = p * 7791, v = c5 + h;       /* (c3+c7)/2 */
+    int64_t o0 = a * 11443 + u + v, o4 = a * 1812 - u + v; /* c1, c9 */
+    u = p * 4815, v = c5 - h - m * 4096;                   /* (c1-c9)/2 */
+    int64_t o1 = a * 10323 - u - v, o3 = a * 5260 - u + v; /* c3, c7 */
+    int64_t o2 = (a - m - c) * (pass1 ? 4 : 8192);
+    if (pass1) t22 >>= 11;
+    s[0] = t20 + o0, s[9] = t20 - o0, s[1] = t21 + o1, s[8] = t21 - o1;
+    s[2] = t22 + o2, s[7] = t22 - o2, s[3] = t23 + o3, s[6] = t23 - o3;
+    s[4] = t24 + o4, s[5] = t24 - o4;
+}
+
+/* jidctint.c's 10x10 (4:2:0's chroma at 5/8). */
+int cs_jpeg_idct_10x10(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    int ws[10][8];
+    for (int x = 0; x < 8; x++) {
+        int64_t d[8], s[10];
+        for (int y = 0; y < 8; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
+        d[0] = d[0] * 8192 + 1024;
+        idct10_1d(d, s, 1);
+        for (int y = 0; y < 10; y++) ws[y][x] = (int)(y == 2 || y == 7 ? s[y] : s[y] >> 11);
+    }
+    for (int y = 0; y < 10; y++) {
+        int64_t w[8], s[10];
+        for (int x = 0; x < 8; x++) w[x] = ws[y][x];
+        w[0] = (w[0] + 16) * 8192;
+        idct10_1d(w, s, 0);
+        for (int x = 0; x < 10; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
+    }
+    return 1;
+}
+
 /* jidctint.c's 12-point IDCT from 8 inputs (x[0] shifted up with the
  * pass's rounding), to its sums in output order. */
 static void idct12_1d(const int64_t x[8], int64_t s[12]) {

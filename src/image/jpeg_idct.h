@@ -16,6 +16,8 @@ int cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int strid
 /* libjpeg-turbo computes these in C (jidctint.c), range table and all */
 int cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_5x5(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_10x10(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_12x12(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 /* libjpeg-turbo's 8x8 where it agrees with jidctint.c; 0 where it may not
  * (jpeg_idct.c says when) */

@@ -24,8 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cs_decode_opts opts = {0};
     opts.max_pixels = 1u << 16;
-    /* the last byte picks the exact or the DCT-scaled JPEG path */
-    if (size > 0 && (data[size - 1] & 1)) opts.jpeg_min_side = 16;
+    /* the last byte picks the exact or the DCT-scaled JPEG path; the size,
+     * the smallest side asked for, so that every scale n/8 can be reached
+     * (5/8 only with 20, 32-pixel sides) */
+    if (size > 0 && (data[size - 1] & 1)) opts.jpeg_min_side = size & 2 ? 20 : 16;
     cs_image img;
     cs_error err;
     if (cs_image_decode_mem(data, size, "fuzz", &opts, &img, &err) != CS_OK) return 0;
