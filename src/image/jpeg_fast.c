@@ -229,6 +229,8 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
         d->idct[4] = cs_jpeg_idct_4x4_avx2;
         d->idct[6] = cs_jpeg_idct_6x6_avx2;
         d->idct[8] = cs_jpeg_idct_8x8_avx2;
+        d->idct[5] = cs_jpeg_idct_5x5_avx2;
+        d->idct[10] = cs_jpeg_idct_10x10_avx2;
         d->idct[12] = cs_jpeg_idct_12x12_avx2;
         d->ycc = cs_jpeg_ycc_row_avx2;
         d->h2v1 = cs_jpeg_h2v1_avx2;

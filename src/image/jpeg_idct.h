@@ -24,6 +24,8 @@ int cs_jpeg_idct_12x12(const int16_t *c, const int32_t *q, uint8_t *out, int str
 int cs_jpeg_idct_8x8(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_8x8_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_5x5_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+int cs_jpeg_idct_10x10_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_12x12_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);

@@ -271,27 +271,43 @@ static inline void idct12(const __m256i x[8], __m256i s[12]) {
 #undef MUL
 }
 
-/* Rows r0.. of a 12-wide output (n rows, 8 at most) from its 12 columns,
- * each a vector over those rows (bytes after the range table's +128). */
-static inline void store12(__m256i col[12], int n, uint8_t *out, int stride) {
+/* n rows (8 at most) of a 10- or 12-wide output from its columns, each a
+ * vector over those rows (bytes after the range table's +128). */
+static inline void store_wide(const __m256i *col, int ncols, int n, uint8_t *out, int stride) {
     __m256i lo[8], hi[8];
-    for (int i = 0; i < 8; i++) lo[i] = col[i], hi[i] = i < 4 ? col[8 + i] : _mm256_setzero_si256();
+    for (int i = 0; i < 8; i++)
+        lo[i] = col[i], hi[i] = 8 + i < ncols ? col[8 + i] : _mm256_setzero_si256();
     transpose8(lo); /* lo[r]: columns 0-7 of row r */
-    transpose8(hi); /* hi[r]: columns 8-11 of row r, lanes 0-3 */
+    transpose8(hi); /* hi[r]: columns 8.. of row r */
     for (int r = 0; r < n; r++) {
         __m256i p = _mm256_packs_epi32(lo[r], hi[r]); /* 0-3, 8-11 | 4-7, - */
         __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
         uint8_t t[16]; /* 0-3 at 0, 8-11 at 4, 4-7 at 8 */
         _mm_storeu_si128((__m128i *)t, b);
         uint8_t *o = out + (size_t)r * (size_t)stride;
-        memcpy(o, t, 4), memcpy(o + 4, t + 8, 4), memcpy(o + 8, t + 4, 4);
+        memcpy(o, t, 4), memcpy(o + 4, t + 8, 4), memcpy(o + 8, t + 4, (size_t)(ncols - 8));
+    }
+}
+
+/* The row pass of a 10x10 or 12x12 whose column pass left the work rows
+ * w[0..rows): rows 0-7, then the rest, each column a vector. */
+static inline void rows_wide(const __m256i *w, int rows, void (*idct)(const __m256i *, __m256i *),
+                             uint8_t *out, int stride) {
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        __m256i x[8], s[12];
+        for (int i = 0; i < 8; i++) x[i] = r0 + i < rows ? w[r0 + i] : _mm256_setzero_si256();
+        transpose8(x); /* x[k]: column k of the work rows, a row a lane */
+        x[0] = _mm256_slli_epi32(_mm256_add_epi32(x[0], K(16)), 13);
+        idct(x, s);
+        for (int k = 0; k < rows; k++) s[k] = wrap18(s[k]);
+        store_wide(s, rows, rows - r0 < 8 ? rows - r0 : 8, out + (size_t)r0 * (size_t)stride,
+                   stride);
     }
 }
 
 /* jidctint.c's 12x12 (4:2:0's chroma at 6/8), exact as the 6x6 is: the
  * column pass while the dequantised values stay within 2^14 (no sum then
- * passes 1.25e9, checked over every sign pattern), the row pass wrapping.
- * The row pass runs on rows 0-7, then rows 8-11, each column a vector. */
+ * passes 1.25e9, checked over every sign pattern), the row pass wrapping. */
 int cs_jpeg_idct_12x12_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     __m256i d[8], w[12];
     for (int r = 0; r < 8; r++) d[r] = dq_row(c, q, r);
@@ -299,15 +315,88 @@ int cs_jpeg_idct_12x12_avx2(const int16_t *c, const int32_t *q, uint8_t *out, in
     d[0] = _mm256_add_epi32(_mm256_slli_epi32(d[0], 13), K(1024));
     idct12(d, w);
     for (int r = 0; r < 12; r++) w[r] = _mm256_srai_epi32(w[r], 11);
-    for (int half = 0; half < 2; half++) {
-        __m256i x[8], s[12];
-        for (int i = 0; i < 8; i++)
-            x[i] = half == 0 ? w[i] : i < 4 ? w[8 + i] : _mm256_setzero_si256();
-        transpose8(x); /* x[k]: column k of the work rows, a row a lane */
-        x[0] = _mm256_slli_epi32(_mm256_add_epi32(x[0], K(16)), 13);
-        idct12(x, s);
-        for (int k = 0; k < 12; k++) s[k] = wrap18(s[k]);
-        store12(s, half == 0 ? 8 : 4, out + (size_t)(8 * half) * (size_t)stride, stride);
+    rows_wide(w, 12, idct12, out, stride);
+    return 1;
+}
+
+/* idct10_1d of jpeg_idct.c: the row pass's form, and the column pass's */
+static inline void idct10_pass(const __m256i x[8], __m256i s[10], int pass1) {
+#define ADD       _mm256_add_epi32
+#define SUB       _mm256_sub_epi32
+#define MUL(v, k) _mm256_mullo_epi32(v, K(k))
+    __m256i z3 = x[0], z1 = MUL(x[4], 9373), z2 = MUL(x[4], 3580);
+    __m256i t10 = ADD(z3, z1), t11 = SUB(z3, z2);
+    __m256i t22 = SUB(z3, _mm256_slli_epi32(SUB(z1, z2), 1));
+    __m256i w = MUL(ADD(x[2], x[6]), 6810);
+    __m256i t12 = ADD(w, MUL(x[2], 4209)), t13 = SUB(w, MUL(x[6], 17828));
+    __m256i t20 = ADD(t10, t12), t24 = SUB(t10, t12), t21 = ADD(t11, t13), t23 = SUB(t11, t13);
+    __m256i a = x[1], b = x[3], c = x[5], d = x[7];
+    __m256i p = ADD(b, d), m = SUB(b, d), h = MUL(m, 2531);
+    __m256i c5 = _mm256_slli_epi32(c, 13), u = MUL(p, 7791), v = ADD(c5, h);
+    __m256i o0 = ADD(ADD(MUL(a, 11443), u), v), o4 = ADD(SUB(MUL(a, 1812), u), v);
+    u = MUL(p, 4815), v = SUB(SUB(c5, h), _mm256_slli_epi32(m, 12));
+    __m256i o1 = SUB(SUB(MUL(a, 10323), u), v), o3 = ADD(SUB(MUL(a, 5260), u), v);
+    __m256i o2 = _mm256_slli_epi32(SUB(SUB(a, m), c), pass1 ? 2 : 13);
+    if (pass1) t22 = _mm256_srai_epi32(t22, 11);
+    s[0] = ADD(t20, o0), s[9] = SUB(t20, o0), s[1] = ADD(t21, o1), s[8] = SUB(t21, o1);
+    s[2] = ADD(t22, o2), s[7] = SUB(t22, o2), s[3] = ADD(t23, o3), s[6] = SUB(t23, o3);
+    s[4] = ADD(t24, o4), s[5] = SUB(t24, o4);
+#undef ADD
+#undef SUB
+#undef MUL
+}
+
+static void idct10_rows(const __m256i *x, __m256i *s) {
+    idct10_pass(x, s, 0);
+}
+
+/* jidctint.c's 10x10 (4:2:0's chroma at 5/8), the same way (1.16e9 at
+ * most while the dequantised values stay within 2^14). */
+int cs_jpeg_idct_10x10_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    __m256i d[8], w[10];
+    for (int r = 0; r < 8; r++) d[r] = dq_row(c, q, r);
+    if (beyond(d, 8, 16383)) return cs_jpeg_idct_10x10(c, q, out, stride);
+    d[0] = _mm256_add_epi32(_mm256_slli_epi32(d[0], 13), K(1024));
+    idct10_pass(d, w, 1);
+    for (int r = 0; r < 10; r++)
+        if (r != 2 && r != 7) w[r] = _mm256_srai_epi32(w[r], 11);
+    rows_wide(w, 10, idct10_rows, out, stride);
+    return 1;
+}
+
+/* jidctint.c's 5x5, as the 6x6 (1.28e9 at most while the dequantised
+ * values fit 16 bits): rows and columns 0-4. */
+int cs_jpeg_idct_5x5_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    __m256i d[5];
+    for (int r = 0; r < 5; r++) d[r] = dq_row(c, q, r);
+    if (beyond(d, 5, 32767)) return cs_jpeg_idct_5x5(c, q, out, stride);
+    __m256i x[8], y[8];
+    for (int pass = 0; pass < 2; pass++) {
+        __m256i *in = pass ? x : d;
+        in[0] = pass ? _mm256_slli_epi32(_mm256_add_epi32(in[0], K(16)), 13)
+                     : _mm256_add_epi32(_mm256_slli_epi32(in[0], 13), K(1024));
+        __m256i z1 = _mm256_mullo_epi32(_mm256_add_epi32(in[2], in[4]), K(6476));
+        __m256i z2 = _mm256_mullo_epi32(_mm256_sub_epi32(in[2], in[4]), K(2896));
+        __m256i z3 = _mm256_add_epi32(in[0], z2);
+        __m256i t10 = _mm256_add_epi32(z3, z1), t11 = _mm256_sub_epi32(z3, z1);
+        __m256i t12 = _mm256_sub_epi32(in[0], _mm256_slli_epi32(z2, 2));
+        __m256i w = _mm256_mullo_epi32(_mm256_add_epi32(in[1], in[3]), K(6810));
+        __m256i o0 = _mm256_add_epi32(w, _mm256_mullo_epi32(in[1], K(4209)));
+        __m256i o1 = _mm256_sub_epi32(w, _mm256_mullo_epi32(in[3], K(17828)));
+        y[0] = _mm256_add_epi32(t10, o0), y[4] = _mm256_sub_epi32(t10, o0);
+        y[1] = _mm256_add_epi32(t11, o1), y[3] = _mm256_sub_epi32(t11, o1), y[2] = t12;
+        y[5] = y[6] = y[7] = _mm256_setzero_si256();
+        for (int i = 0; i < 5; i++) y[i] = pass ? wrap18(y[i]) : _mm256_srai_epi32(y[i], 11);
+        transpose8(y); /* pass 0: x[k] column k of the work rows; pass 1: output rows */
+        for (int i = 0; i < 8; i++) x[i] = y[i];
+    }
+    for (int r = 0; r < 5; r++) {
+        __m256i p = _mm256_packs_epi32(x[r], _mm256_setzero_si256()); /* 0-3, - | 4-7, - */
+        __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        uint8_t t[16]; /* columns 0-3 at 0, 4-7 at 8 */
+        _mm_storeu_si128((__m128i *)t, b);
+        uint8_t *o = out + (size_t)r * (size_t)stride;
+        memcpy(o, t, 4), o[4] = t[8];
     }
     return 1;
 }

@@ -270,6 +270,8 @@ static void vector_idcts(void) {
     } fs[] = {{"3x3", cs_jpeg_idct_3x3, cs_jpeg_idct_3x3_avx2},
               {"6x6", cs_jpeg_idct_6x6, cs_jpeg_idct_6x6_avx2},
               {"8x8", cs_jpeg_idct_8x8, cs_jpeg_idct_8x8_avx2},
+              {"5x5", cs_jpeg_idct_5x5, cs_jpeg_idct_5x5_avx2},
+              {"10x10", cs_jpeg_idct_10x10, cs_jpeg_idct_10x10_avx2},
               {"12x12", cs_jpeg_idct_12x12, cs_jpeg_idct_12x12_avx2}};
     uint32_t seed = 7;
     int16_t c[64] __attribute__((aligned(16)));
