@@ -1,13 +1,13 @@
-/* image/jpeg_fast.c - the JPEGs indexing meets most, decoded at 1/8, 2/8,
- * 3/8, 4/8 or 6/8 scale faster than libjpeg-turbo (docs/performance.md,
- * "Decode of a 12 MP JPEG"), into libjpeg-turbo's own pixels.
+/* image/jpeg_fast.c - the JPEGs indexing meets most, decoded at any scale
+ * from 1/8 to 6/8 faster than libjpeg-turbo (docs/performance.md, "Decode
+ * of a 12 MP JPEG"), into libjpeg-turbo's own pixels.
  *
  * Indexing asks for a 12 MP photograph at 1/4 or 1/8 of its size
  * (decode_jpeg.c, choose_scale), and there libjpeg-turbo spends nearly all
  * its time in Huffman decoding (jpeg_huff.c says why ours is faster). The
  * rest is what libjpeg does at these scales: its reduced IDCTs (jidctred.c's
- * 2x2 and 4x4, jidctint.c's 3x3, 6x6, 8x8 and 12x12: the same constants,
- * roundings and limits), chroma enlarged by the IDCT where the subsampling allows it
+ * 2x2 and 4x4, jidctint.c's 3x3, 5x5, 6x6, 8x8, 10x10 and 12x12: the same
+ * constants, roundings and limits), chroma enlarged by the IDCT where the subsampling allows it
  * (4:2:0, 4:4:4) and otherwise upsampled across (4:2:2), and its YCbCr ->
  * RGB rule.
  * tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.

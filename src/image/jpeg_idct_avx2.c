@@ -2,8 +2,9 @@
  * YCbCr -> RGB with AVX2: the same arithmetic as the portable ones
  * (jpeg_idct.c), in 32-bit lanes as libjpeg-turbo's own SIMD versions
  * compute it (16-bit for the upsampling, whose sums stay below 1024). The
- * 3x3 and 6x6, which libjpeg-turbo computes in C with 64-bit sums, hand the
- * rare block whose 32-bit sums could overflow to the portable code.
+ * 3x3, 5x5, 6x6, 10x10 and 12x12, which libjpeg-turbo computes in C with
+ * 64-bit sums, and the 8x8, hand the rare block whose 32-bit sums could
+ * overflow to the portable code.
  *
  * The column pass runs all eight columns at once (a lane each); the
  * portable code skips the columns the row pass ignores, which changes
