@@ -17,7 +17,10 @@
 
 #include "image/jpeg_idct.h"
 
-#define K(x) _mm256_set1_epi32(x)
+#define K(x)      _mm256_set1_epi32(x)
+#define ADD       _mm256_add_epi32
+#define SUB       _mm256_sub_epi32
+#define MUL(v, k) _mm256_mullo_epi32(v, K(k))
 
 /* coefficient row r, dequantised, one column a lane */
 static inline __m256i dq_row(const int16_t *c, const int32_t *q, int r) {
@@ -243,9 +246,6 @@ int cs_jpeg_idct_3x3_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int 
 
 /* idct12_1d of jpeg_idct.c on eight vectors, in 32-bit lanes */
 static inline void idct12(const __m256i x[8], __m256i s[12]) {
-#define ADD       _mm256_add_epi32
-#define SUB       _mm256_sub_epi32
-#define MUL(v, k) _mm256_mullo_epi32(v, K(k))
     __m256i z3 = x[0], z4 = MUL(x[4], 10033);
     __m256i t10 = ADD(z3, z4), t11 = SUB(z3, z4);
     __m256i c2 = MUL(x[2], 11190), z1 = _mm256_slli_epi32(x[2], 13),
@@ -267,9 +267,6 @@ static inline void idct12(const __m256i x[8], __m256i s[12]) {
     s[0] = ADD(t20, o0), s[11] = SUB(t20, o0), s[1] = ADD(t21, o1), s[10] = SUB(t21, o1);
     s[2] = ADD(t22, o2), s[9] = SUB(t22, o2), s[3] = ADD(t23, o3), s[8] = SUB(t23, o3);
     s[4] = ADD(t24, o4), s[7] = SUB(t24, o4), s[5] = ADD(t25, o5), s[6] = SUB(t25, o5);
-#undef ADD
-#undef SUB
-#undef MUL
 }
 
 /* n rows (8 at most) of a 10- or 12-wide output from its columns, each a
@@ -290,19 +287,18 @@ static inline void store_wide(const __m256i *col, int ncols, int n, uint8_t *out
     }
 }
 
-/* The row pass of a 10x10 or 12x12 whose column pass left the work rows
- * w[0..rows): rows 0-7, then the rest, each column a vector. */
-static inline void rows_wide(const __m256i *w, int rows, void (*idct)(const __m256i *, __m256i *),
+/* The row pass of an n x n block (10 or 12) whose column pass left the
+ * work rows w[0..n): rows 0-7, then the rest, each column a vector. */
+static inline void rows_wide(const __m256i *w, int n, void (*idct)(const __m256i *, __m256i *),
                              uint8_t *out, int stride) {
-    for (int r0 = 0; r0 < rows; r0 += 8) {
+    for (int r0 = 0; r0 < n; r0 += 8) {
         __m256i x[8], s[12];
-        for (int i = 0; i < 8; i++) x[i] = r0 + i < rows ? w[r0 + i] : _mm256_setzero_si256();
+        for (int i = 0; i < 8; i++) x[i] = r0 + i < n ? w[r0 + i] : _mm256_setzero_si256();
         transpose8(x); /* x[k]: column k of the work rows, a row a lane */
         x[0] = _mm256_slli_epi32(_mm256_add_epi32(x[0], K(16)), 13);
         idct(x, s);
-        for (int k = 0; k < rows; k++) s[k] = wrap18(s[k]);
-        store_wide(s, rows, rows - r0 < 8 ? rows - r0 : 8, out + (size_t)r0 * (size_t)stride,
-                   stride);
+        for (int k = 0; k < n; k++) s[k] = wrap18(s[k]);
+        store_wide(s, n, n - r0 < 8 ? n - r0 : 8, out + (size_t)r0 * (size_t)stride, stride);
     }
 }
 
@@ -322,9 +318,6 @@ int cs_jpeg_idct_12x12_avx2(const int16_t *c, const int32_t *q, uint8_t *out, in
 
 /* idct10_1d of jpeg_idct.c: the row pass's form, and the column pass's */
 static inline void idct10_pass(const __m256i x[8], __m256i s[10], int pass1) {
-#define ADD       _mm256_add_epi32
-#define SUB       _mm256_sub_epi32
-#define MUL(v, k) _mm256_mullo_epi32(v, K(k))
     __m256i z3 = x[0], z1 = MUL(x[4], 9373), z2 = MUL(x[4], 3580);
     __m256i t10 = ADD(z3, z1), t11 = SUB(z3, z2);
     __m256i t22 = SUB(z3, _mm256_slli_epi32(SUB(z1, z2), 1));
@@ -342,9 +335,6 @@ static inline void idct10_pass(const __m256i x[8], __m256i s[10], int pass1) {
     s[0] = ADD(t20, o0), s[9] = SUB(t20, o0), s[1] = ADD(t21, o1), s[8] = SUB(t21, o1);
     s[2] = ADD(t22, o2), s[7] = SUB(t22, o2), s[3] = ADD(t23, o3), s[6] = SUB(t23, o3);
     s[4] = ADD(t24, o4), s[5] = SUB(t24, o4);
-#undef ADD
-#undef SUB
-#undef MUL
 }
 
 static void idct10_rows(const __m256i *x, __m256i *s) {
@@ -404,9 +394,6 @@ int cs_jpeg_idct_5x5_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int 
 
 /* islow_1d of jpeg_idct.c on eight vectors, in 32-bit lanes */
 static inline void islow8(const __m256i x[8], __m256i s[8]) {
-#define ADD       _mm256_add_epi32
-#define SUB       _mm256_sub_epi32
-#define MUL(v, k) _mm256_mullo_epi32(v, K(k))
     __m256i z1 = MUL(ADD(x[2], x[6]), 4433);
     __m256i e2 = ADD(z1, MUL(x[6], -15137)), e3 = ADD(z1, MUL(x[2], 6270));
     __m256i e0 = _mm256_slli_epi32(ADD(x[0], x[4]), 13),
@@ -420,9 +407,6 @@ static inline void islow8(const __m256i x[8], __m256i s[8]) {
     __m256i o2 = ADD(MUL(x[3], 25172), ADD(y2, y3)), o3 = ADD(MUL(x[1], 12299), ADD(y1, y4));
     s[0] = ADD(t10, o3), s[7] = SUB(t10, o3), s[1] = ADD(t11, o2), s[6] = SUB(t11, o2);
     s[2] = ADD(t12, o1), s[5] = SUB(t12, o1), s[3] = ADD(t13, o0), s[4] = SUB(t13, o0);
-#undef ADD
-#undef SUB
-#undef MUL
 }
 
 /* The 8x8 in 32-bit lanes: no sum passes 2^31 while the dequantised values
