@@ -90,36 +90,31 @@ int cs_jpeg_idct_4x4(const int16_t *c, const int32_t *q, uint8_t *out, int strid
     return 1;
 }
 
-/* jidctint.c's 3-point IDCT on x[0..2] (x[0] already shifted up, with
- * the pass's rounding), to its sums in output order. */
-static void idct3_1d(const int64_t x[3], int64_t s[3]) {
+/* ---- jidctint.c's other sizes --------------------------------------------
+ * libjpeg-turbo computes these in C: CONST_BITS 13, PASS1_BITS 2, 64-bit
+ * sums, the outputs through its range table (wrap_limit). Each is a 1-D
+ * IDCT (x[0] shifted up with the pass's rounding, to the sums in output
+ * order) run down the columns, then along the rows (idct_2d). pass1: the
+ * column pass's form, in which some sizes shift an output early. */
+typedef void (*idct_1d_fn)(const int64_t *x, int64_t *s, int pass1);
+
+static void idct3_1d(const int64_t *x, int64_t *s, int pass1) {
+    (void)pass1;
     int64_t t12 = x[2] * 5793, t10 = x[0] + t12, o = x[1] * 10033; /* c2, c1 */
     s[0] = t10 + o, s[2] = t10 - o, s[1] = x[0] - t12 - t12;
 }
 
-/* jidctint.c's 3x3 (rows and columns 0-2; libjpeg-turbo has no SIMD for
- * it): CONST_BITS 13, PASS1_BITS 2, the outputs through the range table
- * (wrap_limit). */
-int cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
-    int ws[3][3];
-    for (int x = 0; x < 3; x++) {
-        int64_t d[3], s[3];
-        for (int y = 0; y < 3; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
-        d[0] = d[0] * 8192 + 1024;
-        idct3_1d(d, s);
-        for (int y = 0; y < 3; y++) ws[y][x] = (int)(s[y] >> 11);
-    }
-    for (int y = 0; y < 3; y++) {
-        int64_t w[3] = {((int64_t)ws[y][0] + 16) * 8192, ws[y][1], ws[y][2]}, s[3];
-        idct3_1d(w, s);
-        for (int x = 0; x < 3; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
-    }
-    return 1;
+static void idct5_1d(const int64_t *x, int64_t *s, int pass1) {
+    (void)pass1;
+    int64_t z1 = (x[2] + x[4]) * 6476, z2 = (x[2] - x[4]) * 2896; /* (c2+c4)/2, (c2-c4)/2 */
+    int64_t z3 = x[0] + z2, t10 = z3 + z1, t11 = z3 - z1, t12 = x[0] - z2 * 4;
+    int64_t w = (x[1] + x[3]) * 6810;                    /* c3 */
+    int64_t o0 = w + x[1] * 4209, o1 = w - x[3] * 17828; /* c1-c3, c1+c3 */
+    s[0] = t10 + o0, s[4] = t10 - o0, s[1] = t11 + o1, s[3] = t11 - o1, s[2] = t12;
 }
 
-/* jidctint.c's 6-point IDCT, as idct3_1d. pass1: the column pass's form,
- * whose outputs 1 and 4 come out already shifted. */
-static void idct6_1d(const int64_t x[6], int64_t s[6], int pass1) {
+/* outputs 1 and 4 come out of the column pass shifted */
+static void idct6_1d(const int64_t *x, int64_t *s, int pass1) {
     int64_t t10 = x[4] * 5793, t1 = x[0] + t10, t11 = x[0] - t10 - t10; /* c4 */
     int64_t t2 = x[2] * 10033, e0 = t1 + t2, e2 = t1 - t2;              /* c2 */
     int64_t z = (x[1] + x[5]) * 2998;                                   /* c5 */
@@ -133,58 +128,8 @@ static void idct6_1d(const int64_t x[6], int64_t s[6], int pass1) {
     s[2] = e2 + o2, s[3] = e2 - o2;
 }
 
-/* jidctint.c's 6x6 (rows and columns 0-5), the same way. */
-int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
-    int ws[6][6];
-    for (int x = 0; x < 6; x++) {
-        int64_t d[6], s[6];
-        for (int y = 0; y < 6; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
-        d[0] = d[0] * 8192 + 1024;
-        idct6_1d(d, s, 1);
-        for (int y = 0; y < 6; y++) ws[y][x] = (int)(y == 1 || y == 4 ? s[y] : s[y] >> 11);
-    }
-    for (int y = 0; y < 6; y++) {
-        int64_t w[6], s[6];
-        for (int x = 0; x < 6; x++) w[x] = ws[y][x];
-        w[0] = (w[0] + 16) * 8192;
-        idct6_1d(w, s, 0);
-        for (int x = 0; x < 6; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
-    }
-    return 1;
-}
-
-/* jidctint.c's 5-point IDCT, as idct3_1d. */
-static void idct5_1d(const int64_t x[5], int64_t s[5]) {
-    int64_t z1 = (x[2] + x[4]) * 6476, z2 = (x[2] - x[4]) * 2896; /* (c2+c4)/2, (c2-c4)/2 */
-    int64_t z3 = x[0] + z2, t10 = z3 + z1, t11 = z3 - z1, t12 = x[0] - z2 * 4;
-    int64_t w = (x[1] + x[3]) * 6810;                    /* c3 */
-    int64_t o0 = w + x[1] * 4209, o1 = w - x[3] * 17828; /* c1-c3, c1+c3 */
-    s[0] = t10 + o0, s[4] = t10 - o0, s[1] = t11 + o1, s[3] = t11 - o1, s[2] = t12;
-}
-
-/* jidctint.c's 5x5 (rows and columns 0-4). */
-int cs_jpeg_idct_5x5(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
-    int ws[5][5];
-    for (int x = 0; x < 5; x++) {
-        int64_t d[5], s[5];
-        for (int y = 0; y < 5; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
-        d[0] = d[0] * 8192 + 1024;
-        idct5_1d(d, s);
-        for (int y = 0; y < 5; y++) ws[y][x] = (int)(s[y] >> 11);
-    }
-    for (int y = 0; y < 5; y++) {
-        int64_t w[5], s[5];
-        for (int x = 0; x < 5; x++) w[x] = ws[y][x];
-        w[0] = (w[0] + 16) * 8192;
-        idct5_1d(w, s);
-        for (int x = 0; x < 5; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
-    }
-    return 1;
-}
-
-/* jidctint.c's 10-point IDCT from 8 inputs, as idct6_1d: pass1's outputs 2
- * and 7 come out final. */
-static void idct10_1d(const int64_t x[8], int64_t s[10], int pass1) {
+/* 10 outputs from 8 inputs; 2 and 7 come out of the column pass shifted */
+static void idct10_1d(const int64_t *x, int64_t *s, int pass1) {
     int64_t z3 = x[0], z1 = x[4] * 9373, z2 = x[4] * 3580; /* c4, c8 */
     int64_t t10 = z3 + z1, t11 = z3 - z2, t22 = z3 - (z1 - z2) * 2;
     int64_t w = (x[2] + x[6]) * 6810;                      /* c6 */
@@ -203,29 +148,9 @@ static void idct10_1d(const int64_t x[8], int64_t s[10], int pass1) {
     s[4] = t24 + o4, s[5] = t24 - o4;
 }
 
-/* jidctint.c's 10x10 (4:2:0's chroma at 5/8). */
-int cs_jpeg_idct_10x10(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
-    int ws[10][8];
-    for (int x = 0; x < 8; x++) {
-        int64_t d[8], s[10];
-        for (int y = 0; y < 8; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
-        d[0] = d[0] * 8192 + 1024;
-        idct10_1d(d, s, 1);
-        for (int y = 0; y < 10; y++) ws[y][x] = (int)(y == 2 || y == 7 ? s[y] : s[y] >> 11);
-    }
-    for (int y = 0; y < 10; y++) {
-        int64_t w[8], s[10];
-        for (int x = 0; x < 8; x++) w[x] = ws[y][x];
-        w[0] = (w[0] + 16) * 8192;
-        idct10_1d(w, s, 0);
-        for (int x = 0; x < 10; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
-    }
-    return 1;
-}
-
-/* jidctint.c's 12-point IDCT from 8 inputs (x[0] shifted up with the
- * pass's rounding), to its sums in output order. */
-static void idct12_1d(const int64_t x[8], int64_t s[12]) {
+/* 12 outputs from 8 inputs */
+static void idct12_1d(const int64_t *x, int64_t *s, int pass1) {
+    (void)pass1;
     int64_t z3 = x[0], z4 = x[4] * 10033; /* c4 */
     int64_t t10 = z3 + z4, t11 = z3 - z4;
     int64_t c2 = x[2] * 11190, z1 = x[2] * 8192, z2 = x[6] * 8192; /* c2 */
@@ -248,24 +173,48 @@ static void idct12_1d(const int64_t x[8], int64_t s[12]) {
     s[4] = t24 + o4, s[7] = t24 - o4, s[5] = t25 + o5, s[6] = t25 - o5;
 }
 
-/* jidctint.c's 12x12 (4:2:0's chroma at 6/8; C in libjpeg-turbo too). */
-int cs_jpeg_idct_12x12(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
-    int ws[12][8];
-    for (int x = 0; x < 8; x++) {
+/* n x n pixels from the first min(n, 8) rows and columns of coefficients;
+ * shifted: the column pass's outputs f leaves shifted (a bit each). */
+static int idct_2d(const int16_t *c, const int32_t *q, uint8_t *out, int stride, int n,
+                   idct_1d_fn f, unsigned shifted) {
+    int k = n < 8 ? n : 8, ws[12][8];
+    for (int x = 0; x < k; x++) {
         int64_t d[8], s[12];
-        for (int y = 0; y < 8; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
-        d[0] = d[0] * 8192 + 1024;
-        idct12_1d(d, s);
-        for (int y = 0; y < 12; y++) ws[y][x] = (int)(s[y] >> 11);
+        for (int y = 0; y < k; y++) d[y] = (int64_t)c[y * 8 + x] * q[y * 8 + x];
+        d[0] = d[0] * 8192 + 1024; /* << CONST_BITS, + rounding */
+        f(d, s, 1);
+        for (int y = 0; y < n; y++) ws[y][x] = (int)(shifted >> y & 1 ? s[y] : s[y] >> 11);
     }
-    for (int y = 0; y < 12; y++) {
+    for (int y = 0; y < n; y++) {
         int64_t w[8], s[12];
-        for (int x = 0; x < 8; x++) w[x] = ws[y][x];
+        for (int x = 0; x < k; x++) w[x] = ws[y][x];
         w[0] = (w[0] + 16) * 8192;
-        idct12_1d(w, s);
-        for (int x = 0; x < 12; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
+        f(w, s, 0);
+        for (int x = 0; x < n; x++) out[y * stride + x] = wrap_limit((int)(s[x] >> 18));
     }
     return 1;
+}
+
+int cs_jpeg_idct_3x3(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    return idct_2d(c, q, out, stride, 3, idct3_1d, 0);
+}
+
+int cs_jpeg_idct_5x5(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    return idct_2d(c, q, out, stride, 5, idct5_1d, 0);
+}
+
+int cs_jpeg_idct_6x6(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    return idct_2d(c, q, out, stride, 6, idct6_1d, 1u << 1 | 1u << 4);
+}
+
+/* 4:2:0's chroma at 5/8 */
+int cs_jpeg_idct_10x10(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    return idct_2d(c, q, out, stride, 10, idct10_1d, 1u << 2 | 1u << 7);
+}
+
+/* 4:2:0's chroma at 6/8 */
+int cs_jpeg_idct_12x12(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
+    return idct_2d(c, q, out, stride, 12, idct12_1d, 0);
 }
 
 /* jidctint.c's 8-point IDCT (LL&M) on x[0..7], its sums before the final
