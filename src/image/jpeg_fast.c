@@ -30,6 +30,40 @@
 #include "image/jpeg_idct.h"
 #include "core/cpu.h"
 
+/* The IDCTs by output size (the sizes left NULL are declined), the
+ * upsampling and the colour conversion, one set per instruction set. */
+typedef struct jpeg_kernels {
+    cs_jpeg_idct_fn idct[13];
+    cs_jpeg_h2v1_fn h2v1;
+    cs_jpeg_ycc_fn ycc;
+} jpeg_kernels;
+
+static const jpeg_kernels portable = {{[1] = cs_jpeg_idct_1x1,
+                                       [2] = cs_jpeg_idct_2x2,
+                                       [3] = cs_jpeg_idct_3x3,
+                                       [4] = cs_jpeg_idct_4x4,
+                                       [5] = cs_jpeg_idct_5x5,
+                                       [6] = cs_jpeg_idct_6x6,
+                                       [8] = cs_jpeg_idct_8x8,
+                                       [10] = cs_jpeg_idct_10x10,
+                                       [12] = cs_jpeg_idct_12x12},
+                                      cs_jpeg_h2v1,
+                                      cs_jpeg_ycc_row};
+
+#if defined(__x86_64__) || defined(_M_X64)
+static const jpeg_kernels avx2 = {{[1] = cs_jpeg_idct_1x1,
+                                   [2] = cs_jpeg_idct_2x2_avx2,
+                                   [3] = cs_jpeg_idct_3x3_avx2,
+                                   [4] = cs_jpeg_idct_4x4_avx2,
+                                   [5] = cs_jpeg_idct_5x5_avx2,
+                                   [6] = cs_jpeg_idct_6x6_avx2,
+                                   [8] = cs_jpeg_idct_8x8_avx2,
+                                   [10] = cs_jpeg_idct_10x10_avx2,
+                                   [12] = cs_jpeg_idct_12x12_avx2},
+                                  cs_jpeg_h2v1_avx2,
+                                  cs_jpeg_ycc_row_avx2};
+#endif
+
 typedef struct fast_comp {
     int h, v;         /* blocks of the MCU across and down */
     int size;         /* pixels across a block after its IDCT: 1-6, 8, 10 or 12 */
@@ -49,9 +83,7 @@ typedef struct fast_dec {
     huff_dc dc[4];
     huff_ac ac[4];
     huff_reader rd;
-    cs_jpeg_idct_fn idct[13]; /* by IDCT size: 1-6, 8, 10, 12 */
-    cs_jpeg_ycc_fn ycc;
-    cs_jpeg_h2v1_fn h2v1;
+    const jpeg_kernels *k; /* portable or AVX2 */
     huff_mcu mcu;
     int16_t blk[HUFF_MAX_BLOCKS][HUFF_BLOCK] __attribute__((aligned(64)));
 } fast_dec;
@@ -66,7 +98,7 @@ static int setup_comp(j_decompress_ptr ci, fast_dec *d, int i, int min, int *bui
     const jpeg_component_info *c = ci->cur_comp_info[i];
     fast_comp *f = &d->comp[i];
     int s = c->DCT_scaled_size;
-    if (s < 1 || s > 12 || !d->idct[s]) return 0;
+    if (s < 1 || s > 12 || !d->k->idct[s]) return 0;
     /* libjpeg's upsampler: samples per output pixel across and down */
     int h_in = c->h_samp_factor * s / min, v_in = c->v_samp_factor * s / min;
     int hmax = n == 1 ? h_in : ci->max_h_samp_factor, vmax = n == 1 ? v_in : ci->max_v_samp_factor;
@@ -152,7 +184,7 @@ static int decode_mcu(fast_dec *d, uint32_t *pred, uint8_t **planes, size_t stri
             for (int h = 0; h < f->h; h++) {
                 uint8_t *out = planes[f->plane] + (size_t)(v * f->size) * stride +
                                ((size_t)x * f->h + (size_t)h) * (size_t)f->size;
-                if (!d->idct[f->size](d->blk[b++], f->q, out, (int)stride)) return 0;
+                if (!d->k->idct[f->size](d->blk[b++], f->q, out, (int)stride)) return 0;
             }
     }
     return 1;
@@ -193,13 +225,13 @@ static int decode_scan(j_decompress_ptr ci, fast_dec *d, uint8_t *rgb, uint8_t *
                 const fast_comp *f = d->by_plane[p];
                 row[p] = planes[p] + (size_t)r * stride;
                 if (f->wide == 2) {
-                    d->h2v1(row[p], f->samples, d->fancy, wide_rows[p]);
+                    d->k->h2v1(row[p], f->samples, d->fancy, wide_rows[p]);
                     row[p] = wide_rows[p];
                 }
             }
             uint8_t *out = rgb + y * w * 3;
             if (d->ncomp == 3)
-                d->ycc(row[0], row[1], row[2], out, (int)w);
+                d->k->ycc(row[0], row[1], row[2], out, (int)w);
             else
                 cs_row_l_to_rgb(row[0], out, (int)w);
         }
@@ -210,31 +242,9 @@ static int decode_scan(j_decompress_ptr ci, fast_dec *d, uint8_t *rgb, uint8_t *
 int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     fast_dec *d = aligned_alloc(64, (sizeof(fast_dec) + 63) & ~(size_t)63);
     if (!d) return 0;
-    memset(d->idct, 0, sizeof d->idct); /* the sizes left NULL are declined */
-    d->idct[1] = cs_jpeg_idct_1x1;
-    d->idct[2] = cs_jpeg_idct_2x2;
-    d->idct[3] = cs_jpeg_idct_3x3;
-    d->idct[4] = cs_jpeg_idct_4x4;
-    d->idct[5] = cs_jpeg_idct_5x5;
-    d->idct[6] = cs_jpeg_idct_6x6;
-    d->idct[8] = cs_jpeg_idct_8x8;
-    d->idct[10] = cs_jpeg_idct_10x10;
-    d->idct[12] = cs_jpeg_idct_12x12;
-    d->ycc = cs_jpeg_ycc_row;
-    d->h2v1 = cs_jpeg_h2v1;
+    d->k = &portable;
 #if defined(__x86_64__) || defined(_M_X64)
-    if (cs_cpu_level_get() >= CS_CPU_AVX2) { /* CLIPSEARCH_CPU=generic: the portable ones */
-        d->idct[2] = cs_jpeg_idct_2x2_avx2;
-        d->idct[3] = cs_jpeg_idct_3x3_avx2;
-        d->idct[4] = cs_jpeg_idct_4x4_avx2;
-        d->idct[6] = cs_jpeg_idct_6x6_avx2;
-        d->idct[8] = cs_jpeg_idct_8x8_avx2;
-        d->idct[5] = cs_jpeg_idct_5x5_avx2;
-        d->idct[10] = cs_jpeg_idct_10x10_avx2;
-        d->idct[12] = cs_jpeg_idct_12x12_avx2;
-        d->ycc = cs_jpeg_ycc_row_avx2;
-        d->h2v1 = cs_jpeg_h2v1_avx2;
-    }
+    if (cs_cpu_level_get() >= CS_CPU_AVX2) d->k = &avx2; /* CLIPSEARCH_CPU=generic: portable */
 #endif
     int ok = setup(cinfo, d);
     uint8_t *planes = NULL;
