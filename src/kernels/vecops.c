@@ -1,5 +1,6 @@
 /* kernels/vecops.c - kernels/vecops.h: the portable code, and the dispatch to
- * the AVX2 versions (vecops_avx2.c) where the CPU has them. */
+ * the AVX2 versions (vecops_avx2.c) and AVX-512 activations
+ * (vecops_avx512.c) where the CPU has them. */
 #include "kernels/vecops.h"
 
 #include <math.h>
@@ -10,9 +11,13 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include "kernels/vecops_avx2.h"
-#define HAVE_AVX2() (cs_cpu_level_get() >= CS_CPU_AVX2)
+#define HAVE_AVX2()   (cs_cpu_level_get() >= CS_CPU_AVX2)
+#define HAVE_AVX512() (cs_cpu_level_get() >= CS_CPU_AVX512)
 #else
 #define HAVE_AVX2()                                   0
+#define HAVE_AVX512()                                 0
+#define cs_vec_avx512_quick_gelu(x, n)                (void)0
+#define cs_vec_avx512_gelu(x, n)                      (void)0
 #define cs_vec_avx2_quick_gelu(x, n)                  (void)0
 #define cs_vec_avx2_gelu(x, n)                        (void)0
 #define cs_vec_avx2_softmax(s, nj, n, scale)          (void)0
@@ -21,6 +26,10 @@
 #endif
 
 void cs_vec_quick_gelu(float *x, size_t n) {
+    if (HAVE_AVX512()) {
+        cs_vec_avx512_quick_gelu(x, n);
+        return;
+    }
     if (HAVE_AVX2()) {
         cs_vec_avx2_quick_gelu(x, n);
         return;
@@ -29,6 +38,10 @@ void cs_vec_quick_gelu(float *x, size_t n) {
 }
 
 void cs_vec_gelu(float *x, size_t n) {
+    if (HAVE_AVX512()) {
+        cs_vec_avx512_gelu(x, n);
+        return;
+    }
     if (HAVE_AVX2()) {
         cs_vec_avx2_gelu(x, n);
         return;

@@ -3,7 +3,7 @@
  * a scale per row (cs_gemm_i8), both layouts, bias, accumulate, the small-m path, and shapes whose
  * edges are not multiples of the tiles; W packed beforehand (cs_gemm_pack) giving the same bits
  * as W packed per call, also when the kernel has changed since. Also the half-float conversion
- * on known bit patterns. */
+ * on known bit patterns, and the activations at each level. */
 #include <math.h>
 #include <stdint.h>
 
@@ -223,8 +223,46 @@ static void check_every_half(void) {
     cs_cpu_level_reload();
 }
 
+/* The activations (cs_vec_quick_gelu, cs_vec_gelu) at every level this CPU
+ * runs: within 1e-6 of float64 (relative, or absolute near zero), and the
+ * AVX-512 ones the same bits as the AVX2 ones (the same steps, wider), at
+ * lengths of every remainder mod 16 (the tails). */
+static void check_activations(void) {
+    enum { N = 1000 + 31, LENS = 16 };
+    static float x[N], got[N], avx2[2][LENS][N];
+    for (int i = 0; i < N; i++) x[i] = 24.0f * frand();
+    x[0] = 0.0f, x[1] = -0.0f, x[2] = 90.0f, x[3] = -90.0f, x[4] = 1e-30f, x[5] = -7.5f;
+    const char *levels[] = {"generic", "avx2", "avx512"};
+    int top = cs_cpu_level_get();
+    for (int lv = 0; lv <= top; lv++) {
+        setenv("CLIPSEARCH_CPU", levels[lv], 1);
+        cs_cpu_level_reload();
+        for (int f = 0; f < 2; f++)
+            for (int l = 0; l < LENS; l++) {
+                int len = N - l;
+                memcpy(got, x, sizeof x);
+                (f ? cs_vec_gelu : cs_vec_quick_gelu)(got, (size_t)len);
+                CHECK(!memcmp(got + len, x + len, (size_t)l * sizeof(float))); /* untouched */
+                if (lv == CS_CPU_AVX2) memcpy(avx2[f][l], got, sizeof got);
+                if (lv == CS_CPU_AVX512)
+                    CHECK_MSG(!memcmp(avx2[f][l], got, sizeof got), "%s at length %d: not AVX2's",
+                              f ? "gelu" : "quick_gelu", len);
+                for (int i = 0; i < len; i++) {
+                    double v = x[i], want = f ? 0.5 * v * (1.0 + erf(v / sqrt(2.0)))
+                                              : v / (1.0 + exp(-1.702 * v));
+                    CHECK_MSG(fabs(got[i] - want) <= 1e-6 * fmax(1.0, fabs(want)),
+                              "%s %s(%g) = %.9g, want %.9g", levels[lv], f ? "gelu" : "quick_gelu",
+                              v, got[i], want);
+                }
+            }
+    }
+    unsetenv("CLIPSEARCH_CPU");
+    cs_cpu_level_reload();
+}
+
 int main(void) {
     check_every_half();
+    check_activations();
     int8_t q299[299];
     q299[0] = -128; /* (no level yet) */
     /* Known half-float bit patterns, subnormals and specials included. */
