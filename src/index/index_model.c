@@ -72,6 +72,11 @@ static cs_status model_embed(void *user, const float *inputs, int n, int more, f
                            n + more >= BULK_RUN ? CS_EMBED_BULK : 0, out, err);
 }
 
+static cs_status model_ready(void *user, int n, int more, cs_error *err) {
+    return cs_model_ready_images(((model_backend *)user)->model, n,
+                                 n + more >= BULK_RUN ? CS_EMBED_BULK : 0, err);
+}
+
 cs_status cs_index_model_backend(cs_model *model, const cs_index_opts *opts, cs_index_backend *be,
                                  cs_error *err) {
     cs_model_info mi;
@@ -90,6 +95,7 @@ cs_status cs_index_model_backend(cs_model *model, const cs_index_opts *opts, cs_
                              .is_image = sniff_is_image,
                              .prepare = model_prepare,
                              .embed = model_embed,
+                             .ready = model_ready,
                              .pool = opts ? opts->pool : NULL};
     return CS_OK;
 }

@@ -26,6 +26,9 @@ typedef struct cs_index_backend {
     /* n prepared inputs -> n embeddings of the database's dim. more: how
      * many files of the run are still to come after these (a hint). */
     cs_status (*embed)(void *user, const float *inputs, int n, int more, float *out, cs_error *err);
+    /* Readies what embed(n, more) will need first (the model's tower), from
+     * a pool thread while the others prepare inputs. May be NULL. */
+    cs_status (*ready)(void *user, int n, int more, cs_error *err);
     cs_pool *pool; /* for reading/hashing/decoding; NULL: the calling thread */
     /* 0 to leave a file out of the run (a shard of the files); may be NULL */
     int (*keep)(void *user, const char *path);

@@ -337,6 +337,11 @@ static void pixels_task(void *ctx, int task, int worker) {
     J->st[task] = vision_range(J->m, J->chw, i0, k, J->out, &J->errs[task]);
 }
 
+cs_status cs_model_ready_images(cs_model *m, int n, int flags, cs_error *err) {
+    if (!m || n < 1) return cs_fail(err, CS_EINVAL, "cs_model_ready_images: bad arguments");
+    return need_tower(m, 1, first_use(n, flags, CS_BULK_IMAGES), err);
+}
+
 cs_status cs_embed_pixels(cs_model *m, const float *chw, int n, int flags, float *out,
                           cs_error *err) {
     if (!m || n < 0 || (n > 0 && (!chw || !out)))

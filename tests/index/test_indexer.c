@@ -17,6 +17,9 @@
 
 static int embed_calls, embedded_rows;
 static int first_more; /* the `more` hint of a run's first embed call (-1: none yet) */
+/* be->ready: called for each batch with files to embed, before embed (which
+ * checks and clears ready_pending); fails when ready_fails is set */
+static int ready_calls, ready_pending, ready_fails;
 
 static int syn_is_image(const uint8_t *head, size_t n) {
     return n >= 4 && !memcmp(head, "SYNI", 4);
@@ -42,10 +45,20 @@ static cs_status syn_prepare(void *user, const void *data, size_t size, const ch
     return CS_OK;
 }
 
+static cs_status syn_ready(void *user, int n, int more, cs_error *err) {
+    (void)user;
+    CHECK(n > 0 && more >= 0);
+    ready_calls++;
+    ready_pending = 1;
+    return ready_fails ? cs_fail(err, CS_ENOMEM, "synthetic: no room for the model") : CS_OK;
+}
+
 static cs_status syn_embed(void *user, const float *in, int n, int more, float *out,
                            cs_error *err) {
     (void)user;
     (void)err;
+    CHECK(ready_pending); /* readied for this batch */
+    ready_pending = 0;
     if (first_more < 0) first_more = more;
     embed_calls++;
     embedded_rows += n;
@@ -115,6 +128,7 @@ static cs_index_stats run_index(cs_db *db, const cs_index_opts *extra, errors *e
                            .is_image = syn_is_image,
                            .prepare = syn_prepare,
                            .embed = syn_embed,
+                           .ready = syn_ready,
                            .pool = pool};
     cs_index_opts o = {0};
     if (extra) o = *extra;
@@ -316,6 +330,28 @@ int main(void) {
     }
 
     check_vector_file(dbpath, db);
+
+    /* a backend that cannot ready its model: the run fails with its error
+     * and stores nothing; the next run embeds the file */
+    write_syn("many/late.syn", "a late arrival");
+    before = count(db);
+    ready_fails = 1;
+    int calls = ready_calls;
+    cs_index_backend fb = {.input_floats = DIM,
+                           .is_image = syn_is_image,
+                           .prepare = syn_prepare,
+                           .embed = syn_embed,
+                           .ready = syn_ready};
+    const char *one_root[] = {root};
+    CHECK_EQ_INT(cs_index_run(db, &fb, one_root, 1, NULL, NULL, &err), CS_ENOMEM);
+    CHECK(strstr(err.message, "no room for the model") != NULL);
+    CHECK_EQ_INT(ready_calls, calls + 1);
+    CHECK_EQ_INT(count(db), before);
+    ready_fails = ready_pending = 0;
+    st = run_index(db, &o, &er);
+    CHECK_EQ_INT(st.embedded, 1);
+    CHECK_EQ_INT(count(db), before + 1);
+    check_vector(db, "many/late.syn", "a late arrival");
 
     /* following symlinks: the linked file and folder are found (by hash,
      * no new embedding), and a link loop does not hang the walk */
