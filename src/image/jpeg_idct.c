@@ -239,7 +239,10 @@ static void islow_1d(const int64_t x[8], int64_t s[8]) {
  * its range table. The two agree while the dequantised values and the
  * work rows fit 16 bits and the outputs lie within 511 of the centre,
  * as a photograph's do; outside that this returns 0 and the caller leaves
- * the file to libjpeg. */
+ * the file to libjpeg. The last check decides: the transform keeps a
+ * block's energy, so values or work rows past 16 bits give outputs far
+ * past 511 (the first two only stop early); tests/image/test_jpeg_fast.c
+ * tries the outputs' limit from both sides. */
 int cs_jpeg_idct_8x8(const int16_t *c, const int32_t *q, uint8_t *out, int stride) {
     int ws[8][8];
     for (int x = 0; x < 8; x++) {

@@ -9,7 +9,8 @@
  * optimised tables, progressive, sizes that are not whole MCUs, qualities
  * 30-100), every JPEG of the oracle and of Pillow's test corpus, and
  * damaged copies (truncated, bytes flipped), where the public decoder's
- * verdict and pixels must not change with the fast path on or off. */
+ * verdict and pixels must not change with the fast path on or off; and
+ * files written from coefficients at the limit of what the 8x8 IDCT takes. */
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +75,46 @@ static uint8_t *write_jpeg(const layout *l, unsigned long *size) {
     jpeg_finish_compress(&ci);
     jpeg_destroy_compress(&ci);
     free(row);
+    return buf;
+}
+
+/* A 64x64 4:2:0 JPEG written from DCT coefficients (jpeg_write_coefficients):
+ * every block zero but chroma block (0, 0) of Cb, which is blk (natural
+ * order, before quantising by q, every quantiser of the chroma table). */
+static uint8_t *write_coefficients(const int16_t blk[64], int q, unsigned long *size) {
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr je;
+    ci.err = jpeg_std_error(&je);
+    jpeg_create_compress(&ci);
+    unsigned char *buf = NULL;
+    jpeg_mem_dest(&ci, &buf, size);
+    ci.image_width = ci.image_height = 64;
+    ci.input_components = 3;
+    ci.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&ci); /* YCbCr, 4:2:0 */
+    unsigned table[64];
+    for (int k = 0; k < 64; k++) table[k] = (unsigned)q;
+    jpeg_add_quant_table(&ci, 1, table, 100, TRUE);
+    jvirt_barray_ptr arrays[3];
+    for (int c = 0; c < 3; c++) { /* blocks: luma 8 x 8, chroma 4 x 4 */
+        int blocks = c ? 4 : 8;
+        arrays[c] = (*ci.mem->request_virt_barray)((j_common_ptr)&ci, JPOOL_IMAGE, TRUE,
+                                                   (JDIMENSION)blocks, (JDIMENSION)blocks,
+                                                   (JDIMENSION)ci.comp_info[c].v_samp_factor);
+    }
+    jpeg_write_coefficients(&ci, arrays); /* realises the arrays */
+    for (int c = 0; c < 3; c++) {
+        int blocks = c ? 4 : 8;
+        for (int y = 0; y < blocks; y++) {
+            JBLOCKARRAY row =
+                (*ci.mem->access_virt_barray)((j_common_ptr)&ci, arrays[c], (JDIMENSION)y, 1, TRUE);
+            for (int x = 0; x < blocks; x++)
+                for (int k = 0; k < 64; k++)
+                    row[0][x][k] = (JCOEF)(c == 1 && x == 0 && y == 0 ? blk[k] : 0);
+        }
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
     return buf;
 }
 
@@ -303,7 +344,32 @@ static void vector_idcts(void) {
 #endif
 }
 
+/* The 8x8 (4:2:0's chroma at 4/8) takes only blocks where libjpeg-turbo's
+ * SIMD (16-bit lanes, saturating) and its C code (32 bits, wrapping through
+ * its range table) give the same pixels: outputs within 511 of mid-grey.
+ * A file with another block goes to libjpeg whole, even where this machine's
+ * libjpeg-turbo would agree (its SIMD saturates as we clamp); its C code
+ * would not. The limit from both sides and of both signs, in files written
+ * from coefficients: a chroma DC of 4 x 1022 gives outputs of 511, 4 x 1023
+ * 512; -4 x 1023 gives -511, -4 x 1024 -512. */
+static void idct_8x8_limits(void) {
+    static const struct { int dc, taken; } cases[] = {{1022, 1}, {1023, 0}, {-1023, 1}, {-1024, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int16_t blk[64] = {(int16_t)cases[i].dc};
+        unsigned long size = 0;
+        uint8_t *f = write_coefficients(blk, 4, &size);
+        char what[64];
+        snprintf(what, sizeof what, "a chroma DC of 4 x %d", cases[i].dc);
+        int took = compare(what, f, size, 4);
+        CHECK_MSG(took == cases[i].taken, "%s: the fast path %s the file at 4/8", what,
+                  took ? "took" : "declined");
+        for (int n = 1; n <= 3; n++) compare(what, f, size, n); /* other IDCTs: libjpeg's pixels */
+        free(f);
+    }
+}
+
 int main(void) {
+    idct_8x8_limits();
     vector_idcts();
     written_files();
     const char *oracle = cs_test_oracle();
