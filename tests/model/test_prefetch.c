@@ -2,7 +2,7 @@
  * the towers asked for are mapped in the page table afterwards (the
  * kernel's word: /proc/self/pagemap), it runs beside the tokenizer's load
  * on another thread (they must not wait for each other's lock), and the
- * embeddings are the same bits as without it. */
+ * embeddings are the same bits as without it. And cs_model_ready_images. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -103,12 +103,54 @@ done:
     cs_model_close(plain);
 }
 
+/* cs_model_ready_images: a tower built for a batch of n, so that a part of
+ * it embedded alone (one image) gets the batch's bits; without it, a first
+ * call of one image builds a query's tower (fp32 from the map, the
+ * precision asked for being int8). */
+static void check_ready(const char *dir) {
+    cs_error err = {0};
+    cs_model_opts o = {.precision = CS_PRECISION_INT8};
+    cs_model *batch = NULL, *ready = NULL, *lone = NULL;
+    CHECK_OK(cs_model_open(cs_test_oracle_path(dir), &o, &batch, &err), &err);
+    CHECK_OK(cs_model_open(cs_test_oracle_path(dir), &o, &ready, &err), &err);
+    CHECK_OK(cs_model_open(cs_test_oracle_path(dir), &o, &lone, &err), &err);
+    if (!batch || !ready || !lone) goto done;
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s", cs_test_oracle_path("images/chelsea.png"));
+    snprintf(b, sizeof b, "%s", cs_test_oracle_path("images/rocket.jpg"));
+    const char *both[] = {a, b};
+    float rows[2][64], one[64], first[64];
+    cs_status sts[2];
+    cs_model_info mi;
+    cs_model_get_info(batch, &mi);
+    CHECK(mi.embed_dim <= 64);
+    CHECK_OK(cs_embed_image_files(batch, both, 2, 0, &rows[0][0], sts, NULL, &err), &err);
+    CHECK_OK(cs_model_ready_images(ready, 2, 0, &err), &err);
+    CHECK(ready->have_vision);
+    CHECK_OK(cs_model_ready_images(ready, 1, 0, &err), &err); /* built: nothing to do */
+    CHECK_OK(cs_embed_image_file(ready, a, 0, one, &err), &err);
+    CHECK_MSG(!memcmp(one, rows[0], (size_t)mi.embed_dim * sizeof(float)),
+              "%s: one image after cs_model_ready_images is not the batch's first row", dir);
+    CHECK_OK(cs_embed_image_file(lone, a, 0, first, &err), &err);
+    cs_model_get_info(batch, &mi);
+    if (!strcmp(mi.precision, "int8")) /* the CPU runs int8 products */
+        CHECK_MSG(memcmp(first, rows[0], (size_t)mi.embed_dim * sizeof(float)) != 0,
+                  "%s: a lone first image computed at int8", dir);
+    CHECK_EQ_INT(cs_model_ready_images(ready, 0, 0, &err), CS_EINVAL);
+done:
+    cs_model_close(batch);
+    cs_model_close(ready);
+    cs_model_close(lone);
+}
+
 int main(void) {
     cs_test_oracle();
+    check_ready("models/tiny");
     check_model("models/tiny");
     check_model("models/tiny-f16");
     check_model("models/tiny-bin"); /* weights from a torch zip */
     cs_error err;
     CHECK_EQ_INT(cs_model_prefetch(NULL, CS_PREFETCH_TEXT, 0, 1, &err), CS_EINVAL);
+    CHECK_EQ_INT(cs_model_ready_images(NULL, 1, 0, &err), CS_EINVAL);
     return cs_test_done("model.prefetch");
 }
