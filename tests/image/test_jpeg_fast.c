@@ -44,18 +44,26 @@ static uint8_t sample(int x, int y, int c, uint32_t *seed) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+/* A compressor writing w x h pixels of comps components into *buf (libjpeg's
+ * defaults: YCbCr 4:2:0 for three components). */
+static void begin_jpeg(struct jpeg_compress_struct *ci, struct jpeg_error_mgr *je,
+                       unsigned char **buf, unsigned long *size, int w, int h, int comps) {
+    ci->err = jpeg_std_error(je);
+    jpeg_create_compress(ci);
+    *buf = NULL;
+    jpeg_mem_dest(ci, buf, size);
+    ci->image_width = (JDIMENSION)w;
+    ci->image_height = (JDIMENSION)h;
+    ci->input_components = comps;
+    ci->in_color_space = comps == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    jpeg_set_defaults(ci);
+}
+
 static uint8_t *write_jpeg(const layout *l, unsigned long *size) {
     struct jpeg_compress_struct ci;
     struct jpeg_error_mgr je;
-    ci.err = jpeg_std_error(&je);
-    jpeg_create_compress(&ci);
-    unsigned char *buf = NULL;
-    jpeg_mem_dest(&ci, &buf, size);
-    ci.image_width = (JDIMENSION)l->w;
-    ci.image_height = (JDIMENSION)l->h;
-    ci.input_components = l->comps;
-    ci.in_color_space = l->comps == 3 ? JCS_RGB : JCS_GRAYSCALE;
-    jpeg_set_defaults(&ci);
+    unsigned char *buf;
+    begin_jpeg(&ci, &je, &buf, size, l->w, l->h, l->comps);
     jpeg_set_quality(&ci, l->quality, TRUE);
     ci.comp_info[0].h_samp_factor = l->h0;
     ci.comp_info[0].v_samp_factor = l->v0;
@@ -79,19 +87,14 @@ static uint8_t *write_jpeg(const layout *l, unsigned long *size) {
 }
 
 /* A 64x64 4:2:0 JPEG written from DCT coefficients (jpeg_write_coefficients):
- * every block zero but chroma block (0, 0) of Cb, which is blk (natural
- * order, before quantising by q, every quantiser of the chroma table). */
+ * every block zero but the first of Cb, whose quantised coefficients are
+ * blk (natural order); every quantiser of the chroma table is q, so the
+ * decoder's values are q times blk's. */
 static uint8_t *write_coefficients(const int16_t blk[64], int q, unsigned long *size) {
     struct jpeg_compress_struct ci;
     struct jpeg_error_mgr je;
-    ci.err = jpeg_std_error(&je);
-    jpeg_create_compress(&ci);
-    unsigned char *buf = NULL;
-    jpeg_mem_dest(&ci, &buf, size);
-    ci.image_width = ci.image_height = 64;
-    ci.input_components = 3;
-    ci.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&ci); /* YCbCr, 4:2:0 */
+    unsigned char *buf;
+    begin_jpeg(&ci, &je, &buf, size, 64, 64, 3);
     unsigned table[64];
     for (int k = 0; k < 64; k++) table[k] = (unsigned)q;
     jpeg_add_quant_table(&ci, 1, table, 100, TRUE);
