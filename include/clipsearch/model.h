@@ -127,10 +127,10 @@ CS_API cs_status cs_embed_tokens(cs_model *model, const int32_t *const *ids, con
 CS_API cs_status cs_embed_pixels(cs_model *model, const float *chw, int n, int flags, float *out,
                                  cs_error *err);
 /* Builds the image tower now, as a first cs_embed_pixels call of n images
- * with these flags would (mapping or packing its weights: 10-20 ms with a
- * kept packing, seconds without), so that the call itself does not wait
- * for it: a caller can build it on a thread that is otherwise idle, while
- * others prepare the images. Nothing happens once the tower is built. */
+ * with these flags would (mapping a kept packing of its weights, or packing
+ * them), so that the call itself does not wait for it: a caller can build
+ * it on a thread that is otherwise idle, while others prepare the images.
+ * Nothing happens once the tower is built. */
 CS_API cs_status cs_model_ready_images(cs_model *model, int n, int flags, cs_error *err);
 /* n decoded images of any size: preprocessed (resize, crop, normalise) here. */
 CS_API cs_status cs_embed_images(cs_model *model, const cs_image *images, int n, int flags,

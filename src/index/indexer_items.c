@@ -140,9 +140,9 @@ cs_status cs_index_embed_items(const cs_index_backend *be, cs_file_guard *guard,
                    .inputs = inputs};
     /* The files, then (be->ready) what the model needs before its first
      * call. Handed out last, that task takes the place of the wait for the
-     * batch's last file: a thread with no file left builds the tower (a
-     * first batch: ~15 ms with kept int8 panels) while another decodes,
-     * instead of both waiting for it after the decoding. */
+     * batch's last file: a thread with no file left builds the tower while
+     * another decodes, instead of both waiting for it after the decoding
+     * (docs/performance.md, "Indexing end to end"). */
     if (n_embed) cs_pool_for(be->pool, n + (be->ready != NULL), prepare_task, &J);
     if (J.ready) {
         if (err) *err = J.ready_err;
