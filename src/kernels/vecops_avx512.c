@@ -1,8 +1,8 @@
 /* kernels/vecops_avx512.c - the element-wise activations of kernels/vecops.h
  * in 16 lanes. Each is its AVX2 twin in vecops_avx2.c step for step (the
  * same operations in the same order, so the same bits), twice as wide: the
- * activation after fc1 is ~2% of an int8 forward pass, and half of that
- * was the 8-lane loop. Built for plain x86-64 like the rest of the library;
+ * activation after fc1 is a visible share of an int8 forward pass
+ * (docs/performance.md). Built for plain x86-64 like the rest of the library;
  * only the target-attributed functions use AVX-512, and vecops.c calls
  * them only when cs_cpu_level_get() reports it. Tails go to the AVX2
  * versions. */
