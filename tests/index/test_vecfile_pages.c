@@ -63,6 +63,28 @@ static void write_control(const char *path, size_t bytes) {
     }
 }
 
+/* A check of kb, the large-mapped part of a file just written: it must be
+ * >= 4096 unless this kernel, right now, maps no freshly written file that
+ * way (large folios need free 2 MiB blocks, which a busy machine's memory
+ * may lack for a moment: then a new control file written the same way
+ * tells, and the check is noted instead). */
+static void check_large(const char *what, long kb, long base, const char *dir) {
+    if (kb >= 4096) return;
+    char again[1024];
+    snprintf(again, sizeof again, "%s/control2.bin", dir);
+    write_control(again, 16u << 20);
+    long now = mapped_large(again);
+    unlink(again);
+    if (now < 4096) {
+        printf("note: %s: %ld kB mapped by PMDs, and a control written now %ld kB (at the start "
+               "%ld): the kernel had no large folios to give\n",
+               what, kb, now, base);
+        return;
+    }
+    CHECK_MSG(0, "%s: %ld kB mapped by PMDs (control: %ld at the start, %ld now)", what, kb, base,
+              now);
+}
+
 int main(void) {
     const char *dir = cs_test_tmpdir();
     char control[1024], path[1024], vec[1100];
@@ -88,9 +110,7 @@ int main(void) {
 
     /* streamed from SQLite (no snapshot in the handle yet) */
     CHECK_OK(cs_db_write_vectors(db, &err), &err);
-    long sql_kb = mapped_large(vec);
-    CHECK_MSG(sql_kb >= 4096, "written from SQLite: %ld kB mapped by PMDs (control: %ld)", sql_kb,
-              base);
+    check_large("written from SQLite", mapped_large(vec), base, dir);
 
     /* from the snapshot: a row changed, the snapshot caught up, the file
      * rewritten from it */
@@ -101,9 +121,7 @@ int main(void) {
     rows.e[0].size++;
     CHECK_OK(cs_db_put(db, rows.e, 1, &err), &err);
     CHECK_OK(cs_db_write_vectors(db, &err), &err);
-    long snap_kb = mapped_large(vec);
-    CHECK_MSG(snap_kb >= 4096, "written from the snapshot: %ld kB mapped by PMDs (control: %ld)",
-              snap_kb, base);
+    check_large("written from the snapshot", mapped_large(vec), base, dir);
 
     cs_db_close(db);
 
