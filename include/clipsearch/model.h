@@ -130,7 +130,8 @@ CS_API cs_status cs_embed_pixels(cs_model *model, const float *chw, int n, int f
  * with these flags would (mapping a kept packing of its weights, or packing
  * them), so that the call itself does not wait for it: a caller can build
  * it on a thread that is otherwise idle, while others prepare the images.
- * Nothing happens once the tower is built. */
+ * Nothing happens once the tower is built, nor from a task of a pool other
+ * than the model's (cs_model_opts.pool): the first embed call builds it. */
 CS_API cs_status cs_model_ready_images(cs_model *model, int n, int flags, cs_error *err);
 /* n decoded images of any size: preprocessed (resize, crop, normalise) here. */
 CS_API cs_status cs_embed_images(cs_model *model, const cs_image *images, int n, int flags,

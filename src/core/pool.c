@@ -275,6 +275,10 @@ void cs_pool_free(cs_pool *p) {
     free(p);
 }
 
+cs_pool *cs_pool_current(void) {
+    return current_worker >= 0 ? current_pool : NULL;
+}
+
 int cs_pool_threads(const cs_pool *p) {
     return p ? p->n_threads : 1;
 }

@@ -14,6 +14,7 @@
 #include "core/cpu.h"
 #include "core/file.h"
 #include "core/fnv.h"
+#include "core/pool.h"
 #include "model/lowp.h"
 #include "model/model_internal.h"
 #include "model/prepack.h"
@@ -339,6 +340,11 @@ static void pixels_task(void *ctx, int task, int worker) {
 
 cs_status cs_model_ready_images(cs_model *m, int n, int flags, cs_error *err) {
     if (!m || n < 1) return cs_fail(err, CS_EINVAL, "cs_model_ready_images: bad arguments");
+    /* From a task of another pool the tower's own jobs on the model's pool
+     * would nest across pools, which core/pool.c does not do; the first
+     * embed call, on the caller's thread, builds it then. */
+    cs_pool *in = cs_pool_current();
+    if (in && in != m->pool) return CS_OK;
     return need_tower(m, 1, first_use(n, flags, CS_BULK_IMAGES), err);
 }
 

@@ -5,8 +5,10 @@
  * embeddings are the same bits as without it. And cs_model_ready_images. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
+#include "core/pool.h"
 #include "model/model_internal.h"
 #include "test.h"
 
@@ -103,6 +105,40 @@ done:
     cs_model_close(plain);
 }
 
+/* cs_model_ready_images from a task of a pool: the model's own builds the
+ * tower, another leaves it to the first embed call. */
+typedef struct ready_in {
+    cs_model *m;
+    atomic_int st;
+} ready_in;
+
+static void ready_task(void *ctx, int task, int worker) {
+    (void)worker;
+    ready_in *r = ctx;
+    cs_error err;
+    if (task == 0) atomic_store(&r->st, cs_model_ready_images(r->m, 2, 0, &err));
+}
+
+static void check_ready_in_pools(const char *dir) {
+    cs_error err = {0};
+    cs_pool *mine = cs_pool_create(2), *other = cs_pool_create(2);
+    cs_model_opts o = {.pool = mine, .precision = CS_PRECISION_INT8};
+    cs_model *m = NULL;
+    CHECK_OK(cs_model_open(cs_test_oracle_path(dir), &o, &m, &err), &err);
+    if (m && mine && other) {
+        ready_in r = {m, CS_EINTERNAL};
+        cs_pool_for(other, 2, ready_task, &r);
+        CHECK_EQ_INT(atomic_load(&r.st), CS_OK);
+        CHECK(!m->have_vision); /* another pool's task: left for later */
+        cs_pool_for(mine, 2, ready_task, &r);
+        CHECK_EQ_INT(atomic_load(&r.st), CS_OK);
+        CHECK(m->have_vision);
+    }
+    cs_model_close(m);
+    cs_pool_free(mine);
+    cs_pool_free(other);
+}
+
 /* cs_model_ready_images: a tower built for a batch of n, so that a part of
  * it embedded alone (one image) gets the batch's bits; without it, a first
  * call of one image builds a query's tower (fp32 from the map, the
@@ -146,6 +182,7 @@ done:
 int main(void) {
     cs_test_oracle();
     check_ready("models/tiny");
+    check_ready_in_pools("models/tiny");
     check_model("models/tiny");
     check_model("models/tiny-f16");
     check_model("models/tiny-bin"); /* weights from a torch zip */
