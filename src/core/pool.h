@@ -21,7 +21,9 @@ typedef void (*cs_task_fn)(void *ctx, int task, int worker);
  * not be created. cs_pool_for with pool == NULL runs the tasks inline. */
 void cs_pool_for(cs_pool *pool, int n_tasks, cs_task_fn fn, void *ctx);
 
-/* The pool whose task the calling thread is running, or NULL. */
+/* The pool whose task the calling thread is running, or NULL (also in a
+ * job its caller runs alone: one task, or a pool of one thread, where a
+ * nested call runs inline as worker 0). */
 cs_pool *cs_pool_current(void);
 
 /* The number of CPUs this process may run on (at least 1): the threads a
