@@ -7,15 +7,15 @@
  * its time in Huffman decoding (jpeg_huff.c says why ours is faster). The
  * rest is what libjpeg does at these scales: its reduced IDCTs (jidctred.c's
  * 2x2 and 4x4, jidctint.c's 3x3, 5x5, 6x6, 8x8, 10x10 and 12x12: the same
- * constants, roundings and limits), chroma enlarged by the IDCT where the subsampling allows it
- * (4:2:0, 4:4:4) and otherwise upsampled across (4:2:2), and its YCbCr ->
- * RGB rule.
+ * constants, roundings and limits), chroma enlarged by the IDCT where the
+ * subsampling allows it (4:2:0, 4:4:4) and otherwise upsampled across
+ * (4:2:2), and its YCbCr -> RGB rule.
  * tests/image/test_jpeg_fast.c compares every pixel with libjpeg's.
  *
  * It takes only files where that holds: 8-bit baseline or extended Huffman,
- * one scan holding every component, grey or YCbCr, IDCT sizes 1-6, 8, 10 or 12,
- * each component at the output's size after its IDCT or at half of it
- * across. Anything else, and any stream libjpeg would warn about (a bad
+ * one scan holding every component, grey or YCbCr, IDCT sizes 1-6, 8, 10
+ * or 12, each component at the output's size after its IDCT or at half of
+ * it across. Anything else, and any stream libjpeg would warn about (a bad
  * code, a run past a block, restart markers out of order, data that ends
  * early, anything but EOI after the scan), it declines before finishing,
  * and libjpeg decodes the file as before: this path never passes a file
