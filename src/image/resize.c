@@ -23,7 +23,7 @@
 #include "image/resize_internal.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
-#define CS_HAVE_AVX2_PASS 1
+#define CS_HAVE_SIMD_PASSES 1
 #endif
 
 #define PRECISION_BITS (32 - 8 - 2)
@@ -126,22 +126,53 @@ static void pass_horizontal(const uint8_t *src, int w_in, int y0, int rows, cons
     }
 }
 
-/* The AVX2 horizontal pass where core/cpu.h allows it (same integers, same
- * result); returns 0 when it did not run. CLIPSEARCH_CPU=generic forces the
- * scalar pass (for tests and comparisons). */
-static int horizontal_avx2(const uint8_t *src, int w_in, int y0, int rows, const taps *t, int w_out,
+/* The SIMD horizontal pass where core/cpu.h allows it (same integers, same
+ * result): AVX-512's quads of taps, else AVX2's pairs. Returns 0 when it
+ * did not run. CLIPSEARCH_CPU=generic forces the scalar pass (for tests
+ * and comparisons). */
+static int horizontal_simd(const uint8_t *src, int w_in, int y0, int rows, const taps *t, int w_out,
                            uint8_t *dst) {
-#ifdef CS_HAVE_AVX2_PASS
-    if (cs_cpu_level_get() < CS_CPU_AVX2) return 0;
-    const size_t pairs = (size_t)(t->ksize + 1) / 2;
-    int32_t *wide = malloc(sizeof(int32_t) * 8 * pairs * (size_t)w_out);
+#ifdef CS_HAVE_SIMD_PASSES
+    cs_cpu_level level = cs_cpu_level_get();
+    if (level < CS_CPU_AVX2) return 0;
+    const int group = level >= CS_CPU_AVX512 ? 4 : 2;
+    const size_t groups = (size_t)(t->ksize + group - 1) / (size_t)group;
+    int32_t *wide = malloc(sizeof(int32_t) * 4 * (size_t)group * groups * (size_t)w_out);
     if (!wide) return 0;
-    cs_resize_widen_taps(t->w, t->ksize, t->count, w_out, wide);
-    cs_resize_horizontal_avx2(src, w_in, y0, rows, t->ksize, t->first, t->count, wide, w_out, dst);
+    cs_resize_widen_taps(t->w, t->ksize, t->count, w_out, group, wide);
+    if (group == 4)
+        cs_resize_horizontal_avx512(src, w_in, y0, rows, t->ksize, t->first, t->count, wide, w_out,
+                                    dst);
+    else
+        cs_resize_horizontal_avx2(src, w_in, y0, rows, t->ksize, t->first, t->count, wide, w_out,
+                                  dst);
     free(wide);
     return 1;
 #else
     (void)src, (void)w_in, (void)y0, (void)rows, (void)t, (void)w_out, (void)dst;
+    return 0;
+#endif
+}
+
+/* The vertical pass with AVX2, one output row at a time, where core/cpu.h
+ * allows it; returns 0 when it did not run. */
+static int vertical_simd(const uint8_t *src, int src_w, int col0, int ncols, int y0, const taps *t,
+                         int h_out, uint8_t *dst) {
+#ifdef CS_HAVE_SIMD_PASSES
+    if (cs_cpu_level_get() < CS_CPU_AVX2) return 0;
+    const uint8_t **rows = malloc(sizeof *rows * (size_t)t->ksize);
+    if (!rows) return 0;
+    const size_t stride = (size_t)src_w * 3, n = (size_t)ncols * 3;
+    for (int yy = 0; yy < h_out; yy++) {
+        for (int y = 0; y < t->count[yy]; y++)
+            rows[y] = src + (size_t)(t->first[yy] - y0 + y) * stride + (size_t)col0 * 3;
+        cs_resize_vertical_avx2(rows, t->w + (size_t)yy * t->ksize, t->count[yy], n,
+                                dst + (size_t)yy * n);
+    }
+    free(rows);
+    return 1;
+#else
+    (void)src, (void)src_w, (void)col0, (void)ncols, (void)y0, (void)t, (void)h_out, (void)dst;
     return 0;
 #endif
 }
@@ -189,7 +220,7 @@ cs_status cs_resize_bicubic_box(const cs_image *in, int out_w, int out_h, int bx
     if (need_h) {
         tmp = malloc((size_t)bw * (size_t)(y_last - y_first) * 3);
         if (!tmp) goto nomem;
-        if (!horizontal_avx2(in->rgb, in->width, y_first, y_last - y_first, &th, bw, tmp))
+        if (!horizontal_simd(in->rgb, in->width, y_first, y_last - y_first, &th, bw, tmp))
             pass_horizontal(in->rgb, in->width, y_first, y_last - y_first, &th, bw, tmp);
         cur = tmp;
         cur_w = bw;
@@ -199,9 +230,10 @@ cs_status cs_resize_bicubic_box(const cs_image *in, int out_w, int out_h, int bx
     res = malloc((size_t)bw * (size_t)bh * 3);
     acc = malloc(sizeof(int32_t) * (size_t)bw * 3);
     if (!res || !acc) goto nomem;
-    if (need_v)
-        pass_vertical(cur, cur_w, cur_col0, bw, cur_y0, &tv, bh, acc, res);
-    else
+    if (need_v) {
+        if (!vertical_simd(cur, cur_w, cur_col0, bw, cur_y0, &tv, bh, res))
+            pass_vertical(cur, cur_w, cur_col0, bw, cur_y0, &tv, bh, acc, res);
+    } else
         for (int yy = by; yy < by + bh; yy++)
             memcpy(res + (size_t)(yy - by) * bw * 3,
                    cur + ((size_t)(yy - cur_y0) * cur_w + cur_col0) * 3, (size_t)bw * 3);

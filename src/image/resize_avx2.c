@@ -1,7 +1,8 @@
-/* image/resize_avx2.c - the horizontal pass of resize.c with AVX2: two taps
- * (2 x RGB) per multiply. Integer sums are exact in any order, so the result
- * is identical to the scalar pass (and to Pillow) bit for bit. Only called
- * when cs_cpu_level_get() >= CS_CPU_AVX2. */
+/* image/resize_avx2.c - the two passes of resize.c with AVX2: across, two
+ * taps (2 x RGB) per multiply; down, eight samples of a row at once. Integer
+ * sums are exact in any order, so the result is identical to the scalar
+ * passes (and to Pillow) bit for bit. Only called when cs_cpu_level_get()
+ * >= CS_CPU_AVX2. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -9,17 +10,17 @@
 
 #define PRECISION_BITS (32 - 8 - 2)
 
-/* wide[xx][pair] = {k0, k0, k0, 0, k1, k1, k1, 0}: the taps of output xx
- * in pairs, each spread over the R, G, B lanes. */
-void cs_resize_widen_taps(const int32_t *w, int ksize, const int *count, int out_size,
+/* wide[xx][group] = {k0, k0, k0, 0, k1, k1, k1, 0, ...}: the taps of output
+ * xx in groups of `group`, each spread over the R, G, B lanes; zero past
+ * the output's count. */
+void cs_resize_widen_taps(const int32_t *w, int ksize, const int *count, int out_size, int group,
                           int32_t *wide) {
-    const int pairs = (ksize + 1) / 2;
+    const int groups = (ksize + group - 1) / group;
     for (int xx = 0; xx < out_size; xx++) {
-        int32_t *o = wide + (size_t)xx * pairs * 8;
-        memset(o, 0, sizeof(int32_t) * 8 * (size_t)pairs);
+        int32_t *o = wide + (size_t)xx * groups * group * 4;
+        memset(o, 0, sizeof(int32_t) * 4 * (size_t)group * (size_t)groups);
         for (int x = 0; x < count[xx]; x++)
-            for (int c = 0; c < 3; c++)
-                o[(x / 2) * 8 + (x % 2) * 4 + c] = w[(size_t)xx * ksize + x];
+            for (int c = 0; c < 3; c++) o[x * 4 + c] = w[(size_t)xx * ksize + x];
     }
 }
 
@@ -74,5 +75,27 @@ void cs_resize_horizontal_avx2(const uint8_t *src, int w_in, int y0, int rows, i
             o[1] = clip8(lanes[1] + half);
             o[2] = clip8(lanes[2] + half);
         }
+    }
+}
+
+void cs_resize_vertical_avx2(const uint8_t *const *rows, const int32_t *k, int count, size_t n,
+                             uint8_t *dst) {
+    const __m256i half = _mm256_set1_epi32(1 << (PRECISION_BITS - 1));
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i acc = half;
+        for (int y = 0; y < count; y++) {
+            __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(rows[y] + i)));
+            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(v, _mm256_set1_epi32(k[y])));
+        }
+        /* clip8 of eight sums: >> 22 then clamped to 0..255 by the packs */
+        __m256i s = _mm256_srai_epi32(acc, PRECISION_BITS);
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        _mm_storel_epi64((__m128i *)(dst + i), _mm_packus_epi16(w, w));
+    }
+    for (; i < n; i++) {
+        int32_t acc = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < count; y++) acc += rows[y][i] * k[y];
+        dst[i] = clip8(acc);
     }
 }
