@@ -3,14 +3,18 @@
  * (indexer.c, cs_index_job_plan) left to the model, and give copies their
  * source's vector. One process runs it on its batches; an MPI rank on the
  * chunks rank 0 sends (src/dist/). See indexer.h. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/file.h"
 #include "core/guard.h"
 #include "core/pool.h"
+#include "index/content_hash.h"
 #include "index/indexer.h"
 
 typedef cs_index_item item;
@@ -32,22 +36,50 @@ static cs_status read_item(cs_file_guard *guard, item *it, char **data, size_t *
     return cs_read_file(it->f->path, CS_INDEX_MAX_FILE_BYTES, data, size, &it->error);
 }
 
+/* The file's cs_hash128, read a chunk at a time into a buffer that stays in
+ * the core's cache: read whole into fresh memory, a photo's bytes would go
+ * out to memory and come back for the hash (docs/performance.md). The
+ * checks and messages are read_item's: the guard (none: any regular file),
+ * the size limit, a file that ends before its size. */
+static cs_status hash_file(cs_file_guard *guard, item *it) {
+    int fd;
+    struct stat st;
+    cs_status s = cs_guard_open(guard, it->f->path, &fd, &st, &it->error);
+    if (s != CS_OK) return s;
+    if ((uint64_t)st.st_size > CS_INDEX_MAX_FILE_BYTES) {
+        close(fd);
+        return cs_fail(&it->error, CS_ELIMIT, "%s: %lld bytes, more than the limit of %zu",
+                       it->f->path, (long long)st.st_size, (size_t)CS_INDEX_MAX_FILE_BYTES);
+    }
+    char chunk[1 << 16];
+    cs_hash128_state hs;
+    cs_hash128_init(&hs);
+    for (size_t done = 0, size = (size_t)st.st_size; done < size;) {
+        size_t want = size - done < sizeof chunk ? size - done : sizeof chunk;
+        ssize_t got = read(fd, chunk, want);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            int e = got < 0 ? errno : 0;
+            close(fd);
+            return cs_fail(&it->error, CS_EIO, "%s: read: %s", it->f->path,
+                           e ? strerror(e) : "file shrank while reading");
+        }
+        cs_hash128_update(&hs, chunk, (size_t)got);
+        done += (size_t)got;
+    }
+    close(fd);
+    cs_hash128_final(&hs, it->hash);
+    return CS_OK;
+}
+
 static void hash_task(void *ctx, int task, int worker) {
     (void)worker;
     item *it = &((items_job *)ctx)->items[task];
     if (it->act == CS_ACT_FAIL) return; /* already failed to be read */
-    if (it->data) {
+    if (it->data)
         cs_hash128(it->data, it->data_size, it->hash);
-        return;
-    }
-    char *data = NULL;
-    size_t size = 0;
-    if (read_item(((items_job *)ctx)->guard, it, &data, &size) != CS_OK) {
+    else if (hash_file(((items_job *)ctx)->guard, it) != CS_OK)
         it->act = CS_ACT_FAIL;
-        return;
-    }
-    cs_hash128(data, size, it->hash);
-    free(data);
 }
 
 void cs_index_hash_items(cs_pool *pool, cs_file_guard *guard, cs_index_item *items, int n) {
