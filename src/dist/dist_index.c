@@ -96,7 +96,7 @@ static void *local_main(void *arg) {
                 st = cs_fail(&err, CS_ENOMEM, "out of memory for %d images", c->n_embed);
             else
                 st = cs_index_embed_items(w->be, w->guard, c->items, c->n, c->n_embed, c->more,
-                                          w->dim, inputs, c->vecs, NULL, NULL, &err);
+                                          w->dim, inputs, c->vecs, NULL, 0, NULL, NULL, &err);
             free(inputs);
         }
         pthread_mutex_lock(&w->lock);

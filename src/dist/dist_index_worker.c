@@ -97,7 +97,8 @@ static cs_status do_embed(cs_comm *comm, const cs_index_backend *be, int dim, cs
         if (!inputs || !out) st = cs_fail(err, CS_ENOMEM, "out of memory for %d images", n);
     }
     if (!st)
-        st = cs_index_embed_items(be, NULL, items, n, n, more, dim, inputs, out, NULL, NULL, err);
+        st = cs_index_embed_items(be, NULL, items, n, n, more, dim, inputs, out, NULL, 0, NULL,
+                                  NULL, err);
     if (!st) {
         cs_wbuf w = {0};
         cs_w_str(&w, cs_comm_host(comm));

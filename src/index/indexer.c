@@ -294,9 +294,10 @@ void cs_index_job_progress(run *r, int64_t processed, const char *current) {
     progress(r, CS_INDEX_EMBED, current);
 }
 
-/* The batches one after the other, in this process. */
+/* The batches one after the other, in this process; each batch's decoding
+ * also hashes the next batch's files (cs_index_embed_items, ahead). */
 static cs_status process(run *r, int batch, cs_error *err) {
-    item *items = malloc((size_t)batch * sizeof *items);
+    item *items = malloc(2 * (size_t)batch * sizeof *items), *next = items + batch;
     /* a batch's pixels (600 kB an image): 2 MiB pages, not thousands of fresh
      * 4 KiB ones faulted in by the first batch (cs_alloc_huge) */
     float *inputs = cs_alloc_huge((size_t)batch * r->be->input_floats * sizeof(float));
@@ -307,16 +308,22 @@ static cs_status process(run *r, int batch, cs_error *err) {
         st = cs_fail(err, CS_ENOMEM, "%s: out of memory for a batch of %d", r->db->path, batch);
     for (size_t at = 0; !st && at < r->n_todo && !r->stop; at += (size_t)batch) {
         int n = (int)(r->n_todo - at < (size_t)batch ? r->n_todo - at : (size_t)batch);
-        memcpy(items, r->todo + at, (size_t)n * sizeof *items);
-        int more = (int)(r->n_todo - at - (size_t)n);
+        int more = (int)(r->n_todo - at - (size_t)n), n_next = more < batch ? more : batch;
         double t = elapsed(r);
-        cs_index_hash_items(r->be->pool, &r->db->guard, items, n);
+        if (at == 0) {
+            memcpy(items, r->todo, (size_t)n * sizeof *items);
+            cs_index_hash_items(r->be->pool, &r->db->guard, items, n);
+        } else {
+            memcpy(items, next, (size_t)n * sizeof *items); /* hashed with the last batch */
+        }
+        memcpy(next, r->todo + at + (size_t)n, (size_t)n_next * sizeof *items);
         int n_embed = 0;
         st = cs_index_job_plan(r, items, n, reused, &n_embed, err);
         if (st) break;
         r->stats->hash_s += elapsed(r) - t;
         st = cs_index_embed_items(r->be, &r->db->guard, items, n, n_embed, more, r->db->dim, inputs,
-                                  outputs, &r->stats->decode_s, &r->stats->embed_s, err);
+                                  outputs, next, n_next, &r->stats->decode_s, &r->stats->embed_s,
+                                  err);
         if (!st) st = cs_index_job_store(r, items, n, err);
         if (!st) cs_index_job_progress(r, (int64_t)(at + (size_t)n), items[n - 1].f->path);
     }

@@ -108,11 +108,15 @@ void cs_index_hash_items(cs_pool *pool, cs_file_guard *guard, cs_index_item *ite
  * n_embed x be->input_floats floats; out: n_embed x dim), then points each
  * item's vec at its row of out and resolves the copies (CS_ACT_DUP). Those
  * that fail get CS_ACT_FAIL. decode_s, embed_s (may be NULL) accumulate
- * the seconds of each stage. more: files of the run after these (a hint). */
+ * the seconds of each stage. more: files of the run after these (a hint).
+ * ahead (may be NULL): the next batch's n_ahead items, hashed as
+ * cs_index_hash_items would, as the decoding's last tasks: they fill the
+ * time a thread would wait for another's last image (their seconds count
+ * in decode_s). */
 cs_status cs_index_embed_items(const cs_index_backend *be, cs_file_guard *guard,
                                cs_index_item *items, int n, int n_embed, int more, int dim,
-                               float *inputs, float *out, double *decode_s, double *embed_s,
-                               cs_error *err);
+                               float *inputs, float *out, cs_index_item *ahead, int n_ahead,
+                               double *decode_s, double *embed_s, cs_error *err);
 /* The copies within a batch (CS_ACT_DUP) take their original's vector, or
  * its failure. */
 void cs_index_resolve_dups(cs_index_item *items, int n);

@@ -24,6 +24,9 @@ typedef struct items_job {
     cs_file_guard *guard; /* the catalogue's own files, never read as images; may be NULL */
     item *items;
     int n, n_embed, more;
+    int ready_task;  /* the task that calls be->ready: n, or -1 for none */
+    item *ahead;     /* the next batch's items, hashed after the rest */
+    int ahead_first; /* the task that hashes ahead[0] */
     float *inputs;
     cs_status ready; /* what be->ready returned, and why */
     cs_error ready_err;
@@ -72,14 +75,18 @@ static cs_status hash_file(cs_file_guard *guard, item *it) {
     return CS_OK;
 }
 
-static void hash_task(void *ctx, int task, int worker) {
-    (void)worker;
-    item *it = &((items_job *)ctx)->items[task];
+static void hash_item(cs_file_guard *guard, item *it) {
     if (it->act == CS_ACT_FAIL) return; /* already failed to be read */
     if (it->data)
         cs_hash128(it->data, it->data_size, it->hash);
-    else if (hash_file(((items_job *)ctx)->guard, it) != CS_OK)
+    else if (hash_file(guard, it) != CS_OK)
         it->act = CS_ACT_FAIL;
+}
+
+static void hash_task(void *ctx, int task, int worker) {
+    (void)worker;
+    items_job *J = ctx;
+    hash_item(J->guard, &J->items[task]);
 }
 
 void cs_index_hash_items(cs_pool *pool, cs_file_guard *guard, cs_index_item *items, int n) {
@@ -90,7 +97,11 @@ void cs_index_hash_items(cs_pool *pool, cs_file_guard *guard, cs_index_item *ite
 static void prepare_task(void *ctx, int task, int worker) {
     (void)worker;
     items_job *J = ctx;
-    if (task == J->n) { /* the last task: the model's tower, see below */
+    if (task >= J->ahead_first) { /* the next batch's files, see below */
+        hash_item(J->guard, &J->ahead[task - J->ahead_first]);
+        return;
+    }
+    if (task == J->ready_task) { /* the model's tower, see below */
         J->ready = J->be->ready(J->be->user, J->n_embed, J->more, &J->ready_err);
         return;
     }
@@ -160,22 +171,28 @@ static double now_s(void) {
 
 cs_status cs_index_embed_items(const cs_index_backend *be, cs_file_guard *guard,
                                cs_index_item *items, int n, int n_embed, int more, int dim,
-                               float *inputs, float *out, double *decode_s, double *embed_s,
-                               cs_error *err) {
+                               float *inputs, float *out, cs_index_item *ahead, int n_ahead,
+                               double *decode_s, double *embed_s, cs_error *err) {
     double t = now_s();
+    /* The files, then (be->ready) what the model needs before its first
+     * call, then the next batch's files to hash. Handed out after the
+     * files, the last two take the place of the wait for the batch's last
+     * file: a thread with no file left builds the tower, or reads ahead,
+     * while another decodes, instead of both waiting after the decoding
+     * (docs/performance.md, "Indexing end to end"). */
+    int ready_task = n_embed && be->ready ? n : -1;
     items_job J = {.be = be,
                    .guard = guard,
                    .items = items,
                    .n = n,
                    .n_embed = n_embed,
                    .more = more,
+                   .ready_task = ready_task,
+                   .ahead = ahead,
+                   .ahead_first = n + (ready_task >= 0),
                    .inputs = inputs};
-    /* The files, then (be->ready) what the model needs before its first
-     * call. Handed out last, that task takes the place of the wait for the
-     * batch's last file: a thread with no file left builds the tower while
-     * another decodes, instead of both waiting for it after the decoding
-     * (docs/performance.md, "Indexing end to end"). */
-    if (n_embed) cs_pool_for(be->pool, n + (be->ready != NULL), prepare_task, &J);
+    if (!ahead) n_ahead = 0;
+    if (n_embed || n_ahead) cs_pool_for(be->pool, J.ahead_first + n_ahead, prepare_task, &J);
     if (J.ready) {
         if (err) *err = J.ready_err;
         return J.ready;
