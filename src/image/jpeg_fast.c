@@ -83,7 +83,8 @@ typedef struct fast_dec {
     huff_dc dc[4];
     huff_ac ac[4];
     huff_reader rd;
-    const jpeg_kernels *k; /* portable or AVX2 */
+    const jpeg_kernels *k;           /* portable or AVX2 */
+    cs_jpeg_idct_pair_fn idct2_pair; /* two 2x2s side by side at once, or NULL */
     huff_mcu mcu;
     int16_t blk[HUFF_MAX_BLOCKS][HUFF_BLOCK] __attribute__((aligned(64)));
 } fast_dec;
@@ -184,6 +185,11 @@ static int decode_mcu(fast_dec *d, uint32_t *pred, uint8_t **planes, size_t stri
             for (int h = 0; h < f->h; h++) {
                 uint8_t *out = planes[f->plane] + (size_t)(v * f->size) * stride +
                                ((size_t)x * f->h + (size_t)h) * (size_t)f->size;
+                if (f->size == 2 && h + 1 < f->h && d->idct2_pair) { /* and its neighbour */
+                    if (!d->idct2_pair(d->blk[b], d->blk[b + 1], f->q, out, (int)stride)) return 0;
+                    b += 2, h++;
+                    continue;
+                }
                 if (!d->k->idct[f->size](d->blk[b++], f->q, out, (int)stride)) return 0;
             }
     }
@@ -243,8 +249,11 @@ int cs_jpeg_fast_decode(j_decompress_ptr cinfo, uint8_t *rgb) {
     fast_dec *d = aligned_alloc(64, (sizeof(fast_dec) + 63) & ~(size_t)63);
     if (!d) return 0;
     d->k = &portable;
+    d->idct2_pair = NULL;
 #if defined(__x86_64__) || defined(_M_X64)
-    if (cs_cpu_level_get() >= CS_CPU_AVX2) d->k = &avx2; /* CLIPSEARCH_CPU=generic: portable */
+    cs_cpu_level level = cs_cpu_level_get(); /* CLIPSEARCH_CPU=generic: portable */
+    if (level >= CS_CPU_AVX2) d->k = &avx2;
+    if (level >= CS_CPU_AVX512) d->idct2_pair = cs_jpeg_idct_2x2_pair_avx512;
 #endif
     int ok = setup(cinfo, d);
     uint8_t *planes = NULL;

@@ -1,5 +1,5 @@
 /* image/jpeg_idct.h - the IDCTs, upsampling and colour conversion of
- * jpeg_fast.c (jpeg_idct.c, jpeg_idct_avx2.c). */
+ * jpeg_fast.c (jpeg_idct.c, jpeg_idct_avx2.c, jpeg_idct_avx512.c). */
 #ifndef CS_JPEG_IDCT_H
 #define CS_JPEG_IDCT_H
 
@@ -30,6 +30,12 @@ int cs_jpeg_idct_12x12_avx2(const int16_t *c, const int32_t *q, uint8_t *out, in
 int cs_jpeg_idct_6x6_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_2x2_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
 int cs_jpeg_idct_4x4_avx2(const int16_t *c, const int32_t *q, uint8_t *out, int stride);
+/* Two 2x2s side by side (blocks c0 and c1 of one component, out + 2 the
+ * second's place): two cs_jpeg_idct_2x2_avx2 calls' bytes. */
+typedef int (*cs_jpeg_idct_pair_fn)(const int16_t *c0, const int16_t *c1, const int32_t *q,
+                                    uint8_t *out, int stride);
+int cs_jpeg_idct_2x2_pair_avx512(const int16_t *c0, const int16_t *c1, const int32_t *q,
+                                 uint8_t *out, int stride);
 
 /* libjpeg's h2v1 upsampling (jdsample.c): n >= 3 samples to 2n. Fancy:
  * each 3/4 of the nearer sample and 1/4 of the other neighbour, rounding up

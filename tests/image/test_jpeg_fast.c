@@ -347,6 +347,38 @@ static void vector_idcts(void) {
 #endif
 }
 
+/* The AVX-512 2x2 of two neighbouring blocks gives the bytes of two AVX2
+ * 2x2s, side by side: random pairs from a photograph's magnitudes to any
+ * 16-bit coefficient times any 8-bit quantiser (both 32-bit, wrapping
+ * alike). */
+static void idct_2x2_pairs(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (cs_cpu_level_get() < CS_CPU_AVX512) return; /* not this CPU, or CLIPSEARCH_CPU */
+    uint32_t seed = 11;
+    int16_t c[2][72] __attribute__((aligned(16)));
+    int32_t q[64];
+    int bad = 0;
+    for (int t = 0; t < 20000; t++) {
+        int extreme = t % 4 == 0;
+        for (int b = 0; b < 2; b++)
+            for (int k = 0; k < 64; k++) {
+                seed = seed * 1664525u + 1013904223u;
+                int reach = k ? 16 / (k / 8 + k % 8) : 64;
+                c[b][k] = extreme ? (int16_t)(seed >> 16)
+                                  : (int16_t)((int)(seed >> 16) % (2 * reach + 1) - reach);
+                if (b == 0) q[k] = 1 + (int)((seed >> 8) % (extreme ? 255 : 16));
+            }
+        uint8_t a[2 * 16], p[2 * 16]; /* two rows of four, 16 apart */
+        memset(a, 0, sizeof a), memset(p, 0, sizeof p);
+        cs_jpeg_idct_2x2_avx2(c[0], q, a, 16);
+        cs_jpeg_idct_2x2_avx2(c[1], q, a + 2, 16);
+        int took = cs_jpeg_idct_2x2_pair_avx512(c[0], c[1], q, p, 16);
+        bad += !took || memcmp(a, p, sizeof a) != 0;
+    }
+    CHECK_MSG(bad == 0, "IDCT 2x2 pair: AVX-512 and two AVX2 differ on %d of 20000 pairs", bad);
+#endif
+}
+
 /* The 8x8 (4:2:0's chroma at 4/8) takes only blocks where libjpeg-turbo's
  * SIMD (16-bit lanes, saturating) and its C code (32 bits, wrapping through
  * its range table) give the same pixels: outputs within 511 of mid-grey.
@@ -374,6 +406,7 @@ static void idct_8x8_limits(void) {
 int main(void) {
     idct_8x8_limits();
     vector_idcts();
+    idct_2x2_pairs();
     written_files();
     const char *oracle = cs_test_oracle();
     char dir[4096];
