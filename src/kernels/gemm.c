@@ -41,7 +41,7 @@
 #include "core/pool.h"
 #include "core/cpu.h"
 #include "kernels/gemm_kernel.h"
-#include "kernels/scratch.h"
+#include "core/scratch.h"
 #include "kernels/vecops.h"
 
 enum {

@@ -18,7 +18,7 @@
 #include "core/pool.h"
 #include "core/cpu.h"
 #include "kernels/gemm.h"
-#include "kernels/scratch.h"
+#include "core/scratch.h"
 #include "kernels/vecops.h"
 
 enum { NR = CS_LP_NR, KB = CS_LP_KB, MR = CS_LP_MR, STEP_BYTES = 4 * NR, CONVERT_ROWS = 16 };

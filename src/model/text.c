@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/scratch.h"
+#include "core/scratch.h"
 #include "kernels/vecops.h"
 #include "model/forward.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/scratch.h"
+#include "core/scratch.h"
 #include "kernels/vecops.h"
 #include "model/forward.h"
 

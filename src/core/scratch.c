@@ -1,12 +1,12 @@
-/* kernels/scratch.c - a cache of a few scratch buffers (kernels/scratch.h). */
-#include "kernels/scratch.h"
+/* core/scratch.c - a cache of a few large buffers (core/scratch.h). */
+#include "core/scratch.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "core/file.h"
 
-enum { CACHED = 8 };
+enum { CACHED = 16 }; /* a batch's activations and products, and a file per thread */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     void *p;
