@@ -144,13 +144,24 @@ cs_status cs_read_fd(int fd, const char *path, const struct stat *stp, size_t ma
         close(fd);
         return cs_fail(err, CS_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
     }
+    cs_status s = cs_read_fd_into(fd, path, n, buf, err);
+    if (s != CS_OK) {
+        free(buf);
+        return s;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (size) *size = n;
+    return CS_OK;
+}
+
+cs_status cs_read_fd_into(int fd, const char *path, size_t n, char *buf, cs_error *err) {
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, buf + got, n - got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             int e = r < 0 ? errno : 0;
-            free(buf);
             close(fd);
             return cs_fail(err, CS_EIO, "%s: read: %s", path,
                            e ? strerror(e) : "file shrank while reading");
@@ -158,9 +169,6 @@ cs_status cs_read_fd(int fd, const char *path, const struct stat *stp, size_t ma
         got += (size_t)r;
     }
     close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    if (size) *size = n;
     return CS_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "core/file.h"
 #include "core/guard.h"
 #include "core/pool.h"
+#include "core/scratch.h"
 #include "index/content_hash.h"
 #include "index/indexer.h"
 
@@ -32,32 +33,76 @@ typedef struct items_job {
     cs_error ready_err;
 } items_job;
 
-static cs_status read_item(cs_file_guard *guard, item *it, char **data, size_t *size) {
-    if (guard)
-        return cs_guard_read_file(guard, it->f->path, CS_INDEX_MAX_FILE_BYTES, data, size,
-                                  &it->error);
-    return cs_read_file(it->f->path, CS_INDEX_MAX_FILE_BYTES, data, size, &it->error);
+/* Files up to this size are read into a buffer of the scratch cache
+ * (core/scratch.h), reused file after file: kept in the heap, a photo's
+ * buffer would still fault in as 4 KiB pages in each thread's arena
+ * (docs/performance.md). Larger ones, rare, go through malloc and back,
+ * rather than stay in the cache for good. */
+#define POOLED_FILE_BYTES ((size_t)64 << 20)
+
+/* Opens the item's file, with cs_guard_read_file's checks and messages
+ * (guard may be NULL: any regular file): *n its size. */
+static cs_status open_item(cs_file_guard *guard, item *it, int *fd, size_t *n) {
+    struct stat st;
+    cs_status s = cs_guard_open(guard, it->f->path, fd, &st, &it->error);
+    if (s != CS_OK) return s;
+    if ((uint64_t)st.st_size > CS_INDEX_MAX_FILE_BYTES) {
+        close(*fd);
+        return cs_fail(&it->error, CS_ELIMIT, "%s: %lld bytes, more than the limit of %zu",
+                       it->f->path, (long long)st.st_size, (size_t)CS_INDEX_MAX_FILE_BYTES);
+    }
+    *n = (size_t)st.st_size;
+    return CS_OK;
+}
+
+static void release_item(char *data, size_t got) {
+    if (got)
+        cs_scratch_put(data, got);
+    else
+        free(data);
+}
+
+/* The item's file: its bytes (a NUL after them) in *data, and in *got the
+ * size to give back to the cache with them (0: malloc'd), as release_item
+ * does. */
+static cs_status read_item(cs_file_guard *guard, item *it, char **data, size_t *size, size_t *got) {
+    int fd;
+    size_t n = 0;
+    *data = NULL;
+    *got = 0;
+    cs_status s = open_item(guard, it, &fd, &n);
+    if (s != CS_OK) return s;
+    char *buf = n < POOLED_FILE_BYTES ? cs_scratch_get(n + 1, got) : malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return cs_fail(&it->error, CS_ENOMEM, "%s: out of memory reading %zu bytes", it->f->path,
+                       n);
+    }
+    s = cs_read_fd_into(fd, it->f->path, n, buf, &it->error);
+    if (s != CS_OK) {
+        release_item(buf, *got);
+        return s;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *size = n;
+    return CS_OK;
 }
 
 /* The file's cs_hash128, read a chunk at a time into a buffer that stays in
  * the core's cache: read whole into fresh memory, a photo's bytes would go
  * out to memory and come back for the hash (docs/performance.md). The
- * checks and messages are read_item's: the guard (none: any regular file),
- * the size limit, a file that ends before its size. */
+ * checks and messages are read_item's: open_item's, and a file that ends
+ * before its size. */
 static cs_status hash_file(cs_file_guard *guard, item *it) {
     int fd;
-    struct stat st;
-    cs_status s = cs_guard_open(guard, it->f->path, &fd, &st, &it->error);
+    size_t size = 0;
+    cs_status s = open_item(guard, it, &fd, &size);
     if (s != CS_OK) return s;
-    if ((uint64_t)st.st_size > CS_INDEX_MAX_FILE_BYTES) {
-        close(fd);
-        return cs_fail(&it->error, CS_ELIMIT, "%s: %lld bytes, more than the limit of %zu",
-                       it->f->path, (long long)st.st_size, (size_t)CS_INDEX_MAX_FILE_BYTES);
-    }
     char chunk[1 << 16];
     cs_hash128_state hs;
     cs_hash128_init(&hs);
-    for (size_t done = 0, size = (size_t)st.st_size; done < size;) {
+    for (size_t done = 0; done < size;) {
         size_t want = size - done < sizeof chunk ? size - done : sizeof chunk;
         ssize_t got = read(fd, chunk, want);
         if (got < 0 && errno == EINTR) continue;
@@ -108,11 +153,11 @@ static void prepare_task(void *ctx, int task, int worker) {
     item *it = &J->items[task];
     if (it->act != CS_ACT_EMBED) return;
     char *data = NULL;
-    size_t size = it->data_size;
+    size_t size = it->data_size, got = 0;
     float *input = J->inputs + (size_t)it->slot * J->be->input_floats;
     const void *bytes = it->data;
     if (!bytes) {
-        if (read_item(J->guard, it, &data, &size) != CS_OK) {
+        if (read_item(J->guard, it, &data, &size, &got) != CS_OK) {
             it->act = CS_ACT_FAIL;
             return;
         }
@@ -121,7 +166,7 @@ static void prepare_task(void *ctx, int task, int worker) {
     if (J->be->prepare(J->be->user, bytes, size, it->f->path, input, &it->width, &it->height,
                        &it->error) != CS_OK)
         it->act = CS_ACT_FAIL;
-    free(data);
+    if (data) release_item(data, got);
 }
 
 /* Moves the inputs of the files that decoded to the front, so the model
