@@ -5,6 +5,8 @@
 #include <string.h>
 #ifdef __GLIBC__ /* defined by the headers above */
 #include <malloc.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #endif
 
 #include "cli.h"
@@ -163,11 +165,27 @@ static void print_help(FILE *f) {
  * zeroed: 7-10% of a one-thread `index` run (docs/performance.md). Kept in
  * the heap, they are reused; the resident set stays at the largest working
  * set, which the run reaches anyway. A program, not the library, owns this
- * process-wide choice. */
+ * process-wide choice.
+ * Even kept, the heap's pages fault in once, 4 KiB at a time, and a fresh
+ * page costs the kernel (and a virtual machine's host) per page, which a
+ * short run's first images pay. So the heap starts with HEAP_HUGE of
+ * address space marked for 2 MiB pages: reserved here, touched only as the
+ * work grows into it (docs/performance.md, "Large blocks kept in the
+ * heap"). */
+#define HEAP_HUGE ((size_t)64 << 20)
+
 static void keep_large_blocks(void) {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    const size_t huge = (size_t)2 << 20;
+    char *p = malloc(HEAP_HUGE); /* from the heap's top, below the thresholds */
+    if (p) {
+        uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
+        uintptr_t e = ((uintptr_t)p + HEAP_HUGE) & ~(uintptr_t)(huge - 1);
+        if (a < e) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+        free(p); /* stays in the heap: below the trim threshold */
+    }
 #endif
 }
 
