@@ -92,8 +92,8 @@ static cs_status read_item(cs_file_guard *guard, item *it, char **data, size_t *
 /* The file's cs_hash128, read a chunk at a time into a buffer that stays in
  * the core's cache: read whole into fresh memory, a photo's bytes would go
  * out to memory and come back for the hash (docs/performance.md). The
- * checks and messages are read_item's: open_item's, and a file that ends
- * before its size. */
+ * checks and messages are read_item's (open_item, then a file that ends
+ * before its size). */
 static cs_status hash_file(cs_file_guard *guard, item *it) {
     int fd;
     size_t size = 0;
