@@ -151,7 +151,9 @@ typedef struct cs_index_stats {
     int64_t removed;   /* rows dropped because their file is gone */
     int64_t failed;    /* skipped; each reported through on_error */
     int stopped;       /* 1 when the progress callback asked to stop */
-    /* wall seconds per stage: walk, read + hash, decode + preprocess, model, store */
+    /* wall seconds per stage: walk, read + hash, decode + preprocess, model,
+     * store (after the first batch, a batch's decoding also hashes the next
+     * batch's files: that time counts in decode_s) */
     double walk_s, hash_s, decode_s, embed_s, store_s;
     uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
 } cs_index_stats;
