@@ -1,4 +1,5 @@
 /* tests/core/test_core.c - the thread pool, file helpers and errors. */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,6 +128,20 @@ static void test_files(void) {
     /* the size limit is checked before reading */
     CHECK_EQ_INT(cs_read_file(path, 4, &buf, &n, &err), CS_ELIMIT);
     CHECK(strstr(err.message, "a.bin") != NULL);
+
+    /* a file cut short after its size was taken (a photo re-saved while
+     * indexing) fails with its name and why, and reads nothing past it */
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0 && truncate(path, 3) == 0);
+    char five[6] = {0};
+    CHECK_EQ_INT(cs_read_fd_into(fd, path, 5, five, &err), CS_EIO);
+    CHECK(strstr(err.message, "a.bin: read: file shrank while reading") != NULL);
+    CHECK(!memcmp(five, "hel", 3));
+    CHECK_OK(cs_write_file_atomic(path, "hello", 5, &err), &err);
+    fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK_OK(cs_read_fd_into(fd, path, 5, five, &err), &err);
+    CHECK(!memcmp(five, "hello", 5));
 
     cs_map m;
     CHECK_OK(cs_map_file(path, &m, &err), &err);
