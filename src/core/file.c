@@ -132,19 +132,19 @@ cs_status cs_read_fd(int fd, const char *path, const struct stat *stp, size_t ma
                      size_t *size, cs_error *err) {
     *out = NULL;
     if (size) *size = 0;
-    struct stat st = *stp;
-    if ((uint64_t)st.st_size > max_bytes) {
+    cs_status s = cs_check_file_size(path, stp, max_bytes, err);
+    if (s != CS_OK) {
         close(fd);
-        return cs_fail(err, CS_ELIMIT, "%s: %lld bytes, more than the limit of %zu", path,
-                       (long long)st.st_size, max_bytes);
+        return s;
     }
-    size_t n = (size_t)st.st_size;
+    size_t n = (size_t)stp->st_size;
     char *buf = malloc(n + 1);
     if (!buf) {
         close(fd);
         return cs_fail(err, CS_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
     }
-    cs_status s = cs_read_fd_into(fd, path, n, buf, err);
+    s = cs_read_exact(fd, path, buf, n, err);
+    close(fd);
     if (s != CS_OK) {
         free(buf);
         return s;
@@ -155,20 +155,23 @@ cs_status cs_read_fd(int fd, const char *path, const struct stat *stp, size_t ma
     return CS_OK;
 }
 
-cs_status cs_read_fd_into(int fd, const char *path, size_t n, char *buf, cs_error *err) {
+cs_status cs_check_file_size(const char *path, const struct stat *st, size_t max_bytes,
+                             cs_error *err) {
+    if ((uint64_t)st->st_size <= max_bytes) return CS_OK;
+    return cs_fail(err, CS_ELIMIT, "%s: %lld bytes, more than the limit of %zu", path,
+                   (long long)st->st_size, max_bytes);
+}
+
+cs_status cs_read_exact(int fd, const char *path, char *buf, size_t n, cs_error *err) {
     size_t got = 0;
     while (got < n) {
         ssize_t r = read(fd, buf + got, n - got);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : 0;
-            close(fd);
+        if (r <= 0)
             return cs_fail(err, CS_EIO, "%s: read: %s", path,
-                           e ? strerror(e) : "file shrank while reading");
-        }
+                           r < 0 ? strerror(errno) : "file shrank while reading");
         got += (size_t)r;
     }
-    close(fd);
     return CS_OK;
 }
 

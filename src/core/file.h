@@ -70,9 +70,12 @@ cs_status cs_read_file(const char *path, size_t max_bytes, char **out, size_t *s
 struct stat;
 cs_status cs_read_fd(int fd, const char *path, const struct stat *st, size_t max_bytes, char **out,
                      size_t *size, cs_error *err);
-/* The first n bytes of an open file (closed here) into buf; CS_EIO when it
+/* CS_ELIMIT, naming path, when st says the file is larger than max_bytes. */
+cs_status cs_check_file_size(const char *path, const struct stat *st, size_t max_bytes,
+                             cs_error *err);
+/* The next n bytes of an open file into buf (fd stays open); CS_EIO when it
  * ends first ("file shrank while reading"). */
-cs_status cs_read_fd_into(int fd, const char *path, size_t n, char *buf, cs_error *err);
+cs_status cs_read_exact(int fd, const char *path, char *buf, size_t n, cs_error *err);
 
 /* Writes data to path atomically: a temporary file in the same folder, fsync,
  * rename. A crash leaves either the old file or the new one, never a mix. */

@@ -3,7 +3,6 @@
  * (indexer.c, cs_index_job_plan) left to the model, and give copies their
  * source's vector. One process runs it on its batches; an MPI rank on the
  * chunks rank 0 sends (src/dist/). See indexer.h. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,10 +45,10 @@ static cs_status open_item(cs_file_guard *guard, item *it, int *fd, size_t *n) {
     struct stat st;
     cs_status s = cs_guard_open(guard, it->f->path, fd, &st, &it->error);
     if (s != CS_OK) return s;
-    if ((uint64_t)st.st_size > CS_INDEX_MAX_FILE_BYTES) {
+    s = cs_check_file_size(it->f->path, &st, CS_INDEX_MAX_FILE_BYTES, &it->error);
+    if (s != CS_OK) {
         close(*fd);
-        return cs_fail(&it->error, CS_ELIMIT, "%s: %lld bytes, more than the limit of %zu",
-                       it->f->path, (long long)st.st_size, (size_t)CS_INDEX_MAX_FILE_BYTES);
+        return s;
     }
     *n = (size_t)st.st_size;
     return CS_OK;
@@ -78,7 +77,8 @@ static cs_status read_item(cs_file_guard *guard, item *it, char **data, size_t *
         return cs_fail(&it->error, CS_ENOMEM, "%s: out of memory reading %zu bytes", it->f->path,
                        n);
     }
-    s = cs_read_fd_into(fd, it->f->path, n, buf, &it->error);
+    s = cs_read_exact(fd, it->f->path, buf, n, &it->error);
+    close(fd);
     if (s != CS_OK) {
         release_item(buf, *got);
         return s;
@@ -102,22 +102,15 @@ static cs_status hash_file(cs_file_guard *guard, item *it) {
     char chunk[1 << 16];
     cs_hash128_state hs;
     cs_hash128_init(&hs);
-    for (size_t done = 0; done < size;) {
+    for (size_t done = 0; done < size && s == CS_OK;) {
         size_t want = size - done < sizeof chunk ? size - done : sizeof chunk;
-        ssize_t got = read(fd, chunk, want);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-            int e = got < 0 ? errno : 0;
-            close(fd);
-            return cs_fail(&it->error, CS_EIO, "%s: read: %s", it->f->path,
-                           e ? strerror(e) : "file shrank while reading");
-        }
-        cs_hash128_update(&hs, chunk, (size_t)got);
-        done += (size_t)got;
+        s = cs_read_exact(fd, it->f->path, chunk, want, &it->error);
+        if (s == CS_OK) cs_hash128_update(&hs, chunk, want);
+        done += want;
     }
     close(fd);
-    cs_hash128_final(&hs, it->hash);
-    return CS_OK;
+    if (s == CS_OK) cs_hash128_final(&hs, it->hash);
+    return s;
 }
 
 static void hash_item(cs_file_guard *guard, item *it) {
