@@ -228,11 +228,13 @@ cs_status cs_resize_bicubic_box(const cs_image *in, int out_w, int out_h, int bx
         cur_y0 = y_first;
     }
     res = malloc((size_t)bw * (size_t)bh * 3);
-    acc = malloc(sizeof(int32_t) * (size_t)bw * 3);
-    if (!res || !acc) goto nomem;
+    if (!res) goto nomem;
     if (need_v) {
-        if (!vertical_simd(cur, cur_w, cur_col0, bw, cur_y0, &tv, bh, res))
+        if (!vertical_simd(cur, cur_w, cur_col0, bw, cur_y0, &tv, bh, res)) {
+            acc = malloc(sizeof(int32_t) * (size_t)bw * 3); /* the scalar pass's sums */
+            if (!acc) goto nomem;
             pass_vertical(cur, cur_w, cur_col0, bw, cur_y0, &tv, bh, acc, res);
+        }
     } else
         for (int yy = by; yy < by + bh; yy++)
             memcpy(res + (size_t)(yy - by) * bw * 3,
