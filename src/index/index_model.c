@@ -66,15 +66,18 @@ static cs_status model_prepare(void *user, const void *data, size_t size, const 
  * repays from a few hundred images on (docs/engine.md, "Packed once"). */
 #define BULK_RUN 256
 
+/* The model's flags for n images with `more` of the run after them. */
+static int run_flags(int n, int more) {
+    return n + more >= BULK_RUN ? CS_EMBED_BULK : 0;
+}
+
 static cs_status model_embed(void *user, const float *inputs, int n, int more, float *out,
                              cs_error *err) {
-    return cs_embed_pixels(((model_backend *)user)->model, inputs, n,
-                           n + more >= BULK_RUN ? CS_EMBED_BULK : 0, out, err);
+    return cs_embed_pixels(((model_backend *)user)->model, inputs, n, run_flags(n, more), out, err);
 }
 
 static cs_status model_ready(void *user, int n, int more, cs_error *err) {
-    return cs_model_ready_images(((model_backend *)user)->model, n,
-                                 n + more >= BULK_RUN ? CS_EMBED_BULK : 0, err);
+    return cs_model_ready_images(((model_backend *)user)->model, n, run_flags(n, more), err);
 }
 
 cs_status cs_index_model_backend(cs_model *model, const cs_index_opts *opts, cs_index_backend *be,
