@@ -35,6 +35,8 @@ jpegs=$work/jpegs-$n
 if [ ! -d "$jpegs" ]; then
     /usr/bin/python3 "$here/make_big_jpegs.py" "$oracle/images" "$jpegs.tmp" "$n" && mv "$jpegs.tmp" "$jpegs"
 fi
+# the weights in 2 MiB folios, however the model's file was made
+"$here/reread.sh" "$model"/*.safetensors "$model"/*.bin
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# index $n JPEGs of 4000x3000 ($(du -shL "$jpegs" | cut -f1)) vs ORT FP32 encoder only, batch 16; $threads threads; model $model"
 : >"$work/index_ort.txt"

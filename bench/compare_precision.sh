@@ -17,6 +17,8 @@ build=${BUILD:-$here/../build-rel}
 cs=${CLIPSEARCH:-$build/clipsearch}
 rounds=${ROUNDS:-3} batch=${BATCH:-16} threads=${THREADS:-2}
 mkdir -p "$work"
+# the weights in 2 MiB folios, however the model's file was made
+"$here/reread.sh" "$model"/*.safetensors "$model"/*.bin
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
     "$(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 peak=$("$build/bench/bench_peak")
