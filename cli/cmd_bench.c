@@ -37,11 +37,15 @@ static double cpu_now(void) {
     return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
-/* FLOPs of one sequence of `seq` positions through a tower. */
+/* FLOPs of one sequence of `seq` positions through a tower, as computed:
+ * the last layer computes the pooled position alone (model/ops.h), so its
+ * keys and values over every position, the rest over one. */
 static double tower_flops(int seq, int width, int layers, int mlp) {
-    double per_layer = 2.0 * seq * (4.0 * width * width + 2.0 * width * mlp) /* q,k,v,o, MLP */
-                       + 2.0 * 2.0 * seq * seq * width;                      /* q.k, p.v */
-    return per_layer * layers;
+    double w = width, proj = 2.0 * w * w, mlp_row = 2.0 * 2.0 * w * mlp;
+    double per_layer = seq * (4.0 * proj + mlp_row) /* q, k, v, o, MLP */
+                       + 2.0 * 2.0 * seq * seq * w; /* q.k, p.v */
+    double last = seq * 2.0 * proj + 2.0 * proj + mlp_row + 2.0 * 2.0 * seq * w;
+    return per_layer * (layers - 1) + last;
 }
 
 /* intermediate_size of vision_config / text_config (4 x width when absent). */

@@ -11,7 +11,9 @@
  * score. 4 n^2 hd FLOPs per head: ViT-B/32 has n = 50, hd = 64, 640 kFLOP,
  * 144 heads an image: 1% of its FLOPs, which a dot product per score made
  * a far larger share of its time.
- * Every row is summed in one fixed order whatever the batch, like cs_gemm.
+ * Every row is summed in one fixed order whatever the batch, like cs_gemm,
+ * and whatever other rows of Q are computed with it: cs_attention_rows
+ * computes only some (the last layer of a tower needs one row a sequence).
  *
  * Scratch (floats), with n_p = n rounded up to NR_MAX, n_m = n + MR_MAX and
  * hd_p = hd rounded up to NR_MAX, so that any kernel's tiles fit:
@@ -40,6 +42,12 @@ size_t cs_attention_scratch_floats(int n, int hd) {
 
 void cs_attention_head(const float *q, const float *k, const float *v, size_t ld, int n, int hd,
                        float scale, int causal, float *out, float *scratch) {
+    cs_attention_rows(q, ld, 0, n, k, v, ld, n, hd, scale, causal, out, scratch);
+}
+
+void cs_attention_rows(const float *q, size_t ldq, int first, int nq, const float *k,
+                       const float *v, size_t ld, int n, int hd, float scale, int causal,
+                       float *out, float *scratch) {
     const cs_mm_kernel *kn = cs_mm_kernel_pick();
     const int mr = kn->mr, nr = kn->nr;
     size_t n_p = round_up((size_t)n, NR_MAX), n_m = (size_t)n + MR_MAX;
@@ -55,13 +63,13 @@ void cs_attention_head(const float *q, const float *k, const float *v, size_t ld
         kn->pack_b(&(cs_mm_src){k + (size_t)j * ld, ld, CS_DT_F32, 0, NULL},
                    n - j < nr ? n - j : nr, hd, nr, NULL, kp + (size_t)j * hd);
     /* S = Q K^T, mr rows at a time; the last rows through a zero-padded copy */
-    for (int i = 0; i < n; i += mr) {
-        const float *a = q + (size_t)i * ld;
-        size_t lda = ld;
-        if (i + mr > n) {
+    for (int i = 0; i < nq; i += mr) {
+        const float *a = q + (size_t)i * ldq;
+        size_t lda = ldq;
+        if (i + mr > nq) {
             memset(qt, 0, (size_t)mr * hd * sizeof(float));
-            for (int r = i; r < n; r++)
-                memcpy(qt + (size_t)(r - i) * hd, q + (size_t)r * ld, (size_t)hd * sizeof(float));
+            for (int r = i; r < nq; r++)
+                memcpy(qt + (size_t)(r - i) * hd, q + (size_t)r * ldq, (size_t)hd * sizeof(float));
             a = qt, lda = (size_t)hd;
         }
         for (int j = 0; j < n; j += nr)
@@ -70,18 +78,19 @@ void cs_attention_head(const float *q, const float *k, const float *v, size_t ld
     /* P = softmax(scale S) over each row's visible keys; padded rows are
      * zero. (HF scales q before the product instead: the same up to rounding,
      * and one multiply per score here rather than per element of q.) */
-    for (int i = 0; i < n; i++) cs_vec_softmax(s + (size_t)i * n_p, causal ? i + 1 : n, n, scale);
-    for (size_t i = (size_t)n; i < round_up((size_t)n, (size_t)mr); i++)
+    for (int i = 0; i < nq; i++)
+        cs_vec_softmax(s + (size_t)i * n_p, causal ? first + i + 1 : n, n, scale);
+    for (size_t i = (size_t)nq; i < round_up((size_t)nq, (size_t)mr); i++)
         memset(s + i * n_p, 0, (size_t)n * sizeof(float));
     /* V [n, hd] -> panels of nr columns: vp[cp][j][c] = V[j][cp * nr + c] */
     for (int c = 0; c < hd; c += nr)
         kn->pack_b(&(cs_mm_src){v + c, ld, CS_DT_F32, 1, NULL}, hd - c < nr ? hd - c : nr, n, nr,
                    NULL, vp + (size_t)c * n);
     /* O = P V, into o (padded), then the n valid rows out */
-    for (int i = 0; i < n; i += mr)
+    for (int i = 0; i < nq; i += mr)
         for (int c = 0; c < hd; c += nr)
             kn->micro(n, s + (size_t)i * n_p, n_p, vp + (size_t)c * n, o + (size_t)i * hd_p + c,
                       hd_p, NULL, 0);
-    for (int i = 0; i < n; i++)
-        memcpy(out + (size_t)i * ld, o + (size_t)i * hd_p, (size_t)hd * sizeof(float));
+    for (int i = 0; i < nq; i++)
+        memcpy(out + (size_t)i * ldq, o + (size_t)i * hd_p, (size_t)hd * sizeof(float));
 }

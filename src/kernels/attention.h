@@ -14,4 +14,11 @@ size_t cs_attention_scratch_floats(int n, int hd);
 void cs_attention_head(const float *q, const float *k, const float *v, size_t ld, int n, int hd,
                        float scale, int causal, float *out, float *scratch);
 
+/* The same for the nq queries at positions [first, first + nq) only: q and
+ * out hold their rows (row stride ldq), k and v all n positions' (ld). Each
+ * output row has the bits cs_attention_head gives it among all n. */
+void cs_attention_rows(const float *q, size_t ldq, int first, int nq, const float *k,
+                       const float *v, size_t ld, int n, int hd, float scale, int causal,
+                       float *out, float *scratch);
+
 #endif

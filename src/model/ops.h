@@ -26,10 +26,17 @@ size_t cs_encoder_scratch_floats(const cs_tower_config *cfg, int rows, int max_s
  * x[rows, d] with sequence s at rows [start[s], start[s] + len[s]).
  *   x = x + out_proj(attention(ln1(x)))   (causal: a position sees only the past)
  *   x = x + fc2(act(fc1(ln2(x))))
+ * With `only` (NULL: every row), the layer computes the rows only[s], one
+ * of each sequence, and leaves the others as they were: a tower's last
+ * layer, of which only the pooled token is read. Their keys and values
+ * still come from every row, so those rows get the bits they get among
+ * all (each row of a product is summed in a fixed order, kernels/gemm.c);
+ * the queries, the attention, out_proj and the MLP of the other rows,
+ * 49 of 50 in ViT-B/32's last layer, are not computed.
  * scratch holds cs_encoder_scratch_floats(...) floats. Fails only when the
  * GEMM's scratch cannot be allocated (cs_linear). */
 cs_status cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_layer_weights *L,
                            float *x, int rows, const int *start, const int *len, int n_seq,
-                           int causal, float *scratch, cs_error *err);
+                           int causal, const int *only, float *scratch, cs_error *err);
 
 #endif

@@ -28,13 +28,14 @@ cs_status cs_text_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower
                           cs_error *err) {
     const cs_tower_config *tc = T->cfg;
     int w = tc->width, rows = 0, max_seq = 0;
-    int *start = malloc((size_t)n * 2 * sizeof(int));
+    int *start = malloc((size_t)n * 3 * sizeof(int));
     if (!start) return cs_fail(err, CS_ENOMEM, "out of memory for %d texts", n);
-    int *len = start + n;
+    int *len = start + n, *last = len + n; /* last: each text's pooled row */
     for (int i = 0; i < n; i++) {
         start[i] = rows;
         len[i] = cs_text_pool_index(c, ids[i], n_ids[i]) + 1;
         rows += len[i];
+        last[i] = rows - 1;
         if (len[i] > max_seq) max_seq = len[i];
     }
     size_t n_x = (size_t)rows * w;
@@ -55,11 +56,13 @@ cs_status cs_text_forward(cs_pool *pool, const cs_clip_config *c, const cs_tower
             for (int j = 0; j < w; j++) xt[j] += ps[j];
         }
     cs_status st = CS_OK;
+    /* the last layer computes the pooled tokens alone: nothing else is read */
     for (int l = 0; l < tc->layers && !st; l++)
-        st = cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 1, scratch, err);
+        st = cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 1,
+                              l == tc->layers - 1 ? last : NULL, scratch, err);
     for (int i = 0; i < n; i++)
-        cs_vec_layernorm_row(x + (size_t)(start[i] + len[i] - 1) * w, w, T->ln_post_w, T->ln_post_b,
-                             tc->ln_eps, pooled + (size_t)i * w);
+        cs_vec_layernorm_row(x + (size_t)last[i] * w, w, T->ln_post_w, T->ln_post_b, tc->ln_eps,
+                             pooled + (size_t)i * w);
     if (!st) st = cs_linear(pool, pooled, n, &T->proj, NULL, out, err);
     cs_scratch_put(x, got);
     free(start);

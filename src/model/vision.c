@@ -60,8 +60,10 @@ cs_status cs_vision_forward(cs_pool *pool, const cs_clip_config *c, const cs_tow
         len[b] = seq;
     }
     cs_layernorm(pool, x, rows, w, T->ln_pre_w, T->ln_pre_b, tc->ln_eps, x);
+    /* the last layer computes the class token alone: nothing else is read */
     for (int l = 0; l < tc->layers && !st; l++)
-        st = cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 0, tmp, err);
+        st = cs_encoder_layer(pool, tc, &T->layers[l], x, rows, start, len, n, 0,
+                              l == tc->layers - 1 ? start : NULL, tmp, err);
     for (int b = 0; b < n; b++)
         cs_vec_layernorm_row(x + (size_t)b * seq * w, w, T->ln_post_w, T->ln_post_b, tc->ln_eps,
                              pooled + (size_t)b * w);
