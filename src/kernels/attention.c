@@ -86,7 +86,7 @@ void cs_attention_rows(const float *q, size_t ldq, int first, int nq, const floa
     for (int c = 0; c < hd; c += nr)
         kn->pack_b(&(cs_mm_src){v + c, ld, CS_DT_F32, 1, NULL}, hd - c < nr ? hd - c : nr, n, nr,
                    NULL, vp + (size_t)c * n);
-    /* O = P V, into o (padded), then the n valid rows out */
+    /* O = P V, into o (padded), then the nq valid rows out */
     for (int i = 0; i < nq; i += mr)
         for (int c = 0; c < hd; c += nr)
             kn->micro(n, s + (size_t)i * n_p, n_p, vp + (size_t)c * n, o + (size_t)i * hd_p + c,

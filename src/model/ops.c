@@ -98,7 +98,7 @@ cs_status cs_encoder_layer(cs_pool *pool, const cs_tower_config *cfg, const cs_l
     if ((st = cs_linear(pool, h, rows, &L->k, L->k_b, k, err)) ||
         (st = cs_linear(pool, h, rows, &L->v, L->v_b, v, err)))
         return st;
-    float *xq = x; /* the rows computed: x itself, or with only its rows only[s] in h */
+    float *xq = x; /* the rows computed: x, or with only the rows only[s] of x, copied to h */
     if (only) {
         gather_rows(a, h, only, n_seq, d);
         st = cs_linear(pool, a, nq, &L->q, L->q_b, q, err);
