@@ -100,7 +100,13 @@ typedef struct cs_model_info {
     int prepacked;   /* the image tower's matrices are packed (cs_model_opts.no_prepack) */
     const char *dir; /* the folder it was opened from */
     const char *id;  /* stable identity of config + weights, for catalogues */
-    uint64_t reserved[CS_RESERVED_WORDS]; /* zero: room for later fields */
+    /* What the image tower computes in, once a first call has built it (one
+     * of the names above; NULL before). It is `precision`, except where a
+     * tower built by a lone image, with no packing kept, reads its weights
+     * at fp32 (cs_model_opts.precision): what an embedding really came
+     * from, as a catalogue records it (cs_db_info.precisions). */
+    const char *image_precision;
+    uint64_t reserved[CS_RESERVED_WORDS - 1]; /* zero: room for later fields */
 } cs_model_info;
 
 CS_API void cs_model_get_info(const cs_model *model, cs_model_info *out);
