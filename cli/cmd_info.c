@@ -13,12 +13,28 @@ const cs_cli_command cs_cmd_info = {
     "usage: clipsearch info [--db PATH] [--json]\n"
     "\n"
     "Shows the database's path, the model its embeddings come from, the number\n"
-    "of images, the embedding dimensions and the size on disk.\n"
+    "of images, the precision their embeddings were computed at (fp32, bf16,\n"
+    "int8: `index --precision`), the embedding dimensions and the size on disk.\n"
     "\n"
     "  --db PATH   the database (default: $CLIPSEARCH_DB, else\n"
     "              $XDG_DATA_HOME/clipsearch/catalog.db)\n"
     "  --json      one JSON object instead of lines\n",
     run};
+
+/* "fp32" when every image has one precision, else "int8 40, fp32 8"; rows
+ * whose precision was not recorded count as "not recorded". */
+static void print_precisions(const cs_db_precision *prec, int n) {
+    if (n == 0) return;
+    printf("precision:  ");
+    for (int i = 0; i < n; i++) {
+        const char *name = prec[i].name ? prec[i].name : "not recorded";
+        if (n == 1)
+            printf("%s", name);
+        else
+            printf("%s%s %lld", i ? ", " : "", name, (long long)prec[i].count);
+    }
+    printf("\n");
+}
 
 static int run(int argc, char **argv) {
     static const struct option longs[] = {
@@ -40,17 +56,26 @@ static int run(int argc, char **argv) {
     if (rc) return rc;
     cs_db_info info;
     cs_error err;
-    if (cs_db_get_info(db, &info, &err) != CS_OK) {
+    cs_db_precision prec[8];
+    int n_prec = 0;
+    if (cs_db_get_info(db, &info, &err) != CS_OK ||
+        cs_db_precisions(db, prec, (int)(sizeof prec / sizeof *prec), &n_prec, &err) != CS_OK) {
         cs_db_close(db);
         return cli_fail(&err);
     }
+    if (n_prec > (int)(sizeof prec / sizeof *prec)) n_prec = (int)(sizeof prec / sizeof *prec);
     if (json) {
-        json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:s, s:I, s:i, s:I, s:{s:s, s:s, s:I, s:i}}", "path", info.path,
-            "model_id", info.model_id, "model_name", info.model_name, "model_source",
-            info.model_source, "count", (json_int_t)info.count, "dim", info.dim, "size_bytes",
-            (json_int_t)info.size_bytes, "search_index", "kind", info.search_index, "note",
-            info.index_note, "size_bytes", (json_int_t)info.index_bytes, "lists", info.index_lists);
+        json_t *precisions = json_array();
+        for (int i = 0; precisions && i < n_prec; i++)
+            json_array_append_new(precisions, json_pack("{s:s?, s:I}", "precision", prec[i].name,
+                                                        "count", (json_int_t)prec[i].count));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o?, s:i, s:I, s:{s:s, s:s, s:I, s:i}}",
+                              "path", info.path, "model_id", info.model_id, "model_name",
+                              info.model_name, "model_source", info.model_source, "count",
+                              (json_int_t)info.count, "precisions", precisions, "dim", info.dim,
+                              "size_bytes", (json_int_t)info.size_bytes, "search_index", "kind",
+                              info.search_index, "note", info.index_note, "size_bytes",
+                              (json_int_t)info.index_bytes, "lists", info.index_lists);
         char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         if (s) puts(s);
         free(s);
@@ -65,6 +90,7 @@ static int run(int argc, char **argv) {
             printf("model:      %s\n", info.model_id);
         if (*info.model_source) printf("model from: %s\n", info.model_source);
         printf("images:     %lld\n", (long long)info.count);
+        print_precisions(prec, n_prec);
         printf("dimensions: %d\n", info.dim);
         printf("size:       %s\n", size);
         if (info.index_bytes) {

@@ -83,7 +83,7 @@ CS_API int cs_pool_threads(const cs_pool *pool);
  * from 1.0 on, MAJOR moves when a change breaks callers. Compare numbers:
  * #if CS_VERSION_NUMBER >= 200 (0.2.0). CMakeLists.txt reads them here. */
 #define CS_VERSION_MAJOR  0
-#define CS_VERSION_MINOR  2
+#define CS_VERSION_MINOR  3
 #define CS_VERSION_PATCH  0
 #define CS_VERSION_NUMBER (CS_VERSION_MAJOR * 10000 + CS_VERSION_MINOR * 100 + CS_VERSION_PATCH)
 

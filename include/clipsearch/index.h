@@ -94,6 +94,20 @@ typedef struct cs_db_info {
 /* Strings stay valid until cs_db_close. */
 CS_API cs_status cs_db_get_info(cs_db *db, cs_db_info *out, cs_error *err);
 
+/* Images that share the precision their embeddings were computed at. */
+typedef struct cs_db_precision {
+    /* cs_model_info.image_precision of the model that embedded them ("fp32",
+     * "bf16", "int8", "int8-weights"), or NULL where it was not recorded:
+     * rows stored by cs_db_put (vectors from elsewhere) or by a version
+     * before 0.3. Valid until cs_db_close. */
+    const char *name;
+    int64_t count;
+} cs_db_precision;
+
+/* The images by precision, most first: *n kinds (none when empty), the
+ * first cap of them into out. */
+CS_API cs_status cs_db_precisions(cs_db *db, cs_db_precision *out, int cap, int *n, cs_error *err);
+
 /* ---- indexing ------------------------------------------------------------- */
 
 typedef enum cs_index_phase {

@@ -313,6 +313,9 @@ static cs_status on_vecs(master *m, peer *p, cs_rbuf *r, const char *host) {
         if (cs_r_u32(r)) {
             it->width = (int)cs_r_u32(r);
             it->height = (int)cs_r_u32(r);
+            char *precision = cs_r_str(r);
+            snprintf(it->precision, sizeof it->precision, "%s", precision ? precision : "");
+            free(precision);
             float *v = c->vecs + (size_t)slot * m->dim;
             cs_r_bytes(r, v, row);
             it->vec = v;

@@ -111,6 +111,7 @@ static cs_status do_embed(cs_comm *comm, const cs_index_backend *be, int dim, cs
             cs_w_u32(&w, 1);
             cs_w_u32(&w, (uint32_t)it->width);
             cs_w_u32(&w, (uint32_t)it->height);
+            cs_w_str(&w, it->precision);
             cs_w_bytes(&w, it->vec, (size_t)dim * sizeof(float));
         }
         st = w.oom ? cs_fail(err, CS_ENOMEM, "out of memory")

@@ -9,7 +9,7 @@ enum {
     TAG_HASH,       /* 0 -> worker: a chunk of paths to read and hash */
     TAG_HASHED,     /* worker -> 0: their hashes, or why each failed */
     TAG_EMBED,      /* 0 -> worker: the files to embed (paths, maybe bytes) */
-    TAG_VECS,       /* worker -> 0: their vectors and sizes, or why each failed */
+    TAG_VECS,       /* worker -> 0: their vectors, sizes and precision, or why each failed */
     TAG_STOP,       /* 0 -> worker: no more work */
     TAG_SHARD_DONE, /* shard -> 0: its counts and failures */
     /* search over shards (dist_search.c) */

@@ -4,12 +4,15 @@
  * Schema (one database = one model):
  *   meta(key, value): schema, model_id, model_name, dim, uuid, generation
  *   images(id INTEGER PRIMARY KEY, path UNIQUE, size, mtime_ns, hash BLOB(16),
- *          width, height, embedding BLOB(dim float32, L2-normalised), gen)
+ *          width, height, embedding BLOB(dim float32, L2-normalised), gen,
+ *          precision)
  *   removed(id, gen): rows deleted (filled by a trigger)
  * `generation` moves with every write transaction; the vector file beside
  * the database records the generation it was made from. A row's `gen` (and a
  * removed row's) is the generation that wrote it, so a reader holding the
- * vectors of generation G catches up by reading only what changed after G. */
+ * vectors of generation G catches up by reading only what changed after G.
+ * A row's `precision` is what its embedding was computed at
+ * (cs_model_info.image_precision), NULL where not recorded. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,10 @@
     "INSERT OR REPLACE INTO removed(id, gen) "                                                     \
     "VALUES (old.id, (SELECT value + 1 FROM meta WHERE key = 'generation')); END;"
 
+/* The precision column's index: cs_db_precisions counts rows by precision
+ * from it without reading the table (2 KiB of embedding a row). */
+#define PRECISION_INDEX_SQL "CREATE INDEX IF NOT EXISTS images_precision ON images(precision);"
+
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS images("
@@ -46,8 +53,9 @@ static const char *const schema_sql =
     "  width INTEGER NOT NULL DEFAULT 0,"
     "  height INTEGER NOT NULL DEFAULT 0,"
     "  embedding BLOB NOT NULL,"
-    "  gen INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS images_hash ON images(hash);" UPGRADE_SQL;
+    "  gen INTEGER NOT NULL DEFAULT 0,"
+    "  precision TEXT);"
+    "CREATE INDEX IF NOT EXISTS images_hash ON images(hash);" UPGRADE_SQL PRECISION_INDEX_SQL;
 
 void cs_db_lock(cs_db *db) {
     pthread_mutex_lock(&db->lock);
@@ -291,6 +299,26 @@ static int has_column_gen(cs_db *db) {
            prepares(db, "SELECT gen FROM removed LIMIT 0");
 }
 
+/* Adds the precision column where a writable database lacks it. Older
+ * versions name the columns they write and read, so they keep working with
+ * it (their rows leave it NULL: not recorded): no new schema number. */
+static cs_status add_precision(cs_db *db, cs_error *err) {
+    static const char *const probe = "SELECT precision FROM images LIMIT 0";
+    db->has_precision = prepares(db, probe);
+    if (db->has_precision || db->readonly || !prepares(db, "SELECT id FROM images LIMIT 0"))
+        return CS_OK;
+    cs_status s = cs_db_exec(db, "BEGIN IMMEDIATE", err);
+    if (s) return s;
+    /* another process may have added it while this one waited for the lock */
+    if (!prepares(db, probe))
+        s = cs_db_exec(db, "ALTER TABLE images ADD COLUMN precision TEXT;" PRECISION_INDEX_SQL,
+                       err);
+    if (!s) s = cs_db_exec(db, "COMMIT", err);
+    if (s) sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    db->has_precision = !s;
+    return s;
+}
+
 /* Brings a schema 1 database to schema 2 when writable (read-only: readers
  * then reload every vector when the database moves on). */
 static cs_status upgrade(cs_db *db, cs_error *err) {
@@ -434,6 +462,7 @@ static cs_status open_sql(cs_db *db, const cs_db_opts *o, cs_error *err) {
         if (!s && !has_model(db)) s = create_schema(db, o, err);
     }
     if (!s) s = upgrade(db, err);
+    if (!s) s = add_precision(db, err);
     if (!s) {
         /* also tells "not a database" apart early, with a clear message */
         sqlite3_stmt *q = NULL;
@@ -510,6 +539,8 @@ void cs_db_close(cs_db *db) {
     free(db->model_id);
     free(db->model_name);
     free(db->model_source);
+    for (int i = 0; i < db->n_prec_names; i++) free(db->prec_names[i]);
+    free(db->prec_names);
     free(db);
 }
 
@@ -578,5 +609,45 @@ cs_status cs_db_get_info(cs_db *db, cs_db_info *out, cs_error *err) {
                                                    : "";
     out->index_bytes = ai.bytes;
     out->index_lists = ai.nlist;
+    return st;
+}
+
+/* A precision's name as the handle keeps it, copied once (the names are a
+ * handful). NULL when out of memory. */
+static const char *keep_precision_name(cs_db *db, const char *name) {
+    for (int i = 0; i < db->n_prec_names; i++)
+        if (!strcmp(name, db->prec_names[i])) return db->prec_names[i];
+    char **grown = realloc(db->prec_names, ((size_t)db->n_prec_names + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    db->prec_names = grown;
+    return (grown[db->n_prec_names] = strdup(name)) ? grown[db->n_prec_names++] : NULL;
+}
+
+cs_status cs_db_precisions(cs_db *db, cs_db_precision *out, int cap, int *n, cs_error *err) {
+    *n = 0;
+    cs_db_lock(db);
+    sqlite3_stmt *s = NULL;
+    const char *sql = db->has_precision ? "SELECT precision, count(*) AS c FROM images GROUP BY "
+                                          "precision ORDER BY c DESC, precision"
+                                        : "SELECT NULL, count(*) FROM images";
+    cs_status st = CS_OK;
+    int rc = sqlite3_prepare_v2(db->sql, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
+        int64_t count = sqlite3_column_int64(s, 1);
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        const char *kept = name ? keep_precision_name(db, name) : NULL;
+        if (name && !kept) {
+            st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
+            break;
+        }
+        if (count > 0) { /* (without the column, an empty catalogue gives a row of 0) */
+            if (*n < cap) out[*n] = (cs_db_precision){kept, count};
+            ++*n;
+        }
+    }
+    if (!st && rc != SQLITE_DONE) st = cs_db_sql_fail(db, err, "counting images by precision");
+    sqlite3_finalize(s);
+    cs_db_unlock(db);
     return st;
 }

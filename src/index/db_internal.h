@@ -88,6 +88,11 @@ struct cs_db {
     int vec_file_bad; /* the vector file held damaged rows: not mapped again */
     int has_gen;      /* rows carry the generation that wrote them (schema 2) */
     char uuid[33];    /* the database's identity, hex, also in its vector file */
+    /* rows carry the precision of their embedding (a column older versions
+     * did not make); the names cs_db_precisions met, each copied once */
+    int has_precision;
+    char **prec_names;
+    int n_prec_names;
     cs_logger log;
     pthread_mutex_t snap_lock; /* guards snap */
     cs_vecs *snap;
@@ -103,9 +108,9 @@ struct cs_db {
 
 /* The statements used per row, prepared once per handle. */
 typedef enum cs_db_sql {
-    SQL_PUT = 0,  /* upsert: path, size, mtime_ns, hash, width, height, embedding */
+    SQL_PUT = 0,  /* upsert: path, size, mtime_ns, hash, width, height, embedding, precision */
     SQL_BY_PATH,  /* path -> id, size, mtime_ns, hash */
-    SQL_BY_HASH,  /* hash -> id, width, height, embedding */
+    SQL_BY_HASH,  /* hash -> id, width, height, embedding, precision */
     SQL_GET,      /* id -> path, size, mtime_ns, width, height, hash */
     SQL_VECTOR,   /* id -> embedding */
     SQL_DEL_PATH, /* path */
@@ -140,8 +145,9 @@ cs_status cs_db_generation(cs_db *db, uint64_t *gen, cs_error *err);
  * resolved (realpath), the last component kept. Into buf. */
 cs_status cs_db_resolve_path(const char *path, char *buf, size_t cap, cs_error *err);
 
-/* Upserts one row inside an open transaction (embedding normalised here). */
-cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, cs_error *err);
+/* Upserts one row inside an open transaction (embedding normalised here);
+ * precision: what the embedding was computed at (NULL or "": not recorded). */
+cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, const char *precision, cs_error *err);
 
 /* The current vector snapshot (reloaded when the database moved on); release
  * it with cs_vecs_release. */

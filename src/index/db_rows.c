@@ -12,13 +12,13 @@
 
 static const char *const stmt_sql[SQL_COUNT_] = {
     /* gen: the generation this transaction's commit will make */
-    [SQL_PUT] = ("INSERT INTO images(path, size, mtime_ns, hash, width, height, embedding, gen) "
-                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                 "(SELECT value + 1 FROM meta WHERE key = 'generation')) "
+    [SQL_PUT] = ("INSERT INTO images(path, size, mtime_ns, hash, width, height, embedding, gen, "
+                 "precision) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                 "(SELECT value + 1 FROM meta WHERE key = 'generation'), ?8) "
                  "ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3, hash = ?4, "
-                 "width = ?5, height = ?6, embedding = ?7, gen = excluded.gen"),
+                 "width = ?5, height = ?6, embedding = ?7, gen = excluded.gen, precision = ?8"),
     [SQL_BY_PATH] = "SELECT id, size, mtime_ns, hash FROM images WHERE path = ?",
-    [SQL_BY_HASH] = ("SELECT id, width, height, embedding FROM images WHERE hash = ? "
+    [SQL_BY_HASH] = ("SELECT id, width, height, embedding, precision FROM images WHERE hash = ? "
                      "ORDER BY id LIMIT 1"),
     [SQL_GET] = "SELECT path, size, mtime_ns, width, height, hash FROM images WHERE id = ?",
     [SQL_VECTOR] = "SELECT embedding FROM images WHERE id = ?",
@@ -94,7 +94,7 @@ cs_status cs_db_resolve_path(const char *path, char *buf, size_t cap, cs_error *
     return CS_OK;
 }
 
-cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, cs_error *err) {
+cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, const char *precision, cs_error *err) {
     sqlite3_stmt *s = cs_db_stmt(db, SQL_PUT, err);
     if (!s) return err ? err->status : CS_EIO;
     float *v = malloc((size_t)db->dim * sizeof *v);
@@ -108,6 +108,7 @@ cs_status cs_db_put_one(cs_db *db, const cs_db_entry *e, cs_error *err) {
     sqlite3_bind_int(s, 5, e->width);
     sqlite3_bind_int(s, 6, e->height);
     sqlite3_bind_blob(s, 7, v, db->dim * (int)sizeof *v, SQLITE_STATIC);
+    if (precision && *precision) sqlite3_bind_text(s, 8, precision, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     free(v);
@@ -121,7 +122,7 @@ cs_status cs_db_put(cs_db *db, const cs_db_entry *entries, int n, cs_error *err)
             return cs_fail(err, CS_EINVAL, "%s: entry %d has no path or no embedding", db->path, i);
     cs_status st = cs_db_begin(db, err);
     if (st) return st; /* not in a transaction: nothing to roll back */
-    for (int i = 0; !st && i < n; i++) st = cs_db_put_one(db, &entries[i], err);
+    for (int i = 0; !st && i < n; i++) st = cs_db_put_one(db, &entries[i], NULL, err);
     if (st) {
         cs_db_rollback(db);
         return st;

@@ -80,6 +80,12 @@ static cs_status model_ready(void *user, int n, int more, cs_error *err) {
     return cs_model_ready_images(((model_backend *)user)->model, n, run_flags(n, more), err);
 }
 
+static const char *model_precision(void *user) {
+    cs_model_info mi;
+    cs_model_get_info(((model_backend *)user)->model, &mi);
+    return mi.image_precision;
+}
+
 cs_status cs_index_model_backend(cs_model *model, const cs_index_opts *opts, cs_index_backend *be,
                                  cs_error *err) {
     cs_model_info mi;
@@ -99,6 +105,7 @@ cs_status cs_index_model_backend(cs_model *model, const cs_index_opts *opts, cs_
                              .prepare = model_prepare,
                              .embed = model_embed,
                              .ready = model_ready,
+                             .precision = model_precision,
                              .pool = opts ? opts->pool : NULL};
     return CS_OK;
 }

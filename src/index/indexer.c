@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -196,6 +197,8 @@ cs_status cs_index_job_plan(run *r, item *items, int n_items, float *reused, int
             float *v = reused + (size_t)i * r->db->dim;
             memcpy(v, sqlite3_column_blob(s, 3), row);
             it->vec = v;
+            const char *precision = (const char *)sqlite3_column_text(s, 4);
+            snprintf(it->precision, sizeof it->precision, "%s", precision ? precision : "");
         } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
             st = cs_db_sql_fail(r->db, err, it->f->path);
         } else {
@@ -252,7 +255,7 @@ static cs_status store(run *r, item *items, int n_items, cs_error *err) {
                              .height = it->height,
                              .embedding = it->vec};
             memcpy(e.hash, it->hash, 16);
-            st = cs_db_put_one(r->db, &e, err);
+            st = cs_db_put_one(r->db, &e, it->precision, err);
         }
     }
     if (st) {

@@ -29,6 +29,9 @@ typedef struct cs_index_backend {
     /* Readies what embed(n, more) will need first (the model's tower), from
      * a pool thread while the others prepare inputs. May be NULL. */
     cs_status (*ready)(void *user, int n, int more, cs_error *err);
+    /* What the embeddings of the last embed call were computed at
+     * (cs_model_info.image_precision), recorded with each row. May be NULL. */
+    const char *(*precision)(void *user);
     cs_pool *pool; /* for reading/hashing/decoding; NULL: the calling thread */
     /* 0 to leave a file out of the run (a shard of the files); may be NULL */
     int (*keep)(void *user, const char *path);
@@ -76,6 +79,7 @@ typedef struct cs_index_item {
     const void *data; /* the file's bytes when already in memory (else read by path) */
     size_t data_size;
     cs_error error;
+    char precision[16]; /* what vec was computed at (cs_index_backend.precision); "": unknown */
 } cs_index_item;
 
 typedef struct cs_index_job cs_index_job;

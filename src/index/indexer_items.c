@@ -3,6 +3,7 @@
  * (indexer.c, cs_index_job_plan) left to the model, and give copies their
  * source's vector. One process runs it on its batches; an MPI rank on the
  * chunks rank 0 sends (src/dist/). See indexer.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -197,6 +198,7 @@ void cs_index_resolve_dups(cs_index_item *items, int n_items) {
             it->vec = src->vec;
             it->width = src->width;
             it->height = src->height;
+            memcpy(it->precision, src->precision, sizeof it->precision);
         }
     }
 }
@@ -241,6 +243,11 @@ cs_status cs_index_embed_items(const cs_index_backend *be, cs_file_guard *guard,
     if (n_ok) {
         cs_status st = be->embed(be->user, inputs, n_ok, more, out, err);
         if (st) return st;
+        const char *precision = be->precision ? be->precision(be->user) : NULL;
+        for (int i = 0; i < n; i++)
+            if (items[i].act == CS_ACT_EMBED)
+                snprintf(items[i].precision, sizeof items[i].precision, "%s",
+                         precision ? precision : "");
     }
     if (embed_s) *embed_s += now_s() - t;
     cs_index_resolve_dups(items, n);

@@ -1,7 +1,9 @@
 /* The indexing pipeline with a synthetic "model": folder walk rules (hidden,
  * excludes, symlinks, images by content or extension), incremental runs
  * (unchanged, touched, modified, renamed, copied, deleted, broken), stopping
- * after a batch and resuming without duplicates. The synthetic format:
+ * after a batch and resuming without duplicates, the precision each row
+ * records (embedded, reused, copied within a batch, stored by cs_db_put)
+ * and the column added to a database that lacks it. The synthetic format:
  * "SYNI" + u32 payload length + payload; its embedding is a fixed function
  * of the payload bytes, computed independently here to check stored rows. */
 #include <fcntl.h>
@@ -64,6 +66,14 @@ static cs_status syn_embed(void *user, const float *in, int n, int more, float *
     embedded_rows += n;
     memcpy(out, in, (size_t)n * DIM * sizeof(float));
     return CS_OK;
+}
+
+/* what the synthetic model says its embeddings were computed at */
+static const char *syn_prec = "int8";
+
+static const char *syn_precision(void *user) {
+    (void)user;
+    return syn_prec;
 }
 
 static char root[512];
@@ -129,6 +139,7 @@ static cs_index_stats run_index(cs_db *db, const cs_index_opts *extra, errors *e
                            .prepare = syn_prepare,
                            .embed = syn_embed,
                            .ready = syn_ready,
+                           .precision = syn_precision,
                            .pool = pool};
     cs_index_opts o = {0};
     if (extra) o = *extra;
@@ -189,6 +200,85 @@ static void check_vector(cs_db *db, const char *rel, const char *payload) {
     for (int j = 0; j < DIM; j++) CHECK_MSG(fabsf(got[j] - want[j]) < 1e-6, "%s[%d]", rel, j);
 }
 
+/* The precision stored with row id ("-" where none is, "?" for no row). */
+static const char *precision_at(cs_db *db, int64_t id) {
+    static char out[32];
+    snprintf(out, sizeof out, "?");
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db->sql, "SELECT precision FROM images WHERE id = ?", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, id);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            const char *p = (const char *)sqlite3_column_text(s, 0);
+            snprintf(out, sizeof out, "%s", p ? p : "-");
+        }
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+static const char *precision_of(cs_db *db, const char *rel) {
+    return precision_at(db, id_of(db, rel));
+}
+
+/* cs_db_precisions as "int8 4, fp32 1" ("-" for rows without one). */
+static const char *precisions(cs_db *db) {
+    static char out[256];
+    cs_db_precision p[8];
+    int n = -1;
+    cs_error err;
+    CHECK_OK(cs_db_precisions(db, p, 8, &n, &err), &err);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && i < 8; i++)
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%s %lld", i ? ", " : "",
+                                p[i].name ? p[i].name : "-", (long long)p[i].count);
+    return out;
+}
+
+/* A database made before rows recorded a precision (the column dropped):
+ * read-only, every row counts as not recorded; opened to write, it gets the
+ * column, and new rows record theirs. */
+static void check_old_database(const char *dir) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/old.db", dir);
+    cs_db_opts o = {.model_id = "syn", .dim = DIM, .flags = CS_DB_CREATE};
+    cs_db *db = NULL;
+    cs_error err;
+    float v[DIM] = {1, 2, 3, 4, 5, 6};
+    cs_db_entry e[2] = {{.path = "/x/one.syn", .size = 1, .embedding = v},
+                        {.path = "/x/two.syn", .size = 2, .embedding = v}};
+    e[1].hash[0] = 1;
+    CHECK_OK(cs_db_open(path, &o, &db, &err), &err);
+    if (!db) return;
+    CHECK_OK(cs_db_put(db, e, 2, &err), &err);
+    CHECK_STR_EQ(precisions(db), "- 2"); /* cs_db_put records none */
+    CHECK_OK(cs_db_exec(db, "DROP INDEX images_precision; ALTER TABLE images DROP COLUMN precision",
+                        &err),
+             &err);
+    cs_db_close(db);
+
+    cs_db_opts ro = {.flags = CS_DB_READONLY};
+    CHECK_OK(cs_db_open(path, &ro, &db, &err), &err);
+    if (!db) return;
+    CHECK(!db->has_precision);
+    CHECK_STR_EQ(precisions(db), "- 2");
+    cs_db_close(db);
+
+    cs_db_opts rw = {0};
+    CHECK_OK(cs_db_open(path, &rw, &db, &err), &err);
+    if (!db) return;
+    CHECK(db->has_precision);
+    CHECK_STR_EQ(precisions(db), "- 2");
+    cs_db_entry three = {.path = "/x/three.syn", .size = 3, .embedding = v};
+    three.hash[0] = 3;
+    CHECK_OK(cs_db_begin(db, &err), &err);
+    CHECK_OK(cs_db_put_one(db, &three, "bf16", &err), &err);
+    CHECK_OK(cs_db_commit(db, &err), &err);
+    CHECK_STR_EQ(precisions(db), "- 2, bf16 1");
+    cs_db_close(db);
+}
+
 static int has_error(const errors *er, const char *rel) {
     for (int i = 0; i < er->n; i++)
         if (!strcmp(er->paths[i], at(rel))) return 1;
@@ -240,6 +330,7 @@ int main(void) {
     CHECK_OK(cs_db_get(db, id_of(db, "b.syn"), &img, &err), &err);
     CHECK_EQ_INT(img.width, 11); /* the synthetic "width" is the payload length */
     cs_db_image_clear(&img);
+    CHECK_STR_EQ(precisions(db), "int8 4");
 
     check_vector_file(dbpath, db);
 
@@ -249,7 +340,9 @@ int main(void) {
     CHECK_EQ_INT(st.unchanged, 4);
     CHECK_EQ_INT(st.failed, 2);
 
-    /* rename and copy: vectors reused, the old path dropped */
+    /* rename and copy: vectors reused, the old path dropped; their rows keep
+     * the precision of the embeddings they reuse */
+    syn_prec = "fp32";
     int64_t id_a = id_of(db, "a.syn");
     CHECK(rename(at("a.syn"), at("a2.syn")) == 0);
     write_syn("sub/b_copy.syn", "bravo bravo");
@@ -262,6 +355,8 @@ int main(void) {
     check_vector(db, "a2.syn", "alpha");
     check_vector(db, "sub/b_copy.syn", "bravo bravo");
     CHECK_EQ_INT(count(db), 5);
+    CHECK_STR_EQ(precision_of(db, "a2.syn"), "int8");
+    CHECK_STR_EQ(precision_of(db, "sub/b_copy.syn"), "int8");
 
     /* touched (same bytes, new mtime): no embedding, then fully unchanged */
     struct timespec times[2] = {{0, UTIME_NOW}, {1000000000, 0}};
@@ -279,6 +374,8 @@ int main(void) {
     CHECK_EQ_INT(st.embedded, 1);
     CHECK_EQ_INT(id_of(db, "sub/c.syn"), id_c);
     check_vector(db, "sub/c.syn", "charlie, changed to something longer");
+    CHECK_STR_EQ(precision_of(db, "sub/c.syn"), "fp32");
+    CHECK_STR_EQ(precisions(db), "int8 4, fp32 1");
 
     /* changed into a broken file: reported, and its old row dropped */
     write_file("sub/c.syn", "SYNI\x10\0\0\0short", 13);
@@ -294,13 +391,19 @@ int main(void) {
     CHECK_EQ_INT(st.removed, 1);
     CHECK_EQ_INT(count(db), 3);
 
-    /* two identical new files in one batch: embedded once */
+    /* two identical new files in one batch: embedded once, and the copy
+     * records the precision of the embedding it shares */
+    syn_prec = "bf16";
     write_syn("new/x1.syn", "xray");
     write_syn("new/x2.syn", "xray");
+    o.batch_size = 8; /* with broken.jpg and trunc.syn, which fail every run */
     st = run_index(db, &o, &er);
     CHECK_EQ_INT(st.embedded, 1);
     CHECK_EQ_INT(st.reused, 1);
     check_vector(db, "new/x2.syn", "xray");
+    CHECK_STR_EQ(precision_of(db, "new/x1.syn"), "bf16");
+    CHECK_STR_EQ(precision_of(db, "new/x2.syn"), "bf16");
+    CHECK_STR_EQ(precisions(db), "int8 3, bf16 2");
 
     /* stopped after the first batch, then resumed: each file exactly once */
     char name[64], payload[64];
@@ -370,6 +473,7 @@ int main(void) {
     CHECK(cs_index_run(db, &be, missing, 1, NULL, NULL, &err) == CS_ENOTFOUND);
 
     cs_db_close(db);
+    check_old_database(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -64,6 +64,16 @@ PY
     got=$(env "${envs[@]}" "$CLIPSEARCH" bench --model "$ORACLE/models/tiny" --batch 1 --seconds 0.01 --no-text 2>/dev/null |
         /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['precision'])")
     [ "$got" = "$want" ] || fail "${envs[*]}: bench reports precision $got, want $want"
+    # a catalogue records it with each image, and `info` reports it
+    rm -rf "$TMP/prec" "$TMP/prec.db"* && mkdir "$TMP/prec" &&
+        cp "$ORACLE/images/chelsea.png" "$ORACLE/images/rocket.jpg" "$TMP/prec/"
+    env "${envs[@]}" "$CLIPSEARCH" index -q --model "$ORACLE/models/tiny" --db "$TMP/prec.db" \
+        "$TMP/prec" 2>/dev/null || fail "${envs[*]}: index failed"
+    got=$("$CLIPSEARCH" info --db "$TMP/prec.db" --json | /usr/bin/python3 -c \
+        'import json,sys; print(" ".join("%s:%d" % (p["precision"], p["count"]) for p in json.load(sys.stdin)["precisions"]))')
+    [ "$got" = "$want:2" ] || fail "${envs[*]}: info reports precisions $got, want $want:2"
+    "$CLIPSEARCH" info --db "$TMP/prec.db" | grep -qx "precision:  $want" ||
+        fail "${envs[*]}: info does not say precision $want"
 }
 if [ $has_bf16 = 1 ]; then
     check_precision CLIPSEARCH_PRECISION=bf16 -- bf16 0.9999 0

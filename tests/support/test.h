@@ -43,6 +43,16 @@ extern int cs_test_failures;
         }                                                                                          \
     } while (0)
 
+#define CHECK_STR_EQ(a, b)                                                                         \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (strcmp(a_, b_) != 0) {                                                                 \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" != \"%s\")\n", __FILE__,        \
+                    __LINE__, #a, #b, a_, b_);                                                     \
+            cs_test_failures++;                                                                    \
+        }                                                                                          \
+    } while (0)
+
 /* A call returning cs_status must succeed; prints the error message if not. */
 #define CHECK_OK(call, errp)                                                                       \
     do {                                                                                           \
