@@ -134,13 +134,17 @@ static void on_error(void *user, const char *path, const cs_error *e) {
     if ((s->lines[s->n] = strdup(e->message))) s->n++;
 }
 
-static void summary(const cs_index_stats *st, double seconds, const skipped *sk, int quiet,
-                    int verbose) {
+/* precision: what this process's model embedded at (NULL: not said; the
+ * ranks of an MPI job embed for rank 0) */
+static void summary(const cs_index_stats *st, double seconds, const char *precision,
+                    const skipped *sk, int quiet, int verbose) {
     if (!quiet) {
-        printf("%lld images: %lld embedded, %lld reused, %lld unchanged, %lld removed, "
+        printf("%lld images: %lld embedded%s%s, %lld reused, %lld unchanged, %lld removed, "
                "%lld skipped (%.1f s",
-               (long long)st->found, (long long)st->embedded, (long long)st->reused,
-               (long long)st->unchanged, (long long)st->removed, (long long)st->failed, seconds);
+               (long long)st->found, (long long)st->embedded,
+               st->embedded && precision ? " at " : "", st->embedded && precision ? precision : "",
+               (long long)st->reused, (long long)st->unchanged, (long long)st->removed,
+               (long long)st->failed, seconds);
         if (st->embedded && seconds > 0) printf(", %.1f images/s", (double)st->embedded / seconds);
         printf(")\n");
     }
@@ -338,7 +342,10 @@ static int run(int argc, char **argv) {
         } else if (s != CS_OK) {
             rc = cli_fail(&err);
         } else if (rank == 0) {
-            summary(&st, secs, &sk, d.quiet, verbosity >= CS_LOG_INFO);
+            cs_model_info mi;
+            cs_model_get_info(model, &mi);
+            summary(&st, secs, comm ? NULL : mi.image_precision, &sk, d.quiet,
+                    verbosity >= CS_LOG_INFO);
             if (st.stopped) {
                 cli_error("interrupted: the batches done are kept; run again to go on");
                 rc = CLI_FAIL;
