@@ -24,10 +24,11 @@ run_mpi() {
     mpirun -np "$n" -x LSAN_OPTIONS -x ASAN_OPTIONS -x UBSAN_OPTIONS "$CLIPSEARCH" "$@"
 }
 
-# rows DB: every row but the id, in path order, the vector in hex.
+# rows DB: every row but the id, in path order, the vector in hex, and the
+# precision it was computed at (which the workers send rank 0 with it).
 rows() {
-    sqlite3 "$1" "select path, size, mtime_ns, hex(hash), width, height, hex(embedding)
-                  from images order by path"
+    sqlite3 "$1" "select path, size, mtime_ns, hex(hash), width, height, hex(embedding),
+                  precision from images order by path"
 }
 
 # same_rows A B WHAT: the two catalogues hold the same rows, vector by vector.
