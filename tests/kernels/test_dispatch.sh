@@ -67,8 +67,10 @@ PY
     # a catalogue records it with each image, and `info` reports it
     rm -rf "$TMP/prec" "$TMP/prec.db"* && mkdir "$TMP/prec" &&
         cp "$ORACLE/images/chelsea.png" "$ORACLE/images/rocket.jpg" "$TMP/prec/"
-    env "${envs[@]}" "$CLIPSEARCH" index -q --model "$ORACLE/models/tiny" --db "$TMP/prec.db" \
-        "$TMP/prec" 2>/dev/null || fail "${envs[*]}: index failed"
+    env "${envs[@]}" "$CLIPSEARCH" index --model "$ORACLE/models/tiny" --db "$TMP/prec.db" \
+        "$TMP/prec" >"$TMP/prec.out" 2>/dev/null || fail "${envs[*]}: index failed"
+    grep -q "^2 images: 2 embedded at $want," "$TMP/prec.out" ||
+        fail "${envs[*]}: index summary: $(cat "$TMP/prec.out")"
     got=$("$CLIPSEARCH" info --db "$TMP/prec.db" --json | /usr/bin/python3 -c \
         'import json,sys; print(" ".join("%s:%d" % (p["precision"], p["count"]) for p in json.load(sys.stdin)["precisions"]))')
     [ "$got" = "$want:2" ] || fail "${envs[*]}: info reports precisions $got, want $want:2"
