@@ -104,7 +104,7 @@ typedef struct cs_model_info {
      * of the names above; NULL before). It is `precision`, except where a
      * tower built by a lone image, with no packing kept, reads its weights
      * at fp32 (cs_model_opts.precision): what an embedding really came
-     * from, as a catalogue records it (cs_db_info.precisions). */
+     * from, as a catalogue records it (cs_db_precisions). */
     const char *image_precision;
     uint64_t reserved[CS_RESERVED_WORDS - 1]; /* zero: room for later fields */
 } cs_model_info;
