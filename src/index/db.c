@@ -301,7 +301,8 @@ static int has_column_gen(cs_db *db) {
 
 /* Adds the precision column where a writable database lacks it. Older
  * versions name the columns they write and read, so they keep working with
- * it (their rows leave it NULL: not recorded): no new schema number. */
+ * it (a row they insert leaves it NULL, not recorded; one they embed again
+ * keeps the value it had): no new schema number. */
 static cs_status add_precision(cs_db *db, cs_error *err) {
     static const char *const probe = "SELECT precision FROM images LIMIT 0";
     db->has_precision = prepares(db, probe);
