@@ -276,6 +276,12 @@ static void check_old_database(const char *dir) {
     CHECK_OK(cs_db_put_one(db, &three, "bf16", &err), &err);
     CHECK_OK(cs_db_commit(db, &err), &err);
     CHECK_STR_EQ(precisions(db), "- 2, bf16 1");
+    /* room for one: the first, and how many there are */
+    cs_db_precision one[1];
+    int n = 0;
+    CHECK_OK(cs_db_precisions(db, one, 1, &n, &err), &err);
+    CHECK_EQ_INT(n, 2);
+    CHECK(one[0].name == NULL && one[0].count == 2);
     cs_db_close(db);
 }
 
