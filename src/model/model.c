@@ -174,6 +174,12 @@ void cs_model_close(cs_model *m) {
     free(m);
 }
 
+/* What a built tower computes in (cs_model_info.image_precision). */
+static const char *tower_precision(const cs_model *m, const cs_tower *T) {
+    if (T->larena) return m->lp == CS_LP_BF16 ? "bf16" : "int8";
+    return T->qarena ? "int8-weights" : "fp32";
+}
+
 void cs_model_get_info(const cs_model *m, cs_model_info *o) {
     memset(o, 0, sizeof *o);
     if (!m) return;
@@ -194,7 +200,7 @@ void cs_model_get_info(const cs_model *m, cs_model_info *o) {
     o->precision = m->precision;
     pthread_mutex_lock((pthread_mutex_t *)&m->lock); /* (set by need_tower) */
     o->prepacked = m->vision.parena != NULL;
-    o->image_precision = m->have_vision ? m->image_precision : NULL;
+    o->image_precision = m->have_vision ? tower_precision(m, &m->vision) : NULL;
     pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
     o->dir = m->dir;
     o->id = m->id;
@@ -209,12 +215,6 @@ static void prepack(cs_model *m, cs_tower *T, const cs_pack_cache *pc, int kept_
     else if (T->parena)
         cs_log(&m->log, CS_LOG_DEBUG,
                "image tower: F32 matrices packed once (bulk work) or mapped as kept");
-}
-
-/* What a built tower computes in (cs_model_info.image_precision). */
-static const char *tower_precision(const cs_model *m, const cs_tower *T) {
-    if (T->larena) return m->lp == CS_LP_BF16 ? "bf16" : "int8";
-    return T->qarena ? "int8-weights" : "fp32";
 }
 
 /* How a tower's first call uses it: decides how the tower is built. */
@@ -254,12 +254,10 @@ static cs_status need_tower(cs_model *m, int vision, int use, cs_error *err) {
             prepack(m, T, &pc, 0);
         else if (!st && vision && !m->no_prepack && use == USE_BATCH && m->pack_dir)
             prepack(m, T, &pc, 1);
-        if (!st) {
+        if (!st)
             *have = 1;
-            if (vision) m->image_precision = tower_precision(m, T);
-        } else {
+        else
             cs_tower_free(T);
-        }
     }
     pthread_mutex_unlock(&m->lock);
     return st;

@@ -30,9 +30,6 @@ struct cs_model {
     pthread_mutex_t lock;  /* guards the lazy parts below but the tokenizer */
     int have_vision, have_text;
     cs_tower vision, text;
-    /* what the vision tower computes in, once have_vision
-     * (cs_model_info.image_precision) */
-    const char *image_precision;
     int have_pp;
     cs_preprocess pp;
     /* its own lock: a text query loads it while another thread builds and
