@@ -273,6 +273,13 @@ static void test_files(void) {
     json_t *doc = body_json(&r);
     CHECK_EQ_INT(json_integer_value(json_object_get(doc, "images")), n_images);
     CHECK_EQ_INT(json_integer_value(json_object_get(doc, "dim")), dim);
+    /* rows stored by cs_db_put: one group, its precision not recorded */
+    json_t *prec = json_object_get(doc, "precisions");
+    CHECK_EQ_INT(json_array_size(prec), 1);
+    CHECK(json_is_null(json_object_get(json_array_get(prec, 0), "precision")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(prec, 0), "count")), n_images);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(doc, "model"), "precision")),
+                 "fp32");
     json_decref(doc);
     free(r.body);
 }
