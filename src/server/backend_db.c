@@ -90,10 +90,11 @@ static cs_status stats(void *ctx, json_t *obj, cs_error *err) {
         json_pack("{s:s, s:I}", "path", info.path, "size_bytes", (json_int_t)info.size_bytes));
     const char *name = info.model_name && *info.model_name ? info.model_name : mi.dir;
     json_object_set_new(obj, "model",
-                        json_pack("{s:s, s:s, s:s, s:i, s:i}", "name", name ? name : "", "dtype",
-                                  mi.dtype ? mi.dtype : "", "precision",
-                                  mi.precision ? mi.precision : "", "image_size", mi.image_size,
-                                  "embed_dim", mi.embed_dim));
+                        json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i}", "name", name ? name : "",
+                                  "dtype", mi.dtype ? mi.dtype : "", "precision",
+                                  mi.precision ? mi.precision : "", "image_precision",
+                                  mi.image_precision, "image_size", mi.image_size, "embed_dim",
+                                  mi.embed_dim));
     /* what the catalogue's embeddings were computed at, as `info` lists it */
     cs_db_precision prec[8];
     int n = 0, cap = (int)(sizeof prec / sizeof *prec);

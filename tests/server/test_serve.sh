@@ -28,7 +28,7 @@ code() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
 [ "$(code "$base/healthz")" = 200 ] || fail "/healthz"
 # the catalogue's precisions, as `info --json` lists them, and the model's
 [ "$(code "$base/api/stats")" = 200 ] || fail "/api/stats"
-$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["precisions"] == [{"precision": "fp32", "count": 25}] and d["model"]["precision"] == "fp32", d' \
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["precisions"] == [{"precision": "fp32", "count": 25}] and d["model"]["precision"] == d["model"]["image_precision"] == "fp32", d' \
     "$TMP/body" || fail "stats do not report the precisions: $(cat "$TMP/body")"
 [ "$(code "$base/")" = 200 ] || fail "the page"
 contains "$(cat "$TMP/body")" "<title>clipsearch</title>" "the page is ours"
