@@ -542,6 +542,7 @@ void cs_db_close(cs_db *db) {
     free(db->model_source);
     for (int i = 0; i < db->n_prec_names; i++) free(db->prec_names[i]);
     free(db->prec_names);
+    free(db->prec_rows);
     free(db);
 }
 
@@ -624,9 +625,9 @@ static const char *keep_precision_name(cs_db *db, const char *name) {
     return (grown[db->n_prec_names] = strdup(name)) ? grown[db->n_prec_names++] : NULL;
 }
 
-cs_status cs_db_precisions(cs_db *db, cs_db_precision *out, int cap, int *n, cs_error *err) {
-    *n = 0;
-    cs_db_lock(db);
+/* Counts the rows by precision into db->prec_rows, most first. */
+static cs_status count_precisions(cs_db *db, cs_error *err) {
+    db->n_prec_rows = 0;
     sqlite3_stmt *s = NULL;
     const char *sql = db->has_precision ? "SELECT precision, count(*) AS c FROM images GROUP BY "
                                           "precision ORDER BY c DESC, precision"
@@ -636,19 +637,40 @@ cs_status cs_db_precisions(cs_db *db, cs_db_precision *out, int cap, int *n, cs_
     if (rc == SQLITE_OK) rc = sqlite3_step(s);
     for (; rc == SQLITE_ROW; rc = sqlite3_step(s)) {
         int64_t count = sqlite3_column_int64(s, 1);
+        if (count == 0) continue; /* without the column, an empty catalogue gives a row of 0 */
         const char *name = (const char *)sqlite3_column_text(s, 0);
         const char *kept = name ? keep_precision_name(db, name) : NULL;
-        if (name && !kept) {
+        cs_db_precision *grown =
+            name && !kept ? NULL
+                          : realloc(db->prec_rows, ((size_t)db->n_prec_rows + 1) * sizeof *grown);
+        if (!grown) {
             st = cs_fail(err, CS_ENOMEM, "%s: out of memory", db->path);
             break;
         }
-        if (count > 0) { /* (without the column, an empty catalogue gives a row of 0) */
-            if (*n < cap) out[*n] = (cs_db_precision){kept, count};
-            ++*n;
-        }
+        db->prec_rows = grown;
+        grown[db->n_prec_rows++] = (cs_db_precision){kept, count};
     }
     if (!st && rc != SQLITE_DONE) st = cs_db_sql_fail(db, err, "counting images by precision");
     sqlite3_finalize(s);
+    return st;
+}
+
+cs_status cs_db_precisions(cs_db *db, cs_db_precision *out, int cap, int *n, cs_error *err) {
+    *n = 0;
+    cs_db_lock(db);
+    /* every write transaction (any process's) moves the generation: the
+     * last count holds while it has not moved */
+    uint64_t gen = 0;
+    cs_status st = db->has_gen ? cs_db_generation(db, &gen, err) : CS_OK;
+    if (!st && !(db->prec_counted && db->prec_gen == gen)) {
+        st = count_precisions(db, err);
+        db->prec_counted = !st && db->has_gen;
+        db->prec_gen = gen;
+    }
+    if (!st) {
+        for (int i = 0; i < db->n_prec_rows && i < cap; i++) out[i] = db->prec_rows[i];
+        *n = db->n_prec_rows;
+    }
     cs_db_unlock(db);
     return st;
 }

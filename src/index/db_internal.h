@@ -93,6 +93,12 @@ struct cs_db {
     int has_precision;
     char **prec_names;
     int n_prec_names;
+    /* cs_db_precisions' last count, kept while the generation it counted
+     * holds (counting reads the column's whole index: tens of ms a million
+     * rows, and the server's /api/stats asks on every page load) */
+    cs_db_precision *prec_rows;
+    int n_prec_rows, prec_counted;
+    uint64_t prec_gen;
     cs_logger log;
     pthread_mutex_t snap_lock; /* guards snap */
     cs_vecs *snap;
