@@ -45,10 +45,10 @@ extern int cs_test_failures;
 
 #define CHECK_STR_EQ(a, b)                                                                         \
     do {                                                                                           \
-        const char *a_ = (a), *b_ = (b);                                                           \
-        if (strcmp(a_, b_) != 0) {                                                                 \
+        const char *a_ = (a), *b_ = (b); /* NULL equals only NULL */                               \
+        if (a_ && b_ ? strcmp(a_, b_) != 0 : a_ != b_) {                                           \
             fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" != \"%s\")\n", __FILE__,        \
-                    __LINE__, #a, #b, a_, b_);                                                     \
+                    __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                     \
             cs_test_failures++;                                                                    \
         }                                                                                          \
     } while (0)
